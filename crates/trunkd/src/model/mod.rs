@@ -1,0 +1,40 @@
+//! Domain types shared by every layer: what a network, port and trunk are, independent of
+//! HTTP and SQL.
+
+pub mod attrs;
+pub mod network;
+pub mod port;
+pub mod status;
+pub mod trunk;
+
+pub use network::{Network, NetworkType};
+pub use port::{FixedIp, Port};
+pub use status::TrunkStatus;
+pub use trunk::{SegmentationType, Subport, Trunk};
+
+/// The current time as Neutron renders timestamps: ISO 8601, UTC, whole seconds, `Z`.
+pub fn now_timestamp() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Attributes every Neutron resource carries (the "standard attributes").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandardAttrs {
+    pub revision_number: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub tags: Vec<String>,
+}
+
+impl StandardAttrs {
+    /// Attributes of a resource created now.
+    pub fn fresh() -> Self {
+        let now = now_timestamp();
+        Self {
+            revision_number: 0,
+            created_at: now.clone(),
+            updated_at: now,
+            tags: Vec::new(),
+        }
+    }
+}

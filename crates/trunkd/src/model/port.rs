@@ -1,0 +1,43 @@
+//! Ports: what a trunk parent or subport is, including binding attributes.
+
+use crate::ids::{NetworkId, PortId, ProjectId};
+use crate::model::StandardAttrs;
+
+/// `device_owner` of a port while it is a subport.
+pub const SUBPORT_DEVICE_OWNER: &str = "trunk:subport";
+/// `binding:vif_type` of a port with no host.
+pub const VIF_UNBOUND: &str = "unbound";
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FixedIp {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet_id: Option<String>,
+    pub ip_address: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    pub id: PortId,
+    pub project_id: ProjectId,
+    pub network_id: NetworkId,
+    pub name: String,
+    pub description: String,
+    pub mac_address: String,
+    pub admin_state_up: bool,
+    pub status: String,
+    pub device_id: String,
+    pub device_owner: String,
+    pub fixed_ips: Vec<FixedIp>,
+    pub host_id: String,
+    pub vif_type: String,
+    pub vnic_type: String,
+    /// `binding:profile`, a JSON object kept as given.
+    pub profile: serde_json::Map<String, serde_json::Value>,
+    pub std: StandardAttrs,
+}
+
+impl Port {
+    pub fn is_bound(&self) -> bool {
+        !self.host_id.is_empty()
+    }
+}

@@ -1,0 +1,121 @@
+//! The trunk status state machine (spec 3.2). Every status change in trunkd goes through
+//! [`TrunkStatus::can_move_to`]; an edge not listed here is refused, whoever asks.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrunkStatus {
+    /// Created, changed by the API, or parent unbound: waiting for a driver.
+    Down,
+    /// A driver is wiring the trunk.
+    Build,
+    /// All wired.
+    Active,
+    /// Some subports failed.
+    Degraded,
+    /// Wiring failed; the user must remove subports or delete the trunk.
+    Error,
+}
+
+impl TrunkStatus {
+    pub const ALL: [TrunkStatus; 5] = [
+        TrunkStatus::Down,
+        TrunkStatus::Build,
+        TrunkStatus::Active,
+        TrunkStatus::Degraded,
+        TrunkStatus::Error,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrunkStatus::Down => "DOWN",
+            TrunkStatus::Build => "BUILD",
+            TrunkStatus::Active => "ACTIVE",
+            TrunkStatus::Degraded => "DEGRADED",
+            TrunkStatus::Error => "ERROR",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Whether a driver or agent may move a trunk from `self` to `next`.
+    ///
+    /// Staying in the same status is not a transition (callers treat it as a no-op).
+    /// `DOWN` is entered by API changes and unbinding, which are allowed from every status but
+    /// `DOWN` itself; leaving `DOWN` goes through `BUILD` (or straight to a result when a driver
+    /// wires synchronously); `ERROR` is only left towards `DOWN` (the user repairing) or `BUILD`.
+    pub fn can_move_to(self, next: TrunkStatus) -> bool {
+        use TrunkStatus::*;
+        match (self, next) {
+            (a, b) if a == b => false,
+            (_, Down) => true,
+            (Down, Build | Active | Degraded | Error) => true,
+            (Build, Active | Degraded | Error) => true,
+            (Active | Degraded, Build | Active | Degraded | Error) => true,
+            (Error, Build) => true,
+            _ => false,
+        }
+    }
+
+    /// The status an API-side subport change leaves behind, if the change is allowed at all.
+    pub fn after_subport_change(self, removing: bool) -> Option<TrunkStatus> {
+        match (self, removing) {
+            (TrunkStatus::Error, false) => None,
+            _ => Some(TrunkStatus::Down),
+        }
+    }
+}
+
+impl fmt::Display for TrunkStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TrunkStatus::*;
+    use super::*;
+
+    #[test]
+    fn legal_edges_follow_the_spec() {
+        // (from, to, allowed), written out rather than derived from the code under test.
+        let table = [
+            (Down, Build, true),
+            (Down, Active, true),
+            (Build, Active, true),
+            (Build, Degraded, true),
+            (Build, Error, true),
+            (Build, Down, true),
+            (Active, Down, true),
+            (Active, Build, true),
+            (Degraded, Active, true),
+            (Error, Down, true),
+            (Error, Build, true),
+            (Error, Active, false),
+            (Error, Degraded, false),
+            (Down, Down, false),
+            (Active, Active, false),
+        ];
+        for (from, to, allowed) in table {
+            assert_eq!(from.can_move_to(to), allowed, "{from} -> {to}");
+        }
+    }
+
+    #[test]
+    fn error_refuses_adds_but_not_removes() {
+        assert_eq!(Error.after_subport_change(false), None);
+        assert_eq!(Error.after_subport_change(true), Some(Down));
+        assert_eq!(Active.after_subport_change(false), Some(Down));
+    }
+
+    #[test]
+    fn status_text_round_trips() {
+        for status in TrunkStatus::ALL {
+            assert_eq!(TrunkStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(TrunkStatus::parse("active"), None);
+    }
+}
