@@ -1,0 +1,206 @@
+//! Persistence. The [`Store`] trait hands out transactions ([`StoreTx`]); the service layer runs
+//! each user operation, with its rule checks, inside exactly one of them, so the change, the
+//! revision bump and the outbox event commit together or not at all.
+//!
+//! Reads taken inside a write transaction lock what they read where the database needs it
+//! (SQLite serialises writers; a server database locks the rows), so checks and writes see
+//! the same state.
+
+pub mod query;
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+use crate::ids::{NetworkId, PortId, TrunkId};
+use crate::model::{Network, NetworkType, Port, Subport, Trunk};
+pub use query::{Filter, ListQuery, Scope, SortKey, TagFilter, Value};
+
+/// A uniqueness rule the database enforced, named independently of the database's wording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Constraint {
+    /// A port is already a trunk member (parent or subport).
+    TrunkMemberPort,
+    /// A segmentation is already used within the trunk.
+    TrunkSegmentation,
+    /// A network segment (type, physical network, id) is taken.
+    NetworkSegment,
+    /// A MAC address is taken on the network.
+    PortMac,
+    /// A primary key or another unique rule.
+    Other(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unique constraint violated: {0:?}")]
+    Unique(Constraint),
+    #[error("a referenced row does not exist or is still referenced")]
+    ForeignKey,
+    /// A concurrent transaction got in the way; running the operation again may succeed.
+    #[error("transaction conflict: {0}")]
+    Contention(String),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("marker {0} not found")]
+    MarkerNotFound(String),
+    #[error("database schema: {0}")]
+    Schema(String),
+    #[error("database error: {0}")]
+    Internal(String),
+}
+
+/// Which kind of resource an outbox event or a tag belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceKind {
+    Network,
+    Port,
+    Trunk,
+}
+
+impl ResourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceKind::Network => "network",
+            ResourceKind::Port => "port",
+            ResourceKind::Trunk => "trunk",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "network" => Some(ResourceKind::Network),
+            "port" => Some(ResourceKind::Port),
+            "trunk" => Some(ResourceKind::Trunk),
+            _ => None,
+        }
+    }
+}
+
+/// An outbox event as written with a change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub resource: ResourceKind,
+    pub resource_id: String,
+    /// What happened: `created`, `updated`, `deleted`, `subports_added`, `subports_removed`,
+    /// `status_changed`.
+    pub event: &'static str,
+    pub revision_number: i64,
+    pub payload: serde_json::Value,
+}
+
+/// An outbox event as the dispatcher reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingEvent {
+    pub id: i64,
+    pub resource: ResourceKind,
+    pub resource_id: String,
+    pub event: String,
+    pub revision_number: i64,
+    pub payload: serde_json::Value,
+    pub attempts: i64,
+    /// Not to be delivered before this time (milliseconds since the Unix epoch).
+    pub next_attempt_ms: i64,
+}
+
+/// A port's membership in a trunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub port_id: PortId,
+    pub trunk_id: TrunkId,
+    pub is_parent: bool,
+}
+
+/// Fields written to ports when they join or leave a trunk as subports (rule 12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubportBinding {
+    pub device_id: String,
+    pub device_owner: String,
+    pub host_id: String,
+    pub vif_type: String,
+    pub updated_at: String,
+}
+
+/// The database as the service sees it.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A transaction for a user operation that writes.
+    async fn begin_write(&self) -> Result<Box<dyn StoreTx>, StoreError>;
+    /// A read-only transaction: a consistent snapshot for reads and lists.
+    async fn begin_read(&self) -> Result<Box<dyn StoreTx>, StoreError>;
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Undelivered outbox events due now, oldest first.
+    async fn pending_events(&self, limit: i64) -> Result<Vec<PendingEvent>, StoreError>;
+    async fn mark_event_delivered(&self, id: i64) -> Result<(), StoreError>;
+    /// Records a failed delivery and when to try again.
+    async fn mark_event_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_in_ms: i64,
+    ) -> Result<(), StoreError>;
+    /// Number of undelivered events (outbox lag, for metrics and tests).
+    async fn pending_event_count(&self) -> Result<i64, StoreError>;
+}
+
+/// One open transaction. Dropping it without [`StoreTx::commit`] rolls it back.
+#[async_trait]
+pub trait StoreTx: Send {
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+
+    // networks
+    async fn get_network(&mut self, id: NetworkId) -> Result<Option<Network>, StoreError>;
+    async fn get_networks(&mut self, ids: &[NetworkId]) -> Result<Vec<Network>, StoreError>;
+    async fn list_networks(&mut self, query: &ListQuery) -> Result<Vec<Network>, StoreError>;
+    async fn insert_network(&mut self, network: &Network) -> Result<(), StoreError>;
+    async fn update_network(&mut self, network: &Network) -> Result<(), StoreError>;
+    async fn delete_network(&mut self, id: NetworkId) -> Result<(), StoreError>;
+    async fn network_has_ports(&mut self, id: NetworkId) -> Result<bool, StoreError>;
+    /// Segmentation ids in use for a type (and physical network, for VLAN).
+    async fn segmentation_ids_in_use(
+        &mut self,
+        network_type: NetworkType,
+        physical_network: Option<&str>,
+    ) -> Result<Vec<i64>, StoreError>;
+
+    // ports
+    async fn get_port(&mut self, id: PortId) -> Result<Option<Port>, StoreError>;
+    async fn get_ports(&mut self, ids: &[PortId]) -> Result<Vec<Port>, StoreError>;
+    async fn list_ports(&mut self, query: &ListQuery) -> Result<Vec<Port>, StoreError>;
+    async fn insert_port(&mut self, port: &Port) -> Result<(), StoreError>;
+    async fn update_port(&mut self, port: &Port) -> Result<(), StoreError>;
+    async fn delete_port(&mut self, id: PortId) -> Result<(), StoreError>;
+    /// Writes subport binding fields to many ports at once, bumping each revision.
+    async fn set_subport_bindings(
+        &mut self,
+        ports: &[PortId],
+        binding: &SubportBinding,
+    ) -> Result<(), StoreError>;
+    /// Trunk memberships of the given ports (those that have one).
+    async fn memberships(&mut self, ports: &[PortId]) -> Result<Vec<Membership>, StoreError>;
+
+    // trunks
+    async fn get_trunk(&mut self, id: TrunkId) -> Result<Option<Trunk>, StoreError>;
+    async fn list_trunks(&mut self, query: &ListQuery) -> Result<Vec<Trunk>, StoreError>;
+    /// Inserts the trunk row, its parent membership and its subports.
+    async fn insert_trunk(&mut self, trunk: &Trunk) -> Result<(), StoreError>;
+    /// Writes name, description, admin state, status, revision and updated_at.
+    async fn update_trunk(&mut self, trunk: &Trunk) -> Result<(), StoreError>;
+    async fn delete_trunk(&mut self, id: TrunkId) -> Result<(), StoreError>;
+    async fn insert_subports(
+        &mut self,
+        trunk: TrunkId,
+        subports: &[Subport],
+    ) -> Result<(), StoreError>;
+    async fn delete_subports(&mut self, trunk: TrunkId, ports: &[PortId])
+        -> Result<(), StoreError>;
+
+    // tags and events
+    async fn replace_tags(
+        &mut self,
+        kind: ResourceKind,
+        id: &str,
+        tags: &[String],
+    ) -> Result<(), StoreError>;
+    async fn insert_event(&mut self, event: &NewEvent) -> Result<(), StoreError>;
+}

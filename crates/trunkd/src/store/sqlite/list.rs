@@ -1,0 +1,309 @@
+//! SQL for list calls: filters, tag filters, sorting and keyset pagination from a marker.
+
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+
+use crate::model::attrs::{self, AttrKind, AttrSpec};
+use crate::store::{ListQuery, ResourceKind, Scope, StoreError, Value};
+
+use super::map_err;
+
+/// How one resource's API attributes map onto one table.
+pub(super) struct Table {
+    pub name: &'static str,
+    pub columns: &'static str,
+    pub kind: ResourceKind,
+    pub catalogue: &'static [AttrSpec],
+    /// The SQL expression for an API attribute (nullable columns are coalesced so that
+    /// comparisons in keyset pagination stay total).
+    pub column_of: fn(&str) -> Option<&'static str>,
+    pub has_shared: bool,
+}
+
+pub(super) fn network_column(attr: &str) -> Option<&'static str> {
+    Some(match attr {
+        "id" => "t.id",
+        "name" => "t.name",
+        "description" => "t.description",
+        "project_id" | "tenant_id" => "t.project_id",
+        "admin_state_up" => "t.admin_state_up",
+        "status" => "t.status",
+        "shared" => "t.shared",
+        "mtu" => "t.mtu",
+        "provider:network_type" => "t.network_type",
+        "provider:physical_network" => "COALESCE(t.physical_network, '')",
+        "provider:segmentation_id" => "COALESCE(t.segmentation_id, 0)",
+        "revision_number" => "t.revision_number",
+        "created_at" => "t.created_at",
+        "updated_at" => "t.updated_at",
+        _ => return None,
+    })
+}
+
+pub(super) fn port_column(attr: &str) -> Option<&'static str> {
+    Some(match attr {
+        "id" => "t.id",
+        "name" => "t.name",
+        "description" => "t.description",
+        "project_id" | "tenant_id" => "t.project_id",
+        "network_id" => "t.network_id",
+        "mac_address" => "t.mac_address",
+        "admin_state_up" => "t.admin_state_up",
+        "status" => "t.status",
+        "device_id" => "t.device_id",
+        "device_owner" => "t.device_owner",
+        "binding:host_id" => "t.host_id",
+        "binding:vif_type" => "t.vif_type",
+        "binding:vnic_type" => "t.vnic_type",
+        "revision_number" => "t.revision_number",
+        "created_at" => "t.created_at",
+        "updated_at" => "t.updated_at",
+        _ => return None,
+    })
+}
+
+pub(super) fn trunk_column(attr: &str) -> Option<&'static str> {
+    Some(match attr {
+        "id" => "t.id",
+        "name" => "t.name",
+        "description" => "t.description",
+        "project_id" | "tenant_id" => "t.project_id",
+        "port_id" => "t.port_id",
+        "admin_state_up" => "t.admin_state_up",
+        "status" => "t.status",
+        "revision_number" => "t.revision_number",
+        "created_at" => "t.created_at",
+        "updated_at" => "t.updated_at",
+        _ => return None,
+    })
+}
+
+pub(super) const NETWORKS: Table = Table {
+    name: "networks",
+    columns: super::rows::NETWORK_COLUMNS,
+    kind: ResourceKind::Network,
+    catalogue: attrs::NETWORK_ATTRS,
+    column_of: network_column,
+    has_shared: true,
+};
+
+pub(super) const PORTS: Table = Table {
+    name: "ports",
+    columns: super::rows::PORT_COLUMNS,
+    kind: ResourceKind::Port,
+    catalogue: attrs::PORT_ATTRS,
+    column_of: port_column,
+    has_shared: false,
+};
+
+pub(super) const TRUNKS: Table = Table {
+    name: "trunks",
+    columns: super::rows::TRUNK_COLUMNS,
+    kind: ResourceKind::Trunk,
+    catalogue: attrs::TRUNK_ATTRS,
+    column_of: trunk_column,
+    has_shared: false,
+};
+
+fn push_value(builder: &mut QueryBuilder<'_, Sqlite>, value: &Value) {
+    match value {
+        Value::Text(text) => builder.push_bind(text.clone()),
+        Value::Int(number) => builder.push_bind(*number),
+        Value::Bool(flag) => builder.push_bind(*flag),
+    };
+}
+
+fn unknown(attr: &str) -> StoreError {
+    StoreError::Internal(format!("no column for attribute {attr}"))
+}
+
+/// One sort key resolved to SQL, in the direction the query runs (reversed for page_reverse).
+struct ResolvedKey {
+    expression: &'static str,
+    kind: AttrKind,
+    ascending: bool,
+}
+
+fn resolve_sort(table: &Table, query: &ListQuery) -> Result<Vec<ResolvedKey>, StoreError> {
+    let mut keys = Vec::with_capacity(query.sort.len() + 1);
+    for key in &query.sort {
+        let expression = (table.column_of)(key.attr).ok_or_else(|| unknown(key.attr))?;
+        let kind = attrs::find(table.catalogue, key.attr)
+            .map(|spec| spec.kind)
+            .unwrap_or(AttrKind::Text);
+        keys.push(ResolvedKey {
+            expression,
+            kind,
+            ascending: key.ascending != query.page_reverse,
+        });
+    }
+    if !keys.iter().any(|key| key.expression == "t.id") {
+        let ascending = keys
+            .last()
+            .map(|k| k.ascending)
+            .unwrap_or(!query.page_reverse);
+        keys.push(ResolvedKey {
+            expression: "t.id",
+            kind: AttrKind::Text,
+            ascending,
+        });
+    }
+    Ok(keys)
+}
+
+async fn marker_values(
+    conn: &mut SqliteConnection,
+    table: &Table,
+    keys: &[ResolvedKey],
+    marker: &str,
+) -> Result<Vec<Value>, StoreError> {
+    let expressions: Vec<&str> = keys.iter().map(|k| k.expression).collect();
+    let sql = format!(
+        "SELECT {} FROM {} t WHERE t.id = $1",
+        expressions.join(", "),
+        table.name
+    );
+    let row = sqlx::query(&sql)
+        .bind(marker)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(map_err)?
+        .ok_or_else(|| StoreError::MarkerNotFound(marker.to_string()))?;
+    keys.iter()
+        .enumerate()
+        .map(|(index, key)| {
+            Ok(match key.kind {
+                AttrKind::Text => Value::Text(row.try_get(index).map_err(map_err)?),
+                AttrKind::Int => Value::Int(row.try_get(index).map_err(map_err)?),
+                AttrKind::Bool => Value::Bool(row.try_get(index).map_err(map_err)?),
+            })
+        })
+        .collect()
+}
+
+fn push_tag_exists(builder: &mut QueryBuilder<'_, Sqlite>, table: &Table, tags: &[String]) {
+    builder.push(format!(
+        "EXISTS (SELECT 1 FROM tags g WHERE g.resource_type = '{}' AND g.resource_id = t.id AND g.tag IN (",
+        table.kind.as_str()
+    ));
+    let mut separated = builder.separated(", ");
+    for tag in tags {
+        separated.push_bind(tag.clone());
+    }
+    builder.push("))");
+}
+
+fn push_has_all_tags(builder: &mut QueryBuilder<'_, Sqlite>, table: &Table, tags: &[String]) {
+    builder.push("(");
+    for (index, tag) in tags.iter().enumerate() {
+        if index > 0 {
+            builder.push(" AND ");
+        }
+        push_tag_exists(builder, table, std::slice::from_ref(tag));
+    }
+    builder.push(")");
+}
+
+/// Runs a list query and returns the rows in the requested order.
+pub(super) async fn list_rows(
+    conn: &mut SqliteConnection,
+    table: &Table,
+    query: &ListQuery,
+) -> Result<Vec<SqliteRow>, StoreError> {
+    let keys = resolve_sort(table, query)?;
+    let marker = match &query.marker {
+        Some(marker) => Some(marker_values(conn, table, &keys, marker).await?),
+        None => None,
+    };
+
+    let mut builder = QueryBuilder::<Sqlite>::new(format!(
+        "SELECT {} FROM {} t WHERE 1 = 1",
+        table.columns, table.name
+    ));
+    if let Scope::Project {
+        project_id,
+        include_shared,
+    } = &query.scope
+    {
+        builder.push(" AND (t.project_id = ");
+        builder.push_bind(project_id.as_str().to_string());
+        if *include_shared && table.has_shared {
+            builder.push(" OR t.shared");
+        }
+        builder.push(")");
+    }
+    for filter in &query.filters {
+        let expression = (table.column_of)(filter.attr).ok_or_else(|| unknown(filter.attr))?;
+        if filter.values.is_empty() {
+            continue;
+        }
+        builder.push(format!(" AND {expression} IN ("));
+        let mut separated = builder.separated(", ");
+        for value in &filter.values {
+            match value {
+                Value::Text(text) => separated.push_bind(text.clone()),
+                Value::Int(number) => separated.push_bind(*number),
+                Value::Bool(flag) => separated.push_bind(*flag),
+            };
+        }
+        builder.push(")");
+    }
+    let tags = &query.tags;
+    if !tags.all.is_empty() {
+        builder.push(" AND ");
+        push_has_all_tags(&mut builder, table, &tags.all);
+    }
+    if !tags.any.is_empty() {
+        builder.push(" AND ");
+        push_tag_exists(&mut builder, table, &tags.any);
+    }
+    if !tags.not_all.is_empty() {
+        builder.push(" AND NOT ");
+        push_has_all_tags(&mut builder, table, &tags.not_all);
+    }
+    if !tags.not_any.is_empty() {
+        builder.push(" AND NOT ");
+        push_tag_exists(&mut builder, table, &tags.not_any);
+    }
+    if let Some(values) = &marker {
+        // (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ...
+        builder.push(" AND (");
+        for (index, key) in keys.iter().enumerate() {
+            if index > 0 {
+                builder.push(" OR ");
+            }
+            builder.push("(");
+            for (earlier, value) in keys.iter().zip(values).take(index) {
+                builder.push(format!("{} = ", earlier.expression));
+                push_value(&mut builder, value);
+                builder.push(" AND ");
+            }
+            let operator = if key.ascending { ">" } else { "<" };
+            builder.push(format!("{} {operator} ", key.expression));
+            push_value(&mut builder, &values[index]);
+            builder.push(")");
+        }
+        builder.push(")");
+    }
+    builder.push(" ORDER BY ");
+    for (index, key) in keys.iter().enumerate() {
+        if index > 0 {
+            builder.push(", ");
+        }
+        let direction = if key.ascending { "ASC" } else { "DESC" };
+        builder.push(format!("{} {direction}", key.expression));
+    }
+    if let Some(limit) = query.limit {
+        builder.push(" LIMIT ");
+        builder.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    }
+    let mut rows = builder
+        .build()
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    if query.page_reverse {
+        rows.reverse();
+    }
+    Ok(rows)
+}

@@ -1,0 +1,617 @@
+//! [`StoreTx`] for SQLite: every statement of one user operation runs on one transaction.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
+
+use crate::ids::{NetworkId, PortId, TrunkId};
+use crate::model::{Network, NetworkType, Port, Subport, Trunk};
+use crate::store::{
+    ListQuery, Membership, NewEvent, ResourceKind, StoreError, StoreTx, SubportBinding,
+};
+
+use super::list::{self, Table};
+use super::{map_err, rows};
+
+/// Ids per statement for `IN (...)` lists and multi-row inserts; well under SQLite's limit on
+/// bound parameters while keeping the number of round trips independent of small inputs.
+const CHUNK: usize = 500;
+
+pub(super) struct SqliteTx {
+    tx: Transaction<'static, Sqlite>,
+}
+
+impl SqliteTx {
+    pub(super) fn new(tx: Transaction<'static, Sqlite>) -> Self {
+        Self { tx }
+    }
+
+    fn conn(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+async fn load_tags(
+    conn: &mut SqliteConnection,
+    kind: ResourceKind,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    let mut tags: HashMap<String, Vec<String>> = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let mut builder =
+            QueryBuilder::<Sqlite>::new("SELECT resource_id, tag FROM tags WHERE resource_type = ");
+        builder.push_bind(kind.as_str());
+        builder.push(" AND resource_id IN (");
+        let mut separated = builder.separated(", ");
+        for id in chunk {
+            separated.push_bind(id.clone());
+        }
+        builder.push(") ORDER BY tag");
+        let found: Vec<(String, String)> = builder
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        for (id, tag) in found {
+            tags.entry(id).or_default().push(tag);
+        }
+    }
+    Ok(tags)
+}
+
+async fn load_subports(
+    conn: &mut SqliteConnection,
+    trunks: &[TrunkId],
+) -> Result<HashMap<TrunkId, Vec<Subport>>, StoreError> {
+    let mut subports: HashMap<TrunkId, Vec<Subport>> = HashMap::new();
+    for chunk in trunks.chunks(CHUNK) {
+        let mut builder = QueryBuilder::<Sqlite>::new(
+            "SELECT trunk_id, port_id, segmentation_type, segmentation_id FROM trunk_members \
+             WHERE role = 'subport' AND trunk_id IN (",
+        );
+        let mut separated = builder.separated(", ");
+        for id in chunk {
+            separated.push_bind(id.to_string());
+        }
+        builder.push(") ORDER BY trunk_id, position");
+        let found = builder
+            .build()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        for row in &found {
+            let (trunk, subport) = rows::subport(row)?;
+            subports.entry(trunk).or_default().push(subport);
+        }
+    }
+    Ok(subports)
+}
+
+/// Selects rows of `table` whose id is in `ids`, in chunks.
+async fn rows_by_ids(
+    conn: &mut SqliteConnection,
+    table: &Table,
+    ids: &[String],
+) -> Result<Vec<sqlx::sqlite::SqliteRow>, StoreError> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let mut builder = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {} FROM {} t WHERE t.id IN (",
+            table.columns, table.name
+        ));
+        let mut separated = builder.separated(", ");
+        for id in chunk {
+            separated.push_bind(id.clone());
+        }
+        builder.push(")");
+        found.extend(
+            builder
+                .build()
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(map_err)?,
+        );
+    }
+    Ok(found)
+}
+
+async fn attach_network_tags(
+    conn: &mut SqliteConnection,
+    mut networks: Vec<Network>,
+) -> Result<Vec<Network>, StoreError> {
+    let ids: Vec<String> = networks.iter().map(|n| n.id.to_string()).collect();
+    let mut tags = load_tags(conn, ResourceKind::Network, &ids).await?;
+    for network in &mut networks {
+        network.std.tags = tags.remove(&network.id.to_string()).unwrap_or_default();
+    }
+    Ok(networks)
+}
+
+async fn attach_port_tags(
+    conn: &mut SqliteConnection,
+    mut ports: Vec<Port>,
+) -> Result<Vec<Port>, StoreError> {
+    let ids: Vec<String> = ports.iter().map(|p| p.id.to_string()).collect();
+    let mut tags = load_tags(conn, ResourceKind::Port, &ids).await?;
+    for port in &mut ports {
+        port.std.tags = tags.remove(&port.id.to_string()).unwrap_or_default();
+    }
+    Ok(ports)
+}
+
+async fn complete_trunks(
+    conn: &mut SqliteConnection,
+    mut trunks: Vec<Trunk>,
+) -> Result<Vec<Trunk>, StoreError> {
+    let ids: Vec<TrunkId> = trunks.iter().map(|t| t.id).collect();
+    let mut subports = load_subports(conn, &ids).await?;
+    let texts: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+    let mut tags = load_tags(conn, ResourceKind::Trunk, &texts).await?;
+    for trunk in &mut trunks {
+        trunk.sub_ports = subports.remove(&trunk.id).unwrap_or_default();
+        trunk.std.tags = tags.remove(&trunk.id.to_string()).unwrap_or_default();
+    }
+    Ok(trunks)
+}
+
+fn ids_text<T: ToString>(ids: &[T]) -> Vec<String> {
+    ids.iter().map(ToString::to_string).collect()
+}
+
+#[async_trait]
+impl StoreTx for SqliteTx {
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        self.tx.commit().await.map_err(map_err)
+    }
+
+    async fn get_network(&mut self, id: NetworkId) -> Result<Option<Network>, StoreError> {
+        Ok(self.get_networks(&[id]).await?.into_iter().next())
+    }
+
+    async fn get_networks(&mut self, ids: &[NetworkId]) -> Result<Vec<Network>, StoreError> {
+        let conn = self.conn();
+        let found = rows_by_ids(conn, &list::NETWORKS, &ids_text(ids)).await?;
+        let networks = found.iter().map(rows::network).collect::<Result<_, _>>()?;
+        attach_network_tags(conn, networks).await
+    }
+
+    async fn list_networks(&mut self, query: &ListQuery) -> Result<Vec<Network>, StoreError> {
+        let conn = self.conn();
+        let found = list::list_rows(conn, &list::NETWORKS, query).await?;
+        let networks = found.iter().map(rows::network).collect::<Result<_, _>>()?;
+        attach_network_tags(conn, networks).await
+    }
+
+    async fn insert_network(&mut self, network: &Network) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO networks (id, project_id, name, description, admin_state_up, status, \
+             shared, mtu, network_type, physical_network, segmentation_id, revision_number, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(network.id.to_string())
+        .bind(network.project_id.as_str())
+        .bind(&network.name)
+        .bind(&network.description)
+        .bind(network.admin_state_up)
+        .bind(&network.status)
+        .bind(network.shared)
+        .bind(network.mtu)
+        .bind(network.network_type.as_str())
+        .bind(&network.physical_network)
+        .bind(network.segmentation_id)
+        .bind(network.std.revision_number)
+        .bind(&network.std.created_at)
+        .bind(&network.std.updated_at)
+        .execute(self.conn())
+        .await
+        .map_err(map_err)?;
+        self.replace_tags(
+            ResourceKind::Network,
+            &network.id.to_string(),
+            &network.std.tags,
+        )
+        .await
+    }
+
+    async fn update_network(&mut self, network: &Network) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE networks SET name = $1, description = $2, admin_state_up = $3, status = $4, \
+             shared = $5, mtu = $6, revision_number = $7, updated_at = $8 WHERE id = $9",
+        )
+        .bind(&network.name)
+        .bind(&network.description)
+        .bind(network.admin_state_up)
+        .bind(&network.status)
+        .bind(network.shared)
+        .bind(network.mtu)
+        .bind(network.std.revision_number)
+        .bind(&network.std.updated_at)
+        .bind(network.id.to_string())
+        .execute(self.conn())
+        .await
+        .map(|_| ())
+        .map_err(map_err)
+    }
+
+    async fn delete_network(&mut self, id: NetworkId) -> Result<(), StoreError> {
+        let id = id.to_string();
+        self.replace_tags(ResourceKind::Network, &id, &[]).await?;
+        sqlx::query("DELETE FROM networks WHERE id = $1")
+            .bind(id)
+            .execute(self.conn())
+            .await
+            .map(|_| ())
+            .map_err(map_err)
+    }
+
+    async fn network_has_ports(&mut self, id: NetworkId) -> Result<bool, StoreError> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM ports WHERE network_id = $1)")
+            .bind(id.to_string())
+            .fetch_one(self.conn())
+            .await
+            .map_err(map_err)
+    }
+
+    async fn segmentation_ids_in_use(
+        &mut self,
+        network_type: NetworkType,
+        physical_network: Option<&str>,
+    ) -> Result<Vec<i64>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT segmentation_id FROM networks WHERE network_type = $1 \
+             AND COALESCE(physical_network, '') = $2 AND segmentation_id IS NOT NULL \
+             ORDER BY segmentation_id",
+        )
+        .bind(network_type.as_str())
+        .bind(physical_network.unwrap_or(""))
+        .fetch_all(self.conn())
+        .await
+        .map_err(map_err)
+    }
+
+    async fn get_port(&mut self, id: PortId) -> Result<Option<Port>, StoreError> {
+        Ok(self.get_ports(&[id]).await?.into_iter().next())
+    }
+
+    async fn get_ports(&mut self, ids: &[PortId]) -> Result<Vec<Port>, StoreError> {
+        let conn = self.conn();
+        let found = rows_by_ids(conn, &list::PORTS, &ids_text(ids)).await?;
+        let ports = found.iter().map(rows::port).collect::<Result<_, _>>()?;
+        attach_port_tags(conn, ports).await
+    }
+
+    async fn list_ports(&mut self, query: &ListQuery) -> Result<Vec<Port>, StoreError> {
+        let conn = self.conn();
+        let found = list::list_rows(conn, &list::PORTS, query).await?;
+        let ports = found.iter().map(rows::port).collect::<Result<_, _>>()?;
+        attach_port_tags(conn, ports).await
+    }
+
+    async fn insert_port(&mut self, port: &Port) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO ports (id, project_id, network_id, name, description, mac_address, \
+             admin_state_up, status, device_id, device_owner, fixed_ips, host_id, vif_type, \
+             vnic_type, profile, revision_number, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+        )
+        .bind(port.id.to_string())
+        .bind(port.project_id.as_str())
+        .bind(port.network_id.to_string())
+        .bind(&port.name)
+        .bind(&port.description)
+        .bind(&port.mac_address)
+        .bind(port.admin_state_up)
+        .bind(&port.status)
+        .bind(&port.device_id)
+        .bind(&port.device_owner)
+        .bind(to_json(&port.fixed_ips)?)
+        .bind(&port.host_id)
+        .bind(&port.vif_type)
+        .bind(&port.vnic_type)
+        .bind(to_json(&port.profile)?)
+        .bind(port.std.revision_number)
+        .bind(&port.std.created_at)
+        .bind(&port.std.updated_at)
+        .execute(self.conn())
+        .await
+        .map_err(map_err)?;
+        self.replace_tags(ResourceKind::Port, &port.id.to_string(), &port.std.tags)
+            .await
+    }
+
+    async fn update_port(&mut self, port: &Port) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE ports SET name = $1, description = $2, mac_address = $3, admin_state_up = $4, \
+             status = $5, device_id = $6, device_owner = $7, fixed_ips = $8, host_id = $9, \
+             vif_type = $10, vnic_type = $11, profile = $12, revision_number = $13, \
+             updated_at = $14 WHERE id = $15",
+        )
+        .bind(&port.name)
+        .bind(&port.description)
+        .bind(&port.mac_address)
+        .bind(port.admin_state_up)
+        .bind(&port.status)
+        .bind(&port.device_id)
+        .bind(&port.device_owner)
+        .bind(to_json(&port.fixed_ips)?)
+        .bind(&port.host_id)
+        .bind(&port.vif_type)
+        .bind(&port.vnic_type)
+        .bind(to_json(&port.profile)?)
+        .bind(port.std.revision_number)
+        .bind(&port.std.updated_at)
+        .bind(port.id.to_string())
+        .execute(self.conn())
+        .await
+        .map(|_| ())
+        .map_err(map_err)
+    }
+
+    async fn delete_port(&mut self, id: PortId) -> Result<(), StoreError> {
+        let id = id.to_string();
+        self.replace_tags(ResourceKind::Port, &id, &[]).await?;
+        sqlx::query("DELETE FROM ports WHERE id = $1")
+            .bind(id)
+            .execute(self.conn())
+            .await
+            .map(|_| ())
+            .map_err(map_err)
+    }
+
+    async fn set_subport_bindings(
+        &mut self,
+        ports: &[PortId],
+        binding: &SubportBinding,
+    ) -> Result<(), StoreError> {
+        for chunk in ports.chunks(CHUNK) {
+            let mut builder = QueryBuilder::<Sqlite>::new("UPDATE ports SET device_id = ");
+            builder.push_bind(binding.device_id.clone());
+            builder.push(", device_owner = ");
+            builder.push_bind(binding.device_owner.clone());
+            builder.push(", host_id = ");
+            builder.push_bind(binding.host_id.clone());
+            builder.push(", vif_type = ");
+            builder.push_bind(binding.vif_type.clone());
+            builder.push(", updated_at = ");
+            builder.push_bind(binding.updated_at.clone());
+            builder.push(", revision_number = revision_number + 1 WHERE id IN (");
+            let mut separated = builder.separated(", ");
+            for id in chunk {
+                separated.push_bind(id.to_string());
+            }
+            builder.push(")");
+            builder
+                .build()
+                .execute(self.conn())
+                .await
+                .map_err(map_err)?;
+        }
+        Ok(())
+    }
+
+    async fn memberships(&mut self, ports: &[PortId]) -> Result<Vec<Membership>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in ports.chunks(CHUNK) {
+            let mut builder = QueryBuilder::<Sqlite>::new(
+                "SELECT port_id, trunk_id, role FROM trunk_members WHERE port_id IN (",
+            );
+            let mut separated = builder.separated(", ");
+            for id in chunk {
+                separated.push_bind(id.to_string());
+            }
+            builder.push(")");
+            let rows: Vec<(String, String, String)> = builder
+                .build_query_as()
+                .fetch_all(self.conn())
+                .await
+                .map_err(map_err)?;
+            for (port, trunk, role) in rows {
+                found.push(Membership {
+                    port_id: rows::parse_id("port id", &port)?,
+                    trunk_id: rows::parse_id("trunk id", &trunk)?,
+                    is_parent: role == "parent",
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    async fn get_trunk(&mut self, id: TrunkId) -> Result<Option<Trunk>, StoreError> {
+        let conn = self.conn();
+        let found = rows_by_ids(conn, &list::TRUNKS, &[id.to_string()]).await?;
+        let trunks = found.iter().map(rows::trunk).collect::<Result<_, _>>()?;
+        Ok(complete_trunks(conn, trunks).await?.into_iter().next())
+    }
+
+    async fn list_trunks(&mut self, query: &ListQuery) -> Result<Vec<Trunk>, StoreError> {
+        let conn = self.conn();
+        let found = list::list_rows(conn, &list::TRUNKS, query).await?;
+        let trunks = found.iter().map(rows::trunk).collect::<Result<_, _>>()?;
+        complete_trunks(conn, trunks).await
+    }
+
+    async fn insert_trunk(&mut self, trunk: &Trunk) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO trunks (id, project_id, port_id, name, description, admin_state_up, \
+             status, revision_number, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(trunk.id.to_string())
+        .bind(trunk.project_id.as_str())
+        .bind(trunk.port_id.to_string())
+        .bind(&trunk.name)
+        .bind(&trunk.description)
+        .bind(trunk.admin_state_up)
+        .bind(trunk.status.as_str())
+        .bind(trunk.std.revision_number)
+        .bind(&trunk.std.created_at)
+        .bind(&trunk.std.updated_at)
+        .execute(self.conn())
+        .await
+        .map_err(map_err)?;
+        sqlx::query(
+            "INSERT INTO trunk_members (port_id, trunk_id, role, position) \
+             VALUES ($1, $2, 'parent', 0)",
+        )
+        .bind(trunk.port_id.to_string())
+        .bind(trunk.id.to_string())
+        .execute(self.conn())
+        .await
+        .map_err(map_err)?;
+        self.insert_subports(trunk.id, &trunk.sub_ports).await?;
+        self.replace_tags(ResourceKind::Trunk, &trunk.id.to_string(), &trunk.std.tags)
+            .await
+    }
+
+    async fn update_trunk(&mut self, trunk: &Trunk) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE trunks SET name = $1, description = $2, admin_state_up = $3, status = $4, \
+             revision_number = $5, updated_at = $6 WHERE id = $7",
+        )
+        .bind(&trunk.name)
+        .bind(&trunk.description)
+        .bind(trunk.admin_state_up)
+        .bind(trunk.status.as_str())
+        .bind(trunk.std.revision_number)
+        .bind(&trunk.std.updated_at)
+        .bind(trunk.id.to_string())
+        .execute(self.conn())
+        .await
+        .map(|_| ())
+        .map_err(map_err)
+    }
+
+    async fn delete_trunk(&mut self, id: TrunkId) -> Result<(), StoreError> {
+        let id = id.to_string();
+        self.replace_tags(ResourceKind::Trunk, &id, &[]).await?;
+        sqlx::query("DELETE FROM trunk_members WHERE trunk_id = $1")
+            .bind(&id)
+            .execute(self.conn())
+            .await
+            .map_err(map_err)?;
+        sqlx::query("DELETE FROM trunks WHERE id = $1")
+            .bind(&id)
+            .execute(self.conn())
+            .await
+            .map(|_| ())
+            .map_err(map_err)
+    }
+
+    async fn insert_subports(
+        &mut self,
+        trunk: TrunkId,
+        subports: &[Subport],
+    ) -> Result<(), StoreError> {
+        if subports.is_empty() {
+            return Ok(());
+        }
+        let trunk_text = trunk.to_string();
+        let last: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(position), 0) FROM trunk_members WHERE trunk_id = $1",
+        )
+        .bind(&trunk_text)
+        .fetch_one(self.conn())
+        .await
+        .map_err(map_err)?;
+        let mut position = last;
+        for chunk in subports.chunks(CHUNK) {
+            let mut builder = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO trunk_members (port_id, trunk_id, role, segmentation_type, \
+                 segmentation_id, position) ",
+            );
+            builder.push_values(chunk, |mut row, subport| {
+                position += 1;
+                row.push_bind(subport.port_id.to_string())
+                    .push_bind(trunk_text.clone())
+                    .push_bind("subport")
+                    .push_bind(subport.segmentation_type.as_str().to_string())
+                    .push_bind(subport.segmentation_id)
+                    .push_bind(position);
+            });
+            builder
+                .build()
+                .execute(self.conn())
+                .await
+                .map_err(map_err)?;
+        }
+        Ok(())
+    }
+
+    async fn delete_subports(
+        &mut self,
+        trunk: TrunkId,
+        ports: &[PortId],
+    ) -> Result<(), StoreError> {
+        for chunk in ports.chunks(CHUNK) {
+            let mut builder = QueryBuilder::<Sqlite>::new(
+                "DELETE FROM trunk_members WHERE role = 'subport' AND trunk_id = ",
+            );
+            builder.push_bind(trunk.to_string());
+            builder.push(" AND port_id IN (");
+            let mut separated = builder.separated(", ");
+            for id in chunk {
+                separated.push_bind(id.to_string());
+            }
+            builder.push(")");
+            builder
+                .build()
+                .execute(self.conn())
+                .await
+                .map_err(map_err)?;
+        }
+        Ok(())
+    }
+
+    async fn replace_tags(
+        &mut self,
+        kind: ResourceKind,
+        id: &str,
+        tags: &[String],
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM tags WHERE resource_type = $1 AND resource_id = $2")
+            .bind(kind.as_str())
+            .bind(id)
+            .execute(self.conn())
+            .await
+            .map_err(map_err)?;
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let mut builder =
+            QueryBuilder::<Sqlite>::new("INSERT INTO tags (resource_type, resource_id, tag) ");
+        builder.push_values(tags, |mut row, tag| {
+            row.push_bind(kind.as_str())
+                .push_bind(id.to_string())
+                .push_bind(tag.clone());
+        });
+        builder
+            .build()
+            .execute(self.conn())
+            .await
+            .map(|_| ())
+            .map_err(map_err)
+    }
+
+    async fn insert_event(&mut self, event: &NewEvent) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO outbox (resource_type, resource_id, event, revision_number, payload, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(event.resource.as_str())
+        .bind(&event.resource_id)
+        .bind(event.event)
+        .bind(event.revision_number)
+        .bind(to_json(&event.payload)?)
+        .bind(crate::model::now_timestamp())
+        .execute(self.conn())
+        .await
+        .map(|_| ())
+        .map_err(map_err)
+    }
+}
