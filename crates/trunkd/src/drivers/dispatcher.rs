@@ -1,0 +1,148 @@
+//! Delivers committed outbox events to the drivers: at least once (an event is marked done only
+//! after every driver accepted it; a restart resumes from the table), in order per resource (a
+//! failed event holds back the later events of the same resource, never those of others), with
+//! exponential backoff between attempts and a time limit on each delivery.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::drivers::{DriverError, DriverSet, StatusReporter};
+use crate::store::{PendingEvent, ResourceKind, Store, StoreError};
+
+/// Events read per pass.
+const BATCH: i64 = 500;
+/// How long one driver may take on one event before the attempt counts as failed.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Poll interval when nobody wakes the dispatcher (other processes may have written events).
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// Counters exposed on `/metrics`.
+#[derive(Debug, Default, Clone)]
+pub struct DispatchStats {
+    pub delivered: prometheus_client::metrics::counter::Counter,
+    pub failed: prometheus_client::metrics::counter::Counter,
+}
+
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    drivers: DriverSet,
+    reporter: Arc<dyn StatusReporter>,
+    wake: Arc<Notify>,
+    pub stats: DispatchStats,
+}
+
+/// Backoff before attempt `attempts + 1`: 100 ms doubling, capped at one minute.
+pub fn backoff_ms(attempts: i64) -> i64 {
+    let exponent = attempts.clamp(0, 10) as u32;
+    (100_i64 << exponent).min(60_000)
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<dyn Store>,
+        drivers: DriverSet,
+        reporter: Arc<dyn StatusReporter>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            drivers,
+            reporter,
+            wake,
+            stats: DispatchStats::default(),
+        }
+    }
+
+    /// Runs until the task is dropped.
+    pub async fn run(self) {
+        loop {
+            match self.pass().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, "outbox dispatcher could not read events"),
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(IDLE_POLL) => {}
+            }
+        }
+    }
+
+    /// One pass over pending events. Returns whether it delivered anything (so the caller
+    /// loops at once while there is work).
+    pub async fn pass(&self) -> Result<bool, StoreError> {
+        let events = self.store.pending_events(BATCH).await?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut held_back: HashSet<(ResourceKind, String)> = HashSet::new();
+        let mut delivered_any = false;
+        for event in events {
+            let key = (event.resource, event.resource_id.clone());
+            if held_back.contains(&key) {
+                continue;
+            }
+            if event.next_attempt_ms > now {
+                held_back.insert(key);
+                continue;
+            }
+            match self.deliver(&event).await {
+                Ok(()) => {
+                    self.store.mark_event_delivered(event.id).await?;
+                    self.stats.delivered.inc();
+                    delivered_any = true;
+                }
+                Err(error) => {
+                    let retry_in = backoff_ms(event.attempts);
+                    tracing::warn!(
+                        event_id = event.id,
+                        resource = event.resource.as_str(),
+                        resource_id = %event.resource_id,
+                        attempt = event.attempts + 1,
+                        retry_in_ms = retry_in,
+                        %error,
+                        "driver failed to handle event; will retry"
+                    );
+                    self.store
+                        .mark_event_failed(event.id, &error.to_string(), retry_in)
+                        .await?;
+                    self.stats.failed.inc();
+                    held_back.insert(key);
+                }
+            }
+        }
+        Ok(delivered_any)
+    }
+
+    async fn deliver(&self, event: &PendingEvent) -> Result<(), DriverError> {
+        for driver in self.drivers.drivers() {
+            let attempt = driver.deliver(event, self.reporter.as_ref());
+            match tokio::time::timeout(DELIVERY_TIMEOUT, attempt).await {
+                Ok(result) => result?,
+                Err(_) => {
+                    return Err(DriverError::Failed(format!(
+                        "driver {} timed out after {:?}",
+                        driver.name(),
+                        DELIVERY_TIMEOUT
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_ms;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff_ms(0), 100);
+        assert_eq!(backoff_ms(1), 200);
+        assert_eq!(backoff_ms(3), 800);
+        assert_eq!(backoff_ms(10), 60_000);
+        assert_eq!(backoff_ms(1000), 60_000);
+    }
+}

@@ -1,0 +1,124 @@
+//! Trunk drivers: the data planes that wire trunks. The service asks the loaded drivers what
+//! they support and lets them veto a change inside its transaction; after commit the
+//! [`dispatcher`] hands them the change's outbox event, at least once and in order per resource.
+
+pub mod dispatcher;
+pub mod noop;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::ids::TrunkId;
+use crate::model::{Trunk, TrunkStatus};
+use crate::store::PendingEvent;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// The driver refuses a change (inside the transaction): a 409 with this reason.
+    #[error("{0}")]
+    Refused(String),
+    /// The data plane could not be programmed now; the event will be retried.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A change to a trunk, shown to drivers before commit.
+#[derive(Debug)]
+pub enum TrunkChange<'a> {
+    Create(&'a Trunk),
+    AddSubports(&'a Trunk),
+    RemoveSubports(&'a Trunk),
+    Delete(&'a Trunk),
+}
+
+/// How a driver moves a trunk's status: only along legal edges of the state machine and only
+/// from the revision it acted on. Implemented by the service.
+#[async_trait]
+pub trait StatusReporter: Send + Sync {
+    /// Moves `trunk` to `status` if its revision is still `acted_on`. Returns the new revision,
+    /// or `None` when the trunk is gone or has moved on (the report is obsolete, not an error).
+    async fn report_status(
+        &self,
+        trunk: TrunkId,
+        acted_on: i64,
+        status: TrunkStatus,
+    ) -> Result<Option<i64>, DriverError>;
+}
+
+#[async_trait]
+pub trait TrunkDriver: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Segmentation types this driver can wire.
+    fn segmentation_types(&self) -> &'static [&'static str];
+    /// Whether it can trunk or untrunk a port that is already bound to a host.
+    fn can_manage_bound_port(&self) -> bool;
+    /// `binding:vif_type` of ports it binds.
+    fn vif_type(&self) -> &'static str;
+    /// Inside the transaction: refuse a change the data plane could not carry.
+    fn precommit(&self, _change: &TrunkChange<'_>) -> Result<(), DriverError> {
+        Ok(())
+    }
+    /// After commit: act on one outbox event. Must be idempotent.
+    async fn deliver(
+        &self,
+        event: &PendingEvent,
+        status: &dyn StatusReporter,
+    ) -> Result<(), DriverError>;
+}
+
+/// The drivers loaded in this process, and what they support together.
+#[derive(Clone)]
+pub struct DriverSet {
+    drivers: Vec<Arc<dyn TrunkDriver>>,
+}
+
+impl DriverSet {
+    pub fn new(drivers: Vec<Arc<dyn TrunkDriver>>) -> Self {
+        Self { drivers }
+    }
+
+    pub fn drivers(&self) -> &[Arc<dyn TrunkDriver>] {
+        &self.drivers
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.drivers.iter().map(|d| d.name()).collect()
+    }
+
+    /// Segmentation types every loaded driver supports.
+    pub fn segmentation_types(&self) -> Vec<&'static str> {
+        let Some((first, rest)) = self.drivers.split_first() else {
+            return Vec::new();
+        };
+        first
+            .segmentation_types()
+            .iter()
+            .copied()
+            .filter(|t| rest.iter().all(|d| d.segmentation_types().contains(t)))
+            .collect()
+    }
+
+    pub fn supports_segmentation(&self, segmentation_type: &str) -> bool {
+        !self.drivers.is_empty()
+            && self
+                .drivers
+                .iter()
+                .all(|d| d.segmentation_types().contains(&segmentation_type))
+    }
+
+    pub fn can_manage_bound_port(&self) -> bool {
+        self.drivers.iter().all(|d| d.can_manage_bound_port())
+    }
+
+    pub fn vif_type(&self) -> &'static str {
+        self.drivers
+            .first()
+            .map(|d| d.vif_type())
+            .unwrap_or("other")
+    }
+
+    pub fn precommit(&self, change: &TrunkChange<'_>) -> Result<(), DriverError> {
+        self.drivers.iter().try_for_each(|d| d.precommit(change))
+    }
+}
