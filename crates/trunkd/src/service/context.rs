@@ -1,0 +1,67 @@
+//! Who is calling, and the policy checks every operation makes before it reads or writes.
+
+use crate::ids::ProjectId;
+use crate::policy::{Credentials, Policy, Target};
+use crate::service::ServiceError;
+
+/// The caller of one request.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub credentials: Credentials,
+    pub is_admin: bool,
+    pub request_id: String,
+}
+
+impl Context {
+    pub fn new(credentials: Credentials, policy: &Policy, request_id: impl Into<String>) -> Self {
+        let is_admin = policy.is_admin(&credentials);
+        Self {
+            credentials,
+            is_admin,
+            request_id: request_id.into(),
+        }
+    }
+
+    pub fn project_id(&self) -> Option<ProjectId> {
+        self.credentials.project_id.clone().map(ProjectId::new)
+    }
+
+    /// The project a new resource belongs to: the one asked for, else the caller's.
+    pub fn owning_project(&self, requested: Option<ProjectId>) -> Result<ProjectId, ServiceError> {
+        requested.or_else(|| self.project_id()).ok_or_else(|| {
+            ServiceError::bad_request(
+                "project_id",
+                "Invalid input for project_id. Reason: the caller has no project and none was given.",
+            )
+        })
+    }
+}
+
+/// Policy checks bound to one policy.
+pub(crate) struct Guard<'a> {
+    pub policy: &'a Policy,
+    pub ctx: &'a Context,
+}
+
+impl Guard<'_> {
+    pub fn allows(&self, action: &str, target: &Target) -> bool {
+        self.policy.enforce(action, target, &self.ctx.credentials)
+    }
+
+    /// Denied actions on visible resources are 403.
+    pub fn require(&self, action: &str, target: &Target) -> Result<(), ServiceError> {
+        if self.allows(action, target) {
+            Ok(())
+        } else {
+            Err(ServiceError::policy_denied(action))
+        }
+    }
+}
+
+/// A target holding the owner twins every rule may use.
+pub(crate) fn owned_target(project: &ProjectId) -> Target {
+    let mut target = Target::new();
+    target.insert("project_id".into(), project.as_str().into());
+    target.insert("tenant_id".into(), project.as_str().into());
+    target
+}

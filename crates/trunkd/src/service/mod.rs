@@ -1,0 +1,266 @@
+//! The service layer: one function per user operation. Each builds its policy target, checks
+//! policy, validates input against the spec's rules and runs exactly one store transaction, so
+//! the change, its revision bump and its outbox event commit together or not at all.
+
+mod context;
+mod error;
+mod networks;
+mod ports;
+mod status;
+mod subports;
+pub mod tags;
+mod trunks;
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+pub use context::Context;
+pub(crate) use context::{owned_target, Guard};
+pub use error::ServiceError;
+pub use networks::{NetworkCreate, NetworkUpdate};
+pub use ports::{PortCreate, PortUpdate, PortView, TrunkDetails};
+pub use subports::SubportRequest;
+pub use trunks::{TrunkCreate, TrunkUpdate};
+
+use crate::drivers::DriverSet;
+use crate::model::NetworkType;
+use crate::policy::Policy;
+use crate::store::{NewEvent, ResourceKind, Store, StoreTx};
+
+/// How many times a write is run again after a transaction conflict before giving up with 503.
+const MAX_WRITE_ATTEMPTS: u32 = 5;
+
+/// A segmentation id range for network allocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentRange {
+    pub physical_network: Option<String>,
+    pub first: i64,
+    pub last: i64,
+}
+
+/// Network defaults (spec section 2).
+#[derive(Debug, Clone)]
+pub struct NetworkSettings {
+    pub tenant_network_type: NetworkType,
+    pub vlan_ranges: Vec<SegmentRange>,
+    pub vxlan_range: SegmentRange,
+    pub geneve_range: SegmentRange,
+    pub physical_mtu: i64,
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        Self {
+            tenant_network_type: NetworkType::Vxlan,
+            vlan_ranges: vec![SegmentRange {
+                physical_network: Some("physnet1".into()),
+                first: 1000,
+                last: 2999,
+            }],
+            vxlan_range: SegmentRange {
+                physical_network: None,
+                first: 1,
+                last: 10_000,
+            },
+            geneve_range: SegmentRange {
+                physical_network: None,
+                first: 1,
+                last: 10_000,
+            },
+            physical_mtu: 1500,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    pub networks: NetworkSettings,
+    /// Most subports one request may carry.
+    pub max_subports_per_request: usize,
+}
+
+impl Default for ServiceSettings {
+    fn default() -> Self {
+        Self {
+            networks: NetworkSettings::default(),
+            max_subports_per_request: 4094,
+        }
+    }
+}
+
+pub struct Service {
+    store: Arc<dyn Store>,
+    policy: Arc<Policy>,
+    drivers: DriverSet,
+    settings: ServiceSettings,
+    /// Woken after every commit so the dispatcher delivers the new events at once.
+    outbox_wake: Arc<Notify>,
+}
+
+/// Runs `$body` in a write transaction and commits it; runs it again (bounded) when the store
+/// reports a transaction conflict. `$body` is an expression of type `Result<T, ServiceError>`
+/// that uses `$tx`; an error drops the transaction, which rolls it back.
+macro_rules! write_tx {
+    ($service:expr, |$tx:ident| $body:expr) => {{
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let outcome: Result<_, $crate::service::ServiceError> = async {
+                let mut $tx = $service.store.begin_write().await?;
+                let value = $body?;
+                $tx.commit().await?;
+                Ok(value)
+            }
+            .await;
+            match outcome {
+                Err($crate::service::ServiceError::Retry(reason))
+                    if attempt < $crate::service::MAX_WRITE_ATTEMPTS =>
+                {
+                    tracing::debug!(%reason, attempt, "transaction conflict; running again");
+                }
+                Err($crate::service::ServiceError::Retry(reason)) => {
+                    break Err($crate::service::ServiceError::Unavailable {
+                        message: format!("The database stayed busy: {reason}"),
+                    });
+                }
+                Ok(value) => {
+                    $service.outbox_wake.notify_one();
+                    break Ok(value);
+                }
+                Err(error) => break Err(error),
+            }
+        }
+    }};
+}
+pub(crate) use write_tx;
+
+impl Service {
+    pub fn new(
+        store: Arc<dyn Store>,
+        policy: Arc<Policy>,
+        drivers: DriverSet,
+        settings: ServiceSettings,
+        outbox_wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            policy,
+            drivers,
+            settings,
+            outbox_wake,
+        }
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn drivers(&self) -> &DriverSet {
+        &self.drivers
+    }
+
+    pub fn settings(&self) -> &ServiceSettings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub(crate) fn guard<'a>(&'a self, ctx: &'a Context) -> Guard<'a> {
+        Guard {
+            policy: &self.policy,
+            ctx,
+        }
+    }
+
+    async fn read(&self) -> Result<Box<dyn StoreTx>, ServiceError> {
+        Ok(self.store.begin_read().await?)
+    }
+}
+
+/// `If-Match: revision_number=N` against the stored revision.
+pub(crate) fn check_revision(expected: Option<i64>, current: i64) -> Result<(), ServiceError> {
+    match expected {
+        Some(expected) if expected != current => Err(ServiceError::PreconditionFailed {
+            message: format!("Constrained to {expected}, but current revision is {current}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The outbox row of a change.
+pub(crate) fn event(
+    resource: ResourceKind,
+    resource_id: impl ToString,
+    event: &'static str,
+    revision_number: i64,
+    payload: serde_json::Value,
+) -> NewEvent {
+    NewEvent {
+        resource,
+        resource_id: resource_id.to_string(),
+        event,
+        revision_number,
+        payload,
+    }
+}
+
+/// Checks a free-text attribute against Neutron's length limit.
+pub(crate) fn check_length(field: &str, value: &str, max: usize) -> Result<(), ServiceError> {
+    if value.chars().count() > max {
+        Err(ServiceError::invalid_input(
+            field,
+            format!("'{value}' exceeds maximum length of {max}"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Limit on names and descriptions.
+pub const NAME_MAX: usize = 255;
+
+/// A resource as one caller may see it: `hidden` lists attributes policy keeps from them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shown<T> {
+    pub item: T,
+    pub hidden: Vec<&'static str>,
+}
+
+/// Attributes of `candidates` the caller may not read, by the `get_<resource>:<attr>` rules.
+pub(crate) fn hidden_fields(
+    guard: &Guard<'_>,
+    resource: &str,
+    candidates: &[&'static str],
+    target: &crate::policy::Target,
+) -> Vec<&'static str> {
+    candidates
+        .iter()
+        .copied()
+        .filter(|attr| !guard.allows(&format!("get_{resource}:{attr}"), target))
+        .collect()
+}
+
+/// Which rows a list call reads before per-item policy checks: every project's when the
+/// caller's `get_<resource>` rule admits a resource of a project that is not theirs (admins,
+/// or roles an operator's policy grants), else their own project's (plus shared ones).
+pub(crate) fn list_scope(
+    guard: &Guard<'_>,
+    get_action: &str,
+    include_shared: bool,
+) -> Option<crate::store::Scope> {
+    // No real project id contains a NUL character.
+    let foreign = owned_target(&crate::ids::ProjectId::new("\u{0}another project"));
+    if guard.allows(get_action, &foreign) {
+        return Some(crate::store::Scope::All);
+    }
+    guard
+        .ctx
+        .project_id()
+        .map(|project_id| crate::store::Scope::Project {
+            project_id,
+            include_shared,
+        })
+}

@@ -1,0 +1,433 @@
+//! Network operations (spec section 2): provider attributes, segment allocation, MTU defaults.
+
+use crate::ids::{NetworkId, ProjectId};
+use crate::model::{Network, NetworkType, StandardAttrs};
+use crate::policy::Target;
+use crate::store::{ListQuery, ResourceKind, StoreTx};
+
+use super::{
+    check_length, check_revision, event, hidden_fields, list_scope, owned_target, write_tx,
+    Context, Guard, SegmentRange, Service, ServiceError, Shown, NAME_MAX,
+};
+
+const PROVIDER_ATTRS: &[&str] = &[
+    "provider:network_type",
+    "provider:physical_network",
+    "provider:segmentation_id",
+];
+
+const MTU_MIN: i64 = 68;
+const MTU_MAX: i64 = 9216;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NetworkCreate {
+    pub project_id: Option<ProjectId>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub admin_state_up: Option<bool>,
+    pub shared: Option<bool>,
+    pub mtu: Option<i64>,
+    pub network_type: Option<NetworkType>,
+    pub physical_network: Option<String>,
+    pub segmentation_id: Option<i64>,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NetworkUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub admin_state_up: Option<bool>,
+    pub shared: Option<bool>,
+    pub mtu: Option<i64>,
+}
+
+pub(crate) fn network_target(network: &Network) -> Target {
+    let mut target = owned_target(&network.project_id);
+    target.insert("id".into(), network.id.to_string().into());
+    target.insert("shared".into(), network.shared.into());
+    target
+}
+
+fn not_found(id: impl std::fmt::Display) -> ServiceError {
+    ServiceError::not_found(
+        "NetworkNotFound",
+        format!("Network {id} could not be found."),
+    )
+}
+
+fn check_mtu(mtu: i64) -> Result<(), ServiceError> {
+    if (MTU_MIN..=MTU_MAX).contains(&mtu) {
+        Ok(())
+    } else {
+        Err(ServiceError::invalid_input(
+            "mtu",
+            format!("{mtu} is not in range {MTU_MIN} through {MTU_MAX}"),
+        ))
+    }
+}
+
+/// Loads a network the caller may see, else `NetworkNotFound`.
+pub(crate) async fn visible_network(
+    tx: &mut dyn StoreTx,
+    guard: &Guard<'_>,
+    id: NetworkId,
+) -> Result<Network, ServiceError> {
+    match tx.get_network(id).await? {
+        Some(network) if guard.allows("get_network", &network_target(&network)) => Ok(network),
+        _ => Err(not_found(id)),
+    }
+}
+
+/// The provider segment of a new network after defaults: (type, physical network, id or None
+/// when one must be allocated).
+fn resolve_segment(
+    service: &Service,
+    request: &NetworkCreate,
+) -> Result<(NetworkType, Option<String>, Option<i64>), ServiceError> {
+    let settings = &service.settings().networks;
+    let network_type = request.network_type.unwrap_or(settings.tenant_network_type);
+    let mut physical_network = request.physical_network.clone();
+    if network_type.uses_physical_network() {
+        if physical_network.is_none() && network_type == NetworkType::Vlan {
+            physical_network = settings
+                .vlan_ranges
+                .first()
+                .and_then(|r| r.physical_network.clone());
+        }
+        if physical_network.as_deref().unwrap_or("").is_empty() {
+            return Err(ServiceError::invalid_input(
+                "provider:physical_network",
+                format!(
+                    "a {} network needs a physical network",
+                    network_type.as_str()
+                ),
+            ));
+        }
+    } else if physical_network.is_some() {
+        return Err(ServiceError::invalid_input(
+            "provider:physical_network",
+            format!(
+                "a {} network has no physical network",
+                network_type.as_str()
+            ),
+        ));
+    }
+    if let Some(id) = request.segmentation_id {
+        if !network_type.is_segmented() {
+            return Err(ServiceError::invalid_input(
+                "provider:segmentation_id",
+                format!("a {} network has no segmentation id", network_type.as_str()),
+            ));
+        }
+        let max = network_type.max_segmentation_id();
+        if !(1..=max).contains(&id) {
+            return Err(ServiceError::invalid_input(
+                "provider:segmentation_id",
+                format!("{id} is not in range 1 through {max}"),
+            ));
+        }
+    }
+    Ok((network_type, physical_network, request.segmentation_id))
+}
+
+impl Service {
+    fn allocation_ranges(
+        &self,
+        network_type: NetworkType,
+        physical_network: Option<&str>,
+    ) -> Vec<SegmentRange> {
+        let settings = &self.settings().networks;
+        match network_type {
+            NetworkType::Vlan => settings
+                .vlan_ranges
+                .iter()
+                .filter(|r| r.physical_network.as_deref() == physical_network)
+                .cloned()
+                .collect(),
+            NetworkType::Vxlan => vec![settings.vxlan_range.clone()],
+            NetworkType::Geneve => vec![settings.geneve_range.clone()],
+            NetworkType::Flat | NetworkType::Local => Vec::new(),
+        }
+    }
+
+    /// The lowest free segmentation id of the configured ranges, or an explicit id if free.
+    async fn take_segment(
+        &self,
+        tx: &mut dyn StoreTx,
+        network_type: NetworkType,
+        physical_network: Option<&str>,
+        requested: Option<i64>,
+    ) -> Result<Option<i64>, ServiceError> {
+        if !network_type.is_segmented() {
+            return Ok(None);
+        }
+        let used = tx
+            .segmentation_ids_in_use(network_type, physical_network)
+            .await?;
+        if let Some(id) = requested {
+            if used.binary_search(&id).is_ok() {
+                return Err(match network_type {
+                    NetworkType::Vlan => ServiceError::conflict(
+                        "VlanIdInUse",
+                        format!(
+                            "Unable to create the network. The VLAN {id} on physical network {} is in use.",
+                            physical_network.unwrap_or("")
+                        ),
+                    ),
+                    _ => ServiceError::conflict(
+                        "TunnelIdInUse",
+                        format!("Unable to create the network. The tunnel ID {id} is in use."),
+                    ),
+                });
+            }
+            return Ok(Some(id));
+        }
+        for range in self.allocation_ranges(network_type, physical_network) {
+            // `used` is sorted: walk it alongside the range to find the first gap.
+            let mut candidate = range.first;
+            for &taken in used.iter().filter(|&&t| t >= range.first) {
+                if taken != candidate {
+                    break;
+                }
+                candidate += 1;
+            }
+            if candidate <= range.last {
+                return Ok(Some(candidate));
+            }
+        }
+        Err(ServiceError::conflict(
+            "NoNetworkAvailable",
+            "Unable to create the network. No tenant network is available for allocation.",
+        ))
+    }
+
+    fn check_create_network(
+        &self,
+        guard: &Guard<'_>,
+        ctx: &Context,
+        request: &NetworkCreate,
+    ) -> Result<(ProjectId, Target), ServiceError> {
+        let project = ctx.owning_project(request.project_id.clone())?;
+        let mut target = owned_target(&project);
+        target.insert("shared".into(), request.shared.unwrap_or(false).into());
+        guard.require("create_network", &target)?;
+        if request.shared.is_some() {
+            guard.require("create_network:shared", &target)?;
+        }
+        let given = [
+            request.network_type.is_some(),
+            request.physical_network.is_some(),
+            request.segmentation_id.is_some(),
+        ];
+        for (attr, present) in PROVIDER_ATTRS.iter().zip(given) {
+            if present {
+                guard.require(&format!("create_network:{attr}"), &target)?;
+            }
+        }
+        if let Some(name) = &request.name {
+            check_length("name", name, NAME_MAX)?;
+        }
+        if let Some(description) = &request.description {
+            check_length("description", description, NAME_MAX)?;
+        }
+        if let Some(mtu) = request.mtu {
+            check_mtu(mtu)?;
+        }
+        Ok((project, target))
+    }
+
+    /// Creates one or more networks in one transaction (bulk create is all or nothing).
+    pub async fn create_networks(
+        &self,
+        ctx: &Context,
+        requests: Vec<NetworkCreate>,
+    ) -> Result<Vec<Shown<Network>>, ServiceError> {
+        let guard = self.guard(ctx);
+        let mut prepared = Vec::with_capacity(requests.len());
+        for request in &requests {
+            let (project, _) = self.check_create_network(&guard, ctx, request)?;
+            let segment = resolve_segment(self, request)?;
+            prepared.push((project, segment));
+        }
+        let created = write_tx!(self, |tx| async {
+            let mut created = Vec::with_capacity(requests.len());
+            for (request, (project, (network_type, physical_network, requested_id))) in
+                requests.iter().zip(&prepared)
+            {
+                let segmentation_id = self
+                    .take_segment(
+                        tx.as_mut(),
+                        *network_type,
+                        physical_network.as_deref(),
+                        *requested_id,
+                    )
+                    .await?;
+                let mut std = StandardAttrs::fresh();
+                std.tags = request.tags.clone();
+                let network = Network {
+                    id: NetworkId::new(),
+                    project_id: project.clone(),
+                    name: request.name.clone().unwrap_or_default(),
+                    description: request.description.clone().unwrap_or_default(),
+                    admin_state_up: request.admin_state_up.unwrap_or(true),
+                    status: "ACTIVE".into(),
+                    shared: request.shared.unwrap_or(false),
+                    mtu: request.mtu.unwrap_or(
+                        self.settings().networks.physical_mtu - network_type.mtu_overhead(),
+                    ),
+                    network_type: *network_type,
+                    physical_network: physical_network.clone(),
+                    segmentation_id,
+                    std,
+                };
+                tx.insert_network(&network).await?;
+                tx.insert_event(&event(
+                    ResourceKind::Network,
+                    network.id,
+                    "created",
+                    0,
+                    serde_json::json!({ "id": network.id.to_string() }),
+                ))
+                .await?;
+                created.push(network);
+            }
+            Ok::<_, ServiceError>(created)
+        }
+        .await)?;
+        Ok(created
+            .into_iter()
+            .map(|n| self.show_network(&guard, n))
+            .collect())
+    }
+
+    pub async fn get_network(
+        &self,
+        ctx: &Context,
+        id: NetworkId,
+    ) -> Result<Shown<Network>, ServiceError> {
+        let guard = self.guard(ctx);
+        let mut tx = self.read().await?;
+        let network = visible_network(tx.as_mut(), &guard, id).await?;
+        Ok(self.show_network(&guard, network))
+    }
+
+    fn show_network(&self, guard: &Guard<'_>, network: Network) -> Shown<Network> {
+        let target = network_target(&network);
+        Shown {
+            hidden: hidden_fields(guard, "network", PROVIDER_ATTRS, &target),
+            item: network,
+        }
+    }
+
+    pub async fn list_networks(
+        &self,
+        ctx: &Context,
+        mut query: ListQuery,
+    ) -> Result<Vec<Shown<Network>>, ServiceError> {
+        let guard = self.guard(ctx);
+        let Some(scope) = list_scope(&guard, "get_network", true) else {
+            return Ok(Vec::new());
+        };
+        query.scope = scope;
+        let mut tx = self.read().await?;
+        let networks = tx.list_networks(&query).await?;
+        Ok(networks
+            .into_iter()
+            .filter(|n| guard.allows("get_network", &network_target(n)))
+            .map(|n| self.show_network(&guard, n))
+            .collect())
+    }
+
+    pub async fn update_network(
+        &self,
+        ctx: &Context,
+        id: NetworkId,
+        update: NetworkUpdate,
+        if_match: Option<i64>,
+    ) -> Result<Shown<Network>, ServiceError> {
+        let guard = self.guard(ctx);
+        if let Some(name) = &update.name {
+            check_length("name", name, NAME_MAX)?;
+        }
+        if let Some(description) = &update.description {
+            check_length("description", description, NAME_MAX)?;
+        }
+        if let Some(mtu) = update.mtu {
+            check_mtu(mtu)?;
+        }
+        let network = write_tx!(self, |tx| async {
+            let mut network = visible_network(tx.as_mut(), &guard, id).await?;
+            let target = network_target(&network);
+            guard.require("update_network", &target)?;
+            if update.shared.is_some() {
+                guard.require("update_network:shared", &target)?;
+            }
+            check_revision(if_match, network.std.revision_number)?;
+            if let Some(name) = &update.name {
+                network.name = name.clone();
+            }
+            if let Some(description) = &update.description {
+                network.description = description.clone();
+            }
+            if let Some(admin_state_up) = update.admin_state_up {
+                network.admin_state_up = admin_state_up;
+            }
+            if let Some(shared) = update.shared {
+                network.shared = shared;
+            }
+            if let Some(mtu) = update.mtu {
+                network.mtu = mtu;
+            }
+            network.std.revision_number += 1;
+            network.std.updated_at = crate::model::now_timestamp();
+            tx.update_network(&network).await?;
+            tx.insert_event(&event(
+                ResourceKind::Network,
+                network.id,
+                "updated",
+                network.std.revision_number,
+                serde_json::json!({ "id": network.id.to_string() }),
+            ))
+            .await?;
+            Ok::<_, ServiceError>(network)
+        }
+        .await)?;
+        Ok(self.show_network(&guard, network))
+    }
+
+    pub async fn delete_network(
+        &self,
+        ctx: &Context,
+        id: NetworkId,
+        if_match: Option<i64>,
+    ) -> Result<(), ServiceError> {
+        let guard = self.guard(ctx);
+        write_tx!(self, |tx| {
+            async {
+            let network = visible_network(tx.as_mut(), &guard, id).await?;
+            guard.require("delete_network", &network_target(&network))?;
+            check_revision(if_match, network.std.revision_number)?;
+            if tx.network_has_ports(id).await? {
+                return Err(ServiceError::conflict(
+                    "NetworkInUse",
+                    format!(
+                        "Unable to complete operation on network {id}. There are one or more ports still in use on the network."
+                    ),
+                ));
+            }
+            tx.delete_network(id).await?;
+            tx.insert_event(&event(
+                ResourceKind::Network,
+                id,
+                "deleted",
+                network.std.revision_number + 1,
+                serde_json::json!({ "id": id.to_string() }),
+            ))
+            .await?;
+            Ok(())
+        }
+        .await
+        })
+    }
+}

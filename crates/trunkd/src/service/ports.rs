@@ -1,0 +1,679 @@
+//! Port operations (spec section 2): MAC allocation, bindings, `trunk_details`, and the trunk
+//! side effects of binding changes (rule 12 and spec 3.2: unbinding a parent takes its trunk DOWN
+//! in the same transaction).
+
+use std::collections::HashMap;
+
+use rand::Rng;
+
+use crate::ids::{NetworkId, PortId, ProjectId, TrunkId};
+use crate::model::port::{SUBPORT_DEVICE_OWNER, VIF_UNBOUND};
+use crate::model::{FixedIp, Port, StandardAttrs, Subport, TrunkStatus};
+use crate::policy::Target;
+use crate::store::{
+    Constraint, Filter, ListQuery, ResourceKind, StoreError, StoreTx, SubportBinding, Value,
+};
+
+use super::networks::visible_network;
+use super::{
+    check_length, check_revision, event, hidden_fields, list_scope, owned_target, write_tx,
+    Context, Guard, Service, ServiceError, NAME_MAX,
+};
+
+const BINDING_ATTRS: &[&str] = &["binding:host_id", "binding:vif_type", "binding:profile"];
+const VNIC_TYPES: &[&str] = &[
+    "normal",
+    "direct",
+    "macvtap",
+    "baremetal",
+    "direct-physical",
+    "virtio-forwarder",
+    "smart-nic",
+    "vdpa",
+    "remote-managed",
+];
+/// Neutron's base MAC prefix.
+const MAC_PREFIX: [u8; 3] = [0xfa, 0x16, 0x3e];
+const MAC_ATTEMPTS: usize = 16;
+const DEVICE_FIELD_MAX: usize = 255;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PortCreate {
+    pub project_id: Option<ProjectId>,
+    pub network_id: Option<NetworkId>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub admin_state_up: Option<bool>,
+    pub mac_address: Option<String>,
+    pub device_id: Option<String>,
+    pub device_owner: Option<String>,
+    pub fixed_ips: Option<Vec<FixedIp>>,
+    pub host_id: Option<String>,
+    pub vnic_type: Option<String>,
+    pub profile: Option<serde_json::Map<String, serde_json::Value>>,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PortUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub admin_state_up: Option<bool>,
+    pub mac_address: Option<String>,
+    pub device_id: Option<String>,
+    pub device_owner: Option<String>,
+    pub fixed_ips: Option<Vec<FixedIp>>,
+    pub host_id: Option<String>,
+    pub vnic_type: Option<String>,
+    pub profile: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// A trunk parent's `trunk_details`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrunkDetails {
+    pub trunk_id: TrunkId,
+    /// Each subport with its port's MAC address.
+    pub sub_ports: Vec<(Subport, String)>,
+}
+
+/// A port as one caller sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortView {
+    pub port: Port,
+    pub trunk_details: Option<TrunkDetails>,
+    pub hidden: Vec<&'static str>,
+}
+
+pub(crate) fn port_target(port: &Port) -> Target {
+    let mut target = owned_target(&port.project_id);
+    target.insert("id".into(), port.id.to_string().into());
+    target.insert("network_id".into(), port.network_id.to_string().into());
+    target.insert("device_owner".into(), port.device_owner.clone().into());
+    target
+}
+
+pub(crate) fn port_not_found(id: impl std::fmt::Display) -> ServiceError {
+    ServiceError::not_found("PortNotFound", format!("Port {id} could not be found."))
+}
+
+/// Loads a port the caller may see, else `PortNotFound`.
+pub(crate) async fn visible_port(
+    tx: &mut dyn StoreTx,
+    guard: &Guard<'_>,
+    id: PortId,
+) -> Result<Port, ServiceError> {
+    match tx.get_port(id).await? {
+        Some(port) if guard.allows("get_port", &port_target(&port)) => Ok(port),
+        _ => Err(port_not_found(id)),
+    }
+}
+
+/// Lower-cases a MAC address and checks it is a usable unicast address.
+fn normalise_mac(mac: &str) -> Result<String, ServiceError> {
+    let invalid = || {
+        ServiceError::invalid_input("mac_address", format!("'{mac}' is not a valid MAC address"))
+    };
+    let octets: Vec<&str> = mac.split(':').collect();
+    if octets.len() != 6 {
+        return Err(invalid());
+    }
+    let mut bytes = [0u8; 6];
+    for (byte, octet) in bytes.iter_mut().zip(&octets) {
+        if octet.len() != 2 {
+            return Err(invalid());
+        }
+        *byte = u8::from_str_radix(octet, 16).map_err(|_| invalid())?;
+    }
+    if bytes == [0; 6] || bytes[0] & 1 == 1 {
+        return Err(invalid());
+    }
+    Ok(mac.to_ascii_lowercase())
+}
+
+fn random_mac() -> String {
+    let tail: [u8; 3] = rand::thread_rng().gen();
+    let [a, b, c] = MAC_PREFIX;
+    format!(
+        "{a:02x}:{b:02x}:{c:02x}:{:02x}:{:02x}:{:02x}",
+        tail[0], tail[1], tail[2]
+    )
+}
+
+fn mac_in_use(port: &Port) -> ServiceError {
+    ServiceError::conflict(
+        "MacAddressInUse",
+        format!(
+            "Unable to complete operation for network {}. The mac address {} is in use.",
+            port.network_id, port.mac_address
+        ),
+    )
+}
+
+async fn mac_taken(
+    tx: &mut dyn StoreTx,
+    network: NetworkId,
+    mac: &str,
+) -> Result<bool, ServiceError> {
+    let query = ListQuery {
+        filters: vec![
+            Filter {
+                attr: "network_id",
+                values: vec![Value::Text(network.to_string())],
+            },
+            Filter {
+                attr: "mac_address",
+                values: vec![Value::Text(mac.to_string())],
+            },
+        ],
+        limit: Some(1),
+        ..ListQuery::everything()
+    };
+    Ok(!tx.list_ports(&query).await?.is_empty())
+}
+
+fn check_fixed_ips(fixed_ips: &[FixedIp]) -> Result<(), ServiceError> {
+    for fixed_ip in fixed_ips {
+        if fixed_ip.ip_address.parse::<std::net::IpAddr>().is_err() {
+            return Err(ServiceError::invalid_input(
+                "fixed_ips",
+                format!("'{}' is not a valid IP address", fixed_ip.ip_address),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_vnic_type(vnic_type: &str) -> Result<(), ServiceError> {
+    if VNIC_TYPES.contains(&vnic_type) {
+        Ok(())
+    } else {
+        Err(ServiceError::invalid_input(
+            "binding:vnic_type",
+            format!("'{vnic_type}' is not in {VNIC_TYPES:?}"),
+        ))
+    }
+}
+
+fn check_texts(
+    name: Option<&String>,
+    description: Option<&String>,
+    device_id: Option<&String>,
+    device_owner: Option<&String>,
+) -> Result<(), ServiceError> {
+    for (field, value, max) in [
+        ("name", name, NAME_MAX),
+        ("description", description, NAME_MAX),
+        ("device_id", device_id, DEVICE_FIELD_MAX),
+        ("device_owner", device_owner, DEVICE_FIELD_MAX),
+    ] {
+        if let Some(value) = value {
+            check_length(field, value, max)?;
+        }
+    }
+    Ok(())
+}
+
+impl Service {
+    fn vif_type_for(&self, host_id: &str) -> String {
+        if host_id.is_empty() {
+            VIF_UNBOUND.to_string()
+        } else {
+            self.drivers().vif_type().to_string()
+        }
+    }
+
+    pub async fn create_ports(
+        &self,
+        ctx: &Context,
+        requests: Vec<PortCreate>,
+    ) -> Result<Vec<PortView>, ServiceError> {
+        let guard = self.guard(ctx);
+        let mut prepared = Vec::with_capacity(requests.len());
+        for request in &requests {
+            let network_id = request.network_id.ok_or_else(|| {
+                ServiceError::invalid_input("network_id", "this attribute is required")
+            })?;
+            let project = ctx.owning_project(request.project_id.clone())?;
+            let target = owned_target(&project);
+            guard.require("create_port", &target)?;
+            for (attr, present) in [
+                ("mac_address", request.mac_address.is_some()),
+                ("binding:host_id", request.host_id.is_some()),
+                ("binding:profile", request.profile.is_some()),
+            ] {
+                if present {
+                    guard.require(&format!("create_port:{attr}"), &target)?;
+                }
+            }
+            check_texts(
+                request.name.as_ref(),
+                request.description.as_ref(),
+                request.device_id.as_ref(),
+                request.device_owner.as_ref(),
+            )?;
+            if let Some(vnic_type) = &request.vnic_type {
+                check_vnic_type(vnic_type)?;
+            }
+            check_fixed_ips(request.fixed_ips.as_deref().unwrap_or_default())?;
+            let mac = request
+                .mac_address
+                .as_deref()
+                .map(normalise_mac)
+                .transpose()?;
+            prepared.push((network_id, project, mac));
+        }
+        let ports = write_tx!(self, |tx| async {
+            let mut created = Vec::with_capacity(requests.len());
+            for (request, (network_id, project, mac)) in requests.iter().zip(&prepared) {
+                visible_network(tx.as_mut(), &guard, *network_id).await?;
+                let host_id = request.host_id.clone().unwrap_or_default();
+                let mut std = StandardAttrs::fresh();
+                std.tags = request.tags.clone();
+                let mut port = Port {
+                    id: PortId::new(),
+                    project_id: project.clone(),
+                    network_id: *network_id,
+                    name: request.name.clone().unwrap_or_default(),
+                    description: request.description.clone().unwrap_or_default(),
+                    mac_address: mac.clone().unwrap_or_else(random_mac),
+                    admin_state_up: request.admin_state_up.unwrap_or(true),
+                    status: "DOWN".into(),
+                    device_id: request.device_id.clone().unwrap_or_default(),
+                    device_owner: request.device_owner.clone().unwrap_or_default(),
+                    fixed_ips: request.fixed_ips.clone().unwrap_or_default(),
+                    vif_type: self.vif_type_for(&host_id),
+                    host_id,
+                    vnic_type: request.vnic_type.clone().unwrap_or_else(|| "normal".into()),
+                    profile: request.profile.clone().unwrap_or_default(),
+                    std,
+                };
+                self.insert_port_with_mac(tx.as_mut(), &mut port, mac.is_some())
+                    .await?;
+                tx.insert_event(&event(
+                    ResourceKind::Port,
+                    port.id,
+                    "created",
+                    0,
+                    serde_json::json!({ "id": port.id.to_string() }),
+                ))
+                .await?;
+                created.push(port);
+            }
+            Ok::<_, ServiceError>(created)
+        }
+        .await)?;
+        Ok(ports
+            .into_iter()
+            .map(|port| self.view_port(&guard, port, None))
+            .collect())
+    }
+
+    /// Inserts a port; a generated MAC that collides is drawn again, a requested one is a 409.
+    async fn insert_port_with_mac(
+        &self,
+        tx: &mut dyn StoreTx,
+        port: &mut Port,
+        mac_requested: bool,
+    ) -> Result<(), ServiceError> {
+        let attempts = if mac_requested { 1 } else { MAC_ATTEMPTS };
+        for _ in 0..attempts {
+            if !mac_taken(tx, port.network_id, &port.mac_address).await? {
+                tx.insert_port(port).await?;
+                return Ok(());
+            }
+            if !mac_requested {
+                port.mac_address = random_mac();
+            }
+        }
+        Err(if mac_requested {
+            mac_in_use(port)
+        } else {
+            ServiceError::conflict(
+                "MacAddressGenerationFailure",
+                format!(
+                    "Unable to generate unique mac on network {}.",
+                    port.network_id
+                ),
+            )
+        })
+    }
+
+    fn view_port(
+        &self,
+        guard: &Guard<'_>,
+        port: Port,
+        trunk_details: Option<TrunkDetails>,
+    ) -> PortView {
+        let hidden = hidden_fields(guard, "port", BINDING_ATTRS, &port_target(&port));
+        PortView {
+            port,
+            trunk_details,
+            hidden,
+        }
+    }
+
+    /// `trunk_details` for every port of `ports` that is a trunk parent, in a fixed number of
+    /// queries whatever the number of ports or subports.
+    async fn trunk_details_of(
+        &self,
+        tx: &mut dyn StoreTx,
+        ports: &[PortId],
+    ) -> Result<HashMap<PortId, TrunkDetails>, ServiceError> {
+        let parents: Vec<TrunkId> = tx
+            .memberships(ports)
+            .await?
+            .into_iter()
+            .filter(|m| m.is_parent)
+            .map(|m| m.trunk_id)
+            .collect();
+        if parents.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let trunks = tx
+            .list_trunks(&ListQuery {
+                filters: vec![Filter {
+                    attr: "id",
+                    values: parents
+                        .iter()
+                        .map(|id| Value::Text(id.to_string()))
+                        .collect(),
+                }],
+                ..ListQuery::everything()
+            })
+            .await?;
+        let subport_ids: Vec<PortId> = trunks
+            .iter()
+            .flat_map(|t| t.sub_ports.iter().map(|s| s.port_id))
+            .collect();
+        let macs: HashMap<PortId, String> = tx
+            .get_ports(&subport_ids)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.mac_address))
+            .collect();
+        Ok(trunks
+            .into_iter()
+            .map(|trunk| {
+                let sub_ports = trunk
+                    .sub_ports
+                    .into_iter()
+                    .map(|s| {
+                        let mac = macs.get(&s.port_id).cloned().unwrap_or_default();
+                        (s, mac)
+                    })
+                    .collect();
+                (
+                    trunk.port_id,
+                    TrunkDetails {
+                        trunk_id: trunk.id,
+                        sub_ports,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    pub async fn get_port(&self, ctx: &Context, id: PortId) -> Result<PortView, ServiceError> {
+        let guard = self.guard(ctx);
+        let mut tx = self.read().await?;
+        let port = visible_port(tx.as_mut(), &guard, id).await?;
+        let mut details = self.trunk_details_of(tx.as_mut(), &[id]).await?;
+        Ok(self.view_port(&guard, port, details.remove(&id)))
+    }
+
+    pub async fn list_ports(
+        &self,
+        ctx: &Context,
+        mut query: ListQuery,
+    ) -> Result<Vec<PortView>, ServiceError> {
+        let guard = self.guard(ctx);
+        let Some(scope) = list_scope(&guard, "get_port", false) else {
+            return Ok(Vec::new());
+        };
+        query.scope = scope;
+        let mut tx = self.read().await?;
+        let ports: Vec<Port> = tx
+            .list_ports(&query)
+            .await?
+            .into_iter()
+            .filter(|p| guard.allows("get_port", &port_target(p)))
+            .collect();
+        let ids: Vec<PortId> = ports.iter().map(|p| p.id).collect();
+        let mut details = self.trunk_details_of(tx.as_mut(), &ids).await?;
+        Ok(ports
+            .into_iter()
+            .map(|port| {
+                let trunk_details = details.remove(&port.id);
+                self.view_port(&guard, port, trunk_details)
+            })
+            .collect())
+    }
+
+    pub async fn update_port(
+        &self,
+        ctx: &Context,
+        id: PortId,
+        update: PortUpdate,
+        if_match: Option<i64>,
+    ) -> Result<PortView, ServiceError> {
+        let guard = self.guard(ctx);
+        check_texts(
+            update.name.as_ref(),
+            update.description.as_ref(),
+            update.device_id.as_ref(),
+            update.device_owner.as_ref(),
+        )?;
+        if let Some(vnic_type) = &update.vnic_type {
+            check_vnic_type(vnic_type)?;
+        }
+        check_fixed_ips(update.fixed_ips.as_deref().unwrap_or_default())?;
+        let mac = update
+            .mac_address
+            .as_deref()
+            .map(normalise_mac)
+            .transpose()?;
+        let port = write_tx!(self, |tx| async {
+            let mut port = visible_port(tx.as_mut(), &guard, id).await?;
+            let target = port_target(&port);
+            guard.require("update_port", &target)?;
+            for (attr, present) in [
+                ("mac_address", update.mac_address.is_some()),
+                ("binding:host_id", update.host_id.is_some()),
+                ("binding:profile", update.profile.is_some()),
+            ] {
+                if present {
+                    guard.require(&format!("update_port:{attr}"), &target)?;
+                }
+            }
+            check_revision(if_match, port.std.revision_number)?;
+            let old_host = port.host_id.clone();
+            if let Some(mac) = &mac {
+                if *mac != port.mac_address {
+                    if port.is_bound() {
+                        return Err(ServiceError::conflict(
+                            "PortBound",
+                            format!("Unable to change the MAC address of bound port {id}."),
+                        ));
+                    }
+                    port.mac_address = mac.clone();
+                }
+            }
+            if let Some(name) = &update.name {
+                port.name = name.clone();
+            }
+            if let Some(description) = &update.description {
+                port.description = description.clone();
+            }
+            if let Some(admin_state_up) = update.admin_state_up {
+                port.admin_state_up = admin_state_up;
+            }
+            if let Some(device_id) = &update.device_id {
+                port.device_id = device_id.clone();
+            }
+            if let Some(device_owner) = &update.device_owner {
+                port.device_owner = device_owner.clone();
+            }
+            if let Some(fixed_ips) = &update.fixed_ips {
+                port.fixed_ips = fixed_ips.clone();
+            }
+            if let Some(host_id) = &update.host_id {
+                port.host_id = host_id.clone();
+                port.vif_type = self.vif_type_for(host_id);
+            }
+            if let Some(vnic_type) = &update.vnic_type {
+                port.vnic_type = vnic_type.clone();
+            }
+            if let Some(profile) = &update.profile {
+                port.profile = profile.clone();
+            }
+            port.std.revision_number += 1;
+            port.std.updated_at = crate::model::now_timestamp();
+            tx.update_port(&port).await.map_err(|e| match e {
+                StoreError::Unique(Constraint::PortMac) => mac_in_use(&port),
+                other => other.into(),
+            })?;
+            tx.insert_event(&event(
+                ResourceKind::Port,
+                port.id,
+                "updated",
+                port.std.revision_number,
+                serde_json::json!({ "id": port.id.to_string(), "host_id": port.host_id }),
+            ))
+            .await?;
+            if old_host != port.host_id {
+                self.follow_parent_binding(tx.as_mut(), &port).await?;
+            }
+            Ok::<_, ServiceError>(port)
+        }
+        .await)?;
+        let mut tx = self.read().await?;
+        let mut details = self.trunk_details_of(tx.as_mut(), &[id]).await?;
+        Ok(self.view_port(&guard, port, details.remove(&id)))
+    }
+
+    /// When a trunk parent's host changes, its subports' bindings follow (rule 12); when it
+    /// becomes unbound, the trunk goes DOWN (spec 3.2). Same transaction as the port change.
+    async fn follow_parent_binding(
+        &self,
+        tx: &mut dyn StoreTx,
+        parent: &Port,
+    ) -> Result<(), ServiceError> {
+        let Some(membership) = tx
+            .memberships(&[parent.id])
+            .await?
+            .into_iter()
+            .find(|m| m.is_parent)
+        else {
+            return Ok(());
+        };
+        let Some(mut trunk) = tx.get_trunk(membership.trunk_id).await? else {
+            return Ok(());
+        };
+        let subports: Vec<PortId> = trunk.sub_ports.iter().map(|s| s.port_id).collect();
+        let now = crate::model::now_timestamp();
+        tx.set_subport_bindings(
+            &subports,
+            &SubportBinding {
+                device_id: trunk.id.to_string(),
+                device_owner: SUBPORT_DEVICE_OWNER.into(),
+                host_id: parent.host_id.clone(),
+                vif_type: self.vif_type_for(&parent.host_id),
+                updated_at: now.clone(),
+            },
+        )
+        .await?;
+        let unbound = !parent.is_bound();
+        if unbound && trunk.status != TrunkStatus::Down {
+            trunk.status = TrunkStatus::Down;
+        }
+        trunk.std.revision_number += 1;
+        trunk.std.updated_at = now;
+        tx.update_trunk(&trunk).await?;
+        tx.insert_event(&event(
+            ResourceKind::Trunk,
+            trunk.id,
+            if unbound {
+                "parent_unbound"
+            } else {
+                "parent_bound"
+            },
+            trunk.std.revision_number,
+            serde_json::json!({
+                "trunk_id": trunk.id.to_string(),
+                "port_id": parent.id.to_string(),
+                "host_id": parent.host_id,
+            }),
+        ))
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_port(
+        &self,
+        ctx: &Context,
+        id: PortId,
+        if_match: Option<i64>,
+    ) -> Result<(), ServiceError> {
+        let guard = self.guard(ctx);
+        write_tx!(self, |tx| async {
+            let port = visible_port(tx.as_mut(), &guard, id).await?;
+            guard.require("delete_port", &port_target(&port))?;
+            check_revision(if_match, port.std.revision_number)?;
+            if let Some(membership) = tx.memberships(&[id]).await?.into_iter().next() {
+                let trunk = membership.trunk_id;
+                return Err(if membership.is_parent {
+                    ServiceError::conflict(
+                        "PortInUseAsTrunkParent",
+                        format!("Port {id} is currently a parent port for trunk {trunk}."),
+                    )
+                } else {
+                    ServiceError::conflict(
+                        "PortInUseAsSubPort",
+                        format!("Port {id} is currently a subport for trunk {trunk}."),
+                    )
+                });
+            }
+            tx.delete_port(id).await?;
+            tx.insert_event(&event(
+                ResourceKind::Port,
+                id,
+                "deleted",
+                port.std.revision_number + 1,
+                serde_json::json!({ "id": id.to_string() }),
+            ))
+            .await?;
+            Ok::<_, ServiceError>(())
+        }
+        .await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_are_checked_and_lower_cased() {
+        assert_eq!(
+            normalise_mac("FA:16:3E:00:00:01").ok().as_deref(),
+            Some("fa:16:3e:00:00:01")
+        );
+        for bad in [
+            "",
+            "fa:16:3e:00:00",
+            "zz:16:3e:00:00:01",
+            "01:00:5e:00:00:01",
+            "00:00:00:00:00:00",
+            "fa-16-3e-00-00-01",
+        ] {
+            assert!(normalise_mac(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn generated_macs_use_the_base_prefix() {
+        let mac = random_mac();
+        assert!(mac.starts_with("fa:16:3e:"), "{mac}");
+        assert!(normalise_mac(&mac).is_ok());
+    }
+}

@@ -1,0 +1,91 @@
+//! Status changes from drivers (and, later, agents): only along the state machine's edges and
+//! only from the revision the reporter acted on, so an old report never overwrites newer state.
+
+use async_trait::async_trait;
+
+use crate::drivers::{DriverError, StatusReporter};
+use crate::ids::TrunkId;
+use crate::model::TrunkStatus;
+use crate::store::ResourceKind;
+
+use super::{event, write_tx, Service, ServiceError};
+
+impl Service {
+    /// Moves `id` to `status` if its revision is still `acted_on`. Returns the trunk's revision
+    /// afterwards. Errors: `TrunkNotFound`, 409 `StaleRevision`, 409 `InvalidStatusTransition`.
+    pub async fn transition_trunk(
+        &self,
+        id: TrunkId,
+        acted_on: i64,
+        status: TrunkStatus,
+    ) -> Result<i64, ServiceError> {
+        write_tx!(self, |tx| {
+            async {
+            let Some(mut trunk) = tx.get_trunk(id).await? else {
+                return Err(ServiceError::not_found(
+                    "TrunkNotFound",
+                    format!("Trunk {id} could not be found."),
+                ));
+            };
+            if trunk.std.revision_number != acted_on {
+                return Err(ServiceError::conflict(
+                    "StaleRevision",
+                    format!(
+                        "The report is about revision {acted_on} of trunk {id}, which is now at revision {}.",
+                        trunk.std.revision_number
+                    ),
+                ));
+            }
+            if trunk.status == status {
+                return Ok(acted_on);
+            }
+            if !trunk.status.can_move_to(status) {
+                return Err(ServiceError::conflict(
+                    "InvalidStatusTransition",
+                    format!("Trunk {id} cannot move from {} to {status}.", trunk.status),
+                ));
+            }
+            let from = trunk.status;
+            trunk.status = status;
+            trunk.std.revision_number += 1;
+            trunk.std.updated_at = crate::model::now_timestamp();
+            tx.update_trunk(&trunk).await?;
+            tx.insert_event(&event(
+                ResourceKind::Trunk,
+                id,
+                "status_changed",
+                trunk.std.revision_number,
+                serde_json::json!({
+                    "trunk_id": id.to_string(),
+                    "from": from.as_str(),
+                    "to": status.as_str(),
+                }),
+            ))
+            .await?;
+            tracing::info!(trunk = %id, %from, to = %status, "trunk status changed");
+            Ok::<_, ServiceError>(trunk.std.revision_number)
+        }
+        .await
+        })
+    }
+}
+
+#[async_trait]
+impl StatusReporter for Service {
+    async fn report_status(
+        &self,
+        trunk: TrunkId,
+        acted_on: i64,
+        status: TrunkStatus,
+    ) -> Result<Option<i64>, DriverError> {
+        match self.transition_trunk(trunk, acted_on, status).await {
+            Ok(revision) => Ok(Some(revision)),
+            Err(ServiceError::NotFound { .. }) => Ok(None),
+            Err(ServiceError::Conflict {
+                kind: "StaleRevision",
+                ..
+            }) => Ok(None),
+            Err(other) => Err(DriverError::Failed(other.to_string())),
+        }
+    }
+}

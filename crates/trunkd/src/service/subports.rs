@@ -1,0 +1,254 @@
+//! Validation of subports to add (spec 3.1, rules 1-7). Checks that need no database run first
+//! over the whole request, so a bad entry anywhere fails before anything is read; the rest run
+//! inside the operation's transaction with a fixed number of queries however many subports.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::ids::{NetworkId, PortId, TrunkId};
+use crate::model::{Port, SegmentationType, Subport};
+use crate::store::StoreTx;
+
+use super::ports::{port_not_found, port_target};
+use super::{Guard, Service, ServiceError};
+
+/// Lowest and highest VLAN id a subport may use.
+pub const VLAN_MIN: i64 = 1;
+pub const VLAN_MAX: i64 = 4094;
+
+/// A subport as the client asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubportRequest {
+    pub port_id: PortId,
+    pub segmentation_type: Option<String>,
+    pub segmentation_id: Option<i64>,
+}
+
+/// A request entry that passed the shape checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Segmentation {
+    Vlan(i64),
+    Inherit,
+}
+
+fn field(index: usize, name: &str) -> String {
+    format!("sub_ports[{index}].{name}")
+}
+
+fn duplicate(trunk: Option<TrunkId>, segmentation_type: &str, id: i64) -> ServiceError {
+    let on = trunk.map(|t| format!(" on trunk {t}")).unwrap_or_default();
+    ServiceError::conflict(
+        "DuplicateSubPort",
+        format!(
+            "segmentation_type {segmentation_type} and segmentation_id {id} already in use{on}."
+        ),
+    )
+}
+
+impl Service {
+    /// Rules that need no database: limits, segmentation types and ranges, duplicates inside
+    /// the request.
+    pub(crate) fn check_subport_shapes(
+        &self,
+        requests: &[SubportRequest],
+    ) -> Result<Vec<Segmentation>, ServiceError> {
+        let max = self.settings().max_subports_per_request;
+        if requests.len() > max {
+            return Err(ServiceError::invalid_input(
+                "sub_ports",
+                format!(
+                    "{} subports exceed the limit of {max} per request",
+                    requests.len()
+                ),
+            ));
+        }
+        let mut ports = HashSet::with_capacity(requests.len());
+        let mut vlans = HashSet::with_capacity(requests.len());
+        let mut shapes = Vec::with_capacity(requests.len());
+        for (index, request) in requests.iter().enumerate() {
+            if !ports.insert(request.port_id) {
+                return Err(ServiceError::invalid_input(
+                    &field(index, "port_id"),
+                    format!("port {} is listed more than once", request.port_id),
+                ));
+            }
+            let type_field = field(index, "segmentation_type");
+            let Some(segmentation_type) = request.segmentation_type.as_deref() else {
+                return Err(ServiceError::invalid_input(
+                    &type_field,
+                    "this attribute is required",
+                ));
+            };
+            if !matches!(segmentation_type, "vlan" | "inherit")
+                || !self.drivers().supports_segmentation(segmentation_type)
+            {
+                return Err(ServiceError::invalid_input(
+                    &type_field,
+                    format!(
+                        "'{segmentation_type}' is not one of the supported segmentation types {:?}",
+                        self.drivers().segmentation_types()
+                    ),
+                ));
+            }
+            let id_field = field(index, "segmentation_id");
+            let shape =
+                match (segmentation_type, request.segmentation_id) {
+                    ("vlan", None) => {
+                        return Err(ServiceError::invalid_input(
+                            &id_field,
+                            "this attribute is required",
+                        ))
+                    }
+                    ("vlan", Some(id)) if !(VLAN_MIN..=VLAN_MAX).contains(&id) => {
+                        return Err(ServiceError::invalid_input(
+                            &id_field,
+                            format!("{id} is not in range {VLAN_MIN} through {VLAN_MAX}"),
+                        ))
+                    }
+                    ("vlan", Some(id)) => {
+                        if !vlans.insert(id) {
+                            return Err(duplicate(None, "vlan", id));
+                        }
+                        Segmentation::Vlan(id)
+                    }
+                    (_, Some(_)) => return Err(ServiceError::invalid_input(
+                        &id_field,
+                        "segmentation_type inherit takes its id from the network; do not give one",
+                    )),
+                    (_, None) => Segmentation::Inherit,
+                };
+            shapes.push(shape);
+        }
+        Ok(shapes)
+    }
+
+    /// Rules that read the store: ports visible, not the parent, not in another trunk, not
+    /// attached to a device, MTU within the parent's, segmentation unique in the trunk.
+    /// Returns the subports to store, in request order, with `inherit` resolved.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn check_subports_in_store(
+        &self,
+        tx: &mut dyn StoreTx,
+        guard: &Guard<'_>,
+        trunk: Option<TrunkId>,
+        parent: &Port,
+        existing: &[Subport],
+        requests: &[SubportRequest],
+        shapes: &[Segmentation],
+    ) -> Result<Vec<Subport>, ServiceError> {
+        let ids: Vec<PortId> = requests.iter().map(|r| r.port_id).collect();
+        let ports: HashMap<PortId, Port> = tx
+            .get_ports(&ids)
+            .await?
+            .into_iter()
+            .filter(|p| guard.allows("get_port", &port_target(p)))
+            .map(|p| (p.id, p))
+            .collect();
+        if let Some(missing) = ids.iter().find(|id| !ports.contains_key(id)) {
+            return Err(port_not_found(missing));
+        }
+        if ids.contains(&parent.id) {
+            return Err(parent_in_use(parent.id));
+        }
+        if let Some(taken) = tx.memberships(&ids).await?.into_iter().next() {
+            return Err(if taken.is_parent {
+                parent_in_use(taken.port_id)
+            } else {
+                trunk_port_in_use(taken.port_id)
+            });
+        }
+        for id in &ids {
+            let port = &ports[id];
+            if !port.device_id.is_empty() {
+                return Err(ServiceError::conflict(
+                    "PortInUse",
+                    format!(
+                        "Unable to complete operation on port {id} for network {}. Port already has an attached device {}.",
+                        port.network_id, port.device_id
+                    ),
+                ));
+            }
+        }
+        let mut network_ids: Vec<NetworkId> = ports.values().map(|p| p.network_id).collect();
+        network_ids.push(parent.network_id);
+        network_ids.sort();
+        network_ids.dedup();
+        let networks: HashMap<NetworkId, crate::model::Network> = tx
+            .get_networks(&network_ids)
+            .await?
+            .into_iter()
+            .map(|n| (n.id, n))
+            .collect();
+        let parent_mtu = networks
+            .get(&parent.network_id)
+            .map(|n| n.mtu)
+            .ok_or_else(|| ServiceError::Internal {
+                message: format!("network of parent port {} is missing", parent.id),
+            })?;
+        let mut used: HashSet<(String, i64)> = existing
+            .iter()
+            .map(|s| (s.segmentation_type.as_str().to_string(), s.segmentation_id))
+            .collect();
+        let mut subports = Vec::with_capacity(requests.len());
+        for (index, (request, shape)) in requests.iter().zip(shapes).enumerate() {
+            let port = &ports[&request.port_id];
+            let network = networks
+                .get(&port.network_id)
+                .ok_or_else(|| ServiceError::Internal {
+                    message: format!("network of port {} is missing", port.id),
+                })?;
+            if network.mtu > parent_mtu {
+                return Err(ServiceError::conflict(
+                    "SubPortMtuGreaterThanTrunkPortMtu",
+                    format!(
+                        "MTU {} of subport {} is greater than MTU {parent_mtu} of the trunk's parent port {}.",
+                        network.mtu, port.id, parent.id
+                    ),
+                ));
+            }
+            let (segmentation_type, segmentation_id) = match shape {
+                Segmentation::Vlan(id) => (SegmentationType::Vlan, *id),
+                Segmentation::Inherit => match network.segmentation_id {
+                    Some(id) if network.network_type.is_segmented() => {
+                        (SegmentationType::parse(network.network_type.as_str()), id)
+                    }
+                    _ => {
+                        return Err(ServiceError::invalid_input(
+                            &field(index, "segmentation_type"),
+                            format!(
+                                "network {} of port {} has no segmentation to inherit",
+                                network.id, port.id
+                            ),
+                        ))
+                    }
+                },
+            };
+            if !used.insert((segmentation_type.as_str().to_string(), segmentation_id)) {
+                return Err(duplicate(
+                    trunk,
+                    segmentation_type.as_str(),
+                    segmentation_id,
+                ));
+            }
+            subports.push(Subport {
+                port_id: request.port_id,
+                segmentation_type,
+                segmentation_id,
+            });
+        }
+        Ok(subports)
+    }
+}
+
+pub(crate) fn parent_in_use(port: PortId) -> ServiceError {
+    ServiceError::conflict(
+        "ParentPortInUse",
+        format!("Port {port} is currently in use and is not eligible for use as a parent port."),
+    )
+}
+
+pub(crate) fn trunk_port_in_use(port: PortId) -> ServiceError {
+    ServiceError::conflict(
+        "TrunkPortInUse",
+        format!("Port {port} is in use by another trunk."),
+    )
+}

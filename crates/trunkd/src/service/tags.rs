@@ -1,0 +1,214 @@
+//! Tags on networks, ports and trunks (Neutron's `standard-attr-tag`). A tag change bumps the
+//! resource's revision and writes an outbox event like any other change.
+
+use crate::ids::{NetworkId, PortId, TrunkId};
+use crate::model::{Network, Port, StandardAttrs, Trunk};
+use crate::policy::Target;
+use crate::store::{ResourceKind, StoreTx};
+
+use super::networks::{network_target, visible_network};
+use super::ports::{port_target, visible_port};
+use super::trunks::{trunk_target, visible_trunk};
+use super::{check_revision, event, write_tx, Context, Guard, Service, ServiceError};
+
+/// Longest tag Neutron accepts.
+pub const TAG_MAX: usize = 60;
+
+/// A resource that carries tags.
+enum Tagged {
+    Network(Network),
+    Port(Port),
+    Trunk(Trunk),
+}
+
+impl Tagged {
+    fn std(&mut self) -> &mut StandardAttrs {
+        match self {
+            Tagged::Network(n) => &mut n.std,
+            Tagged::Port(p) => &mut p.std,
+            Tagged::Trunk(t) => &mut t.std,
+        }
+    }
+
+    fn target(&self) -> Target {
+        match self {
+            Tagged::Network(n) => network_target(n),
+            Tagged::Port(p) => port_target(p),
+            Tagged::Trunk(t) => trunk_target(t),
+        }
+    }
+
+    fn kind(&self) -> ResourceKind {
+        match self {
+            Tagged::Network(_) => ResourceKind::Network,
+            Tagged::Port(_) => ResourceKind::Port,
+            Tagged::Trunk(_) => ResourceKind::Trunk,
+        }
+    }
+
+    fn id(&self) -> String {
+        match self {
+            Tagged::Network(n) => n.id.to_string(),
+            Tagged::Port(p) => p.id.to_string(),
+            Tagged::Trunk(t) => t.id.to_string(),
+        }
+    }
+
+    async fn save(&self, tx: &mut dyn StoreTx) -> Result<(), ServiceError> {
+        match self {
+            Tagged::Network(n) => tx.update_network(n).await?,
+            Tagged::Port(p) => tx.update_port(p).await?,
+            Tagged::Trunk(t) => tx.update_trunk(t).await?,
+        }
+        Ok(())
+    }
+}
+
+/// What a tag call does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagChange {
+    /// `PUT .../tags`: replace all.
+    Replace(Vec<String>),
+    /// `PUT .../tags/{tag}`: add one.
+    Add(String),
+    /// `DELETE .../tags/{tag}`: remove one (404 if absent).
+    Remove(String),
+    /// `DELETE .../tags`: remove all.
+    Clear,
+}
+
+/// Checks one tag's text.
+pub fn check_tag(tag: &str) -> Result<(), ServiceError> {
+    if tag.is_empty() || tag.chars().count() > TAG_MAX || tag.contains(',') {
+        return Err(ServiceError::invalid_input(
+            "tags",
+            format!("'{tag}' is not a valid tag: 1 to {TAG_MAX} characters, no commas"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks and de-duplicates a tag list, keeping first occurrences in order.
+pub fn normalise_tags(tags: Vec<String>) -> Result<Vec<String>, ServiceError> {
+    let mut unique: Vec<String> = Vec::with_capacity(tags.len());
+    for tag in tags {
+        check_tag(&tag)?;
+        if !unique.contains(&tag) {
+            unique.push(tag);
+        }
+    }
+    Ok(unique)
+}
+
+/// Which resource a tag call is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagTarget {
+    Network(NetworkId),
+    Port(PortId),
+    Trunk(TrunkId),
+}
+
+async fn load(
+    tx: &mut dyn StoreTx,
+    guard: &Guard<'_>,
+    target: TagTarget,
+) -> Result<Tagged, ServiceError> {
+    Ok(match target {
+        TagTarget::Network(id) => Tagged::Network(visible_network(tx, guard, id).await?),
+        TagTarget::Port(id) => Tagged::Port(visible_port(tx, guard, id).await?),
+        TagTarget::Trunk(id) => Tagged::Trunk(visible_trunk(tx, guard, id).await?),
+    })
+}
+
+impl Service {
+    /// Reads the tags of a resource the caller may see.
+    pub async fn get_tags(
+        &self,
+        ctx: &Context,
+        target: TagTarget,
+    ) -> Result<Vec<String>, ServiceError> {
+        let guard = self.guard(ctx);
+        let mut tx = self.read().await?;
+        let mut resource = load(tx.as_mut(), &guard, target).await?;
+        Ok(resource.std().tags.clone())
+    }
+
+    /// Applies a tag change and returns the resulting tags.
+    pub async fn change_tags(
+        &self,
+        ctx: &Context,
+        target: TagTarget,
+        change: TagChange,
+        if_match: Option<i64>,
+    ) -> Result<Vec<String>, ServiceError> {
+        let guard = self.guard(ctx);
+        let change = match change {
+            TagChange::Replace(tags) => TagChange::Replace(normalise_tags(tags)?),
+            TagChange::Add(tag) => {
+                check_tag(&tag)?;
+                TagChange::Add(tag)
+            }
+            other => other,
+        };
+        write_tx!(self, |tx| async {
+            let mut resource = load(tx.as_mut(), &guard, target).await?;
+            let kind = resource.kind();
+            let action = match change {
+                TagChange::Replace(_) => "update",
+                TagChange::Add(_) => "create",
+                TagChange::Remove(_) | TagChange::Clear => "delete",
+            };
+            guard.require(
+                &format!("{action}_{}s_tags", kind.as_str()),
+                &resource.target(),
+            )?;
+            let std = resource.std();
+            check_revision(if_match, std.revision_number)?;
+            let mut tags = std.tags.clone();
+            match &change {
+                TagChange::Replace(new) => tags = new.clone(),
+                TagChange::Add(tag) => {
+                    if !tags.contains(tag) {
+                        tags.push(tag.clone());
+                    }
+                }
+                TagChange::Remove(tag) => {
+                    if !tags.contains(tag) {
+                        return Err(ServiceError::not_found(
+                            "TagNotFound",
+                            format!(
+                                "Tag {tag} could not be found for {} {}.",
+                                kind.as_str(),
+                                resource.id()
+                            ),
+                        ));
+                    }
+                    tags.retain(|t| t != tag);
+                }
+                TagChange::Clear => tags.clear(),
+            }
+            tags.sort();
+            let std = resource.std();
+            if tags == std.tags {
+                return Ok(tags);
+            }
+            std.tags = tags.clone();
+            std.revision_number += 1;
+            std.updated_at = crate::model::now_timestamp();
+            let revision = std.revision_number;
+            resource.save(tx.as_mut()).await?;
+            let id = resource.id();
+            tx.replace_tags(kind, &id, &tags).await?;
+            tx.insert_event(&event(
+                kind,
+                &id,
+                "updated",
+                revision,
+                serde_json::json!({ "id": id, "tags": tags }),
+            ))
+            .await?;
+            Ok::<_, ServiceError>(tags)
+        }
+        .await)
+    }
+}

@@ -1,0 +1,487 @@
+//! Trunk operations (spec section 3): create (with subports), show, list, update, delete, and
+//! the add/remove/get subports actions, each one transaction.
+
+use crate::drivers::{DriverError, TrunkChange};
+use crate::ids::{PortId, ProjectId, TrunkId};
+use crate::model::port::{SUBPORT_DEVICE_OWNER, VIF_UNBOUND};
+use crate::model::{Port, StandardAttrs, Subport, Trunk, TrunkStatus};
+use crate::policy::Target;
+use crate::store::{ListQuery, ResourceKind, StoreError, StoreTx, SubportBinding};
+
+use super::ports::visible_port;
+use super::subports::{parent_in_use, trunk_port_in_use, SubportRequest};
+use super::{
+    check_length, check_revision, event, list_scope, owned_target, write_tx, Context, Guard,
+    Service, ServiceError, NAME_MAX,
+};
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrunkCreate {
+    pub project_id: Option<ProjectId>,
+    pub port_id: Option<PortId>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub admin_state_up: Option<bool>,
+    pub sub_ports: Vec<SubportRequest>,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrunkUpdate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub admin_state_up: Option<bool>,
+}
+
+pub(crate) fn trunk_target(trunk: &Trunk) -> Target {
+    let mut target = owned_target(&trunk.project_id);
+    target.insert("id".into(), trunk.id.to_string().into());
+    target.insert("port_id".into(), trunk.port_id.to_string().into());
+    target
+}
+
+fn trunk_not_found(id: impl std::fmt::Display) -> ServiceError {
+    ServiceError::not_found("TrunkNotFound", format!("Trunk {id} could not be found."))
+}
+
+/// Loads a trunk the caller may see (by `get_trunk`), else `TrunkNotFound`.
+pub(crate) async fn visible_trunk(
+    tx: &mut dyn StoreTx,
+    guard: &Guard<'_>,
+    id: TrunkId,
+) -> Result<Trunk, ServiceError> {
+    match tx.get_trunk(id).await? {
+        Some(trunk) if guard.allows("get_trunk", &trunk_target(&trunk)) => Ok(trunk),
+        _ => Err(trunk_not_found(id)),
+    }
+}
+
+fn refused(error: DriverError) -> ServiceError {
+    ServiceError::conflict("TrunkDriverRefused", error.to_string())
+}
+
+fn check_manageable(trunk: &Trunk) -> Result<(), ServiceError> {
+    if trunk.admin_state_up {
+        Ok(())
+    } else {
+        Err(ServiceError::conflict(
+            "TrunkDisabled",
+            format!("Trunk {} is currently disabled.", trunk.id),
+        ))
+    }
+}
+
+fn trunk_payload(trunk: &Trunk, ports: &[PortId]) -> serde_json::Value {
+    serde_json::json!({
+        "trunk_id": trunk.id.to_string(),
+        "port_id": trunk.port_id.to_string(),
+        "sub_ports": ports.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    })
+}
+
+/// A unique-key failure while writing subports, named as the rule it enforces.
+fn membership_conflict(error: StoreError, trunk: &Trunk) -> ServiceError {
+    match error {
+        StoreError::Unique(crate::store::Constraint::TrunkMemberPort) => ServiceError::conflict(
+            "TrunkPortInUse",
+            format!(
+                "A port given for trunk {} is in use by another trunk.",
+                trunk.id
+            ),
+        ),
+        other => other.into(),
+    }
+}
+
+impl Service {
+    fn check_texts(
+        name: Option<&String>,
+        description: Option<&String>,
+    ) -> Result<(), ServiceError> {
+        if let Some(name) = name {
+            check_length("name", name, NAME_MAX)?;
+        }
+        if let Some(description) = description {
+            check_length("description", description, NAME_MAX)?;
+        }
+        Ok(())
+    }
+
+    /// Binding fields of ports joining `trunk` as subports (rule 12).
+    fn joining_binding(&self, trunk: &Trunk, parent: &Port) -> SubportBinding {
+        SubportBinding {
+            device_id: trunk.id.to_string(),
+            device_owner: SUBPORT_DEVICE_OWNER.into(),
+            host_id: parent.host_id.clone(),
+            vif_type: if parent.is_bound() {
+                self.drivers().vif_type().into()
+            } else {
+                VIF_UNBOUND.into()
+            },
+            updated_at: trunk.std.updated_at.clone(),
+        }
+    }
+
+    /// Binding fields of ports leaving a trunk: cleared.
+    fn leaving_binding(now: &str) -> SubportBinding {
+        SubportBinding {
+            device_id: String::new(),
+            device_owner: String::new(),
+            host_id: String::new(),
+            vif_type: VIF_UNBOUND.into(),
+            updated_at: now.to_string(),
+        }
+    }
+
+    /// The parent port, checked against rules 1 and 2.
+    async fn check_parent(
+        &self,
+        tx: &mut dyn StoreTx,
+        guard: &Guard<'_>,
+        port_id: PortId,
+    ) -> Result<Port, ServiceError> {
+        let parent = visible_port(tx, guard, port_id).await?;
+        if let Some(membership) = tx.memberships(&[port_id]).await?.into_iter().next() {
+            return Err(if membership.is_parent {
+                parent_in_use(port_id)
+            } else {
+                trunk_port_in_use(port_id)
+            });
+        }
+        if parent.is_bound() && !self.drivers().can_manage_bound_port() {
+            return Err(parent_in_use(port_id));
+        }
+        Ok(parent)
+    }
+
+    /// Creates trunks, each with its subports; bulk create is all or nothing.
+    pub async fn create_trunks(
+        &self,
+        ctx: &Context,
+        requests: Vec<TrunkCreate>,
+    ) -> Result<Vec<Trunk>, ServiceError> {
+        let guard = self.guard(ctx);
+        let mut prepared = Vec::with_capacity(requests.len());
+        for request in &requests {
+            let port_id = request.port_id.ok_or_else(|| {
+                ServiceError::invalid_input("port_id", "this attribute is required")
+            })?;
+            let project = ctx.owning_project(request.project_id.clone())?;
+            guard.require("create_trunk", &owned_target(&project))?;
+            Self::check_texts(request.name.as_ref(), request.description.as_ref())?;
+            let shapes = self.check_subport_shapes(&request.sub_ports)?;
+            prepared.push((port_id, project, shapes));
+        }
+        write_tx!(self, |tx| async {
+            let mut created = Vec::with_capacity(requests.len());
+            for (request, (port_id, project, shapes)) in requests.iter().zip(&prepared) {
+                let parent = self.check_parent(tx.as_mut(), &guard, *port_id).await?;
+                let id = TrunkId::new();
+                let sub_ports = self
+                    .check_subports_in_store(
+                        tx.as_mut(),
+                        &guard,
+                        Some(id),
+                        &parent,
+                        &[],
+                        &request.sub_ports,
+                        shapes,
+                    )
+                    .await?;
+                let mut std = StandardAttrs::fresh();
+                std.tags = request.tags.clone();
+                let trunk = Trunk {
+                    id,
+                    project_id: project.clone(),
+                    port_id: *port_id,
+                    name: request.name.clone().unwrap_or_default(),
+                    description: request.description.clone().unwrap_or_default(),
+                    admin_state_up: request.admin_state_up.unwrap_or(true),
+                    status: TrunkStatus::Down,
+                    sub_ports,
+                    std,
+                };
+                self.drivers()
+                    .precommit(&TrunkChange::Create(&trunk))
+                    .map_err(refused)?;
+                tx.insert_trunk(&trunk)
+                    .await
+                    .map_err(|e| membership_conflict(e, &trunk))?;
+                let ports: Vec<PortId> = trunk.sub_ports.iter().map(|s| s.port_id).collect();
+                tx.set_subport_bindings(&ports, &self.joining_binding(&trunk, &parent))
+                    .await?;
+                tx.insert_event(&event(
+                    ResourceKind::Trunk,
+                    trunk.id,
+                    "created",
+                    trunk.std.revision_number,
+                    trunk_payload(&trunk, &ports),
+                ))
+                .await?;
+                created.push(trunk);
+            }
+            Ok::<_, ServiceError>(created)
+        }
+        .await)
+    }
+
+    pub async fn get_trunk(&self, ctx: &Context, id: TrunkId) -> Result<Trunk, ServiceError> {
+        let guard = self.guard(ctx);
+        let mut tx = self.read().await?;
+        visible_trunk(tx.as_mut(), &guard, id).await
+    }
+
+    pub async fn get_subports(
+        &self,
+        ctx: &Context,
+        id: TrunkId,
+    ) -> Result<Vec<Subport>, ServiceError> {
+        let guard = self.guard(ctx);
+        let mut tx = self.read().await?;
+        let trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
+        if !guard.allows("get_subports", &trunk_target(&trunk)) {
+            return Err(trunk_not_found(id));
+        }
+        Ok(trunk.sub_ports)
+    }
+
+    pub async fn list_trunks(
+        &self,
+        ctx: &Context,
+        mut query: ListQuery,
+    ) -> Result<Vec<Trunk>, ServiceError> {
+        let guard = self.guard(ctx);
+        let Some(scope) = list_scope(&guard, "get_trunk", false) else {
+            return Ok(Vec::new());
+        };
+        query.scope = scope;
+        let mut tx = self.read().await?;
+        Ok(tx
+            .list_trunks(&query)
+            .await?
+            .into_iter()
+            .filter(|t| guard.allows("get_trunk", &trunk_target(t)))
+            .collect())
+    }
+
+    pub async fn update_trunk(
+        &self,
+        ctx: &Context,
+        id: TrunkId,
+        update: TrunkUpdate,
+        if_match: Option<i64>,
+    ) -> Result<Trunk, ServiceError> {
+        let guard = self.guard(ctx);
+        Self::check_texts(update.name.as_ref(), update.description.as_ref())?;
+        write_tx!(self, |tx| async {
+            let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
+            guard.require("update_trunk", &trunk_target(&trunk))?;
+            check_revision(if_match, trunk.std.revision_number)?;
+            if let Some(name) = &update.name {
+                trunk.name = name.clone();
+            }
+            if let Some(description) = &update.description {
+                trunk.description = description.clone();
+            }
+            if let Some(admin_state_up) = update.admin_state_up {
+                trunk.admin_state_up = admin_state_up;
+            }
+            trunk.std.revision_number += 1;
+            trunk.std.updated_at = crate::model::now_timestamp();
+            tx.update_trunk(&trunk).await?;
+            tx.insert_event(&event(
+                ResourceKind::Trunk,
+                trunk.id,
+                "updated",
+                trunk.std.revision_number,
+                trunk_payload(&trunk, &[]),
+            ))
+            .await?;
+            Ok::<_, ServiceError>(trunk)
+        }
+        .await)
+    }
+
+    pub async fn delete_trunk(
+        &self,
+        ctx: &Context,
+        id: TrunkId,
+        if_match: Option<i64>,
+    ) -> Result<(), ServiceError> {
+        let guard = self.guard(ctx);
+        write_tx!(self, |tx| async {
+            let trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
+            guard.require("delete_trunk", &trunk_target(&trunk))?;
+            check_revision(if_match, trunk.std.revision_number)?;
+            check_manageable(&trunk)?;
+            let parent_bound = tx
+                .get_port(trunk.port_id)
+                .await?
+                .is_some_and(|p| p.is_bound());
+            if parent_bound && !self.drivers().can_manage_bound_port() {
+                return Err(ServiceError::conflict(
+                    "TrunkInUse",
+                    format!("Trunk {id} is currently in use."),
+                ));
+            }
+            self.drivers()
+                .precommit(&TrunkChange::Delete(&trunk))
+                .map_err(refused)?;
+            let ports: Vec<PortId> = trunk.sub_ports.iter().map(|s| s.port_id).collect();
+            let now = crate::model::now_timestamp();
+            tx.set_subport_bindings(&ports, &Self::leaving_binding(&now))
+                .await?;
+            tx.delete_trunk(id).await?;
+            tx.insert_event(&event(
+                ResourceKind::Trunk,
+                id,
+                "deleted",
+                trunk.std.revision_number + 1,
+                trunk_payload(&trunk, &ports),
+            ))
+            .await?;
+            Ok::<_, ServiceError>(())
+        }
+        .await)
+    }
+
+    pub async fn add_subports(
+        &self,
+        ctx: &Context,
+        id: TrunkId,
+        requests: Vec<SubportRequest>,
+        if_match: Option<i64>,
+    ) -> Result<Trunk, ServiceError> {
+        let guard = self.guard(ctx);
+        let shapes = self.check_subport_shapes(&requests)?;
+        write_tx!(self, |tx| {
+            async {
+            let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
+            guard.require("add_subports", &trunk_target(&trunk))?;
+            check_revision(if_match, trunk.std.revision_number)?;
+            check_manageable(&trunk)?;
+            let Some(next_status) = trunk.status.after_subport_change(false) else {
+                return Err(ServiceError::conflict(
+                    "TrunkInErrorState",
+                    format!(
+                        "Trunk {id} is in error state. Remove the failing subports or delete the trunk first."
+                    ),
+                ));
+            };
+            if requests.is_empty() {
+                return Ok(trunk);
+            }
+            let parent = tx
+                .get_port(trunk.port_id)
+                .await?
+                .ok_or_else(|| ServiceError::Internal {
+                    message: format!("parent port {} of trunk {id} is missing", trunk.port_id),
+                })?;
+            let added = self
+                .check_subports_in_store(
+                    tx.as_mut(),
+                    &guard,
+                    Some(id),
+                    &parent,
+                    &trunk.sub_ports,
+                    &requests,
+                    &shapes,
+                )
+                .await?;
+            trunk.status = next_status;
+            trunk.std.revision_number += 1;
+            trunk.std.updated_at = crate::model::now_timestamp();
+            trunk.sub_ports.extend(added.iter().cloned());
+            self.drivers()
+                .precommit(&TrunkChange::AddSubports(&trunk))
+                .map_err(refused)?;
+            tx.insert_subports(id, &added)
+                .await
+                .map_err(|e| membership_conflict(e, &trunk))?;
+            let ports: Vec<PortId> = added.iter().map(|s| s.port_id).collect();
+            tx.set_subport_bindings(&ports, &self.joining_binding(&trunk, &parent))
+                .await?;
+            tx.update_trunk(&trunk).await?;
+            tx.insert_event(&event(
+                ResourceKind::Trunk,
+                id,
+                "subports_added",
+                trunk.std.revision_number,
+                trunk_payload(&trunk, &ports),
+            ))
+            .await?;
+            Ok::<_, ServiceError>(trunk)
+        }
+        .await
+        })
+    }
+
+    pub async fn remove_subports(
+        &self,
+        ctx: &Context,
+        id: TrunkId,
+        ports: Vec<PortId>,
+        if_match: Option<i64>,
+    ) -> Result<Trunk, ServiceError> {
+        let guard = self.guard(ctx);
+        let max = self.settings().max_subports_per_request;
+        if ports.len() > max {
+            return Err(ServiceError::invalid_input(
+                "sub_ports",
+                format!(
+                    "{} subports exceed the limit of {max} per request",
+                    ports.len()
+                ),
+            ));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(ports.len());
+        if let Some((index, port)) = ports.iter().enumerate().find(|(_, p)| !seen.insert(**p)) {
+            return Err(ServiceError::invalid_input(
+                &format!("sub_ports[{index}].port_id"),
+                format!("port {port} is listed more than once"),
+            ));
+        }
+        write_tx!(self, |tx| async {
+            let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
+            guard.require("remove_subports", &trunk_target(&trunk))?;
+            check_revision(if_match, trunk.std.revision_number)?;
+            check_manageable(&trunk)?;
+            if ports.is_empty() {
+                return Ok(trunk);
+            }
+            let current: std::collections::HashSet<PortId> =
+                trunk.sub_ports.iter().map(|s| s.port_id).collect();
+            if let Some(missing) = ports.iter().find(|p| !current.contains(p)) {
+                return Err(ServiceError::not_found(
+                    "SubPortNotFound",
+                    format!("Port {missing} is not a subport of trunk {id}."),
+                ));
+            }
+            let removing: std::collections::HashSet<PortId> = ports.iter().copied().collect();
+            trunk.sub_ports.retain(|s| !removing.contains(&s.port_id));
+            trunk.status = trunk
+                .status
+                .after_subport_change(true)
+                .unwrap_or(TrunkStatus::Down);
+            trunk.std.revision_number += 1;
+            trunk.std.updated_at = crate::model::now_timestamp();
+            self.drivers()
+                .precommit(&TrunkChange::RemoveSubports(&trunk))
+                .map_err(refused)?;
+            tx.delete_subports(id, &ports).await?;
+            tx.set_subport_bindings(&ports, &Self::leaving_binding(&trunk.std.updated_at))
+                .await?;
+            tx.update_trunk(&trunk).await?;
+            tx.insert_event(&event(
+                ResourceKind::Trunk,
+                id,
+                "subports_removed",
+                trunk.std.revision_number,
+                trunk_payload(&trunk, &ports),
+            ))
+            .await?;
+            Ok::<_, ServiceError>(trunk)
+        }
+        .await)
+    }
+}
