@@ -1,0 +1,105 @@
+//! Authentication. `noauth` takes the caller's identity from `X-Project-Id`, `X-User-Id` and
+//! `X-Roles` headers (what keystonemiddleware would have set); with no identity headers the call
+//! is refused with 401 unless the server runs with `--noauth-default-admin`.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
+
+use crate::api::error::ApiError;
+use crate::api::request_id::RequestId;
+use crate::api::AppState;
+use crate::policy::Credentials;
+use crate::service::Context;
+
+/// How callers are authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Trust identity headers; `default_admin` makes header-less calls an admin of project
+    /// `admin`.
+    NoAuth { default_admin: bool },
+}
+
+/// Project of header-less calls under `--noauth-default-admin`.
+pub const DEFAULT_ADMIN_PROJECT: &str = "admin";
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// Identity from noauth headers, or `None` when no identity header is present.
+pub fn credentials_from_headers(headers: &HeaderMap) -> Option<Credentials> {
+    let project = header(headers, "x-project-id").or_else(|| header(headers, "x-tenant-id"));
+    let user = header(headers, "x-user-id");
+    let roles = header(headers, "x-roles");
+    if project.is_none() && user.is_none() && roles.is_none() {
+        return None;
+    }
+    let roles: Vec<String> = roles
+        .unwrap_or_default()
+        .split(',')
+        .map(|r| r.trim().to_ascii_lowercase())
+        .filter(|r| !r.is_empty())
+        .collect();
+    Some(Credentials::new(user, project, roles))
+}
+
+/// The authenticated caller of a request.
+pub struct Caller(pub Context);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        let credentials =
+            match (&state.auth, credentials_from_headers(&parts.headers)) {
+                (_, Some(credentials)) => credentials,
+                (
+                    AuthMode::NoAuth {
+                        default_admin: true,
+                    },
+                    None,
+                ) => Credentials::new(
+                    Some("admin".to_string()),
+                    Some(DEFAULT_ADMIN_PROJECT.to_string()),
+                    ["admin", "member", "reader"],
+                ),
+                (
+                    AuthMode::NoAuth {
+                        default_admin: false,
+                    },
+                    None,
+                ) => return Err(ApiError::Unauthorized(
+                    "Authentication required: send X-Project-Id, X-User-Id and X-Roles headers."
+                        .into(),
+                )),
+            };
+        let policy = state.service.policy();
+        Ok(Caller(Context::new(credentials, policy, request_id)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_make_credentials() {
+        let mut headers = HeaderMap::new();
+        assert!(credentials_from_headers(&headers).is_none());
+        headers.insert("x-project-id", "p1".parse().expect("header"));
+        headers.insert("x-roles", "Member, reader,".parse().expect("header"));
+        let credentials = credentials_from_headers(&headers).expect("identity");
+        assert_eq!(credentials.project_id.as_deref(), Some("p1"));
+        assert_eq!(credentials.roles, vec!["member", "reader"]);
+    }
+}

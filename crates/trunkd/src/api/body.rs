@@ -1,0 +1,310 @@
+//! Reading request bodies: the size cap (413), JSON syntax (400), the resource wrapper, and
+//! attribute-by-attribute type checks whose errors name the attribute. Every attribute must be
+//! consumed; what is left over is an unknown attribute (400).
+
+use std::str::FromStr;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use serde_json::{Map, Value};
+
+use crate::api::error::ApiError;
+use crate::api::AppState;
+use crate::service::ServiceError;
+
+/// A request body parsed as JSON, within the configured size.
+pub struct JsonBody(pub Value);
+
+impl FromRequest<AppState> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let limit = state.max_body_bytes;
+        let bytes: Bytes = axum::body::to_bytes(request.into_body(), limit)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge(limit))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::bad_request("body", "The request body is empty."));
+        }
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+            ApiError::bad_request("body", format!("Malformed JSON in request body: {e}"))
+        })
+    }
+}
+
+fn invalid(field: &str, reason: impl std::fmt::Display) -> ApiError {
+    ApiError::Service(ServiceError::invalid_input(field, reason))
+}
+
+/// Describes a JSON value for error messages.
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "None".into(),
+        Value::String(s) => format!("'{s}'"),
+        other => other.to_string(),
+    }
+}
+
+/// One body is either `{"<singular>": {...}}` or, for bulk create, `{"<plural>": [{...}, ...]}`.
+pub enum Wrapped {
+    One(Map<String, Value>),
+    Many(Vec<Map<String, Value>>),
+}
+
+pub fn unwrap_body(body: Value, singular: &str, plural: Option<&str>) -> Result<Wrapped, ApiError> {
+    let Value::Object(mut outer) = body else {
+        return Err(ApiError::bad_request(
+            singular,
+            format!("The request body must be a JSON object holding '{singular}'."),
+        ));
+    };
+    if let Some(plural) = plural {
+        if let Some(list) = outer.remove(plural) {
+            if !outer.is_empty() {
+                return Err(unrecognised(&outer));
+            }
+            let Value::Array(items) = list else {
+                return Err(invalid(plural, "must be a list of objects"));
+            };
+            if items.is_empty() {
+                return Err(invalid(plural, "must not be empty"));
+            }
+            return items
+                .into_iter()
+                .map(|item| match item {
+                    Value::Object(map) => Ok(map),
+                    other => Err(invalid(
+                        plural,
+                        format!("{} is not an object", describe(&other)),
+                    )),
+                })
+                .collect::<Result<_, _>>()
+                .map(Wrapped::Many);
+        }
+    }
+    let Some(inner) = outer.remove(singular) else {
+        return Err(ApiError::bad_request(
+            singular,
+            format!("Resource body required: the request body must hold '{singular}'."),
+        ));
+    };
+    if !outer.is_empty() {
+        return Err(unrecognised(&outer));
+    }
+    match inner {
+        Value::Object(map) => Ok(Wrapped::One(map)),
+        other => Err(invalid(
+            singular,
+            format!("{} is not an object", describe(&other)),
+        )),
+    }
+}
+
+fn unrecognised(map: &Map<String, Value>) -> ApiError {
+    let names: Vec<&str> = map.keys().map(String::as_str).collect();
+    ApiError::bad_request(
+        names.first().copied().unwrap_or(""),
+        format!("Unrecognized attribute(s) '{}'", names.join(", ")),
+    )
+}
+
+/// The attributes of one resource body, taken out one by one.
+pub struct Fields {
+    map: Map<String, Value>,
+}
+
+impl Fields {
+    pub fn new(map: Map<String, Value>) -> Self {
+        Self { map }
+    }
+
+    /// Attributes a client may not set in this call: 400 naming the first one present.
+    pub fn forbid(&self, names: &[&str], verb: &str) -> Result<(), ApiError> {
+        match names.iter().find(|name| self.map.contains_key(**name)) {
+            Some(name) => Err(ApiError::bad_request(
+                *name,
+                format!("Attribute '{name}' not allowed in {verb}"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    pub fn take_value(&mut self, name: &str) -> Option<Value> {
+        self.map.remove(name)
+    }
+
+    pub fn take_string(&mut self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.map.remove(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(invalid(
+                name,
+                format!("{} is not a valid string", describe(&other)),
+            )),
+        }
+    }
+
+    /// Booleans, or the strings Neutron converts (`true`/`false`, any case, `1`/`0`).
+    pub fn take_bool(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.map.remove(name) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(b)),
+            Some(Value::String(s)) => parse_bool(&s)
+                .map(Some)
+                .ok_or_else(|| invalid(name, format!("'{s}' cannot be converted to boolean"))),
+            Some(other) => Err(invalid(
+                name,
+                format!("{} cannot be converted to boolean", describe(&other)),
+            )),
+        }
+    }
+
+    /// Integers, or strings holding one (Neutron converts those). `null` is "not given".
+    pub fn take_int(&mut self, name: &str) -> Result<Option<i64>, ApiError> {
+        match self.map.remove(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => parse_int(&value)
+                .map(Some)
+                .ok_or_else(|| invalid(name, format!("{} is not an integer", describe(&value)))),
+        }
+    }
+
+    /// A typed id (UUID).
+    pub fn take_id<T: FromStr>(&mut self, name: &str) -> Result<Option<T>, ApiError> {
+        match self.take_string(name)? {
+            None => Ok(None),
+            Some(text) => text
+                .parse()
+                .map(Some)
+                .map_err(|_| invalid(name, format!("'{text}' is not a valid UUID"))),
+        }
+    }
+
+    pub fn take_object(&mut self, name: &str) -> Result<Option<Map<String, Value>>, ApiError> {
+        match self.map.remove(name) {
+            None => Ok(None),
+            Some(Value::Object(map)) => Ok(Some(map)),
+            Some(other) => Err(invalid(
+                name,
+                format!("{} is not a dictionary", describe(&other)),
+            )),
+        }
+    }
+
+    pub fn take_list(&mut self, name: &str) -> Result<Option<Vec<Value>>, ApiError> {
+        match self.map.remove(name) {
+            None => Ok(None),
+            Some(Value::Array(items)) => Ok(Some(items)),
+            Some(other) => Err(invalid(name, format!("{} is not a list", describe(&other)))),
+        }
+    }
+
+    pub fn take_string_list(&mut self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
+        let Some(items) = self.take_list(name)? else {
+            return Ok(None);
+        };
+        items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s),
+                other => Err(invalid(
+                    name,
+                    format!("{} is not a valid string", describe(&other)),
+                )),
+            })
+            .collect::<Result<_, _>>()
+            .map(Some)
+    }
+
+    /// `project_id` and its legacy twin `tenant_id`; both given and different is a 400.
+    pub fn take_project(&mut self) -> Result<Option<String>, ApiError> {
+        let project = self.take_string("project_id")?;
+        let tenant = self.take_string("tenant_id")?;
+        match (project, tenant) {
+            (Some(p), Some(t)) if p != t => Err(invalid(
+                "project_id",
+                "project_id and tenant_id must be the same when both are given",
+            )),
+            (Some(p), _) => Ok(Some(p)),
+            (None, t) => Ok(t),
+        }
+    }
+
+    /// Fails on any attribute not taken.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.map.is_empty() {
+            Ok(())
+        } else {
+            Err(unrecognised(&self.map))
+        }
+    }
+}
+
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "true" | "1" => Some(true),
+        "false" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+pub fn parse_int(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(value: Value) -> Fields {
+        match value {
+            Value::Object(map) => Fields::new(map),
+            _ => panic!("test body must be an object"),
+        }
+    }
+
+    #[test]
+    fn types_are_checked_and_named() {
+        let mut f = fields(json!({"name": 5, "admin_state_up": "yes", "id": 1.5}));
+        let error = f.take_string("name").expect_err("number is not a string");
+        assert!(error.to_string().contains("name"), "{error}");
+        assert!(f.take_bool("admin_state_up").is_err());
+        assert!(f.take_int("id").is_err());
+        f.finish().expect("all taken");
+    }
+
+    #[test]
+    fn leftovers_are_unrecognised() {
+        let mut f = fields(json!({"name": "a", "colour": "red"}));
+        assert_eq!(f.take_string("name").expect("string").as_deref(), Some("a"));
+        let error = f.finish().expect_err("colour is unknown");
+        assert!(error.to_string().contains("colour"), "{error}");
+    }
+
+    #[test]
+    fn integers_accept_numeric_strings_only() {
+        assert_eq!(parse_int(&json!(7)), Some(7));
+        assert_eq!(parse_int(&json!("7")), Some(7));
+        assert_eq!(parse_int(&json!("7.5")), None);
+        assert_eq!(parse_int(&json!(true)), None);
+        assert_eq!(parse_int(&json!(7.5)), None);
+    }
+
+    #[test]
+    fn wrapper_must_match() {
+        assert!(unwrap_body(json!({"trunk": {}}), "trunk", Some("trunks")).is_ok());
+        assert!(matches!(
+            unwrap_body(json!({"trunks": [{}, {}]}), "trunk", Some("trunks")),
+            Ok(Wrapped::Many(items)) if items.len() == 2
+        ));
+        assert!(unwrap_body(json!({"port": {}}), "trunk", Some("trunks")).is_err());
+        assert!(unwrap_body(json!([]), "trunk", None).is_err());
+        assert!(unwrap_body(json!({"trunk": 1}), "trunk", None).is_err());
+        assert!(unwrap_body(json!({"trunk": {}, "x": 1}), "trunk", None).is_err());
+    }
+}

@@ -1,0 +1,137 @@
+//! Version and extension discovery: what clients call before anything else.
+
+use axum::extract::Path;
+use axum::http::HeaderMap;
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::api::base_url;
+use crate::api::error::ApiError;
+use crate::service::ServiceError;
+
+/// (alias, name, description) of each extension trunkd implements.
+const EXTENSIONS: &[(&str, &str, &str)] = &[
+    (
+        "trunk",
+        "Trunk Extension",
+        "Trunk ports carrying subports with their own segmentation.",
+    ),
+    (
+        "trunk-details",
+        "Trunk port details",
+        "Ports that are trunk parents show their trunk and subports.",
+    ),
+    (
+        "binding",
+        "Port Binding",
+        "Host, VIF type, VNIC type and profile of a port.",
+    ),
+    (
+        "provider",
+        "Provider Network",
+        "Network type, physical network and segmentation id of a network.",
+    ),
+    ("net-mtu", "Network MTU", "The MTU of a network."),
+    (
+        "project-id",
+        "project_id field enabled",
+        "Resources carry project_id beside tenant_id.",
+    ),
+    (
+        "standard-attr-revisions",
+        "Resource revision numbers",
+        "Every resource has a revision_number.",
+    ),
+    (
+        "revision-if-match",
+        "If-Match constraints based on revision_number",
+        "Writes honour If-Match: revision_number=N.",
+    ),
+    (
+        "standard-attr-timestamp",
+        "Resource timestamps",
+        "Every resource has created_at and updated_at.",
+    ),
+    (
+        "standard-attr-description",
+        "standard-attr-description",
+        "Resources have a description.",
+    ),
+    (
+        "standard-attr-tag",
+        "Tag support for resources with standard attribute",
+        "Tags on networks, ports and trunks.",
+    ),
+    (
+        "pagination",
+        "Pagination support",
+        "limit, marker and page_reverse on list calls.",
+    ),
+    (
+        "sorting",
+        "Sorting support",
+        "sort_key and sort_dir on list calls.",
+    ),
+    (
+        "filter-validation",
+        "Filter parameters validation",
+        "Unknown filter parameters are rejected.",
+    ),
+];
+
+fn extension_json(&(alias, name, description): &(&str, &str, &str)) -> Value {
+    json!({
+        "alias": alias,
+        "name": name,
+        "description": description,
+        "updated": "2026-11-25T00:00:00-00:00",
+        "links": [],
+    })
+}
+
+pub async fn versions(headers: HeaderMap) -> Json<Value> {
+    let base = base_url(&headers);
+    Json(json!({
+        "versions": [{
+            "id": "v2.0",
+            "status": "CURRENT",
+            "links": [{"href": format!("{base}/v2.0/"), "rel": "self"}],
+        }]
+    }))
+}
+
+pub async fn resources(headers: HeaderMap) -> Json<Value> {
+    let base = base_url(&headers);
+    let resources: Vec<Value> = [
+        ("network", "networks"),
+        ("port", "ports"),
+        ("trunk", "trunks"),
+    ]
+    .iter()
+    .map(|(name, collection)| {
+        json!({
+            "name": name,
+            "collection": collection,
+            "links": [{"href": format!("{base}/v2.0/{collection}"), "rel": "self"}],
+        })
+    })
+    .collect();
+    Json(json!({ "resources": resources }))
+}
+
+pub async fn extensions() -> Json<Value> {
+    Json(json!({ "extensions": EXTENSIONS.iter().map(extension_json).collect::<Vec<_>>() }))
+}
+
+pub async fn extension(Path(alias): Path<String>) -> Result<Json<Value>, ApiError> {
+    EXTENSIONS
+        .iter()
+        .find(|(a, _, _)| *a == alias)
+        .map(|e| Json(json!({ "extension": extension_json(e) })))
+        .ok_or_else(|| {
+            ApiError::Service(ServiceError::not_found(
+                "ExtensionNotFound",
+                format!("Extension with alias {alias} does not exist"),
+            ))
+        })
+}

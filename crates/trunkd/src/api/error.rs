@@ -1,0 +1,105 @@
+//! The api layer's error enum and the one place where any error becomes an HTTP response with
+//! a `NeutronError` body.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::service::ServiceError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// No or unusable credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// No route matches the path.
+    #[error("the resource could not be found")]
+    NoSuchResource,
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(String),
+    #[error("request body larger than {0} bytes")]
+    PayloadTooLarge(usize),
+}
+
+impl ApiError {
+    pub fn bad_request(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Service(ServiceError::bad_request(field, message))
+    }
+}
+
+fn body(status: StatusCode, kind: &str, message: &str) -> Response {
+    let payload = serde_json::json!({
+        "NeutronError": { "type": kind, "message": message, "detail": "" }
+    });
+    let mut response = (status, axum::Json(payload)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Service(error) => match error {
+                ServiceError::BadRequest { message, .. } => {
+                    body(StatusCode::BAD_REQUEST, "HTTPBadRequest", &message)
+                }
+                ServiceError::NotFound { kind, message } => {
+                    body(StatusCode::NOT_FOUND, kind, &message)
+                }
+                ServiceError::Conflict { kind, message } => {
+                    body(StatusCode::CONFLICT, kind, &message)
+                }
+                ServiceError::Forbidden { message } => {
+                    body(StatusCode::FORBIDDEN, "PolicyNotAuthorized", &message)
+                }
+                ServiceError::PreconditionFailed { message } => body(
+                    StatusCode::PRECONDITION_FAILED,
+                    "RevisionNumberConstraintFailed",
+                    &message,
+                ),
+                ServiceError::Unavailable { message } => {
+                    tracing::warn!(%message, "backend unavailable");
+                    body(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "ServiceUnavailable",
+                        "A backend trunkd needs is unavailable. Try again later.",
+                    )
+                }
+                ServiceError::Retry(message) | ServiceError::Internal { message } => {
+                    tracing::error!(%message, "internal error");
+                    body(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "HTTPInternalServerError",
+                        "Request Failed: internal server error while processing your request.",
+                    )
+                }
+            },
+            ApiError::Unauthorized(message) => {
+                let mut response = body(StatusCode::UNAUTHORIZED, "HTTPUnauthorized", &message);
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("noauth"));
+                response
+            }
+            ApiError::NoSuchResource => body(
+                StatusCode::NOT_FOUND,
+                "HTTPNotFound",
+                "The resource could not be found.",
+            ),
+            ApiError::MethodNotAllowed(method) => body(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "HTTPMethodNotAllowed",
+                &format!("The method {method} is not allowed for this resource."),
+            ),
+            ApiError::PayloadTooLarge(limit) => body(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "HTTPRequestEntityTooLarge",
+                &format!("Request body is larger than the limit of {limit} bytes."),
+            ),
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! Liveness and readiness probes.
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::api::error::ApiError;
+use crate::api::AppState;
+use crate::service::ServiceError;
+
+/// The process is up.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// The store answers and drivers are loaded.
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let drivers = state.service.drivers().names();
+    if drivers.is_empty() {
+        return Err(ApiError::Service(ServiceError::Unavailable {
+            message: "no trunk driver loaded".into(),
+        }));
+    }
+    state
+        .service
+        .store()
+        .ping()
+        .await
+        .map_err(ServiceError::from)?;
+    Ok(Json(json!({ "status": "ready", "drivers": drivers })))
+}

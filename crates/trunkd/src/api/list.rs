@@ -1,0 +1,288 @@
+//! List calls on the wire: query-string filters (validated against the attribute catalogue;
+//! unknown keys are a 400, as with Neutron's filter-validation), `fields`, sorting, pagination
+//! and the `<collection>_links` that point to the next and previous pages.
+
+use serde_json::{json, Map, Value};
+
+use crate::api::body::parse_bool;
+use crate::api::error::ApiError;
+use crate::model::attrs::{self, AttrKind, AttrSpec};
+use crate::store::{self, Filter, ListQuery, SortKey, TagFilter};
+
+/// A parsed list request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListRequest {
+    pub query: ListQuery,
+    /// Attributes to return; empty means all.
+    pub fields: Vec<String>,
+    /// The query string without marker/page_reverse, for building page links.
+    pub link_base: Vec<(String, String)>,
+}
+
+/// Largest page a client may ask for; a larger `limit` is lowered to it.
+pub const MAX_PAGE: usize = 10_000;
+
+fn invalid_filter(key: &str) -> ApiError {
+    ApiError::bad_request(key, format!("['{key}'] is invalid attribute for filtering"))
+}
+
+fn parse_value(spec: &AttrSpec, text: &str) -> Result<store::Value, ApiError> {
+    match spec.kind {
+        AttrKind::Text => Ok(store::Value::Text(text.to_string())),
+        AttrKind::Int => text.trim().parse().map(store::Value::Int).map_err(|_| {
+            ApiError::bad_request(
+                spec.name,
+                format!(
+                    "Invalid input for {}. Reason: '{text}' is not an integer.",
+                    spec.name
+                ),
+            )
+        }),
+        AttrKind::Bool => parse_bool(text).map(store::Value::Bool).ok_or_else(|| {
+            ApiError::bad_request(
+                spec.name,
+                format!(
+                    "Invalid input for {}. Reason: '{text}' cannot be converted to boolean.",
+                    spec.name
+                ),
+            )
+        }),
+    }
+}
+
+fn comma_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// Parses a raw query string for a collection whose attributes are `catalogue`.
+pub fn parse(raw: Option<&str>, catalogue: &'static [AttrSpec]) -> Result<ListRequest, ApiError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    let mut query = ListQuery::everything();
+    let mut fields = Vec::new();
+    let mut sort_keys = Vec::new();
+    let mut sort_dirs = Vec::new();
+    let mut tags = TagFilter::default();
+    let mut link_base = Vec::new();
+    for (key, value) in &pairs {
+        if key != "marker" && key != "page_reverse" {
+            link_base.push((key.clone(), value.clone()));
+        }
+        match key.as_str() {
+            "fields" => fields.extend(comma_list(value)),
+            "sort_key" => {
+                let spec = attrs::find(catalogue, value)
+                    .filter(|s| s.sortable)
+                    .ok_or_else(|| {
+                        ApiError::bad_request("sort_key", format!("{value} is an invalid attribute for sort_key"))
+                    })?;
+                sort_keys.push(spec.name);
+            }
+            "sort_dir" => match value.as_str() {
+                "asc" => sort_dirs.push(true),
+                "desc" => sort_dirs.push(false),
+                other => {
+                    return Err(ApiError::bad_request(
+                        "sort_dir",
+                        format!("{other} is an invalid value for sort_dir, valid values are 'asc' and 'desc'"),
+                    ))
+                }
+            },
+            "limit" => {
+                let limit: usize = value.trim().parse().map_err(|_| {
+                    ApiError::bad_request("limit", format!("Invalid input for limit. Reason: '{value}' is not a non-negative integer."))
+                })?;
+                query.limit = (limit > 0).then_some(limit.min(MAX_PAGE));
+            }
+            "marker" => {
+                uuid::Uuid::parse_str(value).map_err(|_| {
+                    ApiError::bad_request("marker", format!("Invalid input for marker. Reason: '{value}' is not a valid UUID."))
+                })?;
+                query.marker = Some(value.clone());
+            }
+            "page_reverse" => {
+                query.page_reverse = parse_bool(value).ok_or_else(|| {
+                    ApiError::bad_request("page_reverse", format!("Invalid input for page_reverse. Reason: '{value}' cannot be converted to boolean."))
+                })?;
+            }
+            "tags" => tags.all.extend(comma_list(value)),
+            "tags-any" => tags.any.extend(comma_list(value)),
+            "not-tags" => tags.not_all.extend(comma_list(value)),
+            "not-tags-any" => tags.not_any.extend(comma_list(value)),
+            other => {
+                let spec = attrs::find(catalogue, other)
+                    .filter(|s| s.filterable)
+                    .ok_or_else(|| invalid_filter(other))?;
+                let parsed = parse_value(spec, value)?;
+                match query.filters.iter_mut().find(|f| f.attr == spec.name) {
+                    Some(filter) => filter.values.push(parsed),
+                    None => query.filters.push(Filter {
+                        attr: spec.name,
+                        values: vec![parsed],
+                    }),
+                }
+            }
+        }
+    }
+    if sort_dirs.len() > sort_keys.len() {
+        return Err(ApiError::bad_request(
+            "sort_dir",
+            "The number of sort_dir and sort_key values must match.",
+        ));
+    }
+    query.sort = sort_keys
+        .into_iter()
+        .enumerate()
+        .map(|(index, attr)| SortKey {
+            attr,
+            ascending: sort_dirs.get(index).copied().unwrap_or(true),
+        })
+        .collect();
+    query.tags = tags;
+    Ok(ListRequest {
+        query,
+        fields,
+        link_base,
+    })
+}
+
+impl ListRequest {
+    /// Asks the store for one row more than the page so the caller learns if a next page exists.
+    pub fn store_query(&self) -> ListQuery {
+        let mut query = self.query.clone();
+        query.limit = query.limit.map(|l| l + 1);
+        query
+    }
+
+    /// Trims the extra row and builds the page links (`rel` next/previous) for `collection`.
+    pub fn paginate<T>(
+        &self,
+        mut items: Vec<T>,
+        id_of: impl Fn(&T) -> String,
+        base_url: &str,
+        collection: &str,
+    ) -> (Vec<T>, Option<Vec<Value>>) {
+        let Some(limit) = self.query.limit else {
+            return (items, None);
+        };
+        let more = items.len() > limit;
+        if more {
+            if self.query.page_reverse {
+                items.remove(0);
+            } else {
+                items.truncate(limit);
+            }
+        }
+        let mut links = Vec::new();
+        let href = |marker: &str, reverse: bool| {
+            let mut serializer = form_urlencoded::Serializer::new(String::new());
+            for (key, value) in &self.link_base {
+                serializer.append_pair(key, value);
+            }
+            serializer.append_pair("marker", marker);
+            if reverse {
+                serializer.append_pair("page_reverse", "True");
+            }
+            format!("{base_url}/v2.0/{collection}?{}", serializer.finish())
+        };
+        let (first, last) = (items.first().map(&id_of), items.last().map(&id_of));
+        let (forward_more, backward_more) = if self.query.page_reverse {
+            (self.query.marker.is_some(), more)
+        } else {
+            (more, self.query.marker.is_some())
+        };
+        if let (true, Some(last)) = (forward_more, &last) {
+            links.push(json!({"rel": "next", "href": href(last, false)}));
+        }
+        if let (true, Some(first)) = (backward_more, &first) {
+            links.push(json!({"rel": "previous", "href": href(first, true)}));
+        }
+        (items, (!links.is_empty()).then_some(links))
+    }
+}
+
+/// Keeps only the requested attributes (all when none were requested).
+pub fn select_fields(mut object: Map<String, Value>, fields: &[String]) -> Map<String, Value> {
+    if !fields.is_empty() {
+        object.retain(|key, _| fields.iter().any(|f| f == key));
+    }
+    object
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::attrs::TRUNK_ATTRS;
+
+    #[test]
+    fn filters_repeat_as_or_and_unknown_keys_fail() {
+        let request = parse(
+            Some("status=ACTIVE&status=DOWN&admin_state_up=True"),
+            TRUNK_ATTRS,
+        )
+        .expect("valid query");
+        assert_eq!(request.query.filters.len(), 2);
+        assert_eq!(request.query.filters[0].values.len(), 2);
+        assert_eq!(
+            request.query.filters[1].values,
+            vec![store::Value::Bool(true)]
+        );
+        let error = parse(Some("colour=red"), TRUNK_ATTRS).expect_err("unknown filter");
+        assert!(error.to_string().contains("colour"));
+    }
+
+    #[test]
+    fn sorting_and_paging_are_validated() {
+        let request = parse(
+            Some("sort_key=name&sort_dir=desc&sort_key=id&limit=5"),
+            TRUNK_ATTRS,
+        )
+        .expect("valid");
+        assert_eq!(request.query.sort.len(), 2);
+        assert!(!request.query.sort[0].ascending);
+        assert!(request.query.sort[1].ascending);
+        assert_eq!(request.query.limit, Some(5));
+        for bad in [
+            "sort_key=sub_ports",
+            "sort_dir=up",
+            "limit=-1",
+            "limit=x",
+            "marker=nope",
+            "page_reverse=maybe",
+            "revision_number=abc",
+        ] {
+            assert!(parse(Some(bad), TRUNK_ATTRS).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn pages_link_forward_and_back() {
+        let request = parse(
+            Some("limit=2&marker=00000000-0000-0000-0000-000000000001"),
+            TRUNK_ATTRS,
+        )
+        .expect("valid");
+        let (items, links) =
+            request.paginate(vec!["a", "b", "c"], |s| s.to_string(), "http://h", "trunks");
+        assert_eq!(items, vec!["a", "b"]);
+        let links = links.expect("links with limit");
+        assert_eq!(links.len(), 2);
+        assert!(links[0]["href"].as_str().unwrap_or("").contains("marker=b"));
+        assert_eq!(links[1]["rel"], "previous");
+    }
+
+    #[test]
+    fn fields_select_attributes() {
+        let mut object = Map::new();
+        object.insert("id".into(), json!("x"));
+        object.insert("name".into(), json!("n"));
+        let selected = select_fields(object, &["name".to_string()]);
+        assert_eq!(selected.len(), 1);
+        assert!(selected.contains_key("name"));
+    }
+}

@@ -1,0 +1,173 @@
+//! The HTTP layer: routes, the Neutron v2.0 wire format, authentication. It knows nothing about
+//! SQL; it turns requests into service calls and service results into JSON.
+
+pub mod auth;
+pub mod body;
+mod discovery;
+pub mod error;
+mod health;
+pub mod list;
+pub mod metrics;
+mod networks;
+mod ports;
+pub mod render;
+pub mod request_id;
+mod tags;
+mod trunks;
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, Method};
+use axum::routing::{get, put};
+use axum::Router;
+
+use crate::service::Service;
+pub use auth::AuthMode;
+use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Arc<Service>,
+    pub auth: AuthMode,
+    pub max_body_bytes: usize,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/", get(discovery::versions))
+        .route("/v2.0", get(discovery::resources))
+        .route("/v2.0/", get(discovery::resources))
+        .route("/v2.0/extensions", get(discovery::extensions))
+        .route("/v2.0/extensions/{alias}", get(discovery::extension))
+        .route("/v2.0/networks", get(networks::list).post(networks::create))
+        .route(
+            "/v2.0/networks/{id}",
+            get(networks::show)
+                .put(networks::update)
+                .delete(networks::delete),
+        )
+        .route("/v2.0/ports", get(ports::list).post(ports::create))
+        .route(
+            "/v2.0/ports/{id}",
+            get(ports::show).put(ports::update).delete(ports::delete),
+        )
+        .route("/v2.0/trunks", get(trunks::list).post(trunks::create))
+        .route(
+            "/v2.0/trunks/{id}",
+            get(trunks::show).put(trunks::update).delete(trunks::delete),
+        )
+        .route("/v2.0/trunks/{id}/add_subports", put(trunks::add_subports))
+        .route(
+            "/v2.0/trunks/{id}/remove_subports",
+            put(trunks::remove_subports),
+        )
+        .route("/v2.0/trunks/{id}/get_subports", get(trunks::get_subports))
+        .route(
+            "/v2.0/{collection}/{id}/tags",
+            get(tags::list).put(tags::replace).delete(tags::clear),
+        )
+        .route(
+            "/v2.0/{collection}/{id}/tags/{tag}",
+            get(tags::check).put(tags::add).delete(tags::remove),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::serve))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(no_such_resource)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
+        .with_state(state);
+    api.layer(axum::middleware::from_fn(request_id::middleware))
+}
+
+async fn no_such_resource() -> ApiError {
+    ApiError::NoSuchResource
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed(method.to_string())
+}
+
+/// `If-Match: revision_number=N` (other forms of If-Match are not revision checks).
+pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(value) = headers.get(axum::http::header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::bad_request("If-Match", "The If-Match header is not text."))?;
+    for part in text.split(',') {
+        if let Some(number) = part.trim().strip_prefix("revision_number=") {
+            return number.trim().parse().map(Some).map_err(|_| {
+                ApiError::bad_request(
+                    "If-Match",
+                    format!("Invalid If-Match header: '{text}' does not name an integer revision_number."),
+                )
+            });
+        }
+    }
+    Ok(None)
+}
+
+/// `http://host:port` as the client addressed us, for links.
+pub fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .filter(|p| *p == "https")
+        .unwrap_or("http");
+    format!("{scheme}://{host}")
+}
+
+/// A resource id from the path; one that is not a UUID cannot exist, so it is a 404.
+pub fn path_id<T: std::str::FromStr>(
+    text: &str,
+    not_found_kind: &'static str,
+    label: &str,
+) -> Result<T, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::Service(crate::service::ServiceError::not_found(
+            not_found_kind,
+            format!("{label} {text} could not be found."),
+        ))
+    })
+}
+
+/// `fields=` on a show call.
+pub fn show_fields(raw: Option<&str>) -> Vec<String> {
+    form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .filter(|(key, _)| key == "fields")
+        .flat_map(|(_, value)| {
+            value
+                .split(',')
+                .map(|f| f.trim().to_string())
+                .filter(|f| !f.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_reads_revision_numbers() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(if_match(&headers).ok(), Some(None));
+        headers.insert("if-match", "revision_number=4".parse().expect("header"));
+        assert_eq!(if_match(&headers).ok(), Some(Some(4)));
+        headers.insert("if-match", "revision_number=x".parse().expect("header"));
+        assert!(if_match(&headers).is_err());
+    }
+}

@@ -1,0 +1,182 @@
+//! `/v2.0/networks`.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use crate::api::auth::Caller;
+use crate::api::body::{unwrap_body, Fields, JsonBody, Wrapped};
+use crate::api::error::ApiError;
+use crate::api::list::{self, select_fields};
+use crate::api::{base_url, if_match, path_id, render, show_fields, AppState};
+use crate::ids::{NetworkId, ProjectId};
+use crate::model::attrs::NETWORK_ATTRS;
+use crate::model::NetworkType;
+use crate::service::{NetworkCreate, NetworkUpdate};
+
+const READ_ONLY: &[&str] = &[
+    "id",
+    "status",
+    "revision_number",
+    "created_at",
+    "updated_at",
+    "subnets",
+];
+
+fn parse_create(map: Map<String, Value>) -> Result<NetworkCreate, ApiError> {
+    let mut fields = Fields::new(map);
+    fields.forbid(READ_ONLY, "POST")?;
+    let network_type = match fields.take_string("provider:network_type")? {
+        None => None,
+        Some(text) => Some(NetworkType::parse(&text).ok_or_else(|| {
+            ApiError::bad_request(
+                "provider:network_type",
+                format!("Invalid input for provider:network_type. Reason: '{text}' is not one of vlan, vxlan, geneve, flat, local."),
+            )
+        })?),
+    };
+    let create = NetworkCreate {
+        project_id: fields.take_project()?.map(ProjectId::new),
+        name: fields.take_string("name")?,
+        description: fields.take_string("description")?,
+        admin_state_up: fields.take_bool("admin_state_up")?,
+        shared: fields.take_bool("shared")?,
+        mtu: fields.take_int("mtu")?,
+        network_type,
+        physical_network: fields.take_string("provider:physical_network")?,
+        segmentation_id: fields.take_int("provider:segmentation_id")?,
+        tags: fields.take_string_list("tags")?.unwrap_or_default(),
+    };
+    fields.finish()?;
+    Ok(create)
+}
+
+fn parse_update(map: Map<String, Value>) -> Result<NetworkUpdate, ApiError> {
+    let mut fields = Fields::new(map);
+    fields.forbid(READ_ONLY, "PUT")?;
+    fields.forbid(
+        &[
+            "project_id",
+            "tenant_id",
+            "provider:network_type",
+            "provider:physical_network",
+            "provider:segmentation_id",
+            "tags",
+        ],
+        "PUT",
+    )?;
+    let update = NetworkUpdate {
+        name: fields.take_string("name")?,
+        description: fields.take_string("description")?,
+        admin_state_up: fields.take_bool("admin_state_up")?,
+        shared: fields.take_bool("shared")?,
+        mtu: fields.take_int("mtu")?,
+    };
+    fields.finish()?;
+    Ok(update)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let (requests, bulk) = match unwrap_body(body, "network", Some("networks"))? {
+        Wrapped::One(map) => (vec![parse_create(map)?], false),
+        Wrapped::Many(maps) => (
+            maps.into_iter()
+                .map(parse_create)
+                .collect::<Result<_, _>>()?,
+            true,
+        ),
+    };
+    let created = state.service.create_networks(&ctx, requests).await?;
+    let mut rendered: Vec<Value> = created
+        .iter()
+        .map(|n| Value::Object(render::network(n)))
+        .collect();
+    let body = if bulk {
+        json!({ "networks": rendered })
+    } else {
+        json!({ "network": rendered.pop() })
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let request = list::parse(raw.as_deref(), NETWORK_ATTRS)?;
+    let networks = state
+        .service
+        .list_networks(&ctx, request.store_query())
+        .await?;
+    let (page, links) = request.paginate(
+        networks,
+        |n| n.item.id.to_string(),
+        &base_url(&headers),
+        "networks",
+    );
+    let items: Vec<Value> = page
+        .iter()
+        .map(|n| Value::Object(select_fields(render::network(n), &request.fields)))
+        .collect();
+    let mut body = json!({ "networks": items });
+    if let Some(links) = links {
+        body["networks_links"] = Value::Array(links);
+    }
+    Ok(Json(body))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let id: NetworkId = path_id(&id, "NetworkNotFound", "Network")?;
+    let network = state.service.get_network(&ctx, id).await?;
+    let object = select_fields(render::network(&network), &show_fields(raw.as_deref()));
+    Ok(Json(json!({ "network": object })))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let id: NetworkId = path_id(&id, "NetworkNotFound", "Network")?;
+    let Wrapped::One(map) = unwrap_body(body, "network", None)? else {
+        return Err(ApiError::bad_request(
+            "network",
+            "Bulk update is not supported.",
+        ));
+    };
+    let update = parse_update(map)?;
+    let network = state
+        .service
+        .update_network(&ctx, id, update, if_match(&headers)?)
+        .await?;
+    Ok(Json(json!({ "network": render::network(&network) })))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let id: NetworkId = path_id(&id, "NetworkNotFound", "Network")?;
+    state
+        .service
+        .delete_network(&ctx, id, if_match(&headers)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,200 @@
+//! `/v2.0/ports`.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use crate::api::auth::Caller;
+use crate::api::body::{unwrap_body, Fields, JsonBody, Wrapped};
+use crate::api::error::ApiError;
+use crate::api::list::{self, select_fields};
+use crate::api::{base_url, if_match, path_id, render, show_fields, AppState};
+use crate::ids::{PortId, ProjectId};
+use crate::model::attrs::PORT_ATTRS;
+use crate::model::FixedIp;
+use crate::service::{PortCreate, PortUpdate};
+
+const READ_ONLY: &[&str] = &[
+    "id",
+    "status",
+    "revision_number",
+    "created_at",
+    "updated_at",
+    "binding:vif_type",
+    "binding:vif_details",
+    "trunk_details",
+];
+
+fn take_fixed_ips(fields: &mut Fields) -> Result<Option<Vec<FixedIp>>, ApiError> {
+    let Some(items) = fields.take_list("fixed_ips")? else {
+        return Ok(None);
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let name = format!("fixed_ips[{index}]");
+            let Value::Object(map) = item else {
+                return Err(ApiError::bad_request(&name, format!("Invalid input for {name}. Reason: not a dictionary.")));
+            };
+            let mut entry = Fields::new(map);
+            let ip_address = entry.take_string("ip_address")?.ok_or_else(|| {
+                ApiError::bad_request(&name, format!("Invalid input for {name}. Reason: ip_address is required (trunkd has no subnets to allocate from)."))
+            })?;
+            let subnet_id = entry.take_string("subnet_id")?;
+            entry.finish()?;
+            Ok(FixedIp {
+                subnet_id,
+                ip_address,
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map(Some)
+}
+
+fn parse_create(map: Map<String, Value>) -> Result<PortCreate, ApiError> {
+    let mut fields = Fields::new(map);
+    fields.forbid(READ_ONLY, "POST")?;
+    let create = PortCreate {
+        project_id: fields.take_project()?.map(ProjectId::new),
+        network_id: fields.take_id("network_id")?,
+        name: fields.take_string("name")?,
+        description: fields.take_string("description")?,
+        admin_state_up: fields.take_bool("admin_state_up")?,
+        mac_address: fields.take_string("mac_address")?,
+        device_id: fields.take_string("device_id")?,
+        device_owner: fields.take_string("device_owner")?,
+        fixed_ips: take_fixed_ips(&mut fields)?,
+        host_id: fields.take_string("binding:host_id")?,
+        vnic_type: fields.take_string("binding:vnic_type")?,
+        profile: fields.take_object("binding:profile")?,
+        tags: fields.take_string_list("tags")?.unwrap_or_default(),
+    };
+    fields.finish()?;
+    Ok(create)
+}
+
+fn parse_update(map: Map<String, Value>) -> Result<PortUpdate, ApiError> {
+    let mut fields = Fields::new(map);
+    fields.forbid(READ_ONLY, "PUT")?;
+    fields.forbid(&["network_id", "project_id", "tenant_id", "tags"], "PUT")?;
+    let update = PortUpdate {
+        name: fields.take_string("name")?,
+        description: fields.take_string("description")?,
+        admin_state_up: fields.take_bool("admin_state_up")?,
+        mac_address: fields.take_string("mac_address")?,
+        device_id: fields.take_string("device_id")?,
+        device_owner: fields.take_string("device_owner")?,
+        fixed_ips: take_fixed_ips(&mut fields)?,
+        host_id: fields.take_string("binding:host_id")?,
+        vnic_type: fields.take_string("binding:vnic_type")?,
+        profile: fields.take_object("binding:profile")?,
+    };
+    fields.finish()?;
+    Ok(update)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let (requests, bulk) = match unwrap_body(body, "port", Some("ports"))? {
+        Wrapped::One(map) => (vec![parse_create(map)?], false),
+        Wrapped::Many(maps) => (
+            maps.into_iter()
+                .map(parse_create)
+                .collect::<Result<_, _>>()?,
+            true,
+        ),
+    };
+    let created = state.service.create_ports(&ctx, requests).await?;
+    let mut rendered: Vec<Value> = created
+        .iter()
+        .map(|p| Value::Object(render::port(p)))
+        .collect();
+    let body = if bulk {
+        json!({ "ports": rendered })
+    } else {
+        json!({ "port": rendered.pop() })
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let request = list::parse(raw.as_deref(), PORT_ATTRS)?;
+    let ports = state
+        .service
+        .list_ports(&ctx, request.store_query())
+        .await?;
+    let (page, links) = request.paginate(
+        ports,
+        |p| p.port.id.to_string(),
+        &base_url(&headers),
+        "ports",
+    );
+    let items: Vec<Value> = page
+        .iter()
+        .map(|p| Value::Object(select_fields(render::port(p), &request.fields)))
+        .collect();
+    let mut body = json!({ "ports": items });
+    if let Some(links) = links {
+        body["ports_links"] = Value::Array(links);
+    }
+    Ok(Json(body))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let id: PortId = path_id(&id, "PortNotFound", "Port")?;
+    let port = state.service.get_port(&ctx, id).await?;
+    let object = select_fields(render::port(&port), &show_fields(raw.as_deref()));
+    Ok(Json(json!({ "port": object })))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let id: PortId = path_id(&id, "PortNotFound", "Port")?;
+    let Wrapped::One(map) = unwrap_body(body, "port", None)? else {
+        return Err(ApiError::bad_request(
+            "port",
+            "Bulk update is not supported.",
+        ));
+    };
+    let update = parse_update(map)?;
+    let port = state
+        .service
+        .update_port(&ctx, id, update, if_match(&headers)?)
+        .await?;
+    Ok(Json(json!({ "port": render::port(&port) })))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let id: PortId = path_id(&id, "PortNotFound", "Port")?;
+    state
+        .service
+        .delete_port(&ctx, id, if_match(&headers)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

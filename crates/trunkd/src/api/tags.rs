@@ -1,0 +1,140 @@
+//! `/v2.0/{networks|ports|trunks}/{id}/tags[/{tag}]`.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::api::auth::Caller;
+use crate::api::body::{Fields, JsonBody};
+use crate::api::error::ApiError;
+use crate::api::{if_match, path_id, AppState};
+use crate::service::tags::{TagChange, TagTarget};
+use crate::service::ServiceError;
+
+fn target(collection: &str, id: &str) -> Result<TagTarget, ApiError> {
+    match collection {
+        "networks" => Ok(TagTarget::Network(path_id(
+            id,
+            "NetworkNotFound",
+            "Network",
+        )?)),
+        "ports" => Ok(TagTarget::Port(path_id(id, "PortNotFound", "Port")?)),
+        "trunks" => Ok(TagTarget::Trunk(path_id(id, "TrunkNotFound", "Trunk")?)),
+        _ => Err(ApiError::NoSuchResource),
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    Path((collection, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let tags = state
+        .service
+        .get_tags(&ctx, target(&collection, &id)?)
+        .await?;
+    Ok(Json(json!({ "tags": tags })))
+}
+
+pub async fn check(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    Path((collection, id, tag)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let tags = state
+        .service
+        .get_tags(&ctx, target(&collection, &id)?)
+        .await?;
+    if tags.contains(&tag) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::Service(ServiceError::not_found(
+            "TagNotFound",
+            format!("Tag {tag} could not be found for resource {id}."),
+        )))
+    }
+}
+
+pub async fn replace(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    Path((collection, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let target = target(&collection, &id)?;
+    let Value::Object(map) = body else {
+        return Err(ApiError::bad_request(
+            "tags",
+            "The request body must be a JSON object holding 'tags'.",
+        ));
+    };
+    let mut fields = Fields::new(map);
+    let tags = fields.take_string_list("tags")?.ok_or_else(|| {
+        ApiError::Service(ServiceError::invalid_input(
+            "tags",
+            "this attribute is required",
+        ))
+    })?;
+    fields.finish()?;
+    let tags = state
+        .service
+        .change_tags(&ctx, target, TagChange::Replace(tags), if_match(&headers)?)
+        .await?;
+    Ok(Json(json!({ "tags": tags })))
+}
+
+pub async fn add(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    Path((collection, id, tag)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    state
+        .service
+        .change_tags(
+            &ctx,
+            target(&collection, &id)?,
+            TagChange::Add(tag),
+            if_match(&headers)?,
+        )
+        .await?;
+    Ok(StatusCode::CREATED)
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    Path((collection, id, tag)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    state
+        .service
+        .change_tags(
+            &ctx,
+            target(&collection, &id)?,
+            TagChange::Remove(tag),
+            if_match(&headers)?,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn clear(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    Path((collection, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    state
+        .service
+        .change_tags(
+            &ctx,
+            target(&collection, &id)?,
+            TagChange::Clear,
+            if_match(&headers)?,
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

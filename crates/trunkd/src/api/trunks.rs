@@ -1,0 +1,276 @@
+//! `/v2.0/trunks` and the subport actions.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use crate::api::auth::Caller;
+use crate::api::body::{unwrap_body, Fields, JsonBody, Wrapped};
+use crate::api::error::ApiError;
+use crate::api::list::{self, select_fields};
+use crate::api::{base_url, if_match, path_id, render, show_fields, AppState};
+use crate::ids::{PortId, ProjectId, TrunkId};
+use crate::model::attrs::TRUNK_ATTRS;
+use crate::service::{SubportRequest, TrunkCreate, TrunkUpdate};
+
+const READ_ONLY: &[&str] = &[
+    "id",
+    "status",
+    "revision_number",
+    "created_at",
+    "updated_at",
+];
+
+/// One `sub_ports` entry of add_subports or create. With `for_removal`, only `port_id`
+/// matters and the segmentation attributes are accepted and ignored.
+fn parse_subport(index: usize, item: Value) -> Result<SubportRequest, ApiError> {
+    let name = format!("sub_ports[{index}]");
+    let Value::Object(map) = item else {
+        return Err(ApiError::bad_request(
+            &name,
+            format!("Invalid input for {name}. Reason: not a dictionary."),
+        ));
+    };
+    let mut fields = Fields::new(map);
+    let prefixed = |field: &str| format!("{name}.{field}");
+    let port_id = fields
+        .take_string("port_id")
+        .map_err(|_| invalid(&prefixed("port_id"), "not a valid string"))?
+        .ok_or_else(|| invalid(&prefixed("port_id"), "this attribute is required"))?;
+    let port_id: PortId = port_id.parse().map_err(|_| {
+        invalid(
+            &prefixed("port_id"),
+            &format!("'{port_id}' is not a valid UUID"),
+        )
+    })?;
+    let segmentation_type = fields
+        .take_string("segmentation_type")
+        .map_err(|_| invalid(&prefixed("segmentation_type"), "not a valid string"))?;
+    let segmentation_id = fields
+        .take_int("segmentation_id")
+        .map_err(|_| invalid(&prefixed("segmentation_id"), "not an integer"))?;
+    fields.finish().map_err(|e| match e {
+        ApiError::Service(crate::service::ServiceError::BadRequest { message, .. }) => {
+            ApiError::bad_request(
+                &name,
+                format!("Invalid input for {name}. Reason: {message}."),
+            )
+        }
+        other => other,
+    })?;
+    Ok(SubportRequest {
+        port_id,
+        segmentation_type,
+        segmentation_id,
+    })
+}
+
+fn invalid(field: &str, reason: &str) -> ApiError {
+    ApiError::Service(crate::service::ServiceError::invalid_input(field, reason))
+}
+
+fn parse_subports(items: Vec<Value>) -> Result<Vec<SubportRequest>, ApiError> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| parse_subport(index, item))
+        .collect()
+}
+
+/// The body of add_subports/remove_subports: `{"sub_ports": [...]}`.
+fn subports_body(body: Value) -> Result<Vec<Value>, ApiError> {
+    let Value::Object(map) = body else {
+        return Err(ApiError::bad_request(
+            "sub_ports",
+            "The request body must be a JSON object holding 'sub_ports'.",
+        ));
+    };
+    let mut fields = Fields::new(map);
+    let items = fields
+        .take_list("sub_ports")?
+        .ok_or_else(|| invalid("sub_ports", "this attribute is required"))?;
+    fields.finish()?;
+    Ok(items)
+}
+
+fn parse_create(map: Map<String, Value>) -> Result<TrunkCreate, ApiError> {
+    let mut fields = Fields::new(map);
+    fields.forbid(READ_ONLY, "POST")?;
+    let create = TrunkCreate {
+        project_id: fields.take_project()?.map(ProjectId::new),
+        port_id: fields.take_id("port_id")?,
+        name: fields.take_string("name")?,
+        description: fields.take_string("description")?,
+        admin_state_up: fields.take_bool("admin_state_up")?,
+        sub_ports: parse_subports(fields.take_list("sub_ports")?.unwrap_or_default())?,
+        tags: fields.take_string_list("tags")?.unwrap_or_default(),
+    };
+    fields.finish()?;
+    Ok(create)
+}
+
+fn parse_update(map: Map<String, Value>) -> Result<TrunkUpdate, ApiError> {
+    let mut fields = Fields::new(map);
+    fields.forbid(READ_ONLY, "PUT")?;
+    fields.forbid(
+        &["port_id", "sub_ports", "project_id", "tenant_id", "tags"],
+        "PUT",
+    )?;
+    let update = TrunkUpdate {
+        name: fields.take_string("name")?,
+        description: fields.take_string("description")?,
+        admin_state_up: fields.take_bool("admin_state_up")?,
+    };
+    fields.finish()?;
+    Ok(update)
+}
+
+fn trunk_id(text: &str) -> Result<TrunkId, ApiError> {
+    path_id(text, "TrunkNotFound", "Trunk")
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let (requests, bulk) = match unwrap_body(body, "trunk", Some("trunks"))? {
+        Wrapped::One(map) => (vec![parse_create(map)?], false),
+        Wrapped::Many(maps) => (
+            maps.into_iter()
+                .map(parse_create)
+                .collect::<Result<_, _>>()?,
+            true,
+        ),
+    };
+    let created = state.service.create_trunks(&ctx, requests).await?;
+    let mut rendered: Vec<Value> = created
+        .iter()
+        .map(|t| Value::Object(render::trunk(t)))
+        .collect();
+    let body = if bulk {
+        json!({ "trunks": rendered })
+    } else {
+        json!({ "trunk": rendered.pop() })
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let request = list::parse(raw.as_deref(), TRUNK_ATTRS)?;
+    let trunks = state
+        .service
+        .list_trunks(&ctx, request.store_query())
+        .await?;
+    let (page, links) =
+        request.paginate(trunks, |t| t.id.to_string(), &base_url(&headers), "trunks");
+    let items: Vec<Value> = page
+        .iter()
+        .map(|t| Value::Object(select_fields(render::trunk(t), &request.fields)))
+        .collect();
+    let mut body = json!({ "trunks": items });
+    if let Some(links) = links {
+        body["trunks_links"] = Value::Array(links);
+    }
+    Ok(Json(body))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let trunk = state.service.get_trunk(&ctx, trunk_id(&id)?).await?;
+    let object = select_fields(render::trunk(&trunk), &show_fields(raw.as_deref()));
+    Ok(Json(json!({ "trunk": object })))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let id = trunk_id(&id)?;
+    let Wrapped::One(map) = unwrap_body(body, "trunk", None)? else {
+        return Err(ApiError::bad_request(
+            "trunk",
+            "Bulk update is not supported.",
+        ));
+    };
+    let update = parse_update(map)?;
+    let trunk = state
+        .service
+        .update_trunk(&ctx, id, update, if_match(&headers)?)
+        .await?;
+    Ok(Json(json!({ "trunk": render::trunk(&trunk) })))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let id = trunk_id(&id)?;
+    state
+        .service
+        .delete_trunk(&ctx, id, if_match(&headers)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn add_subports(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let id = trunk_id(&id)?;
+    let requests = parse_subports(subports_body(body)?)?;
+    let trunk = state
+        .service
+        .add_subports(&ctx, id, requests, if_match(&headers)?)
+        .await?;
+    Ok(Json(Value::Object(render::trunk(&trunk))))
+}
+
+pub async fn remove_subports(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let id = trunk_id(&id)?;
+    let ports = parse_subports(subports_body(body)?)?
+        .into_iter()
+        .map(|s| s.port_id)
+        .collect();
+    let trunk = state
+        .service
+        .remove_subports(&ctx, id, ports, if_match(&headers)?)
+        .await?;
+    Ok(Json(Value::Object(render::trunk(&trunk))))
+}
+
+pub async fn get_subports(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let subports = state.service.get_subports(&ctx, trunk_id(&id)?).await?;
+    Ok(Json(json!({
+        "sub_ports": subports.iter().map(render::subport).collect::<Vec<_>>()
+    })))
+}

@@ -1,0 +1,296 @@
+//! Configuration: command-line flags, `TRUNKD_*` environment variables and an optional TOML
+//! file, in that order of precedence, over built-in defaults. Everything is validated before
+//! the server touches the database (spec section 5).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::model::NetworkType;
+use crate::service::{NetworkSettings, SegmentRange, ServiceSettings};
+
+/// Neutron's port.
+pub const DEFAULT_BIND: &str = "127.0.0.1:9696";
+/// Default cap on request bodies: room for 4,094 subports with long ids.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {message}")]
+    File { path: String, message: String },
+    #[error("setting {setting}: {message}")]
+    Invalid {
+        setting: &'static str,
+        message: String,
+    },
+}
+
+fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting,
+        message: message.into(),
+    }
+}
+
+/// Settings as they may appear in the config file; every one optional.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    pub bind: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub noauth_default_admin: Option<bool>,
+    pub drivers: Option<Vec<String>>,
+    pub policy_file: Option<PathBuf>,
+    pub max_body_bytes: Option<usize>,
+    pub max_subports_per_request: Option<usize>,
+    pub tenant_network_type: Option<String>,
+    pub network_vlan_ranges: Option<Vec<String>>,
+    pub vxlan_range: Option<String>,
+    pub geneve_range: Option<String>,
+    pub physical_mtu: Option<i64>,
+}
+
+impl FileSettings {
+    pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Fills every unset field of `self` from `lower`.
+    pub fn or(self, lower: FileSettings) -> FileSettings {
+        FileSettings {
+            bind: self.bind.or(lower.bind),
+            data_dir: self.data_dir.or(lower.data_dir),
+            noauth_default_admin: self.noauth_default_admin.or(lower.noauth_default_admin),
+            drivers: self.drivers.or(lower.drivers),
+            policy_file: self.policy_file.or(lower.policy_file),
+            max_body_bytes: self.max_body_bytes.or(lower.max_body_bytes),
+            max_subports_per_request: self
+                .max_subports_per_request
+                .or(lower.max_subports_per_request),
+            tenant_network_type: self.tenant_network_type.or(lower.tenant_network_type),
+            network_vlan_ranges: self.network_vlan_ranges.or(lower.network_vlan_ranges),
+            vxlan_range: self.vxlan_range.or(lower.vxlan_range),
+            geneve_range: self.geneve_range.or(lower.geneve_range),
+            physical_mtu: self.physical_mtu.or(lower.physical_mtu),
+        }
+    }
+}
+
+/// The validated configuration a server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub noauth_default_admin: bool,
+    pub drivers: Vec<String>,
+    pub policy_file: Option<PathBuf>,
+    pub max_body_bytes: usize,
+    pub service: ServiceSettings,
+}
+
+impl Config {
+    /// The SQLite database file of the embedded store.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("trunkd.db")
+    }
+}
+
+/// The default data directory: `trunkd` under the user's data directory.
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("trunkd")
+}
+
+/// `first:last` or `physnet:first:last`.
+fn parse_range(
+    setting: &'static str,
+    text: &str,
+    with_physnet: bool,
+    max: i64,
+) -> Result<SegmentRange, ConfigError> {
+    let parts: Vec<&str> = text.split(':').collect();
+    let (physical_network, first, last) = match (with_physnet, parts.as_slice()) {
+        (true, [physnet, first, last]) if !physnet.is_empty() => {
+            (Some(physnet.to_string()), *first, *last)
+        }
+        (false, [first, last]) => (None, *first, *last),
+        _ => {
+            let form = if with_physnet {
+                "PHYSNET:FIRST:LAST"
+            } else {
+                "FIRST:LAST"
+            };
+            return Err(invalid(
+                setting,
+                format!("'{text}' is not of the form {form}"),
+            ));
+        }
+    };
+    let first: i64 = first
+        .parse()
+        .map_err(|_| invalid(setting, format!("'{first}' is not an integer")))?;
+    let last: i64 = last
+        .parse()
+        .map_err(|_| invalid(setting, format!("'{last}' is not an integer")))?;
+    if first < 1 || last > max || first > last {
+        return Err(invalid(
+            setting,
+            format!("range {first}:{last} must lie within 1:{max} and not be empty"),
+        ));
+    }
+    Ok(SegmentRange {
+        physical_network,
+        first,
+        last,
+    })
+}
+
+/// Turns merged settings into a validated configuration.
+pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
+    let bind_text = settings.bind.unwrap_or_else(|| DEFAULT_BIND.to_string());
+    let bind: SocketAddr = bind_text
+        .parse()
+        .map_err(|_| invalid("bind", format!("'{bind_text}' is not an ADDRESS:PORT")))?;
+    let drivers = settings.drivers.unwrap_or_else(|| vec!["noop".to_string()]);
+    if drivers.is_empty() {
+        return Err(invalid(
+            "drivers",
+            "at least one trunk driver must be loaded",
+        ));
+    }
+    let max_body_bytes = settings.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+    if max_body_bytes < 1024 {
+        return Err(invalid("max_body_bytes", "must be at least 1024"));
+    }
+    let max_subports = settings.max_subports_per_request.unwrap_or(4094);
+    if max_subports == 0 {
+        return Err(invalid("max_subports_per_request", "must be at least 1"));
+    }
+    let tenant_type_text = settings
+        .tenant_network_type
+        .unwrap_or_else(|| "vxlan".to_string());
+    let tenant_network_type = NetworkType::parse(&tenant_type_text).ok_or_else(|| {
+        invalid(
+            "tenant_network_type",
+            format!("'{tenant_type_text}' is not one of vlan, vxlan, geneve, flat, local"),
+        )
+    })?;
+    let vlan_ranges = settings
+        .network_vlan_ranges
+        .unwrap_or_else(|| vec!["physnet1:1000:2999".to_string()])
+        .iter()
+        .map(|r| parse_range("network_vlan_ranges", r, true, 4094))
+        .collect::<Result<Vec<_>, _>>()?;
+    let vxlan_range = parse_range(
+        "vxlan_range",
+        settings.vxlan_range.as_deref().unwrap_or("1:10000"),
+        false,
+        16_777_215,
+    )?;
+    let geneve_range = parse_range(
+        "geneve_range",
+        settings.geneve_range.as_deref().unwrap_or("1:10000"),
+        false,
+        16_777_215,
+    )?;
+    let physical_mtu = settings.physical_mtu.unwrap_or(1500);
+    if !(576..=9216).contains(&physical_mtu) {
+        return Err(invalid("physical_mtu", "must be within 576..9216"));
+    }
+    Ok(Config {
+        bind,
+        data_dir: settings.data_dir.unwrap_or_else(default_data_dir),
+        noauth_default_admin: settings.noauth_default_admin.unwrap_or(false),
+        drivers,
+        policy_file: settings.policy_file,
+        max_body_bytes,
+        service: ServiceSettings {
+            networks: NetworkSettings {
+                tenant_network_type,
+                vlan_ranges,
+                vxlan_range,
+                geneve_range,
+                physical_mtu,
+            },
+            max_subports_per_request: max_subports,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_resolve() {
+        let config = resolve(FileSettings::default()).expect("defaults are valid");
+        assert_eq!(config.bind.to_string(), DEFAULT_BIND);
+        assert_eq!(config.drivers, vec!["noop"]);
+        assert_eq!(config.service.networks.vlan_ranges[0].first, 1000);
+    }
+
+    #[test]
+    fn bad_settings_name_themselves() {
+        let cases = [
+            FileSettings {
+                bind: Some("nowhere".into()),
+                ..Default::default()
+            },
+            FileSettings {
+                drivers: Some(vec![]),
+                ..Default::default()
+            },
+            FileSettings {
+                network_vlan_ranges: Some(vec!["physnet1:0:5000".into()]),
+                ..Default::default()
+            },
+            FileSettings {
+                vxlan_range: Some("9:1".into()),
+                ..Default::default()
+            },
+            FileSettings {
+                tenant_network_type: Some("ethernet".into()),
+                ..Default::default()
+            },
+        ];
+        let names = [
+            "bind",
+            "drivers",
+            "network_vlan_ranges",
+            "vxlan_range",
+            "tenant_network_type",
+        ];
+        for (case, name) in cases.into_iter().zip(names) {
+            let error = resolve(case).expect_err("invalid setting accepted");
+            assert!(
+                error.to_string().contains(name),
+                "{error} does not name {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn higher_layers_win() {
+        let cli = FileSettings {
+            bind: Some("127.0.0.1:1".into()),
+            ..Default::default()
+        };
+        let file = FileSettings {
+            bind: Some("127.0.0.1:2".into()),
+            physical_mtu: Some(9000),
+            ..Default::default()
+        };
+        let merged = cli.or(file);
+        assert_eq!(merged.bind.as_deref(), Some("127.0.0.1:1"));
+        assert_eq!(merged.physical_mtu, Some(9000));
+    }
+}

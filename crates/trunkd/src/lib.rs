@@ -1,0 +1,15 @@
+//! trunkd: a Neutron v2.0 compatible trunk-port service.
+//!
+//! Layers, outermost first: [`api`] (HTTP and the Neutron wire format), [`service`] (one
+//! function per user operation: policy, validation, the state machine), [`store`] (one
+//! transaction per operation) and [`drivers`] (data planes, fed from the outbox).
+
+pub mod api;
+pub mod config;
+pub mod drivers;
+pub mod ids;
+pub mod model;
+pub mod policy;
+pub mod server;
+pub mod service;
+pub mod store;

@@ -1,0 +1,154 @@
+//! The `trunkd` binary: `serve`, `migrate` and `check-config`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use trunkd::config::{self, FileSettings};
+use trunkd::server;
+
+#[derive(Parser)]
+#[command(
+    name = "trunkd",
+    version,
+    about = "A Neutron v2.0 compatible trunk-port service"
+)]
+struct Cli {
+    /// TOML file with settings; flags and TRUNKD_* variables override it.
+    #[arg(long, global = true, env = "TRUNKD_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (creates and initialises a new database in the data directory).
+    Serve(Settings),
+    /// Bring the database schema to this version.
+    Migrate(Settings),
+    /// Run every start-up check without serving or writing anything.
+    CheckConfig(Settings),
+}
+
+#[derive(Args, Clone, Default)]
+struct Settings {
+    /// ADDRESS:PORT to listen on [default: 127.0.0.1:9696]
+    #[arg(long, env = "TRUNKD_BIND")]
+    bind: Option<String>,
+    /// Directory holding the embedded database [default: <user data dir>/trunkd]
+    #[arg(long, env = "TRUNKD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Treat calls without identity headers as an admin (noauth only)
+    #[arg(long, env = "TRUNKD_NOAUTH_DEFAULT_ADMIN", num_args = 0..=1, default_missing_value = "true")]
+    noauth_default_admin: Option<bool>,
+    /// Trunk driver to load (repeat or comma-separate) [default: noop]
+    #[arg(long = "driver", env = "TRUNKD_DRIVERS", value_delimiter = ',')]
+    drivers: Option<Vec<String>>,
+    /// oslo.policy YAML file overriding default rules
+    #[arg(long, env = "TRUNKD_POLICY_FILE")]
+    policy_file: Option<PathBuf>,
+    /// Largest request body in bytes [default: 2097152]
+    #[arg(long, env = "TRUNKD_MAX_BODY_BYTES")]
+    max_body_bytes: Option<usize>,
+    /// Most subports in one request [default: 4094]
+    #[arg(long, env = "TRUNKD_MAX_SUBPORTS_PER_REQUEST")]
+    max_subports_per_request: Option<usize>,
+    /// Network type of networks created without provider attributes [default: vxlan]
+    #[arg(long, env = "TRUNKD_TENANT_NETWORK_TYPE")]
+    tenant_network_type: Option<String>,
+    /// VLAN allocation ranges PHYSNET:FIRST:LAST [default: physnet1:1000:2999]
+    #[arg(
+        long = "network-vlan-range",
+        env = "TRUNKD_NETWORK_VLAN_RANGES",
+        value_delimiter = ','
+    )]
+    network_vlan_ranges: Option<Vec<String>>,
+    /// VXLAN allocation range FIRST:LAST [default: 1:10000]
+    #[arg(long, env = "TRUNKD_VXLAN_RANGE")]
+    vxlan_range: Option<String>,
+    /// Geneve allocation range FIRST:LAST [default: 1:10000]
+    #[arg(long, env = "TRUNKD_GENEVE_RANGE")]
+    geneve_range: Option<String>,
+    /// MTU of the physical network [default: 1500]
+    #[arg(long, env = "TRUNKD_PHYSICAL_MTU")]
+    physical_mtu: Option<i64>,
+}
+
+impl From<Settings> for FileSettings {
+    fn from(s: Settings) -> Self {
+        FileSettings {
+            bind: s.bind,
+            data_dir: s.data_dir,
+            noauth_default_admin: s.noauth_default_admin,
+            drivers: s.drivers,
+            policy_file: s.policy_file,
+            max_body_bytes: s.max_body_bytes,
+            max_subports_per_request: s.max_subports_per_request,
+            tenant_network_type: s.tenant_network_type,
+            network_vlan_ranges: s.network_vlan_ranges,
+            vxlan_range: s.vxlan_range,
+            geneve_range: s.geneve_range,
+            physical_mtu: s.physical_mtu,
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let file = match &cli.config {
+        Some(path) => FileSettings::load(path).map_err(|e| e.to_string())?,
+        None => FileSettings::default(),
+    };
+    let (command, settings) = match cli.command {
+        Command::Serve(s) => ("serve", s),
+        Command::Migrate(s) => ("migrate", s),
+        Command::CheckConfig(s) => ("check-config", s),
+    };
+    let config =
+        config::resolve(FileSettings::from(settings).or(file)).map_err(|e| e.to_string())?;
+    let result = match command {
+        "serve" => server::serve(config).await,
+        "migrate" => server::migrate(&config).await.inspect(|()| {
+            println!(
+                "trunkd: database {} is at the current schema",
+                config.database_path().display()
+            )
+        }),
+        _ => server::check_config(&config)
+            .await
+            .inspect(|()| println!("trunkd: configuration OK")),
+    };
+    result.map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("trunkd: error: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("trunkd: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
