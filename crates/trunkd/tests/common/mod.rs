@@ -1,0 +1,340 @@
+//! Test harness: starts the real `trunkd` binary on an ephemeral port with its own data
+//! directory, and talks to it over HTTP as chosen identities.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub data_dir: TempDir,
+    http: reqwest::Client,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn trunkd() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trunkd"));
+    command.env("RUST_LOG", "warn");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TRUNKD_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Server {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(data_dir, extra)
+    }
+
+    /// Starts a server on an existing data directory.
+    pub fn start_in(data_dir: TempDir, extra: &[&str]) -> Server {
+        let mut child = trunkd()
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir.path())
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("trunkd starts");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("trunkd listening on ") {
+                    let _ = sender.send(url.to_string());
+                }
+            }
+        });
+        let base = receiver
+            .recv_timeout(Duration::from_secs(30))
+            .expect("trunkd reports its address within 30 s");
+        Server {
+            child,
+            base,
+            data_dir,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn as_(&self, identity: Identity) -> Client {
+        Client {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            identity: Some(identity),
+        }
+    }
+
+    pub fn admin(&self) -> Client {
+        self.as_(Identity::admin())
+    }
+
+    pub fn anonymous(&self) -> Client {
+        Client {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            identity: None,
+        }
+    }
+
+    /// Stops the server and hands back its data directory.
+    pub fn stop(mut self) -> TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::mem::replace(&mut self.data_dir, dir)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub project: String,
+    pub roles: String,
+    pub user: String,
+}
+
+impl Identity {
+    pub fn new(project: &str, roles: &str) -> Self {
+        Self {
+            project: project.into(),
+            roles: roles.into(),
+            user: format!("user-{project}-{}", roles.replace(',', "-")),
+        }
+    }
+    pub fn admin() -> Self {
+        Self::new("admin-project", "admin,member,reader")
+    }
+    pub fn member(project: &str) -> Self {
+        Self::new(project, "member,reader")
+    }
+    pub fn reader(project: &str) -> Self {
+        Self::new(project, "reader")
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    pub base: String,
+    identity: Option<Identity>,
+}
+
+/// A response: status, parsed JSON body (Null when empty) and headers.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    /// The NeutronError type, asserting the body has Neutron's error shape.
+    pub fn error_type(&self) -> String {
+        assert_neutron_error(&self.body);
+        self.body["NeutronError"]["type"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+    pub fn message(&self) -> String {
+        self.body["NeutronError"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+    pub fn expect(self, status: u16) -> Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self.body
+    }
+    pub fn expect_error(self, status: u16, kind: &str) -> Reply {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.error_type(), kind, "body: {}", self.body);
+        self
+    }
+}
+
+pub fn assert_neutron_error(body: &Value) {
+    let error = body
+        .get("NeutronError")
+        .unwrap_or_else(|| panic!("not a NeutronError body: {body}"));
+    assert!(error["type"].is_string(), "type missing in {body}");
+    assert!(error["message"].is_string(), "message missing in {body}");
+    assert!(error.get("detail").is_some(), "detail missing in {body}");
+    let text = body.to_string();
+    assert!(
+        !text.contains("panicked") && !text.contains("stack backtrace"),
+        "{text}"
+    );
+}
+
+impl Client {
+    pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.send_with(method, path, body, &[]).await
+    }
+
+    pub async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(identity) = &self.identity {
+            request = request
+                .header("X-Project-Id", &identity.project)
+                .header("X-Roles", &identity.roles)
+                .header("X-User-Id", &identity.user);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.finish(request).await
+    }
+
+    pub async fn send_raw(&self, method: Method, path: &str, body: Vec<u8>) -> Reply {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("Content-Type", "application/json")
+            .body(body);
+        if let Some(identity) = &self.identity {
+            request = request
+                .header("X-Project-Id", &identity.project)
+                .header("X-Roles", &identity.roles);
+        }
+        self.finish(request).await
+    }
+
+    async fn finish(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("request reaches trunkd");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("non-JSON body: {}", String::from_utf8_lossy(&bytes)))
+        };
+        if !status.is_success() {
+            assert_neutron_error(&body);
+        }
+        Reply {
+            status,
+            body,
+            headers,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(body)).await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(Method::DELETE, path, None).await
+    }
+
+    // fixtures
+
+    pub async fn network(&self, extra: Value) -> String {
+        let mut body = json!({"name": "net"});
+        merge(&mut body, extra);
+        let reply = self
+            .post("/v2.0/networks", json!({ "network": body }))
+            .await;
+        id_of(reply.expect(201), "network")
+    }
+
+    pub async fn port(&self, network: &str, extra: Value) -> String {
+        let mut body = json!({"network_id": network});
+        merge(&mut body, extra);
+        let reply = self.post("/v2.0/ports", json!({ "port": body })).await;
+        id_of(reply.expect(201), "port")
+    }
+
+    pub async fn ports(&self, network: &str, count: usize) -> Vec<String> {
+        let items: Vec<Value> = (0..count).map(|_| json!({"network_id": network})).collect();
+        let reply = self.post("/v2.0/ports", json!({ "ports": items })).await;
+        reply.expect(201)["ports"]
+            .as_array()
+            .expect("ports list")
+            .iter()
+            .map(|p| p["id"].as_str().expect("id").to_string())
+            .collect()
+    }
+
+    pub async fn trunk(&self, parent: &str, subports: Value) -> String {
+        let reply = self
+            .post(
+                "/v2.0/trunks",
+                json!({"trunk": {"port_id": parent, "name": "trunk", "sub_ports": subports}}),
+            )
+            .await;
+        id_of(reply.expect(201), "trunk")
+    }
+
+    /// Polls a trunk until it has `status` (the noop driver acts after commit).
+    pub async fn wait_for_status(&self, trunk: &str, status: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let body = self.get(&format!("/v2.0/trunks/{trunk}")).await.expect(200);
+            if body["trunk"]["status"] == status {
+                return body["trunk"].clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "trunk {trunk} never reached {status}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+pub fn vlan(port: &str, id: i64) -> Value {
+    json!({"port_id": port, "segmentation_type": "vlan", "segmentation_id": id})
+}
+
+pub fn id_of(body: Value, resource: &str) -> String {
+    body[resource]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {resource}.id in {body}"))
+        .to_string()
+}
+
+fn merge(base: &mut Value, extra: Value) {
+    if let (Value::Object(base), Value::Object(extra)) = (base, extra) {
+        base.extend(extra);
+    }
+}
