@@ -209,7 +209,10 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     ));
     let reporter: Arc<dyn StatusReporter> = service.clone();
     let dispatcher = Dispatcher::new(store.clone(), drivers.clone(), reporter, wake);
-    let metrics = Arc::new(api::metrics::Metrics::new(&dispatcher.stats));
+    let metrics = Arc::new(api::metrics::Metrics::new(
+        &dispatcher.stats,
+        service.status_transitions(),
+    ));
     let dispatcher_task = tokio::spawn(dispatcher.run());
 
     let state = AppState {

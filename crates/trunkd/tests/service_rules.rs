@@ -336,4 +336,24 @@ async fn dispatcher_retries_failures_and_keeps_per_trunk_order() {
     assert_eq!(order_of(b.to_string()).len(), 1);
     assert_eq!(dispatcher.stats.failed.get(), 1);
     assert_eq!(dispatcher.stats.delivered.get(), delivered.len() as u64);
+
+    // Delivered events are pruned after their retention; pending ones never are.
+    h.service
+        .add_subports(&ctx, b, vec![vlan(ports[3], 8)], None)
+        .await
+        .expect("add");
+    let pruned = h
+        .store
+        .prune_delivered_events("9999-01-01T00:00:00Z")
+        .await
+        .expect("prune");
+    assert_eq!(pruned, delivered.len() as u64);
+    assert_eq!(h.store.pending_event_count().await.expect("count"), 1);
+    assert_eq!(
+        h.store
+            .prune_delivered_events("2000-01-01T00:00:00Z")
+            .await
+            .expect("prune"),
+        0
+    );
 }

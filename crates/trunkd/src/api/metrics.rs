@@ -17,6 +17,7 @@ use prometheus_client::registry::Registry;
 
 use crate::api::AppState;
 use crate::drivers::dispatcher::DispatchStats;
+use crate::service::status::TransitionCounter;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -47,7 +48,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(dispatch: &DispatchStats) -> Self {
+    pub fn new(dispatch: &DispatchStats, transitions: &TransitionCounter) -> Self {
         let mut registry = Registry::with_prefix("trunkd");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: LatencyFamily = Family::new_with_constructor(latency_buckets);
@@ -72,6 +73,11 @@ impl Metrics {
             "driver_failures",
             "Failed attempts to deliver an outbox event (each is retried)",
             dispatch.failed.clone(),
+        );
+        registry.register(
+            "trunk_status_transitions",
+            "Trunk status changes by edge of the state machine",
+            transitions.clone(),
         );
         Self {
             registry,

@@ -18,6 +18,10 @@ const BATCH: i64 = 500;
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Poll interval when nobody wakes the dispatcher (other processes may have written events).
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// Delivered events are kept this long (for inspection), then deleted.
+const DELIVERED_RETENTION: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+/// How often delivered events are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// Counters exposed on `/metrics`.
 #[derive(Debug, Default, Clone)]
@@ -58,7 +62,12 @@ impl Dispatcher {
 
     /// Runs until the task is dropped.
     pub async fn run(self) {
+        let mut last_prune = tokio::time::Instant::now();
         loop {
+            if last_prune.elapsed() >= PRUNE_EVERY {
+                last_prune = tokio::time::Instant::now();
+                self.prune().await;
+            }
             match self.pass().await {
                 Ok(true) => continue,
                 Ok(false) => {}
@@ -68,6 +77,18 @@ impl Dispatcher {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(IDLE_POLL) => {}
             }
+        }
+    }
+
+    /// Deletes delivered events older than the retention period.
+    pub async fn prune(&self) {
+        let cutoff = (chrono::Utc::now() - DELIVERED_RETENTION)
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
+        match self.store.prune_delivered_events(&cutoff).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "pruned delivered outbox events"),
+            Err(error) => tracing::warn!(%error, "could not prune delivered outbox events"),
         }
     }
 

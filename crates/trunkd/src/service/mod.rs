@@ -6,7 +6,7 @@ mod context;
 mod error;
 mod networks;
 mod ports;
-mod status;
+pub mod status;
 mod subports;
 pub mod tags;
 mod trunks;
@@ -96,6 +96,7 @@ pub struct Service {
     settings: ServiceSettings,
     /// Woken after every commit so the dispatcher delivers the new events at once.
     outbox_wake: Arc<Notify>,
+    transitions: status::TransitionCounter,
 }
 
 /// Runs `$body` in a write transaction and commits it; runs it again (bounded) when the store
@@ -149,7 +150,13 @@ impl Service {
             drivers,
             settings,
             outbox_wake,
+            transitions: status::TransitionCounter::default(),
         }
+    }
+
+    /// Trunk status transitions made so far, by edge.
+    pub fn status_transitions(&self) -> &status::TransitionCounter {
+        &self.transitions
     }
 
     pub fn policy(&self) -> &Policy {

@@ -2,6 +2,9 @@
 //! only from the revision the reporter acted on, so an old report never overwrites newer state.
 
 use async_trait::async_trait;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 
 use crate::drivers::{DriverError, StatusReporter};
 use crate::ids::TrunkId;
@@ -9,6 +12,16 @@ use crate::model::TrunkStatus;
 use crate::store::ResourceKind;
 
 use super::{event, write_tx, Service, ServiceError};
+
+/// Labels of the status-transition counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TransitionLabels {
+    pub from: &'static str,
+    pub to: &'static str,
+}
+
+/// Trunk status transitions by edge, for `/metrics`.
+pub type TransitionCounter = Family<TransitionLabels, Counter>;
 
 impl Service {
     /// Moves `id` to `status` if its revision is still `acted_on`. Returns the trunk's revision
@@ -37,7 +50,7 @@ impl Service {
                 ));
             }
             if trunk.status == status {
-                return Ok(acted_on);
+                return Ok((status, acted_on));
             }
             if !trunk.status.can_move_to(status) {
                 return Err(ServiceError::conflict(
@@ -63,9 +76,20 @@ impl Service {
             ))
             .await?;
             tracing::info!(trunk = %id, %from, to = %status, "trunk status changed");
-            Ok::<_, ServiceError>(trunk.std.revision_number)
+            Ok::<_, ServiceError>((from, trunk.std.revision_number))
         }
         .await
+        })
+        .map(|(from, revision)| {
+            if from != status {
+                self.transitions
+                    .get_or_create(&TransitionLabels {
+                        from: from.as_str(),
+                        to: status.as_str(),
+                    })
+                    .inc();
+            }
+            revision
         })
     }
 }

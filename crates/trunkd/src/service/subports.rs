@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::ids::{NetworkId, PortId, TrunkId};
 use crate::model::{Port, SegmentationType, Subport};
-use crate::store::StoreTx;
+use crate::store::{Membership, StoreTx};
 
 use super::ports::{port_not_found, port_target};
 use super::{Guard, Service, ServiceError};
@@ -149,12 +149,8 @@ impl Service {
         if ids.contains(&parent.id) {
             return Err(parent_in_use(parent.id));
         }
-        if let Some(taken) = tx.memberships(&ids).await?.into_iter().next() {
-            return Err(if taken.is_parent {
-                parent_in_use(taken.port_id)
-            } else {
-                trunk_port_in_use(taken.port_id)
-            });
+        if let Some(taken) = tx.memberships(&ids).await?.first() {
+            return Err(already_in_a_trunk(taken));
         }
         for id in &ids {
             let port = &ports[id];
@@ -246,9 +242,17 @@ pub(crate) fn parent_in_use(port: PortId) -> ServiceError {
     )
 }
 
-pub(crate) fn trunk_port_in_use(port: PortId) -> ServiceError {
-    ServiceError::conflict(
-        "TrunkPortInUse",
-        format!("Port {port} is in use by another trunk."),
-    )
+/// Rule 2: the error for a port that already serves a trunk, by the role it serves in.
+pub(crate) fn already_in_a_trunk(membership: &Membership) -> ServiceError {
+    if membership.is_parent {
+        parent_in_use(membership.port_id)
+    } else {
+        ServiceError::conflict(
+            "TrunkPortInUse",
+            format!(
+                "Port {} is already a subport of trunk {}.",
+                membership.port_id, membership.trunk_id
+            ),
+        )
+    }
 }

@@ -9,7 +9,7 @@ use crate::policy::Target;
 use crate::store::{ListQuery, ResourceKind, StoreError, StoreTx, SubportBinding};
 
 use super::ports::visible_port;
-use super::subports::{parent_in_use, trunk_port_in_use, SubportRequest};
+use super::subports::{already_in_a_trunk, parent_in_use, SubportRequest};
 use super::{
     check_length, check_revision, event, list_scope, owned_target, write_tx, Context, Guard,
     Service, ServiceError, NAME_MAX,
@@ -141,12 +141,8 @@ impl Service {
         port_id: PortId,
     ) -> Result<Port, ServiceError> {
         let parent = visible_port(tx, guard, port_id).await?;
-        if let Some(membership) = tx.memberships(&[port_id]).await?.into_iter().next() {
-            return Err(if membership.is_parent {
-                parent_in_use(port_id)
-            } else {
-                trunk_port_in_use(port_id)
-            });
+        if let Some(membership) = tx.memberships(&[port_id]).await?.first() {
+            return Err(already_in_a_trunk(membership));
         }
         if parent.is_bound() && !self.drivers().can_manage_bound_port() {
             return Err(parent_in_use(port_id));

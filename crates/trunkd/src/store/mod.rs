@@ -141,6 +141,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Number of undelivered events (outbox lag, for metrics and tests).
     async fn pending_event_count(&self) -> Result<i64, StoreError>;
+    /// Deletes events delivered before `before` (a timestamp as `now_timestamp` renders it).
+    /// Returns how many went.
+    async fn prune_delivered_events(&self, before: &str) -> Result<u64, StoreError>;
 }
 
 /// One open transaction. Dropping it without [`StoreTx::commit`] rolls it back.

@@ -220,6 +220,15 @@ impl Store for SqliteStore {
         .map_err(map_err)
     }
 
+    async fn prune_delivered_events(&self, before: &str) -> Result<u64, StoreError> {
+        sqlx::query("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1")
+            .bind(before)
+            .execute(&self.write_pool)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(map_err)
+    }
+
     async fn pending_event_count(&self) -> Result<i64, StoreError> {
         sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL")
             .fetch_one(&self.read_pool)
