@@ -23,6 +23,8 @@ struct ScriptedDriver {
     veto_deletes: bool,
     /// Fail this many deliveries before succeeding.
     failures_left: AtomicUsize,
+    /// Panic on this many deliveries before behaving.
+    panics_left: AtomicUsize,
     delivered: Mutex<Vec<(String, String, i64)>>,
 }
 
@@ -53,6 +55,10 @@ impl TrunkDriver for ScriptedDriver {
         event: &PendingEvent,
         _status: &dyn StatusReporter,
     ) -> Result<(), DriverError> {
+        if self.panics_left.load(Ordering::SeqCst) > 0 {
+            self.panics_left.fetch_sub(1, Ordering::SeqCst);
+            panic!("scripted driver panics on {}", event.id);
+        }
         let left = self.failures_left.load(Ordering::SeqCst);
         if left > 0 {
             self.failures_left.store(left - 1, Ordering::SeqCst);
@@ -356,4 +362,40 @@ async fn dispatcher_retries_failures_and_keeps_per_trunk_order() {
             .expect("prune"),
         0
     );
+}
+
+#[tokio::test]
+async fn a_panicking_driver_fails_the_attempt_not_the_dispatcher() {
+    let driver = Arc::new(ScriptedDriver {
+        bound_ok: true,
+        panics_left: AtomicUsize::new(1),
+        ..Default::default()
+    });
+    let h = harness(vec![driver.clone()]).await;
+    let net = h.network().await;
+    h.ports(net, 1).await;
+    let reporter: Arc<dyn StatusReporter> = h.service.clone();
+    let dyn_store: Arc<dyn Store> = h.store.clone();
+    let dispatcher = Dispatcher::new(
+        dyn_store,
+        h.service.drivers().clone(),
+        reporter,
+        h.wake.clone(),
+    );
+    dispatcher
+        .pass()
+        .await
+        .expect("a panic is a failed attempt");
+    assert_eq!(dispatcher.stats.failed.get(), 1);
+    // The network's event waits for its retry; the port's, another resource, went through.
+    assert_eq!(
+        h.store.pending_event_count().await.expect("count"),
+        1,
+        "nothing lost"
+    );
+    assert_eq!(driver.delivered.lock().expect("lock").len(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    dispatcher.pass().await.expect("pass");
+    assert_eq!(h.store.pending_event_count().await.expect("count"), 0);
+    assert_eq!(driver.delivered.lock().expect("lock").len(), 2);
 }

@@ -136,17 +136,26 @@ impl Dispatcher {
         Ok(delivered_any)
     }
 
+    /// Hands one event to every driver in turn. Each delivery runs as its own task, so a
+    /// driver that panics or hangs fails this attempt instead of taking the dispatcher down.
     async fn deliver(&self, event: &PendingEvent) -> Result<(), DriverError> {
         for driver in self.drivers.drivers() {
-            let attempt = driver.deliver(event, self.reporter.as_ref());
-            match tokio::time::timeout(DELIVERY_TIMEOUT, attempt).await {
-                Ok(result) => result?,
-                Err(_) => {
+            let name = driver.name();
+            let (driver, reporter, owned) = (driver.clone(), self.reporter.clone(), event.clone());
+            let mut attempt =
+                tokio::spawn(async move { driver.deliver(&owned, reporter.as_ref()).await });
+            match tokio::time::timeout(DELIVERY_TIMEOUT, &mut attempt).await {
+                Ok(Ok(result)) => result?,
+                Ok(Err(join_error)) => {
                     return Err(DriverError::Failed(format!(
-                        "driver {} timed out after {:?}",
-                        driver.name(),
-                        DELIVERY_TIMEOUT
+                        "driver {name} crashed: {join_error}"
                     )))
+                }
+                Err(_) => {
+                    attempt.abort();
+                    return Err(DriverError::Failed(format!(
+                        "driver {name} timed out after {DELIVERY_TIMEOUT:?}"
+                    )));
                 }
             }
         }
