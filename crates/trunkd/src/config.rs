@@ -39,6 +39,7 @@ fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
 pub struct FileSettings {
     pub bind: Option<String>,
     pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
     pub noauth_default_admin: Option<bool>,
     pub drivers: Option<Vec<String>>,
     pub policy_file: Option<PathBuf>,
@@ -68,6 +69,7 @@ impl FileSettings {
         FileSettings {
             bind: self.bind.or(lower.bind),
             data_dir: self.data_dir.or(lower.data_dir),
+            database_url: self.database_url.or(lower.database_url),
             noauth_default_admin: self.noauth_default_admin.or(lower.noauth_default_admin),
             drivers: self.drivers.or(lower.drivers),
             policy_file: self.policy_file.or(lower.policy_file),
@@ -89,6 +91,7 @@ impl FileSettings {
 pub struct Config {
     pub bind: SocketAddr,
     pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
     pub noauth_default_admin: bool,
     pub drivers: Vec<String>,
     pub policy_file: Option<PathBuf>,
@@ -96,10 +99,58 @@ pub struct Config {
     pub service: ServiceSettings,
 }
 
-impl Config {
-    /// The SQLite database file of the embedded store.
-    pub fn database_path(&self) -> PathBuf {
-        self.data_dir.join("trunkd.db")
+/// Which database the server uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseConfig {
+    /// The embedded default: a SQLite file in the data directory.
+    Sqlite(PathBuf),
+    /// A `postgres://` URL.
+    Postgres(String),
+}
+
+impl DatabaseConfig {
+    /// How to name the database in messages, without a password.
+    pub fn describe(&self) -> String {
+        match self {
+            DatabaseConfig::Sqlite(path) => path.display().to_string(),
+            DatabaseConfig::Postgres(url) => redact_password(url),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+pub fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+fn database_config(
+    url: Option<String>,
+    data_dir: &std::path::Path,
+) -> Result<DatabaseConfig, ConfigError> {
+    match url {
+        None => Ok(DatabaseConfig::Sqlite(data_dir.join("trunkd.db"))),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(DatabaseConfig::Postgres(url))
+        }
+        Some(url) => match url.strip_prefix("sqlite://") {
+            Some(path) if !path.is_empty() => Ok(DatabaseConfig::Sqlite(PathBuf::from(path))),
+            _ => Err(invalid(
+                "database_url",
+                format!(
+                    "'{}' is neither postgres://... nor sqlite://PATH",
+                    redact_password(&url)
+                ),
+            )),
+        },
     }
 }
 
@@ -206,9 +257,11 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
     if !(576..=9216).contains(&physical_mtu) {
         return Err(invalid("physical_mtu", "must be within 576..9216"));
     }
+    let data_dir = settings.data_dir.unwrap_or_else(default_data_dir);
     Ok(Config {
         bind,
-        data_dir: settings.data_dir.unwrap_or_else(default_data_dir),
+        database: database_config(settings.database_url, &data_dir)?,
+        data_dir,
         noauth_default_admin: settings.noauth_default_admin.unwrap_or(false),
         drivers,
         policy_file: settings.policy_file,
@@ -276,6 +329,27 @@ mod tests {
                 "{error} does not name {name}"
             );
         }
+    }
+
+    #[test]
+    fn database_urls_choose_the_store() {
+        let dir = PathBuf::from("/tmp/d");
+        assert_eq!(
+            database_config(None, &dir).ok(),
+            Some(DatabaseConfig::Sqlite(dir.join("trunkd.db")))
+        );
+        assert!(matches!(
+            database_config(Some("postgres://u:p@h/db".into()), &dir),
+            Ok(DatabaseConfig::Postgres(_))
+        ));
+        let error = database_config(Some("mysql://u:secret@h/db".into()), &dir).expect_err("mysql");
+        assert!(error.to_string().contains("database_url"), "{error}");
+        assert!(!error.to_string().contains("secret"), "{error}");
+        assert_eq!(
+            redact_password("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_password("postgres://h/db"), "postgres://h/db");
     }
 
     #[test]

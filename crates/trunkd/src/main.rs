@@ -39,6 +39,9 @@ struct Settings {
     /// Directory holding the embedded database [default: <user data dir>/trunkd]
     #[arg(long, env = "TRUNKD_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// postgres://USER:PASSWORD@HOST/DB for the scaled-out store [default: SQLite in the data dir]
+    #[arg(long, env = "TRUNKD_DATABASE_URL")]
+    database_url: Option<String>,
     /// Treat calls without identity headers as an admin (noauth only)
     #[arg(long, env = "TRUNKD_NOAUTH_DEFAULT_ADMIN", num_args = 0..=1, default_missing_value = "true")]
     noauth_default_admin: Option<bool>,
@@ -80,6 +83,7 @@ impl From<Settings> for FileSettings {
         FileSettings {
             bind: s.bind,
             data_dir: s.data_dir,
+            database_url: s.database_url,
             noauth_default_admin: s.noauth_default_admin,
             drivers: s.drivers,
             policy_file: s.policy_file,
@@ -121,7 +125,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         "migrate" => server::migrate(&config).await.inspect(|()| {
             println!(
                 "trunkd: database {} is at the current schema",
-                config.database_path().display()
+                config.database.describe()
             )
         }),
         _ => server::check_config(&config)

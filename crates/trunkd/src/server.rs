@@ -9,14 +9,16 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::api::{self, AppState, AuthMode};
+use crate::config::DatabaseConfig;
 use crate::config::{Config, ConfigError};
 use crate::drivers::dispatcher::Dispatcher;
 use crate::drivers::noop::NoopDriver;
 use crate::drivers::{DriverSet, StatusReporter, TrunkDriver};
 use crate::policy::{Policy, PolicyError};
 use crate::service::Service;
-use crate::store::sqlite::{SchemaState, SqliteStore};
-use crate::store::Store;
+use crate::store::postgres::PgStore;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{SchemaState, Store};
 
 /// Segmentation types the service can validate (spec 3.1 rule 5).
 pub const VALIDATED_SEGMENTATION_TYPES: &[&str] = &["vlan", "inherit"];
@@ -37,9 +39,9 @@ pub enum StartupError {
     Serve(String),
 }
 
-fn database_error(path: &Path, error: impl std::fmt::Display) -> StartupError {
+fn database_error(config: &Config, error: impl std::fmt::Display) -> StartupError {
     StartupError::Database {
-        path: path.display().to_string(),
+        path: config.database.describe(),
         message: error.to_string(),
     }
 }
@@ -88,27 +90,44 @@ fn check_static(config: &Config) -> Result<(Policy, DriverSet), StartupError> {
     Ok((load_policy(config)?, load_drivers(&config.drivers)?))
 }
 
+/// Connects to the configured database. A SQLite file that does not exist yet is created only
+/// when `create` is set (serve and migrate); check-config never creates anything.
+async fn connect(config: &Config, create: bool) -> Result<Arc<dyn Store>, StartupError> {
+    match &config.database {
+        DatabaseConfig::Sqlite(path) => {
+            if !path.exists() {
+                if !create {
+                    return Err(database_error(
+                        config,
+                        "does not exist; `trunkd migrate` or `trunkd serve` creates it",
+                    ));
+                }
+                let parent = path.parent().unwrap_or(Path::new("."));
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    database_error(config, format!("cannot create its directory: {e}"))
+                })?;
+            }
+            let store = SqliteStore::open(path)
+                .await
+                .map_err(|e| database_error(config, e))?;
+            Ok(Arc::new(store))
+        }
+        DatabaseConfig::Postgres(url) => {
+            let store = PgStore::connect(url).map_err(|e| database_error(config, e))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
 /// `trunkd check-config`: every start-up check, writing nothing.
 pub async fn check_config(config: &Config) -> Result<(), StartupError> {
     check_static(config)?;
-    let path = config.database_path();
-    if !path.exists() {
-        return Err(database_error(
-            &path,
-            "does not exist; `trunkd migrate` or `trunkd serve` creates it",
-        ));
-    }
-    let store = SqliteStore::open(&path)
-        .await
-        .map_err(|e| database_error(&path, e))?;
-    let state = store
-        .schema_state()
-        .await
-        .map_err(|e| database_error(&path, e));
+    let store = connect(config, false).await?;
+    let state = store.schema_state().await;
     store.close().await;
-    match state? {
+    match state.map_err(|e| database_error(config, e))? {
         SchemaState::Current => Ok(()),
-        other => Err(database_error(&path, schema_problem(&other))),
+        other => Err(database_error(config, schema_problem(&other))),
     }
 }
 
@@ -125,61 +144,36 @@ fn schema_problem(state: &SchemaState) -> String {
     }
 }
 
-async fn open_store(config: &Config, create: bool) -> Result<SqliteStore, StartupError> {
-    let path = config.database_path();
-    let fresh = !path.exists();
-    if fresh && !create {
-        return Err(database_error(&path, "does not exist"));
-    }
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        database_error(
-            &config.data_dir,
-            format!("cannot create data directory: {e}"),
-        )
-    })?;
-    let store = SqliteStore::open(&path)
-        .await
-        .map_err(|e| database_error(&path, e))?;
-    let state = store
-        .schema_state()
-        .await
-        .map_err(|e| database_error(&path, e))?;
-    match state {
+/// For serve: a new (empty) database is initialised, any other schema must be current.
+async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
+    let store = connect(config, true).await?;
+    let state = store.schema_state().await;
+    match state.map_err(|e| database_error(config, e))? {
         SchemaState::Current => Ok(store),
         SchemaState::Empty => {
-            tracing::info!(path = %path.display(), "initialising a new database");
+            tracing::info!(database = %config.database.describe(), "initialising a new database");
             store
                 .migrate()
                 .await
-                .map_err(|e| database_error(&path, e))?;
+                .map_err(|e| database_error(config, e))?;
             Ok(store)
         }
         other => {
             store.close().await;
-            Err(database_error(&path, schema_problem(&other)))
+            Err(database_error(config, schema_problem(&other)))
         }
     }
 }
 
 /// `trunkd migrate`: brings the schema to this binary's version.
 pub async fn migrate(config: &Config) -> Result<(), StartupError> {
-    let path = config.database_path();
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        database_error(
-            &config.data_dir,
-            format!("cannot create data directory: {e}"),
-        )
-    })?;
-    let store = SqliteStore::open(&path)
-        .await
-        .map_err(|e| database_error(&path, e))?;
+    let store = connect(config, true).await?;
     let result = match store.schema_state().await {
-        Ok(SchemaState::Ahead { applied, expected }) => Err(database_error(
-            &path,
-            schema_problem(&SchemaState::Ahead { applied, expected }),
-        )),
-        Ok(_) => store.migrate().await.map_err(|e| database_error(&path, e)),
-        Err(e) => Err(database_error(&path, e)),
+        Ok(state @ SchemaState::Ahead { .. }) => {
+            Err(database_error(config, schema_problem(&state)))
+        }
+        Ok(_) => store.migrate().await.map_err(|e| database_error(config, e)),
+        Err(e) => Err(database_error(config, e)),
     };
     store.close().await;
     result
@@ -188,7 +182,7 @@ pub async fn migrate(config: &Config) -> Result<(), StartupError> {
 /// `trunkd serve`: checks, then serves until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> Result<(), StartupError> {
     let (policy, drivers) = check_static(&config)?;
-    let store: Arc<dyn Store> = Arc::new(open_store(&config, true).await?);
+    let store = open_store(&config).await?;
     let listener = TcpListener::bind(config.bind)
         .await
         .map_err(|e| StartupError::Bind {
@@ -226,7 +220,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     tracing::info!(
         %address,
         drivers = ?drivers.names(),
-        data_dir = %config.data_dir.display(),
+        database = %config.database.describe(),
         "trunkd serving the Neutron v2.0 trunk API"
     );
     // A line for people and for test harnesses that bind port 0.

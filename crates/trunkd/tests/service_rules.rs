@@ -14,7 +14,7 @@ use trunkd::drivers::noop::NoopDriver;
 use trunkd::drivers::{DriverError, StatusReporter, TrunkChange, TrunkDriver};
 use trunkd::model::TrunkStatus;
 use trunkd::service::{PortUpdate, ServiceError};
-use trunkd::store::{PendingEvent, Store};
+use trunkd::store::PendingEvent;
 
 /// A driver whose behaviour a test sets.
 #[derive(Default)]
@@ -311,7 +311,7 @@ async fn dispatcher_retries_failures_and_keeps_per_trunk_order() {
         .expect("add");
     let b = h.trunk(ports[2], vec![]).await;
     let reporter: Arc<dyn StatusReporter> = h.service.clone();
-    let dyn_store: Arc<dyn Store> = h.store.clone();
+    let dyn_store = h.store.clone();
     let dispatcher = Dispatcher::new(
         dyn_store,
         h.service.drivers().clone(),
@@ -375,7 +375,7 @@ async fn a_panicking_driver_fails_the_attempt_not_the_dispatcher() {
     let net = h.network().await;
     h.ports(net, 1).await;
     let reporter: Arc<dyn StatusReporter> = h.service.clone();
-    let dyn_store: Arc<dyn Store> = h.store.clone();
+    let dyn_store = h.store.clone();
     let dispatcher = Dispatcher::new(
         dyn_store,
         h.service.drivers().clone(),

@@ -218,8 +218,8 @@ fn a_restarted_server_keeps_its_data() {
     let server = Server::start();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let network = runtime.block_on(server.admin().network(serde_json::json!({"name": "kept"})));
-    let dir = server.stop();
-    let again = Server::start_in(dir, &[]);
+    let kept = server.stop();
+    let again = Server::start_in(kept, &[]);
     let body = runtime
         .block_on(again.admin().get(&format!("/v2.0/networks/{network}")))
         .expect(200);

@@ -6,6 +6,7 @@
 //! (SQLite serialises writers; a server database locks the rows), so checks and writes see
 //! the same state.
 
+pub mod postgres;
 pub mod query;
 pub mod sqlite;
 
@@ -120,9 +121,44 @@ pub struct SubportBinding {
     pub updated_at: String,
 }
 
+/// Where the schema of a database stands relative to this binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaState {
+    /// No trunkd tables at all: a new database.
+    Empty,
+    Current,
+    /// Migrations this binary has are not applied yet.
+    Behind {
+        applied: i64,
+        expected: i64,
+    },
+    /// The database was migrated by a newer binary.
+    Ahead {
+        applied: i64,
+        expected: i64,
+    },
+}
+
+impl SchemaState {
+    /// Compares the newest applied migration with the newest this binary knows.
+    pub fn compare(applied: i64, expected: i64) -> Self {
+        match applied.cmp(&expected) {
+            std::cmp::Ordering::Equal => SchemaState::Current,
+            std::cmp::Ordering::Less => SchemaState::Behind { applied, expected },
+            std::cmp::Ordering::Greater => SchemaState::Ahead { applied, expected },
+        }
+    }
+}
+
 /// The database as the service sees it.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Where the schema stands; reads only.
+    async fn schema_state(&self) -> Result<SchemaState, StoreError>;
+    /// Applies every pending migration.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Closes the connections.
+    async fn close(&self);
     /// A transaction for a user operation that writes.
     async fn begin_write(&self) -> Result<Box<dyn StoreTx>, StoreError>;
     /// A read-only transaction: a consistent snapshot for reads and lists.

@@ -2,6 +2,9 @@
 //! directory, and talks to it over HTTP as chosen identities.
 #![allow(dead_code)]
 
+#[path = "../pgdb/mod.rs"]
+pub mod pgdb;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,7 +17,15 @@ pub struct Server {
     child: Child,
     pub base: String,
     pub data_dir: TempDir,
+    /// The PostgreSQL database, when the tests run on PostgreSQL.
+    pub database: Option<pgdb::TempDatabase>,
     http: reqwest::Client,
+}
+
+/// What a stopped server leaves behind, to start another on the same data.
+pub struct Kept {
+    pub data_dir: TempDir,
+    pub database: Option<pgdb::TempDatabase>,
 }
 
 impl Drop for Server {
@@ -41,15 +52,24 @@ impl Server {
     }
 
     pub fn start_with(extra: &[&str]) -> Server {
-        let data_dir = tempfile::tempdir().expect("temp dir");
-        Self::start_in(data_dir, extra)
+        let kept = Kept {
+            data_dir: tempfile::tempdir().expect("temp dir"),
+            database: pgdb::TempDatabase::create(),
+        };
+        Self::start_in(kept, extra)
     }
 
-    /// Starts a server on an existing data directory.
-    pub fn start_in(data_dir: TempDir, extra: &[&str]) -> Server {
-        let mut child = trunkd()
+    /// Starts a server on the data another one left.
+    pub fn start_in(kept: Kept, extra: &[&str]) -> Server {
+        let Kept { data_dir, database } = kept;
+        let mut command = trunkd();
+        command
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir.path())
+            .arg(data_dir.path());
+        if let Some(database) = &database {
+            command.args(["--database-url", &database.url]);
+        }
+        let mut child = command
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -71,6 +91,7 @@ impl Server {
             child,
             base,
             data_dir,
+            database,
             http: reqwest::Client::new(),
         }
     }
@@ -95,12 +116,15 @@ impl Server {
         }
     }
 
-    /// Stops the server and hands back its data directory.
-    pub fn stop(mut self) -> TempDir {
+    /// Stops the server and hands back its data.
+    pub fn stop(mut self) -> Kept {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let dir = tempfile::tempdir().expect("temp dir");
-        std::mem::replace(&mut self.data_dir, dir)
+        Kept {
+            data_dir: std::mem::replace(&mut self.data_dir, dir),
+            database: self.database.take(),
+        }
     }
 }
 

@@ -1,6 +1,9 @@
 //! In-process test support: a service on a fresh SQLite database with chosen drivers.
 #![allow(dead_code)]
 
+#[path = "../pgdb/mod.rs"]
+pub mod pgdb;
+
 use std::sync::Arc;
 
 use tempfile::TempDir;
@@ -11,28 +14,34 @@ use trunkd::policy::{Credentials, Policy};
 use trunkd::service::{
     Context, NetworkCreate, PortCreate, Service, ServiceSettings, SubportRequest, TrunkCreate,
 };
+use trunkd::store::postgres::PgStore;
 use trunkd::store::sqlite::SqliteStore;
 use trunkd::store::Store;
 
 pub struct Harness {
     pub service: Arc<Service>,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
     pub wake: Arc<Notify>,
     _dir: TempDir,
+    _database: Option<pgdb::TempDatabase>,
 }
 
+/// A service on a new database: PostgreSQL when the tests run on it, else SQLite.
 pub async fn harness(drivers: Vec<Arc<dyn TrunkDriver>>) -> Harness {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Arc::new(
-        SqliteStore::open(&dir.path().join("t.db"))
-            .await
-            .expect("open"),
-    );
+    let database = pgdb::TempDatabase::create();
+    let store: Arc<dyn Store> = match &database {
+        Some(database) => Arc::new(PgStore::connect(&database.url).expect("connect")),
+        None => Arc::new(
+            SqliteStore::open(&dir.path().join("t.db"))
+                .await
+                .expect("open"),
+        ),
+    };
     store.migrate().await.expect("migrate");
     let wake = Arc::new(Notify::new());
-    let dyn_store: Arc<dyn Store> = store.clone();
     let service = Arc::new(Service::new(
-        dyn_store,
+        store.clone(),
         Arc::new(Policy::defaults()),
         DriverSet::new(drivers),
         ServiceSettings::default(),
@@ -43,6 +52,7 @@ pub async fn harness(drivers: Vec<Arc<dyn TrunkDriver>>) -> Harness {
         store,
         wake,
         _dir: dir,
+        _database: database,
     }
 }
 

@@ -1,12 +1,12 @@
 //! SQL for list calls: filters, tag filters, sorting and keyset pagination from a marker.
+//! Shared by the SQL stores (see `rows.rs` for how).
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{QueryBuilder, Row};
 
 use crate::model::attrs::{self, AttrKind, AttrSpec};
 use crate::store::{ListQuery, ResourceKind, Scope, StoreError, Value};
 
-use super::map_err;
+use super::{map_err, Db, DbConnection, DbRow};
 
 /// How one resource's API attributes map onto one table.
 pub(super) struct Table {
@@ -105,7 +105,7 @@ pub(super) const TRUNKS: Table = Table {
     has_shared: false,
 };
 
-fn push_value(builder: &mut QueryBuilder<'_, Sqlite>, value: &Value) {
+fn push_value(builder: &mut QueryBuilder<'_, Db>, value: &Value) {
     match value {
         Value::Text(text) => builder.push_bind(text.clone()),
         Value::Int(number) => builder.push_bind(*number),
@@ -152,7 +152,7 @@ fn resolve_sort(table: &Table, query: &ListQuery) -> Result<Vec<ResolvedKey>, St
 }
 
 async fn marker_values(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     table: &Table,
     keys: &[ResolvedKey],
     marker: &str,
@@ -181,7 +181,7 @@ async fn marker_values(
         .collect()
 }
 
-fn push_tag_exists(builder: &mut QueryBuilder<'_, Sqlite>, table: &Table, tags: &[String]) {
+fn push_tag_exists(builder: &mut QueryBuilder<'_, Db>, table: &Table, tags: &[String]) {
     builder.push(format!(
         "EXISTS (SELECT 1 FROM tags g WHERE g.resource_type = '{}' AND g.resource_id = t.id AND g.tag IN (",
         table.kind.as_str()
@@ -193,7 +193,7 @@ fn push_tag_exists(builder: &mut QueryBuilder<'_, Sqlite>, table: &Table, tags: 
     builder.push("))");
 }
 
-fn push_has_all_tags(builder: &mut QueryBuilder<'_, Sqlite>, table: &Table, tags: &[String]) {
+fn push_has_all_tags(builder: &mut QueryBuilder<'_, Db>, table: &Table, tags: &[String]) {
     builder.push("(");
     for (index, tag) in tags.iter().enumerate() {
         if index > 0 {
@@ -206,17 +206,17 @@ fn push_has_all_tags(builder: &mut QueryBuilder<'_, Sqlite>, table: &Table, tags
 
 /// Runs a list query and returns the rows in the requested order.
 pub(super) async fn list_rows(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     table: &Table,
     query: &ListQuery,
-) -> Result<Vec<SqliteRow>, StoreError> {
+) -> Result<Vec<DbRow>, StoreError> {
     let keys = resolve_sort(table, query)?;
     let marker = match &query.marker {
         Some(marker) => Some(marker_values(conn, table, &keys, marker).await?),
         None => None,
     };
 
-    let mut builder = QueryBuilder::<Sqlite>::new(format!(
+    let mut builder = QueryBuilder::<Db>::new(format!(
         "SELECT {} FROM {} t WHERE 1 = 1",
         table.columns, table.name
     ));

@@ -1,9 +1,11 @@
-//! [`StoreTx`] for SQLite: every statement of one user operation runs on one transaction.
+//! [`StoreTx`] over SQL: every statement of one user operation runs on one transaction.
+//! Shared by the SQL stores (see `rows.rs` for how); the SQL here is portable between
+//! SQLite and PostgreSQL (`$N` placeholders, standard types).
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
+use sqlx::{QueryBuilder, Transaction};
 
 use crate::ids::{NetworkId, PortId, TrunkId};
 use crate::model::{Network, NetworkType, Port, Subport, Trunk};
@@ -12,22 +14,22 @@ use crate::store::{
 };
 
 use super::list::{self, Table};
-use super::{map_err, rows};
+use super::{map_err, rows, Db, DbConnection};
 
-/// Ids per statement for `IN (...)` lists and multi-row inserts; well under SQLite's limit on
-/// bound parameters while keeping the number of round trips independent of small inputs.
+/// Ids per statement for `IN (...)` lists and multi-row inserts; well under both databases'
+/// limits on bound parameters while keeping the number of round trips independent of small inputs.
 const CHUNK: usize = 500;
 
-pub(super) struct SqliteTx {
-    tx: Transaction<'static, Sqlite>,
+pub(super) struct SqlTx {
+    tx: Transaction<'static, Db>,
 }
 
-impl SqliteTx {
-    pub(super) fn new(tx: Transaction<'static, Sqlite>) -> Self {
+impl SqlTx {
+    pub(super) fn new(tx: Transaction<'static, Db>) -> Self {
         Self { tx }
     }
 
-    fn conn(&mut self) -> &mut SqliteConnection {
+    fn conn(&mut self) -> &mut DbConnection {
         &mut self.tx
     }
 }
@@ -37,14 +39,14 @@ fn to_json(value: &impl serde::Serialize) -> Result<String, StoreError> {
 }
 
 async fn load_tags(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     kind: ResourceKind,
     ids: &[String],
 ) -> Result<HashMap<String, Vec<String>>, StoreError> {
     let mut tags: HashMap<String, Vec<String>> = HashMap::new();
     for chunk in ids.chunks(CHUNK) {
         let mut builder =
-            QueryBuilder::<Sqlite>::new("SELECT resource_id, tag FROM tags WHERE resource_type = ");
+            QueryBuilder::<Db>::new("SELECT resource_id, tag FROM tags WHERE resource_type = ");
         builder.push_bind(kind.as_str());
         builder.push(" AND resource_id IN (");
         let mut separated = builder.separated(", ");
@@ -65,12 +67,12 @@ async fn load_tags(
 }
 
 async fn load_subports(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     trunks: &[TrunkId],
 ) -> Result<HashMap<TrunkId, Vec<Subport>>, StoreError> {
     let mut subports: HashMap<TrunkId, Vec<Subport>> = HashMap::new();
     for chunk in trunks.chunks(CHUNK) {
-        let mut builder = QueryBuilder::<Sqlite>::new(
+        let mut builder = QueryBuilder::<Db>::new(
             "SELECT trunk_id, port_id, segmentation_type, segmentation_id FROM trunk_members \
              WHERE role = 'subport' AND trunk_id IN (",
         );
@@ -94,13 +96,13 @@ async fn load_subports(
 
 /// Selects rows of `table` whose id is in `ids`, in chunks.
 async fn rows_by_ids(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     table: &Table,
     ids: &[String],
-) -> Result<Vec<sqlx::sqlite::SqliteRow>, StoreError> {
+) -> Result<Vec<super::DbRow>, StoreError> {
     let mut found = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        let mut builder = QueryBuilder::<Sqlite>::new(format!(
+        let mut builder = QueryBuilder::<Db>::new(format!(
             "SELECT {} FROM {} t WHERE t.id IN (",
             table.columns, table.name
         ));
@@ -121,7 +123,7 @@ async fn rows_by_ids(
 }
 
 async fn attach_network_tags(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     mut networks: Vec<Network>,
 ) -> Result<Vec<Network>, StoreError> {
     let ids: Vec<String> = networks.iter().map(|n| n.id.to_string()).collect();
@@ -133,7 +135,7 @@ async fn attach_network_tags(
 }
 
 async fn attach_port_tags(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     mut ports: Vec<Port>,
 ) -> Result<Vec<Port>, StoreError> {
     let ids: Vec<String> = ports.iter().map(|p| p.id.to_string()).collect();
@@ -145,7 +147,7 @@ async fn attach_port_tags(
 }
 
 async fn complete_trunks(
-    conn: &mut SqliteConnection,
+    conn: &mut DbConnection,
     mut trunks: Vec<Trunk>,
 ) -> Result<Vec<Trunk>, StoreError> {
     let ids: Vec<TrunkId> = trunks.iter().map(|t| t.id).collect();
@@ -164,7 +166,7 @@ fn ids_text<T: ToString>(ids: &[T]) -> Vec<String> {
 }
 
 #[async_trait]
-impl StoreTx for SqliteTx {
+impl StoreTx for SqlTx {
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         self.tx.commit().await.map_err(map_err)
     }
@@ -370,7 +372,7 @@ impl StoreTx for SqliteTx {
         binding: &SubportBinding,
     ) -> Result<(), StoreError> {
         for chunk in ports.chunks(CHUNK) {
-            let mut builder = QueryBuilder::<Sqlite>::new("UPDATE ports SET device_id = ");
+            let mut builder = QueryBuilder::<Db>::new("UPDATE ports SET device_id = ");
             builder.push_bind(binding.device_id.clone());
             builder.push(", device_owner = ");
             builder.push_bind(binding.device_owner.clone());
@@ -398,7 +400,7 @@ impl StoreTx for SqliteTx {
     async fn memberships(&mut self, ports: &[PortId]) -> Result<Vec<Membership>, StoreError> {
         let mut found = Vec::new();
         for chunk in ports.chunks(CHUNK) {
-            let mut builder = QueryBuilder::<Sqlite>::new(
+            let mut builder = QueryBuilder::<Db>::new(
                 "SELECT port_id, trunk_id, role FROM trunk_members WHERE port_id IN (",
             );
             let mut separated = builder.separated(", ");
@@ -521,7 +523,7 @@ impl StoreTx for SqliteTx {
         .map_err(map_err)?;
         let mut position = last;
         for chunk in subports.chunks(CHUNK) {
-            let mut builder = QueryBuilder::<Sqlite>::new(
+            let mut builder = QueryBuilder::<Db>::new(
                 "INSERT INTO trunk_members (port_id, trunk_id, role, segmentation_type, \
                  segmentation_id, position) ",
             );
@@ -549,7 +551,7 @@ impl StoreTx for SqliteTx {
         ports: &[PortId],
     ) -> Result<(), StoreError> {
         for chunk in ports.chunks(CHUNK) {
-            let mut builder = QueryBuilder::<Sqlite>::new(
+            let mut builder = QueryBuilder::<Db>::new(
                 "DELETE FROM trunk_members WHERE role = 'subport' AND trunk_id = ",
             );
             builder.push_bind(trunk.to_string());
@@ -584,7 +586,7 @@ impl StoreTx for SqliteTx {
             return Ok(());
         }
         let mut builder =
-            QueryBuilder::<Sqlite>::new("INSERT INTO tags (resource_type, resource_id, tag) ");
+            QueryBuilder::<Db>::new("INSERT INTO tags (resource_type, resource_id, tag) ");
         builder.push_values(tags, |mut row, tag| {
             row.push_bind(kind.as_str())
                 .push_bind(id.to_string())

@@ -1,8 +1,8 @@
-//! Column lists and row decoding for the SQLite store.
+//! Column lists and row decoding, shared by the SQL stores: compiled once per backend (each
+//! backend module includes this file with `#[path]` and defines `Db`, `DbRow` and `map_err`).
 
 use std::str::FromStr;
 
-use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
 use crate::ids::{NetworkId, PortId, ProjectId, TrunkId};
@@ -11,7 +11,7 @@ use crate::model::{
 };
 use crate::store::StoreError;
 
-use super::map_err;
+use super::{map_err, Db, DbRow};
 
 pub(super) const NETWORK_COLUMNS: &str = "t.id, t.project_id, t.name, t.description, \
     t.admin_state_up, t.status, t.shared, t.mtu, t.network_type, t.physical_network, \
@@ -32,14 +32,14 @@ pub(super) fn parse_id<T: FromStr>(what: &str, text: &str) -> Result<T, StoreErr
     text.parse().map_err(|_| corrupt(what, text))
 }
 
-fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T, StoreError>
+fn get<'r, T>(row: &'r DbRow, column: &str) -> Result<T, StoreError>
 where
-    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    T: sqlx::Decode<'r, Db> + sqlx::Type<Db>,
 {
     row.try_get(column).map_err(map_err)
 }
 
-fn std_attrs(row: &SqliteRow) -> Result<StandardAttrs, StoreError> {
+fn std_attrs(row: &DbRow) -> Result<StandardAttrs, StoreError> {
     Ok(StandardAttrs {
         revision_number: get(row, "revision_number")?,
         created_at: get(row, "created_at")?,
@@ -48,7 +48,7 @@ fn std_attrs(row: &SqliteRow) -> Result<StandardAttrs, StoreError> {
     })
 }
 
-pub(super) fn network(row: &SqliteRow) -> Result<Network, StoreError> {
+pub(super) fn network(row: &DbRow) -> Result<Network, StoreError> {
     let id: String = get(row, "id")?;
     let network_type: String = get(row, "network_type")?;
     Ok(Network {
@@ -68,7 +68,7 @@ pub(super) fn network(row: &SqliteRow) -> Result<Network, StoreError> {
     })
 }
 
-pub(super) fn port(row: &SqliteRow) -> Result<Port, StoreError> {
+pub(super) fn port(row: &DbRow) -> Result<Port, StoreError> {
     let id: String = get(row, "id")?;
     let network_id: String = get(row, "network_id")?;
     let fixed_ips: String = get(row, "fixed_ips")?;
@@ -96,7 +96,7 @@ pub(super) fn port(row: &SqliteRow) -> Result<Port, StoreError> {
 }
 
 /// A trunk row; subports and tags are filled in by the caller.
-pub(super) fn trunk(row: &SqliteRow) -> Result<Trunk, StoreError> {
+pub(super) fn trunk(row: &DbRow) -> Result<Trunk, StoreError> {
     let id: String = get(row, "id")?;
     let port_id: String = get(row, "port_id")?;
     let status: String = get(row, "status")?;
@@ -114,7 +114,7 @@ pub(super) fn trunk(row: &SqliteRow) -> Result<Trunk, StoreError> {
 }
 
 /// A subport row with the trunk it belongs to.
-pub(super) fn subport(row: &SqliteRow) -> Result<(TrunkId, Subport), StoreError> {
+pub(super) fn subport(row: &DbRow) -> Result<(TrunkId, Subport), StoreError> {
     let trunk_id: String = get(row, "trunk_id")?;
     let port_id: String = get(row, "port_id")?;
     let segmentation_type: String = get(row, "segmentation_type")?;

@@ -1,0 +1,157 @@
+//! The scaled-out store: PostgreSQL through sqlx, for several stateless API servers on one
+//! database. It runs the same SQL as the SQLite store (`store/sql`).
+//!
+//! Write transactions run at SERIALIZABLE isolation: a check-then-write that another server's
+//! commit invalidated fails with a serialization error, which the service runs again (bounded),
+//! and the uniqueness rules are keys as in SQLite. Read transactions are REPEATABLE READ, READ
+//! ONLY, so a response is one consistent snapshot.
+
+mod errors;
+#[path = "../sql/list.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend on purpose, see store/sql
+mod list;
+#[path = "../sql/outbox.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend on purpose, see store/sql
+mod outbox;
+#[path = "../sql/rows.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend on purpose, see store/sql
+mod rows;
+#[path = "../sql/tx.rs"]
+#[allow(clippy::duplicate_mod)] // compiled once per backend on purpose, see store/sql
+mod tx;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+
+use crate::store::{PendingEvent, SchemaState, Store, StoreError, StoreTx};
+pub(crate) use errors::map_err;
+
+/// The database the shared SQL code in `store/sql` is compiled for here.
+type Db = sqlx::Postgres;
+type DbRow = sqlx::postgres::PgRow;
+type DbConnection = sqlx::PgConnection;
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connections per server process.
+const POOL_SIZE: u32 = 16;
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects (lazily: the pool opens connections as requests need them, and recovers by
+    /// itself when the database comes back). `url` is a `postgres://` URL.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy(url)
+            .map_err(|e| StoreError::Unavailable(format!("database_url: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    pub fn expected_version() -> i64 {
+        MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    async fn begin_with(&self, setting: &str) -> Result<Box<dyn StoreTx>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        sqlx::query(setting)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        Ok(Box::new(tx::SqlTx::new(tx)))
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn schema_state(&self) -> Result<SchemaState, StoreError> {
+        let has_history: bool =
+            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_err)?;
+        if !has_history {
+            let tables: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema()",
+            )
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+            return if tables == 0 {
+                Ok(SchemaState::Empty)
+            } else {
+                Err(StoreError::Schema(
+                    "the database holds tables but no trunkd migration history".into(),
+                ))
+            };
+        }
+        let (applied, failed) = outbox::applied_migrations(&self.pool).await?;
+        if failed > 0 {
+            return Err(StoreError::Schema("a migration failed part-way".into()));
+        }
+        Ok(SchemaState::compare(applied, Self::expected_version()))
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Schema(e.to_string()))
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin_write(&self) -> Result<Box<dyn StoreTx>, StoreError> {
+        self.begin_with("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+            .await
+    }
+
+    async fn begin_read(&self) -> Result<Box<dyn StoreTx>, StoreError> {
+        self.begin_with("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(map_err)
+    }
+
+    async fn pending_events(&self, limit: i64) -> Result<Vec<PendingEvent>, StoreError> {
+        outbox::pending_events(&self.pool, limit).await
+    }
+
+    async fn mark_event_delivered(&self, id: i64) -> Result<(), StoreError> {
+        outbox::mark_delivered(&self.pool, id).await
+    }
+
+    async fn mark_event_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_in_ms: i64,
+    ) -> Result<(), StoreError> {
+        outbox::mark_failed(&self.pool, id, error, retry_in_ms).await
+    }
+
+    async fn prune_delivered_events(&self, before: &str) -> Result<u64, StoreError> {
+        outbox::prune_delivered(&self.pool, before).await
+    }
+
+    async fn pending_event_count(&self) -> Result<i64, StoreError> {
+        outbox::pending_count(&self.pool).await
+    }
+}

@@ -1,0 +1,105 @@
+//! Outbox queries the dispatcher runs outside user transactions, shared by the SQL stores (see
+//! `rows.rs` for how).
+
+use sqlx::{Pool, Row};
+
+use crate::store::{PendingEvent, ResourceKind, StoreError};
+
+use super::{map_err, Db};
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+pub(super) async fn pending_events(
+    pool: &Pool<Db>,
+    limit: i64,
+) -> Result<Vec<PendingEvent>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, resource_type, resource_id, event, revision_number, payload, attempts, \
+         next_attempt_ms FROM outbox WHERE delivered_at IS NULL ORDER BY id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+    .map_err(map_err)?;
+    rows.iter()
+        .map(|row| {
+            let kind: String = row.try_get("resource_type").map_err(map_err)?;
+            let payload: String = row.try_get("payload").map_err(map_err)?;
+            Ok(PendingEvent {
+                id: row.try_get("id").map_err(map_err)?,
+                resource: ResourceKind::parse(&kind).ok_or_else(|| {
+                    StoreError::Internal(format!("outbox row of unknown kind {kind}"))
+                })?,
+                resource_id: row.try_get("resource_id").map_err(map_err)?,
+                event: row.try_get("event").map_err(map_err)?,
+                revision_number: row.try_get("revision_number").map_err(map_err)?,
+                payload: serde_json::from_str(&payload)
+                    .map_err(|e| StoreError::Internal(format!("outbox payload: {e}")))?,
+                attempts: row.try_get("attempts").map_err(map_err)?,
+                next_attempt_ms: row.try_get("next_attempt_ms").map_err(map_err)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn mark_delivered(pool: &Pool<Db>, id: i64) -> Result<(), StoreError> {
+    sqlx::query("UPDATE outbox SET delivered_at = $1, last_error = NULL WHERE id = $2")
+        .bind(crate::model::now_timestamp())
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .map_err(map_err)
+}
+
+pub(super) async fn mark_failed(
+    pool: &Pool<Db>,
+    id: i64,
+    error: &str,
+    retry_in_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_ms = $2 \
+         WHERE id = $3",
+    )
+    .bind(error)
+    .bind(now_ms() + retry_in_ms)
+    .bind(id)
+    .execute(pool)
+    .await
+    .map(|_| ())
+    .map_err(map_err)
+}
+
+pub(super) async fn prune_delivered(pool: &Pool<Db>, before: &str) -> Result<u64, StoreError> {
+    sqlx::query("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1")
+        .bind(before)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected())
+        .map_err(map_err)
+}
+
+pub(super) async fn pending_count(pool: &Pool<Db>) -> Result<i64, StoreError> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL")
+        .fetch_one(pool)
+        .await
+        .map_err(map_err)
+}
+
+/// The newest applied migration and the number of failed ones, from sqlx's history table.
+pub(super) async fn applied_migrations(pool: &Pool<Db>) -> Result<(i64, i64), StoreError> {
+    let row = sqlx::query(
+        "SELECT COALESCE(MAX(version), 0) AS v, \
+         COALESCE(SUM(CASE WHEN success THEN 0 ELSE 1 END), 0) AS failed FROM _sqlx_migrations",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(map_err)?;
+    Ok((
+        row.try_get("v").map_err(map_err)?,
+        row.try_get("failed").map_err(map_err)?,
+    ))
+}
