@@ -29,7 +29,15 @@ use crate::policy::Policy;
 use crate::store::{NewEvent, ResourceKind, Store, StoreTx};
 
 /// How many times a write is run again after a transaction conflict before giving up with 503.
-const MAX_WRITE_ATTEMPTS: u32 = 5;
+const MAX_WRITE_ATTEMPTS: u32 = 8;
+
+/// A short random pause before running a conflicted transaction again, growing with the
+/// attempt, so that writers that collided do not collide again in lockstep.
+pub(crate) fn retry_pause(attempt: u32) -> std::time::Duration {
+    use rand::Rng;
+    let ceiling_ms = 2u64 << attempt.min(6);
+    std::time::Duration::from_millis(rand::thread_rng().gen_range(1..=ceiling_ms))
+}
 
 /// A segmentation id range for network allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +127,7 @@ macro_rules! write_tx {
                     if attempt < $crate::service::MAX_WRITE_ATTEMPTS =>
                 {
                     tracing::debug!(%reason, attempt, "transaction conflict; running again");
+                    tokio::time::sleep($crate::service::retry_pause(attempt)).await;
                 }
                 Err($crate::service::ServiceError::Retry(reason)) => {
                     break Err($crate::service::ServiceError::Unavailable {

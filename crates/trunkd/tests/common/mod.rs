@@ -22,6 +22,13 @@ pub struct Server {
     http: reqwest::Client,
 }
 
+/// Where a test server keeps its data.
+#[derive(Debug, Clone)]
+pub enum DatabaseLocation {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
 /// What a stopped server leaves behind, to start another on the same data.
 pub struct Kept {
     pub data_dir: TempDir,
@@ -61,11 +68,16 @@ impl Server {
 
     /// Starts a server on the data another one left.
     pub fn start_in(kept: Kept, extra: &[&str]) -> Server {
+        let path = kept.data_dir.path().to_path_buf();
+        Self::start_in_path(kept, &path, extra)
+    }
+
+    fn start_in_path(kept: Kept, data_path: &std::path::Path, extra: &[&str]) -> Server {
         let Kept { data_dir, database } = kept;
         let mut command = trunkd();
         command
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir.path());
+            .arg(data_path);
         if let Some(database) = &database {
             command.args(["--database-url", &database.url]);
         }
@@ -93,6 +105,30 @@ impl Server {
             data_dir,
             database,
             http: reqwest::Client::new(),
+        }
+    }
+
+    /// Another server process on the same database (the same SQLite file, or the same
+    /// PostgreSQL database), as a second API server behind a load balancer would be.
+    pub fn start_beside(&self, extra: &[&str]) -> Server {
+        let mut args: Vec<String> = Vec::new();
+        if let Some(database) = &self.database {
+            args.extend(["--database-url".to_string(), database.url.clone()]);
+        }
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let kept = Kept {
+            data_dir: tempfile::tempdir().expect("temp dir"),
+            database: None,
+        };
+        Self::start_in_path(kept, self.data_dir.path(), &refs)
+    }
+
+    /// How tests reach the database directly: a SQLite file path or a PostgreSQL URL.
+    pub fn database_location(&self) -> DatabaseLocation {
+        match &self.database {
+            Some(database) => DatabaseLocation::Postgres(database.url.clone()),
+            None => DatabaseLocation::Sqlite(self.data_dir.path().join("trunkd.db")),
         }
     }
 

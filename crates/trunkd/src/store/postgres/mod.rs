@@ -60,12 +60,8 @@ impl PgStore {
         MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
     }
 
-    async fn begin_with(&self, setting: &str) -> Result<Box<dyn StoreTx>, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        sqlx::query(setting)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+    async fn begin_with(&self, statement: &'static str) -> Result<Box<dyn StoreTx>, StoreError> {
+        let tx = self.pool.begin_with(statement).await.map_err(map_err)?;
         Ok(Box::new(tx::SqlTx::new(tx)))
     }
 }
@@ -113,12 +109,11 @@ impl Store for PgStore {
     }
 
     async fn begin_write(&self) -> Result<Box<dyn StoreTx>, StoreError> {
-        self.begin_with("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
-            .await
+        self.begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE").await
     }
 
     async fn begin_read(&self) -> Result<Box<dyn StoreTx>, StoreError> {
-        self.begin_with("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        self.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
     }
 

@@ -1,7 +1,7 @@
 //! The embedded store: SQLite in WAL mode through sqlx.
 //!
-//! Writers share one connection, so write transactions are serialised in-process and never
-//! deadlock on SQLite's lock upgrade; readers use a small pool and see committed snapshots.
+//! Writers share one connection and begin with `BEGIN IMMEDIATE`, so write transactions are
+//! serialised, in-process and across processes, and never deadlock on SQLite's lock upgrade; readers use a small pool and see committed snapshots.
 //! Durability: `synchronous=NORMAL` in WAL mode. A crash of the process loses nothing that was
 //! committed; a power loss may lose the last transactions but never corrupts the database.
 
@@ -124,7 +124,13 @@ impl Store for SqliteStore {
     }
 
     async fn begin_write(&self) -> Result<Box<dyn StoreTx>, StoreError> {
-        let tx = self.write_pool.begin().await.map_err(map_err)?;
+        // IMMEDIATE takes the write lock now (waiting up to the busy timeout), so writers in
+        // other processes queue instead of failing on a lock upgrade.
+        let tx = self
+            .write_pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_err)?;
         Ok(Box::new(tx::SqlTx::new(tx)))
     }
 

@@ -1,0 +1,353 @@
+//! Several API servers on one database, raced against each other. After every race the
+//! database itself is checked: no port in two trunks, no duplicate segmentation, subport
+//! bindings consistent, revision numbers strictly increasing with one outbox event per change.
+//! Runs on SQLite (two processes on one file) and, in CI's second pass, on PostgreSQL.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{vlan, Client, DatabaseLocation, Server};
+use serde_json::{json, Value};
+use sqlx::Connection;
+
+/// Rounds per race.
+const ROUNDS: usize = 5;
+/// Concurrent requests per round, spread over the servers.
+const RACERS: usize = 8;
+
+struct Facts {
+    ports_in_two_roles: i64,
+    duplicate_segmentations: i64,
+    unbound_subports: i64,
+    /// (trunk id, revision) of trunk outbox events in commit order.
+    trunk_events: Vec<(String, i64)>,
+    /// trunk id -> current revision.
+    trunk_revisions: HashMap<String, i64>,
+}
+
+const PORTS_IN_TWO_ROLES: &str = "SELECT COUNT(*) FROM trunks t \
+    JOIN trunk_members m ON m.port_id = t.port_id AND m.role = 'subport'";
+const DUPLICATE_SEGMENTATIONS: &str = "SELECT COUNT(*) FROM (SELECT trunk_id FROM trunk_members \
+    WHERE role = 'subport' GROUP BY trunk_id, segmentation_type, segmentation_id \
+    HAVING COUNT(*) > 1) d";
+const UNBOUND_SUBPORTS: &str =
+    "SELECT COUNT(*) FROM trunk_members m JOIN ports p ON p.id = m.port_id \
+    WHERE m.role = 'subport' AND (p.device_owner <> 'trunk:subport' OR p.device_id <> m.trunk_id)";
+const TRUNK_EVENTS: &str =
+    "SELECT resource_id, revision_number FROM outbox WHERE resource_type = 'trunk' ORDER BY id";
+const TRUNK_REVISIONS: &str = "SELECT id, revision_number FROM trunks";
+
+macro_rules! read_facts {
+    ($conn:expr) => {{
+        let conn = $conn;
+        Facts {
+            ports_in_two_roles: sqlx::query_scalar(PORTS_IN_TWO_ROLES)
+                .fetch_one(&mut *conn)
+                .await
+                .expect("query"),
+            duplicate_segmentations: sqlx::query_scalar(DUPLICATE_SEGMENTATIONS)
+                .fetch_one(&mut *conn)
+                .await
+                .expect("query"),
+            unbound_subports: sqlx::query_scalar(UNBOUND_SUBPORTS)
+                .fetch_one(&mut *conn)
+                .await
+                .expect("query"),
+            trunk_events: sqlx::query_as(TRUNK_EVENTS)
+                .fetch_all(&mut *conn)
+                .await
+                .expect("query"),
+            trunk_revisions: sqlx::query_as::<_, (String, i64)>(TRUNK_REVISIONS)
+                .fetch_all(&mut *conn)
+                .await
+                .expect("query")
+                .into_iter()
+                .collect(),
+        }
+    }};
+}
+
+async fn facts(location: &DatabaseLocation) -> Facts {
+    match location {
+        DatabaseLocation::Sqlite(path) => {
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .expect("open sqlite");
+            read_facts!(&mut conn)
+        }
+        DatabaseLocation::Postgres(url) => {
+            let mut conn = sqlx::PgConnection::connect(url)
+                .await
+                .expect("connect postgres");
+            read_facts!(&mut conn)
+        }
+    }
+}
+
+/// Checks every invariant; `label` names the race in failures.
+async fn check_invariants(server: &Server, label: &str) {
+    let facts = facts(&server.database_location()).await;
+    assert_eq!(
+        facts.ports_in_two_roles, 0,
+        "{label}: a parent is also a subport"
+    );
+    assert_eq!(
+        facts.duplicate_segmentations, 0,
+        "{label}: duplicate segmentation in a trunk"
+    );
+    assert_eq!(
+        facts.unbound_subports, 0,
+        "{label}: subport bindings disagree with membership"
+    );
+    let mut last: HashMap<&str, i64> = HashMap::new();
+    for (trunk, revision) in &facts.trunk_events {
+        if let Some(previous) = last.insert(trunk, *revision) {
+            assert!(
+                *revision > previous,
+                "{label}: trunk {trunk} revision {revision} after {previous}"
+            );
+        }
+    }
+    for (trunk, revision) in &facts.trunk_revisions {
+        assert_eq!(
+            last.get(trunk.as_str()),
+            Some(revision),
+            "{label}: trunk {trunk} has no event for its last change"
+        );
+    }
+}
+
+/// Runs `requests` concurrently, alternating between the clients; returns the statuses.
+async fn race(
+    clients: &[Client],
+    requests: Vec<(reqwest::Method, String, Option<Value>, Option<String>)>,
+) -> Vec<u16> {
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .enumerate()
+        .map(|(index, (method, path, body, if_match))| {
+            let client = clients[index % clients.len()].clone();
+            tokio::spawn(async move {
+                let headers: Vec<(&str, &str)> = match &if_match {
+                    Some(value) => vec![("If-Match", value.as_str())],
+                    None => vec![],
+                };
+                client
+                    .send_with(method, &path, body, &headers)
+                    .await
+                    .status
+                    .as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.expect("request task"));
+    }
+    assert!(
+        statuses.iter().all(|s| *s < 500),
+        "a race produced a 5xx: {statuses:?}"
+    );
+    statuses
+}
+
+fn count(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
+async fn two_servers() -> (Server, Server, Vec<Client>) {
+    let first = Server::start();
+    let second = first.start_beside(&[]);
+    let clients = vec![first.admin(), second.admin()];
+    (first, second, clients)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_port_added_to_many_trunks_has_one_winner() {
+    let (first, _second, clients) = two_servers().await;
+    let admin = &clients[0];
+    let net = admin.network(json!({})).await;
+    let parents = admin.ports(&net, RACERS).await;
+    let mut trunks = Vec::new();
+    for parent in &parents {
+        trunks.push(admin.trunk(parent, json!([])).await);
+    }
+    for round in 0..ROUNDS {
+        let contested = admin.port(&net, json!({})).await;
+        let requests = trunks
+            .iter()
+            .map(|t| {
+                (
+                    reqwest::Method::PUT,
+                    format!("/v2.0/trunks/{t}/add_subports"),
+                    Some(json!({"sub_ports": [vlan(&contested, round as i64 + 1)]})),
+                    None,
+                )
+            })
+            .collect();
+        let statuses = race(&clients, requests).await;
+        assert_eq!(count(&statuses, 200), 1, "round {round}: {statuses:?}");
+        assert_eq!(
+            count(&statuses, 409),
+            RACERS - 1,
+            "round {round}: {statuses:?}"
+        );
+    }
+    check_invariants(&first, "one port, many trunks").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trunks_created_on_one_parent_have_one_winner() {
+    let (first, _second, clients) = two_servers().await;
+    let admin = &clients[0];
+    let net = admin.network(json!({})).await;
+    for round in 0..ROUNDS {
+        let parent = admin.port(&net, json!({})).await;
+        let requests = (0..RACERS)
+            .map(|_| {
+                (
+                    reqwest::Method::POST,
+                    "/v2.0/trunks".to_string(),
+                    Some(json!({"trunk": {"port_id": parent}})),
+                    None,
+                )
+            })
+            .collect();
+        let statuses = race(&clients, requests).await;
+        assert_eq!(count(&statuses, 201), 1, "round {round}: {statuses:?}");
+        assert_eq!(
+            count(&statuses, 409),
+            RACERS - 1,
+            "round {round}: {statuses:?}"
+        );
+    }
+    check_invariants(&first, "one parent, many creates").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adds_and_removes_with_overlapping_vlans_keep_the_trunk_consistent() {
+    let (first, _second, clients) = two_servers().await;
+    let admin = &clients[0];
+    let net = admin.network(json!({})).await;
+    let parent = admin.port(&net, json!({})).await;
+    let trunk = admin.trunk(&parent, json!([])).await;
+    for round in 0..ROUNDS {
+        let current = admin
+            .get(&format!("/v2.0/trunks/{trunk}"))
+            .await
+            .expect(200)["trunk"]["sub_ports"]
+            .clone();
+        let members: Vec<String> = current
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|s| s["port_id"].as_str().expect("id").to_string())
+            .collect();
+        let fresh = admin.ports(&net, RACERS).await;
+        let mut requests = Vec::new();
+        for (index, port) in fresh.iter().enumerate() {
+            // VLANs 1..=3 only: most adds collide with each other or with what is there.
+            let body = json!({"sub_ports": [vlan(port, (index % 3) as i64 + 1)]});
+            requests.push((
+                reqwest::Method::PUT,
+                format!("/v2.0/trunks/{trunk}/add_subports"),
+                Some(body),
+                None,
+            ));
+        }
+        for member in &members {
+            let body = json!({"sub_ports": [{"port_id": member}]});
+            requests.push((
+                reqwest::Method::PUT,
+                format!("/v2.0/trunks/{trunk}/remove_subports"),
+                Some(body.clone()),
+                None,
+            ));
+            requests.push((
+                reqwest::Method::PUT,
+                format!("/v2.0/trunks/{trunk}/remove_subports"),
+                Some(body),
+                None,
+            ));
+        }
+        let statuses = race(&clients, requests).await;
+        assert!(
+            statuses.iter().all(|s| [200, 404, 409].contains(s)),
+            "round {round}: {statuses:?}"
+        );
+        // Each member is removed exactly once, however many asked.
+        assert_eq!(
+            count(&statuses[RACERS..], 200),
+            members.len(),
+            "round {round}: {statuses:?}"
+        );
+        let after = admin
+            .get(&format!("/v2.0/trunks/{trunk}"))
+            .await
+            .expect(200)["trunk"]["sub_ports"]
+            .clone();
+        let vlans: Vec<i64> = after
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|s| s["segmentation_id"].as_i64().expect("id"))
+            .collect();
+        let mut unique = vlans.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(
+            unique.len(),
+            vlans.len(),
+            "round {round}: duplicate VLANs {vlans:?}"
+        );
+        assert_eq!(
+            count(&statuses[..RACERS], 200),
+            vlans.len(),
+            "round {round}: adds that won are the subports now"
+        );
+    }
+    check_invariants(&first, "adds and removes").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn if_match_updates_have_one_winner() {
+    let (first, _second, clients) = two_servers().await;
+    let admin = &clients[0];
+    let net = admin.network(json!({})).await;
+    let parent = admin.port(&net, json!({})).await;
+    let trunk = admin.trunk(&parent, json!([])).await;
+    admin.wait_for_status(&trunk, "ACTIVE").await;
+    for round in 0..ROUNDS {
+        let revision = admin
+            .get(&format!("/v2.0/trunks/{trunk}"))
+            .await
+            .expect(200)["trunk"]["revision_number"]
+            .as_i64()
+            .expect("revision");
+        let requests = (0..RACERS)
+            .map(|i| {
+                (
+                    reqwest::Method::PUT,
+                    format!("/v2.0/trunks/{trunk}"),
+                    Some(json!({"trunk": {"name": format!("r{round}-{i}")}})),
+                    Some(format!("revision_number={revision}")),
+                )
+            })
+            .collect();
+        let statuses = race(&clients, requests).await;
+        assert_eq!(count(&statuses, 200), 1, "round {round}: {statuses:?}");
+        assert_eq!(
+            count(&statuses, 412),
+            RACERS - 1,
+            "round {round}: {statuses:?}"
+        );
+        let after = admin
+            .get(&format!("/v2.0/trunks/{trunk}"))
+            .await
+            .expect(200)["trunk"]["revision_number"]
+            .as_i64();
+        assert_eq!(after, Some(revision + 1), "round {round}");
+    }
+    check_invariants(&first, "if-match").await;
+}
