@@ -24,6 +24,8 @@ struct Facts {
     trunk_events: Vec<(String, i64)>,
     /// trunk id -> current revision.
     trunk_revisions: HashMap<String, i64>,
+    events: i64,
+    undelivered_events: i64,
 }
 
 const PORTS_IN_TWO_ROLES: &str = "SELECT COUNT(*) FROM trunks t \
@@ -37,6 +39,8 @@ const UNBOUND_SUBPORTS: &str =
 const TRUNK_EVENTS: &str =
     "SELECT resource_id, revision_number FROM outbox WHERE resource_type = 'trunk' ORDER BY id";
 const TRUNK_REVISIONS: &str = "SELECT id, revision_number FROM trunks";
+const EVENTS: &str = "SELECT COUNT(*) FROM outbox";
+const UNDELIVERED_EVENTS: &str = "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL";
 
 macro_rules! read_facts {
     ($conn:expr) => {{
@@ -64,6 +68,14 @@ macro_rules! read_facts {
                 .expect("query")
                 .into_iter()
                 .collect(),
+            events: sqlx::query_scalar(EVENTS)
+                .fetch_one(&mut *conn)
+                .await
+                .expect("query"),
+            undelivered_events: sqlx::query_scalar(UNDELIVERED_EVENTS)
+                .fetch_one(&mut *conn)
+                .await
+                .expect("query"),
         }
     }};
 }
@@ -350,4 +362,64 @@ async fn if_match_updates_have_one_winner() {
         assert_eq!(after, Some(revision + 1), "round {round}");
     }
     check_invariants(&first, "if-match").await;
+}
+
+/// `trunkd_driver_deliveries_total` of one server.
+async fn deliveries(server: &Server) -> u64 {
+    let text = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|line| line.strip_prefix("trunkd_driver_deliveries_total "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no delivery counter in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_event_is_delivered_by_one_server() {
+    let (first, second, clients) = two_servers().await;
+    let net = clients[0].network(json!({})).await;
+    let mut trunks = Vec::new();
+    for index in 0..12 {
+        let client = &clients[index % 2];
+        let ports = client.ports(&net, 3).await;
+        let trunk = client.trunk(&ports[0], json!([vlan(&ports[1], 10)])).await;
+        client
+            .put(
+                &format!("/v2.0/trunks/{trunk}/add_subports"),
+                json!({"sub_ports": [vlan(&ports[2], 20)]}),
+            )
+            .await
+            .expect(200);
+        trunks.push(trunk);
+    }
+    for trunk in &trunks {
+        clients[0].wait_for_status(trunk, "ACTIVE").await;
+    }
+    let location = first.database_location();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let facts = loop {
+        let facts = facts(&location).await;
+        if facts.undelivered_events == 0 {
+            break facts;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "events still undelivered: {}",
+            facts.undelivered_events
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let (a, b) = (deliveries(&first).await, deliveries(&second).await);
+    assert_eq!(
+        a + b,
+        facts.events as u64,
+        "deliveries {a} + {b} against {} events",
+        facts.events
+    );
+    assert!(a > 0 && b > 0, "both servers delivered: {a} and {b}");
+    check_invariants(&first, "deliveries").await;
 }

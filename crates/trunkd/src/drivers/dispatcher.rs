@@ -2,6 +2,10 @@
 //! after every driver accepted it; a restart resumes from the table), in order per resource (a
 //! failed event holds back the later events of the same resource, never those of others), with
 //! exponential backoff between attempts and a time limit on each delivery.
+//!
+//! With several servers on one database, a server delivers a resource's events only while it
+//! holds that resource's lease in the database, so one server at a time works on a resource; a
+//! server that dies leaves a lease that expires, and another server takes over.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -18,6 +22,9 @@ const BATCH: i64 = 500;
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Poll interval when nobody wakes the dispatcher (other processes may have written events).
 const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How long a resource's delivery lease lasts; renewed before each event. Longer than one
+/// delivery may take, so a live server never loses its lease mid-delivery.
+const LEASE_MS: i64 = 2 * DELIVERY_TIMEOUT.as_millis() as i64;
 /// Delivered events are kept this long (for inspection), then deleted.
 const DELIVERED_RETENTION: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 /// How often delivered events are pruned.
@@ -31,6 +38,8 @@ pub struct DispatchStats {
 }
 
 pub struct Dispatcher {
+    /// This dispatcher's name on leases.
+    owner: String,
     store: Arc<dyn Store>,
     drivers: DriverSet,
     reporter: Arc<dyn StatusReporter>,
@@ -52,6 +61,7 @@ impl Dispatcher {
         wake: Arc<Notify>,
     ) -> Self {
         Self {
+            owner: format!("dispatcher-{}", uuid::Uuid::new_v4()),
             store,
             drivers,
             reporter,
@@ -97,16 +107,45 @@ impl Dispatcher {
     pub async fn pass(&self) -> Result<bool, StoreError> {
         let events = self.store.pending_events(BATCH).await?;
         let now = chrono::Utc::now().timestamp_millis();
-        let mut held_back: HashSet<(ResourceKind, String)> = HashSet::new();
+        // Each resource once, in the order of its oldest pending event, if that one is due.
+        let mut seen: HashSet<(ResourceKind, String)> = HashSet::new();
+        let due: Vec<(ResourceKind, String)> = events
+            .into_iter()
+            .filter(|e| {
+                seen.insert((e.resource, e.resource_id.clone())) && e.next_attempt_ms <= now
+            })
+            .map(|e| (e.resource, e.resource_id))
+            .collect();
+        let mut delivered_any = false;
+        for (resource, id) in due {
+            if !self
+                .store
+                .try_lease(resource, &id, &self.owner, LEASE_MS)
+                .await?
+            {
+                continue; // another server is delivering this resource's events
+            }
+            let outcome = self.deliver_resource(resource, &id).await;
+            self.store.release_lease(resource, &id, &self.owner).await?;
+            delivered_any |= outcome?;
+        }
+        Ok(delivered_any)
+    }
+
+    /// Delivers one resource's pending events in order, stopping at the first failure. Reads
+    /// them afresh under the lease, so events another server finished are not sent again.
+    async fn deliver_resource(&self, resource: ResourceKind, id: &str) -> Result<bool, StoreError> {
+        let events = self.store.pending_events_of(resource, id).await?;
+        let now = chrono::Utc::now().timestamp_millis();
         let mut delivered_any = false;
         for event in events {
-            let key = (event.resource, event.resource_id.clone());
-            if held_back.contains(&key) {
-                continue;
-            }
-            if event.next_attempt_ms > now {
-                held_back.insert(key);
-                continue;
+            if event.next_attempt_ms > now
+                || !self
+                    .store
+                    .try_lease(resource, id, &self.owner, LEASE_MS)
+                    .await?
+            {
+                break;
             }
             match self.deliver(&event).await {
                 Ok(()) => {
@@ -129,7 +168,7 @@ impl Dispatcher {
                         .mark_event_failed(event.id, &error.to_string(), retry_in)
                         .await?;
                     self.stats.failed.inc();
-                    held_back.insert(key);
+                    break;
                 }
             }
         }

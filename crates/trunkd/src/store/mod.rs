@@ -165,8 +165,29 @@ pub trait Store: Send + Sync + 'static {
     async fn begin_read(&self) -> Result<Box<dyn StoreTx>, StoreError>;
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
-    /// Undelivered outbox events due now, oldest first.
+    /// Undelivered outbox events, oldest first.
     async fn pending_events(&self, limit: i64) -> Result<Vec<PendingEvent>, StoreError>;
+    /// Undelivered outbox events of one resource, oldest first.
+    async fn pending_events_of(
+        &self,
+        resource: ResourceKind,
+        resource_id: &str,
+    ) -> Result<Vec<PendingEvent>, StoreError>;
+    /// Takes or renews the lease to deliver a resource's events for `lease_ms`, unless another
+    /// owner holds an unexpired one. Returns whether `owner` holds it.
+    async fn try_lease(
+        &self,
+        resource: ResourceKind,
+        resource_id: &str,
+        owner: &str,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError>;
+    async fn release_lease(
+        &self,
+        resource: ResourceKind,
+        resource_id: &str,
+        owner: &str,
+    ) -> Result<(), StoreError>;
     async fn mark_event_delivered(&self, id: i64) -> Result<(), StoreError>;
     /// Records a failed delivery and when to try again.
     async fn mark_event_failed(

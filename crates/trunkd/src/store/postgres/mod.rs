@@ -27,7 +27,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
-use crate::store::{PendingEvent, SchemaState, Store, StoreError, StoreTx};
+use crate::store::{PendingEvent, ResourceKind, SchemaState, Store, StoreError, StoreTx};
 pub(crate) use errors::map_err;
 
 /// The database the shared SQL code in `store/sql` is compiled for here.
@@ -127,6 +127,33 @@ impl Store for PgStore {
 
     async fn pending_events(&self, limit: i64) -> Result<Vec<PendingEvent>, StoreError> {
         outbox::pending_events(&self.pool, limit).await
+    }
+
+    async fn pending_events_of(
+        &self,
+        resource: ResourceKind,
+        resource_id: &str,
+    ) -> Result<Vec<PendingEvent>, StoreError> {
+        outbox::pending_events_of(&self.pool, resource, resource_id).await
+    }
+
+    async fn try_lease(
+        &self,
+        resource: ResourceKind,
+        resource_id: &str,
+        owner: &str,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        outbox::try_lease(&self.pool, resource, resource_id, owner, lease_ms).await
+    }
+
+    async fn release_lease(
+        &self,
+        resource: ResourceKind,
+        resource_id: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        outbox::release_lease(&self.pool, resource, resource_id, owner).await
     }
 
     async fn mark_event_delivered(&self, id: i64) -> Result<(), StoreError> {

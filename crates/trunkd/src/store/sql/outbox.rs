@@ -11,18 +11,84 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+const PENDING_COLUMNS: &str = "SELECT id, resource_type, resource_id, event, revision_number, \
+    payload, attempts, next_attempt_ms FROM outbox WHERE delivered_at IS NULL";
+
 pub(super) async fn pending_events(
     pool: &Pool<Db>,
     limit: i64,
 ) -> Result<Vec<PendingEvent>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, resource_type, resource_id, event, revision_number, payload, attempts, \
-         next_attempt_ms FROM outbox WHERE delivered_at IS NULL ORDER BY id LIMIT $1",
-    )
-    .bind(limit)
+    let rows = sqlx::query(&format!("{PENDING_COLUMNS} ORDER BY id LIMIT $1"))
+        .bind(limit)
+        .fetch_all(pool)
+        .await
+        .map_err(map_err)?;
+    decode_events(&rows)
+}
+
+pub(super) async fn pending_events_of(
+    pool: &Pool<Db>,
+    resource: ResourceKind,
+    resource_id: &str,
+) -> Result<Vec<PendingEvent>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "{PENDING_COLUMNS} AND resource_type = $1 AND resource_id = $2 ORDER BY id"
+    ))
+    .bind(resource.as_str())
+    .bind(resource_id)
     .fetch_all(pool)
     .await
     .map_err(map_err)?;
+    decode_events(&rows)
+}
+
+/// Takes (or renews) the delivery lease of a resource unless another owner holds an
+/// unexpired one. Returns whether `owner` holds it now.
+pub(super) async fn try_lease(
+    pool: &Pool<Db>,
+    resource: ResourceKind,
+    resource_id: &str,
+    owner: &str,
+    lease_ms: i64,
+) -> Result<bool, StoreError> {
+    let now = now_ms();
+    let done = sqlx::query(
+        "INSERT INTO outbox_leases (resource_type, resource_id, owner, expires_ms) \
+         VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (resource_type, resource_id) DO UPDATE \
+         SET owner = excluded.owner, expires_ms = excluded.expires_ms \
+         WHERE outbox_leases.expires_ms < $5 OR outbox_leases.owner = excluded.owner",
+    )
+    .bind(resource.as_str())
+    .bind(resource_id)
+    .bind(owner)
+    .bind(now + lease_ms)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(map_err)?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(super) async fn release_lease(
+    pool: &Pool<Db>,
+    resource: ResourceKind,
+    resource_id: &str,
+    owner: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "DELETE FROM outbox_leases WHERE resource_type = $1 AND resource_id = $2 AND owner = $3",
+    )
+    .bind(resource.as_str())
+    .bind(resource_id)
+    .bind(owner)
+    .execute(pool)
+    .await
+    .map(|_| ())
+    .map_err(map_err)
+}
+
+fn decode_events(rows: &[super::DbRow]) -> Result<Vec<PendingEvent>, StoreError> {
     rows.iter()
         .map(|row| {
             let kind: String = row.try_get("resource_type").map_err(map_err)?;

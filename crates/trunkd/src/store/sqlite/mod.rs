@@ -28,7 +28,7 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use crate::store::{PendingEvent, SchemaState, Store, StoreError, StoreTx};
+use crate::store::{PendingEvent, ResourceKind, SchemaState, Store, StoreError, StoreTx};
 pub(crate) use errors::map_err;
 
 /// The database the shared SQL code in `store/sql` is compiled for here.
@@ -149,6 +149,33 @@ impl Store for SqliteStore {
 
     async fn pending_events(&self, limit: i64) -> Result<Vec<PendingEvent>, StoreError> {
         outbox::pending_events(&self.write_pool, limit).await
+    }
+
+    async fn pending_events_of(
+        &self,
+        resource: ResourceKind,
+        resource_id: &str,
+    ) -> Result<Vec<PendingEvent>, StoreError> {
+        outbox::pending_events_of(&self.write_pool, resource, resource_id).await
+    }
+
+    async fn try_lease(
+        &self,
+        resource: ResourceKind,
+        resource_id: &str,
+        owner: &str,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        outbox::try_lease(&self.write_pool, resource, resource_id, owner, lease_ms).await
+    }
+
+    async fn release_lease(
+        &self,
+        resource: ResourceKind,
+        resource_id: &str,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        outbox::release_lease(&self.write_pool, resource, resource_id, owner).await
     }
 
     async fn mark_event_delivered(&self, id: i64) -> Result<(), StoreError> {
