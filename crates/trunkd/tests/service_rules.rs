@@ -14,7 +14,7 @@ use trunkd::drivers::noop::NoopDriver;
 use trunkd::drivers::{DriverError, StatusReporter, TrunkChange, TrunkDriver};
 use trunkd::model::TrunkStatus;
 use trunkd::service::{PortUpdate, ServiceError};
-use trunkd::store::PendingEvent;
+use trunkd::store::{PendingEvent, ResourceKind};
 
 /// A driver whose behaviour a test sets.
 #[derive(Default)]
@@ -311,9 +311,8 @@ async fn dispatcher_retries_failures_and_keeps_per_trunk_order() {
         .expect("add");
     let b = h.trunk(ports[2], vec![]).await;
     let reporter: Arc<dyn StatusReporter> = h.service.clone();
-    let dyn_store = h.store.clone();
     let dispatcher = Dispatcher::new(
-        dyn_store,
+        h.store.clone(),
         h.service.drivers().clone(),
         reporter,
         h.wake.clone(),
@@ -375,9 +374,8 @@ async fn a_panicking_driver_fails_the_attempt_not_the_dispatcher() {
     let net = h.network().await;
     h.ports(net, 1).await;
     let reporter: Arc<dyn StatusReporter> = h.service.clone();
-    let dyn_store = h.store.clone();
     let dispatcher = Dispatcher::new(
-        dyn_store,
+        h.store.clone(),
         h.service.drivers().clone(),
         reporter,
         h.wake.clone(),
@@ -398,4 +396,42 @@ async fn a_panicking_driver_fails_the_attempt_not_the_dispatcher() {
     dispatcher.pass().await.expect("pass");
     assert_eq!(h.store.pending_event_count().await.expect("count"), 0);
     assert_eq!(driver.delivered.lock().expect("lock").len(), 2);
+}
+
+#[tokio::test]
+async fn a_lease_left_by_a_dead_server_is_taken_over_when_it_expires() {
+    let driver = Arc::new(ScriptedDriver {
+        bound_ok: true,
+        ..Default::default()
+    });
+    let h = harness(vec![driver.clone()]).await;
+    let net = h.network().await;
+    // Another server took the network's lease and died.
+    let taken = h
+        .store
+        .try_lease(ResourceKind::Network, &net.to_string(), "dead-server", 300)
+        .await
+        .expect("lease");
+    assert!(taken);
+    let reporter: Arc<dyn StatusReporter> = h.service.clone();
+    let dispatcher = Dispatcher::new(
+        h.store.clone(),
+        h.service.drivers().clone(),
+        reporter,
+        h.wake.clone(),
+    );
+    dispatcher.pass().await.expect("pass");
+    assert_eq!(
+        h.store.pending_event_count().await.expect("count"),
+        1,
+        "the lease holds"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    dispatcher.pass().await.expect("pass");
+    assert_eq!(
+        h.store.pending_event_count().await.expect("count"),
+        0,
+        "taken over"
+    );
+    assert_eq!(driver.delivered.lock().expect("lock").len(), 1);
 }
