@@ -100,6 +100,47 @@ pub fn unwrap_body(body: Value, singular: &str, plural: Option<&str>) -> Result<
     }
 }
 
+/// Parses a create body, single or bulk, with `parse` for each resource. Returns the requests
+/// and whether the call was a bulk create.
+pub fn parse_create<T>(
+    body: Value,
+    singular: &str,
+    plural: &str,
+    parse: fn(Map<String, Value>) -> Result<T, ApiError>,
+) -> Result<(Vec<T>, bool), ApiError> {
+    Ok(match unwrap_body(body, singular, Some(plural))? {
+        Wrapped::One(map) => (vec![parse(map)?], false),
+        Wrapped::Many(maps) => (maps.into_iter().map(parse).collect::<Result<_, _>>()?, true),
+    })
+}
+
+/// The 201 response of a create: one resource, or the list of a bulk create.
+pub fn created(
+    singular: &str,
+    plural: &str,
+    bulk: bool,
+    mut items: Vec<Map<String, Value>>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut body = Map::new();
+    if bulk {
+        body.insert(
+            plural.into(),
+            Value::Array(items.into_iter().map(Value::Object).collect()),
+        );
+    } else {
+        body.insert(
+            singular.into(),
+            items.pop().map(Value::Object).unwrap_or(Value::Null),
+        );
+    }
+    (
+        axum::http::StatusCode::CREATED,
+        axum::Json(Value::Object(body)),
+    )
+        .into_response()
+}
+
 fn unrecognised(map: &Map<String, Value>) -> ApiError {
     let names: Vec<&str> = map.keys().map(String::as_str).collect();
     ApiError::bad_request(

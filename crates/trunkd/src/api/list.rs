@@ -206,6 +206,31 @@ impl ListRequest {
     }
 }
 
+impl ListRequest {
+    /// The list response: one page of `items`, rendered, with the requested fields, and the
+    /// `<collection>_links` when the call asked for a page.
+    pub fn respond<T>(
+        &self,
+        items: Vec<T>,
+        id_of: impl Fn(&T) -> String,
+        render: impl Fn(&T) -> Map<String, Value>,
+        base_url: &str,
+        collection: &str,
+    ) -> Value {
+        let (page, links) = self.paginate(items, id_of, base_url, collection);
+        let rendered: Vec<Value> = page
+            .iter()
+            .map(|item| Value::Object(select_fields(render(item), &self.fields)))
+            .collect();
+        let mut body = Map::new();
+        body.insert(collection.into(), Value::Array(rendered));
+        if let Some(links) = links {
+            body.insert(format!("{collection}_links"), Value::Array(links));
+        }
+        Value::Object(body)
+    }
+}
+
 /// Keeps only the requested attributes (all when none were requested).
 pub fn select_fields(mut object: Map<String, Value>, fields: &[String]) -> Map<String, Value> {
     if !fields.is_empty() {

@@ -2,12 +2,14 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Map, Value};
 
 use crate::api::auth::Caller;
-use crate::api::body::{unwrap_body, Fields, JsonBody, Wrapped};
+use crate::api::body::{
+    created as created_response, parse_create, unwrap_body, Fields, JsonBody, Wrapped,
+};
 use crate::api::error::ApiError;
 use crate::api::list::{self, select_fields};
 use crate::api::{base_url, if_match, path_id, render, show_fields, AppState};
@@ -25,7 +27,7 @@ const READ_ONLY: &[&str] = &[
     "subnets",
 ];
 
-fn parse_create(map: Map<String, Value>) -> Result<NetworkCreate, ApiError> {
+fn parse_create_body(map: Map<String, Value>) -> Result<NetworkCreate, ApiError> {
     let mut fields = Fields::new(map);
     fields.forbid(READ_ONLY, "POST")?;
     let network_type = match fields.take_string("provider:network_type")? {
@@ -83,26 +85,14 @@ pub async fn create(
     Caller(ctx): Caller,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let (requests, bulk) = match unwrap_body(body, "network", Some("networks"))? {
-        Wrapped::One(map) => (vec![parse_create(map)?], false),
-        Wrapped::Many(maps) => (
-            maps.into_iter()
-                .map(parse_create)
-                .collect::<Result<_, _>>()?,
-            true,
-        ),
-    };
+    let (requests, bulk) = parse_create(body, "network", "networks", parse_create_body)?;
     let created = state.service.create_networks(&ctx, requests).await?;
-    let mut rendered: Vec<Value> = created
-        .iter()
-        .map(|n| Value::Object(render::network(n)))
-        .collect();
-    let body = if bulk {
-        json!({ "networks": rendered })
-    } else {
-        json!({ "network": rendered.pop() })
-    };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(created_response(
+        "network",
+        "networks",
+        bulk,
+        created.iter().map(render::network).collect(),
+    ))
 }
 
 pub async fn list(
@@ -112,25 +102,17 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let request = list::parse(raw.as_deref(), NETWORK_ATTRS)?;
-    let networks = state
+    let items = state
         .service
         .list_networks(&ctx, request.store_query())
         .await?;
-    let (page, links) = request.paginate(
-        networks,
+    Ok(Json(request.respond(
+        items,
         |n| n.item.id.to_string(),
+        render::network,
         &base_url(&headers),
         "networks",
-    );
-    let items: Vec<Value> = page
-        .iter()
-        .map(|n| Value::Object(select_fields(render::network(n), &request.fields)))
-        .collect();
-    let mut body = json!({ "networks": items });
-    if let Some(links) = links {
-        body["networks_links"] = Value::Array(links);
-    }
-    Ok(Json(body))
+    )))
 }
 
 pub async fn show(

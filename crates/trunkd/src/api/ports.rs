@@ -2,12 +2,14 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Map, Value};
 
 use crate::api::auth::Caller;
-use crate::api::body::{unwrap_body, Fields, JsonBody, Wrapped};
+use crate::api::body::{
+    created as created_response, parse_create, unwrap_body, Fields, JsonBody, Wrapped,
+};
 use crate::api::error::ApiError;
 use crate::api::list::{self, select_fields};
 use crate::api::{base_url, if_match, path_id, render, show_fields, AppState};
@@ -54,7 +56,7 @@ fn take_fixed_ips(fields: &mut Fields) -> Result<Option<Vec<FixedIp>>, ApiError>
         .map(Some)
 }
 
-fn parse_create(map: Map<String, Value>) -> Result<PortCreate, ApiError> {
+fn parse_create_body(map: Map<String, Value>) -> Result<PortCreate, ApiError> {
     let mut fields = Fields::new(map);
     fields.forbid(READ_ONLY, "POST")?;
     let create = PortCreate {
@@ -101,26 +103,14 @@ pub async fn create(
     Caller(ctx): Caller,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let (requests, bulk) = match unwrap_body(body, "port", Some("ports"))? {
-        Wrapped::One(map) => (vec![parse_create(map)?], false),
-        Wrapped::Many(maps) => (
-            maps.into_iter()
-                .map(parse_create)
-                .collect::<Result<_, _>>()?,
-            true,
-        ),
-    };
+    let (requests, bulk) = parse_create(body, "port", "ports", parse_create_body)?;
     let created = state.service.create_ports(&ctx, requests).await?;
-    let mut rendered: Vec<Value> = created
-        .iter()
-        .map(|p| Value::Object(render::port(p)))
-        .collect();
-    let body = if bulk {
-        json!({ "ports": rendered })
-    } else {
-        json!({ "port": rendered.pop() })
-    };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(created_response(
+        "port",
+        "ports",
+        bulk,
+        created.iter().map(render::port).collect(),
+    ))
 }
 
 pub async fn list(
@@ -130,25 +120,17 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let request = list::parse(raw.as_deref(), PORT_ATTRS)?;
-    let ports = state
+    let items = state
         .service
         .list_ports(&ctx, request.store_query())
         .await?;
-    let (page, links) = request.paginate(
-        ports,
+    Ok(Json(request.respond(
+        items,
         |p| p.port.id.to_string(),
+        render::port,
         &base_url(&headers),
         "ports",
-    );
-    let items: Vec<Value> = page
-        .iter()
-        .map(|p| Value::Object(select_fields(render::port(p), &request.fields)))
-        .collect();
-    let mut body = json!({ "ports": items });
-    if let Some(links) = links {
-        body["ports_links"] = Value::Array(links);
-    }
-    Ok(Json(body))
+    )))
 }
 
 pub async fn show(

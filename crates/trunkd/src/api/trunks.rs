@@ -2,12 +2,14 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Json;
 use serde_json::{json, Map, Value};
 
 use crate::api::auth::Caller;
-use crate::api::body::{unwrap_body, Fields, JsonBody, Wrapped};
+use crate::api::body::{
+    created as created_response, parse_create, unwrap_body, Fields, JsonBody, Wrapped,
+};
 use crate::api::error::ApiError;
 use crate::api::list::{self, select_fields};
 use crate::api::{base_url, if_match, path_id, render, show_fields, AppState};
@@ -95,7 +97,7 @@ fn subports_body(body: Value) -> Result<Vec<Value>, ApiError> {
     Ok(items)
 }
 
-fn parse_create(map: Map<String, Value>) -> Result<TrunkCreate, ApiError> {
+fn parse_create_body(map: Map<String, Value>) -> Result<TrunkCreate, ApiError> {
     let mut fields = Fields::new(map);
     fields.forbid(READ_ONLY, "POST")?;
     let create = TrunkCreate {
@@ -136,26 +138,14 @@ pub async fn create(
     Caller(ctx): Caller,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let (requests, bulk) = match unwrap_body(body, "trunk", Some("trunks"))? {
-        Wrapped::One(map) => (vec![parse_create(map)?], false),
-        Wrapped::Many(maps) => (
-            maps.into_iter()
-                .map(parse_create)
-                .collect::<Result<_, _>>()?,
-            true,
-        ),
-    };
+    let (requests, bulk) = parse_create(body, "trunk", "trunks", parse_create_body)?;
     let created = state.service.create_trunks(&ctx, requests).await?;
-    let mut rendered: Vec<Value> = created
-        .iter()
-        .map(|t| Value::Object(render::trunk(t)))
-        .collect();
-    let body = if bulk {
-        json!({ "trunks": rendered })
-    } else {
-        json!({ "trunk": rendered.pop() })
-    };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(created_response(
+        "trunk",
+        "trunks",
+        bulk,
+        created.iter().map(render::trunk).collect(),
+    ))
 }
 
 pub async fn list(
@@ -165,21 +155,17 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let request = list::parse(raw.as_deref(), TRUNK_ATTRS)?;
-    let trunks = state
+    let items = state
         .service
         .list_trunks(&ctx, request.store_query())
         .await?;
-    let (page, links) =
-        request.paginate(trunks, |t| t.id.to_string(), &base_url(&headers), "trunks");
-    let items: Vec<Value> = page
-        .iter()
-        .map(|t| Value::Object(select_fields(render::trunk(t), &request.fields)))
-        .collect();
-    let mut body = json!({ "trunks": items });
-    if let Some(links) = links {
-        body["trunks_links"] = Value::Array(links);
-    }
-    Ok(Json(body))
+    Ok(Json(request.respond(
+        items,
+        |t| t.id.to_string(),
+        render::trunk,
+        &base_url(&headers),
+        "trunks",
+    )))
 }
 
 pub async fn show(

@@ -48,6 +48,19 @@ impl Guard<'_> {
         self.policy.enforce(action, target, &self.ctx.credentials)
     }
 
+    /// The attribute rules (`<action>:<attribute>`) of every attribute the caller gave.
+    pub fn require_fields(
+        &self,
+        action: &str,
+        given: &[(&str, bool)],
+        target: &Target,
+    ) -> Result<(), ServiceError> {
+        given
+            .iter()
+            .filter(|(_, present)| *present)
+            .try_for_each(|(attr, _)| self.require(&format!("{action}:{attr}"), target))
+    }
+
     /// Denied actions on visible resources are 403.
     pub fn require(&self, action: &str, target: &Target) -> Result<(), ServiceError> {
         if self.allows(action, target) {

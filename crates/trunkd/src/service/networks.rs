@@ -212,19 +212,22 @@ impl Service {
         let mut target = owned_target(&project);
         target.insert("shared".into(), request.shared.unwrap_or(false).into());
         guard.require("create_network", &target)?;
-        if request.shared.is_some() {
-            guard.require("create_network:shared", &target)?;
-        }
-        let given = [
-            request.network_type.is_some(),
-            request.physical_network.is_some(),
-            request.segmentation_id.is_some(),
-        ];
-        for (attr, present) in PROVIDER_ATTRS.iter().zip(given) {
-            if present {
-                guard.require(&format!("create_network:{attr}"), &target)?;
-            }
-        }
+        guard.require_fields(
+            "create_network",
+            &[
+                ("shared", request.shared.is_some()),
+                ("provider:network_type", request.network_type.is_some()),
+                (
+                    "provider:physical_network",
+                    request.physical_network.is_some(),
+                ),
+                (
+                    "provider:segmentation_id",
+                    request.segmentation_id.is_some(),
+                ),
+            ],
+            &target,
+        )?;
         if let Some(name) = &request.name {
             check_length("name", name, NAME_MAX)?;
         }
@@ -360,9 +363,11 @@ impl Service {
             let mut network = visible_network(tx.as_mut(), &guard, id).await?;
             let target = network_target(&network);
             guard.require("update_network", &target)?;
-            if update.shared.is_some() {
-                guard.require("update_network:shared", &target)?;
-            }
+            guard.require_fields(
+                "update_network",
+                &[("shared", update.shared.is_some())],
+                &target,
+            )?;
             check_revision(if_match, network.std.revision_number)?;
             if let Some(name) = &update.name {
                 network.name = name.clone();

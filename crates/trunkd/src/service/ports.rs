@@ -194,23 +194,34 @@ fn check_vnic_type(vnic_type: &str) -> Result<(), ServiceError> {
     }
 }
 
-fn check_texts(
-    name: Option<&String>,
-    description: Option<&String>,
-    device_id: Option<&String>,
-    device_owner: Option<&String>,
-) -> Result<(), ServiceError> {
+/// The attributes a port create or update may carry that need checking before any read.
+struct PortAttributes<'a> {
+    name: Option<&'a String>,
+    description: Option<&'a String>,
+    device_id: Option<&'a String>,
+    device_owner: Option<&'a String>,
+    vnic_type: Option<&'a String>,
+    fixed_ips: Option<&'a [FixedIp]>,
+    mac_address: Option<&'a str>,
+}
+
+/// Checks lengths, VNIC type, addresses and MAC; returns the MAC normalised, if one was given.
+fn check_attributes(given: &PortAttributes<'_>) -> Result<Option<String>, ServiceError> {
     for (field, value, max) in [
-        ("name", name, NAME_MAX),
-        ("description", description, NAME_MAX),
-        ("device_id", device_id, DEVICE_FIELD_MAX),
-        ("device_owner", device_owner, DEVICE_FIELD_MAX),
+        ("name", given.name, NAME_MAX),
+        ("description", given.description, NAME_MAX),
+        ("device_id", given.device_id, DEVICE_FIELD_MAX),
+        ("device_owner", given.device_owner, DEVICE_FIELD_MAX),
     ] {
         if let Some(value) = value {
             check_length(field, value, max)?;
         }
     }
-    Ok(())
+    if let Some(vnic_type) = given.vnic_type {
+        check_vnic_type(vnic_type)?;
+    }
+    check_fixed_ips(given.fixed_ips.unwrap_or_default())?;
+    given.mac_address.map(normalise_mac).transpose()
 }
 
 impl Service {
@@ -236,30 +247,24 @@ impl Service {
             let project = ctx.owning_project(request.project_id.clone())?;
             let target = owned_target(&project);
             guard.require("create_port", &target)?;
-            for (attr, present) in [
-                ("mac_address", request.mac_address.is_some()),
-                ("binding:host_id", request.host_id.is_some()),
-                ("binding:profile", request.profile.is_some()),
-            ] {
-                if present {
-                    guard.require(&format!("create_port:{attr}"), &target)?;
-                }
-            }
-            check_texts(
-                request.name.as_ref(),
-                request.description.as_ref(),
-                request.device_id.as_ref(),
-                request.device_owner.as_ref(),
+            guard.require_fields(
+                "create_port",
+                &[
+                    ("mac_address", request.mac_address.is_some()),
+                    ("binding:host_id", request.host_id.is_some()),
+                    ("binding:profile", request.profile.is_some()),
+                ],
+                &target,
             )?;
-            if let Some(vnic_type) = &request.vnic_type {
-                check_vnic_type(vnic_type)?;
-            }
-            check_fixed_ips(request.fixed_ips.as_deref().unwrap_or_default())?;
-            let mac = request
-                .mac_address
-                .as_deref()
-                .map(normalise_mac)
-                .transpose()?;
+            let mac = check_attributes(&PortAttributes {
+                name: request.name.as_ref(),
+                description: request.description.as_ref(),
+                device_id: request.device_id.as_ref(),
+                device_owner: request.device_owner.as_ref(),
+                vnic_type: request.vnic_type.as_ref(),
+                fixed_ips: request.fixed_ips.as_deref(),
+                mac_address: request.mac_address.as_deref(),
+            })?;
             prepared.push((network_id, project, mac));
         }
         let ports = write_tx!(self, |tx| async {
@@ -457,34 +462,28 @@ impl Service {
         if_match: Option<i64>,
     ) -> Result<PortView, ServiceError> {
         let guard = self.guard(ctx);
-        check_texts(
-            update.name.as_ref(),
-            update.description.as_ref(),
-            update.device_id.as_ref(),
-            update.device_owner.as_ref(),
-        )?;
-        if let Some(vnic_type) = &update.vnic_type {
-            check_vnic_type(vnic_type)?;
-        }
-        check_fixed_ips(update.fixed_ips.as_deref().unwrap_or_default())?;
-        let mac = update
-            .mac_address
-            .as_deref()
-            .map(normalise_mac)
-            .transpose()?;
+        let mac = check_attributes(&PortAttributes {
+            name: update.name.as_ref(),
+            description: update.description.as_ref(),
+            device_id: update.device_id.as_ref(),
+            device_owner: update.device_owner.as_ref(),
+            vnic_type: update.vnic_type.as_ref(),
+            fixed_ips: update.fixed_ips.as_deref(),
+            mac_address: update.mac_address.as_deref(),
+        })?;
         let port = write_tx!(self, |tx| async {
             let mut port = visible_port(tx.as_mut(), &guard, id).await?;
             let target = port_target(&port);
             guard.require("update_port", &target)?;
-            for (attr, present) in [
-                ("mac_address", update.mac_address.is_some()),
-                ("binding:host_id", update.host_id.is_some()),
-                ("binding:profile", update.profile.is_some()),
-            ] {
-                if present {
-                    guard.require(&format!("update_port:{attr}"), &target)?;
-                }
-            }
+            guard.require_fields(
+                "update_port",
+                &[
+                    ("mac_address", update.mac_address.is_some()),
+                    ("binding:host_id", update.host_id.is_some()),
+                    ("binding:profile", update.profile.is_some()),
+                ],
+                &target,
+            )?;
             check_revision(if_match, port.std.revision_number)?;
             let old_host = port.host_id.clone();
             if let Some(mac) = &mac {

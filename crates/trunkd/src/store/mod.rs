@@ -6,6 +6,67 @@
 //! (SQLite serialises writers; a server database locks the rows), so checks and writes see
 //! the same state.
 
+/// Implements [`Outbox`] for a SQL backend: the same for every one of them, each of which
+/// includes `store/sql/outbox.rs` as `outbox`. `$writer` and `$reader` name its pools.
+macro_rules! impl_sql_outbox {
+    ($store:ty, $writer:ident, $reader:ident) => {
+        #[async_trait::async_trait]
+        impl crate::store::Outbox for $store {
+            async fn pending_events(&self, limit: i64) -> Result<Vec<PendingEvent>, StoreError> {
+                outbox::pending_events(&self.$writer, limit).await
+            }
+
+            async fn pending_events_of(
+                &self,
+                resource: ResourceKind,
+                resource_id: &str,
+            ) -> Result<Vec<PendingEvent>, StoreError> {
+                outbox::pending_events_of(&self.$writer, resource, resource_id).await
+            }
+
+            async fn try_lease(
+                &self,
+                resource: ResourceKind,
+                resource_id: &str,
+                owner: &str,
+                lease_ms: i64,
+            ) -> Result<bool, StoreError> {
+                outbox::try_lease(&self.$writer, resource, resource_id, owner, lease_ms).await
+            }
+
+            async fn release_lease(
+                &self,
+                resource: ResourceKind,
+                resource_id: &str,
+                owner: &str,
+            ) -> Result<(), StoreError> {
+                outbox::release_lease(&self.$writer, resource, resource_id, owner).await
+            }
+
+            async fn mark_event_delivered(&self, id: i64) -> Result<(), StoreError> {
+                outbox::mark_delivered(&self.$writer, id).await
+            }
+
+            async fn mark_event_failed(
+                &self,
+                id: i64,
+                error: &str,
+                retry_in_ms: i64,
+            ) -> Result<(), StoreError> {
+                outbox::mark_failed(&self.$writer, id, error, retry_in_ms).await
+            }
+
+            async fn prune_delivered_events(&self, before: &str) -> Result<u64, StoreError> {
+                outbox::prune_delivered(&self.$writer, before).await
+            }
+
+            async fn pending_event_count(&self) -> Result<i64, StoreError> {
+                outbox::pending_count(&self.$reader).await
+            }
+        }
+    };
+}
+
 pub mod postgres;
 pub mod query;
 pub mod sqlite;
@@ -150,21 +211,9 @@ impl SchemaState {
     }
 }
 
-/// The database as the service sees it.
+/// The outbox as the dispatcher sees it: pending events, delivery leases, outcomes.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    /// Where the schema stands; reads only.
-    async fn schema_state(&self) -> Result<SchemaState, StoreError>;
-    /// Applies every pending migration.
-    async fn migrate(&self) -> Result<(), StoreError>;
-    /// Closes the connections.
-    async fn close(&self);
-    /// A transaction for a user operation that writes.
-    async fn begin_write(&self) -> Result<Box<dyn StoreTx>, StoreError>;
-    /// A read-only transaction: a consistent snapshot for reads and lists.
-    async fn begin_read(&self) -> Result<Box<dyn StoreTx>, StoreError>;
-    /// Whether the database answers (for `/readyz`).
-    async fn ping(&self) -> Result<(), StoreError>;
+pub trait Outbox: Send + Sync {
     /// Undelivered outbox events, oldest first.
     async fn pending_events(&self, limit: i64) -> Result<Vec<PendingEvent>, StoreError>;
     /// Undelivered outbox events of one resource, oldest first.
@@ -201,6 +250,23 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes events delivered before `before` (a timestamp as `now_timestamp` renders it).
     /// Returns how many went.
     async fn prune_delivered_events(&self, before: &str) -> Result<u64, StoreError>;
+}
+
+/// The database as the service sees it.
+#[async_trait]
+pub trait Store: Outbox + Send + Sync + 'static {
+    /// Where the schema stands; reads only.
+    async fn schema_state(&self) -> Result<SchemaState, StoreError>;
+    /// Applies every pending migration.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Closes the connections.
+    async fn close(&self);
+    /// A transaction for a user operation that writes.
+    async fn begin_write(&self) -> Result<Box<dyn StoreTx>, StoreError>;
+    /// A read-only transaction: a consistent snapshot for reads and lists.
+    async fn begin_read(&self) -> Result<Box<dyn StoreTx>, StoreError>;
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
 }
 
 /// One open transaction. Dropping it without [`StoreTx::commit`] rolls it back.

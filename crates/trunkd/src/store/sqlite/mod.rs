@@ -146,56 +146,6 @@ impl Store for SqliteStore {
             .map(|_| ())
             .map_err(map_err)
     }
-
-    async fn pending_events(&self, limit: i64) -> Result<Vec<PendingEvent>, StoreError> {
-        outbox::pending_events(&self.write_pool, limit).await
-    }
-
-    async fn pending_events_of(
-        &self,
-        resource: ResourceKind,
-        resource_id: &str,
-    ) -> Result<Vec<PendingEvent>, StoreError> {
-        outbox::pending_events_of(&self.write_pool, resource, resource_id).await
-    }
-
-    async fn try_lease(
-        &self,
-        resource: ResourceKind,
-        resource_id: &str,
-        owner: &str,
-        lease_ms: i64,
-    ) -> Result<bool, StoreError> {
-        outbox::try_lease(&self.write_pool, resource, resource_id, owner, lease_ms).await
-    }
-
-    async fn release_lease(
-        &self,
-        resource: ResourceKind,
-        resource_id: &str,
-        owner: &str,
-    ) -> Result<(), StoreError> {
-        outbox::release_lease(&self.write_pool, resource, resource_id, owner).await
-    }
-
-    async fn mark_event_delivered(&self, id: i64) -> Result<(), StoreError> {
-        outbox::mark_delivered(&self.write_pool, id).await
-    }
-
-    async fn mark_event_failed(
-        &self,
-        id: i64,
-        error: &str,
-        retry_in_ms: i64,
-    ) -> Result<(), StoreError> {
-        outbox::mark_failed(&self.write_pool, id, error, retry_in_ms).await
-    }
-
-    async fn prune_delivered_events(&self, before: &str) -> Result<u64, StoreError> {
-        outbox::prune_delivered(&self.write_pool, before).await
-    }
-
-    async fn pending_event_count(&self) -> Result<i64, StoreError> {
-        outbox::pending_count(&self.read_pool).await
-    }
 }
+
+impl_sql_outbox!(SqliteStore, write_pool, read_pool);
