@@ -86,13 +86,20 @@ async fn facts(location: &DatabaseLocation) -> Facts {
             let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
                 .await
                 .expect("open sqlite");
-            read_facts!(&mut conn)
+            // One transaction: all facts from one snapshot, while servers keep committing.
+            let mut tx = conn.begin().await.expect("begin");
+            read_facts!(&mut *tx)
         }
         DatabaseLocation::Postgres(url) => {
             let mut conn = sqlx::PgConnection::connect(url)
                 .await
                 .expect("connect postgres");
-            read_facts!(&mut conn)
+            let mut tx = conn.begin().await.expect("begin");
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .execute(&mut *tx)
+                .await
+                .expect("snapshot");
+            read_facts!(&mut *tx)
         }
     }
 }
@@ -112,20 +119,18 @@ async fn check_invariants(server: &Server, label: &str) {
         facts.unbound_subports, 0,
         "{label}: subport bindings disagree with membership"
     );
-    let mut last: HashMap<&str, i64> = HashMap::new();
+    // Every change of a trunk bumps its revision by one and writes one event, in one
+    // transaction: so a trunk's events, in commit order, carry revisions 0, 1, 2, ... current.
+    let mut revisions: HashMap<&str, Vec<i64>> = HashMap::new();
     for (trunk, revision) in &facts.trunk_events {
-        if let Some(previous) = last.insert(trunk, *revision) {
-            assert!(
-                *revision > previous,
-                "{label}: trunk {trunk} revision {revision} after {previous}"
-            );
-        }
+        revisions.entry(trunk).or_default().push(*revision);
     }
-    for (trunk, revision) in &facts.trunk_revisions {
+    for (trunk, current) in &facts.trunk_revisions {
+        let expected: Vec<i64> = (0..=*current).collect();
         assert_eq!(
-            last.get(trunk.as_str()),
-            Some(revision),
-            "{label}: trunk {trunk} has no event for its last change"
+            revisions.get(trunk.as_str()),
+            Some(&expected),
+            "{label}: trunk {trunk} at revision {current} has events for other revisions"
         );
     }
 }
