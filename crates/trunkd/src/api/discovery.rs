@@ -89,6 +89,12 @@ fn extension_json(&(alias, name, description): &(&str, &str, &str)) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "discovery",
+    responses((status = 200, description = "API versions", body = crate::api::openapi::Object))
+)]
 pub async fn versions(headers: HeaderMap) -> Json<Value> {
     let base = base_url(&headers);
     Json(json!({
@@ -100,6 +106,12 @@ pub async fn versions(headers: HeaderMap) -> Json<Value> {
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2.0/",
+    tag = "discovery",
+    responses((status = 200, description = "Resources of v2.0", body = crate::api::openapi::Object))
+)]
 pub async fn resources(headers: HeaderMap) -> Json<Value> {
     let base = base_url(&headers);
     let resources: Vec<Value> = [
@@ -119,10 +131,23 @@ pub async fn resources(headers: HeaderMap) -> Json<Value> {
     Json(json!({ "resources": resources }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2.0/extensions",
+    tag = "discovery",
+    responses((status = 200, description = "Extensions", body = crate::api::openapi::Object))
+)]
 pub async fn extensions() -> Json<Value> {
     Json(json!({ "extensions": EXTENSIONS.iter().map(extension_json).collect::<Vec<_>>() }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2.0/extensions/{alias}",
+    tag = "discovery",
+    params(("alias" = String, Path, description = "extension alias")),
+    responses((status = 200, description = "One extension", body = crate::api::openapi::Object), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn extension(Path(alias): Path<String>) -> Result<Json<Value>, ApiError> {
     EXTENSIONS
         .iter()

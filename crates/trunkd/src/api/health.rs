@@ -9,11 +9,23 @@ use crate::api::AppState;
 use crate::service::ServiceError;
 
 /// The process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = 200, description = "The process is up", body = crate::api::openapi::Object))
+)]
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// The store answers and drivers are loaded.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses((status = 200, description = "Database reachable, drivers loaded", body = crate::api::openapi::Object), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let drivers = state.service.drivers().names();
     if drivers.is_empty() {

@@ -9,6 +9,7 @@ mod health;
 pub mod list;
 pub mod metrics;
 mod networks;
+pub mod openapi;
 mod ports;
 pub mod render;
 pub mod request_id;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::serve))
+        .route("/openapi.json", get(openapi::serve))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(no_such_resource)
         .route_layer(axum::middleware::from_fn_with_state(

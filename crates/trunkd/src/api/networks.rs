@@ -80,6 +80,13 @@ fn parse_update(map: Map<String, Value>) -> Result<NetworkUpdate, ApiError> {
     Ok(update)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v2.0/networks",
+    tag = "networks",
+    request_body = crate::api::openapi::NetworkCreateBody,
+    responses((status = 201, description = "Created (a list for a bulk create)", body = crate::api::openapi::NetworkCreated), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 413, description = "Body over the size limit", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -95,6 +102,13 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2.0/networks",
+    tag = "networks",
+    params(("limit" = Option<u32>, Query, description = "page size"), ("marker" = Option<String>, Query, description = "id of the last item of the previous page"), ("page_reverse" = Option<bool>, Query, description = "page backwards from the marker"), ("sort_key" = Option<String>, Query, description = "attribute to sort by; repeatable"), ("sort_dir" = Option<String>, Query, description = "asc or desc, one per sort_key"), ("fields" = Option<String>, Query, description = "attributes to return; repeatable"), ("tags" = Option<String>, Query, description = "comma list: all of these tags"), ("tags-any" = Option<String>, Query, description = "comma list: any of these tags"), ("not-tags" = Option<String>, Query, description = "comma list: not all of these tags"), ("not-tags-any" = Option<String>, Query, description = "comma list: none of these tags")),
+    responses((status = 200, description = "The networks the caller may see", body = crate::api::openapi::NetworkList), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn list(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -115,6 +129,13 @@ pub async fn list(
     )))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2.0/networks/{id}",
+    tag = "networks",
+    params(("id" = String, Path, description = "network id (UUID)"), ("fields" = Option<String>, Query, description = "attributes to return; repeatable")),
+    responses((status = 200, description = "The network", body = crate::api::openapi::NetworkResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn show(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -127,6 +148,14 @@ pub async fn show(
     Ok(Json(json!({ "network": object })))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v2.0/networks/{id}",
+    tag = "networks",
+    request_body = crate::api::openapi::NetworkUpdateRequest,
+    params(("id" = String, Path, description = "network id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
+    responses((status = 200, description = "The updated network", body = crate::api::openapi::NetworkResponse), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 413, description = "Body over the size limit", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn update(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -149,6 +178,13 @@ pub async fn update(
     Ok(Json(json!({ "network": render::network(&network) })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v2.0/networks/{id}",
+    tag = "networks",
+    params(("id" = String, Path, description = "network id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Caller(ctx): Caller,

@@ -98,6 +98,13 @@ fn parse_update(map: Map<String, Value>) -> Result<PortUpdate, ApiError> {
     Ok(update)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v2.0/ports",
+    tag = "ports",
+    request_body = crate::api::openapi::PortCreateBody,
+    responses((status = 201, description = "Created (a list for a bulk create)", body = crate::api::openapi::PortCreated), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 413, description = "Body over the size limit", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -113,6 +120,13 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2.0/ports",
+    tag = "ports",
+    params(("limit" = Option<u32>, Query, description = "page size"), ("marker" = Option<String>, Query, description = "id of the last item of the previous page"), ("page_reverse" = Option<bool>, Query, description = "page backwards from the marker"), ("sort_key" = Option<String>, Query, description = "attribute to sort by; repeatable"), ("sort_dir" = Option<String>, Query, description = "asc or desc, one per sort_key"), ("fields" = Option<String>, Query, description = "attributes to return; repeatable"), ("tags" = Option<String>, Query, description = "comma list: all of these tags"), ("tags-any" = Option<String>, Query, description = "comma list: any of these tags"), ("not-tags" = Option<String>, Query, description = "comma list: not all of these tags"), ("not-tags-any" = Option<String>, Query, description = "comma list: none of these tags")),
+    responses((status = 200, description = "The ports the caller may see", body = crate::api::openapi::PortList), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn list(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -133,6 +147,13 @@ pub async fn list(
     )))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2.0/ports/{id}",
+    tag = "ports",
+    params(("id" = String, Path, description = "port id (UUID)"), ("fields" = Option<String>, Query, description = "attributes to return; repeatable")),
+    responses((status = 200, description = "The port", body = crate::api::openapi::PortResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn show(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -145,6 +166,14 @@ pub async fn show(
     Ok(Json(json!({ "port": object })))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v2.0/ports/{id}",
+    tag = "ports",
+    request_body = crate::api::openapi::PortUpdateRequest,
+    params(("id" = String, Path, description = "port id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
+    responses((status = 200, description = "The updated port", body = crate::api::openapi::PortResponse), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 413, description = "Body over the size limit", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn update(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -167,6 +196,13 @@ pub async fn update(
     Ok(Json(json!({ "port": render::port(&port) })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v2.0/ports/{id}",
+    tag = "ports",
+    params(("id" = String, Path, description = "port id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Caller(ctx): Caller,

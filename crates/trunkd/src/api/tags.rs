@@ -25,6 +25,13 @@ fn target(collection: &str, id: &str) -> Result<TagTarget, ApiError> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2.0/{collection}/{id}/tags",
+    tag = "tags",
+    params(("collection" = String, Path, description = "networks, ports or trunks"), ("id" = String, Path, description = "resource id (UUID)")),
+    responses((status = 200, description = "The tags", body = crate::api::openapi::Tags), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn list(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -37,6 +44,13 @@ pub async fn list(
     Ok(Json(json!({ "tags": tags })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2.0/{collection}/{id}/tags/{tag}",
+    tag = "tags",
+    params(("collection" = String, Path, description = "networks, ports or trunks"), ("id" = String, Path, description = "resource id (UUID)"), ("tag" = String, Path, description = "a tag")),
+    responses((status = 204, description = "The resource has the tag"), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn check(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -56,6 +70,14 @@ pub async fn check(
     }
 }
 
+#[utoipa::path(
+    put,
+    path = "/v2.0/{collection}/{id}/tags",
+    tag = "tags",
+    request_body = crate::api::openapi::Tags,
+    params(("collection" = String, Path, description = "networks, ports or trunks"), ("id" = String, Path, description = "resource id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
+    responses((status = 200, description = "The tags now", body = crate::api::openapi::Tags), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 413, description = "Body over the size limit", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn replace(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -85,6 +107,13 @@ pub async fn replace(
     Ok(Json(json!({ "tags": tags })))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v2.0/{collection}/{id}/tags/{tag}",
+    tag = "tags",
+    params(("collection" = String, Path, description = "networks, ports or trunks"), ("id" = String, Path, description = "resource id (UUID)"), ("tag" = String, Path, description = "a tag"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
+    responses((status = 201, description = "Tag added"), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn add(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -103,6 +132,13 @@ pub async fn add(
     Ok(StatusCode::CREATED)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v2.0/{collection}/{id}/tags/{tag}",
+    tag = "tags",
+    params(("collection" = String, Path, description = "networks, ports or trunks"), ("id" = String, Path, description = "resource id (UUID)"), ("tag" = String, Path, description = "a tag"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
+    responses((status = 204, description = "Tag removed"), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn remove(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -121,6 +157,13 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v2.0/{collection}/{id}/tags",
+    tag = "tags",
+    params(("collection" = String, Path, description = "networks, ports or trunks"), ("id" = String, Path, description = "resource id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
+    responses((status = 204, description = "All tags removed"), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn clear(
     State(state): State<AppState>,
     Caller(ctx): Caller,

@@ -133,6 +133,13 @@ fn trunk_id(text: &str) -> Result<TrunkId, ApiError> {
     path_id(text, "TrunkNotFound", "Trunk")
 }
 
+#[utoipa::path(
+    post,
+    path = "/v2.0/trunks",
+    tag = "trunks",
+    request_body = crate::api::openapi::TrunkCreateBody,
+    responses((status = 201, description = "Created (a list for a bulk create)", body = crate::api::openapi::TrunkCreated), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 413, description = "Body over the size limit", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn create(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -148,6 +155,13 @@ pub async fn create(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2.0/trunks",
+    tag = "trunks",
+    params(("limit" = Option<u32>, Query, description = "page size"), ("marker" = Option<String>, Query, description = "id of the last item of the previous page"), ("page_reverse" = Option<bool>, Query, description = "page backwards from the marker"), ("sort_key" = Option<String>, Query, description = "attribute to sort by; repeatable"), ("sort_dir" = Option<String>, Query, description = "asc or desc, one per sort_key"), ("fields" = Option<String>, Query, description = "attributes to return; repeatable"), ("tags" = Option<String>, Query, description = "comma list: all of these tags"), ("tags-any" = Option<String>, Query, description = "comma list: any of these tags"), ("not-tags" = Option<String>, Query, description = "comma list: not all of these tags"), ("not-tags-any" = Option<String>, Query, description = "comma list: none of these tags")),
+    responses((status = 200, description = "The trunks the caller may see", body = crate::api::openapi::TrunkList), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn list(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -168,6 +182,13 @@ pub async fn list(
     )))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2.0/trunks/{id}",
+    tag = "trunks",
+    params(("id" = String, Path, description = "trunk id (UUID)"), ("fields" = Option<String>, Query, description = "attributes to return; repeatable")),
+    responses((status = 200, description = "The trunk", body = crate::api::openapi::TrunkResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn show(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -179,6 +200,14 @@ pub async fn show(
     Ok(Json(json!({ "trunk": object })))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v2.0/trunks/{id}",
+    tag = "trunks",
+    request_body = crate::api::openapi::TrunkUpdateRequest,
+    params(("id" = String, Path, description = "trunk id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
+    responses((status = 200, description = "The updated trunk", body = crate::api::openapi::TrunkResponse), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 413, description = "Body over the size limit", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn update(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -201,6 +230,13 @@ pub async fn update(
     Ok(Json(json!({ "trunk": render::trunk(&trunk) })))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v2.0/trunks/{id}",
+    tag = "trunks",
+    params(("id" = String, Path, description = "trunk id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
+    responses((status = 204, description = "Deleted"), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -215,6 +251,14 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    put,
+    path = "/v2.0/trunks/{id}/add_subports",
+    tag = "trunks",
+    request_body = crate::api::openapi::AddSubportsRequest,
+    params(("id" = String, Path, description = "trunk id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
+    responses((status = 200, description = "The whole trunk, not wrapped", body = crate::api::openapi::Trunk), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 413, description = "Body over the size limit", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn add_subports(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -231,6 +275,14 @@ pub async fn add_subports(
     Ok(Json(Value::Object(render::trunk(&trunk))))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v2.0/trunks/{id}/remove_subports",
+    tag = "trunks",
+    request_body = crate::api::openapi::RemoveSubportsRequest,
+    params(("id" = String, Path, description = "trunk id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
+    responses((status = 200, description = "The whole trunk, not wrapped", body = crate::api::openapi::Trunk), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 413, description = "Body over the size limit", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn remove_subports(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -250,6 +302,13 @@ pub async fn remove_subports(
     Ok(Json(Value::Object(render::trunk(&trunk))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v2.0/trunks/{id}/get_subports",
+    tag = "trunks",
+    params(("id" = String, Path, description = "trunk id (UUID)")),
+    responses((status = 200, description = "The subports", body = crate::api::openapi::SubportsResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+)]
 pub async fn get_subports(
     State(state): State<AppState>,
     Caller(ctx): Caller,
