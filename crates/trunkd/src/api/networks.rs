@@ -106,7 +106,7 @@ pub async fn create(
     get,
     path = "/v2.0/networks",
     tag = "networks",
-    params(("limit" = Option<u32>, Query, description = "page size"), ("marker" = Option<String>, Query, description = "id of the last item of the previous page"), ("page_reverse" = Option<bool>, Query, description = "page backwards from the marker"), ("sort_key" = Option<String>, Query, description = "attribute to sort by; repeatable"), ("sort_dir" = Option<String>, Query, description = "asc or desc, one per sort_key"), ("fields" = Option<String>, Query, description = "attributes to return; repeatable"), ("tags" = Option<String>, Query, description = "comma list: all of these tags"), ("tags-any" = Option<String>, Query, description = "comma list: any of these tags"), ("not-tags" = Option<String>, Query, description = "comma list: not all of these tags"), ("not-tags-any" = Option<String>, Query, description = "comma list: none of these tags")),
+    params(("limit" = Option<u32>, Query, description = "page size (fields=NAME, repeatable, selects the attributes returned)"), ("marker" = Option<uuid::Uuid>, Query, description = "id of the last item of the previous page"), ("page_reverse" = Option<bool>, Query, description = "page backwards from the marker"), ("sort_key" = Option<String>, Query, description = "attribute to sort by; repeatable"), ("sort_dir" = Option<crate::api::openapi::SortDir>, Query, description = "one per sort_key"), ("tags" = Option<String>, Query, description = "comma list: all of these tags"), ("tags-any" = Option<String>, Query, description = "comma list: any of these tags"), ("not-tags" = Option<String>, Query, description = "comma list: not all of these tags"), ("not-tags-any" = Option<String>, Query, description = "comma list: none of these tags")),
     responses((status = 200, description = "The networks the caller may see", body = crate::api::openapi::NetworkList), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
 )]
 pub async fn list(
@@ -133,7 +133,7 @@ pub async fn list(
     get,
     path = "/v2.0/networks/{id}",
     tag = "networks",
-    params(("id" = String, Path, description = "network id (UUID)"), ("fields" = Option<String>, Query, description = "attributes to return; repeatable")),
+    params(("id" = String, Path, description = "network id (UUID)")),
     responses((status = 200, description = "The network", body = crate::api::openapi::NetworkResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
 )]
 pub async fn show(

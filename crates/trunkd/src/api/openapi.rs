@@ -60,37 +60,54 @@ pub struct Network {
 
 #[derive(ToSchema)]
 pub struct NetworkCreate {
-    name: Option<String>,
-    description: Option<String>,
-    admin_state_up: Option<bool>,
-    shared: Option<bool>,
+    #[schema(required = false, max_length = 255)]
+    name: String,
+    #[schema(required = false, max_length = 255)]
+    description: String,
+    #[schema(required = false)]
+    admin_state_up: bool,
+    /// Admin only.
+    #[schema(required = false)]
+    shared: bool,
     #[schema(minimum = 68, maximum = 9216)]
     mtu: Option<i64>,
-    project_id: Option<String>,
-    tenant_id: Option<String>,
-    #[schema(rename = "provider:network_type")]
-    network_type: Option<String>,
-    #[schema(rename = "provider:physical_network")]
-    physical_network: Option<String>,
-    #[schema(rename = "provider:segmentation_id")]
+    #[schema(required = false)]
+    project_id: String,
+    #[schema(required = false)]
+    tenant_id: String,
+    /// Admin only.
+    #[schema(rename = "provider:network_type", required = false)]
+    network_type: ProviderNetworkType,
+    /// Admin only; required for vlan and flat networks (vlan defaults to the first range's).
+    #[schema(rename = "provider:physical_network", required = false)]
+    physical_network: String,
+    /// Admin only; allocated when absent (vlan 1..4094, vxlan and geneve 1..16777215).
+    #[schema(rename = "provider:segmentation_id", minimum = 1, maximum = 16777215)]
     segmentation_id: Option<i64>,
-    tags: Option<Vec<String>>,
+    #[schema(required = false)]
+    tags: Vec<String>,
 }
 
 #[derive(ToSchema)]
 pub struct NetworkUpdate {
-    name: Option<String>,
-    description: Option<String>,
-    admin_state_up: Option<bool>,
-    shared: Option<bool>,
+    #[schema(required = false, max_length = 255)]
+    name: String,
+    #[schema(required = false, max_length = 255)]
+    description: String,
+    #[schema(required = false)]
+    admin_state_up: bool,
+    #[schema(required = false)]
+    shared: bool,
     #[schema(minimum = 68, maximum = 9216)]
     mtu: Option<i64>,
 }
 
 #[derive(ToSchema)]
 pub struct FixedIp {
+    /// An IPv4 or IPv6 address.
     ip_address: String,
-    subnet_id: Option<String>,
+    #[schema(required = false)]
+    subnet_id: String,
 }
 
 #[derive(ToSchema)]
@@ -147,40 +164,61 @@ pub struct Object(Value);
 
 #[derive(ToSchema)]
 pub struct PortCreate {
+    #[schema(format = Uuid)]
     network_id: String,
-    name: Option<String>,
-    description: Option<String>,
-    admin_state_up: Option<bool>,
-    mac_address: Option<String>,
-    device_id: Option<String>,
-    device_owner: Option<String>,
-    fixed_ips: Option<Vec<FixedIp>>,
-    project_id: Option<String>,
-    tenant_id: Option<String>,
-    #[schema(rename = "binding:host_id")]
-    host_id: Option<String>,
-    #[schema(rename = "binding:vnic_type")]
-    vnic_type: Option<String>,
-    #[schema(rename = "binding:profile")]
-    profile: Option<Object>,
-    tags: Option<Vec<String>>,
+    #[schema(required = false, max_length = 255)]
+    name: String,
+    #[schema(required = false, max_length = 255)]
+    description: String,
+    #[schema(required = false)]
+    admin_state_up: bool,
+    /// Admin only; unicast, unique on the network.
+    #[schema(required = false, pattern = "^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")]
+    mac_address: String,
+    #[schema(required = false, max_length = 255)]
+    device_id: String,
+    #[schema(required = false, max_length = 255)]
+    device_owner: String,
+    #[schema(required = false)]
+    fixed_ips: Vec<FixedIp>,
+    #[schema(required = false)]
+    project_id: String,
+    #[schema(required = false)]
+    tenant_id: String,
+    /// Admin or service only.
+    #[schema(rename = "binding:host_id", required = false)]
+    host_id: String,
+    #[schema(rename = "binding:vnic_type", required = false)]
+    vnic_type: VnicType,
+    /// Admin or service only.
+    #[schema(rename = "binding:profile", required = false)]
+    profile: Object,
+    #[schema(required = false)]
+    tags: Vec<String>,
 }
 
 #[derive(ToSchema)]
 pub struct PortUpdate {
-    name: Option<String>,
-    description: Option<String>,
-    admin_state_up: Option<bool>,
-    mac_address: Option<String>,
-    device_id: Option<String>,
-    device_owner: Option<String>,
-    fixed_ips: Option<Vec<FixedIp>>,
-    #[schema(rename = "binding:host_id")]
-    host_id: Option<String>,
-    #[schema(rename = "binding:vnic_type")]
-    vnic_type: Option<String>,
-    #[schema(rename = "binding:profile")]
-    profile: Option<Object>,
+    #[schema(required = false, max_length = 255)]
+    name: String,
+    #[schema(required = false, max_length = 255)]
+    description: String,
+    #[schema(required = false)]
+    admin_state_up: bool,
+    #[schema(required = false, pattern = "^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")]
+    mac_address: String,
+    #[schema(required = false, max_length = 255)]
+    device_id: String,
+    #[schema(required = false, max_length = 255)]
+    device_owner: String,
+    #[schema(required = false)]
+    fixed_ips: Vec<FixedIp>,
+    #[schema(rename = "binding:host_id", required = false)]
+    host_id: String,
+    #[schema(rename = "binding:vnic_type", required = false)]
+    vnic_type: VnicType,
+    #[schema(rename = "binding:profile", required = false)]
+    profile: Object,
 }
 
 #[derive(ToSchema)]
@@ -193,15 +231,56 @@ pub struct Subport {
 
 #[derive(ToSchema)]
 pub struct SubportRequest {
+    #[schema(format = Uuid)]
     port_id: String,
-    segmentation_type: Option<String>,
+    segmentation_type: SegmentationType,
     /// 1..4094 for `vlan`; absent for `inherit`.
+    #[schema(minimum = 1, maximum = 4094)]
     segmentation_id: Option<i64>,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum ProviderNetworkType {
+    Vlan,
+    Vxlan,
+    Geneve,
+    Flat,
+    Local,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "kebab-case")]
+pub enum VnicType {
+    Normal,
+    Direct,
+    Macvtap,
+    Baremetal,
+    DirectPhysical,
+    VirtioForwarder,
+    SmartNic,
+    Vdpa,
+    RemoteManaged,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum SortDir {
+    Asc,
+    Desc,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum SegmentationType {
+    Vlan,
+    Inherit,
 }
 
 /// `{"port_id": ...}` is all remove_subports needs.
 #[derive(ToSchema)]
 pub struct SubportRef {
+    #[schema(format = Uuid)]
     port_id: String,
 }
 
@@ -225,21 +304,33 @@ pub struct Trunk {
 
 #[derive(ToSchema)]
 pub struct TrunkCreate {
+    /// The parent port.
+    #[schema(format = Uuid)]
     port_id: String,
-    name: Option<String>,
-    description: Option<String>,
-    admin_state_up: Option<bool>,
-    project_id: Option<String>,
-    tenant_id: Option<String>,
-    sub_ports: Option<Vec<SubportRequest>>,
-    tags: Option<Vec<String>>,
+    #[schema(required = false, max_length = 255)]
+    name: String,
+    #[schema(required = false, max_length = 255)]
+    description: String,
+    #[schema(required = false)]
+    admin_state_up: bool,
+    #[schema(required = false)]
+    project_id: String,
+    #[schema(required = false)]
+    tenant_id: String,
+    #[schema(required = false, max_items = 4094)]
+    sub_ports: Vec<SubportRequest>,
+    #[schema(required = false)]
+    tags: Vec<String>,
 }
 
 #[derive(ToSchema)]
 pub struct TrunkUpdate {
-    name: Option<String>,
-    description: Option<String>,
-    admin_state_up: Option<bool>,
+    #[schema(required = false, max_length = 255)]
+    name: String,
+    #[schema(required = false, max_length = 255)]
+    description: String,
+    #[schema(required = false)]
+    admin_state_up: bool,
 }
 
 macro_rules! wrappers {
