@@ -186,3 +186,61 @@ fn openstack_cli_manages_trunks() {
     let freed = cli.json(&["port", "show", "sub1"]);
     assert_eq!(freed["device_owner"], "");
 }
+
+/// openstacksdk's trunk proxy calls, scripted in Python with the client's own interpreter.
+const SDK_SCRIPT: &str = r#"
+import json, sys, openstack
+conn = openstack.connect(cloud="trunkd")
+net = conn.network.create_network(name="sdk-net")
+ports = [conn.network.create_port(network_id=net.id, name=n) for n in ("p", "s1", "s2")]
+trunk = conn.network.create_trunk(port_id=ports[0].id, name="sdk-trunk",
+    sub_ports=[{"port_id": ports[1].id, "segmentation_type": "vlan", "segmentation_id": 7}])
+conn.network.add_trunk_subports(trunk, [{"port_id": ports[2].id, "segmentation_type": "vlan", "segmentation_id": 8}])
+after_add = conn.network.get_trunk_subports(trunk)["sub_ports"]
+conn.network.delete_trunk_subports(trunk, [{"port_id": ports[1].id}])
+after_remove = conn.network.get_trunk_subports(trunk)["sub_ports"]
+listed = [t.name for t in conn.network.trunks()]
+shown = conn.network.get_trunk(trunk.id)
+conn.network.delete_trunk(trunk)
+gone = conn.network.find_trunk("sdk-trunk") is None
+print(json.dumps({"after_add": sorted(s["segmentation_id"] for s in after_add),
+                  "after_remove": [s["segmentation_id"] for s in after_remove],
+                  "listed": listed, "revision": shown.revision_number,
+                  "project": shown.project_id, "gone": gone}))
+"#;
+
+#[test]
+fn openstacksdk_manages_trunks() {
+    let Some(binary) = client_binary() else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must install the openstack client (TRUNKD_TEST_OPENSTACK)"
+        );
+        println!("SKIPPED: openstack client not installed (set TRUNKD_TEST_OPENSTACK)");
+        return;
+    };
+    // The client's virtualenv holds the interpreter with openstacksdk.
+    let python = binary.with_file_name("python");
+    let server = Server::start_with(&["--noauth-default-admin"]);
+    let cli = Cli::new(binary, &server);
+    let output = Command::new(&python)
+        .args(["-c", SDK_SCRIPT])
+        .env(
+            "OS_CLIENT_CONFIG_FILE",
+            cli.config.path().join("clouds.yaml"),
+        )
+        .output()
+        .expect("python runs");
+    assert!(
+        output.status.success(),
+        "openstacksdk script: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("script prints JSON");
+    assert_eq!(report["after_add"], serde_json::json!([7, 8]));
+    assert_eq!(report["after_remove"], serde_json::json!([8]));
+    assert_eq!(report["listed"], serde_json::json!(["sdk-trunk"]));
+    assert!(report["revision"].as_i64() >= Some(2), "{report}");
+    assert_eq!(report["project"], "admin");
+    assert_eq!(report["gone"], true);
+}
