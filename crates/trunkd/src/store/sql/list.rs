@@ -183,14 +183,11 @@ async fn marker_values(
 
 fn push_tag_exists(builder: &mut QueryBuilder<'_, Db>, table: &Table, tags: &[String]) {
     builder.push(format!(
-        "EXISTS (SELECT 1 FROM tags g WHERE g.resource_type = '{}' AND g.resource_id = t.id AND g.tag IN (",
+        "EXISTS (SELECT 1 FROM tags g WHERE g.resource_type = '{}' AND g.resource_id = t.id AND g.tag IN ",
         table.kind.as_str()
     ));
-    let mut separated = builder.separated(", ");
-    for tag in tags {
-        separated.push_bind(tag.clone());
-    }
-    builder.push("))");
+    super::tx::push_in_list(builder, tags.iter().cloned());
+    builder.push(")");
 }
 
 fn push_has_all_tags(builder: &mut QueryBuilder<'_, Db>, table: &Table, tags: &[String]) {

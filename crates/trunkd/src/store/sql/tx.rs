@@ -48,12 +48,9 @@ async fn load_tags(
         let mut builder =
             QueryBuilder::<Db>::new("SELECT resource_id, tag FROM tags WHERE resource_type = ");
         builder.push_bind(kind.as_str());
-        builder.push(" AND resource_id IN (");
-        let mut separated = builder.separated(", ");
-        for id in chunk {
-            separated.push_bind(id.clone());
-        }
-        builder.push(") ORDER BY tag");
+        builder.push(" AND resource_id IN ");
+        push_in_list(&mut builder, chunk.iter().cloned());
+        builder.push(" ORDER BY tag");
         let found: Vec<(String, String)> = builder
             .build_query_as()
             .fetch_all(&mut *conn)
@@ -74,13 +71,10 @@ async fn load_subports(
     for chunk in trunks.chunks(CHUNK) {
         let mut builder = QueryBuilder::<Db>::new(
             "SELECT trunk_id, port_id, segmentation_type, segmentation_id FROM trunk_members \
-             WHERE role = 'subport' AND trunk_id IN (",
+             WHERE role = 'subport' AND trunk_id IN ",
         );
-        let mut separated = builder.separated(", ");
-        for id in chunk {
-            separated.push_bind(id.to_string());
-        }
-        builder.push(") ORDER BY trunk_id, position");
+        push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
+        builder.push(" ORDER BY trunk_id, position");
         let found = builder
             .build()
             .fetch_all(&mut *conn)
@@ -103,14 +97,10 @@ async fn rows_by_ids(
     let mut found = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
         let mut builder = QueryBuilder::<Db>::new(format!(
-            "SELECT {} FROM {} t WHERE t.id IN (",
+            "SELECT {} FROM {} t WHERE t.id IN ",
             table.columns, table.name
         ));
-        let mut separated = builder.separated(", ");
-        for id in chunk {
-            separated.push_bind(id.clone());
-        }
-        builder.push(")");
+        push_in_list(&mut builder, chunk.iter().cloned());
         found.extend(
             builder
                 .build()
@@ -122,28 +112,48 @@ async fn rows_by_ids(
     Ok(found)
 }
 
+/// Fills in the tags of `items` with one query per chunk of ids.
+async fn attach_tags<T>(
+    conn: &mut DbConnection,
+    kind: ResourceKind,
+    mut items: Vec<T>,
+    id_of: impl Fn(&T) -> String,
+    tags_of: impl Fn(&mut T) -> &mut Vec<String>,
+) -> Result<Vec<T>, StoreError> {
+    let ids: Vec<String> = items.iter().map(&id_of).collect();
+    let mut tags = load_tags(conn, kind, &ids).await?;
+    for item in &mut items {
+        *tags_of(item) = tags.remove(&id_of(item)).unwrap_or_default();
+    }
+    Ok(items)
+}
+
 async fn attach_network_tags(
     conn: &mut DbConnection,
-    mut networks: Vec<Network>,
+    networks: Vec<Network>,
 ) -> Result<Vec<Network>, StoreError> {
-    let ids: Vec<String> = networks.iter().map(|n| n.id.to_string()).collect();
-    let mut tags = load_tags(conn, ResourceKind::Network, &ids).await?;
-    for network in &mut networks {
-        network.std.tags = tags.remove(&network.id.to_string()).unwrap_or_default();
-    }
-    Ok(networks)
+    attach_tags(
+        conn,
+        ResourceKind::Network,
+        networks,
+        |n| n.id.to_string(),
+        |n| &mut n.std.tags,
+    )
+    .await
 }
 
 async fn attach_port_tags(
     conn: &mut DbConnection,
-    mut ports: Vec<Port>,
+    ports: Vec<Port>,
 ) -> Result<Vec<Port>, StoreError> {
-    let ids: Vec<String> = ports.iter().map(|p| p.id.to_string()).collect();
-    let mut tags = load_tags(conn, ResourceKind::Port, &ids).await?;
-    for port in &mut ports {
-        port.std.tags = tags.remove(&port.id.to_string()).unwrap_or_default();
-    }
-    Ok(ports)
+    attach_tags(
+        conn,
+        ResourceKind::Port,
+        ports,
+        |p| p.id.to_string(),
+        |p| &mut p.std.tags,
+    )
+    .await
 }
 
 async fn complete_trunks(
@@ -152,13 +162,30 @@ async fn complete_trunks(
 ) -> Result<Vec<Trunk>, StoreError> {
     let ids: Vec<TrunkId> = trunks.iter().map(|t| t.id).collect();
     let mut subports = load_subports(conn, &ids).await?;
-    let texts: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
-    let mut tags = load_tags(conn, ResourceKind::Trunk, &texts).await?;
     for trunk in &mut trunks {
         trunk.sub_ports = subports.remove(&trunk.id).unwrap_or_default();
-        trunk.std.tags = tags.remove(&trunk.id.to_string()).unwrap_or_default();
     }
-    Ok(trunks)
+    attach_tags(
+        conn,
+        ResourceKind::Trunk,
+        trunks,
+        |t| t.id.to_string(),
+        |t| &mut t.std.tags,
+    )
+    .await
+}
+
+/// Pushes `(v1, v2, ...)` with every value bound, for `IN` lists.
+pub(super) fn push_in_list(
+    builder: &mut QueryBuilder<'_, Db>,
+    values: impl IntoIterator<Item = String>,
+) {
+    builder.push("(");
+    let mut separated = builder.separated(", ");
+    for value in values {
+        separated.push_bind(value);
+    }
+    builder.push(")");
 }
 
 fn ids_text<T: ToString>(ids: &[T]) -> Vec<String> {
@@ -382,12 +409,8 @@ impl StoreTx for SqlTx {
             builder.push_bind(binding.vif_type.clone());
             builder.push(", updated_at = ");
             builder.push_bind(binding.updated_at.clone());
-            builder.push(", revision_number = revision_number + 1 WHERE id IN (");
-            let mut separated = builder.separated(", ");
-            for id in chunk {
-                separated.push_bind(id.to_string());
-            }
-            builder.push(")");
+            builder.push(", revision_number = revision_number + 1 WHERE id IN ");
+            push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
             builder
                 .build()
                 .execute(self.conn())
@@ -401,13 +424,9 @@ impl StoreTx for SqlTx {
         let mut found = Vec::new();
         for chunk in ports.chunks(CHUNK) {
             let mut builder = QueryBuilder::<Db>::new(
-                "SELECT port_id, trunk_id, role FROM trunk_members WHERE port_id IN (",
+                "SELECT port_id, trunk_id, role FROM trunk_members WHERE port_id IN ",
             );
-            let mut separated = builder.separated(", ");
-            for id in chunk {
-                separated.push_bind(id.to_string());
-            }
-            builder.push(")");
+            push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
             let rows: Vec<(String, String, String)> = builder
                 .build_query_as()
                 .fetch_all(self.conn())
@@ -555,12 +574,8 @@ impl StoreTx for SqlTx {
                 "DELETE FROM trunk_members WHERE role = 'subport' AND trunk_id = ",
             );
             builder.push_bind(trunk.to_string());
-            builder.push(" AND port_id IN (");
-            let mut separated = builder.separated(", ");
-            for id in chunk {
-                separated.push_bind(id.to_string());
-            }
-            builder.push(")");
+            builder.push(" AND port_id IN ");
+            push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
             builder
                 .build()
                 .execute(self.conn())
