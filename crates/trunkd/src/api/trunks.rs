@@ -25,8 +25,8 @@ const READ_ONLY: &[&str] = &[
     "updated_at",
 ];
 
-/// One `sub_ports` entry of add_subports or create. With `for_removal`, only `port_id`
-/// matters and the segmentation attributes are accepted and ignored.
+/// One `sub_ports` entry of create, add_subports or remove_subports (which uses only
+/// `port_id`; segmentation attributes there are accepted and ignored).
 fn parse_subport(index: usize, item: Value) -> Result<SubportRequest, ApiError> {
     let name = format!("sub_ports[{index}]");
     let Value::Object(map) = item else {

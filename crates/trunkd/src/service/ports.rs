@@ -471,7 +471,7 @@ impl Service {
             fixed_ips: update.fixed_ips.as_deref(),
             mac_address: update.mac_address.as_deref(),
         })?;
-        let port = write_tx!(self, |tx| async {
+        let (port, trunk_details) = write_tx!(self, |tx| async {
             let mut port = visible_port(tx.as_mut(), &guard, id).await?;
             let target = port_target(&port);
             guard.require("update_port", &target)?;
@@ -542,12 +542,11 @@ impl Service {
             if old_host != port.host_id {
                 self.follow_parent_binding(tx.as_mut(), &port).await?;
             }
-            Ok::<_, ServiceError>(port)
+            let mut details = self.trunk_details_of(tx.as_mut(), &[id]).await?;
+            Ok::<_, ServiceError>((port, details.remove(&id)))
         }
         .await)?;
-        let mut tx = self.read().await?;
-        let mut details = self.trunk_details_of(tx.as_mut(), &[id]).await?;
-        Ok(self.view_port(&guard, port, details.remove(&id)))
+        Ok(self.view_port(&guard, port, trunk_details))
     }
 
     /// When a trunk parent's host changes, its subports' bindings follow (rule 12); when it
