@@ -92,9 +92,7 @@ impl Dispatcher {
 
     /// Deletes delivered events older than the retention period.
     pub async fn prune(&self) {
-        let cutoff = (chrono::Utc::now() - DELIVERED_RETENTION)
-            .format("%Y-%m-%dT%H:%M:%SZ")
-            .to_string();
+        let cutoff = crate::model::timestamp(chrono::Utc::now() - DELIVERED_RETENTION);
         match self.store.prune_delivered_events(&cutoff).await {
             Ok(0) => {}
             Ok(count) => tracing::info!(count, "pruned delivered outbox events"),

@@ -12,9 +12,14 @@ pub use port::{FixedIp, Port};
 pub use status::TrunkStatus;
 pub use trunk::{SegmentationType, Subport, Trunk};
 
-/// The current time as Neutron renders timestamps: ISO 8601, UTC, whole seconds, `Z`.
+/// A time as Neutron renders timestamps: ISO 8601, UTC, whole seconds, `Z`.
+pub fn timestamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// The current time as a Neutron timestamp.
 pub fn now_timestamp() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    timestamp(chrono::Utc::now())
 }
 
 /// Attributes every Neutron resource carries (the "standard attributes").
