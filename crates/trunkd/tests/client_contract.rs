@@ -73,9 +73,9 @@ async fn trunk_calls_have_the_codes_wrappers_and_fields_clients_decode() {
 
     let shown = admin.get(&path).await.expect(200);
     assert_trunk_shape(&shown["trunk"]);
-    let revision = shown["trunk"]["revision_number"]
-        .as_i64()
-        .expect("revision");
+    // The driver bumps the revision as it wires the trunk; If-Match needs the settled one.
+    let settled = admin.wait_for_status(&id, "ACTIVE").await;
+    let revision = settled["revision_number"].as_i64().expect("revision");
     let updated = admin
         .send_with(
             Method::PUT,
