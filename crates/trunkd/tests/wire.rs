@@ -138,6 +138,25 @@ async fn bad_bodies_are_400_naming_the_field_and_write_nothing() {
         "{}",
         malformed.message()
     );
+    // NUL characters: PostgreSQL cannot hold them in text, so every path refuses them (400).
+    let reply = client
+        .post("/v2.0/networks", json!({"network": {"name": "a\0b"}}))
+        .await;
+    assert_eq!(reply.status.as_u16(), 400, "{}", reply.body);
+    assert!(reply.message().contains("name"), "{}", reply.message());
+    let reply = client.get("/v2.0/networks?tags-any=a%00b").await;
+    assert_eq!(reply.status.as_u16(), 400, "{}", reply.body);
+    assert!(reply.message().contains("tags-any"), "{}", reply.message());
+    let reply = client.get("/v2.0/networks?name=%00").await;
+    assert_eq!(reply.status.as_u16(), 400, "{}", reply.body);
+    let reply = client
+        .send(
+            Method::PUT,
+            &format!("/v2.0/networks/{net}/tags/a%00b"),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status.as_u16(), 400, "{}", reply.body);
     let empty = client
         .send_raw(Method::POST, "/v2.0/trunks", Vec::new())
         .await;

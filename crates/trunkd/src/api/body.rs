@@ -26,14 +26,34 @@ impl FromRequest<AppState> for JsonBody {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request("body", "The request body is empty."));
         }
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
             ApiError::bad_request("body", format!("Malformed JSON in request body: {e}"))
-        })
+        })?;
+        match nul_in(&value) {
+            Some(field) => Err(invalid(&field, "text may not contain a NUL character")),
+            None => Ok(JsonBody(value)),
+        }
     }
 }
 
 fn invalid(field: &str, reason: impl std::fmt::Display) -> ApiError {
     ApiError::Service(ServiceError::invalid_input(field, reason))
+}
+
+/// The name of the first attribute whose text (or whose key) holds a NUL character, which no
+/// store can keep (PostgreSQL refuses it in text), so it is refused for every request.
+fn nul_in(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) if text.contains('\0') => Some(String::new()),
+        Value::Array(items) => items.iter().find_map(nul_in),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                return Some(key.replace('\0', "\\0"));
+            }
+            nul_in(item).map(|inner| if inner.is_empty() { key.clone() } else { inner })
+        }),
+        _ => None,
+    }
 }
 
 /// Describes a JSON value for error messages.
@@ -325,6 +345,19 @@ mod tests {
         assert_eq!(f.take_string("name").expect("string").as_deref(), Some("a"));
         let error = f.finish().expect_err("colour is unknown");
         assert!(error.to_string().contains("colour"), "{error}");
+    }
+
+    #[test]
+    fn nul_characters_are_found_and_named() {
+        assert_eq!(
+            nul_in(&json!({"trunk": {"name": "a\0b"}})).as_deref(),
+            Some("name")
+        );
+        assert_eq!(
+            nul_in(&json!({"tags": ["ok", "x\0"]})).as_deref(),
+            Some("tags")
+        );
+        assert_eq!(nul_in(&json!({"trunk": {"name": "fine"}})), None);
     }
 
     #[test]

@@ -70,6 +70,13 @@ pub fn parse(raw: Option<&str>, catalogue: &'static [AttrSpec]) -> Result<ListRe
     let mut tags = TagFilter::default();
     let mut link_base = Vec::new();
     for (key, value) in &pairs {
+        if value.contains('\0') || key.contains('\0') {
+            let name = key.replace('\0', "\\0");
+            return Err(ApiError::bad_request(
+                name.as_str(),
+                format!("Invalid input for {name}. Reason: text may not contain a NUL character."),
+            ));
+        }
         if key != "marker" && key != "page_reverse" {
             link_base.push((key.clone(), value.clone()));
         }

@@ -463,7 +463,8 @@ one_of! {
         super::tags::remove,
         super::health::healthz,
         super::health::readyz,
-    )
+    ),
+    components(schemas(SortDir))
 )]
 pub struct ApiDoc;
 

@@ -79,10 +79,11 @@ pub enum TagChange {
 
 /// Checks one tag's text.
 pub fn check_tag(tag: &str) -> Result<(), ServiceError> {
-    if tag.is_empty() || tag.chars().count() > TAG_MAX || tag.contains(',') {
+    if tag.is_empty() || tag.chars().count() > TAG_MAX || tag.contains([',', '\0']) {
+        let shown = tag.replace('\0', "\\0");
         return Err(ServiceError::invalid_input(
             "tags",
-            format!("'{tag}' is not a valid tag: 1 to {TAG_MAX} characters, no commas"),
+            format!("'{shown}' is not a valid tag: 1 to {TAG_MAX} characters, no commas or NUL"),
         ));
     }
     Ok(())
