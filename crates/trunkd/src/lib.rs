@@ -9,6 +9,7 @@ pub mod config;
 pub mod drivers;
 pub mod ids;
 pub mod model;
+pub mod ovsdb;
 pub mod policy;
 pub mod server;
 pub mod service;
