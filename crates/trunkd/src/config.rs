@@ -7,11 +7,14 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::drivers::ovn::OvnSettings;
 use crate::model::NetworkType;
 use crate::service::{NetworkSettings, SegmentRange, ServiceSettings};
 
 /// Neutron's port.
 pub const DEFAULT_BIND: &str = "127.0.0.1:9696";
+/// Default time between full OVN reconciliations, in seconds.
+pub const DEFAULT_OVN_RECONCILE_INTERVAL: u64 = 60;
 /// Default cap on request bodies: room for 4,094 subports with long ids.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
@@ -50,6 +53,8 @@ pub struct FileSettings {
     pub vxlan_range: Option<String>,
     pub geneve_range: Option<String>,
     pub physical_mtu: Option<i64>,
+    pub ovn_nb_connection: Option<String>,
+    pub ovn_reconcile_interval: Option<u64>,
 }
 
 impl FileSettings {
@@ -82,6 +87,8 @@ impl FileSettings {
             vxlan_range: self.vxlan_range.or(lower.vxlan_range),
             geneve_range: self.geneve_range.or(lower.geneve_range),
             physical_mtu: self.physical_mtu.or(lower.physical_mtu),
+            ovn_nb_connection: self.ovn_nb_connection.or(lower.ovn_nb_connection),
+            ovn_reconcile_interval: self.ovn_reconcile_interval.or(lower.ovn_reconcile_interval),
         }
     }
 }
@@ -97,6 +104,8 @@ pub struct Config {
     pub policy_file: Option<PathBuf>,
     pub max_body_bytes: usize,
     pub service: ServiceSettings,
+    /// Settings of the `ovn` driver, when it is loaded.
+    pub ovn: Option<OvnSettings>,
 }
 
 /// Which database the server uses.
@@ -257,6 +266,11 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
     if !(576..=9216).contains(&physical_mtu) {
         return Err(invalid("physical_mtu", "must be within 576..9216"));
     }
+    let ovn = ovn_settings(
+        &drivers,
+        settings.ovn_nb_connection,
+        settings.ovn_reconcile_interval,
+    )?;
     let data_dir = settings.data_dir.unwrap_or_else(default_data_dir);
     Ok(Config {
         bind,
@@ -276,7 +290,47 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
             },
             max_subports_per_request: max_subports,
         },
+        ovn,
     })
+}
+
+/// The `ovn` driver's settings: required when it is loaded, refused when it is not (a
+/// connection given for a driver that is not running is a mistake worth stopping for).
+fn ovn_settings(
+    drivers: &[String],
+    connection: Option<String>,
+    interval: Option<u64>,
+) -> Result<Option<OvnSettings>, ConfigError> {
+    let loaded = drivers.iter().any(|d| d == "ovn");
+    let Some(connection) = connection else {
+        if loaded {
+            return Err(invalid(
+                "ovn_nb_connection",
+                "the ovn driver needs the northbound database, as unix:PATH or tcp:HOST:PORT",
+            ));
+        }
+        return Ok(None);
+    };
+    if !loaded {
+        return Err(invalid(
+            "ovn_nb_connection",
+            "is set but the ovn driver is not loaded (add --driver ovn)",
+        ));
+    }
+    let nb_connection = connection
+        .parse()
+        .map_err(|message: String| invalid("ovn_nb_connection", message))?;
+    let seconds = interval.unwrap_or(DEFAULT_OVN_RECONCILE_INTERVAL);
+    if seconds == 0 {
+        return Err(invalid(
+            "ovn_reconcile_interval",
+            "must be at least 1 second",
+        ));
+    }
+    Ok(Some(OvnSettings {
+        nb_connection,
+        reconcile_interval: std::time::Duration::from_secs(seconds),
+    }))
 }
 
 #[cfg(test)]

@@ -76,6 +76,12 @@ struct Settings {
     /// MTU of the physical network [default: 1500]
     #[arg(long, env = "TRUNKD_PHYSICAL_MTU")]
     physical_mtu: Option<i64>,
+    /// OVN northbound database for the ovn driver: unix:PATH or tcp:HOST:PORT
+    #[arg(long, env = "TRUNKD_OVN_NB_CONNECTION")]
+    ovn_nb_connection: Option<String>,
+    /// Seconds between full OVN reconciliations [default: 60]
+    #[arg(long, env = "TRUNKD_OVN_RECONCILE_INTERVAL")]
+    ovn_reconcile_interval: Option<u64>,
 }
 
 impl From<Settings> for FileSettings {
@@ -94,6 +100,8 @@ impl From<Settings> for FileSettings {
             vxlan_range: s.vxlan_range,
             geneve_range: s.geneve_range,
             physical_mtu: s.physical_mtu,
+            ovn_nb_connection: s.ovn_nb_connection,
+            ovn_reconcile_interval: s.ovn_reconcile_interval,
         }
     }
 }

@@ -12,7 +12,8 @@ use crate::api::{self, AppState, AuthMode};
 use crate::config::DatabaseConfig;
 use crate::config::{Config, ConfigError};
 use crate::drivers::dispatcher::Dispatcher;
-use crate::drivers::noop::NoopDriver;
+use crate::drivers::noop::{self, NoopDriver};
+use crate::drivers::ovn::{self, OvnDriver, OvnSettings};
 use crate::drivers::{DriverSet, StatusReporter, TrunkDriver};
 use crate::policy::{Policy, PolicyError};
 use crate::service::Service;
@@ -46,25 +47,54 @@ fn database_error(config: &Config, error: impl std::fmt::Display) -> StartupErro
     }
 }
 
-/// Builds the named drivers and checks they can work together.
-pub fn load_drivers(names: &[String]) -> Result<DriverSet, StartupError> {
-    let mut drivers: Vec<Arc<dyn TrunkDriver>> = Vec::new();
-    for name in names {
-        match name.as_str() {
-            "noop" => drivers.push(Arc::new(NoopDriver)),
-            other => {
+/// A driver named in the configuration, before it is started.
+#[derive(Debug, Clone)]
+pub enum DriverKind {
+    Noop,
+    Ovn(OvnSettings),
+}
+
+impl DriverKind {
+    fn segmentation_types(&self) -> &'static [&'static str] {
+        match self {
+            DriverKind::Noop => noop::SEGMENTATION_TYPES,
+            DriverKind::Ovn(_) => ovn::SEGMENTATION_TYPES,
+        }
+    }
+}
+
+/// Resolves the configured driver names and checks the drivers can work together.
+pub fn driver_kinds(config: &Config) -> Result<Vec<DriverKind>, StartupError> {
+    let mut kinds = Vec::new();
+    for name in &config.drivers {
+        match (name.as_str(), &config.ovn) {
+            ("noop", _) => kinds.push(DriverKind::Noop),
+            ("ovn", Some(settings)) => kinds.push(DriverKind::Ovn(settings.clone())),
+            ("ovn", None) => {
+                return Err(StartupError::Drivers(
+                    "the ovn driver needs ovn_nb_connection".into(),
+                ))
+            }
+            (other, _) => {
                 return Err(StartupError::Drivers(format!(
-                    "unknown trunk driver '{other}' (known: noop)"
+                    "unknown trunk driver '{other}' (known: noop, ovn)"
                 )))
             }
         }
     }
-    let set = DriverSet::new(drivers);
-    let shared = set.segmentation_types();
+    let Some((first, rest)) = kinds.split_first() else {
+        return Err(StartupError::Drivers("no trunk driver configured".into()));
+    };
+    let shared: Vec<&str> = first
+        .segmentation_types()
+        .iter()
+        .copied()
+        .filter(|t| rest.iter().all(|k| k.segmentation_types().contains(t)))
+        .collect();
     if shared.is_empty() {
         return Err(StartupError::Drivers(format!(
             "the drivers {:?} share no segmentation type",
-            set.names()
+            config.drivers
         )));
     }
     if let Some(unvalidated) = shared
@@ -75,7 +105,23 @@ pub fn load_drivers(names: &[String]) -> Result<DriverSet, StartupError> {
             "segmentation type '{unvalidated}' has no validator"
         )));
     }
-    Ok(set)
+    Ok(kinds)
+}
+
+/// Starts the drivers (the ovn driver connects in the background).
+fn start_drivers(kinds: &[DriverKind], store: &Arc<dyn Store>) -> DriverSet {
+    let drivers: Vec<Arc<dyn TrunkDriver>> = kinds
+        .iter()
+        .map(|kind| -> Arc<dyn TrunkDriver> {
+            match kind {
+                DriverKind::Noop => Arc::new(NoopDriver),
+                DriverKind::Ovn(settings) => {
+                    Arc::new(OvnDriver::start(settings.clone(), store.clone()))
+                }
+            }
+        })
+        .collect();
+    DriverSet::new(drivers)
 }
 
 pub fn load_policy(config: &Config) -> Result<Policy, StartupError> {
@@ -86,8 +132,8 @@ pub fn load_policy(config: &Config) -> Result<Policy, StartupError> {
 }
 
 /// Everything but the database, which the caller opens as it needs.
-fn check_static(config: &Config) -> Result<(Policy, DriverSet), StartupError> {
-    Ok((load_policy(config)?, load_drivers(&config.drivers)?))
+fn check_static(config: &Config) -> Result<(Policy, Vec<DriverKind>), StartupError> {
+    Ok((load_policy(config)?, driver_kinds(config)?))
 }
 
 /// Connects to the configured database. A SQLite file that does not exist yet is created only
@@ -181,8 +227,9 @@ pub async fn migrate(config: &Config) -> Result<(), StartupError> {
 
 /// `trunkd serve`: checks, then serves until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> Result<(), StartupError> {
-    let (policy, drivers) = check_static(&config)?;
+    let (policy, driver_kinds) = check_static(&config)?;
     let store = open_store(&config).await?;
+    let drivers = start_drivers(&driver_kinds, &store);
     let listener = TcpListener::bind(config.bind)
         .await
         .map_err(|e| StartupError::Bind {

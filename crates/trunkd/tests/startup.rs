@@ -77,6 +77,30 @@ fn bad_settings_stop_serve_before_anything_is_written() {
             "network_vlan_ranges",
         ),
         (vec!["--max-body-bytes", "10"], "max_body_bytes"),
+        (vec!["--driver", "ovn"], "ovn_nb_connection"),
+        (
+            vec!["--driver", "ovn", "--ovn-nb-connection", "ssl:nb:6641"],
+            "ovn_nb_connection",
+        ),
+        (
+            vec!["--driver", "ovn", "--ovn-nb-connection", "tcp:nb"],
+            "ovn_nb_connection",
+        ),
+        (
+            vec!["--ovn-nb-connection", "tcp:127.0.0.1:6641"],
+            "ovn_nb_connection",
+        ),
+        (
+            vec![
+                "--driver",
+                "ovn",
+                "--ovn-nb-connection",
+                "unix:/run/nb.sock",
+                "--ovn-reconcile-interval",
+                "0",
+            ],
+            "ovn_reconcile_interval",
+        ),
     ];
     for (extra, naming) in cases {
         let mut args = vec!["serve", "--data-dir", data_arg];

@@ -4,6 +4,7 @@
 
 pub mod dispatcher;
 pub mod noop;
+pub mod ovn;
 
 use std::sync::Arc;
 

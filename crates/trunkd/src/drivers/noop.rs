@@ -9,6 +9,8 @@ use super::{DriverError, StatusReporter, TrunkDriver};
 
 pub struct NoopDriver;
 
+pub const SEGMENTATION_TYPES: &[&str] = &["vlan", "inherit"];
+
 /// Events after which a trunk needs (re)wiring.
 const WIRING_EVENTS: &[&str] = &["created", "subports_added", "subports_removed"];
 
@@ -19,7 +21,7 @@ impl TrunkDriver for NoopDriver {
     }
 
     fn segmentation_types(&self) -> &'static [&'static str] {
-        &["vlan", "inherit"]
+        SEGMENTATION_TYPES
     }
 
     fn can_manage_bound_port(&self) -> bool {

@@ -66,6 +66,17 @@ impl Server {
         Self::start_in(kept, extra)
     }
 
+    /// Like `start_with`, writing the server's log (warnings and up) to `log`.
+    pub fn start_logged(extra: &[&str], log: &std::path::Path) -> Server {
+        let kept = Kept {
+            data_dir: tempfile::tempdir().expect("temp dir"),
+            database: pgdb::TempDatabase::create(),
+        };
+        let path = kept.data_dir.path().to_path_buf();
+        let file = std::fs::File::create(log).expect("create the log file");
+        Self::launch(kept, &path, extra, Stdio::from(file))
+    }
+
     /// Starts a server on the data another one left.
     pub fn start_in(kept: Kept, extra: &[&str]) -> Server {
         let path = kept.data_dir.path().to_path_buf();
@@ -73,6 +84,10 @@ impl Server {
     }
 
     fn start_in_path(kept: Kept, data_path: &std::path::Path, extra: &[&str]) -> Server {
+        Self::launch(kept, data_path, extra, Stdio::inherit())
+    }
+
+    fn launch(kept: Kept, data_path: &std::path::Path, extra: &[&str], stderr: Stdio) -> Server {
         let Kept { data_dir, database } = kept;
         let mut command = trunkd();
         command
@@ -84,7 +99,7 @@ impl Server {
         let mut child = command
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("trunkd starts");
         let stdout = child.stdout.take().expect("stdout piped");
@@ -363,6 +378,34 @@ impl Client {
             )
             .await;
         id_of(reply.expect(201), "trunk")
+    }
+
+    /// Polls `/metrics` until every committed change has reached the drivers.
+    pub async fn wait_for_outbox_drained(&self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let text = self
+                .http
+                .get(format!("{}/metrics", self.base))
+                .send()
+                .await
+                .expect("metrics reachable")
+                .text()
+                .await
+                .expect("metrics text");
+            let pending = text
+                .lines()
+                .find_map(|l| l.strip_prefix("trunkd_outbox_pending_events "))
+                .and_then(|v| v.trim().parse::<f64>().ok());
+            if pending == Some(0.0) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the outbox did not drain: {pending:?} events pending"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Polls a trunk until it has `status` (the noop driver acts after commit).

@@ -1,0 +1,188 @@
+//! The `ovn` driver: programs the OVN northbound database. Networks are Logical_Switches,
+//! ports are Logical_Switch_Ports, and a subport is the port row with `parent_name` (the trunk's
+//! parent port) and `tag` (its VLAN ID) set, which is how OVN models trunks.
+//!
+//! Each outbox event is handled level-triggered: the driver reads the current state of the
+//! event's networks, ports and trunks from the store and writes the difference to the database
+//! in one transaction ([`sync`]), so re-applying an event, or applying an old one late, is
+//! harmless. A trunk goes ACTIVE once that transaction commits. While the database is
+//! unreachable the delivery fails, the event stays in the outbox and is retried with backoff.
+//! A reconciler ([`reconcile`]) compares everything on start, on every reconnection and
+//! periodically, and repairs drift.
+
+mod datum;
+pub mod plan;
+mod reconcile;
+pub mod rows;
+pub mod sync;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::{DriverError, StatusReporter, TrunkChange, TrunkDriver};
+use crate::model::{SegmentationType, TrunkStatus};
+use crate::ovsdb::{Client, Remote, Timing};
+use crate::store::{PendingEvent, ResourceKind, Store};
+use sync::{Engine, Scope};
+
+/// `inherit` is accepted when the network's segmentation is a VLAN (see `precommit`).
+pub const SEGMENTATION_TYPES: &[&str] = &["vlan", "inherit"];
+
+/// The driver's settings.
+#[derive(Debug, Clone)]
+pub struct OvnSettings {
+    pub nb_connection: Remote,
+    /// Time between full reconciliations.
+    pub reconcile_interval: Duration,
+}
+
+pub struct OvnDriver {
+    engine: Arc<Engine>,
+    reconciler: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for OvnDriver {
+    fn drop(&mut self) {
+        self.reconciler.abort();
+    }
+}
+
+/// Trunk events after which the trunk is wired and may go ACTIVE.
+const ACTIVATING_EVENTS: &[&str] = &[
+    "created",
+    "subports_added",
+    "subports_removed",
+    "parent_bound",
+];
+/// Trunk events that change which ports are subports.
+const WIRING_EVENTS: &[&str] = &[
+    "created",
+    "subports_added",
+    "subports_removed",
+    "deleted",
+    "parent_bound",
+    "parent_unbound",
+];
+
+impl OvnDriver {
+    /// Connects in the background (start-up does not wait for the database) and starts the
+    /// reconciler.
+    pub fn start(settings: OvnSettings, store: Arc<dyn Store>) -> Self {
+        let client = Arc::new(Client::start(settings.nb_connection, Timing::default()));
+        let engine = Arc::new(Engine::new(client, store));
+        let reconciler = tokio::spawn(reconcile::run(engine.clone(), settings.reconcile_interval));
+        Self { engine, reconciler }
+    }
+
+    /// What an event asks to bring in line; `None` for events that change nothing in OVN.
+    fn scope_of(event: &PendingEvent) -> Result<Option<Scope>, DriverError> {
+        let bad = || DriverError::Failed(format!("event {} names a malformed id", event.id));
+        let mut scope = Scope::default();
+        match event.resource {
+            ResourceKind::Network => {
+                scope
+                    .networks
+                    .insert(event.resource_id.parse().map_err(|_| bad())?);
+            }
+            ResourceKind::Port => {
+                scope
+                    .ports
+                    .insert(event.resource_id.parse().map_err(|_| bad())?);
+            }
+            ResourceKind::Trunk if WIRING_EVENTS.contains(&event.event.as_str()) => {
+                scope
+                    .trunks
+                    .insert(event.resource_id.parse().map_err(|_| bad())?);
+                // Ports that left the trunk are no longer found through it.
+                let named = event.payload.get("sub_ports").and_then(|v| v.as_array());
+                for id in named.into_iter().flatten().filter_map(|v| v.as_str()) {
+                    scope.ports.insert(id.parse().map_err(|_| bad())?);
+                }
+                if let Some(parent) = event.payload.get("port_id").and_then(|v| v.as_str()) {
+                    scope.ports.insert(parent.parse().map_err(|_| bad())?);
+                }
+            }
+            ResourceKind::Trunk => return Ok(None),
+        }
+        Ok(Some(scope))
+    }
+}
+
+#[async_trait]
+impl TrunkDriver for OvnDriver {
+    fn name(&self) -> &'static str {
+        "ovn"
+    }
+
+    fn segmentation_types(&self) -> &'static [&'static str] {
+        SEGMENTATION_TYPES
+    }
+
+    fn can_manage_bound_port(&self) -> bool {
+        true
+    }
+
+    fn vif_type(&self) -> &'static str {
+        "ovs"
+    }
+
+    /// OVN carries a subport as a VLAN tag on its parent: an inherited segmentation must be
+    /// a VLAN ID too.
+    fn precommit(&self, change: &TrunkChange<'_>) -> Result<(), DriverError> {
+        let trunk = match change {
+            TrunkChange::Create(trunk) | TrunkChange::AddSubports(trunk) => trunk,
+            TrunkChange::RemoveSubports(_) | TrunkChange::Delete(_) => return Ok(()),
+        };
+        match trunk.sub_ports.iter().find(|s| {
+            s.segmentation_type != SegmentationType::Vlan
+                || !(1..=4094).contains(&s.segmentation_id)
+        }) {
+            Some(subport) => Err(DriverError::Refused(format!(
+                "The ovn driver carries subports as VLAN IDs 1-4094; subport {} would use {} {}.",
+                subport.port_id,
+                subport.segmentation_type.as_str(),
+                subport.segmentation_id
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    async fn deliver(
+        &self,
+        event: &PendingEvent,
+        status: &dyn StatusReporter,
+    ) -> Result<(), DriverError> {
+        let Some(scope) = Self::scope_of(event)? else {
+            return Ok(());
+        };
+        let comment = format!(
+            "trunkd: {} {} {} (event {})",
+            event.resource.as_str(),
+            event.resource_id,
+            event.event,
+            event.id
+        );
+        let outcome = self
+            .engine
+            .sync(&scope, &comment)
+            .await
+            .map_err(|e| DriverError::Failed(e.to_string()))?;
+        tracing::debug!(
+            event_id = event.id,
+            changes = outcome.changes.len(),
+            "ovn driver applied an event"
+        );
+        if event.resource == ResourceKind::Trunk
+            && ACTIVATING_EVENTS.contains(&event.event.as_str())
+        {
+            for (trunk, revision) in &outcome.trunk_revisions {
+                status
+                    .report_status(*trunk, *revision, TrunkStatus::Active)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,544 @@
+//! Works out the one northbound transaction that brings a set of rows to the store's state:
+//! pure (no I/O), so every rule is unit-tested here.
+//!
+//! Rules: a row is written only if what the store says differs from what the database holds;
+//! a row whose recorded revision is newer than the store's view is left alone (another writer
+//! acted on newer state, and an old event must never undo it); every row the transaction
+//! relies on is guarded by a `wait` on the values it read, so a concurrent change makes the
+//! whole transaction fail instead of being overwritten; only rows trunkd wrote are deleted.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde_json::{json, Value};
+
+use super::datum;
+use super::rows::{
+    recorded_revision, Existing, PortRow, SwitchRow, PORT_COLUMNS, PORT_TABLE, SWITCH_COLUMNS,
+    SWITCH_TABLE,
+};
+use crate::ids::{NetworkId, PortId};
+
+/// What the store says, for the networks and ports in scope.
+#[derive(Debug, Default, Clone)]
+pub struct Desired {
+    /// `None`: the network is gone from the store.
+    pub switches: BTreeMap<NetworkId, Option<SwitchRow>>,
+    /// `None`: the port is gone from the store.
+    pub ports: BTreeMap<PortId, Option<(NetworkId, PortRow)>>,
+}
+
+/// What the database holds, for the same scope (or, for a full reconcile, everything).
+#[derive(Debug, Default, Clone)]
+pub struct Current {
+    pub switches: BTreeMap<NetworkId, Existing<SwitchRow>>,
+    pub ports: BTreeMap<PortId, Existing<PortRow>>,
+}
+
+impl Current {
+    /// Adds a switch read from the database. Switch names are not unique in OVN: of two
+    /// named for the same network, the one trunkd wrote wins.
+    pub fn add_switch(&mut self, id: NetworkId, existing: Existing<SwitchRow>) {
+        let ours = is_trunkd_row(&existing.row.external_ids);
+        if ours || !self.switches.contains_key(&id) {
+            self.switches.insert(id, existing);
+        }
+    }
+}
+
+/// One row the plan changes, for logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    CreateSwitch(NetworkId),
+    UpdateSwitch(NetworkId),
+    DeleteSwitch(NetworkId),
+    CreatePort(PortId),
+    UpdatePort(PortId, Vec<&'static str>),
+    DeletePort(PortId),
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::CreateSwitch(id) => write!(f, "create Logical_Switch of network {id}"),
+            Change::UpdateSwitch(id) => write!(f, "update Logical_Switch of network {id}"),
+            Change::DeleteSwitch(id) => write!(f, "delete Logical_Switch of network {id}"),
+            Change::CreatePort(id) => write!(f, "create Logical_Switch_Port {id}"),
+            Change::UpdatePort(id, columns) => {
+                write!(
+                    f,
+                    "update Logical_Switch_Port {id} ({})",
+                    columns.join(", ")
+                )
+            }
+            Change::DeletePort(id) => write!(f, "delete Logical_Switch_Port {id}"),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub operations: Vec<Value>,
+    pub changes: Vec<Change>,
+    /// Rows left alone because the database already holds a newer revision.
+    pub newer_in_database: usize,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+fn guard(table: &str, uuid: &str, columns: &[&str], guarded: &Value) -> Value {
+    json!({
+        "op": "wait", "table": table, "timeout": 0,
+        "where": [["_uuid", "==", datum::uuid(uuid)]],
+        "columns": columns, "until": "==", "rows": [guarded],
+    })
+}
+
+fn is_trunkd_row(own_keys: &BTreeMap<String, String>) -> bool {
+    recorded_revision(own_keys).is_some()
+}
+
+/// Whether the database row is newer than the store's view of it.
+fn newer(existing_own: &BTreeMap<String, String>, desired_own: &BTreeMap<String, String>) -> bool {
+    match (
+        recorded_revision(existing_own),
+        recorded_revision(desired_own),
+    ) {
+        (Some(held), Some(wanted)) => held > wanted,
+        _ => false,
+    }
+}
+
+/// Plans the transaction; an empty plan means the database already agrees.
+pub fn plan(desired: &Desired, current: &Current) -> Plan {
+    let mut plan = Plan::default();
+    let mut guards = Vec::new();
+    let mut port_ops = Vec::new();
+    let mut switch_ops = Vec::new();
+    // Switches this plan inserts, by their named uuid.
+    let mut inserted_switches: BTreeMap<NetworkId, String> = BTreeMap::new();
+    let mut new_ports_of: BTreeMap<NetworkId, Vec<Value>> = BTreeMap::new();
+    let mut guarded_switches: BTreeSet<NetworkId> = BTreeSet::new();
+
+    let switch_ids: BTreeSet<NetworkId> = desired
+        .switches
+        .keys()
+        .chain(current.switches.keys())
+        .copied()
+        .collect();
+    for id in switch_ids {
+        let wanted = desired.switches.get(&id).and_then(Option::as_ref);
+        match (wanted, current.switches.get(&id)) {
+            (Some(row), None) => {
+                let name = format!("ls{}", inserted_switches.len());
+                guards.push(json!({
+                    "op": "wait", "table": SWITCH_TABLE, "timeout": 0,
+                    "where": [["name", "==", row.name]], "columns": ["name"],
+                    "until": "==", "rows": [],
+                }));
+                inserted_switches.insert(id, name);
+                plan.changes.push(Change::CreateSwitch(id));
+            }
+            (Some(row), Some(existing)) => {
+                if newer(&existing.row.external_ids, &row.external_ids) {
+                    plan.newer_in_database += 1;
+                } else if existing.row != *row {
+                    guards.push(guard(
+                        SWITCH_TABLE,
+                        &existing.uuid,
+                        SWITCH_COLUMNS,
+                        &existing.guarded,
+                    ));
+                    guarded_switches.insert(id);
+                    switch_ops.push(json!({
+                        "op": "update", "table": SWITCH_TABLE,
+                        "where": [["_uuid", "==", datum::uuid(&existing.uuid)]],
+                        "row": { "external_ids": row.to_nb(&existing.others)["external_ids"] },
+                    }));
+                    plan.changes.push(Change::UpdateSwitch(id));
+                }
+            }
+            (None, Some(existing)) => {
+                // Gone from the store: delete it if trunkd wrote it.
+                if is_trunkd_row(&existing.row.external_ids) {
+                    switch_ops.push(json!({
+                        "op": "delete", "table": SWITCH_TABLE,
+                        "where": [["_uuid", "==", datum::uuid(&existing.uuid)]],
+                    }));
+                    plan.changes.push(Change::DeleteSwitch(id));
+                }
+            }
+            (None, None) => {}
+        }
+    }
+
+    let port_ids: BTreeSet<PortId> = desired
+        .ports
+        .keys()
+        .chain(current.ports.keys())
+        .copied()
+        .collect();
+    for id in port_ids {
+        let wanted = desired.ports.get(&id).and_then(Option::as_ref);
+        match (wanted, current.ports.get(&id)) {
+            (Some((network, row)), None) => {
+                if let Some(existing) = current.switches.get(network) {
+                    // The port joins this switch: it must still be there at commit.
+                    if guarded_switches.insert(*network) {
+                        guards.push(guard(
+                            SWITCH_TABLE,
+                            &existing.uuid,
+                            SWITCH_COLUMNS,
+                            &existing.guarded,
+                        ));
+                    }
+                } else if !inserted_switches.contains_key(network) {
+                    // The caller always puts a port's network in scope; without a switch to
+                    // hold it, the port cannot be created now.
+                    continue;
+                }
+                let name = format!("lsp{}", port_ops.len());
+                port_ops.push(json!({
+                    "op": "insert", "table": PORT_TABLE, "uuid-name": name,
+                    "row": row.to_nb(&BTreeMap::new()),
+                }));
+                new_ports_of
+                    .entry(*network)
+                    .or_default()
+                    .push(datum::named_uuid(&name));
+                plan.changes.push(Change::CreatePort(id));
+            }
+            (Some((_, row)), Some(existing)) => {
+                if newer(&existing.row.external_ids, &row.external_ids) {
+                    plan.newer_in_database += 1;
+                } else if existing.row != *row {
+                    guards.push(guard(
+                        PORT_TABLE,
+                        &existing.uuid,
+                        PORT_COLUMNS,
+                        &existing.guarded,
+                    ));
+                    let mut columns = row.to_nb(&existing.others);
+                    if let Some(object) = columns.as_object_mut() {
+                        object.remove("name");
+                    }
+                    port_ops.push(json!({
+                        "op": "update", "table": PORT_TABLE,
+                        "where": [["_uuid", "==", datum::uuid(&existing.uuid)]],
+                        "row": columns,
+                    }));
+                    plan.changes
+                        .push(Change::UpdatePort(id, row.differences(&existing.row)));
+                }
+            }
+            (None, Some(existing)) => {
+                if !is_trunkd_row(&existing.row.external_ids) {
+                    continue; // somebody else's port: not ours to delete
+                }
+                // A port row lives as long as a switch refers to it.
+                port_ops.push(json!({
+                    "op": "mutate", "table": SWITCH_TABLE,
+                    "where": [["ports", "includes", datum::uuid(&existing.uuid)]],
+                    "mutations": [["ports", "delete", datum::set_of([datum::uuid(&existing.uuid)])]],
+                }));
+                plan.changes.push(Change::DeletePort(id));
+            }
+            (None, None) => {}
+        }
+    }
+
+    // Attach new ports: in the insert of a new switch, or by a mutate of an existing one.
+    for (network, switch_name) in &inserted_switches {
+        let Some(Some(row)) = desired.switches.get(network) else {
+            continue;
+        };
+        let mut columns = row.to_nb(&BTreeMap::new());
+        let ports = new_ports_of.remove(network).unwrap_or_default();
+        columns["ports"] = datum::set_of(ports);
+        switch_ops.push(json!({
+            "op": "insert", "table": SWITCH_TABLE, "uuid-name": switch_name, "row": columns,
+        }));
+    }
+    for (network, ports) in new_ports_of {
+        if let Some(existing) = current.switches.get(&network) {
+            switch_ops.push(json!({
+                "op": "mutate", "table": SWITCH_TABLE,
+                "where": [["_uuid", "==", datum::uuid(&existing.uuid)]],
+                "mutations": [["ports", "insert", datum::set_of(ports)]],
+            }));
+        }
+    }
+
+    if !plan.changes.is_empty() {
+        plan.operations = guards;
+        plan.operations.extend(port_ops);
+        plan.operations.extend(switch_ops);
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drivers::ovn::rows::{KEY_REVISION, KEY_TRUNK_ID};
+
+    fn own(revision: i64) -> BTreeMap<String, String> {
+        [(KEY_REVISION.to_string(), revision.to_string())]
+            .into_iter()
+            .collect()
+    }
+
+    fn port_row(id: PortId, revision: i64, tag: Option<i64>) -> PortRow {
+        let mut external_ids = own(revision);
+        if tag.is_some() {
+            external_ids.insert(KEY_TRUNK_ID.into(), "t".into());
+        }
+        PortRow {
+            name: id.to_string(),
+            addresses: vec!["fa:16:3e:00:00:01".into()],
+            enabled: Some(true),
+            parent_name: tag.map(|_| "parent".to_string()),
+            tag,
+            external_ids,
+        }
+    }
+
+    /// The row as the database would return it from a select.
+    fn in_database<R>(
+        row_json: Value,
+        uuid: &str,
+        columns: &[&str],
+        parse: impl Fn(&Value) -> R,
+    ) -> Existing<R> {
+        let mut row = row_json;
+        row["_uuid"] = datum::uuid(uuid);
+        Existing::read(&row, columns, parse).expect("row with a uuid")
+    }
+
+    fn existing_port(row: &PortRow, uuid: &str) -> Existing<PortRow> {
+        in_database(
+            row.to_nb(&BTreeMap::new()),
+            uuid,
+            PORT_COLUMNS,
+            PortRow::from_nb,
+        )
+    }
+
+    fn existing_switch(row: &SwitchRow, uuid: &str) -> Existing<SwitchRow> {
+        in_database(
+            row.to_nb(&BTreeMap::new()),
+            uuid,
+            SWITCH_COLUMNS,
+            SwitchRow::from_nb,
+        )
+    }
+
+    fn switch_row(id: NetworkId, revision: i64) -> SwitchRow {
+        SwitchRow {
+            name: super::super::rows::switch_name(id),
+            external_ids: own(revision),
+        }
+    }
+
+    fn ops_named<'a>(plan: &'a Plan, op: &str) -> Vec<&'a Value> {
+        plan.operations.iter().filter(|o| o["op"] == op).collect()
+    }
+
+    #[test]
+    fn nothing_to_do_when_the_database_agrees() {
+        let (network, port) = (NetworkId::new(), PortId::new());
+        let row = port_row(port, 3, Some(10));
+        let desired = Desired {
+            switches: [(network, Some(switch_row(network, 1)))].into(),
+            ports: [(port, Some((network, row.clone())))].into(),
+        };
+        let current = Current {
+            switches: [(network, existing_switch(&switch_row(network, 1), "s"))].into(),
+            ports: [(port, existing_port(&row, "p"))].into(),
+        };
+        let plan = plan(&desired, &current);
+        assert!(plan.is_empty());
+        assert!(plan.operations.is_empty());
+    }
+
+    #[test]
+    fn a_new_switch_and_its_ports_are_inserted_together() {
+        let (network, a, b) = (NetworkId::new(), PortId::new(), PortId::new());
+        let desired = Desired {
+            switches: [(network, Some(switch_row(network, 1)))].into(),
+            ports: [
+                (a, Some((network, port_row(a, 1, None)))),
+                (b, Some((network, port_row(b, 1, Some(5))))),
+            ]
+            .into(),
+        };
+        let plan = plan(&desired, &Current::default());
+        let inserts = ops_named(&plan, "insert");
+        assert_eq!(inserts.len(), 3);
+        let switch = inserts
+            .iter()
+            .find(|o| o["table"] == SWITCH_TABLE)
+            .expect("switch insert");
+        let members = datum::set_members(&switch["row"]["ports"]);
+        let port_names: Vec<&Value> = inserts
+            .iter()
+            .filter(|o| o["table"] == PORT_TABLE)
+            .map(|o| &o["uuid-name"])
+            .collect();
+        assert_eq!(members.len(), 2);
+        for name in port_names {
+            assert!(
+                members.contains(&json!(["named-uuid", name])),
+                "{members:?}"
+            );
+        }
+        // The switch name is not unique in OVN: the insert is guarded against a twin.
+        assert_eq!(ops_named(&plan, "wait").len(), 1);
+    }
+
+    #[test]
+    fn a_port_joining_an_existing_switch_guards_that_switch() {
+        let (network, port) = (NetworkId::new(), PortId::new());
+        let desired = Desired {
+            switches: [(network, Some(switch_row(network, 1)))].into(),
+            ports: [(port, Some((network, port_row(port, 1, None))))].into(),
+        };
+        let current = Current {
+            switches: [(network, existing_switch(&switch_row(network, 1), "s-uuid"))].into(),
+            ports: BTreeMap::new(),
+        };
+        let plan = plan(&desired, &current);
+        assert_eq!(plan.changes, vec![Change::CreatePort(port)]);
+        let waits = ops_named(&plan, "wait");
+        assert_eq!(waits.len(), 1);
+        assert_eq!(waits[0]["where"][0][2], json!(["uuid", "s-uuid"]));
+        let mutate = ops_named(&plan, "mutate");
+        assert_eq!(mutate[0]["mutations"][0][1], "insert");
+    }
+
+    #[test]
+    fn an_older_database_row_is_updated_under_a_guard() {
+        let (network, port) = (NetworkId::new(), PortId::new());
+        let held = port_row(port, 2, None);
+        let wanted = port_row(port, 3, Some(42));
+        let desired = Desired {
+            switches: BTreeMap::new(),
+            ports: [(port, Some((network, wanted)))].into(),
+        };
+        let current = Current {
+            switches: BTreeMap::new(),
+            ports: [(port, existing_port(&held, "p-uuid"))].into(),
+        };
+        let plan = plan(&desired, &current);
+        assert_eq!(
+            plan.changes,
+            vec![Change::UpdatePort(
+                port,
+                vec!["parent_name", "tag", "external_ids"]
+            )]
+        );
+        let wait = ops_named(&plan, "wait")[0];
+        assert_eq!(wait["rows"][0], existing_port(&held, "p-uuid").guarded);
+        let update = ops_named(&plan, "update")[0];
+        assert_eq!(update["row"]["tag"], json!(["set", [42]]));
+        assert!(update["row"].get("name").is_none());
+    }
+
+    #[test]
+    fn a_newer_database_row_is_left_alone() {
+        let (network, port) = (NetworkId::new(), PortId::new());
+        let held = port_row(port, 9, Some(42));
+        let stale_view = port_row(port, 4, None);
+        let desired = Desired {
+            switches: BTreeMap::new(),
+            ports: [(port, Some((network, stale_view)))].into(),
+        };
+        let current = Current {
+            switches: BTreeMap::new(),
+            ports: [(port, existing_port(&held, "p"))].into(),
+        };
+        let plan = plan(&desired, &current);
+        assert!(plan.is_empty());
+        assert_eq!(plan.newer_in_database, 1);
+    }
+
+    #[test]
+    fn a_hand_edit_at_the_same_revision_is_repaired() {
+        let (network, port) = (NetworkId::new(), PortId::new());
+        let wanted = port_row(port, 5, Some(42));
+        let mut edited = wanted.clone();
+        edited.tag = Some(7);
+        let desired = Desired {
+            switches: BTreeMap::new(),
+            ports: [(port, Some((network, wanted)))].into(),
+        };
+        let current = Current {
+            switches: BTreeMap::new(),
+            ports: [(port, existing_port(&edited, "p"))].into(),
+        };
+        assert_eq!(
+            plan(&desired, &current).changes,
+            vec![Change::UpdatePort(port, vec!["tag"])]
+        );
+    }
+
+    #[test]
+    fn only_rows_trunkd_wrote_are_deleted() {
+        let (network, ours, theirs) = (NetworkId::new(), PortId::new(), PortId::new());
+        let mut foreign = port_row(theirs, 1, None);
+        foreign.external_ids.clear();
+        let foreign_switch = SwitchRow {
+            name: super::super::rows::switch_name(network),
+            external_ids: BTreeMap::new(),
+        };
+        let current = Current {
+            switches: [(network, existing_switch(&foreign_switch, "s"))].into(),
+            ports: [
+                (ours, existing_port(&port_row(ours, 1, None), "p1")),
+                (theirs, existing_port(&foreign, "p2")),
+            ]
+            .into(),
+        };
+        let plan = plan(&Desired::default(), &current);
+        assert_eq!(plan.changes, vec![Change::DeletePort(ours)]);
+        let mutate = ops_named(&plan, "mutate")[0];
+        assert_eq!(
+            mutate["where"][0],
+            json!(["ports", "includes", ["uuid", "p1"]])
+        );
+    }
+
+    #[test]
+    fn keys_others_wrote_survive_an_update() {
+        let (network, port) = (NetworkId::new(), PortId::new());
+        let mut row_json = port_row(port, 1, None).to_nb(&BTreeMap::new());
+        row_json["external_ids"] = datum::map_of(
+            &[
+                (KEY_REVISION.to_string(), "1".to_string()),
+                ("neutron:cidrs".to_string(), "10.0.0.5/24".to_string()),
+            ]
+            .into(),
+        );
+        let held = in_database(row_json, "p", PORT_COLUMNS, PortRow::from_nb);
+        let desired = Desired {
+            switches: BTreeMap::new(),
+            ports: [(port, Some((network, port_row(port, 2, None))))].into(),
+        };
+        let current = Current {
+            switches: BTreeMap::new(),
+            ports: [(port, held)].into(),
+        };
+        let plan = plan(&desired, &current);
+        let update = ops_named(&plan, "update")[0];
+        let ids = datum::string_map(update["row"].get("external_ids"));
+        assert_eq!(
+            ids.get("neutron:cidrs").map(String::as_str),
+            Some("10.0.0.5/24")
+        );
+        assert_eq!(ids.get(KEY_REVISION).map(String::as_str), Some("2"));
+    }
+}

@@ -1,0 +1,301 @@
+//! Brings northbound rows in line with the store: reads both sides, plans with [`plan`], and
+//! commits the plan as one transaction, reading again if a concurrent writer got in the way.
+//! Used for every outbox event (a scope of a few ids) and by the reconciler (everything).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::plan::{plan, Change, Current, Desired, Plan};
+use super::rows::{
+    switch_name, Existing, PortRow, SubportPlace, SwitchRow, PORT_COLUMNS, PORT_TABLE,
+    SWITCH_COLUMNS, SWITCH_TABLE,
+};
+use crate::ids::{NetworkId, PortId, TrunkId};
+use crate::model::{SegmentationType, Trunk};
+use crate::ovsdb::{Client, OvsdbError};
+use crate::store::{ListQuery, Store, StoreError};
+
+/// The northbound database's name in OVSDB.
+pub const NB_DATABASE: &str = "OVN_Northbound";
+/// How often a transaction that lost a race is planned again before the attempt fails.
+const CONFLICT_RETRIES: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("northbound database: {0}")]
+    Ovsdb(#[from] OvsdbError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("northbound rows kept changing under {CONFLICT_RETRIES} attempts")]
+    Contended,
+}
+
+/// The ids an event asks to bring in line.
+#[derive(Debug, Default, Clone)]
+pub struct Scope {
+    pub networks: BTreeSet<NetworkId>,
+    pub ports: BTreeSet<PortId>,
+    /// Trunks whose parent and subports are all in scope.
+    pub trunks: BTreeSet<TrunkId>,
+}
+
+/// What a sync did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub changes: Vec<Change>,
+    /// The revision of each scoped trunk that the committed state reflects (absent: gone).
+    pub trunk_revisions: BTreeMap<TrunkId, i64>,
+}
+
+pub struct Engine {
+    pub client: Arc<Client>,
+    store: Arc<dyn Store>,
+}
+
+/// Where each subport of `trunks` sits.
+fn places(trunks: &[Trunk]) -> BTreeMap<PortId, SubportPlace> {
+    trunks
+        .iter()
+        .flat_map(|trunk| {
+            trunk.sub_ports.iter().filter_map(|subport| {
+                // OVN tags only VLAN IDs; the driver refuses other subports before commit.
+                (subport.segmentation_type == SegmentationType::Vlan).then_some((
+                    subport.port_id,
+                    SubportPlace {
+                        trunk: trunk.id,
+                        parent: trunk.port_id,
+                        tag: subport.segmentation_id,
+                    },
+                ))
+            })
+        })
+        .collect()
+}
+
+fn select(table: &str, columns: &[&str], conditions: Value) -> Value {
+    let mut all = vec!["_uuid", "name"];
+    all.extend_from_slice(columns);
+    json!({ "op": "select", "table": table, "where": conditions, "columns": all })
+}
+
+fn rows_of(result: &Value) -> Vec<Value> {
+    result
+        .get("rows")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn read_switch(row: &Value) -> Option<(NetworkId, Existing<SwitchRow>)> {
+    let name = row.get("name")?.as_str()?;
+    let id = name.strip_prefix("neutron-")?.parse().ok()?;
+    Some((id, Existing::read(row, SWITCH_COLUMNS, SwitchRow::from_nb)?))
+}
+
+fn read_port(row: &Value) -> Option<(PortId, Existing<PortRow>)> {
+    let id = row.get("name")?.as_str()?.parse().ok()?;
+    Some((id, Existing::read(row, PORT_COLUMNS, PortRow::from_nb)?))
+}
+
+impl Engine {
+    pub fn new(client: Arc<Client>, store: Arc<dyn Store>) -> Self {
+        Self { client, store }
+    }
+
+    /// Brings the scope's rows in line, in one transaction (none when nothing differs).
+    pub async fn sync(&self, scope: &Scope, comment: &str) -> Result<Outcome, SyncError> {
+        for _ in 0..CONFLICT_RETRIES {
+            let (desired, trunk_revisions) = self.desired_for(scope).await?;
+            let current = self.current_for(&desired).await?;
+            let plan = plan(&desired, &current);
+            if self.commit(&plan, comment).await? {
+                return Ok(Outcome {
+                    changes: plan.changes,
+                    trunk_revisions,
+                });
+            }
+        }
+        Err(SyncError::Contended)
+    }
+
+    /// Compares everything trunkd owns in the database with the whole store and repairs what
+    /// differs. Reads the database first: a row seen there was written from state that the
+    /// later store read also sees, so a port created meanwhile is never taken for stale.
+    pub async fn reconcile(&self) -> Result<Vec<Change>, SyncError> {
+        for _ in 0..CONFLICT_RETRIES {
+            let current = self.current_all().await?;
+            let desired = self.desired_all().await?;
+            let plan = plan(&desired, &current);
+            if self.commit(&plan, "trunkd: reconcile").await? {
+                return Ok(plan.changes);
+            }
+        }
+        Err(SyncError::Contended)
+    }
+
+    /// Commits a plan; `false` when a guard failed and the caller should read again.
+    async fn commit(&self, plan: &Plan, comment: &str) -> Result<bool, SyncError> {
+        if plan.is_empty() {
+            return Ok(true);
+        }
+        let mut operations = plan.operations.clone();
+        operations.push(json!({ "op": "comment", "comment": comment }));
+        match self.client.transact(NB_DATABASE, operations).await {
+            Ok(_) => Ok(true),
+            Err(error) if error.is_conflict() => {
+                tracing::debug!(%error, "northbound rows changed under a transaction; reading again");
+                Ok(false)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The store's view of a scope: trunks with their ports, ports with their networks.
+    async fn desired_for(
+        &self,
+        scope: &Scope,
+    ) -> Result<(Desired, BTreeMap<TrunkId, i64>), SyncError> {
+        let mut tx = self.store.begin_read().await?;
+        let mut trunks = Vec::new();
+        let mut port_ids = scope.ports.clone();
+        for id in &scope.trunks {
+            if let Some(trunk) = tx.get_trunk(*id).await? {
+                port_ids.insert(trunk.port_id);
+                port_ids.extend(trunk.sub_ports.iter().map(|s| s.port_id));
+                trunks.push(trunk);
+            }
+        }
+        let wanted: Vec<PortId> = port_ids.iter().copied().collect();
+        let ports = tx.get_ports(&wanted).await?;
+        // Subports of trunks not yet read (a port event about a subport).
+        let loaded: BTreeSet<TrunkId> = trunks.iter().map(|t| t.id).collect();
+        let other_trunks: BTreeSet<TrunkId> = tx
+            .memberships(&wanted)
+            .await?
+            .into_iter()
+            .filter(|m| !m.is_parent && !loaded.contains(&m.trunk_id))
+            .map(|m| m.trunk_id)
+            .collect();
+        for id in other_trunks {
+            if let Some(trunk) = tx.get_trunk(id).await? {
+                trunks.push(trunk);
+            }
+        }
+        let mut network_ids = scope.networks.clone();
+        network_ids.extend(ports.iter().map(|p| p.network_id));
+        let networks = tx
+            .get_networks(&network_ids.iter().copied().collect::<Vec<_>>())
+            .await?;
+        drop(tx);
+
+        let places = places(&trunks);
+        let mut desired = Desired::default();
+        for id in &network_ids {
+            desired.switches.insert(*id, None);
+        }
+        for network in &networks {
+            desired
+                .switches
+                .insert(network.id, Some(SwitchRow::desired(network)));
+        }
+        for id in &port_ids {
+            desired.ports.insert(*id, None);
+        }
+        for port in &ports {
+            let row = PortRow::desired(port, places.get(&port.id).copied());
+            desired.ports.insert(port.id, Some((port.network_id, row)));
+        }
+        let revisions = trunks
+            .iter()
+            .filter(|t| scope.trunks.contains(&t.id))
+            .map(|t| (t.id, t.std.revision_number))
+            .collect();
+        Ok((desired, revisions))
+    }
+
+    /// The whole store, as rows.
+    async fn desired_all(&self) -> Result<Desired, SyncError> {
+        let mut tx = self.store.begin_read().await?;
+        let everything = ListQuery::everything();
+        let networks = tx.list_networks(&everything).await?;
+        let ports = tx.list_ports(&everything).await?;
+        let trunks = tx.list_trunks(&everything).await?;
+        drop(tx);
+        let places = places(&trunks);
+        Ok(Desired {
+            switches: networks
+                .iter()
+                .map(|n| (n.id, Some(SwitchRow::desired(n))))
+                .collect(),
+            ports: ports
+                .iter()
+                .map(|p| {
+                    let row = PortRow::desired(p, places.get(&p.id).copied());
+                    (p.id, Some((p.network_id, row)))
+                })
+                .collect(),
+        })
+    }
+
+    /// The database rows named like the desired ones, read in one transaction.
+    async fn current_for(&self, desired: &Desired) -> Result<Current, SyncError> {
+        let mut operations = Vec::new();
+        for id in desired.switches.keys() {
+            operations.push(select(
+                SWITCH_TABLE,
+                SWITCH_COLUMNS,
+                json!([["name", "==", switch_name(*id)]]),
+            ));
+        }
+        for id in desired.ports.keys() {
+            operations.push(select(
+                PORT_TABLE,
+                PORT_COLUMNS,
+                json!([["name", "==", id.to_string()]]),
+            ));
+        }
+        if operations.is_empty() {
+            return Ok(Current::default());
+        }
+        let results = self.client.transact(NB_DATABASE, operations).await?;
+        let switch_count = desired.switches.len();
+        let mut current = Current::default();
+        for (index, result) in results.iter().enumerate() {
+            for row in rows_of(result) {
+                if index < switch_count {
+                    if let Some((id, existing)) = read_switch(&row) {
+                        current.add_switch(id, existing);
+                    }
+                } else if let Some((id, existing)) = read_port(&row) {
+                    current.ports.insert(id, existing);
+                }
+            }
+        }
+        Ok(current)
+    }
+
+    /// Every switch and port row whose name trunkd would use.
+    async fn current_all(&self) -> Result<Current, SyncError> {
+        let operations = vec![
+            select(SWITCH_TABLE, SWITCH_COLUMNS, json!([])),
+            select(PORT_TABLE, PORT_COLUMNS, json!([])),
+        ];
+        let results = self.client.transact(NB_DATABASE, operations).await?;
+        let mut current = Current::default();
+        if let [switches, ports] = results.as_slice() {
+            for row in rows_of(switches) {
+                if let Some((id, existing)) = read_switch(&row) {
+                    current.add_switch(id, existing);
+                }
+            }
+            for row in rows_of(ports) {
+                if let Some((id, existing)) = read_port(&row) {
+                    current.ports.insert(id, existing);
+                }
+            }
+        }
+        Ok(current)
+    }
+}
