@@ -24,6 +24,8 @@ pub struct Timing {
     pub probe_every: Duration,
     /// Limit on one request (a transaction or a monitor's initial contents).
     pub request_timeout: Duration,
+    /// How long a request waits for a connection before failing (short: the caller retries).
+    pub connect_wait: Duration,
 }
 
 impl Default for Timing {
@@ -33,6 +35,7 @@ impl Default for Timing {
             reconnect_max: Duration::from_secs(5),
             probe_every: Duration::from_secs(5),
             request_timeout: Duration::from_secs(20),
+            connect_wait: Duration::from_millis(500),
         }
     }
 }
@@ -122,7 +125,7 @@ impl Client {
 
     /// One request on the live connection, within the request time limit.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, OvsdbError> {
-        let connection = self.connection(Duration::from_secs(2)).await?;
+        let connection = self.connection(self.shared.timing.connect_wait).await?;
         let limit = self.shared.timing.request_timeout;
         match tokio::time::timeout(limit, connection.call(method, params)).await {
             Ok(outcome) => outcome,
