@@ -388,7 +388,9 @@ async fn the_reconciler_repairs_hand_made_drift_and_logs_it() {
         stale,
         "external_ids:\"trunkd:revision_number\"=1",
     ]);
-    nb.nbctl(&["lsp-add", &switch, "foreign-port"]);
+    // Named like a port id, so only the missing trunkd keys tell it apart.
+    let foreign = "00000000-0000-4000-8000-0000000f0e19";
+    nb.nbctl(&["lsp-add", &switch, foreign]);
 
     wait_for(Duration::from_secs(20), "the reconciler's repairs", || {
         let names = nb.names(PORT);
@@ -402,7 +404,7 @@ async fn the_reconciler_repairs_hand_made_drift_and_logs_it() {
         Some(parent.as_str())
     );
     assert_eq!(optional(&nb, &subs[1], "tag").as_deref(), Some("102"));
-    assert!(nb.names(PORT).contains(&"foreign-port".to_string()));
+    assert!(nb.names(PORT).contains(&foreign.to_string()));
 
     let text = std::fs::read_to_string(&log).expect("log");
     for expected in [
