@@ -187,8 +187,9 @@ async fn adding_and_removing_4094_subports_is_one_transaction_each() {
         subs.extend(admin.ports(&network, batch).await);
     }
     let trunk = admin.trunk(&parent, json!([])).await;
-    admin.wait_for_status(&trunk, "ACTIVE").await;
+    // The trunk's event queues behind the 4,094 port creations.
     admin.wait_for_outbox_drained().await;
+    admin.wait_for_status(&trunk, "ACTIVE").await;
     wait_for_port_rows(&nb, 4095);
 
     let before = nb.transactions().len();
