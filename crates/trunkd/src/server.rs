@@ -14,7 +14,7 @@ use crate::config::{Config, ConfigError};
 use crate::drivers::dispatcher::Dispatcher;
 use crate::drivers::noop::{self, NoopDriver};
 use crate::drivers::ovn::{self, OvnDriver, OvnSettings};
-use crate::drivers::{DriverSet, StatusReporter, TrunkDriver};
+use crate::drivers::{shared_segmentation_types, DriverSet, StatusReporter, TrunkDriver};
 use crate::policy::{Policy, PolicyError};
 use crate::service::Service;
 use crate::store::postgres::PgStore;
@@ -82,15 +82,10 @@ pub fn driver_kinds(config: &Config) -> Result<Vec<DriverKind>, StartupError> {
             }
         }
     }
-    let Some((first, rest)) = kinds.split_first() else {
+    if kinds.is_empty() {
         return Err(StartupError::Drivers("no trunk driver configured".into()));
-    };
-    let shared: Vec<&str> = first
-        .segmentation_types()
-        .iter()
-        .copied()
-        .filter(|t| rest.iter().all(|k| k.segmentation_types().contains(t)))
-        .collect();
+    }
+    let shared = shared_segmentation_types(kinds.iter().map(DriverKind::segmentation_types));
     if shared.is_empty() {
         return Err(StartupError::Drivers(format!(
             "the drivers {:?} share no segmentation type",

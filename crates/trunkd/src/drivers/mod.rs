@@ -68,6 +68,22 @@ pub trait TrunkDriver: Send + Sync {
     ) -> Result<(), DriverError>;
 }
 
+/// The segmentation types in every one of `each` (none when `each` is empty).
+pub fn shared_segmentation_types(
+    each: impl IntoIterator<Item = &'static [&'static str]>,
+) -> Vec<&'static str> {
+    let mut lists = each.into_iter();
+    let Some(first) = lists.next() else {
+        return Vec::new();
+    };
+    let rest: Vec<_> = lists.collect();
+    first
+        .iter()
+        .copied()
+        .filter(|t| rest.iter().all(|list| list.contains(t)))
+        .collect()
+}
+
 /// The drivers loaded in this process, and what they support together.
 #[derive(Clone)]
 pub struct DriverSet {
@@ -89,15 +105,7 @@ impl DriverSet {
 
     /// Segmentation types every loaded driver supports.
     pub fn segmentation_types(&self) -> Vec<&'static str> {
-        let Some((first, rest)) = self.drivers.split_first() else {
-            return Vec::new();
-        };
-        first
-            .segmentation_types()
-            .iter()
-            .copied()
-            .filter(|t| rest.iter().all(|d| d.segmentation_types().contains(t)))
-            .collect()
+        shared_segmentation_types(self.drivers.iter().map(|d| d.segmentation_types()))
     }
 
     pub fn supports_segmentation(&self, segmentation_type: &str) -> bool {

@@ -93,14 +93,6 @@ impl Client {
         &self.shared.remote
     }
 
-    pub fn is_connected(&self) -> bool {
-        self.shared
-            .current
-            .borrow()
-            .as_ref()
-            .is_some_and(|c| !c.is_closed())
-    }
-
     /// The live connection, waiting up to `wait` for one.
     pub async fn connection(&self, wait: Duration) -> Result<Arc<Connection>, OvsdbError> {
         let mut current = self.shared.current.subscribe();

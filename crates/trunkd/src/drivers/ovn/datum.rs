@@ -13,26 +13,23 @@ pub fn set_members(value: &Value) -> Vec<Value> {
     }
 }
 
-/// A set of at most one string (`parent_name`).
-pub fn optional_string(value: Option<&Value>) -> Option<String> {
+/// The member of a set of at most one (`parent_name`, `tag`, `enabled`).
+fn only_member(value: Option<&Value>) -> Option<Value> {
     value
         .map(set_members)
         .and_then(|members| members.into_iter().next())
-        .and_then(|member| member.as_str().map(str::to_string))
+}
+
+pub fn optional_string(value: Option<&Value>) -> Option<String> {
+    only_member(value).and_then(|member| member.as_str().map(str::to_string))
 }
 
 pub fn optional_i64(value: Option<&Value>) -> Option<i64> {
-    value
-        .map(set_members)
-        .and_then(|members| members.into_iter().next())
-        .and_then(|member| member.as_i64())
+    only_member(value).and_then(|member| member.as_i64())
 }
 
 pub fn optional_bool(value: Option<&Value>) -> Option<bool> {
-    value
-        .map(set_members)
-        .and_then(|members| members.into_iter().next())
-        .and_then(|member| member.as_bool())
+    only_member(value).and_then(|member| member.as_bool())
 }
 
 pub fn strings(value: Option<&Value>) -> Vec<String> {
