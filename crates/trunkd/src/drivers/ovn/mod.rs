@@ -8,9 +8,11 @@
 //! harmless. A trunk goes ACTIVE once that transaction commits. While the database is
 //! unreachable the delivery fails, the event stays in the outbox and is retried with backoff.
 //! A reconciler ([`reconcile`]) compares everything on start, on every reconnection and
-//! periodically, and repairs drift.
+//! periodically, and repairs drift. Port rows are found through a name index kept by a
+//! monitor ([`names`]), so reading N of them costs N hash lookups in the database, not N scans.
 
 mod datum;
+mod names;
 pub mod plan;
 mod reconcile;
 pub mod rows;
@@ -40,12 +42,15 @@ pub struct OvnSettings {
 
 pub struct OvnDriver {
     engine: Arc<Engine>,
-    reconciler: tokio::task::JoinHandle<()>,
+    /// The name-index follower and the reconciler.
+    background: [tokio::task::JoinHandle<()>; 2],
 }
 
 impl Drop for OvnDriver {
     fn drop(&mut self) {
-        self.reconciler.abort();
+        for task in &self.background {
+            task.abort();
+        }
     }
 }
 
@@ -72,8 +77,19 @@ impl OvnDriver {
     pub fn start(settings: OvnSettings, store: Arc<dyn Store>) -> Self {
         let client = Arc::new(Client::start(settings.nb_connection, Timing::default()));
         let engine = Arc::new(Engine::new(client, store));
-        let reconciler = tokio::spawn(reconcile::run(engine.clone(), settings.reconcile_interval));
-        Self { engine, reconciler }
+        let connected = Arc::new(tokio::sync::Notify::new());
+        let background = [
+            tokio::spawn(reconcile::follow_port_names(
+                engine.clone(),
+                connected.clone(),
+            )),
+            tokio::spawn(reconcile::run(
+                engine.clone(),
+                settings.reconcile_interval,
+                connected,
+            )),
+        ];
+        Self { engine, background }
     }
 
     /// What an event asks to bring in line; `None` for events that change nothing in OVN.

@@ -1,38 +1,46 @@
-//! The reconciler: compares the whole northbound database with the store and repairs drift
-//! (rows edited or deleted by hand, stale rows left behind), logging each repair. It runs when
-//! the connection comes up (the first time and after every reconnection, which a monitor's
-//! fresh snapshot signals) and then at a fixed interval.
+//! Background work of the driver. [`follow_port_names`] keeps the port-name index current from
+//! an OVSDB monitor, whose fresh snapshot also announces each new connection. [`run`], the
+//! reconciler, compares the whole northbound database with the store and repairs drift (rows
+//! edited or deleted by hand, stale rows left behind), logging each repair: when a connection
+//! comes up (the first time and after every reconnection) and then at a fixed interval.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use tokio::sync::Notify;
 
+use super::rows::PORT_TABLE;
 use super::sync::{Engine, NB_DATABASE};
 use crate::ovsdb::MonitorEvent;
 
 /// Repairs logged one by one; beyond this, a count.
 const LOGGED_REPAIRS: usize = 50;
 
-pub async fn run(engine: Arc<Engine>, interval: Duration) {
-    // A small monitor whose only job is to announce each new connection with a snapshot.
-    let mut connections = engine
+/// Applies the port-name monitor to the index; wakes `connected` on every snapshot.
+pub async fn follow_port_names(engine: Arc<Engine>, connected: Arc<Notify>) {
+    let mut events = engine
         .client
-        .monitor(
-            NB_DATABASE,
-            json!({ "NB_Global": { "columns": ["nb_cfg"] } }),
-        )
+        .monitor(NB_DATABASE, json!({ PORT_TABLE: { "columns": ["name"] } }))
         .await;
+    while let Some(event) = events.recv().await {
+        match event {
+            MonitorEvent::Snapshot(rows) => {
+                engine.names.reset(&rows);
+                connected.notify_one();
+            }
+            MonitorEvent::Update(rows) => engine.names.update(&rows),
+        }
+    }
+}
+
+pub async fn run(engine: Arc<Engine>, interval: Duration, connected: Arc<Notify>) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await; // the first tick is immediate; the connection triggers the first pass
     loop {
         tokio::select! {
-            event = connections.recv() => match event {
-                Some(MonitorEvent::Snapshot(_)) => pass(&engine, "connected").await,
-                Some(MonitorEvent::Update(_)) => {}
-                None => return,
-            },
+            _ = connected.notified() => pass(&engine, "connected").await,
             _ = ticks.tick() => pass(&engine, "periodic").await,
         }
     }

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use super::datum;
+use super::names::NameIndex;
 use super::plan::{plan, Change, Current, Desired, Plan};
 use super::rows::{
     switch_name, Existing, PortRow, SubportPlace, SwitchRow, PORT_COLUMNS, PORT_TABLE,
@@ -52,6 +54,8 @@ pub struct Outcome {
 pub struct Engine {
     pub client: Arc<Client>,
     store: Arc<dyn Store>,
+    /// Where port rows are, so they are read by `_uuid` instead of by a scan for their name.
+    pub names: Arc<NameIndex>,
 }
 
 /// Where each subport of `trunks` sits.
@@ -101,7 +105,11 @@ fn read_port(row: &Value) -> Option<(PortId, Existing<PortRow>)> {
 
 impl Engine {
     pub fn new(client: Arc<Client>, store: Arc<dyn Store>) -> Self {
-        Self { client, store }
+        Self {
+            client,
+            store,
+            names: Arc::default(),
+        }
     }
 
     /// Brings the scope's rows in line, in one transaction (none when nothing differs).
@@ -143,12 +151,30 @@ impl Engine {
         let mut operations = plan.operations.clone();
         operations.push(json!({ "op": "comment", "comment": comment }));
         match self.client.transact(NB_DATABASE, operations).await {
-            Ok(_) => Ok(true),
+            Ok(results) => {
+                self.note_inserted_ports(&plan.operations, &results);
+                Ok(true)
+            }
             Err(error) if error.is_conflict() => {
                 tracing::debug!(%error, "northbound rows changed under a transaction; reading again");
                 Ok(false)
             }
             Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Puts the port rows a committed plan inserted into the name index at once, so the next
+    /// event finds them even before the monitor reports them.
+    fn note_inserted_ports(&self, operations: &[Value], results: &[Value]) {
+        for (operation, result) in operations.iter().zip(results) {
+            if operation["op"] != "insert" || operation["table"] != PORT_TABLE {
+                continue;
+            }
+            let name = operation["row"]["name"].as_str();
+            let uuid = result["uuid"].as_array().and_then(|u| u.get(1)?.as_str());
+            if let (Some(name), Some(uuid)) = (name, uuid) {
+                self.names.inserted(name, uuid);
+            }
         }
     }
 
@@ -250,11 +276,13 @@ impl Engine {
             ));
         }
         for id in desired.ports.keys() {
-            operations.push(select(
-                PORT_TABLE,
-                PORT_COLUMNS,
-                json!([["name", "==", id.to_string()]]),
-            ));
+            let name = id.to_string();
+            let condition = match self.names.lookup(&name) {
+                Ok(Some(uuid)) => json!([["_uuid", "==", datum::uuid(&uuid)]]),
+                Ok(None) => continue, // no such row: nothing to read
+                Err(()) => json!([["name", "==", name]]), // no index yet: scan
+            };
+            operations.push(select(PORT_TABLE, PORT_COLUMNS, condition));
         }
         if operations.is_empty() {
             return Ok(Current::default());
