@@ -55,6 +55,7 @@ pub struct FileSettings {
     pub physical_mtu: Option<i64>,
     pub ovn_nb_connection: Option<String>,
     pub ovn_reconcile_interval: Option<u64>,
+    pub agent_credentials_file: Option<PathBuf>,
 }
 
 impl FileSettings {
@@ -89,6 +90,7 @@ impl FileSettings {
             physical_mtu: self.physical_mtu.or(lower.physical_mtu),
             ovn_nb_connection: self.ovn_nb_connection.or(lower.ovn_nb_connection),
             ovn_reconcile_interval: self.ovn_reconcile_interval.or(lower.ovn_reconcile_interval),
+            agent_credentials_file: self.agent_credentials_file.or(lower.agent_credentials_file),
         }
     }
 }
@@ -106,6 +108,8 @@ pub struct Config {
     pub service: ServiceSettings,
     /// Settings of the `ovn` driver, when it is loaded.
     pub ovn: Option<OvnSettings>,
+    /// Host agents' credentials (see `api::agent_auth`); none: no agent may call.
+    pub agent_credentials_file: Option<PathBuf>,
 }
 
 /// Which database the server uses.
@@ -291,6 +295,7 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
             max_subports_per_request: max_subports,
         },
         ovn,
+        agent_credentials_file: settings.agent_credentials_file,
     })
 }
 

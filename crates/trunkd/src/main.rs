@@ -29,6 +29,13 @@ enum Command {
     Migrate(Settings),
     /// Run every start-up check without serving or writing anything.
     CheckConfig(Settings),
+    /// Make a new token for the agent of one host: prints the token (give it to the agent)
+    /// and the entry to add to the server's agent credentials file.
+    AgentToken {
+        /// The host the token will be bound to
+        #[arg(long)]
+        host: String,
+    },
 }
 
 #[derive(Args, Clone, Default)]
@@ -82,6 +89,9 @@ struct Settings {
     /// Seconds between full OVN reconciliations [default: 60]
     #[arg(long, env = "TRUNKD_OVN_RECONCILE_INTERVAL")]
     ovn_reconcile_interval: Option<u64>,
+    /// TOML file of host agents' token digests (`trunkd agent-token` makes entries)
+    #[arg(long, env = "TRUNKD_AGENT_CREDENTIALS_FILE")]
+    agent_credentials_file: Option<PathBuf>,
 }
 
 impl From<Settings> for FileSettings {
@@ -102,6 +112,7 @@ impl From<Settings> for FileSettings {
             physical_mtu: s.physical_mtu,
             ovn_nb_connection: s.ovn_nb_connection,
             ovn_reconcile_interval: s.ovn_reconcile_interval,
+            agent_credentials_file: s.agent_credentials_file,
         }
     }
 }
@@ -122,6 +133,12 @@ async fn run(cli: Cli) -> Result<(), String> {
         None => FileSettings::default(),
     };
     let (command, settings) = match cli.command {
+        Command::AgentToken { host } => {
+            let (token, entry) = trunkd::api::agent_auth::new_token(&host);
+            println!("token for the agent of {host} (keep it secret): {token}");
+            println!("\nadd to the server's agent credentials file:\n\n{entry}");
+            return Ok(());
+        }
         Command::Serve(s) => ("serve", s),
         Command::Migrate(s) => ("migrate", s),
         Command::CheckConfig(s) => ("check-config", s),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+use crate::api::agent_auth::AgentCredentials;
 use crate::api::{self, AppState, AuthMode};
 use crate::config::DatabaseConfig;
 use crate::config::{Config, ConfigError};
@@ -32,6 +33,8 @@ pub enum StartupError {
     Policy(#[from] PolicyError),
     #[error("setting drivers: {0}")]
     Drivers(String),
+    #[error("setting agent_credentials_file: {0}")]
+    AgentCredentials(String),
     #[error("database {path}: {message}")]
     Database { path: String, message: String },
     #[error("setting bind: cannot listen on {address}: {message}")]
@@ -126,9 +129,29 @@ pub fn load_policy(config: &Config) -> Result<Policy, StartupError> {
     })
 }
 
+/// Host agents' credentials; none configured means no agent may call.
+pub fn load_agent_credentials(config: &Config) -> Result<AgentCredentials, StartupError> {
+    match &config.agent_credentials_file {
+        Some(path) => AgentCredentials::load(path)
+            .map_err(|e| StartupError::AgentCredentials(format!("{}: {e}", path.display()))),
+        None => Ok(AgentCredentials::default()),
+    }
+}
+
+/// What the server loads besides the database.
+struct Loaded {
+    policy: Policy,
+    drivers: Vec<DriverKind>,
+    agents: AgentCredentials,
+}
+
 /// Everything but the database, which the caller opens as it needs.
-fn check_static(config: &Config) -> Result<(Policy, Vec<DriverKind>), StartupError> {
-    Ok((load_policy(config)?, driver_kinds(config)?))
+fn check_static(config: &Config) -> Result<Loaded, StartupError> {
+    Ok(Loaded {
+        policy: load_policy(config)?,
+        drivers: driver_kinds(config)?,
+        agents: load_agent_credentials(config)?,
+    })
 }
 
 /// Connects to the configured database. A SQLite file that does not exist yet is created only
@@ -222,7 +245,11 @@ pub async fn migrate(config: &Config) -> Result<(), StartupError> {
 
 /// `trunkd serve`: checks, then serves until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> Result<(), StartupError> {
-    let (policy, driver_kinds) = check_static(&config)?;
+    let Loaded {
+        policy,
+        drivers: driver_kinds,
+        agents,
+    } = check_static(&config)?;
     let store = open_store(&config).await?;
     let drivers = start_drivers(&driver_kinds, &store);
     let listener = TcpListener::bind(config.bind)
@@ -258,6 +285,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         },
         max_body_bytes: config.max_body_bytes,
         metrics,
+        agents: Arc::new(agents),
     };
     tracing::info!(
         %address,

@@ -61,6 +61,12 @@ fn bad_settings_stop_serve_before_anything_is_written() {
     let data_arg = data.to_str().expect("utf-8 path");
     let policy = dir.path().join("policy.yaml");
     std::fs::write(&policy, "get_trunk: 'role:admin and ('\n").expect("write policy");
+    let agents = dir.path().join("agents.toml");
+    std::fs::write(
+        &agents,
+        "[[agents]]\nhost = \"h\"\ntoken_sha256 = \"nope\"\n",
+    )
+    .expect("write agent credentials");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--driver", "warp-drive"], "drivers"),
         (
@@ -77,6 +83,14 @@ fn bad_settings_stop_serve_before_anything_is_written() {
             "network_vlan_ranges",
         ),
         (vec!["--max-body-bytes", "10"], "max_body_bytes"),
+        (
+            vec!["--agent-credentials-file", agents.to_str().expect("path")],
+            "agent_credentials_file",
+        ),
+        (
+            vec!["--agent-credentials-file", "/nonexistent/agents.toml"],
+            "agent_credentials_file",
+        ),
         (vec!["--driver", "ovn"], "ovn_nb_connection"),
         (
             vec!["--driver", "ovn", "--ovn-nb-connection", "ssl:nb:6641"],

@@ -1,6 +1,8 @@
 //! The HTTP layer: routes, the Neutron v2.0 wire format, authentication. It knows nothing about
 //! SQL; it turns requests into service calls and service results into JSON.
 
+mod agent;
+pub mod agent_auth;
 pub mod auth;
 pub mod body;
 mod discovery;
@@ -33,6 +35,8 @@ pub struct AppState {
     pub auth: AuthMode,
     pub max_body_bytes: usize,
     pub metrics: Arc<metrics::Metrics>,
+    /// Host agents' credentials (empty: the agent API refuses every call).
+    pub agents: Arc<agent_auth::AgentCredentials>,
 }
 
 /// The whole HTTP application.
@@ -73,6 +77,12 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v2.0/{collection}/{id}/tags/{tag}",
             get(tags::check).put(tags::add).delete(tags::remove),
+        )
+        .route("/agent/v1/trunks", get(agent::trunks))
+        .route("/agent/v1/trunks/{id}/status", put(agent::report_status))
+        .route(
+            "/agent/v1/trunks/{id}/bind_subports",
+            put(agent::bind_subports),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

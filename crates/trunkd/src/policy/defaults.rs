@@ -123,6 +123,9 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("remove_subports", "rule:admin_or_project_member"),
     ("get_subports", "rule:admin_or_project_reader"),
     ("update_trunk_status", "rule:service_api"),
+    // The agent API: host agents (service role, bound to their host by credential).
+    ("get_agent_trunks", "rule:service_api"),
+    ("update_subport_bindings", "rule:service_api"),
     // Tags, one rule per resource and operation.
     ("create_networks_tags", "rule:admin_or_project_member"),
     ("update_networks_tags", "rule:admin_or_project_member"),
@@ -159,6 +162,6 @@ mod tests {
         let before = names.len();
         names.dedup();
         assert_eq!(before, names.len(), "a default rule is defined twice");
-        assert_eq!(before, 55);
+        assert_eq!(before, 57);
     }
 }

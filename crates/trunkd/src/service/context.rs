@@ -10,6 +10,8 @@ pub struct Context {
     pub credentials: Credentials,
     pub is_admin: bool,
     pub request_id: String,
+    /// The host whose agent is calling, authenticated by that agent's own credential.
+    pub agent_host: Option<String>,
 }
 
 impl Context {
@@ -19,6 +21,16 @@ impl Context {
             credentials,
             is_admin,
             request_id: request_id.into(),
+            agent_host: None,
+        }
+    }
+
+    /// The agent of `host`: a service-role caller that may act for that host only.
+    pub fn agent(host: &str, policy: &Policy, request_id: impl Into<String>) -> Self {
+        let credentials = Credentials::new(Some(format!("agent:{host}")), None, ["service"]);
+        Self {
+            agent_host: Some(host.to_string()),
+            ..Self::new(credentials, policy, request_id)
         }
     }
 

@@ -2,6 +2,7 @@
 //! policy, validates input against the spec's rules and runs exactly one store transaction, so
 //! the change, its revision bump and its outbox event commit together or not at all.
 
+mod agents;
 mod context;
 mod error;
 mod networks;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+pub use agents::{AgentPort, AgentSubport, AgentTrunk};
 pub use context::Context;
 pub(crate) use context::{owned_target, Guard};
 pub use error::ServiceError;

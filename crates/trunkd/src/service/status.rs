@@ -32,6 +32,18 @@ impl Service {
         acted_on: i64,
         status: TrunkStatus,
     ) -> Result<i64, ServiceError> {
+        self.transition_trunk_from(id, acted_on, status, None).await
+    }
+
+    /// As [`Service::transition_trunk`], for a report from the agent of `host`: refused (403)
+    /// unless the trunk's parent port is bound to that host, checked in the same transaction.
+    pub(crate) async fn transition_trunk_from(
+        &self,
+        id: TrunkId,
+        acted_on: i64,
+        status: TrunkStatus,
+        host: Option<&str>,
+    ) -> Result<i64, ServiceError> {
         write_tx!(self, |tx| {
             async {
             let Some(mut trunk) = tx.get_trunk(id).await? else {
@@ -40,6 +52,22 @@ impl Service {
                     format!("Trunk {id} could not be found."),
                 ));
             };
+            if let Some(host) = host {
+                let bound_to = tx.get_port(trunk.port_id).await?.map(|p| p.host_id);
+                if bound_to.as_deref() != Some(host) {
+                    tracing::warn!(
+                        trunk = %id,
+                        reporter = host,
+                        bound_to = bound_to.as_deref().unwrap_or(""),
+                        "refused a status report about a trunk not bound to the reporting host"
+                    );
+                    return Err(ServiceError::Forbidden {
+                        message: format!(
+                            "Trunk {id} is not bound to host {host}; its agent may not report on it."
+                        ),
+                    });
+                }
+            }
             if trunk.std.revision_number != acted_on {
                 return Err(ServiceError::conflict(
                     "StaleRevision",
