@@ -4,6 +4,7 @@
 //! function per user operation: policy, validation, the state machine), [`store`] (one
 //! transaction per operation) and [`drivers`] (data planes, fed from the outbox).
 
+pub mod agent;
 pub mod api;
 pub mod config;
 pub mod drivers;

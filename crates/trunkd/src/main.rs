@@ -36,6 +36,77 @@ enum Command {
         #[arg(long)]
         host: String,
     },
+    /// Run the Open vSwitch agent of one host: wires the trunks bound to it.
+    Agent(AgentArgs),
+}
+
+#[derive(Args, Clone)]
+struct AgentArgs {
+    /// This host's name, as ports' binding:host_id give it
+    #[arg(long, env = "TRUNKD_AGENT_HOST")]
+    host: String,
+    /// Base URL of a trunkd server, e.g. http://controller:9696
+    #[arg(long, env = "TRUNKD_AGENT_SERVER")]
+    server: String,
+    /// File holding this host's agent token (from `trunkd agent-token`)
+    #[arg(long, env = "TRUNKD_AGENT_TOKEN_FILE")]
+    token_file: PathBuf,
+    /// The local Open vSwitch database
+    #[arg(
+        long,
+        env = "TRUNKD_AGENT_OVSDB",
+        default_value = "unix:/var/run/openvswitch/db.sock"
+    )]
+    ovsdb: String,
+    /// The integration bridge trunk bridges connect to
+    #[arg(
+        long,
+        env = "TRUNKD_AGENT_INTEGRATION_BRIDGE",
+        default_value = "br-int"
+    )]
+    integration_bridge: String,
+    /// datapath_type of the trunk bridges it creates (netdev for a userspace switch)
+    #[arg(long, env = "TRUNKD_AGENT_DATAPATH_TYPE", default_value = "system")]
+    datapath_type: String,
+    /// Seconds between full resyncs
+    #[arg(long, env = "TRUNKD_AGENT_RESYNC_INTERVAL", default_value_t = 30)]
+    resync_interval: u64,
+}
+
+impl AgentArgs {
+    fn settings(self) -> Result<trunkd::agent::AgentSettings, String> {
+        let token = std::fs::read_to_string(&self.token_file)
+            .map_err(|e| format!("setting token_file: {}: {e}", self.token_file.display()))?
+            .trim()
+            .to_string();
+        if token.is_empty() {
+            return Err(format!(
+                "setting token_file: {} is empty",
+                self.token_file.display()
+            ));
+        }
+        let ovsdb = self
+            .ovsdb
+            .parse()
+            .map_err(|e: String| format!("setting ovsdb: {e}"))?;
+        if self.resync_interval == 0 {
+            return Err("setting resync_interval: must be at least 1 second".into());
+        }
+        if self.host.trim().is_empty() {
+            return Err("setting host: must not be empty".into());
+        }
+        Ok(trunkd::agent::AgentSettings {
+            host: self.host,
+            server: self.server,
+            token,
+            ovsdb,
+            layout: trunkd::agent::wiring::Layout {
+                integration_bridge: self.integration_bridge,
+                datapath_type: self.datapath_type,
+            },
+            resync_interval: std::time::Duration::from_secs(self.resync_interval),
+        })
+    }
 }
 
 #[derive(Args, Clone, Default)]
@@ -138,6 +209,13 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("token for the agent of {host} (keep it secret): {token}");
             println!("\nadd to the server's agent credentials file:\n\n{entry}");
             return Ok(());
+        }
+        Command::Agent(args) => {
+            let settings = args.settings()?;
+            return tokio::select! {
+                outcome = trunkd::agent::run(settings) => outcome,
+                _ = tokio::signal::ctrl_c() => Ok(()),
+            };
         }
         Command::Serve(s) => ("serve", s),
         Command::Migrate(s) => ("migrate", s),

@@ -15,6 +15,7 @@ use crate::config::{Config, ConfigError};
 use crate::drivers::dispatcher::Dispatcher;
 use crate::drivers::noop::{self, NoopDriver};
 use crate::drivers::ovn::{self, OvnDriver, OvnSettings};
+use crate::drivers::ovs::{self, OvsDriver};
 use crate::drivers::{shared_segmentation_types, DriverSet, StatusReporter, TrunkDriver};
 use crate::policy::{Policy, PolicyError};
 use crate::service::Service;
@@ -55,6 +56,7 @@ fn database_error(config: &Config, error: impl std::fmt::Display) -> StartupErro
 pub enum DriverKind {
     Noop,
     Ovn(OvnSettings),
+    Ovs,
 }
 
 impl DriverKind {
@@ -62,6 +64,7 @@ impl DriverKind {
         match self {
             DriverKind::Noop => noop::SEGMENTATION_TYPES,
             DriverKind::Ovn(_) => ovn::SEGMENTATION_TYPES,
+            DriverKind::Ovs => ovs::SEGMENTATION_TYPES,
         }
     }
 }
@@ -72,6 +75,7 @@ pub fn driver_kinds(config: &Config) -> Result<Vec<DriverKind>, StartupError> {
     for name in &config.drivers {
         match (name.as_str(), &config.ovn) {
             ("noop", _) => kinds.push(DriverKind::Noop),
+            ("ovs", _) => kinds.push(DriverKind::Ovs),
             ("ovn", Some(settings)) => kinds.push(DriverKind::Ovn(settings.clone())),
             ("ovn", None) => {
                 return Err(StartupError::Drivers(
@@ -80,7 +84,7 @@ pub fn driver_kinds(config: &Config) -> Result<Vec<DriverKind>, StartupError> {
             }
             (other, _) => {
                 return Err(StartupError::Drivers(format!(
-                    "unknown trunk driver '{other}' (known: noop, ovn)"
+                    "unknown trunk driver '{other}' (known: noop, ovn, ovs)"
                 )))
             }
         }
@@ -113,6 +117,7 @@ fn start_drivers(kinds: &[DriverKind], store: &Arc<dyn Store>) -> DriverSet {
         .map(|kind| -> Arc<dyn TrunkDriver> {
             match kind {
                 DriverKind::Noop => Arc::new(NoopDriver),
+                DriverKind::Ovs => Arc::new(OvsDriver),
                 DriverKind::Ovn(settings) => {
                     Arc::new(OvnDriver::start(settings.clone(), store.clone()))
                 }

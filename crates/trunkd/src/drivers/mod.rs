@@ -5,6 +5,7 @@
 pub mod dispatcher;
 pub mod noop;
 pub mod ovn;
+pub mod ovs;
 
 use std::sync::Arc;
 
@@ -66,6 +67,27 @@ pub trait TrunkDriver: Send + Sync {
         event: &PendingEvent,
         status: &dyn StatusReporter,
     ) -> Result<(), DriverError>;
+}
+
+/// For data planes that carry a subport as a VLAN tag on its parent (OVN, Open vSwitch): refuses
+/// subports whose segmentation, given or inherited, is not a VLAN ID 1-4094.
+pub fn refuse_non_vlan_subports(driver: &str, change: &TrunkChange<'_>) -> Result<(), DriverError> {
+    let trunk = match change {
+        TrunkChange::Create(trunk) | TrunkChange::AddSubports(trunk) => trunk,
+        TrunkChange::RemoveSubports(_) | TrunkChange::Delete(_) => return Ok(()),
+    };
+    match trunk.sub_ports.iter().find(|s| {
+        s.segmentation_type != crate::model::SegmentationType::Vlan
+            || !(1..=4094).contains(&s.segmentation_id)
+    }) {
+        Some(subport) => Err(DriverError::Refused(format!(
+            "The {driver} driver carries subports as VLAN IDs 1-4094; subport {} would use {} {}.",
+            subport.port_id,
+            subport.segmentation_type.as_str(),
+            subport.segmentation_id
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The segmentation types in every one of `each` (none when `each` is empty).

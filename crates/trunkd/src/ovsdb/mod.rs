@@ -9,6 +9,7 @@
 
 pub mod client;
 pub mod connection;
+pub mod datum;
 pub mod framing;
 pub mod remote;
 

@@ -11,7 +11,6 @@
 //! periodically, and repairs drift. Port rows are found through a name index kept by a
 //! monitor ([`names`]), so reading N of them costs N hash lookups in the database, not N scans.
 
-mod datum;
 mod names;
 pub mod plan;
 mod reconcile;
@@ -24,7 +23,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{DriverError, StatusReporter, TrunkChange, TrunkDriver};
-use crate::model::{SegmentationType, TrunkStatus};
+use crate::model::TrunkStatus;
 use crate::ovsdb::{Client, Remote, Timing};
 use crate::store::{PendingEvent, ResourceKind, Store};
 use sync::{Engine, Scope};
@@ -144,25 +143,9 @@ impl TrunkDriver for OvnDriver {
         "ovs"
     }
 
-    /// OVN carries a subport as a VLAN tag on its parent: an inherited segmentation must be
-    /// a VLAN ID too.
+    /// OVN carries a subport as a VLAN tag on its parent.
     fn precommit(&self, change: &TrunkChange<'_>) -> Result<(), DriverError> {
-        let trunk = match change {
-            TrunkChange::Create(trunk) | TrunkChange::AddSubports(trunk) => trunk,
-            TrunkChange::RemoveSubports(_) | TrunkChange::Delete(_) => return Ok(()),
-        };
-        match trunk.sub_ports.iter().find(|s| {
-            s.segmentation_type != SegmentationType::Vlan
-                || !(1..=4094).contains(&s.segmentation_id)
-        }) {
-            Some(subport) => Err(DriverError::Refused(format!(
-                "The ovn driver carries subports as VLAN IDs 1-4094; subport {} would use {} {}.",
-                subport.port_id,
-                subport.segmentation_type.as_str(),
-                subport.segmentation_id
-            ))),
-            None => Ok(()),
-        }
+        super::refuse_non_vlan_subports("ovn", change)
     }
 
     async fn deliver(

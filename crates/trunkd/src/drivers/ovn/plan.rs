@@ -12,12 +12,12 @@ use std::fmt;
 
 use serde_json::{json, Value};
 
-use super::datum;
 use super::rows::{
     recorded_revision, Existing, PortRow, SwitchRow, PORT_COLUMNS, PORT_TABLE, SWITCH_COLUMNS,
     SWITCH_TABLE,
 };
 use crate::ids::{NetworkId, PortId};
+use crate::ovsdb::datum;
 
 /// What the store says, for the networks and ports in scope.
 #[derive(Debug, Default, Clone)]

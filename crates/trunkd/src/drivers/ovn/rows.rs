@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::datum;
 use crate::ids::{NetworkId, PortId, TrunkId};
 use crate::model::{Network, Port};
+use crate::ovsdb::datum;
 
 pub const SWITCH_TABLE: &str = "Logical_Switch";
 pub const PORT_TABLE: &str = "Logical_Switch_Port";

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::datum;
 use super::names::NameIndex;
 use super::plan::{plan, Change, Current, Desired, Plan};
 use super::rows::{
@@ -16,6 +15,7 @@ use super::rows::{
 };
 use crate::ids::{NetworkId, PortId, TrunkId};
 use crate::model::{SegmentationType, Trunk};
+use crate::ovsdb::datum;
 use crate::ovsdb::{Client, OvsdbError};
 use crate::store::{ListQuery, Store, StoreError};
 

@@ -1,0 +1,139 @@
+//! `trunkd agent`: the per-host agent that wires trunks into Open vSwitch. Level-triggered: on
+//! start, whenever its connection to the local switch database comes back, when the bridges
+//! change, and periodically, it fetches the trunks bound to its host from the server, converges
+//! the switch to them in one transaction (create, repair, remove) and reports each trunk ACTIVE
+//! from the revision it wired. Losing a wake-up only delays convergence; nothing is remembered
+//! between passes except what Open vSwitch itself holds.
+
+pub mod names;
+mod server_api;
+mod switch;
+pub mod wiring;
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::ovsdb::{Client, MonitorEvent, Remote, Timing};
+use server_api::{ServerApi, ServerError};
+use wiring::Layout;
+
+/// How long a burst of switch changes is let settle before a pass.
+const SETTLE: Duration = Duration::from_millis(300);
+
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    pub host: String,
+    /// Base URL of a trunkd server.
+    pub server: String,
+    pub token: String,
+    pub ovsdb: Remote,
+    pub layout: Layout,
+    pub resync_interval: Duration,
+}
+
+struct Agent {
+    settings: AgentSettings,
+    api: ServerApi,
+    switch: Client,
+}
+
+/// Runs until the future is dropped.
+pub async fn run(settings: AgentSettings) -> Result<(), String> {
+    let api = ServerApi::new(&settings.server, settings.token.clone())?;
+    let switch = Client::start(settings.ovsdb.clone(), Timing::default());
+    let agent = Agent {
+        settings,
+        api,
+        switch,
+    };
+    tracing::info!(
+        host = %agent.settings.host,
+        server = %agent.settings.server,
+        ovsdb = %agent.settings.ovsdb,
+        "trunkd agent started"
+    );
+    // Bridges and their port lists: a snapshot on every (re)connection, an update whenever
+    // anybody changes them (a hand-deleted patch port, or the agent's own work).
+    let mut changes = agent
+        .switch
+        .monitor(
+            switch::DATABASE,
+            json!({ "Bridge": { "columns": ["name", "ports"] } }),
+        )
+        .await;
+    let mut ticks = tokio::time::interval(agent.settings.resync_interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            event = changes.recv() => match event {
+                Some(MonitorEvent::Snapshot(_)) => agent.pass("connected").await,
+                Some(MonitorEvent::Update(_)) => {
+                    tokio::time::sleep(SETTLE).await;
+                    while changes.try_recv().is_ok() {}
+                    agent.pass("switch changed").await;
+                }
+                None => return Err("the switch monitor ended".into()),
+            },
+            _ = ticks.tick() => agent.pass("periodic").await,
+        }
+    }
+}
+
+impl Agent {
+    /// One convergence: fetch, plan, commit, report.
+    async fn pass(&self, trigger: &'static str) {
+        let desired = match self.api.desired().await {
+            Ok(desired) => desired,
+            Err(error) => {
+                tracing::warn!(trigger, %error, "cannot fetch this host's trunks; will retry");
+                return;
+            }
+        };
+        let state = match switch::read(&self.switch).await {
+            Ok(state) => state,
+            Err(error) => {
+                tracing::warn!(trigger, %error, "cannot read Open vSwitch; will retry");
+                return;
+            }
+        };
+        let plan = match wiring::plan(&desired, &state, &self.settings.layout) {
+            Ok(plan) => plan,
+            Err(error) => {
+                tracing::warn!(trigger, %error, "cannot wire this host's trunks");
+                return;
+            }
+        };
+        if !plan.operations.is_empty() {
+            let mut operations = plan.operations.clone();
+            operations.push(json!({"op": "comment", "comment": format!("trunkd agent {}: {trigger}", self.settings.host)}));
+            if let Err(error) = self.switch.transact(switch::DATABASE, operations).await {
+                tracing::warn!(trigger, %error, "Open vSwitch refused the wiring; will retry");
+                return;
+            }
+            for change in &plan.changes {
+                tracing::info!(trigger, %change, "wired");
+            }
+        }
+        for trunk in desired.iter().filter(|t| t.status != "ACTIVE") {
+            if let Err(error) = self.api.bind_subports(trunk.id).await {
+                tracing::warn!(trunk = %trunk.id, %error, "could not bind subports");
+                continue;
+            }
+            match self
+                .api
+                .report(trunk.id, trunk.revision_number, "ACTIVE")
+                .await
+            {
+                Ok(()) => {
+                    tracing::info!(trunk = %trunk.id, revision = trunk.revision_number, "trunk wired; reported ACTIVE")
+                }
+                // The trunk moved on since it was fetched: the next pass wires the new state.
+                Err(ServerError::Refused { status: 409, .. }) => {
+                    tracing::debug!(trunk = %trunk.id, "trunk changed while wiring; next pass")
+                }
+                Err(error) => tracing::warn!(trunk = %trunk.id, %error, "status report failed"),
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The agent's side of the agent API: what to wire, and reports back, over HTTP with the
+//! agent's own token.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::ids::TrunkId;
+use crate::service::AgentTrunk;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot reach the trunkd server: {0}")]
+    Unreachable(String),
+    /// The server refused the call; `kind` is the NeutronError type.
+    #[error("the server refused ({status}, {kind}): {message}")]
+    Refused {
+        status: u16,
+        kind: String,
+        message: String,
+    },
+}
+
+pub struct ServerApi {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl ServerApi {
+    pub fn new(base: &str, token: String) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_string(),
+            token,
+            http,
+        })
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ServerError> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| ServerError::Unreachable(e.to_string()))?;
+        let status = response.status();
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| ServerError::Unreachable(e.to_string()))?;
+        if status.is_success() {
+            return Ok(body);
+        }
+        let error = &body["NeutronError"];
+        Err(ServerError::Refused {
+            status: status.as_u16(),
+            kind: error["type"].as_str().unwrap_or("").to_string(),
+            message: error["message"].as_str().unwrap_or("").to_string(),
+        })
+    }
+
+    /// The trunks bound to this agent's host.
+    pub async fn desired(&self) -> Result<Vec<AgentTrunk>, ServerError> {
+        let body = self
+            .call(reqwest::Method::GET, "/agent/v1/trunks", None)
+            .await?;
+        serde_json::from_value(body["trunks"].clone())
+            .map_err(|e| ServerError::Unreachable(format!("unreadable desired state: {e}")))
+    }
+
+    pub async fn bind_subports(&self, trunk: TrunkId) -> Result<(), ServerError> {
+        self.call(
+            reqwest::Method::PUT,
+            &format!("/agent/v1/trunks/{trunk}/bind_subports"),
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn report(
+        &self,
+        trunk: TrunkId,
+        revision: i64,
+        status: &str,
+    ) -> Result<(), ServerError> {
+        self.call(
+            reqwest::Method::PUT,
+            &format!("/agent/v1/trunks/{trunk}/status"),
+            Some(json!({ "status": status, "revision_number": revision })),
+        )
+        .await
+        .map(drop)
+    }
+}

@@ -1,0 +1,273 @@
+//! End to end with real components: a trunkd server with the `ovs` driver, a `trunkd agent`
+//! process for host `hv1`, and a userspace Open vSwitch. The agent wires the trunk (checked with
+//! ovs-vsctl), `ofproto/trace` proves a frame on VLAN N leaves through subport N's patch pair
+//! into its network's local VLAN and no other, removals unwire, a killed agent converges on
+//! restart, and unbinding the parent takes the trunk DOWN and its wiring away.
+
+mod common;
+mod vswitch;
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{vlan, Server};
+use serde_json::{json, Value};
+use vswitch::Vswitch;
+
+const HOST: &str = "hv1";
+
+struct AgentProcess {
+    child: Child,
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_agent(server: &Server, switch: &Vswitch, token_file: &std::path::Path) -> AgentProcess {
+    let child = common::trunkd()
+        .args([
+            "agent",
+            "--host",
+            HOST,
+            "--server",
+            &server.base,
+            "--token-file",
+            token_file.to_str().expect("path"),
+            "--ovsdb",
+            &switch.connection(),
+            "--datapath-type",
+            "netdev",
+            "--resync-interval",
+            "1",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the agent");
+    AgentProcess { child }
+}
+
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn prefix(id: &str) -> &str {
+    &id[..11]
+}
+
+/// Local VLAN the agent gave a port's network: the tag of the port's peer on br-int.
+fn local_vlan(switch: &Vswitch, port: &str) -> String {
+    switch.vsctl(&["get", "Port", &format!("tq-{}", prefix(port)), "tag"])
+}
+
+/// The datapath actions of a frame the VM sends on `vlan` (None: untagged).
+fn trace(switch: &Vswitch, bridge: &str, vlan: Option<i64>) -> String {
+    let mut flow = "in_port=vm0,dl_src=fa:16:3e:00:00:01,dl_dst=fa:16:3e:00:00:02".to_string();
+    if let Some(vlan) = vlan {
+        flow.push_str(&format!(",dl_vlan={vlan}"));
+    }
+    let text = switch.appctl(&["ofproto/trace", bridge, &flow]);
+    text.lines()
+        .find(|l| l.starts_with("Datapath actions:"))
+        .unwrap_or_else(|| panic!("no datapath actions in {text}"))
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_wires_trunks_into_open_vswitch() {
+    let Some(switch) = Vswitch::start("the_agent_wires_trunks_into_open_vswitch") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let output = common::trunkd()
+        .args(["agent-token", "--host", HOST])
+        .output()
+        .expect("agent-token");
+    let text = String::from_utf8(output.stdout).expect("utf-8");
+    let token = text
+        .lines()
+        .find_map(|l| l.split("(keep it secret): ").nth(1))
+        .expect("token");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, token).expect("token file");
+    let credentials = dir.path().join("agents.toml");
+    std::fs::write(
+        &credentials,
+        &text[text.find("[[agents]]").expect("entry")..],
+    )
+    .expect("creds");
+
+    let server = Server::start_with(&[
+        "--noauth-default-admin",
+        "--driver",
+        "ovs",
+        "--agent-credentials-file",
+        credentials.to_str().expect("path"),
+    ]);
+    let admin = server.admin();
+    let parent_net = admin.network(json!({"name": "parent-net"})).await;
+    let net_a = admin.network(json!({"name": "a"})).await;
+    let net_b = admin.network(json!({"name": "b"})).await;
+    let parent = admin.port(&parent_net, json!({})).await;
+    let sub_a = admin.port(&net_a, json!({})).await;
+    let sub_b = admin.port(&net_b, json!({})).await;
+    let trunk = admin
+        .trunk(&parent, json!([vlan(&sub_a, 10), vlan(&sub_b, 20)]))
+        .await;
+    // Nova binds the parent to the host once the VM is placed.
+    admin
+        .put(
+            &format!("/v2.0/ports/{parent}"),
+            json!({"port": {"binding:host_id": HOST}}),
+        )
+        .await
+        .expect(200);
+
+    let mut agent = start_agent(&server, &switch, &token_file);
+    admin.wait_for_status(&trunk, "ACTIVE").await;
+    let bridge = format!("tbr-{}", prefix(&trunk));
+    let mut expected = vec![
+        format!("tp-{}", prefix(&parent)),
+        format!("tp-{}", prefix(&sub_a)),
+        format!("tp-{}", prefix(&sub_b)),
+    ];
+    expected.sort();
+    assert_eq!(switch.ports(&bridge), expected);
+    assert_eq!(
+        switch.vsctl(&["get", "Port", &format!("tp-{}", prefix(&sub_a)), "tag"]),
+        "10"
+    );
+    assert_eq!(
+        switch.vsctl(&[
+            "get",
+            "Port",
+            &format!("tp-{}", prefix(&sub_a)),
+            "external_ids:\"trunkd:trunk_id\""
+        ]),
+        format!("\"{trunk}\"")
+    );
+    for sub in [&sub_a, &sub_b] {
+        let port = admin.get(&format!("/v2.0/ports/{sub}")).await.expect(200);
+        assert_eq!(
+            port["port"]["binding:host_id"], HOST,
+            "subports follow the parent's host"
+        );
+    }
+
+    // The VM's port on the trunk bridge, as os-vif would plug it.
+    switch.vsctl(&[
+        "add-port",
+        &bridge,
+        "vm0",
+        "--",
+        "set",
+        "Interface",
+        "vm0",
+        "type=internal",
+    ]);
+    let (vlan_parent, vlan_a, vlan_b) = (
+        local_vlan(&switch, &parent),
+        local_vlan(&switch, &sub_a),
+        local_vlan(&switch, &sub_b),
+    );
+    let distinct: std::collections::BTreeSet<&String> =
+        [&vlan_parent, &vlan_a, &vlan_b].into_iter().collect();
+    assert_eq!(distinct.len(), 3, "one local VLAN per network");
+    for (vlan, through, not_through) in [
+        (Some(10), &vlan_a, [&vlan_b, &vlan_parent]),
+        (Some(20), &vlan_b, [&vlan_a, &vlan_parent]),
+        (None, &vlan_parent, [&vlan_a, &vlan_b]),
+    ] {
+        let actions = trace(&switch, &bridge, vlan);
+        assert!(
+            actions.contains(&format!("vid={through}")),
+            "VLAN {vlan:?} should reach local VLAN {through}: {actions}"
+        );
+        for other in not_through {
+            assert!(
+                !actions.contains(&format!("vid={other},"))
+                    && !actions.contains(&format!("vid={other})")),
+                "VLAN {vlan:?} leaked into local VLAN {other}: {actions}"
+            );
+        }
+    }
+    let unknown = trace(&switch, &bridge, Some(30));
+    assert!(
+        !unknown.contains("vid="),
+        "a VLAN with no subport goes nowhere: {unknown}"
+    );
+
+    // Removing a subport removes its pair; the trunk is wired again.
+    admin
+        .put(
+            &format!("/v2.0/trunks/{trunk}/remove_subports"),
+            json!({"sub_ports": [{"port_id": sub_b}]}),
+        )
+        .await
+        .expect(200);
+    admin.wait_for_status(&trunk, "ACTIVE").await;
+    wait_until("sub_b unwired", || {
+        !switch
+            .ports(&bridge)
+            .contains(&format!("tp-{}", prefix(&sub_b)))
+            && !switch
+                .ports("br-int")
+                .contains(&format!("tq-{}", prefix(&sub_b)))
+    });
+
+    // The agent dies; meanwhile a patch port is deleted by hand and a subport is added.
+    drop(agent);
+    switch.vsctl(&["del-port", &format!("tq-{}", prefix(&sub_a))]);
+    admin
+        .put(
+            &format!("/v2.0/trunks/{trunk}/add_subports"),
+            json!({"sub_ports": [vlan(&sub_b, 30)]}),
+        )
+        .await
+        .expect(200);
+    agent = start_agent(&server, &switch, &token_file);
+    admin.wait_for_status(&trunk, "ACTIVE").await;
+    wait_until("the restarted agent converged", || {
+        switch
+            .ports("br-int")
+            .contains(&format!("tq-{}", prefix(&sub_a)))
+            && switch
+                .try_vsctl(&["get", "Port", &format!("tp-{}", prefix(&sub_b)), "tag"])
+                .as_deref()
+                == Some("30")
+    });
+    assert_eq!(
+        local_vlan(&switch, &sub_a),
+        vlan_a,
+        "local VLANs survive a restart"
+    );
+
+    // The VM goes away: the parent is unbound, the trunk goes DOWN, the wiring goes.
+    switch.vsctl(&["del-port", "vm0"]);
+    admin
+        .put(
+            &format!("/v2.0/ports/{parent}"),
+            json!({"port": {"binding:host_id": ""}}),
+        )
+        .await
+        .expect(200);
+    let shown: Value = admin
+        .get(&format!("/v2.0/trunks/{trunk}"))
+        .await
+        .expect(200);
+    assert_eq!(shown["trunk"]["status"], "DOWN");
+    wait_until("the trunk bridge removed", || {
+        !switch.bridges().contains(&bridge)
+    });
+    wait_until("br-int cleaned", || {
+        switch.ports("br-int").iter().all(|p| !p.starts_with("tq-"))
+    });
+    drop(agent);
+}
