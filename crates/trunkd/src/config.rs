@@ -56,6 +56,7 @@ pub struct FileSettings {
     pub ovn_nb_connection: Option<String>,
     pub ovn_reconcile_interval: Option<u64>,
     pub agent_credentials_file: Option<PathBuf>,
+    pub rabbitmq_url: Option<String>,
 }
 
 impl FileSettings {
@@ -91,6 +92,7 @@ impl FileSettings {
             ovn_nb_connection: self.ovn_nb_connection.or(lower.ovn_nb_connection),
             ovn_reconcile_interval: self.ovn_reconcile_interval.or(lower.ovn_reconcile_interval),
             agent_credentials_file: self.agent_credentials_file.or(lower.agent_credentials_file),
+            rabbitmq_url: self.rabbitmq_url.or(lower.rabbitmq_url),
         }
     }
 }
@@ -110,6 +112,8 @@ pub struct Config {
     pub ovn: Option<OvnSettings>,
     /// Host agents' credentials (see `api::agent_auth`); none: no agent may call.
     pub agent_credentials_file: Option<PathBuf>,
+    /// The broker the `ovs` driver notifies agents through (`amqp://`).
+    pub rabbitmq_url: Option<String>,
 }
 
 /// Which database the server uses.
@@ -275,6 +279,7 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
         settings.ovn_nb_connection,
         settings.ovn_reconcile_interval,
     )?;
+    let rabbitmq_url = rabbitmq_url(&drivers, settings.rabbitmq_url)?;
     let data_dir = settings.data_dir.unwrap_or_else(default_data_dir);
     Ok(Config {
         bind,
@@ -296,7 +301,29 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
         },
         ovn,
         agent_credentials_file: settings.agent_credentials_file,
+        rabbitmq_url,
     })
+}
+
+/// The broker URL: required by the `ovs` driver, refused without it.
+fn rabbitmq_url(drivers: &[String], url: Option<String>) -> Result<Option<String>, ConfigError> {
+    let loaded = drivers.iter().any(|d| d == "ovs");
+    match url {
+        None if loaded => Err(invalid(
+            "rabbitmq_url",
+            "the ovs driver notifies agents through RabbitMQ: give amqp://USER:PASSWORD@HOST:PORT/VHOST",
+        )),
+        None => Ok(None),
+        Some(_) if !loaded => Err(invalid(
+            "rabbitmq_url",
+            "is set but the ovs driver is not loaded (add --driver ovs)",
+        )),
+        Some(url) if !url.starts_with("amqp://") => Err(invalid(
+            "rabbitmq_url",
+            format!("'{}' is not an amqp:// URL (amqps is not supported)", redact_password(&url)),
+        )),
+        Some(url) => Ok(Some(url)),
+    }
 }
 
 /// The `ovn` driver's settings: required when it is loaded, refused when it is not (a

@@ -10,6 +10,7 @@ pub mod config;
 pub mod drivers;
 pub mod ids;
 pub mod model;
+pub mod notify;
 pub mod ovsdb;
 pub mod policy;
 pub mod server;

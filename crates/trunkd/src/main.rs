@@ -71,6 +71,10 @@ struct AgentArgs {
     /// Seconds between full resyncs
     #[arg(long, env = "TRUNKD_AGENT_RESYNC_INTERVAL", default_value_t = 30)]
     resync_interval: u64,
+    /// RabbitMQ to hear of changes at once: amqp://USER:PASSWORD@HOST:PORT/VHOST [default: none,
+    /// periodic resync only]
+    #[arg(long, env = "TRUNKD_RABBITMQ_URL")]
+    rabbitmq_url: Option<String>,
 }
 
 impl AgentArgs {
@@ -105,6 +109,7 @@ impl AgentArgs {
                 datapath_type: self.datapath_type,
             },
             resync_interval: std::time::Duration::from_secs(self.resync_interval),
+            rabbitmq_url: self.rabbitmq_url,
         })
     }
 }
@@ -163,6 +168,9 @@ struct Settings {
     /// TOML file of host agents' token digests (`trunkd agent-token` makes entries)
     #[arg(long, env = "TRUNKD_AGENT_CREDENTIALS_FILE")]
     agent_credentials_file: Option<PathBuf>,
+    /// RabbitMQ the ovs driver notifies agents through: amqp://USER:PASSWORD@HOST:PORT/VHOST
+    #[arg(long, env = "TRUNKD_RABBITMQ_URL")]
+    rabbitmq_url: Option<String>,
 }
 
 impl From<Settings> for FileSettings {
@@ -184,6 +192,7 @@ impl From<Settings> for FileSettings {
             ovn_nb_connection: s.ovn_nb_connection,
             ovn_reconcile_interval: s.ovn_reconcile_interval,
             agent_credentials_file: s.agent_credentials_file,
+            rabbitmq_url: s.rabbitmq_url,
         }
     }
 }

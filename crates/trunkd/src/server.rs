@@ -56,7 +56,7 @@ fn database_error(config: &Config, error: impl std::fmt::Display) -> StartupErro
 pub enum DriverKind {
     Noop,
     Ovn(OvnSettings),
-    Ovs,
+    Ovs { rabbitmq_url: String },
 }
 
 impl DriverKind {
@@ -64,7 +64,7 @@ impl DriverKind {
         match self {
             DriverKind::Noop => noop::SEGMENTATION_TYPES,
             DriverKind::Ovn(_) => ovn::SEGMENTATION_TYPES,
-            DriverKind::Ovs => ovs::SEGMENTATION_TYPES,
+            DriverKind::Ovs { .. } => ovs::SEGMENTATION_TYPES,
         }
     }
 }
@@ -75,7 +75,16 @@ pub fn driver_kinds(config: &Config) -> Result<Vec<DriverKind>, StartupError> {
     for name in &config.drivers {
         match (name.as_str(), &config.ovn) {
             ("noop", _) => kinds.push(DriverKind::Noop),
-            ("ovs", _) => kinds.push(DriverKind::Ovs),
+            ("ovs", _) => match &config.rabbitmq_url {
+                Some(url) => kinds.push(DriverKind::Ovs {
+                    rabbitmq_url: url.clone(),
+                }),
+                None => {
+                    return Err(StartupError::Drivers(
+                        "the ovs driver needs rabbitmq_url".into(),
+                    ))
+                }
+            },
             ("ovn", Some(settings)) => kinds.push(DriverKind::Ovn(settings.clone())),
             ("ovn", None) => {
                 return Err(StartupError::Drivers(
@@ -117,7 +126,9 @@ fn start_drivers(kinds: &[DriverKind], store: &Arc<dyn Store>) -> DriverSet {
         .map(|kind| -> Arc<dyn TrunkDriver> {
             match kind {
                 DriverKind::Noop => Arc::new(NoopDriver),
-                DriverKind::Ovs => Arc::new(OvsDriver),
+                DriverKind::Ovs { rabbitmq_url } => {
+                    Arc::new(OvsDriver::new(rabbitmq_url.clone(), store.clone()))
+                }
                 DriverKind::Ovn(settings) => {
                     Arc::new(OvnDriver::start(settings.clone(), store.clone()))
                 }

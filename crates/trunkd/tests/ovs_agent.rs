@@ -1,10 +1,15 @@
-//! End to end with real components: a trunkd server with the `ovs` driver, a `trunkd agent`
-//! process for host `hv1`, and a userspace Open vSwitch. The agent wires the trunk (checked with
-//! ovs-vsctl), `ofproto/trace` proves a frame on VLAN N leaves through subport N's patch pair
-//! into its network's local VLAN and no other, removals unwire, a killed agent converges on
-//! restart, and unbinding the parent takes the trunk DOWN and its wiring away.
+//! End to end with real components: a trunkd server with the `ovs` driver, RabbitMQ, a
+//! `trunkd agent` process for host `hv1`, and a userspace Open vSwitch. The agent wires the
+//! trunk (checked with ovs-vsctl), `ofproto/trace` proves a frame on VLAN N leaves through
+//! subport N's patch pair into its network's local VLAN and no other, removals unwire, a killed
+//! agent converges on restart, with the broker unreachable the server's events wait while the
+//! agent catches up by resync, and unbinding the parent takes the trunk DOWN and its wiring away.
+//!
+//! Until the broker-down phase the agent's periodic resync is an hour: every change reaches it
+//! through a RabbitMQ notification (or, after a restart, its start-up pass).
 
 mod common;
+mod tcp_proxy;
 mod vswitch;
 
 use std::process::{Child, Stdio};
@@ -27,7 +32,34 @@ impl Drop for AgentProcess {
     }
 }
 
-fn start_agent(server: &Server, switch: &Vswitch, token_file: &std::path::Path) -> AgentProcess {
+/// The broker: `TRUNKD_TEST_RABBITMQ` (HOST:PORT, guest/guest) or 127.0.0.1:5672. `None`
+/// (after printing SKIPPED) when it does not answer outside CI; CI requires it.
+fn broker() -> Option<std::net::SocketAddr> {
+    let address = std::env::var("TRUNKD_TEST_RABBITMQ").unwrap_or_else(|_| "127.0.0.1:5672".into());
+    let address: std::net::SocketAddr = address.parse().expect("TRUNKD_TEST_RABBITMQ is HOST:PORT");
+    if std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_ok() {
+        return Some(address);
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "CI must run RabbitMQ at {address}"
+    );
+    println!("SKIPPED: RabbitMQ is not running at {address}");
+    None
+}
+
+fn amqp(port: u16) -> String {
+    format!("amqp://guest:guest@127.0.0.1:{port}/%2f")
+}
+
+fn start_agent(
+    server: &Server,
+    switch: &Vswitch,
+    token_file: &std::path::Path,
+    broker: &str,
+    resync_seconds: u64,
+) -> AgentProcess {
+    let resync = resync_seconds.to_string();
     let child = common::trunkd()
         .args([
             "agent",
@@ -42,12 +74,27 @@ fn start_agent(server: &Server, switch: &Vswitch, token_file: &std::path::Path) 
             "--datapath-type",
             "netdev",
             "--resync-interval",
-            "1",
+            &resync,
+            "--rabbitmq-url",
+            broker,
         ])
         .stdout(Stdio::null())
         .spawn()
         .expect("start the agent");
     AgentProcess { child }
+}
+
+async fn pending_events(server: &Server) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix("trunkd_outbox_pending_events "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("outbox gauge")
 }
 
 fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
@@ -82,9 +129,15 @@ fn trace(switch: &Vswitch, bridge: &str, vlan: Option<i64>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_wires_trunks_into_open_vswitch() {
+    let Some(broker) = broker() else {
+        return;
+    };
     let Some(switch) = Vswitch::start("the_agent_wires_trunks_into_open_vswitch") else {
         return;
     };
+    // The server reaches the broker through a proxy the test can cut; the agent directly.
+    let proxy = tcp_proxy::TcpProxy::start(broker).await;
+    let agent_broker = amqp(broker.port());
     let dir = tempfile::tempdir().expect("dir");
     let output = common::trunkd()
         .args(["agent-token", "--host", HOST])
@@ -110,6 +163,8 @@ async fn the_agent_wires_trunks_into_open_vswitch() {
         "ovs",
         "--agent-credentials-file",
         credentials.to_str().expect("path"),
+        "--rabbitmq-url",
+        &amqp(proxy.port),
     ]);
     let admin = server.admin();
     let parent_net = admin.network(json!({"name": "parent-net"})).await;
@@ -130,7 +185,7 @@ async fn the_agent_wires_trunks_into_open_vswitch() {
         .await
         .expect(200);
 
-    let mut agent = start_agent(&server, &switch, &token_file);
+    let mut agent = start_agent(&server, &switch, &token_file, &agent_broker, 3600);
     admin.wait_for_status(&trunk, "ACTIVE").await;
     let bridge = format!("tbr-{}", prefix(&trunk));
     let mut expected = vec![
@@ -232,7 +287,7 @@ async fn the_agent_wires_trunks_into_open_vswitch() {
         )
         .await
         .expect(200);
-    agent = start_agent(&server, &switch, &token_file);
+    agent = start_agent(&server, &switch, &token_file, &agent_broker, 3600);
     admin.wait_for_status(&trunk, "ACTIVE").await;
     wait_until("the restarted agent converged", || {
         switch
@@ -249,8 +304,52 @@ async fn the_agent_wires_trunks_into_open_vswitch() {
         "local VLANs survive a restart"
     );
 
+    // Once the switch is quiet, only a notification can make the agent act on a change.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    admin
+        .put(
+            &format!("/v2.0/trunks/{trunk}/remove_subports"),
+            json!({"sub_ports": [{"port_id": sub_b}]}),
+        )
+        .await
+        .expect(200);
+    admin.wait_for_status(&trunk, "ACTIVE").await;
+    assert!(!switch
+        .ports(&bridge)
+        .contains(&format!("tp-{}", prefix(&sub_b))));
+
+    // The broker becomes unreachable for the server: its events wait in the outbox, and an
+    // agent with a short resync catches up without any notification.
+    drop(agent);
+    agent = start_agent(&server, &switch, &token_file, &agent_broker, 1);
+    admin.wait_for_status(&trunk, "ACTIVE").await;
+    proxy.down();
+    admin
+        .put(
+            &format!("/v2.0/trunks/{trunk}/add_subports"),
+            json!({"sub_ports": [vlan(&sub_b, 40)]}),
+        )
+        .await
+        .expect(200);
+    admin.wait_for_status(&trunk, "ACTIVE").await;
+    assert_eq!(
+        switch.vsctl(&["get", "Port", &format!("tp-{}", prefix(&sub_b)), "tag"]),
+        "40",
+        "the agent wired the subport by resync"
+    );
+    assert!(
+        pending_events(&server).await > 0.0,
+        "the event waits for the broker"
+    );
+    proxy.up().await;
+    admin.wait_for_outbox_drained().await;
+    drop(agent);
+    agent = start_agent(&server, &switch, &token_file, &agent_broker, 3600);
+
     // The VM goes away: the parent is unbound, the trunk goes DOWN, the wiring goes.
     switch.vsctl(&["del-port", "vm0"]);
+    // Let the pass that change triggers finish, so only the notification can tell the agent.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     admin
         .put(
             &format!("/v2.0/ports/{parent}"),

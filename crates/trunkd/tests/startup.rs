@@ -91,6 +91,15 @@ fn bad_settings_stop_serve_before_anything_is_written() {
             vec!["--agent-credentials-file", "/nonexistent/agents.toml"],
             "agent_credentials_file",
         ),
+        (vec!["--driver", "ovs"], "rabbitmq_url"),
+        (
+            vec!["--driver", "ovs", "--rabbitmq-url", "http://broker:5672"],
+            "rabbitmq_url",
+        ),
+        (
+            vec!["--rabbitmq-url", "amqp://guest:guest@127.0.0.1:5672/%2f"],
+            "rabbitmq_url",
+        ),
         (vec!["--driver", "ovn"], "ovn_nb_connection"),
         (
             vec!["--driver", "ovn", "--ovn-nb-connection", "ssl:nb:6641"],

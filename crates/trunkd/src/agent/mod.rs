@@ -1,6 +1,6 @@
 //! `trunkd agent`: the per-host agent that wires trunks into Open vSwitch. Level-triggered: on
 //! start, whenever its connection to the local switch database comes back, when the bridges
-//! change, and periodically, it fetches the trunks bound to its host from the server, converges
+//! change, when the server notifies it over RabbitMQ, and periodically, it fetches the trunks bound to its host from the server, converges
 //! the switch to them in one transaction (create, repair, remove) and reports each trunk ACTIVE
 //! from the revision it wired. Losing a wake-up only delays convergence; nothing is remembered
 //! between passes except what Open vSwitch itself holds.
@@ -10,13 +10,24 @@ mod server_api;
 mod switch;
 pub mod wiring;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use tokio::sync::Notify;
 
 use crate::ovsdb::{Client, MonitorEvent, Remote, Timing};
 use server_api::{ServerApi, ServerError};
 use wiring::Layout;
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 /// How long a burst of switch changes is let settle before a pass.
 const SETTLE: Duration = Duration::from_millis(300);
@@ -30,6 +41,8 @@ pub struct AgentSettings {
     pub ovsdb: Remote,
     pub layout: Layout,
     pub resync_interval: Duration,
+    /// Where the server's notifications come from; without it, periodic resync only.
+    pub rabbitmq_url: Option<String>,
 }
 
 struct Agent {
@@ -62,6 +75,18 @@ pub async fn run(settings: AgentSettings) -> Result<(), String> {
             json!({ "Bridge": { "columns": ["name", "ports"] } }),
         )
         .await;
+    let notified = Arc::new(Notify::new());
+    let _subscription = match agent.settings.rabbitmq_url.clone() {
+        Some(url) => Some(AbortOnDrop(tokio::spawn(crate::notify::subscriber::run(
+            url,
+            agent.settings.host.clone(),
+            notified.clone(),
+        )))),
+        None => {
+            tracing::warn!("no rabbitmq_url: changes reach this agent at its periodic resync only");
+            None
+        }
+    };
     let mut ticks = tokio::time::interval(agent.settings.resync_interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -75,6 +100,7 @@ pub async fn run(settings: AgentSettings) -> Result<(), String> {
                 }
                 None => return Err("the switch monitor ended".into()),
             },
+            _ = notified.notified() => agent.pass("notified").await,
             _ = ticks.tick() => agent.pass("periodic").await,
         }
     }

@@ -1,19 +1,83 @@
 //! The server side of the `ovs` driver. With Open vSwitch the wiring is done on each hypervisor
 //! by `trunkd agent`, which fetches the trunks bound to its host over the agent API and reports
-//! their status itself; so this driver moves no status. It vetoes, before commit, subports the
-//! agents could not carry.
-//!
-//! Not yet here: notifying the agents over RabbitMQ after each commit. Until then agents
-//! converge by their periodic resync, which they need anyway (notifications are only hints).
+//! their status itself; so this driver moves no status. After each committed trunk change it
+//! notifies the agents of the hosts concerned over RabbitMQ (ids and revisions only), and the
+//! event counts as delivered only once the broker confirmed every notification. Before commit
+//! it vetoes subports the agents could not carry.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use super::{DriverError, StatusReporter, TrunkChange, TrunkDriver};
-use crate::store::PendingEvent;
+use crate::ids::TrunkId;
+use crate::notify::publisher::Publisher;
+use crate::notify::Notification;
+use crate::store::{PendingEvent, ResourceKind, Store};
 
 pub const SEGMENTATION_TYPES: &[&str] = &["vlan", "inherit"];
 
-pub struct OvsDriver;
+/// Trunk events an agent must act on (status changes and renames are not).
+const WIRING_EVENTS: &[&str] = &[
+    "created",
+    "subports_added",
+    "subports_removed",
+    "deleted",
+    "parent_bound",
+    "parent_unbound",
+];
+
+pub struct OvsDriver {
+    publisher: Publisher,
+    store: Arc<dyn Store>,
+}
+
+impl OvsDriver {
+    pub fn new(rabbitmq_url: String, store: Arc<dyn Store>) -> Self {
+        Self {
+            publisher: Publisher::new(rabbitmq_url),
+            store,
+        }
+    }
+
+    /// Hosts whose agent must hear of `event`: where the parent is bound now, and where it was
+    /// bound before a move.
+    async fn hosts_of(
+        &self,
+        event: &PendingEvent,
+        trunk: TrunkId,
+    ) -> Result<BTreeSet<String>, DriverError> {
+        let failed = |e: crate::store::StoreError| DriverError::Failed(e.to_string());
+        let mut hosts = BTreeSet::new();
+        for key in ["host_id", "previous_host_id"] {
+            if let Some(host) = event.payload.get(key).and_then(|v| v.as_str()) {
+                hosts.insert(host.to_string());
+            }
+        }
+        let parent = event
+            .payload
+            .get("port_id")
+            .and_then(|v| v.as_str())
+            .and_then(|id| id.parse().ok());
+        let mut tx = self.store.begin_read().await.map_err(failed)?;
+        let parent = match parent {
+            Some(parent) => Some(parent),
+            None => tx
+                .get_trunk(trunk)
+                .await
+                .map_err(failed)?
+                .map(|t| t.port_id),
+        };
+        if let Some(parent) = parent {
+            if let Some(port) = tx.get_port(parent).await.map_err(failed)? {
+                hosts.insert(port.host_id);
+            }
+        }
+        hosts.remove("");
+        Ok(hosts)
+    }
+}
 
 #[async_trait]
 impl TrunkDriver for OvsDriver {
@@ -40,9 +104,28 @@ impl TrunkDriver for OvsDriver {
 
     async fn deliver(
         &self,
-        _event: &PendingEvent,
+        event: &PendingEvent,
         _status: &dyn StatusReporter,
     ) -> Result<(), DriverError> {
+        if event.resource != ResourceKind::Trunk || !WIRING_EVENTS.contains(&event.event.as_str()) {
+            return Ok(());
+        }
+        let trunk: TrunkId = event
+            .resource_id
+            .parse()
+            .map_err(|_| DriverError::Failed(format!("bad trunk id {}", event.resource_id)))?;
+        let notification = Notification {
+            trunk_id: trunk,
+            revision_number: event.revision_number,
+            event: event.event.clone(),
+        };
+        for host in self.hosts_of(event, trunk).await? {
+            self.publisher
+                .publish(&host, &notification)
+                .await
+                .map_err(DriverError::Failed)?;
+            tracing::debug!(%trunk, host, event = %event.event, "notified the host's agent");
+        }
         Ok(())
     }
 }

@@ -540,7 +540,8 @@ impl Service {
             ))
             .await?;
             if old_host != port.host_id {
-                self.follow_parent_binding(tx.as_mut(), &port).await?;
+                self.follow_parent_binding(tx.as_mut(), &port, &old_host)
+                    .await?;
             }
             let mut details = self.trunk_details_of(tx.as_mut(), &[id]).await?;
             Ok::<_, ServiceError>((port, details.remove(&id)))
@@ -555,6 +556,7 @@ impl Service {
         &self,
         tx: &mut dyn StoreTx,
         parent: &Port,
+        previous_host: &str,
     ) -> Result<(), ServiceError> {
         let Some(membership) = tx
             .memberships(&[parent.id])
@@ -600,6 +602,7 @@ impl Service {
                 "trunk_id": trunk.id.to_string(),
                 "port_id": parent.id.to_string(),
                 "host_id": parent.host_id,
+                "previous_host_id": previous_host,
             }),
         ))
         .await?;

@@ -1,0 +1,35 @@
+//! Notifications from the server to host agents over RabbitMQ (AMQP 0-9-1, via `lapin`). They
+//! carry ids and revisions only; the agent fetches the desired state over the agent API. They
+//! are hints: an agent that misses one catches up at its next resync.
+//!
+//! Topology: one durable direct exchange; each agent binds a private queue with the routing
+//! key of its host, so a notification reaches the agents of the hosts it names and no other.
+
+pub mod publisher;
+pub mod subscriber;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::TrunkId;
+
+/// The exchange every notification goes through.
+pub const EXCHANGE: &str = "trunkd.agents";
+
+/// Routing key of one host's notifications.
+pub fn routing_key(host: &str) -> String {
+    format!("host.{host}")
+}
+
+/// What changed, for the agent of one host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub trunk_id: TrunkId,
+    pub revision_number: i64,
+    /// The outbox event behind it (`subports_added`, `parent_bound`, ...).
+    pub event: String,
+}
+
+/// `amqp://user:password@host` -> `amqp://user:***@host`, for logs.
+pub fn redact(url: &str) -> String {
+    crate::config::redact_password(url)
+}

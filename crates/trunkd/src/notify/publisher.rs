@@ -1,0 +1,93 @@
+//! Publishes notifications with publisher confirms: `publish` returns only once the broker has
+//! taken responsibility for the message, so the outbox marks an event done only then. The
+//! connection is opened on first use and dropped on any failure, to be opened again by the next
+//! attempt (the outbox retries with backoff while the broker is away).
+
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use tokio::sync::Mutex;
+
+use super::{routing_key, Notification, EXCHANGE};
+
+/// How long one publication (connect, publish, confirm) may take.
+const PUBLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+pub struct Publisher {
+    url: String,
+    session: Mutex<Option<(Connection, Channel)>>,
+}
+
+impl Publisher {
+    pub fn new(url: String) -> Self {
+        Self {
+            url,
+            session: Mutex::new(None),
+        }
+    }
+
+    async fn open(&self) -> Result<(Connection, Channel), lapin::Error> {
+        let connection = Connection::connect(&self.url, ConnectionProperties::default()).await?;
+        let channel = connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        channel
+            .exchange_declare(
+                EXCHANGE.into(),
+                ExchangeKind::Direct,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..ExchangeDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        tracing::info!(broker = %super::redact(&self.url), "connected to RabbitMQ");
+        Ok((connection, channel))
+    }
+
+    /// Publishes `notification` to the agent of `host` and waits for the broker's confirm.
+    pub async fn publish(&self, host: &str, notification: &Notification) -> Result<(), String> {
+        let body = serde_json::to_vec(notification).map_err(|e| e.to_string())?;
+        let mut session = self.session.lock().await;
+        let attempt = async {
+            if session.is_none() {
+                *session = Some(self.open().await.map_err(|e| e.to_string())?);
+            }
+            let Some((_, channel)) = session.as_ref() else {
+                return Err("no channel".to_string());
+            };
+            let confirm = channel
+                .basic_publish(
+                    EXCHANGE.into(),
+                    routing_key(host).into(),
+                    BasicPublishOptions::default(),
+                    &body,
+                    BasicProperties::default()
+                        .with_content_type("application/json".into())
+                        .with_delivery_mode(2),
+                )
+                .await
+                .map_err(|e| e.to_string())?
+                .await
+                .map_err(|e| e.to_string())?;
+            if confirm.is_ack() {
+                Ok(())
+            } else {
+                Err("the broker refused the notification (nack)".to_string())
+            }
+        };
+        let outcome = match tokio::time::timeout(PUBLISH_TIMEOUT, attempt).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!("no confirm within {PUBLISH_TIMEOUT:?}")),
+        };
+        if outcome.is_err() {
+            // Start afresh next time: the connection or channel may be broken.
+            if let Some((connection, _)) = session.take() {
+                let _ = connection.close(0, "trunkd: reconnecting".into()).await;
+            }
+        }
+        outcome.map_err(|e| format!("RabbitMQ at {}: {e}", super::redact(&self.url)))
+    }
+}

@@ -1,0 +1,104 @@
+//! An agent's subscription: a private queue bound to its host's routing key. Each notification
+//! wakes the agent's convergence loop; the subscription reconnects with backoff when the broker
+//! goes away (meanwhile the agent's periodic resync keeps it converging).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties, ExchangeKind};
+use tokio::sync::Notify;
+
+use super::{routing_key, Notification, EXCHANGE};
+
+const RECONNECT_MIN: Duration = Duration::from_millis(200);
+const RECONNECT_MAX: Duration = Duration::from_secs(10);
+
+/// Runs until dropped: wakes `wake` on every notification for `host`.
+pub async fn run(url: String, host: String, wake: Arc<Notify>) {
+    let mut pause = RECONNECT_MIN;
+    loop {
+        match consume(&url, &host, &wake).await {
+            Ok(()) => {
+                tracing::warn!(broker = %super::redact(&url), "RabbitMQ subscription ended; reconnecting");
+                pause = RECONNECT_MIN;
+            }
+            Err(error) => tracing::warn!(
+                broker = %super::redact(&url),
+                %error,
+                "RabbitMQ unavailable; relying on periodic resync until it returns"
+            ),
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(RECONNECT_MAX);
+    }
+}
+
+async fn consume(url: &str, host: &str, wake: &Notify) -> Result<(), lapin::Error> {
+    let connection = Connection::connect(url, ConnectionProperties::default()).await?;
+    let channel = connection.create_channel().await?;
+    channel
+        .exchange_declare(
+            EXCHANGE.into(),
+            ExchangeKind::Direct,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..ExchangeDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    // A private queue: the agent resyncs fully whenever it (re)subscribes, so nothing sent
+    // while it was away needs keeping.
+    let queue = channel
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_bind(
+            queue.name().clone(),
+            EXCHANGE.into(),
+            routing_key(host).into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let mut deliveries = channel
+        .basic_consume(
+            queue.name().clone(),
+            format!("trunkd-agent-{host}").into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    tracing::info!(broker = %super::redact(url), host, "subscribed to RabbitMQ notifications");
+    // Subscribed: anything missed before now is picked up by a pass.
+    wake.notify_one();
+    while let Some(delivery) = deliveries.next().await {
+        let delivery = delivery?;
+        match serde_json::from_slice::<Notification>(&delivery.data) {
+            Ok(notification) => tracing::debug!(
+                trunk = %notification.trunk_id,
+                revision = notification.revision_number,
+                event = %notification.event,
+                "notification"
+            ),
+            Err(error) => tracing::warn!(%error, "unreadable notification; resyncing anyway"),
+        }
+        delivery.ack(BasicAckOptions::default()).await?;
+        wake.notify_one();
+    }
+    Ok(())
+}
