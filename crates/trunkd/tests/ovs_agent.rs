@@ -3,7 +3,8 @@
 //! trunk (checked with ovs-vsctl), `ofproto/trace` proves a frame on VLAN N leaves through
 //! subport N's patch pair into its network's local VLAN and no other, removals unwire, a killed
 //! agent converges on restart, with the broker unreachable the server's events wait while the
-//! agent catches up by resync, and unbinding the parent takes the trunk DOWN and its wiring away.
+//! agent catches up by resync, a migration to another host takes the wiring away from this one,
+//! and unbinding the parent takes the trunk DOWN.
 //!
 //! Until the broker-down phase the agent's periodic resync is an hour: every change reaches it
 //! through a RabbitMQ notification (or, after a restart, its start-up pass).
@@ -277,9 +278,9 @@ async fn the_agent_wires_trunks_into_open_vswitch() {
                 .contains(&format!("tq-{}", prefix(&sub_b)))
     });
 
-    // The agent dies; meanwhile a patch port is deleted by hand and a subport is added.
-    drop(agent);
-    switch.vsctl(&["del-port", &format!("tq-{}", prefix(&sub_a))]);
+    // A subport is added and the agent is killed (SIGKILL) while the notification is on its
+    // way or being acted on; meanwhile a patch port is deleted by hand. A pass is one OVSDB
+    // transaction, so the switch holds all of a pass or none; the restarted agent converges.
     admin
         .put(
             &format!("/v2.0/trunks/{trunk}/add_subports"),
@@ -287,6 +288,8 @@ async fn the_agent_wires_trunks_into_open_vswitch() {
         )
         .await
         .expect(200);
+    drop(agent);
+    switch.vsctl(&["del-port", &format!("tq-{}", prefix(&sub_a))]);
     agent = start_agent(&server, &switch, &token_file, &agent_broker, 3600);
     admin.wait_for_status(&trunk, "ACTIVE").await;
     wait_until("the restarted agent converged", || {
@@ -346,10 +349,30 @@ async fn the_agent_wires_trunks_into_open_vswitch() {
     drop(agent);
     agent = start_agent(&server, &switch, &token_file, &agent_broker, 3600);
 
-    // The VM goes away: the parent is unbound, the trunk goes DOWN, the wiring goes.
+    // The VM migrates to hv2: the subports' bindings follow, and hv1's agent, told through the
+    // host the parent left, removes its wiring.
     switch.vsctl(&["del-port", "vm0"]);
     // Let the pass that change triggers finish, so only the notification can tell the agent.
     tokio::time::sleep(Duration::from_secs(1)).await;
+    admin
+        .put(
+            &format!("/v2.0/ports/{parent}"),
+            json!({"port": {"binding:host_id": "hv2"}}),
+        )
+        .await
+        .expect(200);
+    for sub in [&sub_a, &sub_b] {
+        let port = admin.get(&format!("/v2.0/ports/{sub}")).await.expect(200);
+        assert_eq!(port["port"]["binding:host_id"], "hv2");
+    }
+    wait_until("hv1 unwired the trunk that left", || {
+        !switch.bridges().contains(&bridge)
+    });
+    wait_until("br-int cleaned", || {
+        switch.ports("br-int").iter().all(|p| !p.starts_with("tq-"))
+    });
+
+    // Unbound: the trunk goes DOWN in the same transaction.
     admin
         .put(
             &format!("/v2.0/ports/{parent}"),
@@ -362,11 +385,6 @@ async fn the_agent_wires_trunks_into_open_vswitch() {
         .await
         .expect(200);
     assert_eq!(shown["trunk"]["status"], "DOWN");
-    wait_until("the trunk bridge removed", || {
-        !switch.bridges().contains(&bridge)
-    });
-    wait_until("br-int cleaned", || {
-        switch.ports("br-int").iter().all(|p| !p.starts_with("tq-"))
-    });
+    assert!(!switch.bridges().contains(&bridge));
     drop(agent);
 }
