@@ -325,6 +325,18 @@ async fn the_agent_wires_trunks_into_open_vswitch() {
     // agent with a short resync catches up without any notification.
     drop(agent);
     agent = start_agent(&server, &switch, &token_file, &agent_broker, 1);
+    let settled = admin.wait_for_status(&trunk, "ACTIVE").await;
+
+    // A trunk left in ERROR (as a failing agent would leave it) is recovered by the next pass,
+    // through BUILD, the only way out of ERROR.
+    let reported = reqwest::Client::new()
+        .put(format!("{}/agent/v1/trunks/{trunk}/status", server.base))
+        .bearer_auth(token)
+        .json(&json!({"status": "ERROR", "revision_number": settled["revision_number"]}))
+        .send()
+        .await
+        .expect("report");
+    assert_eq!(reported.status(), 200);
     admin.wait_for_status(&trunk, "ACTIVE").await;
     proxy.down();
     admin

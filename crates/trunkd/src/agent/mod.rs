@@ -1,8 +1,8 @@
 //! `trunkd agent`: the per-host agent that wires trunks into Open vSwitch. Level-triggered: on
 //! start, whenever its connection to the local switch database comes back, when the bridges
-//! change, when the server notifies it over RabbitMQ, and periodically, it fetches the trunks bound to its host from the server, converges
-//! the switch to them in one transaction (create, repair, remove) and reports each trunk ACTIVE
-//! from the revision it wired. Losing a wake-up only delays convergence; nothing is remembered
+//! change, when the server notifies it over RabbitMQ, and periodically, it fetches the trunks
+//! bound to its host from the server, converges the switch to them in one transaction (create,
+//! repair, remove) and reports each trunk ACTIVE from the revision it wired. Losing a wake-up only delays convergence; nothing is remembered
 //! between passes except what Open vSwitch itself holds.
 
 pub mod names;
@@ -146,13 +146,20 @@ impl Agent {
                 tracing::warn!(trunk = %trunk.id, %error, "could not bind subports");
                 continue;
             }
-            match self
-                .api
-                .report(trunk.id, trunk.revision_number, "ACTIVE")
-                .await
-            {
-                Ok(()) => {
-                    tracing::info!(trunk = %trunk.id, revision = trunk.revision_number, "trunk wired; reported ACTIVE")
+            // ERROR may only move to BUILD; from there, ACTIVE.
+            let mut revision = trunk.revision_number;
+            if trunk.status == "ERROR" {
+                match self.api.report(trunk.id, revision, "BUILD").await {
+                    Ok(next) => revision = next,
+                    Err(error) => {
+                        tracing::debug!(trunk = %trunk.id, %error, "could not leave ERROR; next pass");
+                        continue;
+                    }
+                }
+            }
+            match self.api.report(trunk.id, revision, "ACTIVE").await {
+                Ok(_) => {
+                    tracing::info!(trunk = %trunk.id, revision, "trunk wired; reported ACTIVE")
                 }
                 // The trunk moved on since it was fetched: the next pass wires the new state.
                 Err(ServerError::Refused { status: 409, .. }) => {

@@ -92,18 +92,22 @@ impl ServerApi {
         .map(drop)
     }
 
+    /// Reports `status` as of `revision`; returns the trunk's revision afterwards.
     pub async fn report(
         &self,
         trunk: TrunkId,
         revision: i64,
         status: &str,
-    ) -> Result<(), ServerError> {
-        self.call(
-            reqwest::Method::PUT,
-            &format!("/agent/v1/trunks/{trunk}/status"),
-            Some(json!({ "status": status, "revision_number": revision })),
-        )
-        .await
-        .map(drop)
+    ) -> Result<i64, ServerError> {
+        let body = self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/agent/v1/trunks/{trunk}/status"),
+                Some(json!({ "status": status, "revision_number": revision })),
+            )
+            .await?;
+        body["trunk"]["revision_number"]
+            .as_i64()
+            .ok_or_else(|| ServerError::Unreachable(format!("unreadable report reply: {body}")))
     }
 }
