@@ -57,6 +57,17 @@ pub struct FileSettings {
     pub ovn_reconcile_interval: Option<u64>,
     pub agent_credentials_file: Option<PathBuf>,
     pub rabbitmq_url: Option<String>,
+    pub auth: Option<String>,
+    pub keystone_url: Option<String>,
+    pub keystone_username: Option<String>,
+    pub keystone_password: Option<String>,
+    pub keystone_project_name: Option<String>,
+    pub keystone_user_domain_name: Option<String>,
+    pub keystone_project_domain_name: Option<String>,
+    pub keystone_application_credential_id: Option<String>,
+    pub keystone_application_credential_secret: Option<String>,
+    pub keystone_cache_ttl: Option<u64>,
+    pub keystone_cache_size: Option<usize>,
 }
 
 impl FileSettings {
@@ -93,6 +104,25 @@ impl FileSettings {
             ovn_reconcile_interval: self.ovn_reconcile_interval.or(lower.ovn_reconcile_interval),
             agent_credentials_file: self.agent_credentials_file.or(lower.agent_credentials_file),
             rabbitmq_url: self.rabbitmq_url.or(lower.rabbitmq_url),
+            auth: self.auth.or(lower.auth),
+            keystone_url: self.keystone_url.or(lower.keystone_url),
+            keystone_username: self.keystone_username.or(lower.keystone_username),
+            keystone_password: self.keystone_password.or(lower.keystone_password),
+            keystone_project_name: self.keystone_project_name.or(lower.keystone_project_name),
+            keystone_user_domain_name: self
+                .keystone_user_domain_name
+                .or(lower.keystone_user_domain_name),
+            keystone_project_domain_name: self
+                .keystone_project_domain_name
+                .or(lower.keystone_project_domain_name),
+            keystone_application_credential_id: self
+                .keystone_application_credential_id
+                .or(lower.keystone_application_credential_id),
+            keystone_application_credential_secret: self
+                .keystone_application_credential_secret
+                .or(lower.keystone_application_credential_secret),
+            keystone_cache_ttl: self.keystone_cache_ttl.or(lower.keystone_cache_ttl),
+            keystone_cache_size: self.keystone_cache_size.or(lower.keystone_cache_size),
         }
     }
 }
@@ -114,6 +144,50 @@ pub struct Config {
     pub agent_credentials_file: Option<PathBuf>,
     /// The broker the `ovs` driver notifies agents through (`amqp://`).
     pub rabbitmq_url: Option<String>,
+    /// How callers are authenticated.
+    pub auth: AuthConfig,
+}
+
+/// A secret from the configuration: never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How the server authenticates its own calls to Keystone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeystoneCredential {
+    Password {
+        username: String,
+        password: Secret,
+        user_domain_name: String,
+        project_name: String,
+        project_domain_name: String,
+    },
+    ApplicationCredential {
+        id: String,
+        secret: Secret,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeystoneConfig {
+    /// Keystone's base URL, as in the catalog (`http://keystone:5000`, with or without `/v3`).
+    pub url: String,
+    pub credential: KeystoneCredential,
+    /// Validated tokens are trusted this long at most (revocation takes effect within it).
+    pub cache_ttl: std::time::Duration,
+    pub cache_size: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthConfig {
+    NoAuth,
+    Keystone(KeystoneConfig),
 }
 
 /// Which database the server uses.
@@ -224,6 +298,7 @@ fn parse_range(
 
 /// Turns merged settings into a validated configuration.
 pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
+    let auth = auth_config(&settings)?;
     let bind_text = settings.bind.unwrap_or_else(|| DEFAULT_BIND.to_string());
     let bind: SocketAddr = bind_text
         .parse()
@@ -302,7 +377,91 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
         ovn,
         agent_credentials_file: settings.agent_credentials_file,
         rabbitmq_url,
+        auth,
     })
+}
+
+/// `auth`: `noauth` (default) or `keystone`, which needs Keystone's URL and one complete
+/// service credential (a password, or an application credential).
+fn auth_config(settings: &FileSettings) -> Result<AuthConfig, ConfigError> {
+    match settings.auth.as_deref().unwrap_or("noauth") {
+        "noauth" => Ok(AuthConfig::NoAuth),
+        "keystone" => {
+            if settings.noauth_default_admin == Some(true) {
+                return Err(invalid(
+                    "noauth_default_admin",
+                    "applies to auth noauth only; with keystone every call needs a token",
+                ));
+            }
+            let url = settings.keystone_url.clone().ok_or_else(|| {
+                invalid(
+                    "keystone_url",
+                    "auth keystone needs Keystone's URL, e.g. http://keystone:5000",
+                )
+            })?;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid(
+                    "keystone_url",
+                    format!("'{url}' is not an http(s) URL"),
+                ));
+            }
+            let credential = match (
+                &settings.keystone_application_credential_id,
+                &settings.keystone_application_credential_secret,
+                &settings.keystone_username,
+                &settings.keystone_password,
+            ) {
+                (Some(id), Some(secret), None, None) => KeystoneCredential::ApplicationCredential {
+                    id: id.clone(),
+                    secret: Secret(secret.clone()),
+                },
+                (None, None, Some(username), Some(password)) => KeystoneCredential::Password {
+                    username: username.clone(),
+                    password: Secret(password.clone()),
+                    user_domain_name: settings
+                        .keystone_user_domain_name
+                        .clone()
+                        .unwrap_or_else(|| "Default".into()),
+                    project_name: settings
+                        .keystone_project_name
+                        .clone()
+                        .unwrap_or_else(|| "service".into()),
+                    project_domain_name: settings
+                        .keystone_project_domain_name
+                        .clone()
+                        .unwrap_or_else(|| "Default".into()),
+                },
+                _ => {
+                    return Err(invalid(
+                        "keystone_username",
+                        "give keystone_username and keystone_password, or \
+                         keystone_application_credential_id and _secret (exactly one pair)",
+                    ))
+                }
+            };
+            let ttl = settings.keystone_cache_ttl.unwrap_or(300);
+            if ttl == 0 {
+                return Err(invalid("keystone_cache_ttl", "must be at least 1 second"));
+            }
+            let size = settings.keystone_cache_size.unwrap_or(10_000);
+            if size == 0 {
+                return Err(invalid("keystone_cache_size", "must be at least 1"));
+            }
+            Ok(AuthConfig::Keystone(KeystoneConfig {
+                url: url
+                    .trim_end_matches('/')
+                    .trim_end_matches("/v3")
+                    .to_string(),
+                credential,
+                cache_ttl: std::time::Duration::from_secs(ttl),
+                cache_size: size,
+            }))
+        }
+        other => Err(invalid(
+            "auth",
+            format!("'{other}' is neither noauth nor keystone"),
+        )),
+    }
 }
 
 /// The broker URL: required by the `ovs` driver, refused without it.

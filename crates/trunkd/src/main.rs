@@ -48,9 +48,21 @@ struct AgentArgs {
     /// Base URL of a trunkd server, e.g. http://controller:9696
     #[arg(long, env = "TRUNKD_AGENT_SERVER")]
     server: String,
-    /// File holding this host's agent token (from `trunkd agent-token`)
+    /// File holding this host's agent token (from `trunkd agent-token`); or use Keystone
     #[arg(long, env = "TRUNKD_AGENT_TOKEN_FILE")]
-    token_file: PathBuf,
+    token_file: Option<PathBuf>,
+    /// Keystone's URL, to authenticate as this host's service user instead of with a token file
+    #[arg(long, env = "TRUNKD_KEYSTONE_URL")]
+    keystone_url: Option<String>,
+    /// This host's service user in Keystone
+    #[arg(long, env = "TRUNKD_KEYSTONE_USERNAME")]
+    keystone_username: Option<String>,
+    /// Its password (prefer the variable to a flag)
+    #[arg(long, env = "TRUNKD_KEYSTONE_PASSWORD", hide_env_values = true)]
+    keystone_password: Option<String>,
+    /// Project of the service user [default: service]
+    #[arg(long, env = "TRUNKD_KEYSTONE_PROJECT_NAME")]
+    keystone_project_name: Option<String>,
     /// The local Open vSwitch database
     #[arg(
         long,
@@ -79,16 +91,41 @@ struct AgentArgs {
 
 impl AgentArgs {
     fn settings(self) -> Result<trunkd::agent::AgentSettings, String> {
-        let token = std::fs::read_to_string(&self.token_file)
-            .map_err(|e| format!("setting token_file: {}: {e}", self.token_file.display()))?
-            .trim()
-            .to_string();
-        if token.is_empty() {
-            return Err(format!(
-                "setting token_file: {} is empty",
-                self.token_file.display()
-            ));
-        }
+        let credential =
+            match (&self.token_file, &self.keystone_url) {
+                (Some(path), None) => {
+                    let token = std::fs::read_to_string(path)
+                        .map_err(|e| format!("setting token_file: {}: {e}", path.display()))?
+                        .trim()
+                        .to_string();
+                    if token.is_empty() {
+                        return Err(format!("setting token_file: {} is empty", path.display()));
+                    }
+                    trunkd::agent::AgentCredential::Token(config::Secret(token))
+                }
+                (None, Some(_)) => {
+                    let settings = FileSettings {
+                        auth: Some("keystone".into()),
+                        keystone_url: self.keystone_url.clone(),
+                        keystone_username: self.keystone_username.clone(),
+                        keystone_password: self.keystone_password.clone(),
+                        keystone_project_name: self.keystone_project_name.clone(),
+                        ..FileSettings::default()
+                    };
+                    match config::resolve(settings).map_err(|e| e.to_string())?.auth {
+                        config::AuthConfig::Keystone(keystone) => {
+                            trunkd::agent::AgentCredential::Keystone(keystone)
+                        }
+                        config::AuthConfig::NoAuth => {
+                            return Err("setting keystone_url: unusable".into())
+                        }
+                    }
+                }
+                _ => return Err(
+                    "setting token_file: give either --token-file or --keystone-url (with a user)"
+                        .into(),
+                ),
+            };
         let ovsdb = self
             .ovsdb
             .parse()
@@ -102,7 +139,7 @@ impl AgentArgs {
         Ok(trunkd::agent::AgentSettings {
             host: self.host,
             server: self.server,
-            token,
+            credential,
             ovsdb,
             layout: trunkd::agent::wiring::Layout {
                 integration_bridge: self.integration_bridge,
@@ -171,6 +208,43 @@ struct Settings {
     /// RabbitMQ the ovs driver notifies agents through: amqp://USER:PASSWORD@HOST:PORT/VHOST
     #[arg(long, env = "TRUNKD_RABBITMQ_URL")]
     rabbitmq_url: Option<String>,
+    /// How callers authenticate: noauth or keystone [default: noauth]
+    #[arg(long, env = "TRUNKD_AUTH")]
+    auth: Option<String>,
+    /// Keystone's URL, e.g. http://keystone:5000 (auth keystone)
+    #[arg(long, env = "TRUNKD_KEYSTONE_URL")]
+    keystone_url: Option<String>,
+    /// trunkd's service user in Keystone
+    #[arg(long, env = "TRUNKD_KEYSTONE_USERNAME")]
+    keystone_username: Option<String>,
+    /// Its password (prefer the variable or the config file to a flag)
+    #[arg(long, env = "TRUNKD_KEYSTONE_PASSWORD", hide_env_values = true)]
+    keystone_password: Option<String>,
+    /// Project of the service user [default: service]
+    #[arg(long, env = "TRUNKD_KEYSTONE_PROJECT_NAME")]
+    keystone_project_name: Option<String>,
+    /// Domain of the service user [default: Default]
+    #[arg(long, env = "TRUNKD_KEYSTONE_USER_DOMAIN_NAME")]
+    keystone_user_domain_name: Option<String>,
+    /// Domain of its project [default: Default]
+    #[arg(long, env = "TRUNKD_KEYSTONE_PROJECT_DOMAIN_NAME")]
+    keystone_project_domain_name: Option<String>,
+    /// Application credential id, instead of a username and password
+    #[arg(long, env = "TRUNKD_KEYSTONE_APPLICATION_CREDENTIAL_ID")]
+    keystone_application_credential_id: Option<String>,
+    /// Application credential secret
+    #[arg(
+        long,
+        env = "TRUNKD_KEYSTONE_APPLICATION_CREDENTIAL_SECRET",
+        hide_env_values = true
+    )]
+    keystone_application_credential_secret: Option<String>,
+    /// Seconds a validated token is trusted before Keystone is asked again [default: 300]
+    #[arg(long, env = "TRUNKD_KEYSTONE_CACHE_TTL")]
+    keystone_cache_ttl: Option<u64>,
+    /// Most validated tokens kept [default: 10000]
+    #[arg(long, env = "TRUNKD_KEYSTONE_CACHE_SIZE")]
+    keystone_cache_size: Option<usize>,
 }
 
 impl From<Settings> for FileSettings {
@@ -193,6 +267,17 @@ impl From<Settings> for FileSettings {
             ovn_reconcile_interval: s.ovn_reconcile_interval,
             agent_credentials_file: s.agent_credentials_file,
             rabbitmq_url: s.rabbitmq_url,
+            auth: s.auth,
+            keystone_url: s.keystone_url,
+            keystone_username: s.keystone_username,
+            keystone_password: s.keystone_password,
+            keystone_project_name: s.keystone_project_name,
+            keystone_user_domain_name: s.keystone_user_domain_name,
+            keystone_project_domain_name: s.keystone_project_domain_name,
+            keystone_application_credential_id: s.keystone_application_credential_id,
+            keystone_application_credential_secret: s.keystone_application_credential_secret,
+            keystone_cache_ttl: s.keystone_cache_ttl,
+            keystone_cache_size: s.keystone_cache_size,
         }
     }
 }

@@ -9,8 +9,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::api::agent_auth::AgentCredentials;
+use crate::api::keystone::KeystoneAuth;
 use crate::api::{self, AppState, AuthMode};
-use crate::config::DatabaseConfig;
+use crate::config::{AuthConfig, DatabaseConfig};
 use crate::config::{Config, ConfigError};
 use crate::drivers::dispatcher::Dispatcher;
 use crate::drivers::noop::{self, NoopDriver};
@@ -145,6 +146,18 @@ pub fn load_policy(config: &Config) -> Result<Policy, StartupError> {
     })
 }
 
+/// How callers are authenticated.
+fn auth_mode(config: &Config) -> Result<AuthMode, StartupError> {
+    Ok(match &config.auth {
+        AuthConfig::NoAuth => AuthMode::NoAuth {
+            default_admin: config.noauth_default_admin,
+        },
+        AuthConfig::Keystone(keystone) => AuthMode::Keystone(Arc::new(
+            KeystoneAuth::new(keystone.clone()).map_err(StartupError::Serve)?,
+        )),
+    })
+}
+
 /// Host agents' credentials; none configured means no agent may call.
 pub fn load_agent_credentials(config: &Config) -> Result<AgentCredentials, StartupError> {
     match &config.agent_credentials_file {
@@ -266,6 +279,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         drivers: driver_kinds,
         agents,
     } = check_static(&config)?;
+    let auth = auth_mode(&config)?;
     let store = open_store(&config).await?;
     let drivers = start_drivers(&driver_kinds, &store);
     let listener = TcpListener::bind(config.bind)
@@ -296,9 +310,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
 
     let state = AppState {
         service,
-        auth: AuthMode::NoAuth {
-            default_admin: config.noauth_default_admin,
-        },
+        auth,
         max_body_bytes: config.max_body_bytes,
         metrics,
         agents: Arc::new(agents),

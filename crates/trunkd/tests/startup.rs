@@ -91,6 +91,31 @@ fn bad_settings_stop_serve_before_anything_is_written() {
             vec!["--agent-credentials-file", "/nonexistent/agents.toml"],
             "agent_credentials_file",
         ),
+        (vec!["--auth", "kerberos"], "auth"),
+        (vec!["--auth", "keystone"], "keystone_url"),
+        (
+            vec![
+                "--auth",
+                "keystone",
+                "--keystone-url",
+                "http://keystone:5000",
+            ],
+            "keystone_username",
+        ),
+        (
+            vec![
+                "--auth",
+                "keystone",
+                "--keystone-url",
+                "http://keystone:5000",
+                "--keystone-username",
+                "trunkd",
+                "--keystone-password",
+                "x",
+                "--noauth-default-admin",
+            ],
+            "noauth_default_admin",
+        ),
         (vec!["--driver", "ovs"], "rabbitmq_url"),
         (
             vec!["--driver", "ovs", "--rabbitmq-url", "http://broker:5672"],

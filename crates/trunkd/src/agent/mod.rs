@@ -6,7 +6,7 @@
 //! between passes except what Open vSwitch itself holds.
 
 pub mod names;
-mod server_api;
+pub mod server_api;
 mod switch;
 pub mod wiring;
 
@@ -17,7 +17,7 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use crate::ovsdb::{Client, MonitorEvent, Remote, Timing};
-use server_api::{ServerApi, ServerError};
+use server_api::{AgentAuth, ServerApi, ServerError};
 use wiring::Layout;
 
 /// Aborts a background task when dropped.
@@ -32,12 +32,22 @@ impl Drop for AbortOnDrop {
 /// How long a burst of switch changes is let settle before a pass.
 const SETTLE: Duration = Duration::from_millis(300);
 
+/// How the agent authenticates to the server.
+#[derive(Debug, Clone)]
+pub enum AgentCredential {
+    /// Its own token, from `trunkd agent-token`.
+    Token(crate::config::Secret),
+    /// Its host's service user in Keystone (the server maps the user to the host).
+    Keystone(crate::config::KeystoneConfig),
+}
+
 #[derive(Debug, Clone)]
 pub struct AgentSettings {
     pub host: String,
     /// Base URL of a trunkd server.
     pub server: String,
-    pub token: String,
+    /// Its credential for the agent API.
+    pub credential: AgentCredential,
     pub ovsdb: Remote,
     pub layout: Layout,
     pub resync_interval: Duration,
@@ -53,7 +63,13 @@ struct Agent {
 
 /// Runs until the future is dropped.
 pub async fn run(settings: AgentSettings) -> Result<(), String> {
-    let api = ServerApi::new(&settings.server, settings.token.clone())?;
+    let auth = match &settings.credential {
+        AgentCredential::Token(token) => AgentAuth::Bearer(token.0.clone()),
+        AgentCredential::Keystone(keystone) => AgentAuth::Keystone(Box::new(
+            crate::api::keystone::KeystoneAuth::new(keystone.clone())?,
+        )),
+    };
+    let api = ServerApi::new(&settings.server, auth)?;
     let switch = Client::start(settings.ovsdb.clone(), Timing::default());
     let agent = Agent {
         settings,

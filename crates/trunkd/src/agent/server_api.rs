@@ -21,21 +21,29 @@ pub enum ServerError {
     },
 }
 
+/// How the agent proves who it is.
+pub enum AgentAuth {
+    /// Its own bearer token (`trunkd agent-token`).
+    Bearer(String),
+    /// A Keystone token of its service user, renewed as needed.
+    Keystone(Box<crate::api::keystone::KeystoneAuth>),
+}
+
 pub struct ServerApi {
     base: String,
-    token: String,
+    auth: AgentAuth,
     http: reqwest::Client,
 }
 
 impl ServerApi {
-    pub fn new(base: &str, token: String) -> Result<Self, String> {
+    pub fn new(base: &str, auth: AgentAuth) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Self {
             base: base.trim_end_matches('/').to_string(),
-            token,
+            auth,
             http,
         })
     }
@@ -46,10 +54,36 @@ impl ServerApi {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, ServerError> {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
+        let outcome = self
+            .attempt(method.clone(), path, body.clone(), false)
+            .await;
+        match (&self.auth, outcome) {
+            // Keystone may have dropped our token early (revoked, restarted): log in again, once.
+            (AgentAuth::Keystone(_), Err(ServerError::Refused { status: 401, .. })) => {
+                self.attempt(method, path, body, true).await
+            }
+            (_, outcome) => outcome,
+        }
+    }
+
+    async fn attempt(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        renew: bool,
+    ) -> Result<Value, ServerError> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        request = match &self.auth {
+            AgentAuth::Bearer(token) => request.bearer_auth(token),
+            AgentAuth::Keystone(keystone) => {
+                let token = keystone
+                    .service_token(renew)
+                    .await
+                    .map_err(|e| ServerError::Unreachable(format!("Keystone: {e}")))?;
+                request.header("X-Auth-Token", token)
+            }
+        };
         if let Some(body) = body {
             request = request.json(&body);
         }

@@ -1,7 +1,8 @@
-//! Credentials of host agents. Each agent has its own bearer token, bound to one host name in
-//! a credentials file the operator keeps; the server stores only SHA-256 digests of the tokens.
-//! An agent authenticates with `Authorization: Bearer <token>` and acts as the service role for
-//! its own host alone, so one compromised host cannot speak for another.
+//! Credentials of host agents, bound to one host name each in a credentials file the operator
+//! keeps. An agent authenticates either with its own bearer token (`Authorization: Bearer`;
+//! the server stores only SHA-256 digests) or, under `--auth keystone`, with a Keystone token of
+//! its own service user (`X-Auth-Token`; the file maps the user id to the host). Either way it
+//! acts for its own host alone, so one compromised host cannot speak for another.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -11,17 +12,20 @@ use axum::http::request::Parts;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::api::auth::{keystone_caller, AuthMode};
 use crate::api::error::ApiError;
 use crate::api::request_id::RequestId;
 use crate::api::AppState;
-use crate::service::Context;
+use crate::service::{Context, ServiceError};
 
 /// One entry of the credentials file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AgentEntry {
     host: String,
-    token_sha256: String,
+    token_sha256: Option<String>,
+    /// The Keystone user id of the host's service user.
+    keystone_user_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -35,6 +39,7 @@ struct CredentialsFile {
 #[derive(Debug, Default, Clone)]
 pub struct AgentCredentials {
     host_of: HashMap<[u8; 32], String>,
+    host_of_user: HashMap<String, String>,
 }
 
 fn digest(token: &str) -> [u8; 32] {
@@ -58,16 +63,36 @@ impl AgentCredentials {
                     entry.host
                 ));
             }
-            let bytes = hex::decode(&entry.token_sha256)
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                .ok_or_else(|| {
-                    format!("agents[{index}].token_sha256 must be 64 hex digits (a SHA-256 digest)")
-                })?;
-            if credentials.host_of.insert(bytes, entry.host).is_some() {
+            if entry.token_sha256.is_none() && entry.keystone_user_id.is_none() {
                 return Err(format!(
-                    "agents[{index}]: the token is already another host's"
+                    "agents[{index}] needs token_sha256 or keystone_user_id"
                 ));
+            }
+            if let Some(user) = entry.keystone_user_id {
+                if credentials
+                    .host_of_user
+                    .insert(user, entry.host.clone())
+                    .is_some()
+                {
+                    return Err(format!(
+                        "agents[{index}]: the keystone_user_id is already another host's"
+                    ));
+                }
+            }
+            if let Some(token_sha256) = entry.token_sha256 {
+                let bytes = hex::decode(&token_sha256)
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| {
+                        format!(
+                            "agents[{index}].token_sha256 must be 64 hex digits (a SHA-256 digest)"
+                        )
+                    })?;
+                if credentials.host_of.insert(bytes, entry.host).is_some() {
+                    return Err(format!(
+                        "agents[{index}]: the token is already another host's"
+                    ));
+                }
             }
         }
         Ok(credentials)
@@ -78,8 +103,13 @@ impl AgentCredentials {
         self.host_of.get(&digest(token)).map(String::as_str)
     }
 
+    /// The host a Keystone user is the agent of.
+    pub fn host_for_user(&self, user_id: &str) -> Option<&str> {
+        self.host_of_user.get(user_id).map(String::as_str)
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.host_of.is_empty()
+        self.host_of.is_empty() && self.host_of_user.is_empty()
     }
 }
 
@@ -105,6 +135,34 @@ impl FromRequestParts<AppState> for AgentCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default();
+        let policy = state.service.policy();
+        if let (AuthMode::Keystone(keystone), true) =
+            (&state.auth, parts.headers.contains_key("x-auth-token"))
+        {
+            // The host's service user, by Keystone token: its roles come from Keystone.
+            let credentials = keystone_caller(keystone, &parts.headers).await?;
+            let user = credentials.user_id.clone().unwrap_or_default();
+            let Some(host) = state.agents.host_for_user(&user) else {
+                tracing::warn!(
+                    user,
+                    "refused an agent API call from a user that is no host's agent"
+                );
+                return Err(ApiError::Service(ServiceError::Forbidden {
+                    message: format!("User {user} is not the agent of any host."),
+                }));
+            };
+            return Ok(AgentCaller(Context::agent_with(
+                credentials,
+                host,
+                policy,
+                request_id,
+            )));
+        }
         let token = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -113,26 +171,20 @@ impl FromRequestParts<AppState> for AgentCaller {
             .map(str::trim)
             .filter(|t| !t.is_empty());
         let Some(token) = token else {
-            return Err(ApiError::Unauthorized(
-                "The agent API needs the agent's token: Authorization: Bearer <token>.".into(),
+            return Err(ApiError::unauthorized(
+                "The agent API needs the agent's credential: Authorization: Bearer <token>, \
+                 or X-Auth-Token with --auth keystone.",
+                "Bearer",
             ));
         };
         let Some(host) = state.agents.host_for(token) else {
             tracing::warn!("refused an agent API call with an unknown token");
-            return Err(ApiError::Unauthorized(
-                "The agent token is not valid.".into(),
+            return Err(ApiError::unauthorized(
+                "The agent token is not valid.",
+                "Bearer",
             ));
         };
-        let request_id = parts
-            .extensions
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default();
-        Ok(AgentCaller(Context::agent(
-            host,
-            state.service.policy(),
-            request_id,
-        )))
+        Ok(AgentCaller(Context::agent(host, policy, request_id)))
     }
 }
 

@@ -7,17 +7,20 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 
 use crate::api::error::ApiError;
+use crate::api::keystone::{KeystoneAuth, TokenError};
 use crate::api::request_id::RequestId;
 use crate::api::AppState;
 use crate::policy::Credentials;
 use crate::service::Context;
 
 /// How callers are authenticated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum AuthMode {
     /// Trust identity headers; `default_admin` makes header-less calls an admin of project
     /// `admin`.
     NoAuth { default_admin: bool },
+    /// Validate `X-Auth-Token` with Keystone.
+    Keystone(std::sync::Arc<KeystoneAuth>),
 }
 
 /// Project of header-less calls under `--noauth-default-admin`.
@@ -48,6 +51,28 @@ pub fn credentials_from_headers(headers: &HeaderMap) -> Option<Credentials> {
     Some(Credentials::new(user, project, roles))
 }
 
+/// The caller behind a Keystone token: 401 (with Keystone's URL in the challenge) for a missing
+/// or invalid token, 503 when Keystone cannot be asked.
+pub(crate) async fn keystone_caller(
+    keystone: &KeystoneAuth,
+    headers: &HeaderMap,
+) -> Result<Credentials, ApiError> {
+    let challenge = format!("Keystone uri=\"{}\"", keystone.url());
+    let Some(token) = header(headers, "x-auth-token") else {
+        return Err(ApiError::unauthorized(
+            "Authentication required: send a Keystone token in X-Auth-Token.",
+            challenge,
+        ));
+    };
+    match keystone.validate(&token).await {
+        Ok(credentials) => Ok(credentials),
+        Err(TokenError::Invalid(message)) => Err(ApiError::unauthorized(message, challenge)),
+        Err(TokenError::Unavailable(message)) => Err(ApiError::Service(
+            crate::service::ServiceError::Unavailable { message },
+        )),
+    }
+}
+
 /// The authenticated caller of a request.
 pub struct Caller(pub Context);
 
@@ -60,29 +85,21 @@ impl FromRequestParts<AppState> for Caller {
             .get::<RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_default();
-        let credentials =
-            match (&state.auth, credentials_from_headers(&parts.headers)) {
-                (_, Some(credentials)) => credentials,
-                (
-                    AuthMode::NoAuth {
-                        default_admin: true,
-                    },
-                    None,
-                ) => Credentials::new(
+        let credentials = match &state.auth {
+            AuthMode::Keystone(keystone) => keystone_caller(keystone, &parts.headers).await?,
+            AuthMode::NoAuth { default_admin } => match credentials_from_headers(&parts.headers) {
+                Some(credentials) => credentials,
+                None if *default_admin => Credentials::new(
                     Some("admin".to_string()),
                     Some(DEFAULT_ADMIN_PROJECT.to_string()),
                     ["admin", "member", "reader"],
                 ),
-                (
-                    AuthMode::NoAuth {
-                        default_admin: false,
-                    },
-                    None,
-                ) => return Err(ApiError::Unauthorized(
-                    "Authentication required: send X-Project-Id, X-User-Id and X-Roles headers."
-                        .into(),
+                None => return Err(ApiError::unauthorized(
+                    "Authentication required: send X-Project-Id, X-User-Id and X-Roles headers.",
+                    "noauth",
                 )),
-            };
+            },
+        };
         let policy = state.service.policy();
         Ok(Caller(Context::new(credentials, policy, request_id)))
     }

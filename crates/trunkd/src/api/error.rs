@@ -10,9 +10,9 @@ use crate::service::ServiceError;
 pub enum ApiError {
     #[error(transparent)]
     Service(#[from] ServiceError),
-    /// No or unusable credentials.
-    #[error("{0}")]
-    Unauthorized(String),
+    /// No or unusable credentials; `challenge` is the `WWW-Authenticate` value.
+    #[error("{message}")]
+    Unauthorized { message: String, challenge: String },
     /// No route matches the path.
     #[error("the resource could not be found")]
     NoSuchResource,
@@ -23,6 +23,13 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    pub fn unauthorized(message: impl Into<String>, challenge: impl Into<String>) -> Self {
+        ApiError::Unauthorized {
+            message: message.into(),
+            challenge: challenge.into(),
+        }
+    }
+
     pub fn bad_request(field: impl Into<String>, message: impl Into<String>) -> Self {
         ApiError::Service(ServiceError::bad_request(field, message))
     }
@@ -78,11 +85,13 @@ impl IntoResponse for ApiError {
                     )
                 }
             },
-            ApiError::Unauthorized(message) => {
+            ApiError::Unauthorized { message, challenge } => {
                 let mut response = body(StatusCode::UNAUTHORIZED, "HTTPUnauthorized", &message);
+                let challenge = HeaderValue::from_str(&challenge)
+                    .unwrap_or_else(|_| HeaderValue::from_static("Keystone"));
                 response
                     .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("noauth"));
+                    .insert(header::WWW_AUTHENTICATE, challenge);
                 response
             }
             ApiError::NoSuchResource => body(

@@ -8,6 +8,7 @@ pub mod body;
 mod discovery;
 pub mod error;
 mod health;
+pub mod keystone;
 pub mod list;
 pub mod metrics;
 mod networks;

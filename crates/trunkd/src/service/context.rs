@@ -25,9 +25,20 @@ impl Context {
         }
     }
 
-    /// The agent of `host`: a service-role caller that may act for that host only.
+    /// The agent of `host` by its own token: a service-role caller that may act for that host
+    /// only.
     pub fn agent(host: &str, policy: &Policy, request_id: impl Into<String>) -> Self {
         let credentials = Credentials::new(Some(format!("agent:{host}")), None, ["service"]);
+        Self::agent_with(credentials, host, policy, request_id)
+    }
+
+    /// The agent of `host` with the credentials Keystone gave (policy checks its roles).
+    pub fn agent_with(
+        credentials: Credentials,
+        host: &str,
+        policy: &Policy,
+        request_id: impl Into<String>,
+    ) -> Self {
         Self {
             agent_host: Some(host.to_string()),
             ..Self::new(credentials, policy, request_id)

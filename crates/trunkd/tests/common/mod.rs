@@ -152,6 +152,17 @@ impl Server {
             http: self.http.clone(),
             base: self.base.clone(),
             identity: Some(identity),
+            token: None,
+        }
+    }
+
+    /// A client that presents a Keystone token.
+    pub fn with_token(&self, token: &str) -> Client {
+        Client {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            identity: None,
+            token: Some(token.to_string()),
         }
     }
 
@@ -164,6 +175,7 @@ impl Server {
             http: self.http.clone(),
             base: self.base.clone(),
             identity: None,
+            token: None,
         }
     }
 
@@ -210,6 +222,8 @@ pub struct Client {
     http: reqwest::Client,
     pub base: String,
     identity: Option<Identity>,
+    /// A Keystone token, sent as X-Auth-Token (for servers with `--auth keystone`).
+    token: Option<String>,
 }
 
 /// A response: status, parsed JSON body (Null when empty) and headers.
@@ -283,6 +297,9 @@ impl Client {
                 .header("X-Project-Id", &identity.project)
                 .header("X-Roles", &identity.roles)
                 .header("X-User-Id", &identity.user);
+        }
+        if let Some(token) = &self.token {
+            request = request.header("X-Auth-Token", token);
         }
         for (name, value) in headers {
             request = request.header(*name, *value);
