@@ -399,10 +399,17 @@ fn auth_config(settings: &FileSettings) -> Result<AuthConfig, ConfigError> {
                     "auth keystone needs Keystone's URL, e.g. http://keystone:5000",
                 )
             })?;
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
+            if url.starts_with("https://") {
+                // No TLS stack is built in yet (it would be the largest dependency of all).
                 return Err(invalid(
                     "keystone_url",
-                    format!("'{url}' is not an http(s) URL"),
+                    "https is not supported yet: reach Keystone's internal http endpoint",
+                ));
+            }
+            if !url.starts_with("http://") {
+                return Err(invalid(
+                    "keystone_url",
+                    format!("'{url}' is not an http:// URL"),
                 ));
             }
             let credential = match (
