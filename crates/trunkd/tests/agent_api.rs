@@ -56,24 +56,6 @@ impl Agent {
     }
 }
 
-/// Runs `trunkd agent-token` and returns (token, credentials-file entry).
-fn agent_token(host: &str) -> (String, String) {
-    let output = common::trunkd()
-        .args(["agent-token", "--host", host])
-        .output()
-        .expect("run trunkd agent-token");
-    assert!(output.status.success());
-    let text = String::from_utf8(output.stdout).expect("utf-8");
-    let token = text
-        .lines()
-        .find_map(|l| l.split("(keep it secret): ").nth(1))
-        .expect("token line")
-        .trim()
-        .to_string();
-    let entry = text[text.find("[[agents]]").expect("entry")..].to_string();
-    (token, entry)
-}
-
 struct Setup {
     server: Server,
     compute1: Agent,
@@ -86,8 +68,8 @@ struct Setup {
 
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("dir");
-    let (token1, entry1) = agent_token("compute-1");
-    let (token2, entry2) = agent_token("compute-2");
+    let (token1, entry1) = common::agent_token("compute-1");
+    let (token2, entry2) = common::agent_token("compute-2");
     let credentials = dir.path().join("agents.toml");
     std::fs::write(&credentials, format!("{entry1}\n{entry2}")).expect("write credentials");
     let log = dir.path().join("trunkd.log");

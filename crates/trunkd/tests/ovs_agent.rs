@@ -140,23 +140,11 @@ async fn the_agent_wires_trunks_into_open_vswitch() {
     let proxy = tcp_proxy::TcpProxy::start(broker).await;
     let agent_broker = amqp(broker.port());
     let dir = tempfile::tempdir().expect("dir");
-    let output = common::trunkd()
-        .args(["agent-token", "--host", HOST])
-        .output()
-        .expect("agent-token");
-    let text = String::from_utf8(output.stdout).expect("utf-8");
-    let token = text
-        .lines()
-        .find_map(|l| l.split("(keep it secret): ").nth(1))
-        .expect("token");
+    let (token, entry) = common::agent_token(HOST);
     let token_file = dir.path().join("token");
-    std::fs::write(&token_file, token).expect("token file");
+    std::fs::write(&token_file, &token).expect("token file");
     let credentials = dir.path().join("agents.toml");
-    std::fs::write(
-        &credentials,
-        &text[text.find("[[agents]]").expect("entry")..],
-    )
-    .expect("creds");
+    std::fs::write(&credentials, &entry).expect("creds");
 
     let server = Server::start_with(&[
         "--noauth-default-admin",
@@ -331,7 +319,7 @@ async fn the_agent_wires_trunks_into_open_vswitch() {
     // through BUILD, the only way out of ERROR.
     let reported = reqwest::Client::new()
         .put(format!("{}/agent/v1/trunks/{trunk}/status", server.base))
-        .bearer_auth(token)
+        .bearer_auth(&token)
         .json(&json!({"status": "ERROR", "revision_number": settled["revision_number"]}))
         .send()
         .await

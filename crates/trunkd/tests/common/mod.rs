@@ -458,3 +458,21 @@ fn merge(base: &mut Value, extra: Value) {
         base.extend(extra);
     }
 }
+
+/// Runs `trunkd agent-token` and returns (token, credentials-file entry).
+pub fn agent_token(host: &str) -> (String, String) {
+    let output = trunkd()
+        .args(["agent-token", "--host", host])
+        .output()
+        .expect("run trunkd agent-token");
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).expect("utf-8");
+    let token = text
+        .lines()
+        .find_map(|l| l.split("(keep it secret): ").nth(1))
+        .expect("token line")
+        .trim()
+        .to_string();
+    let entry = text[text.find("[[agents]]").expect("entry")..].to_string();
+    (token, entry)
+}
