@@ -371,16 +371,10 @@ async fn if_match_updates_have_one_winner() {
 
 /// `trunkd_driver_deliveries_total` of one server.
 async fn deliveries(server: &Server) -> u64 {
-    let text = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|line| line.strip_prefix("trunkd_driver_deliveries_total "))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no delivery counter in {text}"))
+    server
+        .admin()
+        .metric("trunkd_driver_deliveries_total")
+        .await as u64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

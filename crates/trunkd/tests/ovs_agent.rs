@@ -85,19 +85,6 @@ fn start_agent(
     AgentProcess { child }
 }
 
-async fn pending_events(server: &Server) -> f64 {
-    let text = reqwest::get(format!("{}/metrics", server.base))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|l| l.strip_prefix("trunkd_outbox_pending_events "))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("outbox gauge")
-}
-
 fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !check() {
@@ -341,7 +328,7 @@ async fn the_agent_wires_trunks_into_open_vswitch() {
         "the agent wired the subport by resync"
     );
     assert!(
-        pending_events(&server).await > 0.0,
+        admin.pending_events().await > 0.0,
         "the event waits for the broker"
     );
     proxy.up().await;

@@ -305,13 +305,7 @@ pub fn plan(
             }
         }
         if !added.is_empty() {
-            let mut refs = Vec::new();
-            for port in added {
-                let (port_name, interface_name) = (fresh("p"), fresh("i"));
-                port_ops.push(json!({"op": "insert", "table": "Interface", "uuid-name": interface_name, "row": interface_row(port)}));
-                port_ops.push(json!({"op": "insert", "table": "Port", "uuid-name": port_name, "row": port_row(port, &interface_name)}));
-                refs.push(datum::named_uuid(&port_name));
-            }
+            let refs = insert_ports(added, &mut port_ops, &mut fresh);
             port_ops.push(json!({
                 "op": "mutate", "table": "Bridge",
                 "where": [["_uuid", "==", datum::uuid(&bridge.uuid)]],
@@ -326,13 +320,7 @@ pub fn plan(
             "create trunk bridge {bridge} with {} ports",
             want.len()
         ));
-        let mut refs = Vec::new();
-        for port in &want {
-            let (port_name, interface_name) = (fresh("p"), fresh("i"));
-            port_ops.push(json!({"op": "insert", "table": "Interface", "uuid-name": interface_name, "row": interface_row(port)}));
-            port_ops.push(json!({"op": "insert", "table": "Port", "uuid-name": port_name, "row": port_row(port, &interface_name)}));
-            refs.push(datum::named_uuid(&port_name));
-        }
+        let refs = insert_ports(&want, &mut port_ops, &mut fresh);
         let bridge_name = fresh("b");
         bridge_ops.push(json!({
             "op": "insert", "table": "Bridge", "uuid-name": bridge_name,
@@ -354,6 +342,24 @@ pub fn plan(
     plan.operations.extend(bridge_ops);
     plan.wired = trunks.iter().map(|t| (t.id, t.revision_number)).collect();
     Ok(plan)
+}
+
+/// Inserts a Port and its patch Interface per wanted port; returns references to the ports for
+/// the bridge that will hold them.
+fn insert_ports<'a>(
+    ports: impl IntoIterator<Item = &'a WantedPort>,
+    ops: &mut Vec<Value>,
+    fresh: &mut impl FnMut(&str) -> String,
+) -> Vec<Value> {
+    ports
+        .into_iter()
+        .map(|port| {
+            let (port_name, interface_name) = (fresh("p"), fresh("i"));
+            ops.push(json!({"op": "insert", "table": "Interface", "uuid-name": interface_name, "row": interface_row(port)}));
+            ops.push(json!({"op": "insert", "table": "Port", "uuid-name": port_name, "row": port_row(port, &interface_name)}));
+            datum::named_uuid(&port_name)
+        })
+        .collect()
 }
 
 fn remove_ports(plan: &mut Plan, ops: &mut Vec<Value>, bridge: &BridgeState, stale: &[&PortState]) {

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::api::auth::{keystone_caller, AuthMode};
 use crate::api::error::ApiError;
-use crate::api::request_id::RequestId;
+use crate::api::request_id;
 use crate::api::AppState;
 use crate::service::{Context, ServiceError};
 
@@ -135,11 +135,7 @@ impl FromRequestParts<AppState> for AgentCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let request_id = parts
-            .extensions
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default();
+        let request_id = request_id::of(parts);
         let policy = state.service.policy();
         if let (AuthMode::Keystone(keystone), true) =
             (&state.auth, parts.headers.contains_key("x-auth-token"))

@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 
 use crate::api::error::ApiError;
 use crate::api::keystone::{KeystoneAuth, TokenError};
-use crate::api::request_id::RequestId;
+use crate::api::request_id;
 use crate::api::AppState;
 use crate::policy::Credentials;
 use crate::service::Context;
@@ -80,11 +80,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let request_id = parts
-            .extensions
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default();
+        let request_id = request_id::of(parts);
         let credentials = match &state.auth {
             AuthMode::Keystone(keystone) => keystone_caller(keystone, &parts.headers).await?,
             AuthMode::NoAuth { default_admin } => match credentials_from_headers(&parts.headers) {

@@ -15,6 +15,15 @@ pub struct RequestId(pub String);
 
 pub const HEADER: &str = "x-openstack-request-id";
 
+/// The id the middleware gave this request (empty outside it).
+pub fn of(parts: &axum::http::request::Parts) -> String {
+    parts
+        .extensions
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default()
+}
+
 pub async fn middleware(mut request: Request, next: Next) -> Response {
     let id = format!("req-{}", uuid::Uuid::new_v4());
     request.extensions_mut().insert(RequestId(id.clone()));

@@ -69,6 +69,17 @@ pub trait TrunkDriver: Send + Sync {
     ) -> Result<(), DriverError>;
 }
 
+/// Trunk events that change which ports are a trunk's members, or where the trunk is: what a
+/// data plane must act on (status changes and renames are not).
+pub const TRUNK_WIRING_EVENTS: &[&str] = &[
+    "created",
+    "subports_added",
+    "subports_removed",
+    "deleted",
+    "parent_bound",
+    "parent_unbound",
+];
+
 /// For data planes that carry a subport as a VLAN tag on its parent (OVN, Open vSwitch): refuses
 /// subports whose segmentation, given or inherited, is not a VLAN ID 1-4094.
 pub fn refuse_non_vlan_subports(driver: &str, change: &TrunkChange<'_>) -> Result<(), DriverError> {

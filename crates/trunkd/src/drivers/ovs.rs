@@ -18,16 +18,6 @@ use crate::store::{PendingEvent, ResourceKind, Store};
 
 pub const SEGMENTATION_TYPES: &[&str] = &["vlan", "inherit"];
 
-/// Trunk events an agent must act on (status changes and renames are not).
-const WIRING_EVENTS: &[&str] = &[
-    "created",
-    "subports_added",
-    "subports_removed",
-    "deleted",
-    "parent_bound",
-    "parent_unbound",
-];
-
 pub struct OvsDriver {
     publisher: Publisher,
     store: Arc<dyn Store>,
@@ -107,7 +97,9 @@ impl TrunkDriver for OvsDriver {
         event: &PendingEvent,
         _status: &dyn StatusReporter,
     ) -> Result<(), DriverError> {
-        if event.resource != ResourceKind::Trunk || !WIRING_EVENTS.contains(&event.event.as_str()) {
+        if event.resource != ResourceKind::Trunk
+            || !super::TRUNK_WIRING_EVENTS.contains(&event.event.as_str())
+        {
             return Ok(());
         }
         let trunk: TrunkId = event

@@ -29,6 +29,21 @@ pub struct Notification {
     pub event: String,
 }
 
+/// Declares the exchange (idempotent): both sides do, so either may start first.
+pub async fn declare_exchange(channel: &lapin::Channel) -> Result<(), lapin::Error> {
+    channel
+        .exchange_declare(
+            EXCHANGE.into(),
+            lapin::ExchangeKind::Direct,
+            lapin::options::ExchangeDeclareOptions {
+                durable: true,
+                ..lapin::options::ExchangeDeclareOptions::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+}
+
 /// `amqp://user:password@host` -> `amqp://user:***@host`, for logs.
 pub fn redact(url: &str) -> String {
     crate::config::redact_password(url)

@@ -3,9 +3,8 @@
 //! connection is opened on first use and dropped on any failure, to be opened again by the next
 //! attempt (the outbox retries with backoff while the broker is away).
 
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
-use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use tokio::sync::Mutex;
 
 use super::{routing_key, Notification, EXCHANGE};
@@ -32,17 +31,7 @@ impl Publisher {
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
-        channel
-            .exchange_declare(
-                EXCHANGE.into(),
-                ExchangeKind::Direct,
-                ExchangeDeclareOptions {
-                    durable: true,
-                    ..ExchangeDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
+        super::declare_exchange(&channel).await?;
         tracing::info!(broker = %super::redact(&self.url), "connected to RabbitMQ");
         Ok((connection, channel))
     }

@@ -6,12 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, ExchangeDeclareOptions, QueueBindOptions,
-    QueueDeclareOptions,
-};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties, ExchangeKind};
+use lapin::{Connection, ConnectionProperties};
 use tokio::sync::Notify;
 
 use super::{routing_key, Notification, EXCHANGE};
@@ -42,17 +39,7 @@ pub async fn run(url: String, host: String, wake: Arc<Notify>) {
 async fn consume(url: &str, host: &str, wake: &Notify) -> Result<(), lapin::Error> {
     let connection = Connection::connect(url, ConnectionProperties::default()).await?;
     let channel = connection.create_channel().await?;
-    channel
-        .exchange_declare(
-            EXCHANGE.into(),
-            ExchangeKind::Direct,
-            ExchangeDeclareOptions {
-                durable: true,
-                ..ExchangeDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
+    super::declare_exchange(&channel).await?;
     // A private queue: the agent resyncs fully whenever it (re)subscribes, so nothing sent
     // while it was away needs keeping.
     let queue = channel

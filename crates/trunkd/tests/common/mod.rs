@@ -397,29 +397,40 @@ impl Client {
         id_of(reply.expect(201), "trunk")
     }
 
+    /// One unlabelled sample of `/metrics`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics reachable")
+            .text()
+            .await
+            .expect("metrics text");
+        let prefix = format!("{name} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    }
+
+    /// Committed changes not yet delivered to every driver.
+    pub async fn pending_events(&self) -> f64 {
+        self.metric("trunkd_outbox_pending_events").await
+    }
+
     /// Polls `/metrics` until every committed change has reached the drivers.
     pub async fn wait_for_outbox_drained(&self) {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let text = self
-                .http
-                .get(format!("{}/metrics", self.base))
-                .send()
-                .await
-                .expect("metrics reachable")
-                .text()
-                .await
-                .expect("metrics text");
-            let pending = text
-                .lines()
-                .find_map(|l| l.strip_prefix("trunkd_outbox_pending_events "))
-                .and_then(|v| v.trim().parse::<f64>().ok());
-            if pending == Some(0.0) {
+            let pending = self.pending_events().await;
+            if pending == 0.0 {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "the outbox did not drain: {pending:?} events pending"
+                "the outbox did not drain: {pending} events pending"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

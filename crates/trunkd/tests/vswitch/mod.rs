@@ -108,13 +108,17 @@ impl Vswitch {
         format!("unix:{}", self.socket().display())
     }
 
-    pub fn vsctl(&self, args: &[&str]) -> String {
-        let output = Command::new("ovs-vsctl")
+    fn run_vsctl(&self, args: &[&str]) -> std::process::Output {
+        Command::new("ovs-vsctl")
             .arg(format!("--db={}", self.connection()))
             .arg("--timeout=10")
             .args(args)
             .output()
-            .expect("run ovs-vsctl");
+            .expect("run ovs-vsctl")
+    }
+
+    pub fn vsctl(&self, args: &[&str]) -> String {
+        let output = self.run_vsctl(args);
         assert!(
             output.status.success(),
             "ovs-vsctl {args:?}: {}",
@@ -125,12 +129,7 @@ impl Vswitch {
 
     /// `ovs-vsctl` that may fail (a row that is not there yet): `None` then.
     pub fn try_vsctl(&self, args: &[&str]) -> Option<String> {
-        let output = Command::new("ovs-vsctl")
-            .arg(format!("--db={}", self.connection()))
-            .arg("--timeout=10")
-            .args(args)
-            .output()
-            .expect("run ovs-vsctl");
+        let output = self.run_vsctl(args);
         output
             .status
             .success()

@@ -60,15 +60,6 @@ const ACTIVATING_EVENTS: &[&str] = &[
     "subports_removed",
     "parent_bound",
 ];
-/// Trunk events that change which ports are subports.
-const WIRING_EVENTS: &[&str] = &[
-    "created",
-    "subports_added",
-    "subports_removed",
-    "deleted",
-    "parent_bound",
-    "parent_unbound",
-];
 
 impl OvnDriver {
     /// Connects in the background (start-up does not wait for the database) and starts the
@@ -106,7 +97,7 @@ impl OvnDriver {
                     .ports
                     .insert(event.resource_id.parse().map_err(|_| bad())?);
             }
-            ResourceKind::Trunk if WIRING_EVENTS.contains(&event.event.as_str()) => {
+            ResourceKind::Trunk if super::TRUNK_WIRING_EVENTS.contains(&event.event.as_str()) => {
                 scope
                     .trunks
                     .insert(event.resource_id.parse().map_err(|_| bad())?);
