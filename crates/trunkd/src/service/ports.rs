@@ -364,54 +364,16 @@ impl Service {
         tx: &mut dyn StoreTx,
         ports: &[PortId],
     ) -> Result<HashMap<PortId, TrunkDetails>, ServiceError> {
-        let parents: Vec<TrunkId> = tx
-            .memberships(ports)
+        Ok(tx
+            .trunks_of_parents(ports)
             .await?
             .into_iter()
-            .filter(|m| m.is_parent)
-            .map(|m| m.trunk_id)
-            .collect();
-        if parents.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let trunks = tx
-            .list_trunks(&ListQuery {
-                filters: vec![Filter {
-                    attr: "id",
-                    values: parents
-                        .iter()
-                        .map(|id| Value::Text(id.to_string()))
-                        .collect(),
-                }],
-                ..ListQuery::everything()
-            })
-            .await?;
-        let subport_ids: Vec<PortId> = trunks
-            .iter()
-            .flat_map(|t| t.sub_ports.iter().map(|s| s.port_id))
-            .collect();
-        let macs: HashMap<PortId, String> = tx
-            .get_ports(&subport_ids)
-            .await?
-            .into_iter()
-            .map(|p| (p.id, p.mac_address))
-            .collect();
-        Ok(trunks
-            .into_iter()
-            .map(|trunk| {
-                let sub_ports = trunk
-                    .sub_ports
-                    .into_iter()
-                    .map(|s| {
-                        let mac = macs.get(&s.port_id).cloned().unwrap_or_default();
-                        (s, mac)
-                    })
-                    .collect();
+            .map(|found| {
                 (
-                    trunk.port_id,
+                    found.parent,
                     TrunkDetails {
-                        trunk_id: trunk.id,
-                        sub_ports,
+                        trunk_id: found.trunk_id,
+                        sub_ports: found.sub_ports,
                     },
                 )
             })

@@ -111,6 +111,15 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// A trunk seen from its parent port: what `trunk_details` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentTrunk {
+    pub parent: PortId,
+    pub trunk_id: TrunkId,
+    /// Each subport with its port's MAC address, in the trunk's order.
+    pub sub_ports: Vec<(Subport, String)>,
+}
+
 /// Which kind of resource an outbox event or a tag belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ResourceKind {
@@ -304,6 +313,12 @@ pub trait StoreTx: Send {
     ) -> Result<(), StoreError>;
     /// Trunk memberships of the given ports (those that have one).
     async fn memberships(&mut self, ports: &[PortId]) -> Result<Vec<Membership>, StoreError>;
+    /// The trunks whose parents are among `parents`, with their subports' MAC addresses
+    /// (`trunk_details`), in one query per chunk of ports.
+    async fn trunks_of_parents(
+        &mut self,
+        parents: &[PortId],
+    ) -> Result<Vec<ParentTrunk>, StoreError>;
 
     // trunks
     async fn get_trunk(&mut self, id: TrunkId) -> Result<Option<Trunk>, StoreError>;

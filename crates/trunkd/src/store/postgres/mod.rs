@@ -6,6 +6,22 @@
 //! and the uniqueness rules are keys as in SQLite. Read transactions are REPEATABLE READ, READ
 //! ONLY, so a response is one consistent snapshot.
 
+/// SQL for a JSON array (as text) of the value (the rest of the arguments) over an
+/// aggregate's rows in `$order`; `[]` when there are none. Used by `store/sql` to read a
+/// resource's subports and tags in its own row.
+macro_rules! json_array_agg {
+    ($order:literal, $($value:tt)+) => {
+        concat!("COALESCE(json_agg(", $($value)+, " ORDER BY ", $order, "), '[]')::text")
+    };
+}
+
+/// SQL for one JSON array of the comma-separated expressions `$items`.
+macro_rules! json_tuple {
+    ($items:literal) => {
+        concat!("json_build_array(", $items, ")")
+    };
+}
+
 mod errors;
 #[path = "../sql/list.rs"]
 #[allow(clippy::duplicate_mod)] // compiled once per backend on purpose, see store/sql
@@ -40,8 +56,34 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 /// Connections per server process.
 const POOL_SIZE: u32 = 16;
 
+/// Write transactions one server runs at once. SERIALIZABLE aborts a transaction whose reads
+/// another's writes invalidated, and while tables are small their index pages (the unit of
+/// PostgreSQL's predicate locks) are shared by every row: 64 concurrent trunk creates aborted
+/// each other until requests ran out of retries (trunkd-bench saw 503s, and still did now and
+/// then with four slots). Queueing writers in-process keeps conflicts, and so retries, rare;
+/// other servers' writers still conflict and are retried as before.
+const CONCURRENT_WRITES: usize = 2;
+
 pub struct PgStore {
     pool: PgPool,
+    writers: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// A write transaction holding one of the server's write slots until it ends.
+struct SlottedTx {
+    tx: sqlx::Transaction<'static, Db>,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+#[async_trait]
+impl tx::Held for SlottedTx {
+    fn conn(&mut self) -> &mut DbConnection {
+        &mut self.tx
+    }
+
+    async fn finish(self: Box<Self>) -> Result<(), StoreError> {
+        self.tx.commit().await.map_err(map_err)
+    }
 }
 
 impl PgStore {
@@ -53,7 +95,10 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect_lazy(url)
             .map_err(|e| StoreError::Unavailable(format!("database_url: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            writers: std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENT_WRITES)),
+        })
     }
 
     pub fn expected_version() -> i64 {
@@ -62,7 +107,7 @@ impl PgStore {
 
     async fn begin_with(&self, statement: &'static str) -> Result<Box<dyn StoreTx>, StoreError> {
         let tx = self.pool.begin_with(statement).await.map_err(map_err)?;
-        Ok(Box::new(tx::SqlTx::new(tx)))
+        Ok(Box::new(tx::SqlTx::new(Box::new(tx))))
     }
 }
 
@@ -109,7 +154,21 @@ impl Store for PgStore {
     }
 
     async fn begin_write(&self) -> Result<Box<dyn StoreTx>, StoreError> {
-        self.begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE").await
+        let slot = self
+            .writers
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+        let tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE")
+            .await
+            .map_err(map_err)?;
+        Ok(Box::new(tx::SqlTx::new(Box::new(SlottedTx {
+            tx,
+            _slot: slot,
+        }))))
     }
 
     async fn begin_read(&self) -> Result<Box<dyn StoreTx>, StoreError> {

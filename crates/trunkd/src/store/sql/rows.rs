@@ -9,20 +9,64 @@ use crate::ids::{NetworkId, PortId, ProjectId, TrunkId};
 use crate::model::{
     Network, NetworkType, Port, SegmentationType, StandardAttrs, Subport, Trunk, TrunkStatus,
 };
-use crate::store::StoreError;
+use crate::store::{ParentTrunk, StoreError};
 
 use super::{map_err, Db, DbRow};
 
-pub(super) const NETWORK_COLUMNS: &str = "t.id, t.project_id, t.name, t.description, \
-    t.admin_state_up, t.status, t.shared, t.mtu, t.network_type, t.physical_network, \
-    t.segmentation_id, t.revision_number, t.created_at, t.updated_at";
+// Each resource is read in one row: its tags (and a trunk's subports) come aggregated as JSON
+// text in extra columns, so a show is one statement and a list one statement per page, however
+// many subports or tags there are (issue 8's profile: per-row round trips to SQLite's worker
+// thread dominated a trunk show).
 
-pub(super) const PORT_COLUMNS: &str = "t.id, t.project_id, t.network_id, t.name, t.description, \
-    t.mac_address, t.admin_state_up, t.status, t.device_id, t.device_owner, t.fixed_ips, \
-    t.host_id, t.vif_type, t.vnic_type, t.profile, t.revision_number, t.created_at, t.updated_at";
+/// The `tags_json` column of a resource of `$kind` aliased `t`.
+macro_rules! tags_column {
+    ($kind:literal) => {
+        concat!(
+            "(SELECT ",
+            json_array_agg!("g.tag", "g.tag"),
+            " FROM tags g WHERE g.resource_type = '",
+            $kind,
+            "' AND g.resource_id = t.id) AS tags_json"
+        )
+    };
+}
 
-pub(super) const TRUNK_COLUMNS: &str = "t.id, t.project_id, t.port_id, t.name, t.description, \
-    t.admin_state_up, t.status, t.revision_number, t.created_at, t.updated_at";
+pub(super) const NETWORK_COLUMNS: &str = concat!(
+    "t.id, t.project_id, t.name, t.description, t.admin_state_up, t.status, t.shared, t.mtu, \
+     t.network_type, t.physical_network, t.segmentation_id, t.revision_number, t.created_at, \
+     t.updated_at, ",
+    tags_column!("network")
+);
+
+pub(super) const PORT_COLUMNS: &str = concat!(
+    "t.id, t.project_id, t.network_id, t.name, t.description, t.mac_address, t.admin_state_up, \
+     t.status, t.device_id, t.device_owner, t.fixed_ips, t.host_id, t.vif_type, t.vnic_type, \
+     t.profile, t.revision_number, t.created_at, t.updated_at, ",
+    tags_column!("port")
+);
+
+pub(super) const TRUNK_COLUMNS: &str = concat!(
+    "t.id, t.project_id, t.port_id, t.name, t.description, t.admin_state_up, t.status, \
+     t.revision_number, t.created_at, t.updated_at, (SELECT ",
+    json_array_agg!(
+        "m.position",
+        json_tuple!("m.port_id, m.segmentation_type, m.segmentation_id")
+    ),
+    " FROM trunk_members m WHERE m.trunk_id = t.id AND m.role = 'subport') AS sub_ports_json, ",
+    tags_column!("trunk")
+);
+
+/// The parent port, trunk and subports (each with its port's MAC address) of trunks, for
+/// `trunk_details`; callers add `WHERE t.port_id IN (...)`.
+pub(super) const TRUNK_DETAILS_SELECT: &str = concat!(
+    "SELECT t.port_id, t.id, (SELECT ",
+    json_array_agg!(
+        "m.position",
+        json_tuple!("m.port_id, m.segmentation_type, m.segmentation_id, p.mac_address")
+    ),
+    " FROM trunk_members m JOIN ports p ON p.id = m.port_id \
+     WHERE m.trunk_id = t.id AND m.role = 'subport') AS sub_ports_json FROM trunks t"
+);
 
 fn corrupt(what: &str, value: &str) -> StoreError {
     StoreError::Internal(format!("stored {what} {value:?} is not valid"))
@@ -39,12 +83,35 @@ where
     row.try_get(column).map_err(map_err)
 }
 
+/// Decodes a JSON text column written by `json_array_agg!`, borrowing strings from the row
+/// where it can (ids and MAC addresses hold nothing JSON escapes).
+fn json_column<'r, T: serde::Deserialize<'r>>(
+    row: &'r DbRow,
+    column: &str,
+) -> Result<T, StoreError> {
+    let text: &'r str = get(row, column)?;
+    serde_json::from_str(text).map_err(|_| corrupt(column, text))
+}
+
 fn std_attrs(row: &DbRow) -> Result<StandardAttrs, StoreError> {
     Ok(StandardAttrs {
         revision_number: get(row, "revision_number")?,
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,
-        tags: Vec::new(),
+        tags: json_column(row, "tags_json")?,
+    })
+}
+
+/// One element of a `sub_ports_json` column: port id, segmentation type and id.
+type SubportTuple<'r> = (&'r str, &'r str, i64);
+
+fn subport_of(
+    (port_id, segmentation_type, segmentation_id): SubportTuple<'_>,
+) -> Result<Subport, StoreError> {
+    Ok(Subport {
+        port_id: parse_id("port id", port_id)?,
+        segmentation_type: SegmentationType::parse(segmentation_type),
+        segmentation_id,
     })
 }
 
@@ -95,11 +162,12 @@ pub(super) fn port(row: &DbRow) -> Result<Port, StoreError> {
     })
 }
 
-/// A trunk row; subports and tags are filled in by the caller.
+/// A trunk row with its subports and tags.
 pub(super) fn trunk(row: &DbRow) -> Result<Trunk, StoreError> {
     let id: String = get(row, "id")?;
     let port_id: String = get(row, "port_id")?;
     let status: String = get(row, "status")?;
+    let sub_ports: Vec<SubportTuple> = json_column(row, "sub_ports_json")?;
     Ok(Trunk {
         id: parse_id::<TrunkId>("trunk id", &id)?,
         project_id: ProjectId::new(get::<String>(row, "project_id")?),
@@ -108,22 +176,25 @@ pub(super) fn trunk(row: &DbRow) -> Result<Trunk, StoreError> {
         description: get(row, "description")?,
         admin_state_up: get(row, "admin_state_up")?,
         status: TrunkStatus::parse(&status).ok_or_else(|| corrupt("trunk status", &status))?,
-        sub_ports: Vec::new(),
+        sub_ports: sub_ports
+            .into_iter()
+            .map(subport_of)
+            .collect::<Result<_, _>>()?,
         std: std_attrs(row)?,
     })
 }
 
-/// A subport row with the trunk it belongs to.
-pub(super) fn subport(row: &DbRow) -> Result<(TrunkId, Subport), StoreError> {
-    let trunk_id: String = get(row, "trunk_id")?;
-    let port_id: String = get(row, "port_id")?;
-    let segmentation_type: String = get(row, "segmentation_type")?;
-    Ok((
-        parse_id("trunk id", &trunk_id)?,
-        Subport {
-            port_id: parse_id("port id", &port_id)?,
-            segmentation_type: SegmentationType::parse(&segmentation_type),
-            segmentation_id: get(row, "segmentation_id")?,
-        },
-    ))
+/// A row of `TRUNK_DETAILS_SELECT`.
+pub(super) fn parent_trunk(row: &DbRow) -> Result<ParentTrunk, StoreError> {
+    let parent: String = get(row, "port_id")?;
+    let trunk_id: String = get(row, "id")?;
+    let sub_ports: Vec<(&str, &str, i64, String)> = json_column(row, "sub_ports_json")?;
+    Ok(ParentTrunk {
+        parent: parse_id("port id", &parent)?,
+        trunk_id: parse_id("trunk id", &trunk_id)?,
+        sub_ports: sub_ports
+            .into_iter()
+            .map(|(port, kind, id, mac)| Ok((subport_of((port, kind, id))?, mac)))
+            .collect::<Result<_, StoreError>>()?,
+    })
 }

@@ -2,90 +2,60 @@
 //! Shared by the SQL stores (see `rows.rs` for how); the SQL here is portable between
 //! SQLite and PostgreSQL (`$N` placeholders, standard types).
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Transaction};
 
 use crate::ids::{NetworkId, PortId, TrunkId};
 use crate::model::{Network, NetworkType, Port, Subport, Trunk};
 use crate::store::{
-    ListQuery, Membership, NewEvent, ResourceKind, StoreError, StoreTx, SubportBinding,
+    ListQuery, Membership, NewEvent, ParentTrunk, ResourceKind, StoreError, StoreTx, SubportBinding,
 };
 
 use super::list::{self, Table};
 use super::{map_err, rows, Db, DbConnection};
 
-/// Ids per statement for `IN (...)` lists and multi-row inserts; well under both databases'
-/// limits on bound parameters while keeping the number of round trips independent of small inputs.
-const CHUNK: usize = 500;
+/// Ids per statement for `IN (...)` lists and rows per multi-row insert: a request's whole list
+/// of subports (at most 4,094 by default) is one statement, so validating N subports takes the
+/// same few queries whatever N. The widest insert binds 6 values a row, 24,576 at most: under
+/// SQLite's limit of 32,766 bound parameters and PostgreSQL's 65,535.
+const CHUNK: usize = 4_096;
+
+/// The connection a [`SqlTx`] runs on, and how its transaction ends: an sqlx transaction
+/// from a pool, or (SQLite API reads) a connection of the store's own readers.
+#[async_trait]
+pub(super) trait Held: Send {
+    fn conn(&mut self) -> &mut DbConnection;
+    /// Ends the transaction, its writes durable.
+    async fn finish(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+impl Held for Transaction<'static, Db> {
+    fn conn(&mut self) -> &mut DbConnection {
+        self
+    }
+
+    async fn finish(self: Box<Self>) -> Result<(), StoreError> {
+        (*self).commit().await.map_err(map_err)
+    }
+}
 
 pub(super) struct SqlTx {
-    tx: Transaction<'static, Db>,
+    held: Box<dyn Held>,
 }
 
 impl SqlTx {
-    pub(super) fn new(tx: Transaction<'static, Db>) -> Self {
-        Self { tx }
+    pub(super) fn new(held: Box<dyn Held>) -> Self {
+        Self { held }
     }
 
     fn conn(&mut self) -> &mut DbConnection {
-        &mut self.tx
+        self.held.conn()
     }
 }
 
 fn to_json(value: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Internal(e.to_string()))
-}
-
-async fn load_tags(
-    conn: &mut DbConnection,
-    kind: ResourceKind,
-    ids: &[String],
-) -> Result<HashMap<String, Vec<String>>, StoreError> {
-    let mut tags: HashMap<String, Vec<String>> = HashMap::new();
-    for chunk in ids.chunks(CHUNK) {
-        let mut builder =
-            QueryBuilder::<Db>::new("SELECT resource_id, tag FROM tags WHERE resource_type = ");
-        builder.push_bind(kind.as_str());
-        builder.push(" AND resource_id IN ");
-        push_in_list(&mut builder, chunk.iter().cloned());
-        builder.push(" ORDER BY tag");
-        let found: Vec<(String, String)> = builder
-            .build_query_as()
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(map_err)?;
-        for (id, tag) in found {
-            tags.entry(id).or_default().push(tag);
-        }
-    }
-    Ok(tags)
-}
-
-async fn load_subports(
-    conn: &mut DbConnection,
-    trunks: &[TrunkId],
-) -> Result<HashMap<TrunkId, Vec<Subport>>, StoreError> {
-    let mut subports: HashMap<TrunkId, Vec<Subport>> = HashMap::new();
-    for chunk in trunks.chunks(CHUNK) {
-        let mut builder = QueryBuilder::<Db>::new(
-            "SELECT trunk_id, port_id, segmentation_type, segmentation_id FROM trunk_members \
-             WHERE role = 'subport' AND trunk_id IN ",
-        );
-        push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
-        builder.push(" ORDER BY trunk_id, position");
-        let found = builder
-            .build()
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(map_err)?;
-        for row in &found {
-            let (trunk, subport) = rows::subport(row)?;
-            subports.entry(trunk).or_default().push(subport);
-        }
-    }
-    Ok(subports)
 }
 
 /// Selects rows of `table` whose id is in `ids`, in chunks.
@@ -104,6 +74,7 @@ async fn rows_by_ids(
         found.extend(
             builder
                 .build()
+                .persistent(cacheable(chunk.len()))
                 .fetch_all(&mut *conn)
                 .await
                 .map_err(map_err)?,
@@ -112,67 +83,37 @@ async fn rows_by_ids(
     Ok(found)
 }
 
-/// Fills in the tags of `items` with one query per chunk of ids.
-async fn attach_tags<T>(
+/// Tags of a resource that has none stored yet (a new one, or one whose tags were just
+/// deleted); nothing to do when `tags` is empty, so a create without tags costs no statement.
+async fn insert_tags(
     conn: &mut DbConnection,
     kind: ResourceKind,
-    mut items: Vec<T>,
-    id_of: impl Fn(&T) -> String,
-    tags_of: impl Fn(&mut T) -> &mut Vec<String>,
-) -> Result<Vec<T>, StoreError> {
-    let ids: Vec<String> = items.iter().map(&id_of).collect();
-    let mut tags = load_tags(conn, kind, &ids).await?;
-    for item in &mut items {
-        *tags_of(item) = tags.remove(&id_of(item)).unwrap_or_default();
+    id: &str,
+    tags: &[String],
+) -> Result<(), StoreError> {
+    if tags.is_empty() {
+        return Ok(());
     }
-    Ok(items)
+    let mut builder =
+        QueryBuilder::<Db>::new("INSERT INTO tags (resource_type, resource_id, tag) ");
+    builder.push_values(tags, |mut row, tag| {
+        row.push_bind(kind.as_str())
+            .push_bind(id.to_string())
+            .push_bind(tag.clone());
+    });
+    builder
+        .build()
+        .execute(conn)
+        .await
+        .map(|_| ())
+        .map_err(map_err)
 }
 
-async fn attach_network_tags(
-    conn: &mut DbConnection,
-    networks: Vec<Network>,
-) -> Result<Vec<Network>, StoreError> {
-    attach_tags(
-        conn,
-        ResourceKind::Network,
-        networks,
-        |n| n.id.to_string(),
-        |n| &mut n.std.tags,
-    )
-    .await
-}
-
-async fn attach_port_tags(
-    conn: &mut DbConnection,
-    ports: Vec<Port>,
-) -> Result<Vec<Port>, StoreError> {
-    attach_tags(
-        conn,
-        ResourceKind::Port,
-        ports,
-        |p| p.id.to_string(),
-        |p| &mut p.std.tags,
-    )
-    .await
-}
-
-async fn complete_trunks(
-    conn: &mut DbConnection,
-    mut trunks: Vec<Trunk>,
-) -> Result<Vec<Trunk>, StoreError> {
-    let ids: Vec<TrunkId> = trunks.iter().map(|t| t.id).collect();
-    let mut subports = load_subports(conn, &ids).await?;
-    for trunk in &mut trunks {
-        trunk.sub_ports = subports.remove(&trunk.id).unwrap_or_default();
-    }
-    attach_tags(
-        conn,
-        ResourceKind::Trunk,
-        trunks,
-        |t| t.id.to_string(),
-        |t| &mut t.std.tags,
-    )
-    .await
+/// Whether a statement built for `len` ids is worth keeping prepared on its connection. Short
+/// lists recur (one id: a show); long ones vary in length, and each kept statement of thousands
+/// of parameters would hold its memory until the cache evicted it.
+fn cacheable(len: usize) -> bool {
+    len <= 16
 }
 
 /// Pushes `(v1, v2, ...)` with every value bound, for `IN` lists.
@@ -195,7 +136,7 @@ fn ids_text<T: ToString>(ids: &[T]) -> Vec<String> {
 #[async_trait]
 impl StoreTx for SqlTx {
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        self.tx.commit().await.map_err(map_err)
+        self.held.finish().await
     }
 
     async fn get_network(&mut self, id: NetworkId) -> Result<Option<Network>, StoreError> {
@@ -203,17 +144,13 @@ impl StoreTx for SqlTx {
     }
 
     async fn get_networks(&mut self, ids: &[NetworkId]) -> Result<Vec<Network>, StoreError> {
-        let conn = self.conn();
-        let found = rows_by_ids(conn, &list::NETWORKS, &ids_text(ids)).await?;
-        let networks = found.iter().map(rows::network).collect::<Result<_, _>>()?;
-        attach_network_tags(conn, networks).await
+        let found = rows_by_ids(self.conn(), &list::NETWORKS, &ids_text(ids)).await?;
+        found.iter().map(rows::network).collect()
     }
 
     async fn list_networks(&mut self, query: &ListQuery) -> Result<Vec<Network>, StoreError> {
-        let conn = self.conn();
-        let found = list::list_rows(conn, &list::NETWORKS, query).await?;
-        let networks = found.iter().map(rows::network).collect::<Result<_, _>>()?;
-        attach_network_tags(conn, networks).await
+        let found = list::list_rows(self.conn(), &list::NETWORKS, query).await?;
+        found.iter().map(rows::network).collect()
     }
 
     async fn insert_network(&mut self, network: &Network) -> Result<(), StoreError> {
@@ -240,7 +177,8 @@ impl StoreTx for SqlTx {
         .execute(self.conn())
         .await
         .map_err(map_err)?;
-        self.replace_tags(
+        insert_tags(
+            self.conn(),
             ResourceKind::Network,
             &network.id.to_string(),
             &network.std.tags,
@@ -309,17 +247,13 @@ impl StoreTx for SqlTx {
     }
 
     async fn get_ports(&mut self, ids: &[PortId]) -> Result<Vec<Port>, StoreError> {
-        let conn = self.conn();
-        let found = rows_by_ids(conn, &list::PORTS, &ids_text(ids)).await?;
-        let ports = found.iter().map(rows::port).collect::<Result<_, _>>()?;
-        attach_port_tags(conn, ports).await
+        let found = rows_by_ids(self.conn(), &list::PORTS, &ids_text(ids)).await?;
+        found.iter().map(rows::port).collect()
     }
 
     async fn list_ports(&mut self, query: &ListQuery) -> Result<Vec<Port>, StoreError> {
-        let conn = self.conn();
-        let found = list::list_rows(conn, &list::PORTS, query).await?;
-        let ports = found.iter().map(rows::port).collect::<Result<_, _>>()?;
-        attach_port_tags(conn, ports).await
+        let found = list::list_rows(self.conn(), &list::PORTS, query).await?;
+        found.iter().map(rows::port).collect()
     }
 
     async fn insert_port(&mut self, port: &Port) -> Result<(), StoreError> {
@@ -350,8 +284,13 @@ impl StoreTx for SqlTx {
         .execute(self.conn())
         .await
         .map_err(map_err)?;
-        self.replace_tags(ResourceKind::Port, &port.id.to_string(), &port.std.tags)
-            .await
+        insert_tags(
+            self.conn(),
+            ResourceKind::Port,
+            &port.id.to_string(),
+            &port.std.tags,
+        )
+        .await
     }
 
     async fn update_port(&mut self, port: &Port) -> Result<(), StoreError> {
@@ -413,6 +352,7 @@ impl StoreTx for SqlTx {
             push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
             builder
                 .build()
+                .persistent(cacheable(chunk.len()))
                 .execute(self.conn())
                 .await
                 .map_err(map_err)?;
@@ -429,6 +369,7 @@ impl StoreTx for SqlTx {
             push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
             let rows: Vec<(String, String, String)> = builder
                 .build_query_as()
+                .persistent(cacheable(chunk.len()))
                 .fetch_all(self.conn())
                 .await
                 .map_err(map_err)?;
@@ -443,18 +384,36 @@ impl StoreTx for SqlTx {
         Ok(found)
     }
 
+    async fn trunks_of_parents(
+        &mut self,
+        parents: &[PortId],
+    ) -> Result<Vec<ParentTrunk>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in parents.chunks(CHUNK) {
+            let mut builder = QueryBuilder::<Db>::new(rows::TRUNK_DETAILS_SELECT);
+            builder.push(" WHERE t.port_id IN ");
+            push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
+            let page = builder
+                .build()
+                .persistent(cacheable(chunk.len()))
+                .fetch_all(self.conn())
+                .await
+                .map_err(map_err)?;
+            for row in &page {
+                found.push(rows::parent_trunk(row)?);
+            }
+        }
+        Ok(found)
+    }
+
     async fn get_trunk(&mut self, id: TrunkId) -> Result<Option<Trunk>, StoreError> {
-        let conn = self.conn();
-        let found = rows_by_ids(conn, &list::TRUNKS, &[id.to_string()]).await?;
-        let trunks = found.iter().map(rows::trunk).collect::<Result<_, _>>()?;
-        Ok(complete_trunks(conn, trunks).await?.into_iter().next())
+        let found = rows_by_ids(self.conn(), &list::TRUNKS, &[id.to_string()]).await?;
+        found.first().map(rows::trunk).transpose()
     }
 
     async fn list_trunks(&mut self, query: &ListQuery) -> Result<Vec<Trunk>, StoreError> {
-        let conn = self.conn();
-        let found = list::list_rows(conn, &list::TRUNKS, query).await?;
-        let trunks = found.iter().map(rows::trunk).collect::<Result<_, _>>()?;
-        complete_trunks(conn, trunks).await
+        let found = list::list_rows(self.conn(), &list::TRUNKS, query).await?;
+        found.iter().map(rows::trunk).collect()
     }
 
     async fn insert_trunk(&mut self, trunk: &Trunk) -> Result<(), StoreError> {
@@ -486,8 +445,13 @@ impl StoreTx for SqlTx {
         .await
         .map_err(map_err)?;
         self.insert_subports(trunk.id, &trunk.sub_ports).await?;
-        self.replace_tags(ResourceKind::Trunk, &trunk.id.to_string(), &trunk.std.tags)
-            .await
+        insert_tags(
+            self.conn(),
+            ResourceKind::Trunk,
+            &trunk.id.to_string(),
+            &trunk.std.tags,
+        )
+        .await
     }
 
     async fn update_trunk(&mut self, trunk: &Trunk) -> Result<(), StoreError> {
@@ -557,6 +521,7 @@ impl StoreTx for SqlTx {
             });
             builder
                 .build()
+                .persistent(cacheable(chunk.len()))
                 .execute(self.conn())
                 .await
                 .map_err(map_err)?;
@@ -578,6 +543,7 @@ impl StoreTx for SqlTx {
             push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
             builder
                 .build()
+                .persistent(cacheable(chunk.len()))
                 .execute(self.conn())
                 .await
                 .map_err(map_err)?;
@@ -597,22 +563,7 @@ impl StoreTx for SqlTx {
             .execute(self.conn())
             .await
             .map_err(map_err)?;
-        if tags.is_empty() {
-            return Ok(());
-        }
-        let mut builder =
-            QueryBuilder::<Db>::new("INSERT INTO tags (resource_type, resource_id, tag) ");
-        builder.push_values(tags, |mut row, tag| {
-            row.push_bind(kind.as_str())
-                .push_bind(id.to_string())
-                .push_bind(tag.clone());
-        });
-        builder
-            .build()
-            .execute(self.conn())
-            .await
-            .map(|_| ())
-            .map_err(map_err)
+        insert_tags(self.conn(), kind, id, tags).await
     }
 
     async fn insert_event(&mut self, event: &NewEvent) -> Result<(), StoreError> {

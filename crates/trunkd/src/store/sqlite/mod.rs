@@ -1,9 +1,27 @@
 //! The embedded store: SQLite in WAL mode through sqlx.
 //!
 //! Writers share one connection and begin with `BEGIN IMMEDIATE`, so write transactions are
-//! serialised, in-process and across processes, and never deadlock on SQLite's lock upgrade; readers use a small pool and see committed snapshots.
+//! serialised, in-process and across processes, and never deadlock on SQLite's lock upgrade.
+//! API reads run on a few read-only connections of the store's own (`readers`), each read one
+//! transaction over a committed snapshot.
 //! Durability: `synchronous=NORMAL` in WAL mode. A crash of the process loses nothing that was
 //! committed; a power loss may lose the last transactions but never corrupts the database.
+
+/// SQL for a JSON array (as text) of the value (the rest of the arguments) over an
+/// aggregate's rows in `$order`; `[]` when there are none. Used by `store/sql` to read a
+/// resource's subports and tags in its own row.
+macro_rules! json_array_agg {
+    ($order:literal, $($value:tt)+) => {
+        concat!("json_group_array(", $($value)+, " ORDER BY ", $order, ")")
+    };
+}
+
+/// SQL for one JSON array of the comma-separated expressions `$items`.
+macro_rules! json_tuple {
+    ($items:literal) => {
+        concat!("json_array(", $items, ")")
+    };
+}
 
 mod errors;
 #[path = "../sql/list.rs"]
@@ -12,6 +30,7 @@ mod list;
 #[path = "../sql/outbox.rs"]
 #[allow(clippy::duplicate_mod)] // compiled once per backend on purpose, see store/sql
 mod outbox;
+mod readers;
 #[path = "../sql/rows.rs"]
 #[allow(clippy::duplicate_mod)] // compiled once per backend on purpose, see store/sql
 mod rows;
@@ -38,9 +57,14 @@ type DbConnection = sqlx::SqliteConnection;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// Read connections for API requests (see `readers`).
+const READERS: usize = 4;
+
 pub struct SqliteStore {
     write_pool: SqlitePool,
+    /// Health checks and outbox metrics.
     read_pool: SqlitePool,
+    readers: readers::Readers,
 }
 
 impl SqliteStore {
@@ -53,22 +77,31 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Rows cross from SQLite's worker thread in batches this big; the default (50)
+            // makes a page of 1,000 trunks stop and wake its reader twenty times.
+            .row_buffer_size(1024);
         let write_pool = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            // A local file needs no liveness probe on every checkout: the probe is a round
+            // trip to the connection's worker thread, a third of a trunk show's cost.
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
+        let read_options = options.read_only(true);
         let read_pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.read_only(true))
+            .test_before_acquire(false)
+            .connect_with(read_options.clone())
             .await
             .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
         Ok(Self {
             write_pool,
             read_pool,
+            readers: readers::Readers::new(read_options, READERS),
         })
     }
 
@@ -121,6 +154,7 @@ impl Store for SqliteStore {
     async fn close(&self) {
         self.write_pool.close().await;
         self.read_pool.close().await;
+        self.readers.close().await;
     }
 
     async fn begin_write(&self) -> Result<Box<dyn StoreTx>, StoreError> {
@@ -131,12 +165,12 @@ impl Store for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(map_err)?;
-        Ok(Box::new(tx::SqlTx::new(tx)))
+        Ok(Box::new(tx::SqlTx::new(Box::new(tx))))
     }
 
     async fn begin_read(&self) -> Result<Box<dyn StoreTx>, StoreError> {
-        let tx = self.read_pool.begin().await.map_err(map_err)?;
-        Ok(Box::new(tx::SqlTx::new(tx)))
+        let tx = self.readers.begin().await?;
+        Ok(Box::new(tx::SqlTx::new(Box::new(tx))))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
