@@ -4,7 +4,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::api::auth::Caller;
 use crate::api::body::{
@@ -145,7 +145,7 @@ pub async fn show(
     let id: NetworkId = path_id(&id, "NetworkNotFound", "Network")?;
     let network = state.service.get_network(&ctx, id).await?;
     let object = select_fields(render::network(&network), &show_fields(raw.as_deref()));
-    Ok(Json(json!({ "network": object })))
+    Ok(Json(render::wrapped("network", object)))
 }
 
 #[utoipa::path(
@@ -175,7 +175,7 @@ pub async fn update(
         .service
         .update_network(&ctx, id, update, if_match(&headers)?)
         .await?;
-    Ok(Json(json!({ "network": render::network(&network) })))
+    Ok(Json(render::wrapped("network", render::network(&network))))
 }
 
 #[utoipa::path(

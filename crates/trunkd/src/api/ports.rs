@@ -4,7 +4,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::api::auth::Caller;
 use crate::api::body::{
@@ -163,7 +163,7 @@ pub async fn show(
     let id: PortId = path_id(&id, "PortNotFound", "Port")?;
     let port = state.service.get_port(&ctx, id).await?;
     let object = select_fields(render::port(&port), &show_fields(raw.as_deref()));
-    Ok(Json(json!({ "port": object })))
+    Ok(Json(render::wrapped("port", object)))
 }
 
 #[utoipa::path(
@@ -193,7 +193,7 @@ pub async fn update(
         .service
         .update_port(&ctx, id, update, if_match(&headers)?)
         .await?;
-    Ok(Json(json!({ "port": render::port(&port) })))
+    Ok(Json(render::wrapped("port", render::port(&port))))
 }
 
 #[utoipa::path(

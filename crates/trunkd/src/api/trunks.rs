@@ -2,9 +2,9 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::api::auth::Caller;
 use crate::api::body::{
@@ -12,6 +12,7 @@ use crate::api::body::{
 };
 use crate::api::error::ApiError;
 use crate::api::list::{self, select_fields};
+use crate::api::render::{Envelope, TrunkJson};
 use crate::api::{base_url, if_match, path_id, render, show_fields, AppState};
 use crate::ids::{PortId, ProjectId, TrunkId};
 use crate::model::attrs::TRUNK_ATTRS;
@@ -194,10 +195,18 @@ pub async fn show(
     Caller(ctx): Caller,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let trunk = state.service.get_trunk(&ctx, trunk_id(&id)?).await?;
-    let object = select_fields(render::trunk(&trunk), &show_fields(raw.as_deref()));
-    Ok(Json(json!({ "trunk": object })))
+    let fields = show_fields(raw.as_deref());
+    if fields.is_empty() {
+        return Ok(Json(Envelope {
+            key: "trunk",
+            value: TrunkJson::of(&trunk),
+        })
+        .into_response());
+    }
+    let object = select_fields(render::trunk(&trunk), &fields);
+    Ok(Json(render::wrapped("trunk", object)).into_response())
 }
 
 #[utoipa::path(
@@ -214,7 +223,7 @@ pub async fn update(
     Path(id): Path<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = trunk_id(&id)?;
     let Wrapped::One(map) = unwrap_body(body, "trunk", None)? else {
         return Err(ApiError::bad_request(
@@ -227,7 +236,11 @@ pub async fn update(
         .service
         .update_trunk(&ctx, id, update, if_match(&headers)?)
         .await?;
-    Ok(Json(json!({ "trunk": render::trunk(&trunk) })))
+    Ok(Json(Envelope {
+        key: "trunk",
+        value: TrunkJson::of(&trunk),
+    })
+    .into_response())
 }
 
 #[utoipa::path(
@@ -265,14 +278,14 @@ pub async fn add_subports(
     Path(id): Path<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = trunk_id(&id)?;
     let requests = parse_subports(subports_body(body)?)?;
     let trunk = state
         .service
         .add_subports(&ctx, id, requests, if_match(&headers)?)
         .await?;
-    Ok(Json(Value::Object(render::trunk(&trunk))))
+    Ok(Json(TrunkJson::of(&trunk)).into_response())
 }
 
 #[utoipa::path(
@@ -289,7 +302,7 @@ pub async fn remove_subports(
     Path(id): Path<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = trunk_id(&id)?;
     let ports = parse_subports(subports_body(body)?)?
         .into_iter()
@@ -299,7 +312,7 @@ pub async fn remove_subports(
         .service
         .remove_subports(&ctx, id, ports, if_match(&headers)?)
         .await?;
-    Ok(Json(Value::Object(render::trunk(&trunk))))
+    Ok(Json(TrunkJson::of(&trunk)).into_response())
 }
 
 #[utoipa::path(
@@ -315,7 +328,10 @@ pub async fn get_subports(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let subports = state.service.get_subports(&ctx, trunk_id(&id)?).await?;
-    Ok(Json(json!({
-        "sub_ports": subports.iter().map(render::subport).collect::<Vec<_>>()
-    })))
+    let mut body = Map::new();
+    body.insert(
+        "sub_ports".into(),
+        Value::Array(subports.iter().map(render::subport).collect()),
+    );
+    Ok(Json(Value::Object(body)))
 }
