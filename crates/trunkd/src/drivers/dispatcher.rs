@@ -22,9 +22,12 @@ const BATCH: i64 = 500;
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Poll interval when nobody wakes the dispatcher (other processes may have written events).
 const IDLE_POLL: Duration = Duration::from_secs(1);
-/// How long a resource's delivery lease lasts; renewed before each event. Longer than one
-/// delivery may take, so a live server never loses its lease mid-delivery.
+/// How long a resource's delivery lease lasts; renewed between events once a third of it has
+/// run. Longer than one delivery may take, so a live server never loses its lease mid-delivery.
 const LEASE_MS: i64 = 2 * DELIVERY_TIMEOUT.as_millis() as i64;
+/// When a held lease is renewed before the next event: after a third of it, so a delivery
+/// started just before renewal was due (at most one timeout) ends with a third to spare.
+const RENEW_AFTER: Duration = Duration::from_millis(LEASE_MS as u64 / 3);
 /// Delivered events are kept this long (for inspection), then deleted.
 const DELIVERED_RETENTION: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 /// How often delivered events are pruned.
@@ -136,14 +139,22 @@ impl Dispatcher {
         let events = self.store.pending_events_of(resource, id).await?;
         let now = chrono::Utc::now().timestamp_millis();
         let mut delivered_any = false;
+        // The caller has just taken the lease; renew it once a third of it has run, not before
+        // every event (each renewal is a write, and writes are what SQLite serialises).
+        let mut leased_at = std::time::Instant::now();
         for event in events {
-            if event.next_attempt_ms > now
-                || !self
+            if event.next_attempt_ms > now {
+                break;
+            }
+            if leased_at.elapsed() >= RENEW_AFTER {
+                if !self
                     .store
                     .try_lease(resource, id, &self.owner, LEASE_MS)
                     .await?
-            {
-                break;
+                {
+                    break;
+                }
+                leased_at = std::time::Instant::now();
             }
             match self.deliver(&event).await {
                 Ok(()) => {
