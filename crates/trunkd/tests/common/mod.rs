@@ -68,13 +68,18 @@ impl Server {
 
     /// Like `start_with`, writing the server's log (warnings and up) to `log`.
     pub fn start_logged(extra: &[&str], log: &std::path::Path) -> Server {
+        Self::start_traced(extra, log, "warn")
+    }
+
+    /// Like `start_logged`, with `filter` as the server's RUST_LOG.
+    pub fn start_traced(extra: &[&str], log: &std::path::Path, filter: &str) -> Server {
         let kept = Kept {
             data_dir: tempfile::tempdir().expect("temp dir"),
             database: pgdb::TempDatabase::create(),
         };
         let path = kept.data_dir.path().to_path_buf();
         let file = std::fs::File::create(log).expect("create the log file");
-        Self::launch(kept, &path, extra, Stdio::from(file))
+        Self::launch_with(kept, &path, extra, Stdio::from(file), filter)
     }
 
     /// Starts a server on the data another one left.
@@ -88,8 +93,19 @@ impl Server {
     }
 
     fn launch(kept: Kept, data_path: &std::path::Path, extra: &[&str], stderr: Stdio) -> Server {
+        Self::launch_with(kept, data_path, extra, stderr, "warn")
+    }
+
+    fn launch_with(
+        kept: Kept,
+        data_path: &std::path::Path,
+        extra: &[&str],
+        stderr: Stdio,
+        log_filter: &str,
+    ) -> Server {
         let Kept { data_dir, database } = kept;
         let mut command = trunkd();
+        command.env("RUST_LOG", log_filter);
         command
             .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
             .arg(data_path);

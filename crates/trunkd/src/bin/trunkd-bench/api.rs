@@ -1,0 +1,299 @@
+//! The bench's HTTP client: the Neutron calls the workloads make, as one project member
+//! (noauth identity headers), each returning what the workload needs and its latency. Every
+//! unexpected status is an error, so a run that "measured" failures cannot pass as fast.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::BenchError;
+
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    /// The server's root, for /metrics.
+    root: String,
+    base: String,
+    project: String,
+}
+
+/// A subport to add: a port and its VLAN.
+#[derive(Debug, Clone, Copy)]
+pub struct Vlan<'a> {
+    pub port_id: &'a str,
+    pub vlan: u16,
+}
+
+impl Api {
+    pub fn new(http: reqwest::Client, base: &str, project: &str) -> Api {
+        Api {
+            http,
+            root: base.to_string(),
+            base: format!("{base}/v2.0"),
+            project: project.to_string(),
+        }
+    }
+
+    /// One request: its status must be `expected`; returns the body and the time from sending
+    /// to the last byte of the response.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        expected: StatusCode,
+    ) -> Result<(bytes::Bytes, Duration), BenchError> {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .header("X-Project-Id", &self.project)
+            .header("X-User-Id", "bench")
+            .header("X-Roles", "member,reader");
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let started = Instant::now();
+        let response = request.send().await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        let elapsed = started.elapsed();
+        if status != expected {
+            return Err(BenchError::Status {
+                request: format!("{method} {path}"),
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&bytes).chars().take(500).collect(),
+            });
+        }
+        Ok((bytes, elapsed))
+    }
+
+    async fn call_json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        expected: StatusCode,
+    ) -> Result<(Value, Duration), BenchError> {
+        let (bytes, elapsed) = self.call(method, path, body, expected).await?;
+        Ok((serde_json::from_slice(&bytes)?, elapsed))
+    }
+
+    pub async fn create_network(&self, name: &str) -> Result<String, BenchError> {
+        let body = json!({"network": {"name": name}});
+        let (value, _) = self
+            .call_json(Method::POST, "/networks", Some(&body), StatusCode::CREATED)
+            .await?;
+        id_of(&value["network"])
+    }
+
+    /// `count` ports on a network, created in bulk calls of at most 500.
+    pub async fn create_ports(
+        &self,
+        network: &str,
+        count: usize,
+    ) -> Result<Vec<String>, BenchError> {
+        let mut ids = Vec::with_capacity(count);
+        while ids.len() < count {
+            let batch = (count - ids.len()).min(500);
+            let ports: Vec<Value> = (0..batch).map(|_| json!({"network_id": network})).collect();
+            let body = json!({ "ports": ports });
+            let (value, _) = self
+                .call_json(Method::POST, "/ports", Some(&body), StatusCode::CREATED)
+                .await?;
+            for port in value["ports"].as_array().into_iter().flatten() {
+                ids.push(id_of(port)?);
+            }
+        }
+        Ok(ids)
+    }
+
+    pub async fn create_trunk(
+        &self,
+        parent: &str,
+        subports: &[Vlan<'_>],
+    ) -> Result<(String, Duration), BenchError> {
+        let body = json!({"trunk": {"port_id": parent, "sub_ports": vlan_list(subports)}});
+        let (value, elapsed) = self
+            .call_json(Method::POST, "/trunks", Some(&body), StatusCode::CREATED)
+            .await?;
+        let trunk = &value["trunk"];
+        check_subport_count(trunk, subports.len())?;
+        Ok((id_of(trunk)?, elapsed))
+    }
+
+    pub async fn delete_trunk(&self, trunk: &str) -> Result<Duration, BenchError> {
+        let (_, elapsed) = self
+            .call(
+                Method::DELETE,
+                &format!("/trunks/{trunk}"),
+                None,
+                StatusCode::NO_CONTENT,
+            )
+            .await?;
+        Ok(elapsed)
+    }
+
+    /// Adds subports; checks the trunk now has `expect_total`.
+    pub async fn add_subports(
+        &self,
+        trunk: &str,
+        subports: &[Vlan<'_>],
+        expect_total: usize,
+    ) -> Result<Duration, BenchError> {
+        let body = json!({ "sub_ports": vlan_list(subports) });
+        let (value, elapsed) = self
+            .call_json(
+                Method::PUT,
+                &format!("/trunks/{trunk}/add_subports"),
+                Some(&body),
+                StatusCode::OK,
+            )
+            .await?;
+        check_subport_count(&value, expect_total)?;
+        Ok(elapsed)
+    }
+
+    /// Removes subports by port; checks the trunk now has `expect_total`.
+    pub async fn remove_subports(
+        &self,
+        trunk: &str,
+        ports: &[&str],
+        expect_total: usize,
+    ) -> Result<Duration, BenchError> {
+        let list: Vec<Value> = ports.iter().map(|p| json!({ "port_id": p })).collect();
+        let body = json!({ "sub_ports": list });
+        let (value, elapsed) = self
+            .call_json(
+                Method::PUT,
+                &format!("/trunks/{trunk}/remove_subports"),
+                Some(&body),
+                StatusCode::OK,
+            )
+            .await?;
+        check_subport_count(&value, expect_total)?;
+        Ok(elapsed)
+    }
+
+    pub async fn rename_trunk(&self, trunk: &str, name: &str) -> Result<Duration, BenchError> {
+        let body = json!({"trunk": {"name": name}});
+        let (_, elapsed) = self
+            .call(
+                Method::PUT,
+                &format!("/trunks/{trunk}"),
+                Some(&body),
+                StatusCode::OK,
+            )
+            .await?;
+        Ok(elapsed)
+    }
+
+    /// Shows a trunk. The body is received whole but not parsed: parsing is the client's
+    /// cost, not the server's.
+    pub async fn show_trunk(&self, trunk: &str) -> Result<Duration, BenchError> {
+        let (_, elapsed) = self
+            .call(
+                Method::GET,
+                &format!("/trunks/{trunk}"),
+                None,
+                StatusCode::OK,
+            )
+            .await?;
+        Ok(elapsed)
+    }
+
+    pub async fn show_port(&self, port: &str) -> Result<Duration, BenchError> {
+        let (_, elapsed) = self
+            .call(Method::GET, &format!("/ports/{port}"), None, StatusCode::OK)
+            .await?;
+        Ok(elapsed)
+    }
+
+    pub async fn port(&self, port: &str) -> Result<Value, BenchError> {
+        let (value, _) = self
+            .call_json(Method::GET, &format!("/ports/{port}"), None, StatusCode::OK)
+            .await?;
+        Ok(value["port"].clone())
+    }
+
+    /// One page of trunks: their ids and the request's latency (the page is parsed after the
+    /// clock stops).
+    pub async fn list_trunks(
+        &self,
+        limit: usize,
+        marker: Option<&str>,
+    ) -> Result<(Vec<String>, Duration), BenchError> {
+        let mut path = format!("/trunks?limit={limit}");
+        if let Some(marker) = marker {
+            path.push_str(&format!("&marker={marker}"));
+        }
+        let (value, elapsed) = self
+            .call_json(Method::GET, &path, None, StatusCode::OK)
+            .await?;
+        let ids = value["trunks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(id_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((ids, elapsed))
+    }
+}
+
+impl Api {
+    /// Waits until the server's outbox is empty (every change handed to the drivers), so the
+    /// next workload does not share the machine with the last one's deliveries; returns how
+    /// long that took.
+    pub async fn wait_for_outbox(&self, limit: Duration) -> Result<Duration, BenchError> {
+        const METRIC: &str = "trunkd_outbox_pending_events ";
+        let started = Instant::now();
+        loop {
+            let text = self
+                .http
+                .get(format!("{}/metrics", self.root))
+                .send()
+                .await?
+                .text()
+                .await?;
+            let pending: f64 = text
+                .lines()
+                .find_map(|line| line.strip_prefix(METRIC))
+                .and_then(|value| value.trim().parse().ok())
+                .ok_or_else(|| BenchError::Unexpected(format!("no {METRIC}in /metrics")))?;
+            if pending == 0.0 {
+                return Ok(started.elapsed());
+            }
+            if started.elapsed() > limit {
+                return Err(BenchError::Unexpected(format!(
+                    "{pending} outbox events still pending after {limit:?}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn vlan_list(subports: &[Vlan<'_>]) -> Vec<Value> {
+    subports
+        .iter()
+        .map(|s| json!({"port_id": s.port_id, "segmentation_type": "vlan", "segmentation_id": s.vlan}))
+        .collect()
+}
+
+fn id_of(value: &Value) -> Result<String, BenchError> {
+    value["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| BenchError::Unexpected(format!("no id in {value}")))
+}
+
+fn check_subport_count(trunk: &Value, expected: usize) -> Result<(), BenchError> {
+    let got = trunk["sub_ports"].as_array().map(Vec::len);
+    if got != Some(expected) {
+        return Err(BenchError::Unexpected(format!(
+            "trunk {} has {got:?} subports, expected {expected}",
+            trunk["id"]
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! `trunkd-bench`: starts a real `trunkd` server (embedded SQLite, and PostgreSQL when given a
+//! URL), drives it over HTTP on loopback from concurrent clients, and prints p50/p95/p99
+//! latency and throughput per operation plus the server's peak RSS. Targets are stated in the
+//! README's BENCHMARKS section; the bench reports, it does not judge.
+
+mod api;
+mod server;
+mod stats;
+mod workloads;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use server::{BenchServer, Store};
+use stats::Summary;
+use workloads::Scale;
+
+/// What can stop a bench run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("HTTP: {0}")]
+    Http(#[from] reqwest::Error),
+    #[error("{request} answered {status}: {body}")]
+    Status {
+        request: String,
+        status: u16,
+        body: String,
+    },
+    #[error("response is not JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{0}")]
+    Unexpected(String),
+    #[error("server: {0}")]
+    Server(String),
+    #[error("PostgreSQL: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "trunkd-bench", about = "Benchmark a trunkd server over HTTP")]
+struct Args {
+    /// The trunkd binary to start (default: the one next to this program).
+    #[arg(long)]
+    trunkd: Option<PathBuf>,
+    /// Also run every workload on PostgreSQL: an admin URL such as
+    /// postgres://postgres@127.0.0.1:5432/postgres (a database is created and dropped).
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Run only on PostgreSQL (needs --postgres).
+    #[arg(long, requires = "postgres")]
+    postgres_only: bool,
+    /// Concurrent clients for the many-client workloads.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// A small run that finishes in seconds, to check the bench itself works.
+    #[arg(long)]
+    quick: bool,
+    /// An extra argument for `trunkd serve` (repeatable), e.g. --server-arg=--driver=noop.
+    #[arg(long = "server-arg", allow_hyphen_values = true)]
+    server_args: Vec<String>,
+    /// Run only the workloads whose name contains this (create, show, many, mixed).
+    #[arg(long)]
+    only: Option<String>,
+}
+
+fn trunkd_path(args: &Args) -> Result<PathBuf, BenchError> {
+    if let Some(path) = &args.trunkd {
+        return Ok(path.clone());
+    }
+    let beside = std::env::current_exe()?.with_file_name("trunkd");
+    if beside.exists() {
+        Ok(beside)
+    } else {
+        Err(BenchError::Server(format!(
+            "{} not found: build it (cargo build --release --bins) or pass --trunkd",
+            beside.display()
+        )))
+    }
+}
+
+/// How long the bench waits for a workload's outbox events to reach the drivers.
+const DRAIN_LIMIT: Duration = Duration::from_secs(300);
+
+/// Runs every workload against one fresh server, letting the outbox drain after each so the
+/// next is measured alone; returns the rows and the server's peak RSS.
+async fn run_on(
+    store: &Store,
+    args: &Args,
+    scale: &Scale,
+) -> Result<(Vec<Summary>, Option<u64>), BenchError> {
+    let trunkd = trunkd_path(args)?;
+    let server = BenchServer::start(&trunkd, store, &args.server_args).await?;
+    eprintln!(
+        "trunkd-bench: server pid {} at {}",
+        server.pid(),
+        server.base
+    );
+    let outcome = workloads_on(&server, args, scale).await;
+    let peak = server.peak_rss_kib();
+    // Stopped (and its database dropped) whether or not the workloads succeeded; its log is
+    // kept when they failed.
+    server.stop(outcome.is_err()).await?;
+    Ok((
+        outcome?.iter().map(stats::Measured::summary).collect(),
+        peak,
+    ))
+}
+
+/// Every selected workload against `server`, each followed by an outbox drain.
+async fn workloads_on(
+    server: &BenchServer,
+    args: &Args,
+    scale: &Scale,
+) -> Result<Vec<stats::Measured>, BenchError> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients * 2)
+        .build()?;
+    let wanted = |name: &str| args.only.as_deref().is_none_or(|only| name.contains(only));
+    let mut rows = Vec::new();
+    let api = api::Api::new(http.clone(), &server.base, "bench");
+    let drained = |what: &'static str, took: Duration| {
+        eprintln!(
+            "trunkd-bench: the outbox drained {:.1} s after the {what} workload",
+            took.as_secs_f64()
+        )
+    };
+    if wanted("create") {
+        let list_api = api::Api::new(http, &server.base, "bench-list");
+        eprintln!("trunkd-bench: create and list");
+        rows.push(workloads::create(&list_api, scale).await?);
+        drained("create", api.wait_for_outbox(DRAIN_LIMIT).await?);
+        rows.push(workloads::list(&list_api, scale).await?);
+    }
+    if wanted("show") {
+        eprintln!("trunkd-bench: show");
+        rows.extend(workloads::show(&api, scale).await?);
+        drained("show", api.wait_for_outbox(DRAIN_LIMIT).await?);
+    }
+    if wanted("many") {
+        eprintln!("trunkd-bench: many subports");
+        rows.extend(workloads::many_subports(&api, scale).await?);
+        drained("many-subports", api.wait_for_outbox(DRAIN_LIMIT).await?);
+    }
+    if wanted("mixed") {
+        eprintln!("trunkd-bench: mixed");
+        rows.extend(workloads::mixed(&api, scale).await?);
+        drained("mixed", api.wait_for_outbox(DRAIN_LIMIT).await?);
+    }
+    Ok(rows)
+}
+
+async fn run(args: Args) -> Result<(), BenchError> {
+    let scale = if args.quick {
+        Scale::quick(args.clients)
+    } else {
+        Scale::full(args.clients)
+    };
+    let mut sqlite_rows = None;
+    if !args.postgres_only {
+        let (rows, peak) = run_on(&Store::Sqlite, &args, &scale).await?;
+        println!("{}", stats::table("Embedded SQLite", &rows, peak));
+        sqlite_rows = Some(rows);
+    }
+    if let Some(admin_url) = &args.postgres {
+        let store = Store::Postgres {
+            admin_url: admin_url.clone(),
+        };
+        let (rows, peak) = run_on(&store, &args, &scale).await?;
+        println!("{}", stats::table("PostgreSQL", &rows, peak));
+        if let Some(sqlite_rows) = &sqlite_rows {
+            println!("{}", stats::comparison(sqlite_rows, &rows));
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("trunkd-bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
