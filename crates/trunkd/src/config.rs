@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -48,6 +49,8 @@ pub struct FileSettings {
     pub policy_file: Option<PathBuf>,
     pub max_body_bytes: Option<usize>,
     pub max_subports_per_request: Option<usize>,
+    pub trunk_quota: Option<i64>,
+    pub client_timeout: Option<u64>,
     pub tenant_network_type: Option<String>,
     pub network_vlan_ranges: Option<Vec<String>>,
     pub vxlan_range: Option<String>,
@@ -95,6 +98,8 @@ impl FileSettings {
             max_subports_per_request: self
                 .max_subports_per_request
                 .or(lower.max_subports_per_request),
+            trunk_quota: self.trunk_quota.or(lower.trunk_quota),
+            client_timeout: self.client_timeout.or(lower.client_timeout),
             tenant_network_type: self.tenant_network_type.or(lower.tenant_network_type),
             network_vlan_ranges: self.network_vlan_ranges.or(lower.network_vlan_ranges),
             vxlan_range: self.vxlan_range.or(lower.vxlan_range),
@@ -137,6 +142,8 @@ pub struct Config {
     pub drivers: Vec<String>,
     pub policy_file: Option<PathBuf>,
     pub max_body_bytes: usize,
+    /// Time a client gets to send a request's headers, and again its body.
+    pub client_timeout: Duration,
     pub service: ServiceSettings,
     /// Settings of the `ovn` driver, when it is loaded.
     pub ovn: Option<OvnSettings>,
@@ -318,6 +325,17 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
     if max_subports == 0 {
         return Err(invalid("max_subports_per_request", "must be at least 1"));
     }
+    let client_timeout = settings.client_timeout.unwrap_or(30);
+    if !(1..=3600).contains(&client_timeout) {
+        return Err(invalid("client_timeout", "must be within 1..3600 seconds"));
+    }
+    let trunk_quota = match settings.trunk_quota {
+        None | Some(-1) => None,
+        Some(quota) => Some(
+            u64::try_from(quota)
+                .map_err(|_| invalid("trunk_quota", "must be -1 (no limit) or at least 0"))?,
+        ),
+    };
     let tenant_type_text = settings
         .tenant_network_type
         .unwrap_or_else(|| "vxlan".to_string());
@@ -364,6 +382,7 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
         drivers,
         policy_file: settings.policy_file,
         max_body_bytes,
+        client_timeout: Duration::from_secs(client_timeout),
         service: ServiceSettings {
             networks: NetworkSettings {
                 tenant_network_type,
@@ -373,6 +392,7 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
                 physical_mtu,
             },
             max_subports_per_request: max_subports,
+            trunk_quota,
         },
         ovn,
         agent_credentials_file: settings.agent_credentials_file,

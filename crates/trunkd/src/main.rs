@@ -183,6 +183,12 @@ struct Settings {
     /// Most subports in one request [default: 4094]
     #[arg(long, env = "TRUNKD_MAX_SUBPORTS_PER_REQUEST")]
     max_subports_per_request: Option<usize>,
+    /// Seconds a client gets to send a request's headers, and again its body [default: 30]
+    #[arg(long, env = "TRUNKD_CLIENT_TIMEOUT")]
+    client_timeout: Option<u64>,
+    /// Most trunks one project may own; -1 for no limit [default: -1]
+    #[arg(long, env = "TRUNKD_TRUNK_QUOTA", allow_negative_numbers = true)]
+    trunk_quota: Option<i64>,
     /// Network type of networks created without provider attributes [default: vxlan]
     #[arg(long, env = "TRUNKD_TENANT_NETWORK_TYPE")]
     tenant_network_type: Option<String>,
@@ -264,6 +270,8 @@ impl From<Settings> for FileSettings {
             policy_file: s.policy_file,
             max_body_bytes: s.max_body_bytes,
             max_subports_per_request: s.max_subports_per_request,
+            trunk_quota: s.trunk_quota,
+            client_timeout: s.client_timeout,
             tenant_network_type: s.tenant_network_type,
             network_vlan_ranges: s.network_vlan_ranges,
             vxlan_range: s.vxlan_range,

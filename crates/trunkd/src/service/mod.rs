@@ -7,6 +7,7 @@ mod context;
 mod error;
 mod networks;
 mod ports;
+mod quota;
 pub mod status;
 mod subports;
 pub mod tags;
@@ -93,6 +94,8 @@ pub struct ServiceSettings {
     pub networks: NetworkSettings,
     /// Most subports one request may carry.
     pub max_subports_per_request: usize,
+    /// Most trunks one project may own; `None` is no limit.
+    pub trunk_quota: Option<u64>,
 }
 
 impl Default for ServiceSettings {
@@ -100,6 +103,7 @@ impl Default for ServiceSettings {
         Self {
             networks: NetworkSettings::default(),
             max_subports_per_request: 4094,
+            trunk_quota: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::store::{ListQuery, ResourceKind, StoreError, StoreTx, SubportBinding}
 use super::ports::visible_port;
 use super::subports::{already_in_a_trunk, parent_in_use, SubportRequest};
 use super::{
-    check_length, check_revision, event, list_scope, owned_target, write_tx, Context, Guard,
+    check_length, check_revision, event, list_scope, owned_target, quota, write_tx, Context, Guard,
     Service, ServiceError, NAME_MAX,
 };
 
@@ -169,6 +169,8 @@ impl Service {
             prepared.push((port_id, project, shapes));
         }
         write_tx!(self, |tx| async {
+            let quota = self.settings().trunk_quota;
+            quota::check_trunks(tx.as_mut(), quota, prepared.iter().map(|(_, p, _)| p)).await?;
             let mut created = Vec::with_capacity(requests.len());
             for (request, (port_id, project, shapes)) in requests.iter().zip(&prepared) {
                 let parent = self.check_parent(tx.as_mut(), &guard, *port_id).await?;

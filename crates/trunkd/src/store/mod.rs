@@ -73,7 +73,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 
-use crate::ids::{NetworkId, PortId, TrunkId};
+use crate::ids::{NetworkId, PortId, ProjectId, TrunkId};
 use crate::model::{Network, NetworkType, Port, Subport, Trunk};
 pub use query::{Filter, ListQuery, Scope, SortKey, TagFilter, Value};
 
@@ -328,6 +328,8 @@ pub trait StoreTx: Send {
     /// Writes name, description, admin state, status, revision and updated_at.
     async fn update_trunk(&mut self, trunk: &Trunk) -> Result<(), StoreError>;
     async fn delete_trunk(&mut self, id: TrunkId) -> Result<(), StoreError>;
+    /// How many trunks `project` owns (for its quota).
+    async fn count_trunks_of_project(&mut self, project: &ProjectId) -> Result<u64, StoreError>;
     async fn insert_subports(
         &mut self,
         trunk: TrunkId,

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Transaction};
 
-use crate::ids::{NetworkId, PortId, TrunkId};
+use crate::ids::{NetworkId, PortId, ProjectId, TrunkId};
 use crate::model::{Network, NetworkType, Port, Subport, Trunk};
 use crate::store::{
     ListQuery, Membership, NewEvent, ParentTrunk, ResourceKind, StoreError, StoreTx, SubportBinding,
@@ -404,6 +404,15 @@ impl StoreTx for SqlTx {
             }
         }
         Ok(found)
+    }
+
+    async fn count_trunks_of_project(&mut self, project: &ProjectId) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM trunks WHERE project_id = $1")
+            .bind(project.as_str())
+            .fetch_one(self.conn())
+            .await
+            .map_err(map_err)?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     async fn get_trunk(&mut self, id: TrunkId) -> Result<Option<Trunk>, StoreError> {
