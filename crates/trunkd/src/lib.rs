@@ -8,6 +8,7 @@ pub mod agent;
 pub mod api;
 pub mod config;
 pub mod drivers;
+pub mod http_server;
 pub mod ids;
 pub mod model;
 pub mod notify;

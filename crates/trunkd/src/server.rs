@@ -18,6 +18,7 @@ use crate::drivers::noop::{self, NoopDriver};
 use crate::drivers::ovn::{self, OvnDriver, OvnSettings};
 use crate::drivers::ovs::{self, OvsDriver};
 use crate::drivers::{shared_segmentation_types, DriverSet, StatusReporter, TrunkDriver};
+use crate::http_server;
 use crate::policy::{Policy, PolicyError};
 use crate::service::Service;
 use crate::store::postgres::PgStore;
@@ -312,6 +313,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         service,
         auth,
         max_body_bytes: config.max_body_bytes,
+        body_timeout: config.client_timeout,
         metrics,
         agents: Arc::new(agents),
     };
@@ -323,13 +325,16 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     );
     // A line for people and for test harnesses that bind port 0.
     println!("trunkd listening on http://{address}");
-    let served = axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| StartupError::Serve(e.to_string()));
+    http_server::serve(
+        listener,
+        api::router(state),
+        config.client_timeout,
+        shutdown_signal(),
+    )
+    .await;
     dispatcher_task.abort();
     tracing::info!("trunkd stopped");
-    served
+    Ok(())
 }
 
 async fn shutdown_signal() {

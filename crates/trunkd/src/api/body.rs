@@ -1,4 +1,4 @@
-//! Reading request bodies: the size cap (413), JSON syntax (400), the resource wrapper, and
+//! Reading request bodies: the size cap (413), the time limit (408), JSON syntax (400), the resource wrapper, and
 //! attribute-by-attribute type checks whose errors name the attribute. Every attribute must be
 //! consumed; what is left over is an unknown attribute (400).
 
@@ -20,8 +20,10 @@ impl FromRequest<AppState> for JsonBody {
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         let limit = state.max_body_bytes;
-        let bytes: Bytes = axum::body::to_bytes(request.into_body(), limit)
+        let reading = axum::body::to_bytes(request.into_body(), limit);
+        let bytes: Bytes = tokio::time::timeout(state.body_timeout, reading)
             .await
+            .map_err(|_| ApiError::RequestTimeout(state.body_timeout))?
             .map_err(|_| ApiError::PayloadTooLarge(limit))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request("body", "The request body is empty."));

@@ -20,6 +20,8 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("request body larger than {0} bytes")]
     PayloadTooLarge(usize),
+    #[error("request body not received within {0:?}")]
+    RequestTimeout(std::time::Duration),
 }
 
 impl ApiError {
@@ -108,6 +110,14 @@ impl IntoResponse for ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "HTTPRequestEntityTooLarge",
                 &format!("Request body is larger than the limit of {limit} bytes."),
+            ),
+            ApiError::RequestTimeout(limit) => body(
+                StatusCode::REQUEST_TIMEOUT,
+                "HTTPRequestTimeout",
+                &format!(
+                    "The request body did not arrive within {} seconds.",
+                    limit.as_secs()
+                ),
             ),
         }
     }

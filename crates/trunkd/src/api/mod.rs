@@ -35,6 +35,8 @@ pub struct AppState {
     pub service: Arc<Service>,
     pub auth: AuthMode,
     pub max_body_bytes: usize,
+    /// How long a client may take to send a request body (408 after).
+    pub body_timeout: std::time::Duration,
     pub metrics: Arc<metrics::Metrics>,
     /// Host agents' credentials (empty: the agent API refuses every call).
     pub agents: Arc<agent_auth::AgentCredentials>,
