@@ -18,6 +18,7 @@ use prometheus_client::registry::Registry;
 use crate::api::AppState;
 use crate::drivers::dispatcher::DispatchStats;
 use crate::service::status::TransitionCounter;
+use crate::store::Store;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -45,6 +46,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
     outbox_pending: Gauge,
+    outbox_retrying: Gauge,
 }
 
 impl Metrics {
@@ -53,6 +55,7 @@ impl Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: LatencyFamily = Family::new_with_constructor(latency_buckets);
         let outbox_pending = Gauge::default();
+        let outbox_retrying = Gauge::default();
         registry.register("http_requests", "HTTP requests served", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -63,6 +66,11 @@ impl Metrics {
             "outbox_pending_events",
             "Committed changes not yet delivered to every driver",
             outbox_pending.clone(),
+        );
+        registry.register(
+            "outbox_retrying_events",
+            "Undelivered events that a driver failed on, waiting for their retry (with backoff)",
+            outbox_retrying.clone(),
         );
         registry.register(
             "driver_deliveries",
@@ -84,7 +92,25 @@ impl Metrics {
             requests,
             latency,
             outbox_pending,
+            outbox_retrying,
         }
+    }
+
+    /// The metrics in OpenMetrics text, with the outbox gauges read from `store` now.
+    pub async fn render(&self, store: &dyn Store) -> Result<String, std::fmt::Error> {
+        match store.pending_event_count().await {
+            Ok(pending) => {
+                self.outbox_pending.set(pending);
+            }
+            Err(error) => tracing::warn!(%error, "could not count pending outbox events"),
+        }
+        match store.retrying_event_count().await {
+            Ok(retrying) => {
+                self.outbox_retrying.set(retrying);
+            }
+            Err(error) => tracing::warn!(%error, "could not count retrying outbox events"),
+        }
+        self.encode()
     }
 
     fn encode(&self) -> Result<String, std::fmt::Error> {
@@ -124,13 +150,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
 
 /// `GET /metrics`.
 pub async fn serve(State(state): State<AppState>) -> Response {
-    match state.service.store().pending_event_count().await {
-        Ok(pending) => {
-            state.metrics.outbox_pending.set(pending);
-        }
-        Err(error) => tracing::warn!(%error, "could not count pending outbox events"),
-    }
-    match state.metrics.encode() {
+    match state.metrics.render(state.service.store().as_ref()).await {
         Ok(text) => (
             [(
                 header::CONTENT_TYPE,

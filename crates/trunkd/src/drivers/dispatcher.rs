@@ -1,7 +1,8 @@
 //! Delivers committed outbox events to the drivers: at least once (an event is marked done only
 //! after every driver accepted it; a restart resumes from the table), in order per resource (a
 //! failed event holds back the later events of the same resource, never those of others), with
-//! exponential backoff between attempts and a time limit on each delivery.
+//! exponential backoff between attempts and a time limit on each delivery. Several resources
+//! are delivered at once, so a driver hanging on one resource holds up no other.
 //!
 //! With several servers on one database, a server delivers a resource's events only while it
 //! holds that resource's lease in the database, so one server at a time works on a resource; a
@@ -11,6 +12,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use tokio::sync::Notify;
 
 use crate::drivers::{DriverError, DriverSet, StatusReporter};
@@ -18,6 +20,10 @@ use crate::store::{PendingEvent, ResourceKind, Store, StoreError};
 
 /// Events read per pass.
 const BATCH: i64 = 500;
+/// Resources whose events are delivered at once. Each resource's events stay in order; a
+/// driver that hangs on one resource holds up only that resource (until its time limit),
+/// not the others.
+const CONCURRENT_RESOURCES: usize = 16;
 /// How long one driver may take on one event before the attempt counts as failed.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Poll interval when nobody wakes the dispatcher (other processes may have written events).
@@ -48,6 +54,8 @@ pub struct Dispatcher {
     reporter: Arc<dyn StatusReporter>,
     wake: Arc<Notify>,
     pub stats: DispatchStats,
+    /// How long one driver may take on one event.
+    delivery_timeout: Duration,
 }
 
 /// Backoff before attempt `attempts + 1`: 100 ms doubling, capped at one minute.
@@ -70,7 +78,15 @@ impl Dispatcher {
             reporter,
             wake,
             stats: DispatchStats::default(),
+            delivery_timeout: DELIVERY_TIMEOUT,
         }
+    }
+
+    /// Sets how long one driver may take on one event (at most the default, so the lease
+    /// always outlasts a delivery).
+    pub fn with_delivery_timeout(mut self, limit: Duration) -> Self {
+        self.delivery_timeout = limit.min(DELIVERY_TIMEOUT);
+        self
     }
 
     /// Runs until the task is dropped.
@@ -117,20 +133,34 @@ impl Dispatcher {
             })
             .map(|e| (e.resource, e.resource_id))
             .collect();
+        let outcomes: Vec<Result<bool, StoreError>> = futures_util::stream::iter(due)
+            .map(|(resource, id)| async move { self.lease_and_deliver(resource, &id).await })
+            .buffer_unordered(CONCURRENT_RESOURCES)
+            .collect()
+            .await;
         let mut delivered_any = false;
-        for (resource, id) in due {
-            if !self
-                .store
-                .try_lease(resource, &id, &self.owner, LEASE_MS)
-                .await?
-            {
-                continue; // another server is delivering this resource's events
-            }
-            let outcome = self.deliver_resource(resource, &id).await;
-            self.store.release_lease(resource, &id, &self.owner).await?;
+        for outcome in outcomes {
             delivered_any |= outcome?;
         }
         Ok(delivered_any)
+    }
+
+    /// Delivers one resource's due events if this server gets its lease.
+    async fn lease_and_deliver(
+        &self,
+        resource: ResourceKind,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        if !self
+            .store
+            .try_lease(resource, id, &self.owner, LEASE_MS)
+            .await?
+        {
+            return Ok(false); // another server is delivering this resource's events
+        }
+        let outcome = self.deliver_resource(resource, id).await;
+        self.store.release_lease(resource, id, &self.owner).await?;
+        outcome
     }
 
     /// Delivers one resource's pending events in order, stopping at the first failure. Reads
@@ -192,7 +222,7 @@ impl Dispatcher {
             let (driver, reporter, owned) = (driver.clone(), self.reporter.clone(), event.clone());
             let mut attempt =
                 tokio::spawn(async move { driver.deliver(&owned, reporter.as_ref()).await });
-            match tokio::time::timeout(DELIVERY_TIMEOUT, &mut attempt).await {
+            match tokio::time::timeout(self.delivery_timeout, &mut attempt).await {
                 Ok(Ok(result)) => result?,
                 Ok(Err(join_error)) => {
                     return Err(DriverError::Failed(format!(
@@ -202,7 +232,8 @@ impl Dispatcher {
                 Err(_) => {
                     attempt.abort();
                     return Err(DriverError::Failed(format!(
-                        "driver {name} timed out after {DELIVERY_TIMEOUT:?}"
+                        "driver {name} timed out after {:?}",
+                        self.delivery_timeout
                     )));
                 }
             }

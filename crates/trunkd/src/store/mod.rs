@@ -63,6 +63,10 @@ macro_rules! impl_sql_outbox {
             async fn pending_event_count(&self) -> Result<i64, StoreError> {
                 outbox::pending_count(&self.$reader).await
             }
+
+            async fn retrying_event_count(&self) -> Result<i64, StoreError> {
+                outbox::retrying_count(&self.$reader).await
+            }
         }
     };
 }
@@ -256,6 +260,8 @@ pub trait Outbox: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Number of undelivered events (outbox lag, for metrics and tests).
     async fn pending_event_count(&self) -> Result<i64, StoreError>;
+    /// Number of undelivered events that failed at least once and wait for a retry.
+    async fn retrying_event_count(&self) -> Result<i64, StoreError>;
     /// Deletes events delivered before `before` (a timestamp as `now_timestamp` renders it).
     /// Returns how many went.
     async fn prune_delivered_events(&self, before: &str) -> Result<u64, StoreError>;

@@ -155,6 +155,13 @@ pub(super) async fn pending_count(pool: &Pool<Db>) -> Result<i64, StoreError> {
         .map_err(map_err)
 }
 
+pub(super) async fn retrying_count(pool: &Pool<Db>) -> Result<i64, StoreError> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND attempts > 0")
+        .fetch_one(pool)
+        .await
+        .map_err(map_err)
+}
+
 /// The newest applied migration and the number of failed ones, from sqlx's history table.
 pub(super) async fn applied_migrations(pool: &Pool<Db>) -> Result<(i64, i64), StoreError> {
     let row = sqlx::query(
