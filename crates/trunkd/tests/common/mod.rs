@@ -5,6 +5,8 @@
 #[path = "../pgdb/mod.rs"]
 pub mod pgdb;
 
+pub mod invariants;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -307,6 +309,29 @@ impl Client {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> Reply {
+        let request = self.request(method, path, body, headers);
+        self.finish(request).await
+    }
+
+    /// Like `send`, but a request that does not reach trunkd or gets no whole answer (refused,
+    /// reset: the server was killed) is an `Err` instead of a panic.
+    pub async fn try_send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Reply, reqwest::Error> {
+        let request = self.request(method, path, body, &[]);
+        self.try_finish(request).await
+    }
+
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> reqwest::RequestBuilder {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(identity) = &self.identity {
             request = request
@@ -323,7 +348,7 @@ impl Client {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        self.finish(request).await
+        request
     }
 
     pub async fn send_raw(&self, method: Method, path: &str, body: Vec<u8>) -> Reply {
@@ -341,10 +366,16 @@ impl Client {
     }
 
     async fn finish(&self, request: reqwest::RequestBuilder) -> Reply {
-        let response = request.send().await.expect("request reaches trunkd");
+        self.try_finish(request)
+            .await
+            .expect("request reaches trunkd and gets its answer")
+    }
+
+    async fn try_finish(&self, request: reqwest::RequestBuilder) -> Result<Reply, reqwest::Error> {
+        let response = request.send().await?;
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response.bytes().await.expect("body");
+        let bytes = response.bytes().await?;
         let body = if bytes.is_empty() {
             Value::Null
         } else {
@@ -354,11 +385,11 @@ impl Client {
         if !status.is_success() {
             assert_neutron_error(&body);
         }
-        Reply {
+        Ok(Reply {
             status,
             body,
             headers,
-        }
+        })
     }
 
     pub async fn get(&self, path: &str) -> Reply {

@@ -1,0 +1,163 @@
+//! The store's invariants, read from the database itself (SQLite file or PostgreSQL) after a
+//! race, a crash or a load run: no port in two trunks or in two roles, no duplicate
+//! segmentation, subport bindings that agree with membership, and for every trunk one outbox
+//! event per revision (the change and its event commit together, or neither does), and no
+//! event for a change that is not in the store.
+
+use std::collections::HashMap;
+
+use sqlx::Connection;
+
+use super::{DatabaseLocation, Server};
+
+/// What the invariants are checked on, read in one snapshot.
+pub struct Facts {
+    ports_in_two_roles: i64,
+    ports_in_two_trunks: i64,
+    duplicate_segmentations: i64,
+    unbound_subports: i64,
+    /// (trunk id, revision) of trunk outbox events in commit order.
+    trunk_events: Vec<(String, i64)>,
+    /// trunk id -> current revision.
+    trunk_revisions: HashMap<String, i64>,
+    pub events: i64,
+    pub undelivered_events: i64,
+    /// Trunk ids with a `deleted` event.
+    deleted_trunks: Vec<String>,
+}
+
+const PORTS_IN_TWO_ROLES: &str = "SELECT COUNT(*) FROM trunks t \
+    JOIN trunk_members m ON m.port_id = t.port_id AND m.role = 'subport'";
+const PORTS_IN_TWO_TRUNKS: &str = "SELECT COUNT(*) FROM (SELECT port_id FROM trunk_members \
+    GROUP BY port_id HAVING COUNT(*) > 1) d";
+const DELETED_TRUNKS: &str =
+    "SELECT resource_id FROM outbox WHERE resource_type = 'trunk' AND event = 'deleted'";
+const DUPLICATE_SEGMENTATIONS: &str = "SELECT COUNT(*) FROM (SELECT trunk_id FROM trunk_members \
+    WHERE role = 'subport' GROUP BY trunk_id, segmentation_type, segmentation_id \
+    HAVING COUNT(*) > 1) d";
+const UNBOUND_SUBPORTS: &str =
+    "SELECT COUNT(*) FROM trunk_members m JOIN ports p ON p.id = m.port_id \
+    WHERE m.role = 'subport' AND (p.device_owner <> 'trunk:subport' OR p.device_id <> m.trunk_id)";
+const TRUNK_EVENTS: &str =
+    "SELECT resource_id, revision_number FROM outbox WHERE resource_type = 'trunk' ORDER BY id";
+const TRUNK_REVISIONS: &str = "SELECT id, revision_number FROM trunks";
+const EVENTS: &str = "SELECT COUNT(*) FROM outbox";
+const UNDELIVERED_EVENTS: &str = "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL";
+
+macro_rules! read_facts {
+    ($conn:expr) => {{
+        let conn = $conn;
+        Facts {
+            ports_in_two_roles: sqlx::query_scalar(PORTS_IN_TWO_ROLES)
+                .fetch_one(&mut *conn)
+                .await
+                .expect("query"),
+            ports_in_two_trunks: sqlx::query_scalar(PORTS_IN_TWO_TRUNKS)
+                .fetch_one(&mut *conn)
+                .await
+                .expect("query"),
+            deleted_trunks: sqlx::query_scalar(DELETED_TRUNKS)
+                .fetch_all(&mut *conn)
+                .await
+                .expect("query"),
+            duplicate_segmentations: sqlx::query_scalar(DUPLICATE_SEGMENTATIONS)
+                .fetch_one(&mut *conn)
+                .await
+                .expect("query"),
+            unbound_subports: sqlx::query_scalar(UNBOUND_SUBPORTS)
+                .fetch_one(&mut *conn)
+                .await
+                .expect("query"),
+            trunk_events: sqlx::query_as(TRUNK_EVENTS)
+                .fetch_all(&mut *conn)
+                .await
+                .expect("query"),
+            trunk_revisions: sqlx::query_as::<_, (String, i64)>(TRUNK_REVISIONS)
+                .fetch_all(&mut *conn)
+                .await
+                .expect("query")
+                .into_iter()
+                .collect(),
+            events: sqlx::query_scalar(EVENTS)
+                .fetch_one(&mut *conn)
+                .await
+                .expect("query"),
+            undelivered_events: sqlx::query_scalar(UNDELIVERED_EVENTS)
+                .fetch_one(&mut *conn)
+                .await
+                .expect("query"),
+        }
+    }};
+}
+
+pub async fn facts(location: &DatabaseLocation) -> Facts {
+    match location {
+        DatabaseLocation::Sqlite(path) => {
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .expect("open sqlite");
+            // One transaction: all facts from one snapshot, while servers keep committing.
+            let mut tx = conn.begin().await.expect("begin");
+            read_facts!(&mut *tx)
+        }
+        DatabaseLocation::Postgres(url) => {
+            let mut conn = sqlx::PgConnection::connect(url)
+                .await
+                .expect("connect postgres");
+            let mut tx = conn.begin().await.expect("begin");
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .execute(&mut *tx)
+                .await
+                .expect("snapshot");
+            read_facts!(&mut *tx)
+        }
+    }
+}
+
+/// Checks every invariant; `label` names the situation in failures.
+pub async fn check_invariants(server: &Server, label: &str) {
+    check_invariants_at(&server.database_location(), label).await;
+}
+
+/// Checks every invariant of the database at `location` (no server needs to run).
+pub async fn check_invariants_at(location: &DatabaseLocation, label: &str) {
+    let facts = facts(location).await;
+    assert_eq!(
+        facts.ports_in_two_roles, 0,
+        "{label}: a parent is also a subport"
+    );
+    assert_eq!(
+        facts.ports_in_two_trunks, 0,
+        "{label}: a port is a member of two trunks"
+    );
+    assert_eq!(
+        facts.duplicate_segmentations, 0,
+        "{label}: duplicate segmentation in a trunk"
+    );
+    assert_eq!(
+        facts.unbound_subports, 0,
+        "{label}: subport bindings disagree with membership"
+    );
+    // Every change of a trunk bumps its revision by one and writes one event, in one
+    // transaction: so a trunk's events, in commit order, carry revisions 0, 1, 2, ... current.
+    let mut revisions: HashMap<&str, Vec<i64>> = HashMap::new();
+    for (trunk, revision) in &facts.trunk_events {
+        revisions.entry(trunk).or_default().push(*revision);
+    }
+    for (trunk, current) in &facts.trunk_revisions {
+        let expected: Vec<i64> = (0..=*current).collect();
+        assert_eq!(
+            revisions.get(trunk.as_str()),
+            Some(&expected),
+            "{label}: trunk {trunk} at revision {current} has events for other revisions"
+        );
+    }
+    // An event without its change: a trunk that has events but is neither in the store nor
+    // deleted by a committed change.
+    for (trunk, _) in &facts.trunk_events {
+        assert!(
+            facts.trunk_revisions.contains_key(trunk) || facts.deleted_trunks.contains(trunk),
+            "{label}: events for trunk {trunk}, which was never committed"
+        );
+    }
+}
