@@ -518,8 +518,9 @@ async fn health_readiness_and_metrics() {
     assert!(text.contains("route=\"/v2.0/trunks\""), "{text}");
     assert!(text.contains("trunkd_outbox_pending_events"), "{text}");
     assert!(text.contains("trunkd_driver_deliveries_total"), "{text}");
+    assert!(text.contains("trunkd_outbox_retrying_events 0"), "{text}");
     assert!(
-        text.contains("trunkd_trunk_status_transitions_total{from=\"BUILD\",to=\"ACTIVE\"} 1"),
+        text.contains("trunkd_trunk_status_transitions_total{from=\"DOWN\",to=\"ACTIVE\"} 1"),
         "{text}"
     );
 }

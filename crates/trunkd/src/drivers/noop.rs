@@ -44,15 +44,13 @@ impl TrunkDriver for NoopDriver {
             .resource_id
             .parse()
             .map_err(|_| DriverError::Failed(format!("bad trunk id {}", event.resource_id)))?;
-        // DOWN -> BUILD -> ACTIVE, each step only if nobody changed the trunk meanwhile.
-        if let Some(revision) = status
-            .report_status(trunk, event.revision_number, TrunkStatus::Build)
-            .await?
-        {
-            status
-                .report_status(trunk, revision, TrunkStatus::Active)
-                .await?;
-        }
+        // Straight to ACTIVE, as a driver that wires synchronously reports, and only if nobody
+        // changed the trunk meanwhile. Not via BUILD: were the process killed between the two
+        // reports, the event's redelivery would find the trunk moved on from the revision it
+        // names (by the BUILD report) and leave it in BUILD for good.
+        status
+            .report_status(trunk, event.revision_number, TrunkStatus::Active)
+            .await?;
         Ok(())
     }
 }
