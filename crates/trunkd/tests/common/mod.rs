@@ -171,6 +171,7 @@ impl Server {
             base: self.base.clone(),
             identity: Some(identity),
             token: None,
+            bearer: None,
         }
     }
 
@@ -181,6 +182,18 @@ impl Server {
             base: self.base.clone(),
             identity: None,
             token: Some(token.to_string()),
+            bearer: None,
+        }
+    }
+
+    /// A client that presents a host agent's token.
+    pub fn as_agent(&self, token: &str) -> Client {
+        Client {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            identity: None,
+            token: None,
+            bearer: Some(token.to_string()),
         }
     }
 
@@ -194,6 +207,7 @@ impl Server {
             base: self.base.clone(),
             identity: None,
             token: None,
+            bearer: None,
         }
     }
 
@@ -258,6 +272,8 @@ pub struct Client {
     identity: Option<Identity>,
     /// A Keystone token, sent as X-Auth-Token (for servers with `--auth keystone`).
     token: Option<String>,
+    /// A host agent's token, sent as `Authorization: Bearer`.
+    bearer: Option<String>,
 }
 
 /// A response: status, parsed JSON body (Null when empty) and headers.
@@ -341,6 +357,22 @@ impl Client {
         self.try_finish(request).await
     }
 
+    /// Sends as this client and returns the status and the body as text, whatever it is.
+    pub async fn send_for_text(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, String) {
+        let response = self
+            .request(method, path, body, &[])
+            .send()
+            .await
+            .expect("request reaches trunkd");
+        let status = response.status();
+        (status, response.text().await.expect("body"))
+    }
+
     fn request(
         &self,
         method: Method,
@@ -357,6 +389,9 @@ impl Client {
         }
         if let Some(token) = &self.token {
             request = request.header("X-Auth-Token", token);
+        }
+        if let Some(token) = &self.bearer {
+            request = request.bearer_auth(token);
         }
         for (name, value) in headers {
             request = request.header(*name, *value);

@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::common::{vlan, Client, Identity};
 
@@ -33,10 +33,13 @@ pub fn identities() -> [Identity; 7] {
 
 /// Resources of project p1 an action works on; made fresh for every call.
 pub struct Fixture {
-    network: String,
-    parent: String,
-    spare: String,
-    trunk: String,
+    pub network: String,
+    /// A port with no trunk, for creating one.
+    pub parent: String,
+    pub spare: String,
+    pub trunk: String,
+    pub trunk_parent: String,
+    pub subport: String,
 }
 
 pub async fn fixture(owner: &Client) -> Fixture {
@@ -48,99 +51,86 @@ pub async fn fixture(owner: &Client) -> Fixture {
         parent: ports[2].clone(),
         spare: ports[3].clone(),
         trunk,
+        trunk_parent: ports[0].clone(),
+        subport: ports[1].clone(),
     }
 }
 
-pub async fn call(action: &str, client: &Client, f: &Fixture) -> u16 {
+/// The request `action` makes on the fixture `f`: method, path and body.
+pub fn request_for(action: &str, f: &Fixture) -> (Method, String, Option<Value>) {
     let t = &f.trunk;
-    let reply = match action {
-        "list trunks" => client.get("/v2.0/trunks").await,
-        "show trunk" => client.get(&format!("/v2.0/trunks/{t}")).await,
-        "create trunk" => {
-            client
-                .post("/v2.0/trunks", json!({"trunk": {"port_id": f.parent}}))
-                .await
-        }
-        "update trunk" => {
-            client
-                .put(
-                    &format!("/v2.0/trunks/{t}"),
-                    json!({"trunk": {"name": "n"}}),
-                )
-                .await
-        }
-        "delete trunk" => client.delete(&format!("/v2.0/trunks/{t}")).await,
-        "add subports" => {
-            client
-                .put(
-                    &format!("/v2.0/trunks/{t}/add_subports"),
-                    json!({"sub_ports": []}),
-                )
-                .await
-        }
-        "remove subports" => {
-            client
-                .put(
-                    &format!("/v2.0/trunks/{t}/remove_subports"),
-                    json!({"sub_ports": []}),
-                )
-                .await
-        }
-        "get subports" => client.get(&format!("/v2.0/trunks/{t}/get_subports")).await,
-        "replace trunk tags" => {
-            client
-                .put(&format!("/v2.0/trunks/{t}/tags"), json!({"tags": ["a"]}))
-                .await
-        }
-        "add trunk tag" => {
-            client
-                .send(Method::PUT, &format!("/v2.0/trunks/{t}/tags/a"), None)
-                .await
-        }
-        "clear trunk tags" => client.delete(&format!("/v2.0/trunks/{t}/tags")).await,
-        "list trunk tags" => client.get(&format!("/v2.0/trunks/{t}/tags")).await,
-        "list networks" => client.get("/v2.0/networks").await,
-        "show network" => client.get(&format!("/v2.0/networks/{}", f.network)).await,
-        "create network" => {
-            client
-                .post("/v2.0/networks", json!({"network": {"name": "x"}}))
-                .await
-        }
-        "update network" => {
-            client
-                .put(
-                    &format!("/v2.0/networks/{}", f.network),
-                    json!({"network": {"name": "y"}}),
-                )
-                .await
-        }
-        "list ports" => client.get("/v2.0/ports").await,
-        "show port" => client.get(&format!("/v2.0/ports/{}", f.spare)).await,
-        "create port" => {
-            client
-                .post("/v2.0/ports", json!({"port": {"network_id": f.network}}))
-                .await
-        }
-        "update port" => {
-            client
-                .put(
-                    &format!("/v2.0/ports/{}", f.spare),
-                    json!({"port": {"name": "y"}}),
-                )
-                .await
-        }
-        "bind port" => {
-            client
-                .put(
-                    &format!("/v2.0/ports/{}", f.spare),
-                    json!({"port": {"binding:host_id": "h1"}}),
-                )
-                .await
-        }
-        "delete port" => client.delete(&format!("/v2.0/ports/{}", f.spare)).await,
-        "extensions" => client.get("/v2.0/extensions").await,
+    let (method, path, body) = match action {
+        "list trunks" => (Method::GET, "/v2.0/trunks".to_string(), None),
+        "show trunk" => (Method::GET, format!("/v2.0/trunks/{t}"), None),
+        "create trunk" => (
+            Method::POST,
+            "/v2.0/trunks".to_string(),
+            Some(json!({"trunk": {"port_id": f.parent}})),
+        ),
+        "update trunk" => (
+            Method::PUT,
+            format!("/v2.0/trunks/{t}"),
+            Some(json!({"trunk": {"name": "n"}})),
+        ),
+        "delete trunk" => (Method::DELETE, format!("/v2.0/trunks/{t}"), None),
+        "add subports" => (
+            Method::PUT,
+            format!("/v2.0/trunks/{t}/add_subports"),
+            Some(json!({"sub_ports": []})),
+        ),
+        "remove subports" => (
+            Method::PUT,
+            format!("/v2.0/trunks/{t}/remove_subports"),
+            Some(json!({"sub_ports": []})),
+        ),
+        "get subports" => (Method::GET, format!("/v2.0/trunks/{t}/get_subports"), None),
+        "replace trunk tags" => (
+            Method::PUT,
+            format!("/v2.0/trunks/{t}/tags"),
+            Some(json!({"tags": ["a"]})),
+        ),
+        "add trunk tag" => (Method::PUT, format!("/v2.0/trunks/{t}/tags/a"), None),
+        "clear trunk tags" => (Method::DELETE, format!("/v2.0/trunks/{t}/tags"), None),
+        "list trunk tags" => (Method::GET, format!("/v2.0/trunks/{t}/tags"), None),
+        "list networks" => (Method::GET, "/v2.0/networks".to_string(), None),
+        "show network" => (Method::GET, format!("/v2.0/networks/{}", f.network), None),
+        "create network" => (
+            Method::POST,
+            "/v2.0/networks".to_string(),
+            Some(json!({"network": {"name": "x"}})),
+        ),
+        "update network" => (
+            Method::PUT,
+            format!("/v2.0/networks/{}", f.network),
+            Some(json!({"network": {"name": "y"}})),
+        ),
+        "list ports" => (Method::GET, "/v2.0/ports".to_string(), None),
+        "show port" => (Method::GET, format!("/v2.0/ports/{}", f.spare), None),
+        "create port" => (
+            Method::POST,
+            "/v2.0/ports".to_string(),
+            Some(json!({"port": {"network_id": f.network}})),
+        ),
+        "update port" => (
+            Method::PUT,
+            format!("/v2.0/ports/{}", f.spare),
+            Some(json!({"port": {"name": "y"}})),
+        ),
+        "bind port" => (
+            Method::PUT,
+            format!("/v2.0/ports/{}", f.spare),
+            Some(json!({"port": {"binding:host_id": "h1"}})),
+        ),
+        "delete port" => (Method::DELETE, format!("/v2.0/ports/{}", f.spare), None),
+        "extensions" => (Method::GET, "/v2.0/extensions".to_string(), None),
         other => panic!("no such action {other}"),
     };
+    (method, path, body)
+}
+
+pub async fn call(action: &str, client: &Client, f: &Fixture) -> u16 {
+    let (method, path, body) = request_for(action, f);
+    let reply = client.send(method, &path, body).await;
     let status = reply.status.as_u16();
     // List calls never show another project's resources.
     if action.starts_with("list ") && status == 200 && !action.ends_with("tags") {
