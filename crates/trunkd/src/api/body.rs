@@ -25,16 +25,21 @@ impl FromRequest<AppState> for JsonBody {
             .await
             .map_err(|_| ApiError::RequestTimeout(state.body_timeout))?
             .map_err(|_| ApiError::PayloadTooLarge(limit))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::bad_request("body", "The request body is empty."));
-        }
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::bad_request("body", format!("Malformed JSON in request body: {e}"))
-        })?;
-        match nul_in(&value) {
-            Some(field) => Err(invalid(&field, "text may not contain a NUL character")),
-            None => Ok(JsonBody(value)),
-        }
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// A request body's bytes as JSON: not empty, well-formed, and without NUL characters.
+pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("body", "The request body is empty."));
+    }
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request("body", format!("Malformed JSON in request body: {e}"))
+    })?;
+    match nul_in(&value) {
+        Some(field) => Err(invalid(&field, "text may not contain a NUL character")),
+        None => Ok(value),
     }
 }
 

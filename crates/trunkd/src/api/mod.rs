@@ -7,6 +7,7 @@ pub mod auth;
 pub mod body;
 mod discovery;
 pub mod error;
+pub mod fuzz;
 mod health;
 pub mod keystone;
 pub mod list;

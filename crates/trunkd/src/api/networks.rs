@@ -27,7 +27,7 @@ const READ_ONLY: &[&str] = &[
     "subnets",
 ];
 
-fn parse_create_body(map: Map<String, Value>) -> Result<NetworkCreate, ApiError> {
+pub(crate) fn parse_create_body(map: Map<String, Value>) -> Result<NetworkCreate, ApiError> {
     let mut fields = Fields::new(map);
     fields.forbid(READ_ONLY, "POST")?;
     let network_type = match fields.take_string("provider:network_type")? {
@@ -55,7 +55,7 @@ fn parse_create_body(map: Map<String, Value>) -> Result<NetworkCreate, ApiError>
     Ok(create)
 }
 
-fn parse_update(map: Map<String, Value>) -> Result<NetworkUpdate, ApiError> {
+pub(crate) fn parse_update(map: Map<String, Value>) -> Result<NetworkUpdate, ApiError> {
     let mut fields = Fields::new(map);
     fields.forbid(READ_ONLY, "PUT")?;
     fields.forbid(

@@ -56,7 +56,7 @@ fn take_fixed_ips(fields: &mut Fields) -> Result<Option<Vec<FixedIp>>, ApiError>
         .map(Some)
 }
 
-fn parse_create_body(map: Map<String, Value>) -> Result<PortCreate, ApiError> {
+pub(crate) fn parse_create_body(map: Map<String, Value>) -> Result<PortCreate, ApiError> {
     let mut fields = Fields::new(map);
     fields.forbid(READ_ONLY, "POST")?;
     let create = PortCreate {
@@ -78,7 +78,7 @@ fn parse_create_body(map: Map<String, Value>) -> Result<PortCreate, ApiError> {
     Ok(create)
 }
 
-fn parse_update(map: Map<String, Value>) -> Result<PortUpdate, ApiError> {
+pub(crate) fn parse_update(map: Map<String, Value>) -> Result<PortUpdate, ApiError> {
     let mut fields = Fields::new(map);
     fields.forbid(READ_ONLY, "PUT")?;
     fields.forbid(&["network_id", "project_id", "tenant_id", "tags"], "PUT")?;

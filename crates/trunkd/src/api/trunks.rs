@@ -74,7 +74,7 @@ fn invalid(field: &str, reason: &str) -> ApiError {
     ApiError::Service(crate::service::ServiceError::invalid_input(field, reason))
 }
 
-fn parse_subports(items: Vec<Value>) -> Result<Vec<SubportRequest>, ApiError> {
+pub(crate) fn parse_subports(items: Vec<Value>) -> Result<Vec<SubportRequest>, ApiError> {
     items
         .into_iter()
         .enumerate()
@@ -83,7 +83,7 @@ fn parse_subports(items: Vec<Value>) -> Result<Vec<SubportRequest>, ApiError> {
 }
 
 /// The body of add_subports/remove_subports: `{"sub_ports": [...]}`.
-fn subports_body(body: Value) -> Result<Vec<Value>, ApiError> {
+pub(crate) fn subports_body(body: Value) -> Result<Vec<Value>, ApiError> {
     let Value::Object(map) = body else {
         return Err(ApiError::bad_request(
             "sub_ports",
@@ -98,7 +98,7 @@ fn subports_body(body: Value) -> Result<Vec<Value>, ApiError> {
     Ok(items)
 }
 
-fn parse_create_body(map: Map<String, Value>) -> Result<TrunkCreate, ApiError> {
+pub(crate) fn parse_create_body(map: Map<String, Value>) -> Result<TrunkCreate, ApiError> {
     let mut fields = Fields::new(map);
     fields.forbid(READ_ONLY, "POST")?;
     let create = TrunkCreate {
@@ -114,7 +114,7 @@ fn parse_create_body(map: Map<String, Value>) -> Result<TrunkCreate, ApiError> {
     Ok(create)
 }
 
-fn parse_update(map: Map<String, Value>) -> Result<TrunkUpdate, ApiError> {
+pub(crate) fn parse_update(map: Map<String, Value>) -> Result<TrunkUpdate, ApiError> {
     let mut fields = Fields::new(map);
     fields.forbid(READ_ONLY, "PUT")?;
     fields.forbid(

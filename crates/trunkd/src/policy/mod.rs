@@ -128,6 +128,14 @@ impl Policy {
         builder.finish()
     }
 
+    /// The defaults with the rule `action` replaced by `text`, as a policy file of that one
+    /// line would give.
+    pub fn with_rule(action: &str, text: &str) -> Result<Policy, PolicyError> {
+        let mut builder = load::Builder::with_defaults()?;
+        builder.define(action, text, Some("with_rule"))?;
+        builder.finish()
+    }
+
     /// Evaluates the rule named `action` for `creds` against `target`. An action without a rule
     /// falls back to the rule named `default`; without that too, the answer is no.
     pub fn enforce(&self, action: &str, target: &Target, creds: &Credentials) -> bool {
