@@ -1,6 +1,6 @@
-//! Reading request bodies: the size cap (413), the time limit (408), JSON syntax (400), the resource wrapper, and
-//! attribute-by-attribute type checks whose errors name the attribute. Every attribute must be
-//! consumed; what is left over is an unknown attribute (400).
+//! Reading request bodies: the size cap (413), the time limit (408), JSON syntax (400), the
+//! resource wrapper, and attribute-by-attribute type checks whose errors name the attribute.
+//! Every attribute must be consumed; what is left over is an unknown attribute (400).
 
 use std::str::FromStr;
 
