@@ -98,17 +98,12 @@ impl Metrics {
 
     /// The metrics in OpenMetrics text, with the outbox gauges read from `store` now.
     pub async fn render(&self, store: &dyn Store) -> Result<String, std::fmt::Error> {
-        match store.pending_event_count().await {
-            Ok(pending) => {
-                self.outbox_pending.set(pending);
+        match store.outbox_backlog().await {
+            Ok(backlog) => {
+                self.outbox_pending.set(backlog.pending);
+                self.outbox_retrying.set(backlog.retrying);
             }
             Err(error) => tracing::warn!(%error, "could not count pending outbox events"),
-        }
-        match store.retrying_event_count().await {
-            Ok(retrying) => {
-                self.outbox_retrying.set(retrying);
-            }
-            Err(error) => tracing::warn!(%error, "could not count retrying outbox events"),
         }
         self.encode()
     }

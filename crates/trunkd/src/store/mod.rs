@@ -64,8 +64,8 @@ macro_rules! impl_sql_outbox {
                 outbox::pending_count(&self.$reader).await
             }
 
-            async fn retrying_event_count(&self) -> Result<i64, StoreError> {
-                outbox::retrying_count(&self.$reader).await
+            async fn outbox_backlog(&self) -> Result<crate::store::OutboxBacklog, StoreError> {
+                outbox::backlog(&self.$reader).await
             }
         }
     };
@@ -113,6 +113,14 @@ pub enum StoreError {
     Schema(String),
     #[error("database error: {0}")]
     Internal(String),
+}
+
+/// The undelivered outbox events, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxBacklog {
+    pub pending: i64,
+    /// Those a driver failed on at least once, waiting for their retry.
+    pub retrying: i64,
 }
 
 /// A trunk seen from its parent port: what `trunk_details` shows.
@@ -260,8 +268,8 @@ pub trait Outbox: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Number of undelivered events (outbox lag, for metrics and tests).
     async fn pending_event_count(&self) -> Result<i64, StoreError>;
-    /// Number of undelivered events that failed at least once and wait for a retry.
-    async fn retrying_event_count(&self) -> Result<i64, StoreError>;
+    /// Undelivered events, and how many of them wait for a retry, counted together.
+    async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError>;
     /// Deletes events delivered before `before` (a timestamp as `now_timestamp` renders it).
     /// Returns how many went.
     async fn prune_delivered_events(&self, before: &str) -> Result<u64, StoreError>;

@@ -3,7 +3,7 @@
 
 use sqlx::{Pool, Row};
 
-use crate::store::{PendingEvent, ResourceKind, StoreError};
+use crate::store::{OutboxBacklog, PendingEvent, ResourceKind, StoreError};
 
 use super::{map_err, Db};
 
@@ -155,11 +155,16 @@ pub(super) async fn pending_count(pool: &Pool<Db>) -> Result<i64, StoreError> {
         .map_err(map_err)
 }
 
-pub(super) async fn retrying_count(pool: &Pool<Db>) -> Result<i64, StoreError> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND attempts > 0")
-        .fetch_one(pool)
-        .await
-        .map_err(map_err)
+/// Pending and retrying events in one pass over the pending ones.
+pub(super) async fn backlog(pool: &Pool<Db>) -> Result<OutboxBacklog, StoreError> {
+    let (pending, retrying): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0) \
+         FROM outbox WHERE delivered_at IS NULL",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(map_err)?;
+    Ok(OutboxBacklog { pending, retrying })
 }
 
 /// The newest applied migration and the number of failed ones, from sqlx's history table.
