@@ -309,13 +309,32 @@ async fn rule6_segmentation_unique_in_trunk_and_request() {
         )
         .await
         .expect_error(409, "DuplicateSubPort");
-    admin
+    // Twice in one request: bad input (400), found before any lookup, as Neutron's body
+    // validation finds it; named by the second entry's port.
+    let twice = admin
         .put(
             &format!("/v2.0/trunks/{trunk}/add_subports"),
             json!({"sub_ports": [vlan(&ports[2], 101), vlan(&ports[3], 101)]}),
         )
         .await
-        .expect_error(409, "DuplicateSubPort");
+        .expect_error(400, "HTTPBadRequest");
+    assert_eq!(
+        twice.message(),
+        format!(
+            "Invalid input for sub_ports. Reason: Segmentation ID '101' for '{}' is not unique.",
+            ports[3]
+        )
+    );
+    // Also on create, and before the parent is looked up: a parent that is no port at all.
+    let missing_parent = uuid::Uuid::new_v4().to_string();
+    admin
+        .post(
+            "/v2.0/trunks",
+            json!({"trunk": {"port_id": missing_parent,
+                "sub_ports": [vlan(&ports[2], 7), vlan(&ports[3], 7)]}}),
+        )
+        .await
+        .expect_error(400, "HTTPBadRequest");
     let body = admin
         .get(&format!("/v2.0/trunks/{trunk}"))
         .await

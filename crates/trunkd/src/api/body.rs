@@ -4,8 +4,9 @@
 
 use std::str::FromStr;
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
+use axum::http::header;
+use futures_util::StreamExt;
 use serde_json::{Map, Value};
 
 use crate::api::error::ApiError;
@@ -15,17 +16,84 @@ use crate::service::ServiceError;
 /// A request body parsed as JSON, within the configured size.
 pub struct JsonBody(pub Value);
 
+/// How much of an oversized body is still read, and thrown away, before the 413 goes out.
+/// Clients that write their whole body before they read (Python's http.client, hence
+/// openstackclient) would otherwise find the connection reset under them and never see the
+/// answer: this is the lingering close nginx does, bounded in bytes here and in time by the
+/// body time limit.
+pub const LINGER_BYTES: usize = 64 * 1024 * 1024;
+
+/// Why a body was not read whole.
+enum Unread {
+    /// Over the cap: the rest of the body, still to be drained.
+    TooLarge(axum::body::BodyDataStream),
+    /// The connection failed mid-body.
+    Broken,
+}
+
+/// Reads `body` whole if it stays within `limit` bytes, declared or sent.
+async fn read_capped(
+    body: axum::body::Body,
+    declared: Option<u64>,
+    limit: usize,
+) -> Result<Vec<u8>, Unread> {
+    let mut stream = body.into_data_stream();
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(Unread::TooLarge(stream));
+    }
+    let mut bytes = Vec::with_capacity(declared.map_or(0, |length| length as usize));
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| Unread::Broken)?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(Unread::TooLarge(stream));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// Reads and discards up to [`LINGER_BYTES`] of what is left of a body.
+async fn drain(mut rest: axum::body::BodyDataStream) {
+    let mut discarded = 0;
+    while let Some(Ok(chunk)) = rest.next().await {
+        discarded += chunk.len();
+        if discarded > LINGER_BYTES {
+            break;
+        }
+    }
+}
+
 impl FromRequest<AppState> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         let limit = state.max_body_bytes;
-        let reading = axum::body::to_bytes(request.into_body(), limit);
-        let bytes: Bytes = tokio::time::timeout(state.body_timeout, reading)
-            .await
-            .map_err(|_| ApiError::RequestTimeout(state.body_timeout))?
-            .map_err(|_| ApiError::PayloadTooLarge(limit))?;
-        parse_json(&bytes).map(JsonBody)
+        let headers = request.headers();
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        // A client that waits for `100 Continue` has sent nothing yet: answer at once.
+        let waits_to_send = headers
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let reading = read_capped(request.into_body(), declared, limit);
+        let started = tokio::time::Instant::now();
+        match tokio::time::timeout(state.body_timeout, reading).await {
+            Err(_) => Err(ApiError::RequestTimeout(state.body_timeout)),
+            Ok(Err(Unread::TooLarge(rest))) => {
+                if !waits_to_send {
+                    let left = state.body_timeout.saturating_sub(started.elapsed());
+                    let _ = tokio::time::timeout(left, drain(rest)).await;
+                }
+                Err(ApiError::PayloadTooLarge(limit))
+            }
+            Ok(Err(Unread::Broken)) => Err(ApiError::bad_request(
+                "body",
+                "The request body could not be read to its end.",
+            )),
+            Ok(Ok(bytes)) => parse_json(&bytes).map(JsonBody),
+        }
     }
 }
 

@@ -159,57 +159,47 @@ pub fn parse(raw: Option<&str>, catalogue: &'static [AttrSpec]) -> Result<ListRe
 }
 
 impl ListRequest {
-    /// Asks the store for one row more than the page so the caller learns if a next page exists.
+    /// The query for the store: the page itself, at most `limit` rows from the marker on.
     pub fn store_query(&self) -> ListQuery {
-        let mut query = self.query.clone();
-        query.limit = query.limit.map(|l| l + 1);
-        query
+        self.query.clone()
     }
 
-    /// Trims the extra row and builds the page links (`rel` next/previous) for `collection`.
-    pub fn paginate<T>(
+    /// The page links (`rel` next/previous) of `page` in `collection`, by Neutron's rule: the
+    /// direction of travel gets a link only while pages come back full (a full last page still
+    /// has one, and following it gives an empty page), the way back always has one, and an
+    /// empty page links without a marker (so the way back from the end starts at the end).
+    /// Clients walk until a page lacks the link, so the rule must match Neutron's exactly.
+    pub fn links<T>(
         &self,
-        mut items: Vec<T>,
+        page: &[T],
         id_of: impl Fn(&T) -> String,
         base_url: &str,
         collection: &str,
-    ) -> (Vec<T>, Option<Vec<Value>>) {
-        let Some(limit) = self.query.limit else {
-            return (items, None);
-        };
-        let more = items.len() > limit;
-        if more {
-            if self.query.page_reverse {
-                items.remove(0);
-            } else {
-                items.truncate(limit);
-            }
-        }
-        let mut links = Vec::new();
-        let href = |marker: &str, reverse: bool| {
+    ) -> Option<Vec<Value>> {
+        let limit = self.query.limit?;
+        let full = page.len() >= limit;
+        let href = |marker: Option<String>, reverse: bool| {
             let mut serializer = form_urlencoded::Serializer::new(String::new());
             for (key, value) in &self.link_base {
                 serializer.append_pair(key, value);
             }
-            serializer.append_pair("marker", marker);
+            if let Some(marker) = &marker {
+                serializer.append_pair("marker", marker);
+            }
             if reverse {
                 serializer.append_pair("page_reverse", "True");
             }
             format!("{base_url}/v2.0/{collection}?{}", serializer.finish())
         };
-        let (first, last) = (items.first().map(&id_of), items.last().map(&id_of));
-        let (forward_more, backward_more) = if self.query.page_reverse {
-            (self.query.marker.is_some(), more)
-        } else {
-            (more, self.query.marker.is_some())
-        };
-        if let (true, Some(last)) = (forward_more, &last) {
-            links.push(json!({"rel": "next", "href": href(last, false)}));
+        let reverse = self.query.page_reverse;
+        let mut links = Vec::new();
+        if reverse || full {
+            links.push(json!({"rel": "next", "href": href(page.last().map(&id_of), false)}));
         }
-        if let (true, Some(first)) = (backward_more, &first) {
-            links.push(json!({"rel": "previous", "href": href(first, true)}));
+        if !reverse || full {
+            links.push(json!({"rel": "previous", "href": href(page.first().map(&id_of), true)}));
         }
-        (items, (!links.is_empty()).then_some(links))
+        Some(links)
     }
 }
 
@@ -224,8 +214,8 @@ impl ListRequest {
         base_url: &str,
         collection: &str,
     ) -> Value {
-        let (page, links) = self.paginate(items, id_of, base_url, collection);
-        let rendered: Vec<Value> = page
+        let links = self.links(&items, id_of, base_url, collection);
+        let rendered: Vec<Value> = items
             .iter()
             .map(|item| Value::Object(select_fields(render(item), &self.fields)))
             .collect();
@@ -292,20 +282,67 @@ mod tests {
         }
     }
 
+    /// The rels and hrefs of the links of `page` for a query.
+    fn links_of(query: &str, page: &[&str]) -> Vec<(String, String)> {
+        let request = parse(Some(query), TRUNK_ATTRS).expect("valid");
+        request
+            .links(page, |s| s.to_string(), "http://h", "trunks")
+            .expect("links with limit")
+            .iter()
+            .map(|l| {
+                let text = |key: &str| l[key].as_str().unwrap_or("").to_string();
+                (text("rel"), text("href"))
+            })
+            .collect()
+    }
+
     #[test]
-    fn pages_link_forward_and_back() {
-        let request = parse(
-            Some("limit=2&marker=00000000-0000-0000-0000-000000000001"),
-            TRUNK_ATTRS,
-        )
-        .expect("valid");
-        let (items, links) =
-            request.paginate(vec!["a", "b", "c"], |s| s.to_string(), "http://h", "trunks");
-        assert_eq!(items, vec!["a", "b"]);
-        let links = links.expect("links with limit");
+    fn pages_link_as_neutron_does() {
+        // Forward, full page: next from the last item, previous from the first.
+        let links = links_of(
+            "limit=2&marker=00000000-0000-0000-0000-000000000001",
+            &["a", "b"],
+        );
         assert_eq!(links.len(), 2);
-        assert!(links[0]["href"].as_str().unwrap_or("").contains("marker=b"));
-        assert_eq!(links[1]["rel"], "previous");
+        assert_eq!(links[0].0, "next");
+        assert!(links[0].1.contains("marker=b"), "{links:?}");
+        assert!(!links[0].1.contains("page_reverse"), "{links:?}");
+        assert_eq!(links[1].0, "previous");
+        assert!(links[1].1.contains("marker=a") && links[1].1.contains("page_reverse=True"));
+        // Forward, first page: a way back all the same, as Neutron gives.
+        let rels: Vec<String> = links_of("limit=2", &["a", "b"])
+            .into_iter()
+            .map(|l| l.0)
+            .collect();
+        assert_eq!(rels, ["next", "previous"]);
+        // Forward, short page: no next.
+        let links = links_of("limit=2", &["a"]);
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].0, "previous");
+        // Forward, empty page (after a full last one): previous without a marker.
+        let links = links_of("limit=2&marker=00000000-0000-0000-0000-000000000001", &[]);
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].0, "previous");
+        assert!(!links[0].1.contains("marker"), "{links:?}");
+        assert!(links[0].1.contains("limit=2"), "{links:?}");
+        // Backward, full page: both ways; short page: only next.
+        let rels: Vec<String> = links_of("limit=2&page_reverse=True", &["a", "b"])
+            .into_iter()
+            .map(|l| l.0)
+            .collect();
+        assert_eq!(rels, ["next", "previous"]);
+        let links = links_of("limit=2&page_reverse=True", &["a"]);
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].0, "next");
+        assert!(links[0].1.contains("marker=a"), "{links:?}");
+    }
+
+    #[test]
+    fn no_limit_no_links() {
+        let request = parse(Some("sort_key=name"), TRUNK_ATTRS).expect("valid");
+        assert!(request
+            .links(&["a"], |s| s.to_string(), "http://h", "trunks")
+            .is_none());
     }
 
     #[test]

@@ -46,7 +46,7 @@ fn duplicate(trunk: Option<TrunkId>, segmentation_type: &str, id: i64) -> Servic
 
 impl Service {
     /// Rules that need no database: limits, segmentation types and ranges, duplicates inside
-    /// the request.
+    /// the request (a 400, as Neutron's body validation gives).
     pub(crate) fn check_subport_shapes(
         &self,
         requests: &[SubportRequest],
@@ -106,7 +106,15 @@ impl Service {
                     }
                     ("vlan", Some(id)) => {
                         if !vlans.insert(id) {
-                            return Err(duplicate(None, "vlan", id));
+                            // Bad input, as Neutron's body validation finds it: no lookup has
+                            // run yet. A clash with the trunk's own subports is a 409 later.
+                            return Err(ServiceError::invalid_input(
+                                "sub_ports",
+                                format!(
+                                    "Segmentation ID '{id}' for '{}' is not unique",
+                                    request.port_id
+                                ),
+                            ));
                         }
                         Segmentation::Vlan(id)
                     }
