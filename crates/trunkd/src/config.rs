@@ -51,6 +51,7 @@ pub struct FileSettings {
     pub max_subports_per_request: Option<usize>,
     pub trunk_quota: Option<i64>,
     pub client_timeout: Option<u64>,
+    pub driver_wait: Option<u64>,
     pub tenant_network_type: Option<String>,
     pub network_vlan_ranges: Option<Vec<String>>,
     pub vxlan_range: Option<String>,
@@ -100,6 +101,7 @@ impl FileSettings {
                 .or(lower.max_subports_per_request),
             trunk_quota: self.trunk_quota.or(lower.trunk_quota),
             client_timeout: self.client_timeout.or(lower.client_timeout),
+            driver_wait: self.driver_wait.or(lower.driver_wait),
             tenant_network_type: self.tenant_network_type.or(lower.tenant_network_type),
             network_vlan_ranges: self.network_vlan_ranges.or(lower.network_vlan_ranges),
             vxlan_range: self.vxlan_range.or(lower.vxlan_range),
@@ -329,6 +331,12 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
     if !(1..=3600).contains(&client_timeout) {
         return Err(invalid("client_timeout", "must be within 1..3600 seconds"));
     }
+    let driver_wait = settings
+        .driver_wait
+        .map_or(crate::service::DEFAULT_DRIVER_WAIT, Duration::from_secs);
+    if driver_wait > Duration::from_secs(300) {
+        return Err(invalid("driver_wait", "must be within 0..300 seconds"));
+    }
     let trunk_quota = match settings.trunk_quota {
         None | Some(-1) => None,
         Some(quota) => Some(
@@ -393,6 +401,7 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
             },
             max_subports_per_request: max_subports,
             trunk_quota,
+            driver_wait,
         },
         ovn,
         agent_credentials_file: settings.agent_credentials_file,

@@ -186,6 +186,10 @@ struct Settings {
     /// Seconds a client gets to send a request's headers, and again its body [default: 30]
     #[arg(long, env = "TRUNKD_CLIENT_TIMEOUT")]
     client_timeout: Option<u64>,
+    /// Seconds a trunk write waits for drivers that wire on delivery (ovn) before it answers;
+    /// 0 answers at once with the committed state [default: 5]
+    #[arg(long, env = "TRUNKD_DRIVER_WAIT")]
+    driver_wait: Option<u64>,
     /// Most trunks one project may own; -1 for no limit [default: -1]
     #[arg(long, env = "TRUNKD_TRUNK_QUOTA", allow_negative_numbers = true)]
     trunk_quota: Option<i64>,
@@ -272,6 +276,7 @@ impl From<Settings> for FileSettings {
             max_subports_per_request: s.max_subports_per_request,
             trunk_quota: s.trunk_quota,
             client_timeout: s.client_timeout,
+            driver_wait: s.driver_wait,
             tenant_network_type: s.tenant_network_type,
             network_vlan_ranges: s.network_vlan_ranges,
             vxlan_range: s.vxlan_range,

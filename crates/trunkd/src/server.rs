@@ -13,6 +13,7 @@ use crate::api::keystone::KeystoneAuth;
 use crate::api::{self, AppState, AuthMode};
 use crate::config::{AuthConfig, DatabaseConfig};
 use crate::config::{Config, ConfigError};
+use crate::drivers::delivered::DeliveryFeed;
 use crate::drivers::dispatcher::Dispatcher;
 use crate::drivers::noop::{self, NoopDriver};
 use crate::drivers::ovn::{self, OvnDriver, OvnSettings};
@@ -294,15 +295,20 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         .map_err(|e| StartupError::Serve(e.to_string()))?;
 
     let wake = Arc::new(Notify::new());
-    let service = Arc::new(Service::new(
-        store.clone(),
-        Arc::new(policy),
-        drivers.clone(),
-        config.service.clone(),
-        wake.clone(),
-    ));
+    let deliveries = DeliveryFeed::new();
+    let service = Arc::new(
+        Service::new(
+            store.clone(),
+            Arc::new(policy),
+            drivers.clone(),
+            config.service.clone(),
+            wake.clone(),
+        )
+        .with_delivery_feed(deliveries.clone()),
+    );
     let reporter: Arc<dyn StatusReporter> = service.clone();
-    let dispatcher = Dispatcher::new(store.clone(), drivers.clone(), reporter, wake);
+    let dispatcher =
+        Dispatcher::new(store.clone(), drivers.clone(), reporter, wake).with_feed(deliveries);
     let metrics = Arc::new(api::metrics::Metrics::new(
         &dispatcher.stats,
         service.status_transitions(),

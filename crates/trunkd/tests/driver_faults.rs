@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use support::harness;
 use trunkd::api::metrics::Metrics;
 use trunkd::drivers::dispatcher::Dispatcher;
-use trunkd::drivers::{DriverError, StatusReporter, TrunkDriver};
+use trunkd::drivers::{DriverError, Settlement, StatusReporter, TrunkDriver};
 use trunkd::ids::TrunkId;
 use trunkd::model::TrunkStatus;
 use trunkd::store::{PendingEvent, ResourceKind, Store};
@@ -51,6 +51,10 @@ impl Drop for ClearOnDrop {
 impl TrunkDriver for FaultyDriver {
     fn name(&self) -> &'static str {
         "faulty"
+    }
+    /// The test answers with the committed state and watches status move on its own.
+    fn settlement(&self) -> Settlement {
+        Settlement::Reported
     }
     fn segmentation_types(&self) -> &'static [&'static str] {
         &["vlan"]

@@ -8,6 +8,7 @@ mod nbdb;
 
 use std::time::Duration;
 
+use common::answers::answers_are_final_under_concurrency;
 use common::{vlan, DatabaseLocation, Server};
 use nbdb::{wait_for, NbDatabase};
 use serde_json::{json, Value};
@@ -255,7 +256,7 @@ async fn events_wait_while_the_database_is_down_and_catch_up() {
     let Some(mut nb) = NbDatabase::start("events_wait_while_the_database_is_down") else {
         return;
     };
-    let server = start(&nb, &[]);
+    let server = start(&nb, &["--driver-wait", "1"]);
     let admin = server.admin();
     let network = admin.network(json!({})).await;
     let parent = admin.port(&network, json!({})).await;
@@ -264,8 +265,25 @@ async fn events_wait_while_the_database_is_down_and_catch_up() {
     wait_for_port_rows(&nb, 2);
 
     nb.down();
-    let trunk = admin.trunk(&parent, json!([vlan(&sub, 42)])).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The create waits for the driver at most --driver-wait (1 s here), then answers with what
+    // it committed; the outbox carries on.
+    let started = std::time::Instant::now();
+    let created = admin
+        .post(
+            "/v2.0/trunks",
+            json!({"trunk": {"port_id": parent, "sub_ports": [vlan(&sub, 42)]}}),
+        )
+        .await
+        .expect(201);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(4),
+        "waited {waited:?}"
+    );
+    assert_eq!(created["trunk"]["status"], "DOWN");
+    assert_eq!(created["trunk"]["revision_number"], 0);
+    let trunk = created["trunk"]["id"].as_str().expect("id").to_string();
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let shown = admin
         .get(&format!("/v2.0/trunks/{trunk}"))
         .await
@@ -282,6 +300,16 @@ async fn events_wait_while_the_database_is_down_and_catch_up() {
         Some(parent.as_str())
     );
     assert_eq!(optional(&nb, &sub, "tag").as_deref(), Some("42"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_wait_for_the_northbound_transaction() {
+    let Some(nb) = NbDatabase::start("answers_wait_for_the_northbound_transaction") else {
+        return;
+    };
+    let server = start(&nb, &[]);
+    // As Neutron's OVN driver, whose answers come after its NB write: ACTIVE already.
+    answers_are_final_under_concurrency(&server, "ACTIVE").await;
 }
 
 /// Marks every delivered outbox event as pending again, so the driver receives each one a

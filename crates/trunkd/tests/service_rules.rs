@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use support::{harness, vlan};
 use trunkd::drivers::dispatcher::Dispatcher;
 use trunkd::drivers::noop::NoopDriver;
-use trunkd::drivers::{DriverError, StatusReporter, TrunkChange, TrunkDriver};
+use trunkd::drivers::{DriverError, Settlement, StatusReporter, TrunkChange, TrunkDriver};
 use trunkd::model::TrunkStatus;
 use trunkd::service::{PortUpdate, ServiceError};
 use trunkd::store::{PendingEvent, ResourceKind};
@@ -32,6 +32,10 @@ struct ScriptedDriver {
 impl TrunkDriver for ScriptedDriver {
     fn name(&self) -> &'static str {
         "scripted"
+    }
+    /// The test answers with the committed state and watches status move on its own.
+    fn settlement(&self) -> Settlement {
+        Settlement::Reported
     }
     fn segmentation_types(&self) -> &'static [&'static str] {
         &["vlan"]

@@ -28,10 +28,18 @@ async fn readme_walkthrough_three_vlans_then_remove_one() {
             json!([vlan(&subs[0], 10), vlan(&subs[1], 20), vlan(&subs[2], 30)]),
         )
         .await;
-    let body = admin.wait_for_status(&trunk, "ACTIVE").await;
+    let body = admin
+        .get(&format!("/v2.0/trunks/{trunk}"))
+        .await
+        .expect(200)["trunk"]
+        .clone();
+    assert_eq!(
+        body["status"], "ACTIVE",
+        "the noop driver has nothing to wire: ACTIVE in the create's transaction"
+    );
     assert_eq!(subport_ids(&body).len(), 3);
     let revision = body["revision_number"].as_i64().expect("revision");
-    assert!(revision >= 1, "DOWN->ACTIVE bumps the revision: {body}");
+    assert_eq!(revision, 0, "no status write after the create: {body}");
 
     let port = admin
         .get(&format!("/v2.0/ports/{}", subs[0]))
@@ -59,8 +67,8 @@ async fn readme_walkthrough_three_vlans_then_remove_one() {
         .await
         .expect(200);
     assert_eq!(
-        removed["status"], "DOWN",
-        "removal moves the trunk to DOWN in the same transaction"
+        removed["status"], "ACTIVE",
+        "with nothing to wire, the removal's own transaction leaves the trunk ACTIVE"
     );
     assert_eq!(
         subport_ids(&removed),
@@ -485,6 +493,19 @@ async fn rule12_subport_binding_follows_parent_and_unbinding_goes_down() {
         .expect(200);
     assert_eq!(sub["port"]["binding:host_id"], "");
     assert_eq!(sub["port"]["binding:vif_type"], "unbound");
+    // Bound again: with nothing to wire, ACTIVE in the binding's own transaction.
+    admin
+        .put(
+            &format!("/v2.0/ports/{}", ports[0]),
+            json!({"port": {"binding:host_id": "compute-2"}}),
+        )
+        .await
+        .expect(200);
+    let rebound = admin
+        .get(&format!("/v2.0/trunks/{trunk}"))
+        .await
+        .expect(200);
+    assert_eq!(rebound["trunk"]["status"], "ACTIVE");
 }
 
 #[tokio::test]

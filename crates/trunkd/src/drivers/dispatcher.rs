@@ -15,6 +15,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::Notify;
 
+use crate::drivers::delivered::DeliveryFeed;
 use crate::drivers::{DriverError, DriverSet, StatusReporter};
 use crate::store::{PendingEvent, ResourceKind, Store, StoreError};
 
@@ -56,6 +57,8 @@ pub struct Dispatcher {
     pub stats: DispatchStats,
     /// How long one driver may take on one event.
     delivery_timeout: Duration,
+    /// Told of every delivered event, for API calls waiting for theirs.
+    feed: DeliveryFeed,
 }
 
 /// Backoff before attempt `attempts + 1`: 100 ms doubling, capped at one minute.
@@ -79,7 +82,14 @@ impl Dispatcher {
             wake,
             stats: DispatchStats::default(),
             delivery_timeout: DELIVERY_TIMEOUT,
+            feed: DeliveryFeed::new(),
         }
+    }
+
+    /// Publishes every delivered event to `feed`.
+    pub fn with_feed(mut self, feed: DeliveryFeed) -> Self {
+        self.feed = feed;
+        self
     }
 
     /// Sets how long one driver may take on one event (at most the default, so the lease
@@ -189,6 +199,7 @@ impl Dispatcher {
             match self.deliver(&event).await {
                 Ok(()) => {
                     self.store.mark_event_delivered(event.id).await?;
+                    self.feed.publish(&event);
                     self.stats.delivered.inc();
                     delivered_any = true;
                 }

@@ -2,6 +2,7 @@
 //! they support and lets them veto a change inside its transaction; after commit the
 //! [`dispatcher`] hands them the change's outbox event, at least once and in order per resource.
 
+pub mod delivered;
 pub mod dispatcher;
 pub mod noop;
 pub mod ovn;
@@ -48,9 +49,26 @@ pub trait StatusReporter: Send + Sync {
     ) -> Result<Option<i64>, DriverError>;
 }
 
+/// When a driver's part in a trunk change is done, which decides what the API can answer: a
+/// create or update answer must say what a GET right after it says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// Nothing to wire: the status the driver would report is this one, written in the
+    /// change's own transaction, so the answer is final.
+    InTransaction(TrunkStatus),
+    /// Wired when the dispatcher delivers the change's event (a database the driver writes
+    /// at once): the API waits, bounded, for that delivery and answers with the state after it.
+    OnDelivery,
+    /// Wired later by someone who reports status on their own (a host agent): the answer is
+    /// the committed state, and the trunk moves on when the report comes.
+    Reported,
+}
+
 #[async_trait]
 pub trait TrunkDriver: Send + Sync {
     fn name(&self) -> &'static str;
+    /// When its part in a change is done (no default: each driver says).
+    fn settlement(&self) -> Settlement;
     /// Segmentation types this driver can wire.
     fn segmentation_types(&self) -> &'static [&'static str];
     /// Whether it can trunk or untrunk a port that is already bound to a host.
@@ -162,5 +180,17 @@ impl DriverSet {
 
     pub fn precommit(&self, change: &TrunkChange<'_>) -> Result<(), DriverError> {
         self.drivers.iter().try_for_each(|d| d.precommit(change))
+    }
+
+    /// When the loaded drivers together are done with a change: in the transaction only if
+    /// every one of them is and they agree on the status; else on delivery if any driver
+    /// wires on delivery; else when reported.
+    pub fn settlement(&self) -> Settlement {
+        let each: Vec<Settlement> = self.drivers.iter().map(|d| d.settlement()).collect();
+        match each.first() {
+            Some(first @ Settlement::InTransaction(_)) if each.iter().all(|s| s == first) => *first,
+            _ if each.contains(&Settlement::OnDelivery) => Settlement::OnDelivery,
+            _ => Settlement::Reported,
+        }
     }
 }

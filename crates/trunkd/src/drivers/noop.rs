@@ -1,23 +1,28 @@
-//! The `noop` driver of the embedded default: no data plane, trunks go ACTIVE once committed.
+//! The `noop` driver of the embedded default: no data plane; trunks are ACTIVE from the
+//! transaction that changes them.
 
 use async_trait::async_trait;
 
 use crate::model::TrunkStatus;
-use crate::store::{PendingEvent, ResourceKind};
+use crate::store::PendingEvent;
 
-use super::{DriverError, StatusReporter, TrunkDriver};
+use super::{DriverError, Settlement, StatusReporter, TrunkDriver};
 
 pub struct NoopDriver;
 
 pub const SEGMENTATION_TYPES: &[&str] = &["vlan", "inherit"];
 
-/// Events after which a trunk needs (re)wiring.
-const WIRING_EVENTS: &[&str] = &["created", "subports_added", "subports_removed"];
-
 #[async_trait]
 impl TrunkDriver for NoopDriver {
     fn name(&self) -> &'static str {
         "noop"
+    }
+
+    /// There is nothing to wire, so the status is known before commit: trunks are ACTIVE in
+    /// the write's own transaction and every answer is final (issue 15: a status report after
+    /// the answer made the answer stale, revision and status both).
+    fn settlement(&self) -> Settlement {
+        Settlement::InTransaction(TrunkStatus::Active)
     }
 
     fn segmentation_types(&self) -> &'static [&'static str] {
@@ -32,25 +37,12 @@ impl TrunkDriver for NoopDriver {
         "other"
     }
 
+    /// Nothing to do: the status was written with the change.
     async fn deliver(
         &self,
-        event: &PendingEvent,
-        status: &dyn StatusReporter,
+        _event: &PendingEvent,
+        _status: &dyn StatusReporter,
     ) -> Result<(), DriverError> {
-        if event.resource != ResourceKind::Trunk || !WIRING_EVENTS.contains(&event.event.as_str()) {
-            return Ok(());
-        }
-        let trunk = event
-            .resource_id
-            .parse()
-            .map_err(|_| DriverError::Failed(format!("bad trunk id {}", event.resource_id)))?;
-        // Straight to ACTIVE, as a driver that wires synchronously reports, and only if nobody
-        // changed the trunk meanwhile. Not via BUILD: were the process killed between the two
-        // reports, the event's redelivery would find the trunk moved on from the revision it
-        // names (by the BUILD report) and leave it in BUILD for good.
-        status
-            .report_status(trunk, event.revision_number, TrunkStatus::Active)
-            .await?;
         Ok(())
     }
 }

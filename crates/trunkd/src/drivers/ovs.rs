@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{DriverError, StatusReporter, TrunkChange, TrunkDriver};
+use super::{DriverError, Settlement, StatusReporter, TrunkChange, TrunkDriver};
 use crate::ids::TrunkId;
 use crate::notify::publisher::Publisher;
 use crate::notify::Notification;
@@ -73,6 +73,11 @@ impl OvsDriver {
 impl TrunkDriver for OvsDriver {
     fn name(&self) -> &'static str {
         "ovs"
+    }
+
+    /// The host's agent wires the trunk and reports its status when done.
+    fn settlement(&self) -> Settlement {
+        Settlement::Reported
     }
 
     fn segmentation_types(&self) -> &'static [&'static str] {

@@ -59,12 +59,12 @@ impl TrunkStatus {
         }
     }
 
-    /// The status an API-side subport change leaves behind, if the change is allowed at all.
-    pub fn after_subport_change(self, removing: bool) -> Option<TrunkStatus> {
-        match (self, removing) {
-            (TrunkStatus::Error, false) => None,
-            _ => Some(TrunkStatus::Down),
-        }
+    /// Whether an API-side subport change is allowed in this status: a trunk in ERROR takes
+    /// no new subports, but may lose some (the user repairing it). The status the change
+    /// leaves is the service's to say (DOWN, or what drivers that settle in the transaction
+    /// report).
+    pub fn accepts_subport_change(self, removing: bool) -> bool {
+        removing || self != TrunkStatus::Error
     }
 }
 
@@ -106,9 +106,10 @@ mod tests {
 
     #[test]
     fn error_refuses_adds_but_not_removes() {
-        assert_eq!(Error.after_subport_change(false), None);
-        assert_eq!(Error.after_subport_change(true), Some(Down));
-        assert_eq!(Active.after_subport_change(false), Some(Down));
+        assert!(!Error.accepts_subport_change(false));
+        assert!(Error.accepts_subport_change(true));
+        assert!(Active.accepts_subport_change(false));
+        assert!(Down.accepts_subport_change(false));
     }
 
     #[test]

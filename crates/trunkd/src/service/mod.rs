@@ -8,6 +8,7 @@ mod error;
 mod networks;
 mod ports;
 mod quota;
+mod settle;
 pub mod status;
 mod subports;
 pub mod tags;
@@ -26,6 +27,7 @@ pub use ports::{PortCreate, PortUpdate, PortView, TrunkDetails};
 pub use subports::SubportRequest;
 pub use trunks::{TrunkCreate, TrunkUpdate};
 
+use crate::drivers::delivered::DeliveryFeed;
 use crate::drivers::DriverSet;
 use crate::model::NetworkType;
 use crate::policy::Policy;
@@ -96,7 +98,13 @@ pub struct ServiceSettings {
     pub max_subports_per_request: usize,
     /// Most trunks one project may own; `None` is no limit.
     pub trunk_quota: Option<u64>,
+    /// How long a trunk write waits for drivers that wire on delivery before it answers
+    /// (zero: it does not wait).
+    pub driver_wait: std::time::Duration,
 }
+
+/// Default of [`ServiceSettings::driver_wait`].
+pub const DEFAULT_DRIVER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Default for ServiceSettings {
     fn default() -> Self {
@@ -104,6 +112,7 @@ impl Default for ServiceSettings {
             networks: NetworkSettings::default(),
             max_subports_per_request: 4094,
             trunk_quota: None,
+            driver_wait: DEFAULT_DRIVER_WAIT,
         }
     }
 }
@@ -115,6 +124,8 @@ pub struct Service {
     settings: ServiceSettings,
     /// Woken after every commit so the dispatcher delivers the new events at once.
     outbox_wake: Arc<Notify>,
+    /// Deliveries the dispatcher made, for writes that wait for theirs.
+    deliveries: DeliveryFeed,
     transitions: status::TransitionCounter,
 }
 
@@ -170,8 +181,16 @@ impl Service {
             drivers,
             settings,
             outbox_wake,
+            deliveries: DeliveryFeed::new(),
             transitions: status::TransitionCounter::default(),
         }
+    }
+
+    /// Listens to `feed`, where the dispatcher publishes what it delivered (without it, writes
+    /// that would wait for a delivery wait out `driver_wait` looking at the outbox).
+    pub fn with_delivery_feed(mut self, feed: DeliveryFeed) -> Self {
+        self.deliveries = feed;
+        self
     }
 
     /// Trunk status transitions made so far, by edge.

@@ -545,9 +545,11 @@ impl Service {
         )
         .await?;
         let unbound = !parent.is_bound();
-        if unbound && trunk.status != TrunkStatus::Down {
-            trunk.status = TrunkStatus::Down;
-        }
+        trunk.status = if unbound {
+            TrunkStatus::Down
+        } else {
+            self.status_after_bind(trunk.status)
+        };
         trunk.std.revision_number += 1;
         trunk.std.updated_at = now;
         tx.update_trunk(&trunk).await?;

@@ -4,7 +4,7 @@
 use crate::drivers::{DriverError, TrunkChange};
 use crate::ids::{PortId, ProjectId, TrunkId};
 use crate::model::port::{SUBPORT_DEVICE_OWNER, VIF_UNBOUND};
-use crate::model::{Port, StandardAttrs, Subport, Trunk, TrunkStatus};
+use crate::model::{Port, StandardAttrs, Subport, Trunk};
 use crate::policy::Target;
 use crate::store::{ListQuery, ResourceKind, StoreError, StoreTx, SubportBinding};
 
@@ -168,7 +168,8 @@ impl Service {
             let shapes = self.check_subport_shapes(&request.sub_ports)?;
             prepared.push((port_id, project, shapes));
         }
-        write_tx!(self, |tx| async {
+        let watch = self.watch_deliveries();
+        let created = write_tx!(self, |tx| async {
             let quota = self.settings().trunk_quota;
             quota::check_trunks(tx.as_mut(), quota, prepared.iter().map(|(_, p, _)| p)).await?;
             let mut created = Vec::with_capacity(requests.len());
@@ -195,7 +196,7 @@ impl Service {
                     name: request.name.clone().unwrap_or_default(),
                     description: request.description.clone().unwrap_or_default(),
                     admin_state_up: request.admin_state_up.unwrap_or(true),
-                    status: TrunkStatus::Down,
+                    status: self.status_after_change(),
                     sub_ports,
                     std,
                 };
@@ -220,7 +221,8 @@ impl Service {
             }
             Ok::<_, ServiceError>(created)
         }
-        .await)
+        .await)?;
+        Ok(self.settled(watch, created).await)
     }
 
     pub async fn get_trunk(&self, ctx: &Context, id: TrunkId) -> Result<Trunk, ServiceError> {
@@ -271,7 +273,8 @@ impl Service {
     ) -> Result<Trunk, ServiceError> {
         let guard = self.guard(ctx);
         Self::check_texts(update.name.as_ref(), update.description.as_ref())?;
-        write_tx!(self, |tx| async {
+        let watch = self.watch_deliveries();
+        let updated = write_tx!(self, |tx| async {
             let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
             guard.require("update_trunk", &trunk_target(&trunk))?;
             check_revision(if_match, trunk.std.revision_number)?;
@@ -297,7 +300,8 @@ impl Service {
             .await?;
             Ok::<_, ServiceError>(trunk)
         }
-        .await)
+        .await)?;
+        Ok(self.settle_one(watch, updated).await)
     }
 
     pub async fn delete_trunk(
@@ -352,20 +356,21 @@ impl Service {
     ) -> Result<Trunk, ServiceError> {
         let guard = self.guard(ctx);
         let shapes = self.check_subport_shapes(&requests)?;
-        write_tx!(self, |tx| {
+        let watch = self.watch_deliveries();
+        let added = write_tx!(self, |tx| {
             async {
             let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
             guard.require("add_subports", &trunk_target(&trunk))?;
             check_revision(if_match, trunk.std.revision_number)?;
             check_manageable(&trunk)?;
-            let Some(next_status) = trunk.status.after_subport_change(false) else {
+            if !trunk.status.accepts_subport_change(false) {
                 return Err(ServiceError::conflict(
                     "TrunkInErrorState",
                     format!(
                         "Trunk {id} is in error state. Remove the failing subports or delete the trunk first."
                     ),
                 ));
-            };
+            }
             if requests.is_empty() {
                 return Ok(trunk);
             }
@@ -386,7 +391,7 @@ impl Service {
                     &shapes,
                 )
                 .await?;
-            trunk.status = next_status;
+            trunk.status = self.status_after_change();
             trunk.std.revision_number += 1;
             trunk.std.updated_at = crate::model::now_timestamp();
             trunk.sub_ports.extend(added.iter().cloned());
@@ -411,7 +416,8 @@ impl Service {
             Ok::<_, ServiceError>(trunk)
         }
         .await
-        })
+        })?;
+        Ok(self.settle_one(watch, added).await)
     }
 
     pub async fn remove_subports(
@@ -439,7 +445,8 @@ impl Service {
                 format!("port {port} is listed more than once"),
             ));
         }
-        write_tx!(self, |tx| async {
+        let watch = self.watch_deliveries();
+        let removed = write_tx!(self, |tx| async {
             let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
             guard.require("remove_subports", &trunk_target(&trunk))?;
             check_revision(if_match, trunk.std.revision_number)?;
@@ -457,10 +464,7 @@ impl Service {
             }
             let removing: std::collections::HashSet<PortId> = ports.iter().copied().collect();
             trunk.sub_ports.retain(|s| !removing.contains(&s.port_id));
-            trunk.status = trunk
-                .status
-                .after_subport_change(true)
-                .unwrap_or(TrunkStatus::Down);
+            trunk.status = self.status_after_change();
             trunk.std.revision_number += 1;
             trunk.std.updated_at = crate::model::now_timestamp();
             self.drivers()
@@ -480,6 +484,13 @@ impl Service {
             .await?;
             Ok::<_, ServiceError>(trunk)
         }
-        .await)
+        .await)?;
+        Ok(self.settle_one(watch, removed).await)
+    }
+
+    /// [`Service::settled`] for one trunk.
+    async fn settle_one(&self, watch: Option<super::settle::DeliveryWatch>, trunk: Trunk) -> Trunk {
+        let mut settled = self.settled(watch, vec![trunk.clone()]).await;
+        settled.pop().unwrap_or(trunk)
     }
 }

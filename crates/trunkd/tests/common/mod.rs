@@ -5,6 +5,7 @@
 #[path = "../pgdb/mod.rs"]
 pub mod pgdb;
 
+pub mod answers;
 pub mod invariants;
 
 use std::io::{BufRead, BufReader};

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{DriverError, StatusReporter, TrunkChange, TrunkDriver};
+use super::{DriverError, Settlement, StatusReporter, TrunkChange, TrunkDriver};
 use crate::model::TrunkStatus;
 use crate::ovsdb::{Client, Remote, Timing};
 use crate::store::{PendingEvent, ResourceKind, Store};
@@ -120,6 +120,11 @@ impl OvnDriver {
 impl TrunkDriver for OvnDriver {
     fn name(&self) -> &'static str {
         "ovn"
+    }
+
+    /// A trunk is wired once the northbound transaction of its event commits.
+    fn settlement(&self) -> Settlement {
+        Settlement::OnDelivery
     }
 
     fn segmentation_types(&self) -> &'static [&'static str] {
