@@ -33,6 +33,11 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
     ),
     ("net-mtu", "Network MTU", "The MTU of a network."),
     (
+        "port-security",
+        "Port Security",
+        "port_security_enabled on networks and ports; a port takes its network's by default.",
+    ),
+    (
         "project-id",
         "project_id field enabled",
         "Resources carry project_id beside tenant_id.",

@@ -49,6 +49,7 @@ pub(crate) fn parse_create_body(map: Map<String, Value>) -> Result<NetworkCreate
         network_type,
         physical_network: fields.take_string("provider:physical_network")?,
         segmentation_id: fields.take_int("provider:segmentation_id")?,
+        port_security_enabled: fields.take_bool("port_security_enabled")?,
         tags: fields.take_string_list("tags")?.unwrap_or_default(),
     };
     fields.finish()?;
@@ -75,6 +76,7 @@ pub(crate) fn parse_update(map: Map<String, Value>) -> Result<NetworkUpdate, Api
         admin_state_up: fields.take_bool("admin_state_up")?,
         shared: fields.take_bool("shared")?,
         mtu: fields.take_int("mtu")?,
+        port_security_enabled: fields.take_bool("port_security_enabled")?,
     };
     fields.finish()?;
     Ok(update)

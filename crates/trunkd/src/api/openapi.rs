@@ -52,6 +52,8 @@ pub struct Network {
     subnets: Vec<String>,
     #[schema(rename = "router:external")]
     router_external: bool,
+    /// What ports created on the network without a value of their own take.
+    port_security_enabled: bool,
     revision_number: i64,
     created_at: String,
     updated_at: String,
@@ -84,6 +86,9 @@ pub struct NetworkCreate {
     /// Admin only; allocated when absent (vlan 1..4094, vxlan and geneve 1..16777215).
     #[schema(rename = "provider:segmentation_id", minimum = 1, maximum = 16777215)]
     segmentation_id: Option<i64>,
+    /// Defaults to true.
+    #[schema(required = false)]
+    port_security_enabled: bool,
     #[schema(required = false)]
     tags: Vec<String>,
 }
@@ -100,6 +105,9 @@ pub struct NetworkUpdate {
     shared: bool,
     #[schema(minimum = 68, maximum = 9216)]
     mtu: Option<i64>,
+    /// Applies to ports created afterwards; existing ports keep theirs.
+    #[schema(required = false)]
+    port_security_enabled: bool,
 }
 
 #[derive(ToSchema)]
@@ -149,6 +157,7 @@ pub struct Port {
     profile: Option<Object>,
     #[schema(rename = "binding:vif_details")]
     vif_details: Object,
+    port_security_enabled: bool,
     /// Present on trunk parents.
     trunk_details: Option<TrunkDetails>,
     revision_number: i64,
@@ -193,6 +202,9 @@ pub struct PortCreate {
     /// Admin or service only.
     #[schema(rename = "binding:profile", required = false)]
     profile: Object,
+    /// Defaults to the network's.
+    #[schema(required = false)]
+    port_security_enabled: bool,
     #[schema(required = false)]
     tags: Vec<String>,
 }
@@ -219,6 +231,8 @@ pub struct PortUpdate {
     vnic_type: VnicType,
     #[schema(rename = "binding:profile", required = false)]
     profile: Object,
+    #[schema(required = false)]
+    port_security_enabled: bool,
 }
 
 #[derive(ToSchema)]

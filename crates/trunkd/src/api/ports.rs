@@ -72,6 +72,7 @@ pub(crate) fn parse_create_body(map: Map<String, Value>) -> Result<PortCreate, A
         host_id: fields.take_string("binding:host_id")?,
         vnic_type: fields.take_string("binding:vnic_type")?,
         profile: fields.take_object("binding:profile")?,
+        port_security_enabled: fields.take_bool("port_security_enabled")?,
         tags: fields.take_string_list("tags")?.unwrap_or_default(),
     };
     fields.finish()?;
@@ -93,6 +94,7 @@ pub(crate) fn parse_update(map: Map<String, Value>) -> Result<PortUpdate, ApiErr
         host_id: fields.take_string("binding:host_id")?,
         vnic_type: fields.take_string("binding:vnic_type")?,
         profile: fields.take_object("binding:profile")?,
+        port_security_enabled: fields.take_bool("port_security_enabled")?,
     };
     fields.finish()?;
     Ok(update)

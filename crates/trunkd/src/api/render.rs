@@ -46,6 +46,7 @@ pub fn network(shown: &Shown<Network>) -> Map<String, Value> {
         "provider:network_type": n.network_type.as_str(),
         "provider:physical_network": n.physical_network,
         "provider:segmentation_id": n.segmentation_id,
+        "port_security_enabled": n.port_security_enabled,
         "subnets": [],
         "router:external": false,
     }));
@@ -105,6 +106,7 @@ pub fn port(view: &PortView) -> Map<String, Value> {
         "binding:vnic_type": p.vnic_type,
         "binding:profile": p.profile,
         "binding:vif_details": {},
+        "port_security_enabled": p.port_security_enabled,
     }));
     standard(&mut object, p.project_id.as_str(), &p.std);
     if let Some(details) = &view.trunk_details {

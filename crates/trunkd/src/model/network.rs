@@ -81,5 +81,7 @@ pub struct Network {
     pub network_type: NetworkType,
     pub physical_network: Option<String>,
     pub segmentation_id: Option<i64>,
+    /// `port-security`: the value a port created on this network without one inherits.
+    pub port_security_enabled: bool,
     pub std: StandardAttrs,
 }

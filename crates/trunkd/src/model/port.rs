@@ -33,6 +33,9 @@ pub struct Port {
     pub vnic_type: String,
     /// `binding:profile`, a JSON object kept as given.
     pub profile: serde_json::Map<String, serde_json::Value>,
+    /// `port-security`: whether the data plane may filter this port's traffic (anti-spoofing,
+    /// security groups). Taken from the port's network when a create does not give it.
+    pub port_security_enabled: bool,
     pub std: StandardAttrs,
 }
 

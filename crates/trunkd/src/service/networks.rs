@@ -30,6 +30,8 @@ pub struct NetworkCreate {
     pub network_type: Option<NetworkType>,
     pub physical_network: Option<String>,
     pub segmentation_id: Option<i64>,
+    /// `port-security`; true when absent.
+    pub port_security_enabled: Option<bool>,
     pub tags: Vec<String>,
 }
 
@@ -40,6 +42,8 @@ pub struct NetworkUpdate {
     pub admin_state_up: Option<bool>,
     pub shared: Option<bool>,
     pub mtu: Option<i64>,
+    /// `port-security`: changes what ports created afterwards inherit, not existing ports.
+    pub port_security_enabled: Option<bool>,
 }
 
 pub(crate) fn network_target(network: &Network) -> Target {
@@ -282,6 +286,7 @@ impl Service {
                     network_type: *network_type,
                     physical_network: physical_network.clone(),
                     segmentation_id,
+                    port_security_enabled: request.port_security_enabled.unwrap_or(true),
                     std,
                 };
                 tx.insert_network(&network).await?;
@@ -383,6 +388,9 @@ impl Service {
             }
             if let Some(mtu) = update.mtu {
                 network.mtu = mtu;
+            }
+            if let Some(port_security_enabled) = update.port_security_enabled {
+                network.port_security_enabled = port_security_enabled;
             }
             network.std.revision_number += 1;
             network.std.updated_at = crate::model::now_timestamp();

@@ -51,6 +51,8 @@ pub struct PortCreate {
     pub host_id: Option<String>,
     pub vnic_type: Option<String>,
     pub profile: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `port-security`; the network's value when absent.
+    pub port_security_enabled: Option<bool>,
     pub tags: Vec<String>,
 }
 
@@ -66,6 +68,7 @@ pub struct PortUpdate {
     pub host_id: Option<String>,
     pub vnic_type: Option<String>,
     pub profile: Option<serde_json::Map<String, serde_json::Value>>,
+    pub port_security_enabled: Option<bool>,
 }
 
 /// A trunk parent's `trunk_details`.
@@ -270,7 +273,9 @@ impl Service {
         let ports = write_tx!(self, |tx| async {
             let mut created = Vec::with_capacity(requests.len());
             for (request, (network_id, project, mac)) in requests.iter().zip(&prepared) {
-                visible_network(tx.as_mut(), &guard, *network_id).await?;
+                // Read in this transaction, so the value inherited is the network's as of
+                // the port's creation, whatever a concurrent network update does.
+                let network = visible_network(tx.as_mut(), &guard, *network_id).await?;
                 let host_id = request.host_id.clone().unwrap_or_default();
                 let mut std = StandardAttrs::fresh();
                 std.tags = request.tags.clone();
@@ -290,6 +295,9 @@ impl Service {
                     host_id,
                     vnic_type: request.vnic_type.clone().unwrap_or_else(|| "normal".into()),
                     profile: request.profile.clone().unwrap_or_default(),
+                    port_security_enabled: request
+                        .port_security_enabled
+                        .unwrap_or(network.port_security_enabled),
                     std,
                 };
                 self.insert_port_with_mac(tx.as_mut(), &mut port, mac.is_some())
@@ -486,6 +494,9 @@ impl Service {
             }
             if let Some(profile) = &update.profile {
                 port.profile = profile.clone();
+            }
+            if let Some(port_security_enabled) = update.port_security_enabled {
+                port.port_security_enabled = port_security_enabled;
             }
             port.std.revision_number += 1;
             port.std.updated_at = crate::model::now_timestamp();

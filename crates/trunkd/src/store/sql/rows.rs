@@ -33,15 +33,15 @@ macro_rules! tags_column {
 
 pub(super) const NETWORK_COLUMNS: &str = concat!(
     "t.id, t.project_id, t.name, t.description, t.admin_state_up, t.status, t.shared, t.mtu, \
-     t.network_type, t.physical_network, t.segmentation_id, t.revision_number, t.created_at, \
-     t.updated_at, ",
+     t.network_type, t.physical_network, t.segmentation_id, t.port_security_enabled, \
+     t.revision_number, t.created_at, t.updated_at, ",
     tags_column!("network")
 );
 
 pub(super) const PORT_COLUMNS: &str = concat!(
     "t.id, t.project_id, t.network_id, t.name, t.description, t.mac_address, t.admin_state_up, \
      t.status, t.device_id, t.device_owner, t.fixed_ips, t.host_id, t.vif_type, t.vnic_type, \
-     t.profile, t.revision_number, t.created_at, t.updated_at, ",
+     t.profile, t.port_security_enabled, t.revision_number, t.created_at, t.updated_at, ",
     tags_column!("port")
 );
 
@@ -131,6 +131,7 @@ pub(super) fn network(row: &DbRow) -> Result<Network, StoreError> {
             .ok_or_else(|| corrupt("network type", &network_type))?,
         physical_network: get(row, "physical_network")?,
         segmentation_id: get(row, "segmentation_id")?,
+        port_security_enabled: get(row, "port_security_enabled")?,
         std: std_attrs(row)?,
     })
 }
@@ -158,6 +159,7 @@ pub(super) fn port(row: &DbRow) -> Result<Port, StoreError> {
         vnic_type: get(row, "vnic_type")?,
         profile: serde_json::from_str(&profile)
             .map_err(|_| corrupt("binding profile", &profile))?,
+        port_security_enabled: get(row, "port_security_enabled")?,
         std: std_attrs(row)?,
     })
 }

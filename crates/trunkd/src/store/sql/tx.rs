@@ -157,8 +157,8 @@ impl StoreTx for SqlTx {
         sqlx::query(
             "INSERT INTO networks (id, project_id, name, description, admin_state_up, status, \
              shared, mtu, network_type, physical_network, segmentation_id, revision_number, \
-             created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             created_at, updated_at, port_security_enabled) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(network.id.to_string())
         .bind(network.project_id.as_str())
@@ -174,6 +174,7 @@ impl StoreTx for SqlTx {
         .bind(network.std.revision_number)
         .bind(&network.std.created_at)
         .bind(&network.std.updated_at)
+        .bind(network.port_security_enabled)
         .execute(self.conn())
         .await
         .map_err(map_err)?;
@@ -189,7 +190,8 @@ impl StoreTx for SqlTx {
     async fn update_network(&mut self, network: &Network) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE networks SET name = $1, description = $2, admin_state_up = $3, status = $4, \
-             shared = $5, mtu = $6, revision_number = $7, updated_at = $8 WHERE id = $9",
+             shared = $5, mtu = $6, revision_number = $7, updated_at = $8, \
+             port_security_enabled = $9 WHERE id = $10",
         )
         .bind(&network.name)
         .bind(&network.description)
@@ -199,6 +201,7 @@ impl StoreTx for SqlTx {
         .bind(network.mtu)
         .bind(network.std.revision_number)
         .bind(&network.std.updated_at)
+        .bind(network.port_security_enabled)
         .bind(network.id.to_string())
         .execute(self.conn())
         .await
@@ -260,8 +263,9 @@ impl StoreTx for SqlTx {
         sqlx::query(
             "INSERT INTO ports (id, project_id, network_id, name, description, mac_address, \
              admin_state_up, status, device_id, device_owner, fixed_ips, host_id, vif_type, \
-             vnic_type, profile, revision_number, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+             vnic_type, profile, revision_number, created_at, updated_at, port_security_enabled) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+             $19)",
         )
         .bind(port.id.to_string())
         .bind(port.project_id.as_str())
@@ -281,6 +285,7 @@ impl StoreTx for SqlTx {
         .bind(port.std.revision_number)
         .bind(&port.std.created_at)
         .bind(&port.std.updated_at)
+        .bind(port.port_security_enabled)
         .execute(self.conn())
         .await
         .map_err(map_err)?;
@@ -298,7 +303,7 @@ impl StoreTx for SqlTx {
             "UPDATE ports SET name = $1, description = $2, mac_address = $3, admin_state_up = $4, \
              status = $5, device_id = $6, device_owner = $7, fixed_ips = $8, host_id = $9, \
              vif_type = $10, vnic_type = $11, profile = $12, revision_number = $13, \
-             updated_at = $14 WHERE id = $15",
+             updated_at = $14, port_security_enabled = $15 WHERE id = $16",
         )
         .bind(&port.name)
         .bind(&port.description)
@@ -314,6 +319,7 @@ impl StoreTx for SqlTx {
         .bind(to_json(&port.profile)?)
         .bind(port.std.revision_number)
         .bind(&port.std.updated_at)
+        .bind(port.port_security_enabled)
         .bind(port.id.to_string())
         .execute(self.conn())
         .await
