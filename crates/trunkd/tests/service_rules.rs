@@ -103,7 +103,7 @@ async fn rule9_error_refuses_adds_and_allows_removes() {
     h.service
         .transition_trunk(trunk, revision, TrunkStatus::Error)
         .await
-        .expect("DOWN -> ERROR is legal");
+        .expect("ACTIVE -> ERROR is legal");
     let refused = h
         .service
         .add_subports(&ctx, trunk, vec![vlan(ports[2], 6)], None)
@@ -115,13 +115,18 @@ async fn rule9_error_refuses_adds_and_allows_removes() {
         .remove_subports(&ctx, trunk, vec![ports[1]], None)
         .await
         .expect("removal repairs");
-    assert_eq!(repaired.status, TrunkStatus::Down);
+    assert_eq!(
+        repaired.status,
+        TrunkStatus::Active,
+        "noop settles the repaired trunk in the removal's own transaction"
+    );
     assert!(repaired.sub_ports.is_empty());
 }
 
 #[tokio::test]
 async fn state_machine_refuses_illegal_and_stale_reports() {
-    let h = harness(vec![Arc::new(NoopDriver)]).await;
+    // A driver whose trunks wait in DOWN for a report (noop's are ACTIVE from the start).
+    let h = harness(vec![Arc::new(ScriptedDriver::default())]).await;
     let net = h.network().await;
     let ports = h.ports(net, 1).await;
     let trunk = h.trunk(ports[0], vec![]).await;
