@@ -52,6 +52,7 @@ pub struct FileSettings {
     pub trunk_quota: Option<i64>,
     pub client_timeout: Option<u64>,
     pub driver_wait: Option<u64>,
+    pub outbox_retention: Option<u64>,
     pub tenant_network_type: Option<String>,
     pub network_vlan_ranges: Option<Vec<String>>,
     pub vxlan_range: Option<String>,
@@ -102,6 +103,7 @@ impl FileSettings {
             trunk_quota: self.trunk_quota.or(lower.trunk_quota),
             client_timeout: self.client_timeout.or(lower.client_timeout),
             driver_wait: self.driver_wait.or(lower.driver_wait),
+            outbox_retention: self.outbox_retention.or(lower.outbox_retention),
             tenant_network_type: self.tenant_network_type.or(lower.tenant_network_type),
             network_vlan_ranges: self.network_vlan_ranges.or(lower.network_vlan_ranges),
             vxlan_range: self.vxlan_range.or(lower.vxlan_range),
@@ -146,6 +148,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Time a client gets to send a request's headers, and again its body.
     pub client_timeout: Duration,
+    /// How long delivered outbox events are kept before they are deleted.
+    pub outbox_retention: Duration,
     pub service: ServiceSettings,
     /// Settings of the `ovn` driver, when it is loaded.
     pub ovn: Option<OvnSettings>,
@@ -337,6 +341,16 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
     if driver_wait > Duration::from_secs(300) {
         return Err(invalid("driver_wait", "must be within 0..300 seconds"));
     }
+    let outbox_retention = settings.outbox_retention.map_or(
+        crate::drivers::dispatcher::DEFAULT_RETENTION,
+        Duration::from_secs,
+    );
+    if outbox_retention > Duration::from_secs(7 * 24 * 3600) {
+        return Err(invalid(
+            "outbox_retention",
+            "must be within 0..604800 seconds",
+        ));
+    }
     let trunk_quota = match settings.trunk_quota {
         None | Some(-1) => None,
         Some(quota) => Some(
@@ -391,6 +405,7 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
         policy_file: settings.policy_file,
         max_body_bytes,
         client_timeout: Duration::from_secs(client_timeout),
+        outbox_retention,
         service: ServiceSettings {
             networks: NetworkSettings {
                 tenant_network_type,

@@ -190,6 +190,9 @@ struct Settings {
     /// 0 answers at once with the committed state [default: 5]
     #[arg(long, env = "TRUNKD_DRIVER_WAIT")]
     driver_wait: Option<u64>,
+    /// Seconds delivered outbox events are kept before they are deleted [default: 300]
+    #[arg(long, env = "TRUNKD_OUTBOX_RETENTION")]
+    outbox_retention: Option<u64>,
     /// Most trunks one project may own; -1 for no limit [default: -1]
     #[arg(long, env = "TRUNKD_TRUNK_QUOTA", allow_negative_numbers = true)]
     trunk_quota: Option<i64>,
@@ -277,6 +280,7 @@ impl From<Settings> for FileSettings {
             trunk_quota: s.trunk_quota,
             client_timeout: s.client_timeout,
             driver_wait: s.driver_wait,
+            outbox_retention: s.outbox_retention,
             tenant_network_type: s.tenant_network_type,
             network_vlan_ranges: s.network_vlan_ranges,
             vxlan_range: s.vxlan_range,

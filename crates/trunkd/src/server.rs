@@ -307,8 +307,9 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         .with_delivery_feed(deliveries.clone()),
     );
     let reporter: Arc<dyn StatusReporter> = service.clone();
-    let dispatcher =
-        Dispatcher::new(store.clone(), drivers.clone(), reporter, wake).with_feed(deliveries);
+    let dispatcher = Dispatcher::new(store.clone(), drivers.clone(), reporter, wake)
+        .with_feed(deliveries)
+        .with_retention(config.outbox_retention);
     let metrics = Arc::new(api::metrics::Metrics::new(
         &dispatcher.stats,
         service.status_transitions(),

@@ -235,6 +235,14 @@ async fn failing_hanging_and_panicking_deliveries_hold_up_no_other_trunk_and_los
     let text = metrics.render(h.store.as_ref()).await.expect("metrics");
     // 1 hang + 2 failures + 2 panics, each a failed attempt that was retried.
     assert_eq!(sample(&text, "trunkd_driver_failures_total"), 5.0);
+    assert_eq!(
+        sample(
+            &text,
+            "trunkd_driver_failures_by_driver_total{driver=\"faulty\"}"
+        ),
+        5.0,
+        "each failure is counted against the driver that failed"
+    );
     assert_eq!(sample(&text, "trunkd_outbox_retrying_events"), 0.0);
     assert_eq!(sample(&text, "trunkd_outbox_pending_events"), 0.0);
     let edges = transitions(&text);

@@ -312,6 +312,90 @@ async fn answers_wait_for_the_northbound_transaction() {
     answers_are_final_under_concurrency(&server, "ACTIVE").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_down_database_costs_one_outbox_row_per_trunk() {
+    let Some(mut nb) = NbDatabase::start("a_down_database_costs_one_outbox_row_per_trunk") else {
+        return;
+    };
+    let server = start(&nb, &["--driver-wait", "0"]);
+    let admin = server.admin();
+    let network = admin.network(json!({})).await;
+    let parent = admin.port(&network, json!({})).await;
+    let first = admin.ports(&network, 3).await;
+    let churn = admin.ports(&network, 10).await;
+    let last = admin.ports(&network, 2).await;
+    let vlans = |ports: &[String], base: i64| -> Value {
+        ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| vlan(p, base + i as i64))
+            .collect()
+    };
+    let trunk = admin.trunk(&parent, vlans(&first, 100)).await;
+    admin.wait_for_status(&trunk, "ACTIVE").await;
+    admin.wait_for_outbox_drained().await;
+    assert_eq!(
+        optional(&nb, &first[0], "parent_name").as_deref(),
+        Some(parent.as_str())
+    );
+
+    // The data plane goes away; the trunk keeps changing: 42 changes.
+    nb.down();
+    let path = |action: &str| format!("/v2.0/trunks/{trunk}/{action}");
+    let removing = |ports: &[String]| -> Value {
+        json!({"sub_ports": ports.iter().map(|p| json!({"port_id": p})).collect::<Vec<_>>()})
+    };
+    admin
+        .put(&path("remove_subports"), removing(&first))
+        .await
+        .expect(200);
+    for round in 0..20 {
+        admin
+            .put(
+                &path("add_subports"),
+                json!({"sub_ports": vlans(&churn, 200 + round)}),
+            )
+            .await
+            .expect(200);
+        admin
+            .put(&path("remove_subports"), removing(&churn))
+            .await
+            .expect(200);
+    }
+    admin
+        .put(
+            &path("add_subports"),
+            json!({"sub_ports": vlans(&last, 300)}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        admin.pending_events().await,
+        1.0,
+        "the trunk's undelivered events are folded into one"
+    );
+
+    // Back: the one event wires the last subports and unwires the first ones, which left the
+    // trunk while the database was away and are named only by the folded event.
+    nb.up();
+    admin.wait_for_outbox_drained().await;
+    admin.wait_for_status(&trunk, "ACTIVE").await;
+    for port in &last {
+        assert_eq!(
+            optional(&nb, port, "parent_name").as_deref(),
+            Some(parent.as_str())
+        );
+    }
+    for port in first.iter().chain(&churn) {
+        assert_eq!(
+            optional(&nb, port, "parent_name"),
+            None,
+            "{port} still a subport"
+        );
+    }
+    assert_eq!(optional(&nb, &last[1], "tag").as_deref(), Some("301"));
+}
+
 /// Marks every delivered outbox event as pending again, so the driver receives each one a
 /// second time, including events older than the state they would describe.
 async fn redeliver_everything(server: &Server) {

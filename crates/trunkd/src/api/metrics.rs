@@ -47,6 +47,7 @@ pub struct Metrics {
     latency: LatencyFamily,
     outbox_pending: Gauge,
     outbox_retrying: Gauge,
+    outbox_bytes: Gauge,
 }
 
 impl Metrics {
@@ -56,6 +57,7 @@ impl Metrics {
         let latency: LatencyFamily = Family::new_with_constructor(latency_buckets);
         let outbox_pending = Gauge::default();
         let outbox_retrying = Gauge::default();
+        let outbox_bytes = Gauge::default();
         registry.register("http_requests", "HTTP requests served", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -73,6 +75,11 @@ impl Metrics {
             outbox_retrying.clone(),
         );
         registry.register(
+            "outbox_pending_bytes",
+            "Size of the undelivered events' payloads (one event per resource: they are folded)",
+            outbox_bytes.clone(),
+        );
+        registry.register(
             "driver_deliveries",
             "Outbox events delivered to the drivers",
             dispatch.delivered.clone(),
@@ -81,6 +88,11 @@ impl Metrics {
             "driver_failures",
             "Failed attempts to deliver an outbox event (each is retried)",
             dispatch.failed.clone(),
+        );
+        registry.register(
+            "driver_failures_by_driver",
+            "Failed deliveries by the driver that failed: the driver the backlog waits for",
+            dispatch.failed_by_driver.clone(),
         );
         registry.register(
             "trunk_status_transitions",
@@ -93,6 +105,7 @@ impl Metrics {
             latency,
             outbox_pending,
             outbox_retrying,
+            outbox_bytes,
         }
     }
 
@@ -102,6 +115,7 @@ impl Metrics {
             Ok(backlog) => {
                 self.outbox_pending.set(backlog.pending);
                 self.outbox_retrying.set(backlog.retrying);
+                self.outbox_bytes.set(backlog.bytes);
             }
             Err(error) => tracing::warn!(%error, "could not count pending outbox events"),
         }

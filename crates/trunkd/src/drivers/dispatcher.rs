@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use tokio::sync::Notify;
 
 use crate::drivers::delivered::DeliveryFeed;
-use crate::drivers::{DriverError, DriverSet, StatusReporter};
+use crate::drivers::{DriverError, DriverSet, StatusReporter, TrunkDriver};
 use crate::store::{PendingEvent, ResourceKind, Store, StoreError};
 
 /// Events read per pass.
@@ -35,16 +35,27 @@ const LEASE_MS: i64 = 2 * DELIVERY_TIMEOUT.as_millis() as i64;
 /// When a held lease is renewed before the next event: after a third of it, so a delivery
 /// started just before renewal was due (at most one timeout) ends with a third to spare.
 const RENEW_AFTER: Duration = Duration::from_millis(LEASE_MS as u64 / 3);
-/// Delivered events are kept this long (for inspection), then deleted.
-const DELIVERED_RETENTION: chrono::TimeDelta = chrono::TimeDelta::hours(1);
-/// How often delivered events are pruned.
-const PRUNE_EVERY: Duration = Duration::from_secs(600);
+/// Default of how long delivered events are kept (for inspection) before they are deleted.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(300);
+/// Pruning runs a few times per retention period, at least every minute.
+const PRUNE_EVERY_MAX: Duration = Duration::from_secs(60);
+
+/// Labels of the per-driver failure counter.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+pub struct DriverLabels {
+    pub driver: &'static str,
+}
 
 /// Counters exposed on `/metrics`.
 #[derive(Debug, Default, Clone)]
 pub struct DispatchStats {
     pub delivered: prometheus_client::metrics::counter::Counter,
     pub failed: prometheus_client::metrics::counter::Counter,
+    /// Failed attempts by the driver that failed: which data plane holds the backlog up.
+    pub failed_by_driver: prometheus_client::metrics::family::Family<
+        DriverLabels,
+        prometheus_client::metrics::counter::Counter,
+    >,
 }
 
 pub struct Dispatcher {
@@ -59,6 +70,8 @@ pub struct Dispatcher {
     delivery_timeout: Duration,
     /// Told of every delivered event, for API calls waiting for theirs.
     feed: DeliveryFeed,
+    /// How long delivered events are kept.
+    retention: Duration,
 }
 
 /// Backoff before attempt `attempts + 1`: 100 ms doubling, capped at one minute.
@@ -83,7 +96,19 @@ impl Dispatcher {
             stats: DispatchStats::default(),
             delivery_timeout: DELIVERY_TIMEOUT,
             feed: DeliveryFeed::new(),
+            retention: DEFAULT_RETENTION,
         }
+    }
+
+    /// Keeps delivered events for `retention` (zero: they go at the next prune).
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// How often pruning runs: a quarter of the retention, between a second and a minute.
+    fn prune_every(&self) -> Duration {
+        (self.retention / 4).clamp(Duration::from_secs(1), PRUNE_EVERY_MAX)
     }
 
     /// Publishes every delivered event to `feed`.
@@ -103,7 +128,7 @@ impl Dispatcher {
     pub async fn run(self) {
         let mut last_prune = tokio::time::Instant::now();
         loop {
-            if last_prune.elapsed() >= PRUNE_EVERY {
+            if last_prune.elapsed() >= self.prune_every() {
                 last_prune = tokio::time::Instant::now();
                 self.prune().await;
             }
@@ -121,7 +146,9 @@ impl Dispatcher {
 
     /// Deletes delivered events older than the retention period.
     pub async fn prune(&self) {
-        let cutoff = crate::model::timestamp(chrono::Utc::now() - DELIVERED_RETENTION);
+        let retention =
+            chrono::TimeDelta::from_std(self.retention).unwrap_or(chrono::TimeDelta::MAX);
+        let cutoff = crate::model::timestamp(chrono::Utc::now() - retention);
         match self.store.prune_delivered_events(&cutoff).await {
             Ok(0) => {}
             Ok(count) => tracing::info!(count, "pruned delivered outbox events"),
@@ -225,31 +252,46 @@ impl Dispatcher {
         Ok(delivered_any)
     }
 
-    /// Hands one event to every driver in turn. Each delivery runs as its own task, so a
-    /// driver that panics or hangs fails this attempt instead of taking the dispatcher down.
+    /// Hands one event to every driver in turn, and counts a failure against the driver that
+    /// failed.
     async fn deliver(&self, event: &PendingEvent) -> Result<(), DriverError> {
         for driver in self.drivers.drivers() {
-            let name = driver.name();
-            let (driver, reporter, owned) = (driver.clone(), self.reporter.clone(), event.clone());
-            let mut attempt =
-                tokio::spawn(async move { driver.deliver(&owned, reporter.as_ref()).await });
-            match tokio::time::timeout(self.delivery_timeout, &mut attempt).await {
-                Ok(Ok(result)) => result?,
-                Ok(Err(join_error)) => {
-                    return Err(DriverError::Failed(format!(
-                        "driver {name} crashed: {join_error}"
-                    )))
-                }
-                Err(_) => {
-                    attempt.abort();
-                    return Err(DriverError::Failed(format!(
-                        "driver {name} timed out after {:?}",
-                        self.delivery_timeout
-                    )));
-                }
-            }
+            self.deliver_to(driver, event).await.inspect_err(|_| {
+                self.stats
+                    .failed_by_driver
+                    .get_or_create(&DriverLabels {
+                        driver: driver.name(),
+                    })
+                    .inc();
+            })?;
         }
         Ok(())
+    }
+
+    /// Hands one event to one driver. Each delivery runs as its own task, so a driver that
+    /// panics or hangs fails this attempt instead of taking the dispatcher down.
+    async fn deliver_to(
+        &self,
+        driver: &Arc<dyn TrunkDriver>,
+        event: &PendingEvent,
+    ) -> Result<(), DriverError> {
+        let name = driver.name();
+        let (driver, reporter, owned) = (driver.clone(), self.reporter.clone(), event.clone());
+        let mut attempt =
+            tokio::spawn(async move { driver.deliver(&owned, reporter.as_ref()).await });
+        match tokio::time::timeout(self.delivery_timeout, &mut attempt).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join_error)) => Err(DriverError::Failed(format!(
+                "driver {name} crashed: {join_error}"
+            ))),
+            Err(_) => {
+                attempt.abort();
+                Err(DriverError::Failed(format!(
+                    "driver {name} timed out after {:?}",
+                    self.delivery_timeout
+                )))
+            }
+        }
     }
 }
 

@@ -45,6 +45,18 @@ impl OvsDriver {
                 hosts.insert(host.to_string());
             }
         }
+        // Hosts of older events folded into this one (service::outbox).
+        let folded = event
+            .payload
+            .get(crate::service::outbox::PREVIOUS_HOSTS)
+            .and_then(|v| v.as_array());
+        hosts.extend(
+            folded
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str())
+                .map(String::from),
+        );
         let parent = event
             .payload
             .get("port_id")

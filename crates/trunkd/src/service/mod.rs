@@ -6,6 +6,7 @@ mod agents;
 mod context;
 mod error;
 mod networks;
+pub(crate) mod outbox;
 mod ports;
 mod quota;
 mod settle;

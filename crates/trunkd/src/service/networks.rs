@@ -290,13 +290,16 @@ impl Service {
                     std,
                 };
                 tx.insert_network(&network).await?;
-                tx.insert_event(&event(
-                    ResourceKind::Network,
-                    network.id,
-                    "created",
-                    0,
-                    serde_json::json!({ "id": network.id.to_string() }),
-                ))
+                super::outbox::record(
+                    &mut *tx,
+                    event(
+                        ResourceKind::Network,
+                        network.id,
+                        "created",
+                        0,
+                        serde_json::json!({ "id": network.id.to_string() }),
+                    ),
+                )
                 .await?;
                 created.push(network);
             }
@@ -395,13 +398,16 @@ impl Service {
             network.std.revision_number += 1;
             network.std.updated_at = crate::model::now_timestamp();
             tx.update_network(&network).await?;
-            tx.insert_event(&event(
-                ResourceKind::Network,
-                network.id,
-                "updated",
-                network.std.revision_number,
-                serde_json::json!({ "id": network.id.to_string() }),
-            ))
+            super::outbox::record(
+                &mut *tx,
+                event(
+                    ResourceKind::Network,
+                    network.id,
+                    "updated",
+                    network.std.revision_number,
+                    serde_json::json!({ "id": network.id.to_string() }),
+                ),
+            )
             .await?;
             Ok::<_, ServiceError>(network)
         }
@@ -430,7 +436,7 @@ impl Service {
                 ));
             }
             tx.delete_network(id).await?;
-            tx.insert_event(&event(
+            super::outbox::record(&mut *tx, event(
                 ResourceKind::Network,
                 id,
                 "deleted",

@@ -302,13 +302,16 @@ impl Service {
                 };
                 self.insert_port_with_mac(tx.as_mut(), &mut port, mac.is_some())
                     .await?;
-                tx.insert_event(&event(
-                    ResourceKind::Port,
-                    port.id,
-                    "created",
-                    0,
-                    serde_json::json!({ "id": port.id.to_string() }),
-                ))
+                super::outbox::record(
+                    &mut *tx,
+                    event(
+                        ResourceKind::Port,
+                        port.id,
+                        "created",
+                        0,
+                        serde_json::json!({ "id": port.id.to_string() }),
+                    ),
+                )
                 .await?;
                 created.push(port);
             }
@@ -504,13 +507,16 @@ impl Service {
                 StoreError::Unique(Constraint::PortMac) => mac_in_use(&port),
                 other => other.into(),
             })?;
-            tx.insert_event(&event(
-                ResourceKind::Port,
-                port.id,
-                "updated",
-                port.std.revision_number,
-                serde_json::json!({ "id": port.id.to_string(), "host_id": port.host_id }),
-            ))
+            super::outbox::record(
+                &mut *tx,
+                event(
+                    ResourceKind::Port,
+                    port.id,
+                    "updated",
+                    port.std.revision_number,
+                    serde_json::json!({ "id": port.id.to_string(), "host_id": port.host_id }),
+                ),
+            )
             .await?;
             if old_host != port.host_id {
                 self.follow_parent_binding(tx.as_mut(), &port, &old_host)
@@ -564,22 +570,25 @@ impl Service {
         trunk.std.revision_number += 1;
         trunk.std.updated_at = now;
         tx.update_trunk(&trunk).await?;
-        tx.insert_event(&event(
-            ResourceKind::Trunk,
-            trunk.id,
-            if unbound {
-                "parent_unbound"
-            } else {
-                "parent_bound"
-            },
-            trunk.std.revision_number,
-            serde_json::json!({
-                "trunk_id": trunk.id.to_string(),
-                "port_id": parent.id.to_string(),
-                "host_id": parent.host_id,
-                "previous_host_id": previous_host,
-            }),
-        ))
+        super::outbox::record(
+            &mut *tx,
+            event(
+                ResourceKind::Trunk,
+                trunk.id,
+                if unbound {
+                    "parent_unbound"
+                } else {
+                    "parent_bound"
+                },
+                trunk.std.revision_number,
+                serde_json::json!({
+                    "trunk_id": trunk.id.to_string(),
+                    "port_id": parent.id.to_string(),
+                    "host_id": parent.host_id,
+                    "previous_host_id": previous_host,
+                }),
+            ),
+        )
         .await?;
         Ok(())
     }
@@ -610,13 +619,16 @@ impl Service {
                 });
             }
             tx.delete_port(id).await?;
-            tx.insert_event(&event(
-                ResourceKind::Port,
-                id,
-                "deleted",
-                port.std.revision_number + 1,
-                serde_json::json!({ "id": id.to_string() }),
-            ))
+            super::outbox::record(
+                &mut *tx,
+                event(
+                    ResourceKind::Port,
+                    id,
+                    "deleted",
+                    port.std.revision_number + 1,
+                    serde_json::json!({ "id": id.to_string() }),
+                ),
+            )
             .await?;
             Ok::<_, ServiceError>(())
         }

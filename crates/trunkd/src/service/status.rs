@@ -91,6 +91,9 @@ impl Service {
             trunk.std.revision_number += 1;
             trunk.std.updated_at = crate::model::now_timestamp();
             tx.update_trunk(&trunk).await?;
+            // Not folded (service::outbox): a report is made while its driver delivers an
+            // older event of this trunk, and folding that one in would hand it to the driver
+            // again, whose report would fold it again, without end.
             tx.insert_event(&event(
                 ResourceKind::Trunk,
                 id,

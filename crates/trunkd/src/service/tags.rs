@@ -200,13 +200,16 @@ impl Service {
             resource.save(tx.as_mut()).await?;
             let id = resource.id();
             tx.replace_tags(kind, &id, &tags).await?;
-            tx.insert_event(&event(
-                kind,
-                &id,
-                "updated",
-                revision,
-                serde_json::json!({ "id": id, "tags": tags }),
-            ))
+            super::outbox::record(
+                &mut *tx,
+                event(
+                    kind,
+                    &id,
+                    "updated",
+                    revision,
+                    serde_json::json!({ "id": id, "tags": tags }),
+                ),
+            )
             .await?;
             Ok::<_, ServiceError>(tags)
         }

@@ -209,13 +209,16 @@ impl Service {
                 let ports: Vec<PortId> = trunk.sub_ports.iter().map(|s| s.port_id).collect();
                 tx.set_subport_bindings(&ports, &self.joining_binding(&trunk, &parent))
                     .await?;
-                tx.insert_event(&event(
-                    ResourceKind::Trunk,
-                    trunk.id,
-                    "created",
-                    trunk.std.revision_number,
-                    trunk_payload(&trunk, &ports),
-                ))
+                super::outbox::record(
+                    &mut *tx,
+                    event(
+                        ResourceKind::Trunk,
+                        trunk.id,
+                        "created",
+                        trunk.std.revision_number,
+                        trunk_payload(&trunk, &ports),
+                    ),
+                )
                 .await?;
                 created.push(trunk);
             }
@@ -290,13 +293,16 @@ impl Service {
             trunk.std.revision_number += 1;
             trunk.std.updated_at = crate::model::now_timestamp();
             tx.update_trunk(&trunk).await?;
-            tx.insert_event(&event(
-                ResourceKind::Trunk,
-                trunk.id,
-                "updated",
-                trunk.std.revision_number,
-                trunk_payload(&trunk, &[]),
-            ))
+            super::outbox::record(
+                &mut *tx,
+                event(
+                    ResourceKind::Trunk,
+                    trunk.id,
+                    "updated",
+                    trunk.std.revision_number,
+                    trunk_payload(&trunk, &[]),
+                ),
+            )
             .await?;
             Ok::<_, ServiceError>(trunk)
         }
@@ -334,13 +340,16 @@ impl Service {
             tx.set_subport_bindings(&ports, &Self::leaving_binding(&now))
                 .await?;
             tx.delete_trunk(id).await?;
-            tx.insert_event(&event(
-                ResourceKind::Trunk,
-                id,
-                "deleted",
-                trunk.std.revision_number + 1,
-                trunk_payload(&trunk, &ports),
-            ))
+            super::outbox::record(
+                &mut *tx,
+                event(
+                    ResourceKind::Trunk,
+                    id,
+                    "deleted",
+                    trunk.std.revision_number + 1,
+                    trunk_payload(&trunk, &ports),
+                ),
+            )
             .await?;
             Ok::<_, ServiceError>(())
         }
@@ -405,7 +414,7 @@ impl Service {
             tx.set_subport_bindings(&ports, &self.joining_binding(&trunk, &parent))
                 .await?;
             tx.update_trunk(&trunk).await?;
-            tx.insert_event(&event(
+            super::outbox::record(&mut *tx, event(
                 ResourceKind::Trunk,
                 id,
                 "subports_added",
@@ -474,13 +483,16 @@ impl Service {
             tx.set_subport_bindings(&ports, &Self::leaving_binding(&trunk.std.updated_at))
                 .await?;
             tx.update_trunk(&trunk).await?;
-            tx.insert_event(&event(
-                ResourceKind::Trunk,
-                id,
-                "subports_removed",
-                trunk.std.revision_number,
-                trunk_payload(&trunk, &ports),
-            ))
+            super::outbox::record(
+                &mut *tx,
+                event(
+                    ResourceKind::Trunk,
+                    id,
+                    "subports_removed",
+                    trunk.std.revision_number,
+                    trunk_payload(&trunk, &ports),
+                ),
+            )
             .await?;
             Ok::<_, ServiceError>(trunk)
         }

@@ -121,6 +121,8 @@ pub struct OutboxBacklog {
     pub pending: i64,
     /// Those a driver failed on at least once, waiting for their retry.
     pub retrying: i64,
+    /// Their payloads' size in bytes: what a data plane that is down costs the database.
+    pub bytes: i64,
 }
 
 /// A trunk seen from its parent port: what `trunk_details` shows.
@@ -360,4 +362,11 @@ pub trait StoreTx: Send {
         tags: &[String],
     ) -> Result<(), StoreError>;
     async fn insert_event(&mut self, event: &NewEvent) -> Result<(), StoreError>;
+    /// Deletes the undelivered events of one resource and returns them, oldest first, so the
+    /// caller can fold them into the event it records next.
+    async fn take_pending_events(
+        &mut self,
+        resource: ResourceKind,
+        resource_id: &str,
+    ) -> Result<Vec<PendingEvent>, StoreError>;
 }

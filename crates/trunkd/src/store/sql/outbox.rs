@@ -11,6 +11,9 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// Most events of one resource read at once.
+const RESOURCE_PAGE: i64 = 100;
+
 const PENDING_COLUMNS: &str = "SELECT id, resource_type, resource_id, event, revision_number, \
     payload, attempts, next_attempt_ms FROM outbox WHERE delivered_at IS NULL";
 
@@ -31,8 +34,10 @@ pub(super) async fn pending_events_of(
     resource: ResourceKind,
     resource_id: &str,
 ) -> Result<Vec<PendingEvent>, StoreError> {
+    // A page: undelivered events are folded into one per resource as they are recorded, so
+    // more than a few means events from before that, or a burst being recorded right now.
     let rows = sqlx::query(&format!(
-        "{PENDING_COLUMNS} AND resource_type = $1 AND resource_id = $2 ORDER BY id"
+        "{PENDING_COLUMNS} AND resource_type = $1 AND resource_id = $2 ORDER BY id LIMIT {RESOURCE_PAGE}"
     ))
     .bind(resource.as_str())
     .bind(resource_id)
@@ -88,7 +93,7 @@ pub(super) async fn release_lease(
     .map_err(map_err)
 }
 
-fn decode_events(rows: &[super::DbRow]) -> Result<Vec<PendingEvent>, StoreError> {
+pub(super) fn decode_events(rows: &[super::DbRow]) -> Result<Vec<PendingEvent>, StoreError> {
     rows.iter()
         .map(|row| {
             let kind: String = row.try_get("resource_type").map_err(map_err)?;
@@ -157,14 +162,18 @@ pub(super) async fn pending_count(pool: &Pool<Db>) -> Result<i64, StoreError> {
 
 /// Pending and retrying events in one pass over the pending ones.
 pub(super) async fn backlog(pool: &Pool<Db>) -> Result<OutboxBacklog, StoreError> {
-    let (pending, retrying): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0) \
-         FROM outbox WHERE delivered_at IS NULL",
+    let (pending, retrying, bytes): (i64, i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0), \
+         COALESCE(SUM(LENGTH(payload)), 0) FROM outbox WHERE delivered_at IS NULL",
     )
     .fetch_one(pool)
     .await
     .map_err(map_err)?;
-    Ok(OutboxBacklog { pending, retrying })
+    Ok(OutboxBacklog {
+        pending,
+        retrying,
+        bytes,
+    })
 }
 
 /// The newest applied migration and the number of failed ones, from sqlx's history table.

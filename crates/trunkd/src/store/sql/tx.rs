@@ -8,7 +8,8 @@ use sqlx::{QueryBuilder, Transaction};
 use crate::ids::{NetworkId, PortId, ProjectId, TrunkId};
 use crate::model::{Network, NetworkType, Port, Subport, Trunk};
 use crate::store::{
-    ListQuery, Membership, NewEvent, ParentTrunk, ResourceKind, StoreError, StoreTx, SubportBinding,
+    ListQuery, Membership, NewEvent, ParentTrunk, PendingEvent, ResourceKind, StoreError, StoreTx,
+    SubportBinding,
 };
 
 use super::list::{self, Table};
@@ -596,5 +597,25 @@ impl StoreTx for SqlTx {
         .await
         .map(|_| ())
         .map_err(map_err)
+    }
+
+    async fn take_pending_events(
+        &mut self,
+        resource: ResourceKind,
+        resource_id: &str,
+    ) -> Result<Vec<PendingEvent>, StoreError> {
+        let rows = sqlx::query(
+            "DELETE FROM outbox WHERE resource_type = $1 AND resource_id = $2 \
+             AND delivered_at IS NULL RETURNING id, resource_type, resource_id, event, \
+             revision_number, payload, attempts, next_attempt_ms",
+        )
+        .bind(resource.as_str())
+        .bind(resource_id)
+        .fetch_all(self.conn())
+        .await
+        .map_err(map_err)?;
+        let mut events = super::outbox::decode_events(&rows)?;
+        events.sort_by_key(|e| e.id);
+        Ok(events)
     }
 }
