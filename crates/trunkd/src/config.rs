@@ -18,6 +18,9 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:9696";
 pub const DEFAULT_OVN_RECONCILE_INTERVAL: u64 = 60;
 /// Default cap on request bodies: room for 4,094 subports with long ids.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// Default most items in one list answer. Neutron's default is no limit; a list of 30,000
+/// ports is 18 MB, held in memory until the client has read it, so trunkd caps it.
+pub const DEFAULT_PAGINATION_MAX_LIMIT: i64 = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -72,6 +75,8 @@ pub struct FileSettings {
     pub keystone_application_credential_secret: Option<String>,
     pub keystone_cache_ttl: Option<u64>,
     pub keystone_cache_size: Option<usize>,
+    pub pagination_max_limit: Option<i64>,
+    pub network_link_prefix: Option<String>,
 }
 
 impl FileSettings {
@@ -130,6 +135,8 @@ impl FileSettings {
                 .or(lower.keystone_application_credential_secret),
             keystone_cache_ttl: self.keystone_cache_ttl.or(lower.keystone_cache_ttl),
             keystone_cache_size: self.keystone_cache_size.or(lower.keystone_cache_size),
+            pagination_max_limit: self.pagination_max_limit.or(lower.pagination_max_limit),
+            network_link_prefix: self.network_link_prefix.or(lower.network_link_prefix),
         }
     }
 }
@@ -155,6 +162,10 @@ pub struct Config {
     pub rabbitmq_url: Option<String>,
     /// How callers are authenticated.
     pub auth: AuthConfig,
+    /// Most items in one list answer; none: no limit.
+    pub pagination_max_limit: Option<usize>,
+    /// What links start with instead of `http://<address the client reached>`.
+    pub network_link_prefix: Option<String>,
 }
 
 /// A secret from the configuration: never printed.
@@ -381,6 +392,22 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
         settings.ovn_reconcile_interval,
     )?;
     let rabbitmq_url = rabbitmq_url(&drivers, settings.rabbitmq_url)?;
+    let pagination_max_limit = match settings
+        .pagination_max_limit
+        .unwrap_or(DEFAULT_PAGINATION_MAX_LIMIT)
+    {
+        -1 => None,
+        limit => Some(usize::try_from(limit).ok().filter(|l| *l >= 1).ok_or_else(|| {
+            invalid(
+                "pagination_max_limit",
+                "must be -1 (no limit) or at least 1",
+            )
+        })?),
+    };
+    let network_link_prefix = settings
+        .network_link_prefix
+        .map(|prefix| link_prefix(&prefix))
+        .transpose()?;
     let data_dir = settings.data_dir.unwrap_or_else(default_data_dir);
     Ok(Config {
         bind,
@@ -407,7 +434,33 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
         agent_credentials_file: settings.agent_credentials_file,
         rabbitmq_url,
         auth,
+        pagination_max_limit,
+        network_link_prefix,
     })
+}
+
+/// `network_link_prefix`: an absolute http(s) URL, links are it plus `/v2.0/...` (a path in it
+/// is kept, as behind a proxy that serves the API under one).
+fn link_prefix(text: &str) -> Result<String, ConfigError> {
+    let url = url::Url::parse(text).map_err(|e| {
+        invalid(
+            "network_link_prefix",
+            format!("'{text}' is not a URL: {e}"),
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return Err(invalid(
+            "network_link_prefix",
+            format!("'{text}' is not an http:// or https:// URL with a host"),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(invalid(
+            "network_link_prefix",
+            format!("'{text}' may hold a scheme, host, port and path only"),
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 /// `auth`: `noauth` (default) or `keystone`, which needs Keystone's URL and one complete

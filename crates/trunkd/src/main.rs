@@ -261,6 +261,14 @@ struct Settings {
     /// Most validated tokens kept [default: 10000]
     #[arg(long, env = "TRUNKD_KEYSTONE_CACHE_SIZE")]
     keystone_cache_size: Option<usize>,
+    /// Most items in one list answer (more: links to the next page); -1 for no limit
+    /// [default: 1000]
+    #[arg(long, env = "TRUNKD_PAGINATION_MAX_LIMIT", allow_negative_numbers = true)]
+    pagination_max_limit: Option<i64>,
+    /// URL links in answers start with, e.g. https://network.example.net (behind a proxy or load
+    /// balancer) [default: http:// and the address the client connected to]
+    #[arg(long, env = "TRUNKD_NETWORK_LINK_PREFIX")]
+    network_link_prefix: Option<String>,
 }
 
 impl From<Settings> for FileSettings {
@@ -297,6 +305,8 @@ impl From<Settings> for FileSettings {
             keystone_application_credential_secret: s.keystone_application_credential_secret,
             keystone_cache_ttl: s.keystone_cache_ttl,
             keystone_cache_size: s.keystone_cache_size,
+            pagination_max_limit: s.pagination_max_limit,
+            network_link_prefix: s.network_link_prefix,
         }
     }
 }
