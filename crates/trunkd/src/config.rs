@@ -229,18 +229,44 @@ impl DatabaseConfig {
     }
 }
 
-/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
-pub fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+/// A URL fit for messages and logs: the password in its userinfo and the values of query
+/// parameters that hold secrets (`?password=`, `sslpassword=`, ...; PostgreSQL URLs accept
+/// them) become `***`. Parsed with a URL parser, so a password holding `@`, `:` or `/`,
+/// percent-encoded or not, is found whole. Text that does not parse as a URL shows as its
+/// scheme only.
+/// `postgres://user:secret@host/db?password=x` -> `postgres://user:***@host/db?password=***`.
+pub fn redact_password(text: &str) -> String {
+    const HIDDEN: &str = "***";
+    let Ok(mut url) = url::Url::parse(text) else {
+        return match text.split_once("://") {
+            Some((scheme, _)) if !scheme.is_empty() && !scheme.contains(['@', '/', '?']) => {
+                format!("{scheme}://{HIDDEN}")
+            }
+            _ => HIDDEN.to_string(),
+        };
     };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
+    if url.cannot_be_a_base() {
+        // `user:secret@host` parses as scheme `user` and an opaque path: no URL we expect.
+        return HIDDEN.to_string();
     }
+    if url.password().is_some() && url.set_password(Some(HIDDEN)).is_err() {
+        return format!("{}://{HIDDEN}", url.scheme());
+    }
+    let secret = |key: &str| {
+        let key = key.to_ascii_lowercase();
+        ["pass", "secret", "token"].iter().any(|word| key.contains(word))
+    };
+    if url.query_pairs().any(|(key, _)| secret(&key)) {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if secret(&key) { HIDDEN.into() } else { value.into_owned() };
+                (key.into_owned(), value)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
 }
 
 fn database_config(
@@ -679,11 +705,42 @@ mod tests {
         let error = database_config(Some("mysql://u:secret@h/db".into()), &dir).expect_err("mysql");
         assert!(error.to_string().contains("database_url"), "{error}");
         assert!(!error.to_string().contains("secret"), "{error}");
-        assert_eq!(
-            redact_password("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(redact_password("postgres://h/db"), "postgres://h/db");
+    }
+
+    #[test]
+    fn passwords_are_redacted_wherever_a_url_holds_them() {
+        let cases = [
+            ("postgres://u:secret@h:5432/db", "postgres://u:***@h:5432/db"),
+            ("postgres://h/db", "postgres://h/db"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            // An `@` in the password, raw or percent-encoded: the host follows the last one.
+            ("postgres://u:p@ss@word@h:5432/db", "postgres://u:***@h:5432/db"),
+            ("postgres://u:p%40ss@h/db", "postgres://u:***@h/db"),
+            ("postgresql://u:a:b@h/db", "postgresql://u:***@h/db"),
+            // A raw `/` ends the host part, so this is no valid URL: the scheme only.
+            ("postgresql://u:a/b@h/db", "postgresql://***"),
+            // Passwords in the query string.
+            (
+                "postgres://u@h/db?password=secret&sslmode=require",
+                "postgres://u@h/db?password=***&sslmode=require",
+            ),
+            (
+                "postgres://u:one@h/db?sslpassword=two&PASSWORD=three",
+                "postgres://u:***@h/db?sslpassword=***&PASSWORD=***",
+            ),
+            ("postgres:///db?host=/run/postgresql", "postgres:///db?host=/run/postgresql"),
+            ("amqp://guest:secret@rabbit:5672/%2f", "amqp://guest:***@rabbit:5672/%2f"),
+            // Not a URL at all: nothing of it but the scheme.
+            ("postgres://u:secret@h:port/db", "postgres://***"),
+            ("u:secret@h", "***"),
+        ];
+        for (url, expected) in cases {
+            let redacted = redact_password(url);
+            assert_eq!(redacted, expected, "{url}");
+            for secret in ["secret", "p@ss", "@word", "p%40ss", "a:b", "a/b", "two", "three", "one"] {
+                assert!(!redacted.contains(secret), "{url} -> {redacted}");
+            }
+        }
     }
 
     #[test]

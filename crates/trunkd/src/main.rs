@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use trunkd::config::{self, FileSettings};
 use trunkd::server;
 
@@ -367,8 +367,21 @@ async fn run(cli: Cli) -> Result<(), String> {
     result.map_err(|e| e.to_string())
 }
 
+/// The command line with the value of every variable hidden from `--help`. clap shows the
+/// values of the variables that are set (`[env: TRUNKD_DATABASE_URL=postgres://u:secret@…]`),
+/// and several hold passwords; hiding all of them, flags added later included, leaves no flag
+/// to forget.
+fn command() -> clap::Command {
+    fn hide_env_values(command: clap::Command) -> clap::Command {
+        command
+            .mut_args(|arg| arg.hide_env_values(true))
+            .mut_subcommands(hide_env_values)
+    }
+    hide_env_values(Cli::command())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|error| error.exit());
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
