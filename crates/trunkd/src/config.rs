@@ -254,13 +254,19 @@ pub fn redact_password(text: &str) -> String {
     }
     let secret = |key: &str| {
         let key = key.to_ascii_lowercase();
-        ["pass", "secret", "token"].iter().any(|word| key.contains(word))
+        ["pass", "secret", "token"]
+            .iter()
+            .any(|word| key.contains(word))
     };
     if url.query_pairs().any(|(key, _)| secret(&key)) {
         let pairs: Vec<(String, String)> = url
             .query_pairs()
             .map(|(key, value)| {
-                let value = if secret(&key) { HIDDEN.into() } else { value.into_owned() };
+                let value = if secret(&key) {
+                    HIDDEN.into()
+                } else {
+                    value.into_owned()
+                };
                 (key.into_owned(), value)
             })
             .collect();
@@ -423,12 +429,17 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
         .unwrap_or(DEFAULT_PAGINATION_MAX_LIMIT)
     {
         -1 => None,
-        limit => Some(usize::try_from(limit).ok().filter(|l| *l >= 1).ok_or_else(|| {
-            invalid(
-                "pagination_max_limit",
-                "must be -1 (no limit) or at least 1",
-            )
-        })?),
+        limit => Some(
+            usize::try_from(limit)
+                .ok()
+                .filter(|l| *l >= 1)
+                .ok_or_else(|| {
+                    invalid(
+                        "pagination_max_limit",
+                        "must be -1 (no limit) or at least 1",
+                    )
+                })?,
+        ),
     };
     let network_link_prefix = settings
         .network_link_prefix
@@ -468,12 +479,8 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
 /// `network_link_prefix`: an absolute http(s) URL, links are it plus `/v2.0/...` (a path in it
 /// is kept, as behind a proxy that serves the API under one).
 fn link_prefix(text: &str) -> Result<String, ConfigError> {
-    let url = url::Url::parse(text).map_err(|e| {
-        invalid(
-            "network_link_prefix",
-            format!("'{text}' is not a URL: {e}"),
-        )
-    })?;
+    let url = url::Url::parse(text)
+        .map_err(|e| invalid("network_link_prefix", format!("'{text}' is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
         return Err(invalid(
             "network_link_prefix",
@@ -710,11 +717,17 @@ mod tests {
     #[test]
     fn passwords_are_redacted_wherever_a_url_holds_them() {
         let cases = [
-            ("postgres://u:secret@h:5432/db", "postgres://u:***@h:5432/db"),
+            (
+                "postgres://u:secret@h:5432/db",
+                "postgres://u:***@h:5432/db",
+            ),
             ("postgres://h/db", "postgres://h/db"),
             ("postgres://u@h/db", "postgres://u@h/db"),
             // An `@` in the password, raw or percent-encoded: the host follows the last one.
-            ("postgres://u:p@ss@word@h:5432/db", "postgres://u:***@h:5432/db"),
+            (
+                "postgres://u:p@ss@word@h:5432/db",
+                "postgres://u:***@h:5432/db",
+            ),
             ("postgres://u:p%40ss@h/db", "postgres://u:***@h/db"),
             ("postgresql://u:a:b@h/db", "postgresql://u:***@h/db"),
             // A raw `/` ends the host part, so this is no valid URL: the scheme only.
@@ -728,8 +741,14 @@ mod tests {
                 "postgres://u:one@h/db?sslpassword=two&PASSWORD=three",
                 "postgres://u:***@h/db?sslpassword=***&PASSWORD=***",
             ),
-            ("postgres:///db?host=/run/postgresql", "postgres:///db?host=/run/postgresql"),
-            ("amqp://guest:secret@rabbit:5672/%2f", "amqp://guest:***@rabbit:5672/%2f"),
+            (
+                "postgres:///db?host=/run/postgresql",
+                "postgres:///db?host=/run/postgresql",
+            ),
+            (
+                "amqp://guest:secret@rabbit:5672/%2f",
+                "amqp://guest:***@rabbit:5672/%2f",
+            ),
             // Not a URL at all: nothing of it but the scheme.
             ("postgres://u:secret@h:port/db", "postgres://***"),
             ("u:secret@h", "***"),
@@ -737,7 +756,9 @@ mod tests {
         for (url, expected) in cases {
             let redacted = redact_password(url);
             assert_eq!(redacted, expected, "{url}");
-            for secret in ["secret", "p@ss", "@word", "p%40ss", "a:b", "a/b", "two", "three", "one"] {
+            for secret in [
+                "secret", "p@ss", "@word", "p%40ss", "a:b", "a/b", "two", "three", "one",
+            ] {
                 assert!(!redacted.contains(secret), "{url} -> {redacted}");
             }
         }

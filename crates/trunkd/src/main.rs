@@ -263,7 +263,11 @@ struct Settings {
     keystone_cache_size: Option<usize>,
     /// Most items in one list answer (more: links to the next page); -1 for no limit
     /// [default: 1000]
-    #[arg(long, env = "TRUNKD_PAGINATION_MAX_LIMIT", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        env = "TRUNKD_PAGINATION_MAX_LIMIT",
+        allow_negative_numbers = true
+    )]
     pagination_max_limit: Option<i64>,
     /// URL links in answers start with, e.g. https://network.example.net (behind a proxy or load
     /// balancer) [default: http:// and the address the client connected to]

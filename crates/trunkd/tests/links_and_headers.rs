@@ -76,7 +76,12 @@ async fn links_start_with_the_configured_prefix() {
     assert!(links.contains(&"https://net.example/network/v2.0/".to_string()));
 
     // A prefix that is no http(s) URL stops the server before it starts.
-    for bad in ["ftp://net.example", "net.example", "https://u:p@net.example", "https://h/?q=1"] {
+    for bad in [
+        "ftp://net.example",
+        "net.example",
+        "https://u:p@net.example",
+        "https://h/?q=1",
+    ] {
         let output = trunkd()
             .args(["check-config", "--network-link-prefix", bad])
             .output()
@@ -121,7 +126,12 @@ async fn an_identity_header_given_twice_is_a_400_naming_it() {
     assert_eq!(reply.status.as_u16(), 400, "{}", reply.body);
     assert!(reply.message().contains("X-Tenant-Id"), "{}", reply.body);
     member
-        .send_with(Method::GET, "/v2.0/networks", None, &[("X-Tenant-Id", "alice")])
+        .send_with(
+            Method::GET,
+            "/v2.0/networks",
+            None,
+            &[("X-Tenant-Id", "alice")],
+        )
         .await
         .expect(200);
     // Nothing was created.

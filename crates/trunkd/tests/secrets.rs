@@ -41,7 +41,7 @@ fn text(output: &Output) -> String {
 fn variables_named(help: &str) -> Vec<String> {
     help.split("[env: ")
         .skip(1)
-        .filter_map(|rest| rest.split(|c| c == ']' || c == '=').next())
+        .filter_map(|rest| rest.split([']', '=']).next())
         .map(str::to_string)
         .collect()
 }
@@ -60,7 +60,11 @@ fn help_names_the_variables_but_never_shows_their_values() {
         let help = text(&output_within(plain, Duration::from_secs(10)));
         let names = variables_named(&help);
         if args[0] == "serve" {
-            for expected in ["TRUNKD_DATABASE_URL", "TRUNKD_RABBITMQ_URL", "TRUNKD_CONFIG"] {
+            for expected in [
+                "TRUNKD_DATABASE_URL",
+                "TRUNKD_RABBITMQ_URL",
+                "TRUNKD_CONFIG",
+            ] {
                 assert!(names.iter().any(|n| n == expected), "{expected} in {help}");
             }
         }
@@ -82,7 +86,10 @@ fn help_names_the_variables_but_never_shows_their_values() {
         let output = output_within(command, Duration::from_secs(10));
         let shown = text(&output);
         assert!(output.status.success(), "{args:?}: {shown}");
-        assert!(!shown.contains("hunter2"), "{args:?} shows a value: {shown}");
+        assert!(
+            !shown.contains("hunter2"),
+            "{args:?} shows a value: {shown}"
+        );
         assert_eq!(variables_named(&shown), names, "{args:?}");
     }
 }
@@ -107,7 +114,10 @@ fn a_database_that_cannot_be_reached_is_named_without_its_password() {
             "{subcommand} names the database: {shown}"
         );
         for secret in ["p%40ss", "p@ss", "w0rd", "qu3ry"] {
-            assert!(!shown.contains(secret), "{subcommand} shows {secret}: {shown}");
+            assert!(
+                !shown.contains(secret),
+                "{subcommand} shows {secret}: {shown}"
+            );
         }
     }
 }
@@ -186,11 +196,14 @@ async fn a_serving_server_logs_no_password() {
         .expect("trunk");
     assert_eq!(trunk.status().as_u16(), 201);
     // Binding the parent to a host gives the driver an agent to notify.
-    let bound = admin(client.put(format!("{base}/v2.0/ports/{}", port["port"]["id"].as_str().unwrap_or_default())))
-        .json(&serde_json::json!({"port": {"binding:host_id": "compute-1"}}))
-        .send()
-        .await
-        .expect("bind");
+    let bound = admin(client.put(format!(
+        "{base}/v2.0/ports/{}",
+        port["port"]["id"].as_str().unwrap_or_default()
+    )))
+    .json(&serde_json::json!({"port": {"binding:host_id": "compute-1"}}))
+    .send()
+    .await
+    .expect("bind");
     assert_eq!(bound.status().as_u16(), 200);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let _ = child.kill();

@@ -27,7 +27,9 @@ fn address(server: &Server) -> String {
 /// not read, so the server has to hold what they do not.
 async fn many_ports(server: &Server, projects: usize, count: usize) {
     let filler = "x".repeat(200);
-    let tags: Vec<String> = (0..40).map(|i| format!("t{i:02}-{}", "y".repeat(46))).collect();
+    let tags: Vec<String> = (0..40)
+        .map(|i| format!("t{i:02}-{}", "y".repeat(46)))
+        .collect();
     for project in 0..projects {
         let member = server.as_(Identity::member(&format!("project-{project}")));
         let net = member.network(json!({})).await;
@@ -145,7 +147,8 @@ async fn sixty_clients_that_never_read_a_large_list_hold_bounded_memory_and_are_
 async fn an_answer_the_client_does_not_read_is_abandoned_after_client_timeout() {
     // No page cap: one answer of 3,000 ports, more than the socket buffers take.
     let timeout = CLIENT_TIMEOUT.to_string();
-    let server = Server::start_with(&["--client-timeout", &timeout, "--pagination-max-limit", "-1"]);
+    let server =
+        Server::start_with(&["--client-timeout", &timeout, "--pagination-max-limit", "-1"]);
     many_ports(&server, 10, 300).await;
     let all = server.admin().get("/v2.0/ports").await.expect(200);
     assert_eq!(all["ports"].as_array().map(Vec::len), Some(3000));
@@ -195,7 +198,11 @@ async fn a_slow_but_steady_reader_is_not_cut_off() {
         }
     }
     let text = String::from_utf8_lossy(&received);
-    assert!(text.starts_with("HTTP/1.1 200"), "{}", &text[..text.len().min(200)]);
+    assert!(
+        text.starts_with("HTTP/1.1 200"),
+        "{}",
+        &text[..text.len().min(200)]
+    );
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
     let body: Value = serde_json::from_str(body).expect("the whole answer arrived");
     assert_eq!(body["ports"].as_array().map(Vec::len), Some(300));

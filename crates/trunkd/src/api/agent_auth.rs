@@ -167,8 +167,10 @@ impl FromRequestParts<AppState> for AgentCaller {
                 request_id,
             )));
         }
-        let authorization =
-            crate::api::auth::single_header(&parts.headers, axum::http::header::AUTHORIZATION.as_str())?;
+        let authorization = crate::api::auth::single_header(
+            &parts.headers,
+            axum::http::header::AUTHORIZATION.as_str(),
+        )?;
         let token = authorization.as_deref().and_then(bearer_token);
         let Some(token) = token else {
             return Err(ApiError::unauthorized(

@@ -4,8 +4,8 @@ use axum::extract::Path;
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::api::BaseUrl;
 use crate::api::error::ApiError;
+use crate::api::BaseUrl;
 use crate::service::ServiceError;
 
 /// (alias, name, description) of each extension trunkd implements.

@@ -12,7 +12,7 @@ use crate::api::body::{
 };
 use crate::api::error::ApiError;
 use crate::api::list::{self, select_fields};
-use crate::api::{if_match, BaseUrl, path_id, render, show_fields, AppState};
+use crate::api::{if_match, path_id, render, show_fields, AppState, BaseUrl};
 use crate::ids::{NetworkId, ProjectId};
 use crate::model::attrs::NETWORK_ATTRS;
 use crate::model::NetworkType;

@@ -13,7 +13,7 @@ use crate::api::body::{
 use crate::api::error::ApiError;
 use crate::api::list::{self, select_fields};
 use crate::api::render::{Envelope, TrunkJson};
-use crate::api::{if_match, BaseUrl, path_id, render, show_fields, AppState};
+use crate::api::{if_match, path_id, render, show_fields, AppState, BaseUrl};
 use crate::ids::{PortId, ProjectId, TrunkId};
 use crate::model::attrs::TRUNK_ATTRS;
 use crate::service::{SubportRequest, TrunkCreate, TrunkUpdate};
