@@ -18,6 +18,9 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:9696";
 pub const DEFAULT_OVN_RECONCILE_INTERVAL: u64 = 60;
 /// Default cap on request bodies: room for 4,094 subports with long ids.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// Default most items in one list answer. Neutron's default is no limit; a list of 30,000
+/// ports is 18 MB, held in memory until the client has read it, so trunkd caps it.
+pub const DEFAULT_PAGINATION_MAX_LIMIT: i64 = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -73,6 +76,8 @@ pub struct FileSettings {
     pub keystone_application_credential_secret: Option<String>,
     pub keystone_cache_ttl: Option<u64>,
     pub keystone_cache_size: Option<usize>,
+    pub pagination_max_limit: Option<i64>,
+    pub network_link_prefix: Option<String>,
 }
 
 impl FileSettings {
@@ -132,6 +137,8 @@ impl FileSettings {
                 .or(lower.keystone_application_credential_secret),
             keystone_cache_ttl: self.keystone_cache_ttl.or(lower.keystone_cache_ttl),
             keystone_cache_size: self.keystone_cache_size.or(lower.keystone_cache_size),
+            pagination_max_limit: self.pagination_max_limit.or(lower.pagination_max_limit),
+            network_link_prefix: self.network_link_prefix.or(lower.network_link_prefix),
         }
     }
 }
@@ -159,6 +166,10 @@ pub struct Config {
     pub rabbitmq_url: Option<String>,
     /// How callers are authenticated.
     pub auth: AuthConfig,
+    /// Most items in one list answer; none: no limit.
+    pub pagination_max_limit: Option<usize>,
+    /// What links start with instead of `http://<address the client reached>`.
+    pub network_link_prefix: Option<String>,
 }
 
 /// A secret from the configuration: never printed.
@@ -222,18 +233,50 @@ impl DatabaseConfig {
     }
 }
 
-/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
-pub fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+/// A URL fit for messages and logs: the password in its userinfo and the values of query
+/// parameters that hold secrets (`?password=`, `sslpassword=`, ...; PostgreSQL URLs accept
+/// them) become `***`. Parsed with a URL parser, so a password holding `@`, `:` or `/`,
+/// percent-encoded or not, is found whole. Text that does not parse as a URL shows as its
+/// scheme only.
+/// `postgres://user:secret@host/db?password=x` -> `postgres://user:***@host/db?password=***`.
+pub fn redact_password(text: &str) -> String {
+    const HIDDEN: &str = "***";
+    let Ok(mut url) = url::Url::parse(text) else {
+        return match text.split_once("://") {
+            Some((scheme, _)) if !scheme.is_empty() && !scheme.contains(['@', '/', '?']) => {
+                format!("{scheme}://{HIDDEN}")
+            }
+            _ => HIDDEN.to_string(),
+        };
     };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
+    if url.cannot_be_a_base() {
+        // `user:secret@host` parses as scheme `user` and an opaque path: no URL we expect.
+        return HIDDEN.to_string();
     }
+    if url.password().is_some() && url.set_password(Some(HIDDEN)).is_err() {
+        return format!("{}://{HIDDEN}", url.scheme());
+    }
+    let secret = |key: &str| {
+        let key = key.to_ascii_lowercase();
+        ["pass", "secret", "token"]
+            .iter()
+            .any(|word| key.contains(word))
+    };
+    if url.query_pairs().any(|(key, _)| secret(&key)) {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(key, value)| {
+                let value = if secret(&key) {
+                    HIDDEN.into()
+                } else {
+                    value.into_owned()
+                };
+                (key.into_owned(), value)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
 }
 
 fn database_config(
@@ -395,6 +438,27 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
         settings.ovn_reconcile_interval,
     )?;
     let rabbitmq_url = rabbitmq_url(&drivers, settings.rabbitmq_url)?;
+    let pagination_max_limit = match settings
+        .pagination_max_limit
+        .unwrap_or(DEFAULT_PAGINATION_MAX_LIMIT)
+    {
+        -1 => None,
+        limit => Some(
+            usize::try_from(limit)
+                .ok()
+                .filter(|l| *l >= 1)
+                .ok_or_else(|| {
+                    invalid(
+                        "pagination_max_limit",
+                        "must be -1 (no limit) or at least 1",
+                    )
+                })?,
+        ),
+    };
+    let network_link_prefix = settings
+        .network_link_prefix
+        .map(|prefix| link_prefix(&prefix))
+        .transpose()?;
     let data_dir = settings.data_dir.unwrap_or_else(default_data_dir);
     Ok(Config {
         bind,
@@ -422,7 +486,29 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
         agent_credentials_file: settings.agent_credentials_file,
         rabbitmq_url,
         auth,
+        pagination_max_limit,
+        network_link_prefix,
     })
+}
+
+/// `network_link_prefix`: an absolute http(s) URL, links are it plus `/v2.0/...` (a path in it
+/// is kept, as behind a proxy that serves the API under one).
+fn link_prefix(text: &str) -> Result<String, ConfigError> {
+    let url = url::Url::parse(text)
+        .map_err(|e| invalid("network_link_prefix", format!("'{text}' is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+        return Err(invalid(
+            "network_link_prefix",
+            format!("'{text}' is not an http:// or https:// URL with a host"),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(invalid(
+            "network_link_prefix",
+            format!("'{text}' may hold a scheme, host, port and path only"),
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 /// `auth`: `noauth` (default) or `keystone`, which needs Keystone's URL and one complete
@@ -641,11 +727,56 @@ mod tests {
         let error = database_config(Some("mysql://u:secret@h/db".into()), &dir).expect_err("mysql");
         assert!(error.to_string().contains("database_url"), "{error}");
         assert!(!error.to_string().contains("secret"), "{error}");
-        assert_eq!(
-            redact_password("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(redact_password("postgres://h/db"), "postgres://h/db");
+    }
+
+    #[test]
+    fn passwords_are_redacted_wherever_a_url_holds_them() {
+        let cases = [
+            (
+                "postgres://u:secret@h:5432/db",
+                "postgres://u:***@h:5432/db",
+            ),
+            ("postgres://h/db", "postgres://h/db"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            // An `@` in the password, raw or percent-encoded: the host follows the last one.
+            (
+                "postgres://u:p@ss@word@h:5432/db",
+                "postgres://u:***@h:5432/db",
+            ),
+            ("postgres://u:p%40ss@h/db", "postgres://u:***@h/db"),
+            ("postgresql://u:a:b@h/db", "postgresql://u:***@h/db"),
+            // A raw `/` ends the host part, so this is no valid URL: the scheme only.
+            ("postgresql://u:a/b@h/db", "postgresql://***"),
+            // Passwords in the query string.
+            (
+                "postgres://u@h/db?password=secret&sslmode=require",
+                "postgres://u@h/db?password=***&sslmode=require",
+            ),
+            (
+                "postgres://u:one@h/db?sslpassword=two&PASSWORD=three",
+                "postgres://u:***@h/db?sslpassword=***&PASSWORD=***",
+            ),
+            (
+                "postgres:///db?host=/run/postgresql",
+                "postgres:///db?host=/run/postgresql",
+            ),
+            (
+                "amqp://guest:secret@rabbit:5672/%2f",
+                "amqp://guest:***@rabbit:5672/%2f",
+            ),
+            // Not a URL at all: nothing of it but the scheme.
+            ("postgres://u:secret@h:port/db", "postgres://***"),
+            ("u:secret@h", "***"),
+        ];
+        for (url, expected) in cases {
+            let redacted = redact_password(url);
+            assert_eq!(redacted, expected, "{url}");
+            for secret in [
+                "secret", "p@ss", "@word", "p%40ss", "a:b", "a/b", "two", "three", "one",
+            ] {
+                assert!(!redacted.contains(secret), "{url} -> {redacted}");
+            }
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use trunkd::config::{self, FileSettings};
 use trunkd::server;
 
@@ -264,6 +264,18 @@ struct Settings {
     /// Most validated tokens kept [default: 10000]
     #[arg(long, env = "TRUNKD_KEYSTONE_CACHE_SIZE")]
     keystone_cache_size: Option<usize>,
+    /// Most items in one list answer (more: links to the next page); -1 for no limit
+    /// [default: 1000]
+    #[arg(
+        long,
+        env = "TRUNKD_PAGINATION_MAX_LIMIT",
+        allow_negative_numbers = true
+    )]
+    pagination_max_limit: Option<i64>,
+    /// URL links in answers start with, e.g. https://network.example.net (behind a proxy or load
+    /// balancer) [default: http:// and the address the client connected to]
+    #[arg(long, env = "TRUNKD_NETWORK_LINK_PREFIX")]
+    network_link_prefix: Option<String>,
 }
 
 impl From<Settings> for FileSettings {
@@ -301,6 +313,8 @@ impl From<Settings> for FileSettings {
             keystone_application_credential_secret: s.keystone_application_credential_secret,
             keystone_cache_ttl: s.keystone_cache_ttl,
             keystone_cache_size: s.keystone_cache_size,
+            pagination_max_limit: s.pagination_max_limit,
+            network_link_prefix: s.network_link_prefix,
         }
     }
 }
@@ -361,8 +375,21 @@ async fn run(cli: Cli) -> Result<(), String> {
     result.map_err(|e| e.to_string())
 }
 
+/// The command line with the value of every variable hidden from `--help`. clap shows the
+/// values of the variables that are set (`[env: TRUNKD_DATABASE_URL=postgres://u:secret@…]`),
+/// and several hold passwords; hiding all of them, flags added later included, leaves no flag
+/// to forget.
+fn command() -> clap::Command {
+    fn hide_env_values(command: clap::Command) -> clap::Command {
+        command
+            .mut_args(|arg| arg.hide_env_values(true))
+            .mut_subcommands(hide_env_values)
+    }
+    hide_env_values(Cli::command())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|error| error.exit());
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

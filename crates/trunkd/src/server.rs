@@ -323,6 +323,8 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         body_timeout: config.client_timeout,
         metrics,
         agents: Arc::new(agents),
+        link_prefix: config.network_link_prefix.clone(),
+        max_page: config.pagination_max_limit,
     };
     tracing::info!(
         %address,

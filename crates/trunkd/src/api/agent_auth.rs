@@ -128,6 +128,14 @@ fn toml_string(text: &str) -> String {
     serde_json::Value::String(text.to_string()).to_string()
 }
 
+/// The token of an `Authorization: Bearer <token>` value. The scheme is matched without regard
+/// to case (RFC 7235: `bearer`, `BEARER` are the same scheme).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once([' ', '\t'])?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// An authenticated host agent.
 pub struct AgentCaller(pub Context);
 
@@ -159,13 +167,11 @@ impl FromRequestParts<AppState> for AgentCaller {
                 request_id,
             )));
         }
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty());
+        let authorization = crate::api::auth::single_header(
+            &parts.headers,
+            axum::http::header::AUTHORIZATION.as_str(),
+        )?;
+        let token = authorization.as_deref().and_then(bearer_token);
         let Some(token) = token else {
             return Err(ApiError::unauthorized(
                 "The agent API needs the agent's credential: Authorization: Bearer <token>, \
@@ -187,6 +193,16 @@ impl FromRequestParts<AppState> for AgentCaller {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_matched_without_regard_to_case() {
+        for value in ["Bearer abc", "bearer abc", "BEARER  abc ", "BeArEr\tabc"] {
+            assert_eq!(bearer_token(value), Some("abc"), "{value}");
+        }
+        for value in ["Basic abc", "Bearer", "Bearer ", "Bearerabc", "abc"] {
+            assert_eq!(bearer_token(value), None, "{value}");
+        }
+    }
 
     #[test]
     fn a_generated_entry_loads_and_binds_its_token_to_the_host() {

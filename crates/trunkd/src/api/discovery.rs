@@ -1,12 +1,11 @@
 //! Version and extension discovery: what clients call before anything else.
 
 use axum::extract::Path;
-use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::api::base_url;
 use crate::api::error::ApiError;
+use crate::api::BaseUrl;
 use crate::service::ServiceError;
 
 /// (alias, name, description) of each extension trunkd implements.
@@ -100,8 +99,7 @@ fn extension_json(&(alias, name, description): &(&str, &str, &str)) -> Value {
     tag = "discovery",
     responses((status = 200, description = "API versions", body = crate::api::openapi::Object))
 )]
-pub async fn versions(headers: HeaderMap) -> Json<Value> {
-    let base = base_url(&headers);
+pub async fn versions(BaseUrl(base): BaseUrl) -> Json<Value> {
     Json(json!({
         "versions": [{
             "id": "v2.0",
@@ -117,8 +115,7 @@ pub async fn versions(headers: HeaderMap) -> Json<Value> {
     tag = "discovery",
     responses((status = 200, description = "Resources of v2.0", body = crate::api::openapi::Object))
 )]
-pub async fn resources(headers: HeaderMap) -> Json<Value> {
-    let base = base_url(&headers);
+pub async fn resources(BaseUrl(base): BaseUrl) -> Json<Value> {
     let resources: Vec<Value> = [
         ("network", "networks"),
         ("port", "ports"),

@@ -17,6 +17,8 @@ pub struct ListRequest {
     pub fields: Vec<String>,
     /// The query string without marker/page_reverse, for building page links.
     pub link_base: Vec<(String, String)>,
+    /// The client sent no `limit`: the page size is the server's `pagination_max_limit`.
+    pub server_limit: bool,
 }
 
 /// Largest page a client may ask for; a larger `limit` is lowered to it.
@@ -155,10 +157,34 @@ pub fn parse(raw: Option<&str>, catalogue: &'static [AttrSpec]) -> Result<ListRe
         query,
         fields,
         link_base,
+        server_limit: false,
     })
 }
 
 impl ListRequest {
+    /// Caps the page at `max` items (Neutron's `pagination_max_limit`; none: no cap), so no list
+    /// answer, and no memory held for one, grows with the number of rows. A larger `limit` is
+    /// lowered to `max`; without a `limit` the page is `max` items, and if it is full the answer
+    /// carries the links a `limit=max` request gets, so clients walk on to the rest. An answer
+    /// that fits is exactly what it was without the cap (no links). Page links name the
+    /// effective limit.
+    pub fn with_max_page(mut self, max: Option<usize>) -> Self {
+        let Some(max) = max else {
+            return self;
+        };
+        match self.query.limit {
+            Some(limit) if limit <= max => return self,
+            Some(_) => {}
+            None => self.server_limit = true,
+        }
+        self.query.limit = Some(max);
+        let at = self.link_base.iter().position(|(key, _)| key == "limit");
+        self.link_base.retain(|(key, _)| key != "limit");
+        let at = at.unwrap_or(self.link_base.len());
+        self.link_base.insert(at, ("limit".into(), max.to_string()));
+        self
+    }
+
     /// The query for the store: the page itself, at most `limit` rows from the marker on.
     pub fn store_query(&self) -> ListQuery {
         self.query.clone()
@@ -178,6 +204,10 @@ impl ListRequest {
     ) -> Option<Vec<Value>> {
         let limit = self.query.limit?;
         let full = page.len() >= limit;
+        if self.server_limit && !full {
+            // All there is fitted in the server's page: answered as if unpaged.
+            return None;
+        }
         let href = |marker: Option<String>, reverse: bool| {
             let mut serializer = form_urlencoded::Serializer::new(String::new());
             for (key, value) in &self.link_base {
@@ -343,6 +373,62 @@ mod tests {
         assert!(request
             .links(&["a"], |s| s.to_string(), "http://h", "trunks")
             .is_none());
+    }
+
+    #[test]
+    fn the_server_caps_pages_and_links_with_the_effective_limit() {
+        let capped = |query: &str| {
+            parse(Some(query), TRUNK_ATTRS)
+                .expect("valid")
+                .with_max_page(Some(3))
+        };
+        let hrefs = |request: &ListRequest, page: &[&str]| -> Option<Vec<(String, String)>> {
+            request
+                .links(page, |s| s.to_string(), "http://h", "trunks")
+                .map(|links| {
+                    links
+                        .iter()
+                        .map(|l| {
+                            let text = |key: &str| l[key].as_str().unwrap_or("").to_string();
+                            (text("rel"), text("href"))
+                        })
+                        .collect()
+                })
+        };
+        // No limit: a page of the maximum; all that fits is answered as before, without links.
+        let request = capped("sort_key=name");
+        assert_eq!(request.store_query().limit, Some(3));
+        assert_eq!(hrefs(&request, &["a", "b"]), None);
+        // A full page links on, by the usual rule, with the limit it was cut at.
+        let links = hrefs(&request, &["a", "b", "c"]).expect("links on a full page");
+        assert_eq!(links.len(), 2);
+        assert_eq!(links[0].0, "next");
+        assert_eq!(
+            links[0].1,
+            "http://h/v2.0/trunks?sort_key=name&limit=3&marker=c"
+        );
+        assert_eq!(links[1].0, "previous");
+        // limit=0 asks for everything: the same as none.
+        assert_eq!(capped("limit=0").store_query().limit, Some(3));
+        let links = hrefs(&capped("limit=0&name=x"), &["a", "b", "c"]).expect("links");
+        assert_eq!(links[0].1, "http://h/v2.0/trunks?limit=3&name=x&marker=c");
+        // A larger limit is lowered, and its links say so; a smaller one is left alone.
+        let request = capped("limit=50&limit=70&fields=id");
+        assert_eq!(request.store_query().limit, Some(3));
+        let links = hrefs(&request, &["a"]).expect("a client-paged answer links back");
+        assert_eq!(links.len(), 1);
+        assert_eq!(
+            links[0].1,
+            "http://h/v2.0/trunks?limit=3&fields=id&marker=a&page_reverse=True"
+        );
+        let request = capped("limit=2");
+        assert_eq!(request.store_query().limit, Some(2));
+        assert_eq!(hrefs(&request, &["a"]).map(|l| l.len()), Some(1));
+        // No cap configured: unchanged.
+        let request = parse(Some("name=x"), TRUNK_ATTRS)
+            .expect("valid")
+            .with_max_page(None);
+        assert_eq!(request.store_query().limit, None);
     }
 
     #[test]

@@ -22,6 +22,8 @@ mod trunks;
 
 use std::sync::Arc;
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 use axum::routing::{get, put};
 use axum::Router;
@@ -41,6 +43,11 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Host agents' credentials (empty: the agent API refuses every call).
     pub agents: Arc<agent_auth::AgentCredentials>,
+    /// Links start with this (`network_link_prefix`, no trailing `/`); none: `http://` and the
+    /// address the request's connection was accepted on.
+    pub link_prefix: Option<String>,
+    /// Most items one list answer holds (`pagination_max_limit`); none: no limit.
+    pub max_page: Option<usize>,
 }
 
 /// The whole HTTP application.
@@ -131,18 +138,39 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
     Ok(None)
 }
 
-/// `http://host:port` as the client addressed us, for links.
-pub fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-        .filter(|p| *p == "https")
-        .unwrap_or("http");
-    format!("{scheme}://{host}")
+/// The local address a request's connection was accepted on (set by `http_server`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalAddr(pub std::net::SocketAddr);
+
+/// The start of every link the server hands out (`{base}/v2.0/...`): the configured
+/// `network_link_prefix`, else `http://` and the address the client's connection reached (the
+/// bind address, or with a wildcard bind the concrete one). Never the request's `Host` or
+/// `X-Forwarded-*` headers: a client could make them point anywhere.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl(pub String);
+
+impl FromRequestParts<AppState> for BaseUrl {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(BaseUrl(base_url(
+            state.link_prefix.as_deref(),
+            parts.extensions.get::<LocalAddr>().copied(),
+        )))
+    }
+}
+
+/// See [`BaseUrl`]. Without a prefix or a connection (a router driven in-process) the links
+/// name the default bind address.
+pub fn base_url(link_prefix: Option<&str>, local: Option<LocalAddr>) -> String {
+    match (link_prefix, local) {
+        (Some(prefix), _) => prefix.to_string(),
+        (None, Some(LocalAddr(address))) => format!("http://{address}"),
+        (None, None) => format!("http://{}", crate::config::DEFAULT_BIND),
+    }
 }
 
 /// A resource id from the path; one that is not a UUID cannot exist, so it is a 404.
@@ -185,5 +213,17 @@ mod tests {
         assert_eq!(if_match(&headers).ok(), Some(Some(4)));
         headers.insert("if-match", "revision_number=x".parse().expect("header"));
         assert!(if_match(&headers).is_err());
+    }
+
+    #[test]
+    fn links_start_from_the_prefix_else_the_local_address() {
+        let local = Some(LocalAddr(([10, 0, 0, 5], 9696).into()));
+        assert_eq!(
+            base_url(Some("https://net.example/network"), local),
+            "https://net.example/network"
+        );
+        assert_eq!(base_url(None, local), "http://10.0.0.5:9696");
+        let v6 = Some(LocalAddr("[::1]:9696".parse().expect("address")));
+        assert_eq!(base_url(None, v6), "http://[::1]:9696");
     }
 }

@@ -12,7 +12,7 @@ use crate::api::body::{
 };
 use crate::api::error::ApiError;
 use crate::api::list::{self, select_fields};
-use crate::api::{base_url, if_match, path_id, render, show_fields, AppState};
+use crate::api::{if_match, path_id, render, show_fields, AppState, BaseUrl};
 use crate::ids::{NetworkId, ProjectId};
 use crate::model::attrs::NETWORK_ATTRS;
 use crate::model::NetworkType;
@@ -114,10 +114,10 @@ pub async fn create(
 pub async fn list(
     State(state): State<AppState>,
     Caller(ctx): Caller,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let request = list::parse(raw.as_deref(), NETWORK_ATTRS)?;
+    let request = list::parse(raw.as_deref(), NETWORK_ATTRS)?.with_max_page(state.max_page);
     let items = state
         .service
         .list_networks(&ctx, request.store_query())
@@ -126,7 +126,7 @@ pub async fn list(
         items,
         |n| n.item.id.to_string(),
         render::network,
-        &base_url(&headers),
+        &base,
         "networks",
     )))
 }

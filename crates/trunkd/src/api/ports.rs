@@ -12,7 +12,7 @@ use crate::api::body::{
 };
 use crate::api::error::ApiError;
 use crate::api::list::{self, select_fields};
-use crate::api::{base_url, if_match, path_id, render, show_fields, AppState};
+use crate::api::{if_match, path_id, render, show_fields, AppState, BaseUrl};
 use crate::ids::{PortId, ProjectId};
 use crate::model::attrs::PORT_ATTRS;
 use crate::model::FixedIp;
@@ -132,10 +132,10 @@ pub async fn create(
 pub async fn list(
     State(state): State<AppState>,
     Caller(ctx): Caller,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let request = list::parse(raw.as_deref(), PORT_ATTRS)?;
+    let request = list::parse(raw.as_deref(), PORT_ATTRS)?.with_max_page(state.max_page);
     let items = state
         .service
         .list_ports(&ctx, request.store_query())
@@ -144,7 +144,7 @@ pub async fn list(
         items,
         |p| p.port.id.to_string(),
         render::port,
-        &base_url(&headers),
+        &base,
         "ports",
     )))
 }

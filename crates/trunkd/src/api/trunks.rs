@@ -13,7 +13,7 @@ use crate::api::body::{
 use crate::api::error::ApiError;
 use crate::api::list::{self, select_fields};
 use crate::api::render::{Envelope, TrunkJson};
-use crate::api::{base_url, if_match, path_id, render, show_fields, AppState};
+use crate::api::{if_match, path_id, render, show_fields, AppState, BaseUrl};
 use crate::ids::{PortId, ProjectId, TrunkId};
 use crate::model::attrs::TRUNK_ATTRS;
 use crate::service::{SubportRequest, TrunkCreate, TrunkUpdate};
@@ -166,10 +166,10 @@ pub async fn create(
 pub async fn list(
     State(state): State<AppState>,
     Caller(ctx): Caller,
-    headers: HeaderMap,
+    BaseUrl(base): BaseUrl,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let request = list::parse(raw.as_deref(), TRUNK_ATTRS)?;
+    let request = list::parse(raw.as_deref(), TRUNK_ATTRS)?.with_max_page(state.max_page);
     let items = state
         .service
         .list_trunks(&ctx, request.store_query())
@@ -178,7 +178,7 @@ pub async fn list(
         items,
         |t| t.id.to_string(),
         render::trunk,
-        &base_url(&headers),
+        &base,
         "trunks",
     )))
 }
