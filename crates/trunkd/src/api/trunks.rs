@@ -17,6 +17,7 @@ use crate::api::{base_url, if_match, path_id, render, show_fields, AppState};
 use crate::ids::{PortId, ProjectId, TrunkId};
 use crate::model::attrs::TRUNK_ATTRS;
 use crate::service::{SubportRequest, TrunkCreate, TrunkUpdate};
+use crate::store::ResourceKind;
 
 const READ_ONLY: &[&str] = &[
     "id",
@@ -169,7 +170,8 @@ pub async fn list(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let request = list::parse(raw.as_deref(), TRUNK_ATTRS)?;
+    let rules = state.service.list_rules(&ctx, ResourceKind::Trunk);
+    let request = list::parse(raw.as_deref(), TRUNK_ATTRS, &rules)?;
     let items = state
         .service
         .list_trunks(&ctx, request.store_query())
