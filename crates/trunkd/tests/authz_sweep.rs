@@ -499,7 +499,12 @@ async fn lists_show_outsiders_nothing() {
             .copied()
             .filter(|id| text.contains(id) && !path.contains(id))
             .collect();
-        let hidden = ["provider:segmentation_id", "binding:host_id", "\"h1\"", "\"p1\""];
+        let hidden = [
+            "provider:segmentation_id",
+            "binding:host_id",
+            "\"h1\"",
+            "\"p1\"",
+        ];
         // An attribute's name echoed from the request (in its 400) tells nothing.
         let shown: Vec<&str> = hidden
             .into_iter()
@@ -604,7 +609,11 @@ async fn lists_show_outsiders_nothing() {
                 }
             }
             // Page links, followed both ways until they end.
-            for start in ["limit=1", "limit=1&sort_key=name&sort_dir=desc", "limit=2&page_reverse=True"] {
+            for start in [
+                "limit=1",
+                "limit=1&sort_key=name&sort_dir=desc",
+                "limit=2&page_reverse=True",
+            ] {
                 let mut next = Some(format!("/v2.0/{collection}?{start}"));
                 let mut pages = 0;
                 while let Some(path) = next.take() {
@@ -616,8 +625,15 @@ async fn lists_show_outsiders_nothing() {
                     }
                     let body: Value = serde_json::from_str(&text).expect("a JSON list");
                     let links = body[format!("{collection}_links")].as_array().cloned();
-                    let rel = if start.contains("page_reverse") { "previous" } else { "next" };
-                    let follow = links.unwrap_or_default().into_iter().find(|l| l["rel"] == rel);
+                    let rel = if start.contains("page_reverse") {
+                        "previous"
+                    } else {
+                        "next"
+                    };
+                    let follow = links
+                        .unwrap_or_default()
+                        .into_iter()
+                        .find(|l| l["rel"] == rel);
                     let page_len = body[collection].as_array().map_or(0, Vec::len);
                     if page_len > 0 {
                         next = follow.and_then(|l| l["href"].as_str().map(link_path));
@@ -640,5 +656,8 @@ async fn lists_show_outsiders_nothing() {
         failures.join("\n"),
         mismatches.join("\n")
     );
-    eprintln!("list sweep: {checked} list calls by {} outsiders", callers.len());
+    eprintln!(
+        "list sweep: {checked} list calls by {} outsiders",
+        callers.len()
+    );
 }

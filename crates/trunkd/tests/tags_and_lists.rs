@@ -29,7 +29,11 @@ fn assert_bad(reply: common::Reply, field: &str) -> String {
 }
 
 async fn count(client: &Client, collection: &str) -> usize {
-    ids(&client.get(&format!("/v2.0/{collection}")).await.expect(200), collection).len()
+    ids(
+        &client.get(&format!("/v2.0/{collection}")).await.expect(200),
+        collection,
+    )
+    .len()
 }
 
 #[tokio::test]
@@ -69,7 +73,12 @@ async fn tags_given_at_create_are_checked_like_tag_calls() {
     let long = "x".repeat(61);
     let networks = count(&member, "networks").await;
     let port_count = count(&member, "ports").await;
-    for bad in [json!([""]), json!(["x,y"]), json!([long]), json!(["ok", ""])] {
+    for bad in [
+        json!([""]),
+        json!(["x,y"]),
+        json!([long]),
+        json!(["ok", ""]),
+    ] {
         assert_bad(
             member
                 .post("/v2.0/networks", json!({"network": {"tags": bad}}))
@@ -146,7 +155,10 @@ async fn tags_given_at_create_are_checked_like_tag_calls() {
         .send(Method::PUT, &format!("{path}/t7"), None)
         .await
         .expect(201);
-    assert_bad(member.put(&path, json!({"tags": ["a", "b,c"]})).await, "tags");
+    assert_bad(
+        member.put(&path, json!({"tags": ["a", "b,c"]})).await,
+        "tags",
+    );
     let shown = member
         .get(&format!("/v2.0/networks/{network}"))
         .await
@@ -208,7 +220,10 @@ async fn huge_tag_lists_and_filters_are_400_not_500() {
             .collect::<Vec<_>>()
             .join("&")
     };
-    assert_bad(member.get(&format!("/v2.0/ports?{}", many(1_001))).await, "id");
+    assert_bad(
+        member.get(&format!("/v2.0/ports?{}", many(1_001))).await,
+        "id",
+    );
     member
         .get(&format!("/v2.0/ports?{}", many(1_000)))
         .await
@@ -278,7 +293,10 @@ async fn tag_filters_with_the_new_caps_still_select_as_neutron_does() {
         listed(&format!("tags-any=a,{}", terms.join(","))).await,
         sorted(vec![&ab, &a])
     );
-    assert_eq!(listed(&format!("tags=a,{}", terms.join(","))).await, Vec::<String>::new());
+    assert_eq!(
+        listed(&format!("tags=a,{}", terms.join(","))).await,
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test]
@@ -289,7 +307,9 @@ async fn bulk_creates_are_capped_as_a_whole() {
 
     let items: Vec<Value> = (0..21).map(|_| json!({})).collect();
     assert_bad(
-        member.post("/v2.0/networks", json!({"networks": items})).await,
+        member
+            .post("/v2.0/networks", json!({"networks": items}))
+            .await,
         "networks",
     );
     let items: Vec<Value> = (0..21).map(|_| json!({"network_id": network})).collect();
@@ -426,7 +446,10 @@ async fn lists_tell_members_nothing_policy_hides() {
         let sort = a.get(&format!("/v2.0/{collection}?sort_key={attr}")).await;
         let unknown_sort = a.get(&format!("/v2.0/{collection}?sort_key=colour")).await;
         assert_eq!(sort.status.as_u16(), 400, "{attr}: {}", sort.body);
-        assert_eq!(sort.message(), unknown_sort.message().replace("colour", attr));
+        assert_eq!(
+            sort.message(),
+            unknown_sort.message().replace("colour", attr)
+        );
         let reader = server.as_(Identity::reader("pa"));
         assert_eq!(
             reader
@@ -437,7 +460,9 @@ async fn lists_tell_members_nothing_policy_hides() {
             400
         );
         admin
-            .get(&format!("/v2.0/{collection}?{attr}={value}&sort_key={attr}"))
+            .get(&format!(
+                "/v2.0/{collection}?{attr}={value}&sort_key={attr}"
+            ))
             .await
             .expect(200);
     }
@@ -455,11 +480,20 @@ async fn lists_tell_members_nothing_policy_hides() {
 
     // binding:vif_details: admins and the service role only, as in Neutron's policy.
     let shown = a.get(&format!("/v2.0/ports/{a_port}")).await.expect(200);
-    assert!(shown["port"].get("binding:vif_details").is_none(), "{shown}");
+    assert!(
+        shown["port"].get("binding:vif_details").is_none(),
+        "{shown}"
+    );
     let listed = a.get("/v2.0/ports").await.expect(200);
     assert!(listed["ports"][0].get("binding:vif_details").is_none());
-    let shown = admin.get(&format!("/v2.0/ports/{a_port}")).await.expect(200);
+    let shown = admin
+        .get(&format!("/v2.0/ports/{a_port}"))
+        .await
+        .expect(200);
     assert!(shown["port"]["binding:vif_details"].is_object(), "{shown}");
-    let shown = service.get(&format!("/v2.0/ports/{a_port}")).await.expect(200);
+    let shown = service
+        .get(&format!("/v2.0/ports/{a_port}"))
+        .await
+        .expect(200);
     assert!(shown["port"]["binding:vif_details"].is_object(), "{shown}");
 }

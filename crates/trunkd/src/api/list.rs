@@ -309,7 +309,11 @@ mod tests {
 
     #[test]
     fn filters_repeat_as_or_and_unknown_keys_fail() {
-        let request = parse(Some("status=ACTIVE&status=DOWN&admin_state_up=True"), TRUNK_ATTRS, &ListRules::default())
+        let request = parse(
+            Some("status=ACTIVE&status=DOWN&admin_state_up=True"),
+            TRUNK_ATTRS,
+            &ListRules::default(),
+        )
         .expect("valid query");
         assert_eq!(request.query.filters.len(), 2);
         assert_eq!(request.query.filters[0].values.len(), 2);
@@ -317,13 +321,18 @@ mod tests {
             request.query.filters[1].values,
             vec![store::Value::Bool(true)]
         );
-        let error = parse(Some("colour=red"), TRUNK_ATTRS, &ListRules::default()).expect_err("unknown filter");
+        let error = parse(Some("colour=red"), TRUNK_ATTRS, &ListRules::default())
+            .expect_err("unknown filter");
         assert!(error.to_string().contains("colour"));
     }
 
     #[test]
     fn sorting_and_paging_are_validated() {
-        let request = parse(Some("sort_key=name&sort_dir=desc&sort_key=id&limit=5"), TRUNK_ATTRS, &ListRules::default())
+        let request = parse(
+            Some("sort_key=name&sort_dir=desc&sort_key=id&limit=5"),
+            TRUNK_ATTRS,
+            &ListRules::default(),
+        )
         .expect("valid");
         assert_eq!(request.query.sort.len(), 2);
         assert!(!request.query.sort[0].ascending);
@@ -338,7 +347,10 @@ mod tests {
             "page_reverse=maybe",
             "revision_number=abc",
         ] {
-            assert!(parse(Some(bad), TRUNK_ATTRS, &ListRules::default()).is_err(), "{bad} accepted");
+            assert!(
+                parse(Some(bad), TRUNK_ATTRS, &ListRules::default()).is_err(),
+                "{bad} accepted"
+            );
         }
     }
 
@@ -399,7 +411,8 @@ mod tests {
 
     #[test]
     fn no_limit_no_links() {
-        let request = parse(Some("sort_key=name"), TRUNK_ATTRS, &ListRules::default()).expect("valid");
+        let request =
+            parse(Some("sort_key=name"), TRUNK_ATTRS, &ListRules::default()).expect("valid");
         assert!(request
             .links(&["a"], |s| s.to_string(), "http://h", "trunks")
             .is_none());

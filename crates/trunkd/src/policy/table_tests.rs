@@ -342,7 +342,13 @@ fn default_policy_network_and_port_table() {
         ("reader", true, false, "get_port:binding:host_id", false),
         ("", false, false, "get_port:binding:profile", false),
         ("admin", false, false, "get_port:binding:vif_details", true),
-        ("service", false, false, "get_port:binding:vif_details", true),
+        (
+            "service",
+            false,
+            false,
+            "get_port:binding:vif_details",
+            true,
+        ),
         ("member", true, false, "get_port:binding:vif_details", false),
         ("reader", true, false, "get_port:binding:vif_details", false),
         // Tags follow the resource's project.

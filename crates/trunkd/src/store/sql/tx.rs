@@ -100,11 +100,7 @@ async fn insert_tags(
                 .push_bind(id.to_string())
                 .push_bind(tag.clone());
         });
-        builder
-            .build()
-            .execute(&mut *conn)
-            .await
-            .map_err(map_err)?;
+        builder.build().execute(&mut *conn).await.map_err(map_err)?;
     }
     Ok(())
 }
