@@ -190,7 +190,7 @@ struct Settings {
     /// call [default: 50]
     #[arg(long, env = "TRUNKD_MAX_TAG_FILTER_TERMS")]
     max_tag_filter_terms: Option<usize>,
-    /// Most resources in one bulk create [default: 1000]
+    /// Most resources in one bulk create [default: 4094]
     #[arg(long, env = "TRUNKD_MAX_BULK_ITEMS")]
     max_bulk_items: Option<usize>,
     /// Seconds a client gets to send a request's headers, and again its body [default: 30]

@@ -20,8 +20,9 @@ pub const DEFAULT_MAX_TAGS_PER_RESOURCE: usize = 50;
 /// Default of [`RequestLimits::max_tag_filter_terms`].
 pub const DEFAULT_MAX_TAG_FILTER_TERMS: usize = 50;
 /// Default of [`RequestLimits::max_bulk_items`]. Neutron has no such cap; a bulk create is one
-/// transaction holding the write connection, so it needs one.
-pub const DEFAULT_MAX_BULK_ITEMS: usize = 1_000;
+/// transaction holding the write connection, so it needs one. As many as a trunk may have
+/// subports, so the ports of a full trunk can still be made in one call.
+pub const DEFAULT_MAX_BULK_ITEMS: usize = 4_094;
 /// Largest value the tag settings accept: a resource's tags are written in one statement of
 /// three bound values per tag, well under SQLite's 32,766.
 pub const TAG_SETTING_CEILING: usize = 10_000;
