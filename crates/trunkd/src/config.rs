@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use crate::drivers::ovn::OvnSettings;
 use crate::model::NetworkType;
-use crate::service::{NetworkSettings, SegmentRange, ServiceSettings};
+use crate::service::limits::TAG_SETTING_CEILING;
+use crate::service::{NetworkSettings, RequestLimits, SegmentRange, ServiceSettings};
 
 /// Neutron's port.
 pub const DEFAULT_BIND: &str = "127.0.0.1:9696";
@@ -52,6 +53,9 @@ pub struct FileSettings {
     pub policy_file: Option<PathBuf>,
     pub max_body_bytes: Option<usize>,
     pub max_subports_per_request: Option<usize>,
+    pub max_tags_per_resource: Option<usize>,
+    pub max_tag_filter_terms: Option<usize>,
+    pub max_bulk_items: Option<usize>,
     pub trunk_quota: Option<i64>,
     pub client_timeout: Option<u64>,
     pub driver_wait: Option<u64>,
@@ -105,6 +109,9 @@ impl FileSettings {
             max_subports_per_request: self
                 .max_subports_per_request
                 .or(lower.max_subports_per_request),
+            max_tags_per_resource: self.max_tags_per_resource.or(lower.max_tags_per_resource),
+            max_tag_filter_terms: self.max_tag_filter_terms.or(lower.max_tag_filter_terms),
+            max_bulk_items: self.max_bulk_items.or(lower.max_bulk_items),
             trunk_quota: self.trunk_quota.or(lower.trunk_quota),
             client_timeout: self.client_timeout.or(lower.client_timeout),
             driver_wait: self.driver_wait.or(lower.driver_wait),
@@ -355,6 +362,7 @@ fn parse_range(
 /// Turns merged settings into a validated configuration.
 pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
     let auth = auth_config(&settings)?;
+    let limits = request_limits(&settings)?;
     let bind_text = settings.bind.unwrap_or_else(|| DEFAULT_BIND.to_string());
     let bind: SocketAddr = bind_text
         .parse()
@@ -481,6 +489,7 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
             max_subports_per_request: max_subports,
             trunk_quota,
             driver_wait,
+            limits,
         },
         ovn,
         agent_credentials_file: settings.agent_credentials_file,
@@ -509,6 +518,40 @@ fn link_prefix(text: &str) -> Result<String, ConfigError> {
         ));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// The caps on tags, tag filters and bulk creates: each at least 1; the tag caps at most
+/// [`TAG_SETTING_CEILING`], which keeps every tag statement within database limits.
+fn request_limits(settings: &FileSettings) -> Result<RequestLimits, ConfigError> {
+    let defaults = RequestLimits::default();
+    let tag_cap = |setting: &'static str, value: Option<usize>, default: usize| {
+        let value = value.unwrap_or(default);
+        if (1..=TAG_SETTING_CEILING).contains(&value) {
+            Ok(value)
+        } else {
+            Err(invalid(
+                setting,
+                format!("must be within 1..{TAG_SETTING_CEILING}"),
+            ))
+        }
+    };
+    let max_bulk_items = settings.max_bulk_items.unwrap_or(defaults.max_bulk_items);
+    if max_bulk_items == 0 {
+        return Err(invalid("max_bulk_items", "must be at least 1"));
+    }
+    Ok(RequestLimits {
+        max_tags_per_resource: tag_cap(
+            "max_tags_per_resource",
+            settings.max_tags_per_resource,
+            defaults.max_tags_per_resource,
+        )?,
+        max_tag_filter_terms: tag_cap(
+            "max_tag_filter_terms",
+            settings.max_tag_filter_terms,
+            defaults.max_tag_filter_terms,
+        )?,
+        max_bulk_items,
+    })
 }
 
 /// `auth`: `noauth` (default) or `keystone`, which needs Keystone's URL and one complete

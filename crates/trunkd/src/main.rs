@@ -183,6 +183,16 @@ struct Settings {
     /// Most subports in one request [default: 4094]
     #[arg(long, env = "TRUNKD_MAX_SUBPORTS_PER_REQUEST")]
     max_subports_per_request: Option<usize>,
+    /// Most tags one network, port or trunk may carry [default: 50]
+    #[arg(long, env = "TRUNKD_MAX_TAGS_PER_RESOURCE")]
+    max_tags_per_resource: Option<usize>,
+    /// Most terms of the tag filters (tags, tags-any, not-tags, not-tags-any) of one list
+    /// call [default: 50]
+    #[arg(long, env = "TRUNKD_MAX_TAG_FILTER_TERMS")]
+    max_tag_filter_terms: Option<usize>,
+    /// Most resources in one bulk create [default: 4094]
+    #[arg(long, env = "TRUNKD_MAX_BULK_ITEMS")]
+    max_bulk_items: Option<usize>,
     /// Seconds a client gets to send a request's headers, and again its body [default: 30]
     #[arg(long, env = "TRUNKD_CLIENT_TIMEOUT")]
     client_timeout: Option<u64>,
@@ -289,6 +299,9 @@ impl From<Settings> for FileSettings {
             policy_file: s.policy_file,
             max_body_bytes: s.max_body_bytes,
             max_subports_per_request: s.max_subports_per_request,
+            max_tags_per_resource: s.max_tags_per_resource,
+            max_tag_filter_terms: s.max_tag_filter_terms,
+            max_bulk_items: s.max_bulk_items,
             trunk_quota: s.trunk_quota,
             client_timeout: s.client_timeout,
             driver_wait: s.driver_wait,

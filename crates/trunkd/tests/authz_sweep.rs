@@ -422,3 +422,242 @@ fn every_routed_endpoint_is_in_the_sweep() {
     let stale: Vec<_> = swept.difference(&routes).collect();
     assert!(stale.is_empty(), "in the sweep but not routed: {stale:?}");
 }
+
+/// Outsiders who may list (or try to): each must learn nothing of p1 through a list.
+const LIST_OUTSIDERS: [&str; 4] = ["anonymous", "member of p2", "reader of p2", "no role in p1"];
+
+/// Attributes policy hides from outsiders, per collection, with a value p1's resources hold.
+const HIDDEN_FILTERS: &[(&str, &str, &str)] = &[
+    ("networks", "provider:segmentation_id", "2345"),
+    ("networks", "provider:network_type", "vlan"),
+    ("networks", "provider:physical_network", "physnet1"),
+    ("ports", "binding:host_id", "h1"),
+    ("ports", "binding:vif_type", "ovs"),
+    ("ports", "binding:vif_type", "unbound"),
+];
+
+/// The path of an absolute page link, as a client would follow it.
+fn link_path(href: &str) -> String {
+    let at = href.find("/v2.0/").expect("a v2.0 link");
+    href[at..].to_string()
+}
+
+/// Lists (issue 16, item 4): for each collection, an outsider using markers that name p1's
+/// resources, filters naming p1's values, sort keys and filters on attributes policy hides,
+/// and following page links, gets exactly the answers an unknown id or attribute gets, and no
+/// body shows any of p1's ids, its project, or any hidden attribute.
+#[tokio::test]
+async fn lists_show_outsiders_nothing() {
+    let server = Server::start();
+    let owner = server.as_(Identity::member("p1"));
+    let admin = server.admin();
+    let fixture = Fixture::make(&owner, &admin).await;
+    for id in [&fixture.base.network, &fixture.empty_network] {
+        owner
+            .send(Method::PUT, &format!("/v2.0/networks/{id}/tags/t"), None)
+            .await
+            .expect(201);
+    }
+    owner
+        .send(
+            Method::PUT,
+            &format!("/v2.0/ports/{}/tags/t", fixture.base.trunk_parent),
+            None,
+        )
+        .await
+        .expect(201);
+    // A shared network on VLAN 2345, owned by a third project: outsiders see it, but not its
+    // segment, and may not find it by that segment.
+    admin
+        .post(
+            "/v2.0/networks",
+            json!({"network": {"project_id": "p3", "name": "shared", "shared": true,
+                "provider:network_type": "vlan", "provider:physical_network": "physnet1",
+                "provider:segmentation_id": 2345}}),
+        )
+        .await
+        .expect(201);
+    // p2 has resources of its own, so its lists and pages are not empty.
+    let p2 = server.as_(Identity::member("p2"));
+    let p2_fixture = policy_cases::fixture(&p2).await;
+    let p1_ids = fixture.ids();
+    let unknown = uuid::Uuid::new_v4().to_string();
+
+    let mut callers = vec![("anonymous", server.anonymous())];
+    callers.push(("member of p2", server.as_(Identity::member("p2"))));
+    callers.push(("reader of p2", server.as_(Identity::reader("p2"))));
+    callers.push(("no role in p1", server.as_(Identity::new("p1", ""))));
+    assert_eq!(callers.len(), LIST_OUTSIDERS.len());
+
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    // What `who` got for `path` must show nothing of p1's beyond what the request named.
+    let mut leaks = |who: &str, path: &str, status: u16, text: &str| {
+        checked += 1;
+        let leaked: Vec<&str> = p1_ids
+            .iter()
+            .copied()
+            .filter(|id| text.contains(id) && !path.contains(id))
+            .collect();
+        let hidden = [
+            "provider:segmentation_id",
+            "binding:host_id",
+            "\"h1\"",
+            "\"p1\"",
+        ];
+        // An attribute's name echoed from the request (in its 400) tells nothing.
+        let shown: Vec<&str> = hidden
+            .into_iter()
+            .filter(|h| text.contains(h) && !path.contains(h))
+            .collect();
+        if !leaked.is_empty() || !shown.is_empty() {
+            failures.push(format!(
+                "GET {path} as {who}: {status} shows p1's data ({leaked:?} {shown:?}): {text}"
+            ));
+        }
+    };
+    let mut mismatches = Vec::new();
+    for (who, caller) in &callers {
+        let refused = if *who == "anonymous" { 401 } else { 400 };
+        for collection in ["networks", "ports", "trunks"] {
+            // Markers: p1's ids (of every collection) answer as a random id does.
+            for id in p1_ids {
+                for query in [
+                    "marker={id}",
+                    "marker={id}&limit=1",
+                    "marker={id}&sort_key=name&limit=1",
+                    "marker={id}&sort_key=id&sort_dir=desc&limit=2",
+                    "marker={id}&page_reverse=True&limit=1",
+                    "marker={id}&sort_key=created_at&page_reverse=True&limit=5",
+                ] {
+                    let path = format!("/v2.0/{collection}?{query}");
+                    let (status, text) = caller
+                        .send_for_text(Method::GET, &path.replace("{id}", id), None)
+                        .await;
+                    leaks(who, &path.replace("{id}", id), status.as_u16(), &text);
+                    let (random_status, random_text) = caller
+                        .send_for_text(Method::GET, &path.replace("{id}", &unknown), None)
+                        .await;
+                    if (status, text.replace(id, "<id>"))
+                        != (random_status, random_text.replace(&unknown, "<id>"))
+                        || status.as_u16() != refused
+                    {
+                        mismatches.push(format!(
+                            "GET {path} as {who} with p1's {id}: {status} {text}; with an unknown id: {random_status} {random_text}"
+                        ));
+                    }
+                }
+            }
+            // Filters naming p1's values find nothing.
+            let b = &fixture.base;
+            let mut queries = vec![
+                "project_id=p1".to_string(),
+                "tenant_id=p1".to_string(),
+                "tags=t".to_string(),
+                "tags-any=t,u".to_string(),
+                "not-tags=zzz".to_string(),
+                "name=net&sort_key=name".to_string(),
+                "sort_key=project_id&sort_dir=desc".to_string(),
+            ];
+            queries.extend(p1_ids.iter().map(|id| format!("id={id}")));
+            match collection {
+                "ports" => {
+                    queries.push(format!("network_id={}", b.network));
+                    queries.push(format!("device_id={}", b.trunk));
+                    queries.push("device_owner=trunk:subport".into());
+                }
+                "trunks" => queries.push(format!("port_id={}", b.trunk_parent)),
+                _ => {}
+            }
+            for query in queries {
+                let path = format!("/v2.0/{collection}?{query}");
+                let (status, text) = caller.send_for_text(Method::GET, &path, None).await;
+                leaks(who, &path, status.as_u16(), &text);
+                let expect = if *who == "anonymous" { 401 } else { 200 };
+                if status.as_u16() != expect {
+                    mismatches.push(format!("GET {path} as {who}: {status} {text}"));
+                }
+            }
+            // Filters and sort keys on hidden attributes: the unknown attribute's answer.
+            for (_, attr, value) in HIDDEN_FILTERS.iter().filter(|f| f.0 == collection) {
+                for (query, unknown_query) in [
+                    (format!("{attr}={value}"), format!("colour={value}")),
+                    (format!("sort_key={attr}"), "sort_key=colour".to_string()),
+                    (
+                        format!("sort_key=name&sort_key={attr}&limit=1"),
+                        "sort_key=name&sort_key=colour&limit=1".to_string(),
+                    ),
+                ] {
+                    let path = format!("/v2.0/{collection}?{query}");
+                    let (status, text) = caller.send_for_text(Method::GET, &path, None).await;
+                    leaks(who, &path, status.as_u16(), &text);
+                    let (unknown_status, unknown_text) = caller
+                        .send_for_text(
+                            Method::GET,
+                            &format!("/v2.0/{collection}?{unknown_query}"),
+                            None,
+                        )
+                        .await;
+                    if status != unknown_status
+                        || text != unknown_text.replace("colour", attr)
+                        || status.as_u16() != refused
+                    {
+                        mismatches.push(format!(
+                            "GET {path} as {who}: {status} {text}; unknown attribute: {unknown_status} {unknown_text}"
+                        ));
+                    }
+                }
+            }
+            // Page links, followed both ways until they end.
+            for start in [
+                "limit=1",
+                "limit=1&sort_key=name&sort_dir=desc",
+                "limit=2&page_reverse=True",
+            ] {
+                let mut next = Some(format!("/v2.0/{collection}?{start}"));
+                let mut pages = 0;
+                while let Some(path) = next.take() {
+                    pages += 1;
+                    let (status, text) = caller.send_for_text(Method::GET, &path, None).await;
+                    leaks(who, &path, status.as_u16(), &text);
+                    if !status.is_success() || pages > 40 {
+                        break;
+                    }
+                    let body: Value = serde_json::from_str(&text).expect("a JSON list");
+                    let links = body[format!("{collection}_links")].as_array().cloned();
+                    let rel = if start.contains("page_reverse") {
+                        "previous"
+                    } else {
+                        "next"
+                    };
+                    let follow = links
+                        .unwrap_or_default()
+                        .into_iter()
+                        .find(|l| l["rel"] == rel);
+                    let page_len = body[collection].as_array().map_or(0, Vec::len);
+                    if page_len > 0 {
+                        next = follow.and_then(|l| l["href"].as_str().map(link_path));
+                    }
+                }
+            }
+        }
+    }
+    // p2's own resources are still listed to p2, and its markers page.
+    let member_p2 = server.as_(Identity::member("p2"));
+    member_p2
+        .get(&format!("/v2.0/trunks?marker={}&limit=1", p2_fixture.trunk))
+        .await
+        .expect(200);
+    assert!(
+        failures.is_empty() && mismatches.is_empty(),
+        "{} leaks and {} wrong answers:\n{}\n{}",
+        failures.len(),
+        mismatches.len(),
+        failures.join("\n"),
+        mismatches.join("\n")
+    );
+    eprintln!(
+        "list sweep: {checked} list calls by {} outsiders",
+        callers.len()
+    );
+}

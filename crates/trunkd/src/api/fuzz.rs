@@ -45,7 +45,11 @@ fn subports(value: Value) {
 /// The list query parser (filters, fields, sorting, paging) on `query` for each collection.
 pub fn list_query(query: &str) {
     for catalogue in [NETWORK_ATTRS, PORT_ATTRS, TRUNK_ATTRS] {
-        let _ = list::parse(Some(query), catalogue);
+        let _ = list::parse(
+            Some(query),
+            catalogue,
+            &crate::service::ListRules::default(),
+        );
     }
 }
 

@@ -1,12 +1,20 @@
 //! List calls on the wire: query-string filters (validated against the attribute catalogue;
 //! unknown keys are a 400, as with Neutron's filter-validation), `fields`, sorting, pagination
 //! and the `<collection>_links` that point to the next and previous pages.
+//!
+//! What the caller may ask comes from the service as [`ListRules`]: attributes policy hides
+//! from them are refused exactly like unknown ones (so no filter or sort order can reveal a
+//! hidden value), and the numbers of tag filter terms and filter values are capped with a 400
+//! naming the key, so no query string reaches a database limit.
+
+use std::collections::HashSet;
 
 use serde_json::{json, Map, Value};
 
 use crate::api::body::parse_bool;
 use crate::api::error::ApiError;
 use crate::model::attrs::{self, AttrKind, AttrSpec};
+use crate::service::ListRules;
 use crate::store::{self, Filter, ListQuery, SortKey, TagFilter};
 
 /// A parsed list request.
@@ -15,6 +23,8 @@ pub struct ListRequest {
     pub query: ListQuery,
     /// Attributes to return; empty means all.
     pub fields: Vec<String>,
+    /// The same as a set, so that picking them from each item costs no more than the item.
+    wanted: HashSet<String>,
     /// The query string without marker/page_reverse, for building page links.
     pub link_base: Vec<(String, String)>,
     /// The client sent no `limit`: the page size is the server's `pagination_max_limit`.
@@ -26,6 +36,20 @@ pub const MAX_PAGE: usize = 10_000;
 
 fn invalid_filter(key: &str) -> ApiError {
     ApiError::bad_request(key, format!("['{key}'] is invalid attribute for filtering"))
+}
+
+fn invalid_sort_key(value: &str) -> ApiError {
+    ApiError::bad_request(
+        "sort_key",
+        format!("{value} is an invalid attribute for sort_key"),
+    )
+}
+
+fn too_many_terms(key: &str, what: &str, max: usize) -> ApiError {
+    ApiError::bad_request(
+        key,
+        format!("Invalid input for {key}. Reason: more than {max} {what} in one request."),
+    )
 }
 
 fn parse_value(spec: &AttrSpec, text: &str) -> Result<store::Value, ApiError> {
@@ -60,8 +84,13 @@ fn comma_list(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Parses a raw query string for a collection whose attributes are `catalogue`.
-pub fn parse(raw: Option<&str>, catalogue: &'static [AttrSpec]) -> Result<ListRequest, ApiError> {
+/// Parses a raw query string for a collection whose attributes are `catalogue`, as asked by a
+/// caller bound by `rules`.
+pub fn parse(
+    raw: Option<&str>,
+    catalogue: &'static [AttrSpec],
+    rules: &ListRules,
+) -> Result<ListRequest, ApiError> {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or("").as_bytes())
         .into_owned()
         .collect();
@@ -71,6 +100,8 @@ pub fn parse(raw: Option<&str>, catalogue: &'static [AttrSpec]) -> Result<ListRe
     let mut sort_dirs = Vec::new();
     let mut tags = TagFilter::default();
     let mut link_base = Vec::new();
+    let mut tag_terms = 0usize;
+    let mut filter_values = 0usize;
     for (key, value) in &pairs {
         if value.contains('\0') || key.contains('\0') {
             let name = key.replace('\0', "\\0");
@@ -86,10 +117,8 @@ pub fn parse(raw: Option<&str>, catalogue: &'static [AttrSpec]) -> Result<ListRe
             "fields" => fields.extend(comma_list(value)),
             "sort_key" => {
                 let spec = attrs::find(catalogue, value)
-                    .filter(|s| s.sortable)
-                    .ok_or_else(|| {
-                        ApiError::bad_request("sort_key", format!("{value} is an invalid attribute for sort_key"))
-                    })?;
+                    .filter(|s| s.sortable && rules.readable(s.name))
+                    .ok_or_else(|| invalid_sort_key(value))?;
                 sort_keys.push(spec.name);
             }
             "sort_dir" => match value.as_str() {
@@ -119,14 +148,35 @@ pub fn parse(raw: Option<&str>, catalogue: &'static [AttrSpec]) -> Result<ListRe
                     ApiError::bad_request("page_reverse", format!("Invalid input for page_reverse. Reason: '{value}' cannot be converted to boolean."))
                 })?;
             }
-            "tags" => tags.all.extend(comma_list(value)),
-            "tags-any" => tags.any.extend(comma_list(value)),
-            "not-tags" => tags.not_all.extend(comma_list(value)),
-            "not-tags-any" => tags.not_any.extend(comma_list(value)),
+            "tags" | "tags-any" | "not-tags" | "not-tags-any" => {
+                let terms = comma_list(value);
+                tag_terms += terms.len();
+                if tag_terms > rules.max_tag_filter_terms {
+                    return Err(too_many_terms(
+                        key,
+                        "tag filter terms",
+                        rules.max_tag_filter_terms,
+                    ));
+                }
+                match key.as_str() {
+                    "tags" => tags.all.extend(terms),
+                    "tags-any" => tags.any.extend(terms),
+                    "not-tags" => tags.not_all.extend(terms),
+                    _ => tags.not_any.extend(terms),
+                }
+            }
             other => {
                 let spec = attrs::find(catalogue, other)
-                    .filter(|s| s.filterable)
+                    .filter(|s| s.filterable && rules.readable(s.name))
                     .ok_or_else(|| invalid_filter(other))?;
+                filter_values += 1;
+                if filter_values > rules.max_filter_values {
+                    return Err(too_many_terms(
+                        other,
+                        "filter values",
+                        rules.max_filter_values,
+                    ));
+                }
                 let parsed = parse_value(spec, value)?;
                 match query.filters.iter_mut().find(|f| f.attr == spec.name) {
                     Some(filter) => filter.values.push(parsed),
@@ -144,18 +194,24 @@ pub fn parse(raw: Option<&str>, catalogue: &'static [AttrSpec]) -> Result<ListRe
             "The number of sort_dir and sort_key values must match.",
         ));
     }
+    // A key sorted on again after its first mention changes nothing: dropping it keeps the
+    // keyset condition of a page (quadratic in the number of keys) small.
+    let mut sorted = HashSet::new();
     query.sort = sort_keys
         .into_iter()
         .enumerate()
+        .filter(|(_, attr)| sorted.insert(*attr))
         .map(|(index, attr)| SortKey {
             attr,
             ascending: sort_dirs.get(index).copied().unwrap_or(true),
         })
         .collect();
     query.tags = tags;
+    let wanted = fields.iter().cloned().collect();
     Ok(ListRequest {
         query,
         fields,
+        wanted,
         link_base,
         server_limit: false,
     })
@@ -247,7 +303,7 @@ impl ListRequest {
         let links = self.links(&items, id_of, base_url, collection);
         let rendered: Vec<Value> = items
             .iter()
-            .map(|item| Value::Object(select_fields(render(item), &self.fields)))
+            .map(|item| Value::Object(self.select(render(item))))
             .collect();
         let mut body = Map::new();
         body.insert(collection.into(), Value::Array(rendered));
@@ -255,6 +311,16 @@ impl ListRequest {
             body.insert(format!("{collection}_links"), Value::Array(links));
         }
         Value::Object(body)
+    }
+}
+
+impl ListRequest {
+    /// Keeps only the requested attributes of one item (all when none were requested).
+    fn select(&self, mut object: Map<String, Value>) -> Map<String, Value> {
+        if !self.wanted.is_empty() {
+            object.retain(|key, _| self.wanted.contains(key));
+        }
+        object
     }
 }
 
@@ -276,6 +342,7 @@ mod tests {
         let request = parse(
             Some("status=ACTIVE&status=DOWN&admin_state_up=True"),
             TRUNK_ATTRS,
+            &ListRules::default(),
         )
         .expect("valid query");
         assert_eq!(request.query.filters.len(), 2);
@@ -284,7 +351,8 @@ mod tests {
             request.query.filters[1].values,
             vec![store::Value::Bool(true)]
         );
-        let error = parse(Some("colour=red"), TRUNK_ATTRS).expect_err("unknown filter");
+        let error = parse(Some("colour=red"), TRUNK_ATTRS, &ListRules::default())
+            .expect_err("unknown filter");
         assert!(error.to_string().contains("colour"));
     }
 
@@ -293,6 +361,7 @@ mod tests {
         let request = parse(
             Some("sort_key=name&sort_dir=desc&sort_key=id&limit=5"),
             TRUNK_ATTRS,
+            &ListRules::default(),
         )
         .expect("valid");
         assert_eq!(request.query.sort.len(), 2);
@@ -308,13 +377,16 @@ mod tests {
             "page_reverse=maybe",
             "revision_number=abc",
         ] {
-            assert!(parse(Some(bad), TRUNK_ATTRS).is_err(), "{bad} accepted");
+            assert!(
+                parse(Some(bad), TRUNK_ATTRS, &ListRules::default()).is_err(),
+                "{bad} accepted"
+            );
         }
     }
 
     /// The rels and hrefs of the links of `page` for a query.
     fn links_of(query: &str, page: &[&str]) -> Vec<(String, String)> {
-        let request = parse(Some(query), TRUNK_ATTRS).expect("valid");
+        let request = parse(Some(query), TRUNK_ATTRS, &ListRules::default()).expect("valid");
         request
             .links(page, |s| s.to_string(), "http://h", "trunks")
             .expect("links with limit")
@@ -369,7 +441,8 @@ mod tests {
 
     #[test]
     fn no_limit_no_links() {
-        let request = parse(Some("sort_key=name"), TRUNK_ATTRS).expect("valid");
+        let request =
+            parse(Some("sort_key=name"), TRUNK_ATTRS, &ListRules::default()).expect("valid");
         assert!(request
             .links(&["a"], |s| s.to_string(), "http://h", "trunks")
             .is_none());
@@ -378,7 +451,7 @@ mod tests {
     #[test]
     fn the_server_caps_pages_and_links_with_the_effective_limit() {
         let capped = |query: &str| {
-            parse(Some(query), TRUNK_ATTRS)
+            parse(Some(query), TRUNK_ATTRS, &ListRules::default())
                 .expect("valid")
                 .with_max_page(Some(3))
         };
@@ -425,7 +498,7 @@ mod tests {
         assert_eq!(request.store_query().limit, Some(2));
         assert_eq!(hrefs(&request, &["a"]).map(|l| l.len()), Some(1));
         // No cap configured: unchanged.
-        let request = parse(Some("name=x"), TRUNK_ATTRS)
+        let request = parse(Some("name=x"), TRUNK_ATTRS, &ListRules::default())
             .expect("valid")
             .with_max_page(None);
         assert_eq!(request.store_query().limit, None);

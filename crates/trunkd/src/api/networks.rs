@@ -17,6 +17,7 @@ use crate::ids::{NetworkId, ProjectId};
 use crate::model::attrs::NETWORK_ATTRS;
 use crate::model::NetworkType;
 use crate::service::{NetworkCreate, NetworkUpdate};
+use crate::store::ResourceKind;
 
 const READ_ONLY: &[&str] = &[
     "id",
@@ -117,7 +118,8 @@ pub async fn list(
     BaseUrl(base): BaseUrl,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let request = list::parse(raw.as_deref(), NETWORK_ATTRS)?.with_max_page(state.max_page);
+    let rules = state.service.list_rules(&ctx, ResourceKind::Network);
+    let request = list::parse(raw.as_deref(), NETWORK_ATTRS, &rules)?.with_max_page(state.max_page);
     let items = state
         .service
         .list_networks(&ctx, request.store_query())

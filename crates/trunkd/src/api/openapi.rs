@@ -155,8 +155,9 @@ pub struct Port {
     vnic_type: String,
     #[schema(rename = "binding:profile")]
     profile: Option<Object>,
+    /// Admin or service only to read.
     #[schema(rename = "binding:vif_details")]
-    vif_details: Object,
+    vif_details: Option<Object>,
     port_security_enabled: bool,
     /// Present on trunk parents.
     trunk_details: Option<TrunkDetails>,

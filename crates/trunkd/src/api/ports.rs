@@ -17,6 +17,7 @@ use crate::ids::{PortId, ProjectId};
 use crate::model::attrs::PORT_ATTRS;
 use crate::model::FixedIp;
 use crate::service::{PortCreate, PortUpdate};
+use crate::store::ResourceKind;
 
 const READ_ONLY: &[&str] = &[
     "id",
@@ -135,7 +136,8 @@ pub async fn list(
     BaseUrl(base): BaseUrl,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let request = list::parse(raw.as_deref(), PORT_ATTRS)?.with_max_page(state.max_page);
+    let rules = state.service.list_rules(&ctx, ResourceKind::Port);
+    let request = list::parse(raw.as_deref(), PORT_ATTRS, &rules)?.with_max_page(state.max_page);
     let items = state
         .service
         .list_ports(&ctx, request.store_query())

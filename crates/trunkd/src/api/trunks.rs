@@ -17,6 +17,7 @@ use crate::api::{if_match, path_id, render, show_fields, AppState, BaseUrl};
 use crate::ids::{PortId, ProjectId, TrunkId};
 use crate::model::attrs::TRUNK_ATTRS;
 use crate::service::{SubportRequest, TrunkCreate, TrunkUpdate};
+use crate::store::ResourceKind;
 
 const READ_ONLY: &[&str] = &[
     "id",
@@ -169,7 +170,8 @@ pub async fn list(
     BaseUrl(base): BaseUrl,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let request = list::parse(raw.as_deref(), TRUNK_ATTRS)?.with_max_page(state.max_page);
+    let rules = state.service.list_rules(&ctx, ResourceKind::Trunk);
+    let request = list::parse(raw.as_deref(), TRUNK_ATTRS, &rules)?.with_max_page(state.max_page);
     let items = state
         .service
         .list_trunks(&ctx, request.store_query())

@@ -95,6 +95,10 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
         "rule:admin_only or rule:service_api",
     ),
     (
+        "get_port:binding:vif_details",
+        "rule:admin_only or rule:service_api",
+    ),
+    (
         "update_port",
         "rule:admin_or_project_member or rule:service_api",
     ),
@@ -162,6 +166,6 @@ mod tests {
         let before = names.len();
         names.dedup();
         assert_eq!(before, names.len(), "a default rule is defined twice");
-        assert_eq!(before, 57);
+        assert_eq!(before, 58);
     }
 }

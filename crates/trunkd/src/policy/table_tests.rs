@@ -341,6 +341,16 @@ fn default_policy_network_and_port_table() {
         ("member", true, false, "get_port:binding:vif_type", false),
         ("reader", true, false, "get_port:binding:host_id", false),
         ("", false, false, "get_port:binding:profile", false),
+        ("admin", false, false, "get_port:binding:vif_details", true),
+        (
+            "service",
+            false,
+            false,
+            "get_port:binding:vif_details",
+            true,
+        ),
+        ("member", true, false, "get_port:binding:vif_details", false),
+        ("reader", true, false, "get_port:binding:vif_details", false),
         // Tags follow the resource's project.
         ("member", true, false, "create_networks_tags", true),
         ("reader", true, false, "update_networks_tags", false),

@@ -5,6 +5,7 @@
 mod agents;
 mod context;
 mod error;
+pub mod limits;
 mod networks;
 pub(crate) mod outbox;
 mod ports;
@@ -23,6 +24,7 @@ pub use agents::{AgentPort, AgentSubport, AgentTrunk};
 pub use context::Context;
 pub(crate) use context::{owned_target, Guard};
 pub use error::ServiceError;
+pub use limits::{ListRules, RequestLimits};
 pub use networks::{NetworkCreate, NetworkUpdate};
 pub use ports::{PortCreate, PortUpdate, PortView, TrunkDetails};
 pub use subports::SubportRequest;
@@ -102,6 +104,8 @@ pub struct ServiceSettings {
     /// How long a trunk write waits for drivers that wire on delivery before it answers
     /// (zero: it does not wait).
     pub driver_wait: std::time::Duration,
+    /// Caps on tags, list filters and bulk creates.
+    pub limits: RequestLimits,
 }
 
 /// Default of [`ServiceSettings::driver_wait`].
@@ -114,6 +118,7 @@ impl Default for ServiceSettings {
             max_subports_per_request: 4094,
             trunk_quota: None,
             driver_wait: DEFAULT_DRIVER_WAIT,
+            limits: RequestLimits::default(),
         }
     }
 }

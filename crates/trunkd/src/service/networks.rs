@@ -5,12 +5,13 @@ use crate::model::{Network, NetworkType, StandardAttrs};
 use crate::policy::Target;
 use crate::store::{ListQuery, ResourceKind, StoreTx};
 
+use super::limits::{invisible_marker, marker_not_found};
 use super::{
     check_length, check_revision, event, hidden_fields, list_scope, owned_target, write_tx,
     Context, Guard, SegmentRange, Service, ServiceError, Shown, NAME_MAX,
 };
 
-const PROVIDER_ATTRS: &[&str] = &[
+pub(crate) const PROVIDER_ATTRS: &[&str] = &[
     "provider:network_type",
     "provider:physical_network",
     "provider:segmentation_id",
@@ -248,9 +249,11 @@ impl Service {
     pub async fn create_networks(
         &self,
         ctx: &Context,
-        requests: Vec<NetworkCreate>,
+        mut requests: Vec<NetworkCreate>,
     ) -> Result<Vec<Shown<Network>>, ServiceError> {
         let guard = self.guard(ctx);
+        self.check_bulk("networks", requests.len())?;
+        self.check_create_tags(requests.iter_mut().map(|r| &mut r.tags))?;
         let mut prepared = Vec::with_capacity(requests.len());
         for request in &requests {
             let (project, _) = self.check_create_network(&guard, ctx, request)?;
@@ -342,6 +345,12 @@ impl Service {
         };
         query.scope = scope;
         let mut tx = self.read().await?;
+        if let Some(marker) = &query.marker {
+            let id = marker.parse().map_err(|_| marker_not_found(marker))?;
+            visible_network(tx.as_mut(), &guard, id)
+                .await
+                .map_err(|e| invisible_marker(marker, e))?;
+        }
         let networks = tx.list_networks(&query).await?;
         Ok(networks
             .into_iter()

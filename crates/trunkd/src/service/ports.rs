@@ -14,13 +14,19 @@ use crate::store::{
     Constraint, Filter, ListQuery, ResourceKind, StoreError, StoreTx, SubportBinding, Value,
 };
 
+use super::limits::{invisible_marker, marker_not_found};
 use super::networks::visible_network;
 use super::{
     check_length, check_revision, event, hidden_fields, list_scope, owned_target, write_tx,
     Context, Guard, Service, ServiceError, NAME_MAX,
 };
 
-const BINDING_ATTRS: &[&str] = &["binding:host_id", "binding:vif_type", "binding:profile"];
+pub(crate) const BINDING_ATTRS: &[&str] = &[
+    "binding:host_id",
+    "binding:vif_type",
+    "binding:profile",
+    "binding:vif_details",
+];
 const VNIC_TYPES: &[&str] = &[
     "normal",
     "direct",
@@ -239,9 +245,11 @@ impl Service {
     pub async fn create_ports(
         &self,
         ctx: &Context,
-        requests: Vec<PortCreate>,
+        mut requests: Vec<PortCreate>,
     ) -> Result<Vec<PortView>, ServiceError> {
         let guard = self.guard(ctx);
+        self.check_bulk("ports", requests.len())?;
+        self.check_create_tags(requests.iter_mut().map(|r| &mut r.tags))?;
         let mut prepared = Vec::with_capacity(requests.len());
         for request in &requests {
             let network_id = request.network_id.ok_or_else(|| {
@@ -410,6 +418,12 @@ impl Service {
         };
         query.scope = scope;
         let mut tx = self.read().await?;
+        if let Some(marker) = &query.marker {
+            let id = marker.parse().map_err(|_| marker_not_found(marker))?;
+            visible_port(tx.as_mut(), &guard, id)
+                .await
+                .map_err(|e| invisible_marker(marker, e))?;
+        }
         let ports: Vec<Port> = tx
             .list_ports(&query)
             .await?

@@ -8,6 +8,7 @@ use crate::model::{Port, StandardAttrs, Subport, Trunk};
 use crate::policy::Target;
 use crate::store::{ListQuery, ResourceKind, StoreError, StoreTx, SubportBinding};
 
+use super::limits::{invisible_marker, marker_not_found};
 use super::ports::visible_port;
 use super::subports::{already_in_a_trunk, parent_in_use, SubportRequest};
 use super::{
@@ -154,9 +155,20 @@ impl Service {
     pub async fn create_trunks(
         &self,
         ctx: &Context,
-        requests: Vec<TrunkCreate>,
+        mut requests: Vec<TrunkCreate>,
     ) -> Result<Vec<Trunk>, ServiceError> {
         let guard = self.guard(ctx);
+        self.check_bulk("trunks", requests.len())?;
+        self.check_create_tags(requests.iter_mut().map(|r| &mut r.tags))?;
+        // The cap on subports holds for the whole request, not for each trunk of a bulk.
+        let subports: usize = requests.iter().map(|r| r.sub_ports.len()).sum();
+        let max = self.settings().max_subports_per_request;
+        if subports > max {
+            return Err(ServiceError::invalid_input(
+                "sub_ports",
+                format!("{subports} subports exceed the limit of {max} per request"),
+            ));
+        }
         let mut prepared = Vec::with_capacity(requests.len());
         for request in &requests {
             let port_id = request.port_id.ok_or_else(|| {
@@ -259,6 +271,12 @@ impl Service {
         };
         query.scope = scope;
         let mut tx = self.read().await?;
+        if let Some(marker) = &query.marker {
+            let id = marker.parse().map_err(|_| marker_not_found(marker))?;
+            visible_trunk(tx.as_mut(), &guard, id)
+                .await
+                .map_err(|e| invisible_marker(marker, e))?;
+        }
         Ok(tx
             .list_trunks(&query)
             .await?

@@ -153,20 +153,25 @@ fn resolve_sort(table: &Table, query: &ListQuery) -> Result<Vec<ResolvedKey>, St
     Ok(keys)
 }
 
+/// The marker row's sort values, looked up within the caller's scope: a row they cannot see
+/// is not found, exactly like an id that does not exist.
 async fn marker_values(
     conn: &mut DbConnection,
     table: &Table,
     keys: &[ResolvedKey],
+    scope: &Scope,
     marker: &str,
 ) -> Result<Vec<Value>, StoreError> {
     let expressions: Vec<&str> = keys.iter().map(|k| k.expression).collect();
-    let sql = format!(
-        "SELECT {} FROM {} t WHERE t.id = $1",
+    let mut builder = QueryBuilder::<Db>::new(format!(
+        "SELECT {} FROM {} t WHERE t.id = ",
         expressions.join(", "),
         table.name
-    );
-    let row = sqlx::query(&sql)
-        .bind(marker)
+    ));
+    builder.push_bind(marker.to_string());
+    push_scope(&mut builder, table, scope);
+    let row = builder
+        .build()
         .fetch_optional(&mut *conn)
         .await
         .map_err(map_err)?
@@ -183,6 +188,22 @@ async fn marker_values(
         .collect()
 }
 
+/// `AND (<the rows of the scope>)`.
+fn push_scope(builder: &mut QueryBuilder<'_, Db>, table: &Table, scope: &Scope) {
+    if let Scope::Project {
+        project_id,
+        include_shared,
+    } = scope
+    {
+        builder.push(" AND (t.project_id = ");
+        builder.push_bind(project_id.as_str().to_string());
+        if *include_shared && table.has_shared {
+            builder.push(" OR t.shared");
+        }
+        builder.push(")");
+    }
+}
+
 fn push_tag_exists(builder: &mut QueryBuilder<'_, Db>, table: &Table, tags: &[String]) {
     builder.push(format!(
         "EXISTS (SELECT 1 FROM tags g WHERE g.resource_type = '{}' AND g.resource_id = t.id AND g.tag IN ",
@@ -192,14 +213,19 @@ fn push_tag_exists(builder: &mut QueryBuilder<'_, Db>, table: &Table, tags: &[St
     builder.push(")");
 }
 
+/// The resource has every one of `tags`: a count of its matching tags, one flat expression
+/// whatever the number of tags (a chain of one `EXISTS` per tag ran into SQLite's expression
+/// depth limit at some 1,000 tags). A resource holds each tag once, so the count of distinct
+/// terms is what it must reach.
 fn push_has_all_tags(builder: &mut QueryBuilder<'_, Db>, table: &Table, tags: &[String]) {
-    builder.push("(");
-    for (index, tag) in tags.iter().enumerate() {
-        if index > 0 {
-            builder.push(" AND ");
-        }
-        push_tag_exists(builder, table, std::slice::from_ref(tag));
-    }
+    let distinct: std::collections::BTreeSet<&String> = tags.iter().collect();
+    builder.push(format!(
+        "((SELECT COUNT(*) FROM tags g WHERE g.resource_type = '{}' AND g.resource_id = t.id AND g.tag IN ",
+        table.kind.as_str()
+    ));
+    super::tx::push_in_list(builder, distinct.iter().map(|tag| (*tag).clone()));
+    builder.push(") = ");
+    builder.push_bind(i64::try_from(distinct.len()).unwrap_or(i64::MAX));
     builder.push(")");
 }
 
@@ -211,7 +237,7 @@ pub(super) async fn list_rows(
 ) -> Result<Vec<DbRow>, StoreError> {
     let keys = resolve_sort(table, query)?;
     let marker = match &query.marker {
-        Some(marker) => Some(marker_values(conn, table, &keys, marker).await?),
+        Some(marker) => Some(marker_values(conn, table, &keys, &query.scope, marker).await?),
         None => None,
     };
 
@@ -219,18 +245,7 @@ pub(super) async fn list_rows(
         "SELECT {} FROM {} t WHERE 1 = 1",
         table.columns, table.name
     ));
-    if let Scope::Project {
-        project_id,
-        include_shared,
-    } = &query.scope
-    {
-        builder.push(" AND (t.project_id = ");
-        builder.push_bind(project_id.as_str().to_string());
-        if *include_shared && table.has_shared {
-            builder.push(" OR t.shared");
-        }
-        builder.push(")");
-    }
+    push_scope(&mut builder, table, &query.scope);
     for filter in &query.filters {
         let expression = (table.column_of)(filter.attr).ok_or_else(|| unknown(filter.attr))?;
         if filter.values.is_empty() {

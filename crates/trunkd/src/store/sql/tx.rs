@@ -92,22 +92,18 @@ async fn insert_tags(
     id: &str,
     tags: &[String],
 ) -> Result<(), StoreError> {
-    if tags.is_empty() {
-        return Ok(());
+    // Three bound values a tag: chunks keep each statement far below SQLite's 32,766.
+    for chunk in tags.chunks(1_000) {
+        let mut builder =
+            QueryBuilder::<Db>::new("INSERT INTO tags (resource_type, resource_id, tag) ");
+        builder.push_values(chunk, |mut row, tag| {
+            row.push_bind(kind.as_str())
+                .push_bind(id.to_string())
+                .push_bind(tag.clone());
+        });
+        builder.build().execute(&mut *conn).await.map_err(map_err)?;
     }
-    let mut builder =
-        QueryBuilder::<Db>::new("INSERT INTO tags (resource_type, resource_id, tag) ");
-    builder.push_values(tags, |mut row, tag| {
-        row.push_bind(kind.as_str())
-            .push_bind(id.to_string())
-            .push_bind(tag.clone());
-    });
-    builder
-        .build()
-        .execute(conn)
-        .await
-        .map(|_| ())
-        .map_err(map_err)
+    Ok(())
 }
 
 /// Whether a statement built for `len` ids is worth keeping prepared on its connection. Short
