@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::drivers::ovn::OvnSettings;
 use crate::model::NetworkType;
+use crate::service::quota::{DEFAULT_NETWORK_QUOTA, DEFAULT_PORT_QUOTA, DEFAULT_SUBNET_QUOTA};
 use crate::service::{NetworkSettings, SegmentRange, ServiceSettings};
 
 /// Neutron's port.
@@ -50,6 +51,9 @@ pub struct FileSettings {
     pub max_body_bytes: Option<usize>,
     pub max_subports_per_request: Option<usize>,
     pub trunk_quota: Option<i64>,
+    pub network_quota: Option<i64>,
+    pub subnet_quota: Option<i64>,
+    pub port_quota: Option<i64>,
     pub client_timeout: Option<u64>,
     pub driver_wait: Option<u64>,
     pub tenant_network_type: Option<String>,
@@ -100,6 +104,9 @@ impl FileSettings {
                 .max_subports_per_request
                 .or(lower.max_subports_per_request),
             trunk_quota: self.trunk_quota.or(lower.trunk_quota),
+            network_quota: self.network_quota.or(lower.network_quota),
+            subnet_quota: self.subnet_quota.or(lower.subnet_quota),
+            port_quota: self.port_quota.or(lower.port_quota),
             client_timeout: self.client_timeout.or(lower.client_timeout),
             driver_wait: self.driver_wait.or(lower.driver_wait),
             tenant_network_type: self.tenant_network_type.or(lower.tenant_network_type),
@@ -261,6 +268,21 @@ pub fn default_data_dir() -> PathBuf {
         .join("trunkd")
 }
 
+/// A per-project quota: `-1` is no limit (`None`), unset is `default`.
+fn quota(
+    setting: &'static str,
+    value: Option<i64>,
+    default: Option<u64>,
+) -> Result<Option<u64>, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(-1) => Ok(None),
+        Some(quota) => u64::try_from(quota)
+            .map(Some)
+            .map_err(|_| invalid(setting, "must be -1 (no limit) or at least 0")),
+    }
+}
+
 /// `first:last` or `physnet:first:last`.
 fn parse_range(
     setting: &'static str,
@@ -337,13 +359,18 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
     if driver_wait > Duration::from_secs(300) {
         return Err(invalid("driver_wait", "must be within 0..300 seconds"));
     }
-    let trunk_quota = match settings.trunk_quota {
-        None | Some(-1) => None,
-        Some(quota) => Some(
-            u64::try_from(quota)
-                .map_err(|_| invalid("trunk_quota", "must be -1 (no limit) or at least 0"))?,
-        ),
-    };
+    let trunk_quota = quota("trunk_quota", settings.trunk_quota, None)?;
+    let network_quota = quota(
+        "network_quota",
+        settings.network_quota,
+        Some(DEFAULT_NETWORK_QUOTA),
+    )?;
+    let subnet_quota = quota(
+        "subnet_quota",
+        settings.subnet_quota,
+        Some(DEFAULT_SUBNET_QUOTA),
+    )?;
+    let port_quota = quota("port_quota", settings.port_quota, Some(DEFAULT_PORT_QUOTA))?;
     let tenant_type_text = settings
         .tenant_network_type
         .unwrap_or_else(|| "vxlan".to_string());
@@ -401,6 +428,9 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
             },
             max_subports_per_request: max_subports,
             trunk_quota,
+            network_quota,
+            subnet_quota,
+            port_quota,
             driver_wait,
         },
         ovn,
@@ -631,6 +661,51 @@ mod tests {
             "postgres://u:***@h:5432/db"
         );
         assert_eq!(redact_password("postgres://h/db"), "postgres://h/db");
+    }
+
+    #[test]
+    fn quotas_default_to_neutrons_and_minus_one_is_no_limit() {
+        let config = resolve(FileSettings::default()).expect("defaults are valid");
+        assert_eq!(config.service.network_quota, Some(100));
+        assert_eq!(config.service.subnet_quota, Some(100));
+        assert_eq!(config.service.port_quota, Some(500));
+        assert_eq!(config.service.trunk_quota, None);
+        let config = resolve(FileSettings {
+            network_quota: Some(-1),
+            subnet_quota: Some(0),
+            port_quota: Some(7),
+            ..Default::default()
+        })
+        .expect("valid quotas");
+        assert_eq!(config.service.network_quota, None);
+        assert_eq!(config.service.subnet_quota, Some(0));
+        assert_eq!(config.service.port_quota, Some(7));
+        for (settings, name) in [
+            (
+                FileSettings {
+                    network_quota: Some(-2),
+                    ..Default::default()
+                },
+                "network_quota",
+            ),
+            (
+                FileSettings {
+                    subnet_quota: Some(-5),
+                    ..Default::default()
+                },
+                "subnet_quota",
+            ),
+            (
+                FileSettings {
+                    port_quota: Some(i64::MIN),
+                    ..Default::default()
+                },
+                "port_quota",
+            ),
+        ] {
+            let error = resolve(settings).expect_err("negative quota accepted");
+            assert!(error.to_string().contains(name), "{error} does not name {name}");
+        }
     }
 
     #[test]

@@ -16,8 +16,8 @@ use crate::store::{
 
 use super::networks::visible_network;
 use super::{
-    check_length, check_revision, event, hidden_fields, list_scope, owned_target, write_tx,
-    Context, Guard, Service, ServiceError, NAME_MAX,
+    check_length, check_revision, event, hidden_fields, list_scope, owned_target, quota,
+    write_tx, Context, Guard, Service, ServiceError, NAME_MAX,
 };
 
 const BINDING_ATTRS: &[&str] = &["binding:host_id", "binding:vif_type", "binding:profile"];
@@ -271,6 +271,13 @@ impl Service {
             prepared.push((network_id, project, mac));
         }
         let ports = write_tx!(self, |tx| async {
+            quota::check(
+                tx.as_mut(),
+                ResourceKind::Port,
+                self.settings().port_quota,
+                prepared.iter().map(|(_, project, _)| project),
+            )
+            .await?;
             let mut created = Vec::with_capacity(requests.len());
             for (request, (network_id, project, mac)) in requests.iter().zip(&prepared) {
                 // Read in this transaction, so the value inherited is the network's as of

@@ -145,9 +145,12 @@ fn spawn(
             command.env_remove(key);
         }
     }
+    // The workloads create thousands of ports (and the bench's networks) in one project:
+    // no per-project quota applies.
     command
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir);
+        .arg(data_dir)
+        .args(["--network-quota", "-1", "--port-quota", "-1"]);
     if let Some(database) = database {
         command.args(["--database-url", &database.url()?]);
     }
