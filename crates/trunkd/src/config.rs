@@ -704,7 +704,10 @@ mod tests {
             ),
         ] {
             let error = resolve(settings).expect_err("negative quota accepted");
-            assert!(error.to_string().contains(name), "{error} does not name {name}");
+            assert!(
+                error.to_string().contains(name),
+                "{error} does not name {name}"
+            );
         }
     }
 

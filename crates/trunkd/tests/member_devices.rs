@@ -14,11 +14,7 @@ use common::{vlan, Client, Identity, Server};
 use serde_json::{json, Value};
 
 async fn port(client: &Client, id: &str) -> Value {
-    client
-        .get(&format!("/v2.0/ports/{id}"))
-        .await
-        .expect(200)["port"]
-        .clone()
+    client.get(&format!("/v2.0/ports/{id}")).await.expect(200)["port"].clone()
 }
 
 async fn update(client: &Client, id: &str, body: Value) -> common::Reply {
@@ -82,7 +78,11 @@ async fn a_members_device_fields_cannot_be_changed_while_it_is_one() {
             "{change}"
         );
     }
-    assert_eq!(port(&alice, &sub).await, sub_before, "the subport is unchanged");
+    assert_eq!(
+        port(&alice, &sub).await,
+        sub_before,
+        "the subport is unchanged"
+    );
     assert_eq!(
         port(&alice, &parent).await,
         parent_before,
@@ -108,9 +108,13 @@ async fn a_members_device_fields_cannot_be_changed_while_it_is_one() {
 
     // A compute service unplugs the instance (both fields cleared in one update) and plugs
     // another (fields set while empty), as Nova does on a trunk's parent.
-    let unplugged = update(&alice, &parent, json!({"device_id": "", "device_owner": ""}))
-        .await
-        .expect(200);
+    let unplugged = update(
+        &alice,
+        &parent,
+        json!({"device_id": "", "device_owner": ""}),
+    )
+    .await
+    .expect(200);
     assert_eq!(unplugged["port"]["device_id"], "");
     update(
         &alice,

@@ -197,12 +197,18 @@ fn quota_settings_are_checked_and_subnet_quota_exists() {
         ("--subnet-quota", "TRUNKD_SUBNET_QUOTA", "subnet_quota"),
         ("--port-quota", "TRUNKD_PORT_QUOTA", "port_quota"),
     ] {
-        for refused in [check(&[flag, "-2"], None), check(&[], Some((variable, "-3")))] {
+        for refused in [
+            check(&[flag, "-2"], None),
+            check(&[], Some((variable, "-3"))),
+        ] {
             assert!(!refused.status.success(), "{setting} below -1 accepted");
             let stderr = String::from_utf8_lossy(&refused.stderr);
             assert!(stderr.contains(setting), "{stderr} does not name {setting}");
         }
-        for accepted in [check(&[flag, "-1"], None), check(&[], Some((variable, "0")))] {
+        for accepted in [
+            check(&[flag, "-1"], None),
+            check(&[], Some((variable, "0"))),
+        ] {
             assert!(
                 accepted.status.success(),
                 "{}",
@@ -211,8 +217,11 @@ fn quota_settings_are_checked_and_subnet_quota_exists() {
         }
     }
     let file = dir.path().join("trunkd.toml");
-    std::fs::write(&file, "network_quota = 10\nsubnet_quota = 10\nport_quota = 50\n")
-        .expect("write config");
+    std::fs::write(
+        &file,
+        "network_quota = 10\nsubnet_quota = 10\nport_quota = 50\n",
+    )
+    .expect("write config");
     let file_arg = file.to_str().expect("utf-8 path");
     let accepted = check(&["--config", file_arg], None);
     assert!(

@@ -8,8 +8,8 @@ use crate::policy::Target;
 use crate::store::{ListQuery, ResourceKind, StoreTx};
 
 use super::{
-    check_length, check_revision, event, hidden_fields, list_scope, owned_target, write_tx,
-    quota, Context, Guard, SegmentRange, Service, ServiceError, Shown, NAME_MAX,
+    check_length, check_revision, event, hidden_fields, list_scope, owned_target, quota, write_tx,
+    Context, Guard, SegmentRange, Service, ServiceError, Shown, NAME_MAX,
 };
 
 const PROVIDER_ATTRS: &[&str] = &[

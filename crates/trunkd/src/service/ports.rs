@@ -17,8 +17,8 @@ use crate::store::{
 
 use super::networks::visible_network;
 use super::{
-    check_length, check_revision, event, hidden_fields, list_scope, owned_target, quota,
-    write_tx, Context, Guard, Service, ServiceError, NAME_MAX,
+    check_length, check_revision, event, hidden_fields, list_scope, owned_target, quota, write_tx,
+    Context, Guard, Service, ServiceError, NAME_MAX,
 };
 
 const BINDING_ATTRS: &[&str] = &["binding:host_id", "binding:vif_type", "binding:profile"];
