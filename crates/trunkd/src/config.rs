@@ -11,6 +11,7 @@ use serde::Deserialize;
 use crate::drivers::ovn::OvnSettings;
 use crate::model::NetworkType;
 use crate::service::limits::TAG_SETTING_CEILING;
+use crate::service::quota::{DEFAULT_NETWORK_QUOTA, DEFAULT_PORT_QUOTA, DEFAULT_SUBNET_QUOTA};
 use crate::service::{NetworkSettings, RequestLimits, SegmentRange, ServiceSettings};
 
 /// Neutron's port.
@@ -57,6 +58,9 @@ pub struct FileSettings {
     pub max_tag_filter_terms: Option<usize>,
     pub max_bulk_items: Option<usize>,
     pub trunk_quota: Option<i64>,
+    pub network_quota: Option<i64>,
+    pub subnet_quota: Option<i64>,
+    pub port_quota: Option<i64>,
     pub client_timeout: Option<u64>,
     pub driver_wait: Option<u64>,
     pub outbox_retention: Option<u64>,
@@ -113,6 +117,9 @@ impl FileSettings {
             max_tag_filter_terms: self.max_tag_filter_terms.or(lower.max_tag_filter_terms),
             max_bulk_items: self.max_bulk_items.or(lower.max_bulk_items),
             trunk_quota: self.trunk_quota.or(lower.trunk_quota),
+            network_quota: self.network_quota.or(lower.network_quota),
+            subnet_quota: self.subnet_quota.or(lower.subnet_quota),
+            port_quota: self.port_quota.or(lower.port_quota),
             client_timeout: self.client_timeout.or(lower.client_timeout),
             driver_wait: self.driver_wait.or(lower.driver_wait),
             outbox_retention: self.outbox_retention.or(lower.outbox_retention),
@@ -315,6 +322,21 @@ pub fn default_data_dir() -> PathBuf {
         .join("trunkd")
 }
 
+/// A per-project quota: `-1` is no limit (`None`), unset is `default`.
+fn quota(
+    setting: &'static str,
+    value: Option<i64>,
+    default: Option<u64>,
+) -> Result<Option<u64>, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(-1) => Ok(None),
+        Some(quota) => u64::try_from(quota)
+            .map(Some)
+            .map_err(|_| invalid(setting, "must be -1 (no limit) or at least 0")),
+    }
+}
+
 /// `first:last` or `physnet:first:last`.
 fn parse_range(
     setting: &'static str,
@@ -402,13 +424,18 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
             "must be within 0..604800 seconds",
         ));
     }
-    let trunk_quota = match settings.trunk_quota {
-        None | Some(-1) => None,
-        Some(quota) => Some(
-            u64::try_from(quota)
-                .map_err(|_| invalid("trunk_quota", "must be -1 (no limit) or at least 0"))?,
-        ),
-    };
+    let trunk_quota = quota("trunk_quota", settings.trunk_quota, None)?;
+    let network_quota = quota(
+        "network_quota",
+        settings.network_quota,
+        Some(DEFAULT_NETWORK_QUOTA),
+    )?;
+    let subnet_quota = quota(
+        "subnet_quota",
+        settings.subnet_quota,
+        Some(DEFAULT_SUBNET_QUOTA),
+    )?;
+    let port_quota = quota("port_quota", settings.port_quota, Some(DEFAULT_PORT_QUOTA))?;
     let tenant_type_text = settings
         .tenant_network_type
         .unwrap_or_else(|| "vxlan".to_string());
@@ -488,6 +515,9 @@ pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
             },
             max_subports_per_request: max_subports,
             trunk_quota,
+            network_quota,
+            subnet_quota,
+            port_quota,
             driver_wait,
             limits,
         },
@@ -819,6 +849,54 @@ mod tests {
             ] {
                 assert!(!redacted.contains(secret), "{url} -> {redacted}");
             }
+        }
+    }
+
+    #[test]
+    fn quotas_default_to_neutrons_and_minus_one_is_no_limit() {
+        let config = resolve(FileSettings::default()).expect("defaults are valid");
+        assert_eq!(config.service.network_quota, Some(100));
+        assert_eq!(config.service.subnet_quota, Some(100));
+        assert_eq!(config.service.port_quota, Some(500));
+        assert_eq!(config.service.trunk_quota, None);
+        let config = resolve(FileSettings {
+            network_quota: Some(-1),
+            subnet_quota: Some(0),
+            port_quota: Some(7),
+            ..Default::default()
+        })
+        .expect("valid quotas");
+        assert_eq!(config.service.network_quota, None);
+        assert_eq!(config.service.subnet_quota, Some(0));
+        assert_eq!(config.service.port_quota, Some(7));
+        for (settings, name) in [
+            (
+                FileSettings {
+                    network_quota: Some(-2),
+                    ..Default::default()
+                },
+                "network_quota",
+            ),
+            (
+                FileSettings {
+                    subnet_quota: Some(-5),
+                    ..Default::default()
+                },
+                "subnet_quota",
+            ),
+            (
+                FileSettings {
+                    port_quota: Some(i64::MIN),
+                    ..Default::default()
+                },
+                "port_quota",
+            ),
+        ] {
+            let error = resolve(settings).expect_err("negative quota accepted");
+            assert!(
+                error.to_string().contains(name),
+                "{error} does not name {name}"
+            );
         }
     }
 

@@ -206,6 +206,15 @@ struct Settings {
     /// Most trunks one project may own; -1 for no limit [default: -1]
     #[arg(long, env = "TRUNKD_TRUNK_QUOTA", allow_negative_numbers = true)]
     trunk_quota: Option<i64>,
+    /// Most networks one project may own; -1 for no limit [default: 100]
+    #[arg(long, env = "TRUNKD_NETWORK_QUOTA", allow_negative_numbers = true)]
+    network_quota: Option<i64>,
+    /// Most subnets one project may own, once subnets are served; -1 for no limit [default: 100]
+    #[arg(long, env = "TRUNKD_SUBNET_QUOTA", allow_negative_numbers = true)]
+    subnet_quota: Option<i64>,
+    /// Most ports one project may own; -1 for no limit [default: 500]
+    #[arg(long, env = "TRUNKD_PORT_QUOTA", allow_negative_numbers = true)]
+    port_quota: Option<i64>,
     /// Network type of networks created without provider attributes [default: vxlan]
     #[arg(long, env = "TRUNKD_TENANT_NETWORK_TYPE")]
     tenant_network_type: Option<String>,
@@ -303,6 +312,9 @@ impl From<Settings> for FileSettings {
             max_tag_filter_terms: s.max_tag_filter_terms,
             max_bulk_items: s.max_bulk_items,
             trunk_quota: s.trunk_quota,
+            network_quota: s.network_quota,
+            subnet_quota: s.subnet_quota,
+            port_quota: s.port_quota,
             client_timeout: s.client_timeout,
             driver_wait: s.driver_wait,
             outbox_retention: s.outbox_retention,

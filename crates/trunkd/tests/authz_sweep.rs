@@ -294,9 +294,14 @@ async fn every_endpoint_as_every_caller() {
     let (h2_token, h2_entry) = common::agent_token("h2");
     let credentials = dir.path().join("agents.toml");
     std::fs::write(&credentials, format!("{h1_entry}\n{h2_entry}")).expect("write credentials");
+    // Every case makes its own network and ports in one project: more than its quotas.
     let server = Server::start_with(&[
         "--agent-credentials-file",
         credentials.to_str().expect("path"),
+        "--network-quota",
+        "-1",
+        "--port-quota",
+        "-1",
     ]);
     let owner = server.as_(Identity::member("p1"));
     let admin = server.admin();

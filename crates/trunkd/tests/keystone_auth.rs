@@ -26,7 +26,11 @@ fn hours(n: i64) -> chrono::Duration {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_policy_table_holds_with_keystone_tokens() {
     let keystone = FakeKeystone::start().await;
-    let server = start(&keystone, "300");
+    // Every case makes its own network and ports in one project: more than its quotas.
+    let mut args = keystone.server_args("300");
+    args.extend(["--network-quota", "-1", "--port-quota", "-1"].map(String::from));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start_with(&refs);
     let clients: Vec<Client> = policy_cases::identities()
         .iter()
         .map(|identity| {

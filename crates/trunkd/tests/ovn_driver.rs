@@ -180,7 +180,11 @@ async fn adding_and_removing_4094_subports_is_one_transaction_each() {
         return;
     };
     // No periodic reconciliation in the middle: the transactions counted are the events'.
-    let server = start(&nb, &["--ovn-reconcile-interval", "3600"]);
+    // 4,095 ports in one project: beyond the default port quota.
+    let server = start(
+        &nb,
+        &["--ovn-reconcile-interval", "3600", "--port-quota", "-1"],
+    );
     let admin = server.admin();
     let network = admin.network(json!({})).await;
     let parent = admin.port(&network, json!({})).await;

@@ -8,7 +8,8 @@ use common::{Client, Identity, Server};
 
 #[tokio::test]
 async fn default_policy_over_every_endpoint() {
-    let server = Server::start();
+    // Every case makes its own network and ports in one project: more than its quotas.
+    let server = Server::start_with(&["--network-quota", "-1", "--port-quota", "-1"]);
     let owner = server.as_(Identity::member("p1"));
     let clients: Vec<Client> = policy_cases::identities()
         .into_iter()

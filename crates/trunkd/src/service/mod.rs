@@ -9,7 +9,7 @@ pub mod limits;
 mod networks;
 pub(crate) mod outbox;
 mod ports;
-mod quota;
+pub mod quota;
 mod settle;
 pub mod status;
 mod subports;
@@ -101,6 +101,12 @@ pub struct ServiceSettings {
     pub max_subports_per_request: usize,
     /// Most trunks one project may own; `None` is no limit.
     pub trunk_quota: Option<u64>,
+    /// Most networks one project may own; `None` is no limit.
+    pub network_quota: Option<u64>,
+    /// Most subnets one project may own, once subnets are served; `None` is no limit.
+    pub subnet_quota: Option<u64>,
+    /// Most ports one project may own; `None` is no limit.
+    pub port_quota: Option<u64>,
     /// How long a trunk write waits for drivers that wire on delivery before it answers
     /// (zero: it does not wait).
     pub driver_wait: std::time::Duration,
@@ -117,6 +123,9 @@ impl Default for ServiceSettings {
             networks: NetworkSettings::default(),
             max_subports_per_request: 4094,
             trunk_quota: None,
+            network_quota: Some(quota::DEFAULT_NETWORK_QUOTA),
+            subnet_quota: Some(quota::DEFAULT_SUBNET_QUOTA),
+            port_quota: Some(quota::DEFAULT_PORT_QUOTA),
             driver_wait: DEFAULT_DRIVER_WAIT,
             limits: RequestLimits::default(),
         }

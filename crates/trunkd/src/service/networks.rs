@@ -1,5 +1,7 @@
 //! Network operations (spec section 2): provider attributes, segment allocation, MTU defaults.
 
+use std::collections::HashMap;
+
 use crate::ids::{NetworkId, ProjectId};
 use crate::model::{Network, NetworkType, StandardAttrs};
 use crate::policy::Target;
@@ -7,7 +9,7 @@ use crate::store::{ListQuery, ResourceKind, StoreTx};
 
 use super::limits::{invisible_marker, marker_not_found};
 use super::{
-    check_length, check_revision, event, hidden_fields, list_scope, owned_target, write_tx,
+    check_length, check_revision, event, hidden_fields, list_scope, owned_target, quota, write_tx,
     Context, Guard, SegmentRange, Service, ServiceError, Shown, NAME_MAX,
 };
 
@@ -16,6 +18,10 @@ pub(crate) const PROVIDER_ATTRS: &[&str] = &[
     "provider:physical_network",
     "provider:segmentation_id",
 ];
+
+/// Per allocation range (network type, physical network, first, last) of one transaction:
+/// the lowest id that may still be free (see `take_segment`).
+type SegmentCursors = HashMap<(NetworkType, Option<String>, i64, i64), i64>;
 
 const MTU_MIN: i64 = 68;
 const MTU_MAX: i64 = 9216;
@@ -157,9 +163,15 @@ impl Service {
     }
 
     /// The lowest free segmentation id of the configured ranges, or an explicit id if free.
+    /// A fixed number of statements each (one per configured range at most), none of which
+    /// reads the ids in use. `cursors` carries, across the networks of one bulk create, where
+    /// each range's search may start: every id of a range below its cursor was taken when the
+    /// bulk last allocated from it, and a create frees none, so N networks walk the taken ids
+    /// once, not N times.
     async fn take_segment(
         &self,
         tx: &mut dyn StoreTx,
+        cursors: &mut SegmentCursors,
         network_type: NetworkType,
         physical_network: Option<&str>,
         requested: Option<i64>,
@@ -167,11 +179,11 @@ impl Service {
         if !network_type.is_segmented() {
             return Ok(None);
         }
-        let used = tx
-            .segmentation_ids_in_use(network_type, physical_network)
-            .await?;
         if let Some(id) = requested {
-            if used.binary_search(&id).is_ok() {
+            if tx
+                .segment_in_use(network_type, physical_network, id)
+                .await?
+            {
                 return Err(match network_type {
                     NetworkType::Vlan => ServiceError::conflict(
                         "VlanIdInUse",
@@ -189,16 +201,24 @@ impl Service {
             return Ok(Some(id));
         }
         for range in self.allocation_ranges(network_type, physical_network) {
-            // `used` is sorted: walk it alongside the range to find the first gap.
-            let mut candidate = range.first;
-            for &taken in used.iter().filter(|&&t| t >= range.first) {
-                if taken != candidate {
-                    break;
+            let key = (
+                network_type,
+                physical_network.map(str::to_string),
+                range.first,
+                range.last,
+            );
+            let from = cursors.get(&key).copied().unwrap_or(range.first);
+            let free = tx
+                .lowest_free_segment(network_type, physical_network, from, range.last)
+                .await?;
+            match free {
+                Some(id) => {
+                    cursors.insert(key, id.saturating_add(1));
+                    return Ok(Some(id));
                 }
-                candidate += 1;
-            }
-            if candidate <= range.last {
-                return Ok(Some(candidate));
+                None => {
+                    cursors.insert(key, range.last.saturating_add(1));
+                }
             }
         }
         Err(ServiceError::conflict(
@@ -261,13 +281,22 @@ impl Service {
             prepared.push((project, segment));
         }
         let created = write_tx!(self, |tx| async {
+            quota::check(
+                tx.as_mut(),
+                ResourceKind::Network,
+                self.settings().network_quota,
+                prepared.iter().map(|(project, _)| project),
+            )
+            .await?;
             let mut created = Vec::with_capacity(requests.len());
+            let mut cursors = SegmentCursors::new();
             for (request, (project, (network_type, physical_network, requested_id))) in
                 requests.iter().zip(&prepared)
             {
                 let segmentation_id = self
                     .take_segment(
                         tx.as_mut(),
+                        &mut cursors,
                         *network_type,
                         physical_network.as_deref(),
                         *requested_id,

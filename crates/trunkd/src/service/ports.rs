@@ -11,13 +11,14 @@ use crate::model::port::{SUBPORT_DEVICE_OWNER, VIF_UNBOUND};
 use crate::model::{FixedIp, Port, StandardAttrs, Subport, TrunkStatus};
 use crate::policy::Target;
 use crate::store::{
-    Constraint, Filter, ListQuery, ResourceKind, StoreError, StoreTx, SubportBinding, Value,
+    Constraint, Filter, ListQuery, Membership, ResourceKind, StoreError, StoreTx, SubportBinding,
+    Value,
 };
 
 use super::limits::{invisible_marker, marker_not_found};
 use super::networks::visible_network;
 use super::{
-    check_length, check_revision, event, hidden_fields, list_scope, owned_target, write_tx,
+    check_length, check_revision, event, hidden_fields, list_scope, owned_target, quota, write_tx,
     Context, Guard, Service, ServiceError, NAME_MAX,
 };
 
@@ -233,6 +234,53 @@ fn check_attributes(given: &PortAttributes<'_>) -> Result<Option<String>, Servic
     given.mac_address.map(normalise_mac).transpose()
 }
 
+/// `PortInUseAsTrunkParent` / `PortInUseAsSubPort`: Neutron's refusals of a change to a
+/// trunk member, naming its trunk.
+fn member_in_use(membership: &Membership) -> ServiceError {
+    let (port, trunk) = (membership.port_id, membership.trunk_id);
+    if membership.is_parent {
+        ServiceError::conflict(
+            "PortInUseAsTrunkParent",
+            format!("Port {port} is currently a parent port for trunk {trunk}."),
+        )
+    } else {
+        ServiceError::conflict(
+            "PortInUseAsSubPort",
+            format!("Port {port} is currently a subport for trunk {trunk}."),
+        )
+    }
+}
+
+/// A trunk member's `device_id`/`device_owner` belong to the trunk while it is one: a
+/// subport's say `trunk:subport` and its trunk (the drivers, the agents and the store
+/// invariants rely on it), and may not change at all; a parent's name the one device (VM)
+/// plugged into the trunk, and may only be set while it has none, or cleared together — a
+/// compute service plugging or unplugging an instance — never edited in place. Setting a
+/// field to the value it has is no change (idempotent clients do that). Runs in the
+/// update's transaction, so a concurrent add_subports cannot slip in between.
+async fn check_member_device(
+    tx: &mut dyn StoreTx,
+    port: &Port,
+    update: &PortUpdate,
+) -> Result<(), ServiceError> {
+    let device_id = update.device_id.as_deref().unwrap_or(&port.device_id);
+    let device_owner = update.device_owner.as_deref().unwrap_or(&port.device_owner);
+    if device_id == port.device_id && device_owner == port.device_owner {
+        return Ok(());
+    }
+    let Some(membership) = tx.memberships(&[port.id]).await?.into_iter().next() else {
+        return Ok(());
+    };
+    if membership.is_parent {
+        let plugging = port.device_id.is_empty() && port.device_owner.is_empty();
+        let unplugging = device_id.is_empty() && device_owner.is_empty();
+        if plugging || unplugging {
+            return Ok(());
+        }
+    }
+    Err(member_in_use(&membership))
+}
+
 impl Service {
     fn vif_type_for(&self, host_id: &str) -> String {
         if host_id.is_empty() {
@@ -279,6 +327,13 @@ impl Service {
             prepared.push((network_id, project, mac));
         }
         let ports = write_tx!(self, |tx| async {
+            quota::check(
+                tx.as_mut(),
+                ResourceKind::Port,
+                self.settings().port_quota,
+                prepared.iter().map(|(_, project, _)| project),
+            )
+            .await?;
             let mut created = Vec::with_capacity(requests.len());
             for (request, (network_id, project, mac)) in requests.iter().zip(&prepared) {
                 // Read in this transaction, so the value inherited is the network's as of
@@ -472,6 +527,7 @@ impl Service {
                 &target,
             )?;
             check_revision(if_match, port.std.revision_number)?;
+            check_member_device(tx.as_mut(), &port, &update).await?;
             let old_host = port.host_id.clone();
             if let Some(mac) = &mac {
                 if *mac != port.mac_address {
@@ -619,18 +675,7 @@ impl Service {
             guard.require("delete_port", &port_target(&port))?;
             check_revision(if_match, port.std.revision_number)?;
             if let Some(membership) = tx.memberships(&[id]).await?.into_iter().next() {
-                let trunk = membership.trunk_id;
-                return Err(if membership.is_parent {
-                    ServiceError::conflict(
-                        "PortInUseAsTrunkParent",
-                        format!("Port {id} is currently a parent port for trunk {trunk}."),
-                    )
-                } else {
-                    ServiceError::conflict(
-                        "PortInUseAsSubPort",
-                        format!("Port {id} is currently a subport for trunk {trunk}."),
-                    )
-                });
+                return Err(member_in_use(&membership));
             }
             tx.delete_port(id).await?;
             super::outbox::record(

@@ -307,12 +307,24 @@ pub trait StoreTx: Send {
     async fn update_network(&mut self, network: &Network) -> Result<(), StoreError>;
     async fn delete_network(&mut self, id: NetworkId) -> Result<(), StoreError>;
     async fn network_has_ports(&mut self, id: NetworkId) -> Result<bool, StoreError>;
-    /// Segmentation ids in use for a type (and physical network, for VLAN).
-    async fn segmentation_ids_in_use(
+    /// Whether a network of `network_type` (on `physical_network`, for VLAN) holds
+    /// segmentation id `id`.
+    async fn segment_in_use(
         &mut self,
         network_type: NetworkType,
         physical_network: Option<&str>,
-    ) -> Result<Vec<i64>, StoreError>;
+        id: i64,
+    ) -> Result<bool, StoreError>;
+    /// The lowest segmentation id in `from..=to` that no network of the type (and physical
+    /// network) holds, if any: one statement, which walks the segment index from `from` to
+    /// the first gap and returns one row, however many ids are in use.
+    async fn lowest_free_segment(
+        &mut self,
+        network_type: NetworkType,
+        physical_network: Option<&str>,
+        from: i64,
+        to: i64,
+    ) -> Result<Option<i64>, StoreError>;
 
     // ports
     async fn get_port(&mut self, id: PortId) -> Result<Option<Port>, StoreError>;
@@ -344,8 +356,13 @@ pub trait StoreTx: Send {
     /// Writes name, description, admin state, status, revision and updated_at.
     async fn update_trunk(&mut self, trunk: &Trunk) -> Result<(), StoreError>;
     async fn delete_trunk(&mut self, id: TrunkId) -> Result<(), StoreError>;
-    /// How many trunks `project` owns (for its quota).
-    async fn count_trunks_of_project(&mut self, project: &ProjectId) -> Result<u64, StoreError>;
+    /// How many resources of `kind` `project` owns (for its quota), counted on the
+    /// table's project index.
+    async fn count_of_project(
+        &mut self,
+        kind: ResourceKind,
+        project: &ProjectId,
+    ) -> Result<u64, StoreError>;
     async fn insert_subports(
         &mut self,
         trunk: TrunkId,

@@ -148,6 +148,13 @@ fn spawn(
     command
         .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir);
+    // The workloads create thousands of ports (and the bench's networks) in one project: no
+    // per-project quota applies, unless a --server-arg sets one (a flag given twice is an error).
+    for flag in ["--network-quota", "--port-quota"] {
+        if !extra_args.iter().any(|arg| arg.starts_with(flag)) {
+            command.args([flag, "-1"]);
+        }
+    }
     if let Some(database) = database {
         command.args(["--database-url", &database.url()?]);
     }
