@@ -225,9 +225,13 @@ impl Dispatcher {
             }
             match self.deliver(&event).await {
                 Ok(()) => {
-                    self.store.mark_event_delivered(event.id).await?;
                     self.feed.publish(&event);
-                    self.stats.delivered.inc();
+                    if self.store.mark_event_delivered(event.id).await? {
+                        self.stats.delivered.inc();
+                    } else {
+                        // Folded into a newer event meanwhile, which is delivered in its turn.
+                        tracing::debug!(event_id = event.id, "delivered an event since folded");
+                    }
                     delivered_any = true;
                 }
                 Err(error) => {

@@ -43,7 +43,7 @@ macro_rules! impl_sql_outbox {
                 outbox::release_lease(&self.$writer, resource, resource_id, owner).await
             }
 
-            async fn mark_event_delivered(&self, id: i64) -> Result<(), StoreError> {
+            async fn mark_event_delivered(&self, id: i64) -> Result<bool, StoreError> {
                 outbox::mark_delivered(&self.$writer, id).await
             }
 
@@ -260,7 +260,9 @@ pub trait Outbox: Send + Sync {
         resource_id: &str,
         owner: &str,
     ) -> Result<(), StoreError>;
-    async fn mark_event_delivered(&self, id: i64) -> Result<(), StoreError>;
+    /// Marks an event delivered; `false` when it is no longer there (folded into a newer
+    /// event of its resource while it was being delivered).
+    async fn mark_event_delivered(&self, id: i64) -> Result<bool, StoreError>;
     /// Records a failed delivery and when to try again.
     async fn mark_event_failed(
         &self,

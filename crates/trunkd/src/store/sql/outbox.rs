@@ -115,13 +115,13 @@ pub(super) fn decode_events(rows: &[super::DbRow]) -> Result<Vec<PendingEvent>, 
         .collect()
 }
 
-pub(super) async fn mark_delivered(pool: &Pool<Db>, id: i64) -> Result<(), StoreError> {
+pub(super) async fn mark_delivered(pool: &Pool<Db>, id: i64) -> Result<bool, StoreError> {
     sqlx::query("UPDATE outbox SET delivered_at = $1, last_error = NULL WHERE id = $2")
         .bind(crate::model::now_timestamp())
         .bind(id)
         .execute(pool)
         .await
-        .map(|_| ())
+        .map(|done| done.rows_affected() == 1)
         .map_err(map_err)
 }
 
