@@ -27,8 +27,14 @@ async fn a_bulk_of_9999_networks_by_a_member_is_refused_whole_and_others_still_c
     let mallory = server.as_(Identity::member("mallory"));
     let alice = server.as_(Identity::member("alice"));
 
-    let refused = mallory
+    // The request: beyond the bulk cap (max_bulk_items, 4,094) before any quota.
+    mallory
         .post("/v2.0/networks", empty_networks(9_999))
+        .await
+        .expect_error(400, "HTTPBadRequest");
+    // Within the cap, the quota refuses the bulk whole.
+    let refused = mallory
+        .post("/v2.0/networks", empty_networks(4_094))
         .await
         .expect_error(409, "OverQuota");
     assert_eq!(
