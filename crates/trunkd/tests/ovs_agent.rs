@@ -16,6 +16,7 @@ mod vswitch;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use common::answers::answers_are_final_under_concurrency;
 use common::{vlan, Server};
 use serde_json::{json, Value};
 use vswitch::Vswitch;
@@ -374,4 +375,21 @@ async fn the_agent_wires_trunks_into_open_vswitch() {
     assert_eq!(shown["trunk"]["status"], "DOWN");
     assert!(!switch.bridges().contains(&bridge));
     drop(agent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_with_the_ovs_driver_are_what_a_get_shows() {
+    let Some(broker) = broker() else {
+        return;
+    };
+    let server = Server::start_with(&[
+        "--noauth-default-admin",
+        "--driver",
+        "ovs",
+        "--rabbitmq-url",
+        &amqp(broker.port()),
+    ]);
+    // As with Neutron's agent: DOWN until a host's agent reports, which none does for a parent
+    // bound nowhere; the answer does not wait, and a GET right after it says the same.
+    answers_are_final_under_concurrency(&server, "DOWN").await;
 }
