@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use support::harness;
+use support::kit::settle;
 use trunkd::api::metrics::Metrics;
 use trunkd::drivers::dispatcher::Dispatcher;
 use trunkd::drivers::{DriverError, Settlement, StatusReporter, TrunkDriver};
@@ -183,21 +184,24 @@ async fn failing_hanging_and_panicking_deliveries_hold_up_no_other_trunk_and_los
     let running = tokio::spawn(dispatcher.run());
 
     // The healthy trunks go ACTIVE while the hanging delivery is still in flight.
-    let mut all_active = false;
-    for _ in 0..400 {
-        let mut active = 0;
-        for trunk in &healthy {
-            if status_of(h.store.as_ref(), *trunk).await == TrunkStatus::Active {
-                active += 1;
+    let (store, healthy_ones) = (h.store.as_ref(), &healthy);
+    settle(
+        Duration::from_secs(4),
+        "healthy trunks to go ACTIVE",
+        || async move {
+            let mut active = 0;
+            for trunk in healthy_ones {
+                if status_of(store, *trunk).await == TrunkStatus::Active {
+                    active += 1;
+                }
             }
-        }
-        if active == healthy.len() {
-            all_active = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(all_active, "healthy trunks did not go ACTIVE");
+            match active == healthy_ones.len() {
+                true => Ok(()),
+                false => Err(format!("{active} of {} ACTIVE", healthy_ones.len())),
+            }
+        },
+    )
+    .await;
     assert!(
         driver.hanging.load(Ordering::SeqCst),
         "the healthy trunks waited for the hanging delivery to time out"
@@ -205,25 +209,32 @@ async fn failing_hanging_and_panicking_deliveries_hold_up_no_other_trunk_and_los
     assert_eq!(status_of(h.store.as_ref(), hangs).await, TrunkStatus::Down);
 
     // Meanwhile the failed events wait for their retry, and /metrics says so.
-    let mut saw_retrying = false;
-    for _ in 0..200 {
-        let text = metrics.render(h.store.as_ref()).await.expect("metrics");
-        if sample(&text, "trunkd_outbox_retrying_events") >= 1.0 {
-            saw_retrying = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(saw_retrying, "no event was shown waiting for a retry");
+    let metrics = &metrics;
+    settle(
+        Duration::from_secs(2),
+        "an event shown waiting for a retry",
+        || async move {
+            let text = metrics.render(store).await.expect("metrics");
+            match sample(&text, "trunkd_outbox_retrying_events") >= 1.0 {
+                true => Ok(()),
+                false => Err(text),
+            }
+        },
+    )
+    .await;
 
     // Every event is delivered in the end: after the time limit, and after the backoffs.
-    for _ in 0..300 {
-        if h.store.pending_event_count().await.expect("count") == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(h.store.pending_event_count().await.expect("count"), 0);
+    settle(
+        Duration::from_secs(15),
+        "every event delivered",
+        || async move {
+            match store.pending_event_count().await.expect("count") {
+                0 => Ok(()),
+                pending => Err(format!("{pending} events pending")),
+            }
+        },
+    )
+    .await;
     running.abort();
     for trunk in [hangs, fails, panics].iter().chain(&healthy) {
         assert_eq!(

@@ -6,6 +6,7 @@
 mod common;
 
 use common::invariants::{check_invariants, facts};
+use common::kit::settle;
 use common::{vlan, Client, Server};
 use serde_json::{json, Value};
 
@@ -278,19 +279,16 @@ async fn each_event_is_delivered_by_one_server() {
         clients[0].wait_for_status(trunk, "ACTIVE").await;
     }
     let location = first.database_location();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let facts = loop {
-        let facts = facts(&location).await;
-        if facts.undelivered_events == 0 {
-            break facts;
+    let location = &location;
+    let limit = std::time::Duration::from_secs(20);
+    let facts = settle(limit, "every event delivered", || async move {
+        let facts = facts(location).await;
+        match facts.undelivered_events {
+            0 => Ok(facts),
+            undelivered => Err(format!("{undelivered} events undelivered")),
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "events still undelivered: {}",
-            facts.undelivered_events
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
+    })
+    .await;
     let (a, b) = (deliveries(&first).await, deliveries(&second).await);
     assert_eq!(
         a + b,

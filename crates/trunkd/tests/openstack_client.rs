@@ -8,21 +8,11 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::kit::{self, wait_until};
 use common::Server;
 use serde_json::Value;
-
-fn client_binary() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("TRUNKD_TEST_OPENSTACK") {
-        return Some(PathBuf::from(path));
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("openstack"))
-            .find(|candidate| candidate.is_file())
-    })
-}
 
 struct Cli {
     binary: PathBuf,
@@ -93,12 +83,7 @@ fn subport_vlans(list: &Value) -> Vec<i64> {
 
 #[test]
 fn openstack_cli_manages_trunks() {
-    let Some(binary) = client_binary() else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must install the openstack client (TRUNKD_TEST_OPENSTACK)"
-        );
-        println!("SKIPPED: openstack client not installed (set TRUNKD_TEST_OPENSTACK)");
+    let Some(binary) = kit::require_tool("openstack_cli_manages_trunks", &kit::OPENSTACK) else {
         return;
     };
     let server = Server::start_with(&["--noauth-default-admin"]);
@@ -135,11 +120,9 @@ fn openstack_cli_manages_trunks() {
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
     assert_eq!(listed[0]["Name"], "trunk1");
 
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while cli.json(&["network", "trunk", "show", "trunk1"])["status"] != "ACTIVE" {
-        assert!(Instant::now() < deadline, "trunk1 never became ACTIVE");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(Duration::from_secs(20), "trunk1 to become ACTIVE", || {
+        cli.json(&["network", "trunk", "show", "trunk1"])["status"] == "ACTIVE"
+    });
 
     // The error a user sees on a VLAN ID clash.
     let clash = cli.run(&[
@@ -214,12 +197,7 @@ print(json.dumps({"after_add": sorted(s["segmentation_id"] for s in after_add),
 
 #[test]
 fn openstacksdk_manages_trunks() {
-    let Some(binary) = client_binary() else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must install the openstack client (TRUNKD_TEST_OPENSTACK)"
-        );
-        println!("SKIPPED: openstack client not installed (set TRUNKD_TEST_OPENSTACK)");
+    let Some(binary) = kit::require_tool("openstacksdk_manages_trunks", &kit::OPENSTACK) else {
         return;
     };
     // The client's virtualenv holds the interpreter with openstacksdk.

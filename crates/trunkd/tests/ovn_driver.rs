@@ -9,8 +9,9 @@ mod nbdb;
 use std::time::Duration;
 
 use common::answers::answers_are_final_under_concurrency;
+use common::kit::wait_for;
 use common::{vlan, DatabaseLocation, Server};
-use nbdb::{wait_for, NbDatabase};
+use nbdb::NbDatabase;
 use serde_json::{json, Value};
 use sqlx::Connection;
 

@@ -1,6 +1,7 @@
 //! The OVSDB client against a real `ovsdb-server` holding the OVN northbound schema:
 //! transactions and their errors, monitors, echo, and reconnection after the server restarts.
 
+mod common;
 mod nbdb;
 
 use std::time::Duration;

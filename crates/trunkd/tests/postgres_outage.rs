@@ -7,8 +7,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::kit::{self, settle};
 use common::Identity;
 use serde_json::json;
 
@@ -44,24 +45,6 @@ fn as_postgres(bin: &Path, tool: &str) -> Command {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-fn check(command: &mut Command, what: &str) {
-    let output = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        output.status.success(),
-        "{what} failed: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 impl Cluster {
     fn create() -> Cluster {
         let bin = postgres_bin();
@@ -73,9 +56,9 @@ impl Cluster {
         let cluster = Cluster {
             dir,
             bin,
-            port: free_port(),
+            port: kit::free_port(),
         };
-        check(
+        kit::stdout_of(
             as_postgres(&cluster.bin, "initdb")
                 .args(["-A", "trust", "-U", "postgres", "-D"])
                 .arg(cluster.data()),
@@ -99,7 +82,7 @@ impl Cluster {
             self.port,
             self.dir.path().display()
         );
-        check(
+        kit::stdout_of(
             as_postgres(&self.bin, "pg_ctl")
                 .args(["-w", "-D"])
                 .arg(self.data())
@@ -111,7 +94,7 @@ impl Cluster {
     }
 
     fn stop(&self) {
-        check(
+        kit::stdout_of(
             as_postgres(&self.bin, "pg_ctl")
                 .args(["-w", "-m", "immediate", "-D"])
                 .arg(self.data())
@@ -161,10 +144,16 @@ async fn a_database_outage_is_503_and_heals_without_restart() {
         .expect_error(503, "ServiceUnavailable");
 
     cluster.start();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let reply = admin.get("/v2.0/networks").await;
-        if reply.status.as_u16() == 200 {
+    let admin = &admin;
+    settle(
+        Duration::from_secs(30),
+        "trunkd to recover",
+        || async move {
+            let reply = admin.get("/v2.0/networks").await;
+            if reply.status.as_u16() != 200 {
+                assert_eq!(reply.status.as_u16(), 503, "{}", reply.body);
+                return Err(reply.status);
+            }
             let names: Vec<String> = reply.body["networks"]
                 .as_array()
                 .expect("list")
@@ -172,15 +161,10 @@ async fn a_database_outage_is_503_and_heals_without_restart() {
                 .map(|n| n["name"].as_str().unwrap_or_default().to_string())
                 .collect();
             assert_eq!(names, ["before"], "nothing written during the outage");
-            break;
-        }
-        assert_eq!(reply.status.as_u16(), 503, "{}", reply.body);
-        assert!(
-            Instant::now() < deadline,
-            "trunkd did not recover within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+            Ok(())
+        },
+    )
+    .await;
     admin.get("/readyz").await.expect(200);
     admin
         .get(&format!("/v2.0/networks/{before}"))

@@ -5,33 +5,17 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use common::Server;
+use common::{kit, Server};
 
 /// Generated examples per operation and phase.
 const EXAMPLES: &str = "30";
 
-fn schemathesis() -> Option<PathBuf> {
-    if let Ok(path) = std::env::var("TRUNKD_TEST_SCHEMATHESIS") {
-        return Some(PathBuf::from(path));
-    }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("schemathesis"))
-            .find(|candidate| candidate.is_file())
-    })
-}
-
 #[test]
 fn generated_requests_get_no_5xx_and_documented_responses() {
-    let Some(binary) = schemathesis() else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must install schemathesis (TRUNKD_TEST_SCHEMATHESIS)"
-        );
-        println!("SKIPPED: schemathesis not installed (set TRUNKD_TEST_SCHEMATHESIS)");
+    let test = "generated_requests_get_no_5xx_and_documented_responses";
+    let Some(binary) = kit::require_tool(test, &kit::SCHEMATHESIS) else {
         return;
     };
     let server = Server::start();

@@ -6,27 +6,13 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{pgdb, trunkd};
+use common::{kit, pgdb, trunkd};
 
 /// Runs `command`, killing it if it has not ended within `limit`.
 fn output_within(mut command: Command, limit: Duration) -> Output {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("trunkd runs");
-    let started = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().expect("output")
+    kit::output_within(&mut command, limit).unwrap_or_else(|killed| killed)
 }
 
 fn text(output: &Output) -> String {

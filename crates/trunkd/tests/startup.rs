@@ -5,26 +5,12 @@ mod common;
 
 use std::process::Output;
 
-use common::{trunkd, Server};
+use common::{kit, trunkd, Server};
 
 /// Runs trunkd to completion; one that is still running after 30 s has failed to refuse.
 fn output_of(mut command: std::process::Command) -> Output {
-    use std::process::Stdio;
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("trunkd runs");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while child.try_wait().expect("wait").is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let output = child.wait_with_output().expect("output");
-            panic!("trunkd did not exit within 30 s: {}", stderr(&output));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    child.wait_with_output().expect("output")
+    kit::output_within(&mut command, std::time::Duration::from_secs(30))
+        .unwrap_or_else(|output| panic!("trunkd did not exit within 30 s: {}", stderr(&output)))
 }
 
 fn run(args: &[&str]) -> Output {

@@ -2,6 +2,8 @@
 //! directory, and talks to it over HTTP as chosen identities.
 #![allow(dead_code)]
 
+#[path = "../support/kit.rs"]
+pub mod kit;
 #[path = "../pgdb/mod.rs"]
 pub mod pgdb;
 
@@ -10,7 +12,7 @@ pub mod invariants;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -521,34 +523,33 @@ impl Client {
 
     /// Polls `/metrics` until every committed change has reached the drivers.
     pub async fn wait_for_outbox_drained(&self) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let pending = self.pending_events().await;
-            if pending == 0.0 {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the outbox did not drain: {pending} events pending"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        kit::settle(
+            Duration::from_secs(120),
+            "the outbox to drain",
+            || async move {
+                let pending = self.pending_events().await;
+                if pending == 0.0 {
+                    Ok(())
+                } else {
+                    Err(format!("{pending} events pending"))
+                }
+            },
+        )
+        .await
     }
 
     /// Polls a trunk until it has `status` (the noop driver acts after commit).
     pub async fn wait_for_status(&self, trunk: &str, status: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
+        let what = format!("trunk {trunk} to reach {status}");
+        kit::settle(Duration::from_secs(15), &what, || async move {
             let body = self.get(&format!("/v2.0/trunks/{trunk}")).await.expect(200);
             if body["trunk"]["status"] == status {
-                return body["trunk"].clone();
+                Ok(body["trunk"].clone())
+            } else {
+                Err(body)
             }
-            assert!(
-                Instant::now() < deadline,
-                "trunk {trunk} never reached {status}: {body}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await
     }
 }
 

@@ -6,9 +6,11 @@
 //! SKIPPED; under CI the tools are required, so a missing package fails the run.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+pub use super::common::kit;
+
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tempfile::TempDir;
 
@@ -20,40 +22,22 @@ pub struct NbDatabase {
     server: Option<Child>,
 }
 
-fn tools_present() -> bool {
-    Path::new(NB_SCHEMA).exists()
-        && ["ovsdb-server", "ovsdb-tool", "ovn-nbctl"]
-            .iter()
-            .all(|tool| {
-                Command::new(tool)
-                    .arg("--version")
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success())
-            })
-}
-
 impl NbDatabase {
     /// A fresh NB database with its server running, or `None` (after printing SKIPPED) when the
     /// OVN tools are not installed outside CI.
     pub fn start(test: &str) -> Option<NbDatabase> {
-        if !tools_present() {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI must install ovn-central (ovsdb-server, ovn-nbctl, {NB_SCHEMA})"
-            );
-            println!("SKIPPED: {test}: OVN tools not installed (apt-get install ovn-central)");
+        let tools = ["ovsdb-server", "ovsdb-tool", "ovn-nbctl"];
+        if !kit::require_package(test, "ovn-central", &tools, &[NB_SCHEMA]) {
             return None;
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        let created = Command::new("ovsdb-tool")
-            .arg("create")
-            .arg(dir.path().join("nb.db"))
-            .arg(NB_SCHEMA)
-            .status()
-            .expect("run ovsdb-tool");
-        assert!(created.success(), "ovsdb-tool create failed");
+        kit::stdout_of(
+            Command::new("ovsdb-tool")
+                .arg("create")
+                .arg(dir.path().join("nb.db"))
+                .arg(NB_SCHEMA),
+            "ovsdb-tool create",
+        );
         let mut database = NbDatabase { dir, server: None };
         database.up();
         Some(database)
@@ -91,11 +75,7 @@ impl NbDatabase {
             .spawn()
             .expect("start ovsdb-server");
         self.server = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::os::unix::net::UnixStream::connect(self.socket()).is_err() {
-            assert!(Instant::now() < deadline, "ovsdb-server did not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        kit::wait_for_unix_socket(&self.socket(), Duration::from_secs(10));
     }
 
     /// Stops the server (as a crash would: SIGKILL); the database file stays.
@@ -109,18 +89,13 @@ impl NbDatabase {
 
     /// Runs `ovn-nbctl` against this database and returns its standard output, trimmed.
     pub fn nbctl(&self, args: &[&str]) -> String {
-        let output = Command::new("ovn-nbctl")
-            .arg(format!("--db={}", self.connection()))
-            .arg("--timeout=10")
-            .args(args)
-            .output()
-            .expect("run ovn-nbctl");
-        assert!(
-            output.status.success(),
-            "ovn-nbctl {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).trim().to_string()
+        kit::stdout_of(
+            Command::new("ovn-nbctl")
+                .arg(format!("--db={}", self.connection()))
+                .arg("--timeout=10")
+                .args(args),
+            &format!("ovn-nbctl {args:?}"),
+        )
     }
 
     /// One column of one row, as `ovn-nbctl get` prints it (`[]` for an empty set).
@@ -144,14 +119,13 @@ impl NbDatabase {
     /// The committed transactions in the database log: one comment line each (the first
     /// record is the schema). Read from the file, so it counts what reached the disk.
     pub fn transactions(&self) -> Vec<String> {
-        let output = Command::new("ovsdb-tool")
-            .arg("show-log")
-            .arg(self.dir.path().join("nb.db"))
-            .output()
-            .expect("run ovsdb-tool show-log");
-        assert!(output.status.success(), "ovsdb-tool show-log failed");
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
+        let log = kit::stdout_of(
+            Command::new("ovsdb-tool")
+                .arg("show-log")
+                .arg(self.dir.path().join("nb.db")),
+            "ovsdb-tool show-log",
+        );
+        log.lines()
             .filter(|l| l.starts_with("record ") && !l.contains(" schema,"))
             .map(str::to_string)
             .collect()
@@ -161,17 +135,5 @@ impl NbDatabase {
 impl Drop for NbDatabase {
     fn drop(&mut self) {
         self.down();
-    }
-}
-
-/// Polls `check` until it returns `Some` or `limit` passes.
-pub fn wait_for<T>(limit: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(found) = check() {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -4,9 +4,10 @@
 //! outside CI and fails under CI.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+pub use super::common::kit;
+
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -40,23 +41,9 @@ run_simple("127.0.0.1", port, wsgi.initialize_public_application(), threaded=Tru
            use_reloader=False, use_debugger=False)
 "#;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 impl RealKeystone {
     pub async fn start(test: &str) -> Option<RealKeystone> {
-        let Some(venv) = std::env::var_os("TRUNKD_TEST_KEYSTONE").map(PathBuf::from) else {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI must install keystone from PyPI (TRUNKD_TEST_KEYSTONE)"
-            );
-            println!("SKIPPED: {test}: set TRUNKD_TEST_KEYSTONE to a virtualenv with keystone");
-            return None;
-        };
+        let venv = kit::require_tool(test, &kit::KEYSTONE)?;
         let dir = tempfile::tempdir().expect("temp dir");
         let path = |name: &str| dir.path().join(name);
         for keys in ["fernet-keys", "credential-keys"] {
@@ -66,7 +53,7 @@ impl RealKeystone {
                 .status()
                 .expect("chmod");
         }
-        let port = free_port();
+        let port = kit::free_port();
         let url = format!("http://127.0.0.1:{port}");
         let conf = format!(
             "[DEFAULT]\nlog_file = {log}\n\n[database]\nconnection = sqlite:///{db}\n\n\
@@ -80,25 +67,17 @@ impl RealKeystone {
         );
         std::fs::write(path("keystone.conf"), conf).expect("keystone.conf");
         std::fs::write(path("serve.py"), SERVE).expect("serve.py");
-        let user = String::from_utf8(Command::new("id").arg("-un").output().expect("id").stdout)
-            .expect("utf-8")
-            .trim()
-            .to_string();
-        let group = String::from_utf8(Command::new("id").arg("-gn").output().expect("id").stdout)
-            .expect("utf-8")
-            .trim()
-            .to_string();
+        let user = kit::stdout_of(Command::new("id").arg("-un"), "id -un");
+        let group = kit::stdout_of(Command::new("id").arg("-gn"), "id -gn");
         let manage = |args: &[&str]| {
-            let status = Command::new(venv.join("bin/keystone-manage"))
-                .arg("--config-file")
-                .arg(path("keystone.conf"))
-                .args(args)
-                .env("PYTHONWARNINGS", "ignore")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .expect("run keystone-manage");
-            assert!(status.success(), "keystone-manage {args:?} failed");
+            kit::stdout_of(
+                Command::new(venv.join("bin/keystone-manage"))
+                    .arg("--config-file")
+                    .arg(path("keystone.conf"))
+                    .args(args)
+                    .env("PYTHONWARNINGS", "ignore"),
+                &format!("keystone-manage {args:?}"),
+            );
         };
         manage(&[
             "fernet_setup",
@@ -144,20 +123,11 @@ impl RealKeystone {
             server,
             http: reqwest::Client::new(),
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while keystone
-            .http
-            .get(format!("{}/v3", keystone.url))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "keystone did not answer within 60 s"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let (http, version) = (&keystone.http, format!("{}/v3", keystone.url));
+        kit::settle(Duration::from_secs(60), "keystone to answer", || {
+            http.get(&version).send()
+        })
+        .await;
         Some(keystone)
     }
 

@@ -1,6 +1,9 @@
-//! In-process test support: a service on a fresh SQLite database with chosen drivers.
+//! In-process test support: a service with chosen drivers on a fresh database (SQLite, or
+//! PostgreSQL when the tests run on it); and, in [`kit`], what every harness shares (a tool or
+//! SKIPPED, waiting for sockets and conditions).
 #![allow(dead_code)]
 
+pub mod kit;
 #[path = "../pgdb/mod.rs"]
 pub mod pgdb;
 

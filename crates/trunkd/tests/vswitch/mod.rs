@@ -10,9 +10,11 @@
 //! under CI it is required.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+pub use super::common::kit;
+
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tempfile::TempDir;
 
@@ -23,40 +25,20 @@ pub struct Vswitch {
     children: Vec<Child>,
 }
 
-fn tools_present() -> bool {
-    Path::new(SCHEMA).exists()
-        && ["ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovs-appctl"]
-            .iter()
-            .all(|tool| {
-                Command::new(tool)
-                    .arg("--version")
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success())
-            })
-}
-
 impl Vswitch {
     pub fn start(test: &str) -> Option<Vswitch> {
-        if !tools_present() {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI must install openvswitch-switch (ovsdb-server, ovs-vswitchd, {SCHEMA})"
-            );
-            println!(
-                "SKIPPED: {test}: Open vSwitch not installed (apt-get install openvswitch-switch)"
-            );
+        let tools = ["ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovs-appctl"];
+        if !kit::require_package(test, "openvswitch-switch", &tools, &[SCHEMA]) {
             return None;
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        let created = Command::new("ovsdb-tool")
-            .arg("create")
-            .arg(dir.path().join("conf.db"))
-            .arg(SCHEMA)
-            .status()
-            .expect("run ovsdb-tool");
-        assert!(created.success());
+        kit::stdout_of(
+            Command::new("ovsdb-tool")
+                .arg("create")
+                .arg(dir.path().join("conf.db"))
+                .arg(SCHEMA),
+            "ovsdb-tool create",
+        );
         let mut switch = Vswitch {
             dir,
             children: Vec::new(),
@@ -73,7 +55,7 @@ impl Vswitch {
             .spawn()
             .expect("start ovsdb-server");
         switch.children.push(server);
-        wait_for_socket(&switch.socket());
+        kit::wait_for_unix_socket(&switch.socket(), Duration::from_secs(10));
         switch.vsctl(&["--no-wait", "init"]);
         let vswitchd = Command::new("ovs-vswitchd")
             .arg(format!("unix:{}", path("db.sock")))
@@ -86,7 +68,8 @@ impl Vswitch {
             .spawn()
             .expect("start ovs-vswitchd");
         switch.children.push(vswitchd);
-        wait_for_socket(&switch.dir.path().join("vswitchd.ctl"));
+        let control = switch.dir.path().join("vswitchd.ctl");
+        kit::wait_for_unix_socket(&control, Duration::from_secs(10));
         switch.vsctl(&[
             "add-br",
             "br-int",
@@ -108,28 +91,25 @@ impl Vswitch {
         format!("unix:{}", self.socket().display())
     }
 
-    fn run_vsctl(&self, args: &[&str]) -> std::process::Output {
-        Command::new("ovs-vsctl")
+    fn vsctl_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("ovs-vsctl");
+        command
             .arg(format!("--db={}", self.connection()))
             .arg("--timeout=10")
-            .args(args)
-            .output()
-            .expect("run ovs-vsctl")
+            .args(args);
+        command
     }
 
     pub fn vsctl(&self, args: &[&str]) -> String {
-        let output = self.run_vsctl(args);
-        assert!(
-            output.status.success(),
-            "ovs-vsctl {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).trim().to_string()
+        kit::stdout_of(
+            &mut self.vsctl_command(args),
+            &format!("ovs-vsctl {args:?}"),
+        )
     }
 
     /// `ovs-vsctl` that may fail (a row that is not there yet): `None` then.
     pub fn try_vsctl(&self, args: &[&str]) -> Option<String> {
-        let output = self.run_vsctl(args);
+        let output = self.vsctl_command(args).output().expect("run ovs-vsctl");
         output
             .status
             .success()
@@ -187,17 +167,5 @@ impl Drop for Vswitch {
             let _ = child.kill();
             let _ = child.wait();
         }
-    }
-}
-
-fn wait_for_socket(path: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::os::unix::net::UnixStream::connect(path).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{} did not appear",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
