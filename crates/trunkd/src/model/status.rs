@@ -1,5 +1,15 @@
-//! The trunk status state machine (spec 3.2). Every status change in trunkd goes through
-//! [`TrunkStatus::can_move_to`]; an edge not listed here is refused, whoever asks.
+//! The trunk status state machine (spec 3.2).
+//!
+//! [`TrunkStatus::can_move_to`] guards status *reports*: a driver's (through `StatusReporter`)
+//! and a host agent's both go through `Service::transition_trunk`, which refuses any edge not
+//! listed here with 409 `InvalidStatusTransition`.
+//!
+//! API writes do not ask it; they set the status in their own transaction. A trunk create,
+//! an add or remove of subports, and binding or moving the parent set DOWN, or, when the
+//! drivers settle in the transaction (`noop`), the status those drivers give (see
+//! `service::settle`; binding keeps the status as it was when they do not). So with `noop`,
+//! removing a subport takes an ERROR trunk straight to ACTIVE, an edge no report may take.
+//! Unbinding the parent always sets DOWN.
 
 use std::fmt;
 
@@ -40,12 +50,13 @@ impl TrunkStatus {
         Self::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
-    /// Whether a driver or agent may move a trunk from `self` to `next`.
+    /// Whether a driver's or agent's report may move a trunk from `self` to `next` (API writes
+    /// do not ask; see the module documentation).
     ///
     /// Staying in the same status is not a transition (callers treat it as a no-op).
-    /// `DOWN` is entered by API changes and unbinding, which are allowed from every status but
-    /// `DOWN` itself; leaving `DOWN` goes through `BUILD` (or straight to a result when a driver
-    /// wires synchronously); `ERROR` is only left towards `DOWN` (the user repairing) or `BUILD`.
+    /// Any other status may move to `DOWN`; leaving `DOWN` goes through `BUILD` (or straight to
+    /// a result when a driver wires synchronously); a report takes `ERROR` only to `DOWN` or
+    /// `BUILD`.
     pub fn can_move_to(self, next: TrunkStatus) -> bool {
         use TrunkStatus::*;
         match (self, next) {
