@@ -3,6 +3,9 @@
 //! Layers, outermost first: [`api`] (HTTP and the Neutron wire format), [`service`] (one
 //! function per user operation: policy, validation, the state machine), [`store`] (one
 //! transaction per operation) and [`drivers`] (data planes, fed from the outbox).
+//!
+//! Comments that cite "spec N" (or "spec 3.1 rule N") mean that section (or rule) of the trunk
+//! API specification, `spec/trunk-api.md` in the shared design documents beside this repository.
 
 pub mod agent;
 pub mod api;

@@ -9,7 +9,7 @@ use trunkd::server;
 
 /// mimalloc instead of glibc's allocator: request handling allocates many small, short-lived
 /// objects across threads, and glibc's consolidation and free-list work was a tenth of the
-/// server's CPU under load (issue 8's profile).
+/// server's CPU under load (a profile of the server under `trunkd-bench`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -1,4 +1,4 @@
-//! Authorisation sweep (issue 9): every route and method the router serves, called by every
+//! Authorisation sweep: every route and method the router serves, called by every
 //! kind of caller, on resources of project `p1` whose trunk sits on host `h1`: the status each
 //! caller must get, and no data of `p1` in the body of anyone not entitled to it. The expected
 //! statuses are written out by hand (the user API's from tests/policy_cases). A route added
@@ -447,7 +447,7 @@ fn link_path(href: &str) -> String {
     href[at..].to_string()
 }
 
-/// Lists (issue 16, item 4): for each collection, an outsider using markers that name p1's
+/// Lists: for each collection, an outsider using markers that name p1's
 /// resources, filters naming p1's values, sort keys and filters on attributes policy hides,
 /// and following page links, gets exactly the answers an unknown id or attribute gets, and no
 /// body shows any of p1's ids, its project, or any hidden attribute.

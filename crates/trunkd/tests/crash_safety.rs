@@ -1,4 +1,4 @@
-//! Crash safety (issue 9): the server is killed with SIGKILL at random moments while clients
+//! Crash safety: the server is killed with SIGKILL at random moments while clients
 //! stream writes at it, again and again. After each restart the store must pass the invariant
 //! check, every write the server acknowledged must be there, and a write in flight at the kill
 //! must be there whole or not at all. At the end every event has been delivered and every trunk

@@ -1,4 +1,4 @@
-//! Driver faults (issue 9): a driver that fails, hangs or panics on some trunks' events holds up
+//! Driver faults: a driver that fails, hangs or panics on some trunks' events holds up
 //! no other trunk, loses no event (each is retried with backoff, and the retries show in
 //! `/metrics`), and moves no trunk along an edge the state machine forbids.
 

@@ -1,4 +1,4 @@
-//! Links and identity headers (issue 16, item 8): links are built from `network_link_prefix`
+//! Links and identity headers: links are built from `network_link_prefix`
 //! (Neutron's option) or the address the server was reached on, never from the request's
 //! `Host`; the `Authorization` scheme is case-insensitive (RFC 7235); an identity header given
 //! twice is a 400 naming it, and changes nothing.

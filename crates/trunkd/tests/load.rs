@@ -1,4 +1,4 @@
-//! Load (issue 9): 64 concurrent clients run mixed reads and writes for 60 s against one
+//! Load: 64 concurrent clients run mixed reads and writes for 60 s against one
 //! server. No request may fail with a 5xx or be refused (each client works on its own trunk,
 //! so every write is valid), the store passes the invariant check afterwards, and the
 //! server's memory stops growing once warm: its RSS at the end is within `RSS_GROWTH_KIB` of

@@ -1,4 +1,4 @@
-//! A trunk member's `device_owner`/`device_id` (issue 16, item 5). A subport's say
+//! A trunk member's `device_owner`/`device_id`. A subport's say
 //! `trunk:subport` and its trunk for as long as it is one, so a port update may not change
 //! them (409 `PortInUseAsSubPort`, naming the trunk); a parent's name the device plugged into
 //! the trunk, which a compute service plugs (fields empty before) and unplugs (both cleared

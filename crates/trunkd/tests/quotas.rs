@@ -1,4 +1,4 @@
-//! Per-project quotas on networks and ports (issue 16, item 1): Neutron's defaults (100
+//! Per-project quotas on networks and ports: Neutron's defaults (100
 //! networks, 500 ports), `-1` for none, 409 `OverQuota` in Neutron's words, a bulk counted
 //! whole and refused whole, and an admin creating for a project held to that project's quota.
 //! Without them one member took every tenant segment with one bulk create and every other
@@ -27,7 +27,7 @@ async fn a_bulk_of_9999_networks_by_a_member_is_refused_whole_and_others_still_c
     let mallory = server.as_(Identity::member("mallory"));
     let alice = server.as_(Identity::member("alice"));
 
-    // The issue's request: beyond the bulk cap (max_bulk_items, 4,094) before any quota.
+    // 9,999 in one request: beyond the bulk cap (max_bulk_items, 4,094) before any quota.
     mallory
         .post("/v2.0/networks", empty_networks(9_999))
         .await

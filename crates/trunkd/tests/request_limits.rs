@@ -1,4 +1,4 @@
-//! Request limits (issue 9): the per-project trunk quota (409 OverQuota), the cap on subports
+//! Request limits: the per-project trunk quota (409 OverQuota), the cap on subports
 //! in one request, and the time slow clients get. The body-size cap (413) is in wire.rs.
 
 mod common;

@@ -1,4 +1,4 @@
-//! Secrets (issue 16, item 7): `--help` prints which variable sets each flag, never its value,
+//! Secrets: `--help` prints which variable sets each flag, never its value,
 //! and the database and broker URLs are named in messages and logs with their passwords (in the
 //! userinfo or in the query string) replaced by `***`.
 

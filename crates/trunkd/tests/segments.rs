@@ -1,4 +1,4 @@
-//! Segment allocation (issue 16, item 1): a network create finds the lowest free
+//! Segment allocation: a network create finds the lowest free
 //! segmentation id without reading the ids in use, so its cost does not grow with them, and a
 //! bulk of N networks walks the taken ids once, not N times. The server's statement log (sqlx
 //! at debug, each line inside its request's span, with `rows_returned`) shows what each

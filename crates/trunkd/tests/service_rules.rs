@@ -1,6 +1,6 @@
-//! Service-level tests for what the noop driver cannot show over HTTP: the ERROR state (rule 9),
-//! drivers that cannot touch bound ports (rule 11), refusals by the state machine, driver
-//! vetoes, and the outbox dispatcher's retries and ordering.
+//! Service-level tests for what the noop driver cannot show over HTTP: the ERROR state (spec
+//! 3.1 rule 9), drivers that cannot touch bound ports (spec 3.1 rule 11), refusals by the state
+//! machine, driver vetoes, and the outbox dispatcher's retries and ordering.
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! Slow readers (issue 16, item 3): clients that ask for a large list and never read the answer
+//! Slow readers: clients that ask for a large list and never read the answer
 //! must not make the server hold memory without bound. Two things bound it: a list answer holds
 //! at most `pagination_max_limit` items (default 1,000; more are reached through the page links),
 //! and an answer the client does not read within `client_timeout` is abandoned and its

@@ -1,4 +1,4 @@
-//! Issue 16, items 2 and 4: tags are checked the same way wherever they are given, and capped;
+//! Tags are checked the same way wherever they are given, and capped;
 //! no list or tag request a member can send does unbounded work or runs into a database limit
 //! (a 400 naming the attribute instead of a 500); bulk creates are capped as a whole; and lists
 //! tell no caller what policy hides from them (markers, filters and sort keys on hidden

@@ -132,8 +132,8 @@ pub fn port(view: &PortView) -> Map<String, Value> {
 
 /// A trunk in Neutron's shape, serialised straight into a response: a trunk has no attribute
 /// policy hides, and building a `Value` first cost allocations for every attribute of every
-/// subport (issue 8's profile of a trunk show). `trunk()` gives the same as a map, for `fields`
-/// selection and lists.
+/// subport (seen in a profile of `trunkd-bench`'s show workload). `trunk()` gives the same as
+/// a map, for `fields` selection and lists.
 #[derive(Serialize)]
 pub struct TrunkJson<'a> {
     id: TrunkId,

@@ -19,8 +19,8 @@ impl TrunkDriver for NoopDriver {
     }
 
     /// There is nothing to wire, so the status is known before commit: trunks are ACTIVE in
-    /// the write's own transaction and every answer is final (issue 15: a status report after
-    /// the answer made the answer stale, revision and status both).
+    /// the write's own transaction and every answer is final (a status report after the
+    /// answer would make the answer stale, revision and status both).
     fn settlement(&self) -> Settlement {
         Settlement::InTransaction(TrunkStatus::Active)
     }

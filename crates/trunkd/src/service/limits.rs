@@ -1,4 +1,4 @@
-//! Bounds on what one request may ask, and what one caller may ask of a list (issue 16).
+//! Bounds on what one request may ask, and what one caller may ask of a list.
 //!
 //! A member must not be able to make the server do unbounded work, or run a query into a
 //! database limit (SQLite's bound-variable count, expression depth) and get a 500: tags per

@@ -1,6 +1,6 @@
 //! Port operations (spec section 2): MAC allocation, bindings, `trunk_details`, and the trunk
-//! side effects of binding changes (rule 12 and spec 3.2: unbinding a parent takes its trunk DOWN
-//! in the same transaction).
+//! side effects of binding changes (spec 3.1 rule 12, and spec 3.2: unbinding a parent takes
+//! its trunk DOWN in the same transaction).
 
 use std::collections::HashMap;
 
@@ -599,8 +599,9 @@ impl Service {
         Ok(self.view_port(&guard, port, trunk_details))
     }
 
-    /// When a trunk parent's host changes, its subports' bindings follow (rule 12); when it
-    /// becomes unbound, the trunk goes DOWN (spec 3.2). Same transaction as the port change.
+    /// When a trunk parent's host changes, its subports' bindings follow (spec 3.1 rule 12);
+    /// when it becomes unbound, the trunk goes DOWN (spec 3.2). Same transaction as the port
+    /// change.
     async fn follow_parent_binding(
         &self,
         tx: &mut dyn StoreTx,

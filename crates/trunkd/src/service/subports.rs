@@ -250,7 +250,7 @@ pub(crate) fn parent_in_use(port: PortId) -> ServiceError {
     )
 }
 
-/// Rule 2: the error for a port that already serves a trunk, by the role it serves in.
+/// Spec 3.1 rule 2: the error for a port that already serves a trunk, by the role it serves in.
 pub(crate) fn already_in_a_trunk(membership: &Membership) -> ServiceError {
     if membership.is_parent {
         parent_in_use(membership.port_id)

@@ -108,7 +108,7 @@ impl Service {
         Ok(())
     }
 
-    /// Binding fields of ports joining `trunk` as subports (rule 12).
+    /// Binding fields of ports joining `trunk` as subports (spec 3.1 rule 12).
     fn joining_binding(&self, trunk: &Trunk, parent: &Port) -> SubportBinding {
         SubportBinding {
             device_id: trunk.id.to_string(),
@@ -134,7 +134,7 @@ impl Service {
         }
     }
 
-    /// The parent port, checked against rules 1 and 2.
+    /// The parent port, checked against spec 3.1 rules 1 and 2.
     async fn check_parent(
         &self,
         tx: &mut dyn StoreTx,

@@ -1,5 +1,5 @@
 //! Answers to trunk writes that a GET right after them repeats whole, checked from many
-//! clients at once: the contract every driver keeps (issue 15), shared by the noop and ovn tests.
+//! clients at once: the contract every driver keeps, shared by the noop and ovn tests.
 
 use serde_json::{json, Value};
 

@@ -1,4 +1,4 @@
-//! The workloads of issue 8, each setting up what it needs through the API, then measuring
+//! The benchmark's workloads, each setting up what it needs through the API, then measuring
 //! one operation. Setup calls are not measured; every measured call is checked (status and,
 //! where it says something, the subport count), so a fast failure is never a result.
 
@@ -34,7 +34,7 @@ pub struct Scale {
 }
 
 impl Scale {
-    /// The workloads as issue 8 states them.
+    /// The workloads at full size, as the README's Benchmarks section lists them.
     pub fn full(clients: usize) -> Scale {
         Scale {
             clients,
