@@ -1,0 +1,66 @@
+//! The benchmark tool still works: `trunkd-bench --quick` runs every workload against the
+//! real server (on PostgreSQL too when the suite runs there) and prints a row for each. This
+//! checks the tool, not the speed: timings are reported by the bench, never asserted.
+
+use crate::pgdb;
+
+use std::process::Command;
+
+const ROWS: &[&str] = &[
+    "create trunk (no subports)",
+    "list 300 trunks, page of 100",
+    "show trunk (100 subports)",
+    "port show with trunk_details (100 subports)",
+    "create trunk with 200 subports",
+    "delete trunk with 200 subports",
+    "add 200 subports in one call",
+    "remove 200 subports in one call",
+    "add 200 subports, one per call",
+    "remove 200 subports, one per call",
+    "mixed: all operations",
+    "mixed: show trunk",
+    "mixed: add or remove one subport",
+];
+
+#[test]
+fn quick_run_reports_every_workload() {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trunkd-bench"));
+    command.args([
+        "--quick",
+        "--clients",
+        "8",
+        "--trunkd",
+        env!("CARGO_BIN_EXE_trunkd"),
+    ]);
+    let on_postgres = std::env::var(pgdb::ENV).ok().filter(|url| !url.is_empty());
+    if let Some(url) = &on_postgres {
+        command.args(["--postgres-only", "--postgres", url]);
+    }
+    let output = command.output().expect("trunkd-bench runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "trunkd-bench failed:\n{stderr}\n{stdout}"
+    );
+    let title = if on_postgres.is_some() {
+        "### PostgreSQL"
+    } else {
+        "### Embedded SQLite"
+    };
+    assert!(stdout.contains(title), "no {title} table:\n{stdout}");
+    for row in ROWS {
+        let line = stdout
+            .lines()
+            .find(|line| line.starts_with(&format!("| {row} |")))
+            .unwrap_or_else(|| panic!("no row for {row:?}:\n{stdout}"));
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        // | operation | clients | requests | p50 | p95 | p99 | requests/s |
+        let requests: usize = cells[3].parse().expect("request count");
+        assert!(requests > 0, "{row}: no requests measured");
+        let p50: f64 = cells[4].parse().expect("p50");
+        let p99: f64 = cells[6].parse().expect("p99");
+        assert!(p50 > 0.0 && p50 <= p99, "{row}: p50 {p50} p99 {p99}");
+    }
+    assert!(stdout.contains("Server peak RSS (VmHWM)"), "{stdout}");
+}

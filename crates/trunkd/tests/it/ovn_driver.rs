@@ -1,0 +1,536 @@
+//! The `ovn` driver against a real OVN northbound database (ovsdb-server started by the
+//! harness): what networks, ports and trunks become in the database, one NB transaction per
+//! API operation even for 4,094 subports, catching up after the database was down, harmless
+//! re-delivery of old events, and the reconciler repairing hand-made drift.
+
+use crate::common;
+use crate::nbdb;
+
+use std::time::Duration;
+
+use common::answers::answers_are_final_under_concurrency;
+use common::kit::wait_for;
+use common::{vlan, DatabaseLocation, Server};
+use nbdb::NbDatabase;
+use serde_json::{json, Value};
+use sqlx::Connection;
+
+const PORT: &str = "Logical_Switch_Port";
+
+fn start(nb: &NbDatabase, extra: &[&str]) -> Server {
+    let connection = nb.connection();
+    let mut args = vec![
+        "--noauth-default-admin",
+        "--driver",
+        "ovn",
+        "--ovn-nb-connection",
+        &connection,
+    ];
+    args.extend_from_slice(extra);
+    Server::start_with(&args)
+}
+
+/// `ovn-nbctl get` of an optional column: `None` for an empty set.
+fn optional(nb: &NbDatabase, record: &str, column: &str) -> Option<String> {
+    let value = nb.get(PORT, record, column);
+    (value != "[]").then(|| value.trim_matches('"').to_string())
+}
+
+fn revision_recorded(nb: &NbDatabase, record: &str) -> String {
+    nb.get(PORT, record, "external_ids:\"trunkd:revision_number\"")
+        .trim_matches('"')
+        .to_string()
+}
+
+fn wait_for_port_rows(nb: &NbDatabase, count: usize) {
+    wait_for(Duration::from_secs(120), "port rows", || {
+        (nb.names(PORT).len() == count).then_some(())
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn networks_ports_and_trunks_become_northbound_rows() {
+    let Some(nb) = NbDatabase::start("networks_ports_and_trunks_become_northbound_rows") else {
+        return;
+    };
+    let server = start(&nb, &[]);
+    let admin = server.admin();
+    let network = admin.network(json!({"name": "blue"})).await;
+    let parent = admin
+        .port(
+            &network,
+            json!({"mac_address": "fa:16:3e:00:00:01",
+            "fixed_ips": [{"ip_address": "10.0.0.5"}]}),
+        )
+        .await;
+    let subs = admin.ports(&network, 2).await;
+    let trunk = admin
+        .trunk(&parent, json!([vlan(&subs[0], 101), vlan(&subs[1], 102)]))
+        .await;
+    admin.wait_for_status(&trunk, "ACTIVE").await;
+
+    let switch = format!("neutron-{network}");
+    assert_eq!(nb.names("Logical_Switch"), vec![switch.clone()]);
+    assert_eq!(
+        nb.get(
+            "Logical_Switch",
+            &switch,
+            "external_ids:\"trunkd:network_name\""
+        ),
+        "blue"
+    );
+    assert_eq!(
+        nb.get(PORT, &parent, "addresses"),
+        "[\"fa:16:3e:00:00:01 10.0.0.5\"]"
+    );
+    assert_eq!(optional(&nb, &parent, "parent_name"), None);
+    for (sub, tag) in [(&subs[0], "101"), (&subs[1], "102")] {
+        assert_eq!(
+            optional(&nb, sub, "parent_name").as_deref(),
+            Some(parent.as_str())
+        );
+        assert_eq!(optional(&nb, sub, "tag").as_deref(), Some(tag));
+        let port = admin.get(&format!("/v2.0/ports/{sub}")).await.expect(200);
+        assert_eq!(
+            revision_recorded(&nb, sub),
+            port["port"]["revision_number"].to_string(),
+            "the row records the revision it reflects"
+        );
+        assert_eq!(
+            nb.get(PORT, sub, "external_ids:\"trunkd:trunk_id\"")
+                .trim_matches('"'),
+            trunk
+        );
+    }
+
+    // Removing a subport clears its parent and tag; the other one stays.
+    admin
+        .put(
+            &format!("/v2.0/trunks/{trunk}/remove_subports"),
+            json!({"sub_ports": [{"port_id": subs[1]}]}),
+        )
+        .await
+        .expect(200);
+    admin.wait_for_status(&trunk, "ACTIVE").await;
+    assert_eq!(optional(&nb, &subs[1], "parent_name"), None);
+    assert_eq!(optional(&nb, &subs[1], "tag"), None);
+    assert_eq!(optional(&nb, &subs[0], "tag").as_deref(), Some("101"));
+
+    // Deleting the trunk frees the last subport.
+    admin
+        .delete(&format!("/v2.0/trunks/{trunk}"))
+        .await
+        .expect(204);
+    wait_for(Duration::from_secs(15), "subport freed", || {
+        optional(&nb, &subs[0], "parent_name")
+            .is_none()
+            .then_some(())
+    });
+    assert_eq!(optional(&nb, &subs[0], "tag"), None);
+
+    // Ports and the network go with their rows.
+    for port in subs.iter().chain([&parent]) {
+        admin
+            .delete(&format!("/v2.0/ports/{port}"))
+            .await
+            .expect(204);
+    }
+    wait_for_port_rows(&nb, 0);
+    admin
+        .delete(&format!("/v2.0/networks/{network}"))
+        .await
+        .expect(204);
+    wait_for(Duration::from_secs(15), "switch deleted", || {
+        nb.names("Logical_Switch").is_empty().then_some(())
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subports_of_a_non_vlan_segmentation_are_refused_before_commit() {
+    let Some(nb) = NbDatabase::start("subports_of_a_non_vlan_segmentation") else {
+        return;
+    };
+    let server = start(&nb, &[]);
+    let admin = server.admin();
+    let network = admin.network(json!({})).await;
+    let vxlan = admin
+        .network(json!({"provider:network_type": "vxlan", "provider:segmentation_id": 5000}))
+        .await;
+    let parent = admin.port(&network, json!({})).await;
+    let sub = admin.port(&vxlan, json!({})).await;
+    let refused = admin
+        .post(
+            "/v2.0/trunks",
+            json!({"trunk": {"port_id": parent,
+                "sub_ports": [{"port_id": sub, "segmentation_type": "inherit"}]}}),
+        )
+        .await
+        .expect_error(409, "TrunkDriverRefused");
+    assert!(
+        refused.message().contains("VLAN IDs 1-4094"),
+        "{}",
+        refused.message()
+    );
+    let trunks = admin.get("/v2.0/trunks").await.expect(200);
+    assert_eq!(trunks["trunks"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adding_and_removing_4094_subports_is_one_transaction_each() {
+    let Some(nb) = NbDatabase::start("adding_and_removing_4094_subports") else {
+        return;
+    };
+    // No periodic reconciliation in the middle: the transactions counted are the events'.
+    // 4,095 ports in one project: beyond the default port quota.
+    let server = start(
+        &nb,
+        &["--ovn-reconcile-interval", "3600", "--port-quota", "-1"],
+    );
+    let admin = server.admin();
+    let network = admin.network(json!({})).await;
+    let parent = admin.port(&network, json!({})).await;
+    let mut subs = Vec::new();
+    for batch in [1024, 1024, 1024, 1022] {
+        subs.extend(admin.ports(&network, batch).await);
+    }
+    let trunk = admin.trunk(&parent, json!([])).await;
+    // The trunk's event queues behind the 4,094 port creations.
+    admin.wait_for_outbox_drained().await;
+    admin.wait_for_status(&trunk, "ACTIVE").await;
+    wait_for_port_rows(&nb, 4095);
+
+    let before = nb.transactions().len();
+    let sub_ports: Vec<Value> = subs
+        .iter()
+        .enumerate()
+        .map(|(i, port)| vlan(port, i as i64 + 1))
+        .collect();
+    admin
+        .put(
+            &format!("/v2.0/trunks/{trunk}/add_subports"),
+            json!({ "sub_ports": sub_ports }),
+        )
+        .await
+        .expect(200);
+    admin.wait_for_status(&trunk, "ACTIVE").await;
+    let after = nb.transactions();
+    let added = &after[before..];
+    assert_eq!(added.len(), 1, "one NB transaction: {added:?}");
+    assert!(added[0].contains("subports_added"), "{added:?}");
+    let tagged = nb.nbctl(&[
+        "--bare",
+        "--columns=tag",
+        "find",
+        PORT,
+        &format!("parent_name={parent}"),
+    ]);
+    let mut tags: Vec<i64> = tagged
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    tags.sort_unstable();
+    assert_eq!(tags, (1..=4094).collect::<Vec<i64>>());
+    assert_eq!(optional(&nb, &subs[4093], "tag").as_deref(), Some("4094"));
+
+    let before = nb.transactions().len();
+    let all: Vec<Value> = subs.iter().map(|p| json!({"port_id": p})).collect();
+    admin
+        .put(
+            &format!("/v2.0/trunks/{trunk}/remove_subports"),
+            json!({ "sub_ports": all }),
+        )
+        .await
+        .expect(200);
+    admin.wait_for_status(&trunk, "ACTIVE").await;
+    let after = nb.transactions();
+    let removed = &after[before..];
+    assert_eq!(removed.len(), 1, "one NB transaction: {removed:?}");
+    assert!(removed[0].contains("subports_removed"), "{removed:?}");
+    let still = nb.nbctl(&[
+        "--bare",
+        "--columns=name",
+        "find",
+        PORT,
+        &format!("parent_name={parent}"),
+    ]);
+    assert_eq!(still, "", "no subport row keeps the parent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_wait_while_the_database_is_down_and_catch_up() {
+    let Some(mut nb) = NbDatabase::start("events_wait_while_the_database_is_down") else {
+        return;
+    };
+    let server = start(&nb, &["--driver-wait", "1"]);
+    let admin = server.admin();
+    let network = admin.network(json!({})).await;
+    let parent = admin.port(&network, json!({})).await;
+    let sub = admin.port(&network, json!({})).await;
+    admin.wait_for_outbox_drained().await;
+    wait_for_port_rows(&nb, 2);
+
+    nb.down();
+    // The create waits for the driver at most --driver-wait (1 s here), then answers with what
+    // it committed; the outbox carries on.
+    let started = std::time::Instant::now();
+    let created = admin
+        .post(
+            "/v2.0/trunks",
+            json!({"trunk": {"port_id": parent, "sub_ports": [vlan(&sub, 42)]}}),
+        )
+        .await
+        .expect(201);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(4),
+        "waited {waited:?}"
+    );
+    assert_eq!(created["trunk"]["status"], "DOWN");
+    assert_eq!(created["trunk"]["revision_number"], 0);
+    let trunk = created["trunk"]["id"].as_str().expect("id").to_string();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let shown = admin
+        .get(&format!("/v2.0/trunks/{trunk}"))
+        .await
+        .expect(200);
+    assert_eq!(
+        shown["trunk"]["status"], "DOWN",
+        "nothing is wired while NB is down"
+    );
+
+    nb.up();
+    admin.wait_for_status(&trunk, "ACTIVE").await;
+    assert_eq!(
+        optional(&nb, &sub, "parent_name").as_deref(),
+        Some(parent.as_str())
+    );
+    assert_eq!(optional(&nb, &sub, "tag").as_deref(), Some("42"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_wait_for_the_northbound_transaction() {
+    let Some(nb) = NbDatabase::start("answers_wait_for_the_northbound_transaction") else {
+        return;
+    };
+    let server = start(&nb, &[]);
+    // As Neutron's OVN driver, whose answers come after its NB write: ACTIVE already.
+    answers_are_final_under_concurrency(&server, "ACTIVE").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_down_database_costs_one_outbox_row_per_trunk() {
+    let Some(mut nb) = NbDatabase::start("a_down_database_costs_one_outbox_row_per_trunk") else {
+        return;
+    };
+    let server = start(&nb, &["--driver-wait", "0"]);
+    let admin = server.admin();
+    let network = admin.network(json!({})).await;
+    let parent = admin.port(&network, json!({})).await;
+    let first = admin.ports(&network, 3).await;
+    let churn = admin.ports(&network, 10).await;
+    let last = admin.ports(&network, 2).await;
+    let vlans = |ports: &[String], base: i64| -> Value {
+        ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| vlan(p, base + i as i64))
+            .collect()
+    };
+    let trunk = admin.trunk(&parent, vlans(&first, 100)).await;
+    admin.wait_for_status(&trunk, "ACTIVE").await;
+    admin.wait_for_outbox_drained().await;
+    assert_eq!(
+        optional(&nb, &first[0], "parent_name").as_deref(),
+        Some(parent.as_str())
+    );
+
+    // The data plane goes away; the trunk keeps changing: 42 changes.
+    nb.down();
+    let path = |action: &str| format!("/v2.0/trunks/{trunk}/{action}");
+    let removing = |ports: &[String]| -> Value {
+        json!({"sub_ports": ports.iter().map(|p| json!({"port_id": p})).collect::<Vec<_>>()})
+    };
+    admin
+        .put(&path("remove_subports"), removing(&first))
+        .await
+        .expect(200);
+    for round in 0..20 {
+        admin
+            .put(
+                &path("add_subports"),
+                json!({"sub_ports": vlans(&churn, 200 + round)}),
+            )
+            .await
+            .expect(200);
+        admin
+            .put(&path("remove_subports"), removing(&churn))
+            .await
+            .expect(200);
+    }
+    admin
+        .put(
+            &path("add_subports"),
+            json!({"sub_ports": vlans(&last, 300)}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        admin.pending_events().await,
+        1.0,
+        "the trunk's undelivered events are folded into one"
+    );
+
+    // Back: the one event wires the last subports and unwires the first ones, which left the
+    // trunk while the database was away and are named only by the folded event.
+    nb.up();
+    admin.wait_for_outbox_drained().await;
+    admin.wait_for_status(&trunk, "ACTIVE").await;
+    for port in &last {
+        assert_eq!(
+            optional(&nb, port, "parent_name").as_deref(),
+            Some(parent.as_str())
+        );
+    }
+    for port in first.iter().chain(&churn) {
+        assert_eq!(
+            optional(&nb, port, "parent_name"),
+            None,
+            "{port} still a subport"
+        );
+    }
+    assert_eq!(optional(&nb, &last[1], "tag").as_deref(), Some("301"));
+}
+
+/// Marks every delivered outbox event as pending again, so the driver receives each one a
+/// second time, including events older than the state they would describe.
+async fn redeliver_everything(server: &Server) {
+    const SQL: &str = "UPDATE outbox SET delivered_at = NULL, attempts = 0, next_attempt_ms = 0";
+    match server.database_location() {
+        DatabaseLocation::Sqlite(path) => {
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .expect("open SQLite");
+            sqlx::query(SQL).execute(&mut conn).await.expect("requeue");
+        }
+        DatabaseLocation::Postgres(url) => {
+            let mut conn = sqlx::PgConnection::connect(&url)
+                .await
+                .expect("open PostgreSQL");
+            sqlx::query(SQL).execute(&mut conn).await.expect("requeue");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_events_delivered_again_change_nothing() {
+    let Some(nb) = NbDatabase::start("old_events_delivered_again_change_nothing") else {
+        return;
+    };
+    let server = start(&nb, &[]);
+    let admin = server.admin();
+    let network = admin.network(json!({})).await;
+    let parent = admin.port(&network, json!({})).await;
+    let subs = admin.ports(&network, 2).await;
+    let trunk = admin
+        .trunk(&parent, json!([vlan(&subs[0], 10), vlan(&subs[1], 20)]))
+        .await;
+    admin.wait_for_status(&trunk, "ACTIVE").await;
+    admin
+        .put(
+            &format!("/v2.0/trunks/{trunk}/remove_subports"),
+            json!({"sub_ports": [{"port_id": subs[1]}]}),
+        )
+        .await
+        .expect(200);
+    let settled = admin.wait_for_status(&trunk, "ACTIVE").await;
+    admin.wait_for_outbox_drained().await;
+    let before = nb.transactions().len();
+
+    // The "created" event still lists subs[1] as a subport; it must not put it back.
+    redeliver_everything(&server).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    admin.wait_for_outbox_drained().await;
+    assert_eq!(nb.transactions().len(), before, "re-delivery wrote nothing");
+    assert_eq!(optional(&nb, &subs[1], "parent_name"), None);
+    assert_eq!(optional(&nb, &subs[0], "tag").as_deref(), Some("10"));
+    let now = admin
+        .get(&format!("/v2.0/trunks/{trunk}"))
+        .await
+        .expect(200);
+    assert_eq!(now["trunk"]["status"], "ACTIVE");
+    assert_eq!(now["trunk"]["revision_number"], settled["revision_number"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconciler_repairs_hand_made_drift_and_logs_it() {
+    let Some(nb) = NbDatabase::start("the_reconciler_repairs_hand_made_drift") else {
+        return;
+    };
+    let log_dir = tempfile::tempdir().expect("temp dir");
+    let log = log_dir.path().join("trunkd.log");
+    let connection = nb.connection();
+    let server = Server::start_logged(
+        &[
+            "--noauth-default-admin",
+            "--driver",
+            "ovn",
+            "--ovn-nb-connection",
+            &connection,
+            "--ovn-reconcile-interval",
+            "1",
+        ],
+        &log,
+    );
+    let admin = server.admin();
+    let network = admin.network(json!({})).await;
+    let parent = admin.port(&network, json!({})).await;
+    let subs = admin.ports(&network, 2).await;
+    let trunk = admin
+        .trunk(&parent, json!([vlan(&subs[0], 101), vlan(&subs[1], 102)]))
+        .await;
+    admin.wait_for_status(&trunk, "ACTIVE").await;
+    admin.wait_for_outbox_drained().await;
+
+    // An operator edits one subport, deletes another, and a stale row claims to be trunkd's;
+    // a row nobody in trunkd wrote must be left alone.
+    let switch = format!("neutron-{network}");
+    let stale = "00000000-0000-4000-8000-00000000dead";
+    nb.nbctl(&["set", PORT, &subs[0], "tag=7", "parent_name=somebody"]);
+    nb.nbctl(&["lsp-del", &subs[1]]);
+    nb.nbctl(&[
+        "lsp-add",
+        &switch,
+        stale,
+        "--",
+        "set",
+        PORT,
+        stale,
+        "external_ids:\"trunkd:revision_number\"=1",
+    ]);
+    // Named like a port id, so only the missing trunkd keys tell it apart.
+    let foreign = "00000000-0000-4000-8000-0000000f0e19";
+    nb.nbctl(&["lsp-add", &switch, foreign]);
+
+    wait_for(Duration::from_secs(20), "the reconciler's repairs", || {
+        let names = nb.names(PORT);
+        let repaired = optional(&nb, &subs[0], "tag").as_deref() == Some("101")
+            && names.contains(&subs[1])
+            && !names.contains(&stale.to_string());
+        repaired.then_some(())
+    });
+    assert_eq!(
+        optional(&nb, &subs[0], "parent_name").as_deref(),
+        Some(parent.as_str())
+    );
+    assert_eq!(optional(&nb, &subs[1], "tag").as_deref(), Some("102"));
+    assert!(nb.names(PORT).contains(&foreign.to_string()));
+
+    let text = std::fs::read_to_string(&log).expect("log");
+    for expected in [
+        format!("update Logical_Switch_Port {} (parent_name, tag)", subs[0]),
+        format!("create Logical_Switch_Port {}", subs[1]),
+        format!("delete Logical_Switch_Port {stale}"),
+    ] {
+        assert!(text.contains(&expected), "log lacks {expected:?}:\n{text}");
+    }
+}

@@ -1,0 +1,174 @@
+//! PostgreSQL going away and coming back: meanwhile requests get a 503 NeutronError and
+//! `/readyz` says not ready, nothing is half-written, and the server recovers by itself.
+//! The test runs its own PostgreSQL cluster (initdb in a temp dir) so it can stop it without
+//! disturbing anything else.
+
+use crate::common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::kit::{self, settle};
+use common::Identity;
+use serde_json::json;
+
+/// A private PostgreSQL cluster, run as the `postgres` OS user when we are root.
+struct Cluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+fn postgres_bin() -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL server binaries in /usr/lib/postgresql (Debian package postgresql)")
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("pg_ctl").exists())
+        .collect();
+    versions.sort();
+    versions.pop().expect("a PostgreSQL version with pg_ctl")
+}
+
+fn as_postgres(bin: &Path, tool: &str) -> Command {
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false);
+    if is_root {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(bin.join(tool));
+        command
+    } else {
+        Command::new(bin.join(tool))
+    }
+}
+
+impl Cluster {
+    fn create() -> Cluster {
+        let bin = postgres_bin();
+        let dir = tempfile::tempdir().expect("dir");
+        let _ = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(dir.path())
+            .status();
+        let cluster = Cluster {
+            dir,
+            bin,
+            port: kit::free_port(),
+        };
+        kit::stdout_of(
+            as_postgres(&cluster.bin, "initdb")
+                .args(["-A", "trust", "-U", "postgres", "-D"])
+                .arg(cluster.data()),
+            "initdb",
+        );
+        cluster.start();
+        cluster
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn start(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.path().display()
+        );
+        kit::stdout_of(
+            as_postgres(&self.bin, "pg_ctl")
+                .args(["-w", "-D"])
+                .arg(self.data())
+                .args(["-o", &options, "-l"])
+                .arg(self.dir.path().join("log"))
+                .arg("start"),
+            "pg_ctl start",
+        );
+    }
+
+    fn stop(&self) {
+        kit::stdout_of(
+            as_postgres(&self.bin, "pg_ctl")
+                .args(["-w", "-m", "immediate", "-D"])
+                .arg(self.data())
+                .arg("stop"),
+            "pg_ctl stop",
+        );
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = as_postgres(&self.bin, "pg_ctl")
+            .args(["-m", "immediate", "-D"])
+            .arg(self.data())
+            .arg("stop")
+            .output();
+    }
+}
+
+#[tokio::test]
+async fn a_database_outage_is_503_and_heals_without_restart() {
+    let cluster = Cluster::create();
+    let data_dir = tempfile::tempdir().expect("dir");
+    let server = common::Server::start_in(
+        common::Kept {
+            data_dir,
+            database: None,
+        },
+        &["--database-url", &cluster.url()],
+    );
+    let admin = server.as_(Identity::admin());
+    let before = admin.network(json!({"name": "before"})).await;
+    admin.get("/readyz").await.expect(200);
+
+    cluster.stop();
+    admin
+        .get("/v2.0/networks")
+        .await
+        .expect_error(503, "ServiceUnavailable");
+    admin
+        .post("/v2.0/networks", json!({"network": {"name": "during"}}))
+        .await
+        .expect_error(503, "ServiceUnavailable");
+    admin
+        .get("/readyz")
+        .await
+        .expect_error(503, "ServiceUnavailable");
+
+    cluster.start();
+    let admin = &admin;
+    settle(
+        Duration::from_secs(30),
+        "trunkd to recover",
+        || async move {
+            let reply = admin.get("/v2.0/networks").await;
+            if reply.status.as_u16() != 200 {
+                assert_eq!(reply.status.as_u16(), 503, "{}", reply.body);
+                return Err(reply.status);
+            }
+            let names: Vec<String> = reply.body["networks"]
+                .as_array()
+                .expect("list")
+                .iter()
+                .map(|n| n["name"].as_str().unwrap_or_default().to_string())
+                .collect();
+            assert_eq!(names, ["before"], "nothing written during the outage");
+            Ok(())
+        },
+    )
+    .await;
+    admin.get("/readyz").await.expect(200);
+    admin
+        .get(&format!("/v2.0/networks/{before}"))
+        .await
+        .expect(200);
+    admin.network(json!({"name": "after"})).await;
+}

@@ -1,0 +1,75 @@
+//! Validating and storing N subports takes the same number of SQL statements whatever N: the
+//! server's statement log (sqlx at debug, each line inside its request's span) is counted for
+//! one add_subports call of 3 subports and one of 2,000.
+
+use crate::common;
+
+use common::{vlan, Identity, Server};
+use serde_json::{json, Value};
+
+/// Statements the server logged inside the request whose id is `request_id`.
+fn statements_of(log: &str, request_id: &str) -> usize {
+    log.lines()
+        .filter(|line| line.contains(request_id) && line.contains("sqlx::query"))
+        .count()
+}
+
+#[tokio::test]
+async fn add_subports_runs_the_same_statements_for_3_and_2000() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log_path = dir.path().join("server.log");
+    // The request span is at info: enabled, so statements carry its request id.
+    // 2,005 ports in one project: beyond the default port quota.
+    let server = Server::start_traced(
+        &["--port-quota", "-1"],
+        &log_path,
+        "warn,trunkd::api::request_id=info,sqlx::query=debug",
+    );
+    let client = server.as_(Identity::member("counting"));
+    let network = client.network(json!({})).await;
+    let ports = client.ports(&network, 2 + 3 + 2_000).await;
+    let small_trunk = client.trunk(&ports[0], json!([])).await;
+    let big_trunk = client.trunk(&ports[1], json!([])).await;
+
+    let mut request_ids = Vec::new();
+    for (trunk, members, first_vlan) in [
+        (&small_trunk, &ports[2..5], 1),
+        (&big_trunk, &ports[5..], 1),
+    ] {
+        let subports: Vec<Value> = members
+            .iter()
+            .enumerate()
+            .map(|(i, port)| vlan(port, first_vlan + i as i64))
+            .collect();
+        let reply = client
+            .put(
+                &format!("/v2.0/trunks/{trunk}/add_subports"),
+                json!({ "sub_ports": subports }),
+            )
+            .await;
+        let id = reply
+            .headers
+            .get("x-openstack-request-id")
+            .and_then(|v| v.to_str().ok())
+            .expect("request id header")
+            .to_string();
+        let body = reply.expect(200);
+        assert_eq!(
+            body["sub_ports"].as_array().map(Vec::len),
+            Some(members.len())
+        );
+        request_ids.push(id);
+    }
+    drop(server); // flushes nothing more into the log
+    let log = std::fs::read_to_string(&log_path).expect("server log");
+    let small = statements_of(&log, &request_ids[0]);
+    let big = statements_of(&log, &request_ids[1]);
+    assert!(
+        small > 3,
+        "the statement log was not captured: {small} lines"
+    );
+    assert_eq!(
+        small, big,
+        "3 subports took {small} statements, 2,000 took {big}"
+    );
+}

@@ -1,0 +1,460 @@
+//! Service-level tests for what the noop driver cannot show over HTTP: the ERROR state (spec
+//! 3.1 rule 9), drivers that cannot touch bound ports (spec 3.1 rule 11), refusals by the state
+//! machine, driver vetoes, and the outbox dispatcher's retries and ordering.
+
+use crate::support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use support::{harness, vlan};
+use trunkd::drivers::dispatcher::Dispatcher;
+use trunkd::drivers::noop::NoopDriver;
+use trunkd::drivers::{DriverError, Settlement, StatusReporter, TrunkChange, TrunkDriver};
+use trunkd::model::TrunkStatus;
+use trunkd::service::{PortUpdate, ServiceError};
+use trunkd::store::{PendingEvent, ResourceKind};
+
+/// A driver whose behaviour a test sets.
+#[derive(Default)]
+struct ScriptedDriver {
+    bound_ok: bool,
+    veto_deletes: bool,
+    /// Fail this many deliveries before succeeding.
+    failures_left: AtomicUsize,
+    /// Panic on this many deliveries before behaving.
+    panics_left: AtomicUsize,
+    delivered: Mutex<Vec<(String, String, i64)>>,
+}
+
+#[async_trait]
+impl TrunkDriver for ScriptedDriver {
+    fn name(&self) -> &'static str {
+        "scripted"
+    }
+    /// The test answers with the committed state and watches status move on its own.
+    fn settlement(&self) -> Settlement {
+        Settlement::Reported
+    }
+    fn segmentation_types(&self) -> &'static [&'static str] {
+        &["vlan"]
+    }
+    fn can_manage_bound_port(&self) -> bool {
+        self.bound_ok
+    }
+    fn vif_type(&self) -> &'static str {
+        "ovs"
+    }
+    fn precommit(&self, change: &TrunkChange<'_>) -> Result<(), DriverError> {
+        match change {
+            TrunkChange::Delete(_) if self.veto_deletes => {
+                Err(DriverError::Refused("deletes are vetoed".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+    async fn deliver(
+        &self,
+        event: &PendingEvent,
+        _status: &dyn StatusReporter,
+    ) -> Result<(), DriverError> {
+        if self.panics_left.load(Ordering::SeqCst) > 0 {
+            self.panics_left.fetch_sub(1, Ordering::SeqCst);
+            panic!("scripted driver panics on {}", event.id);
+        }
+        let left = self.failures_left.load(Ordering::SeqCst);
+        if left > 0 {
+            self.failures_left.store(left - 1, Ordering::SeqCst);
+            return Err(DriverError::Failed("data plane unreachable".into()));
+        }
+        self.delivered
+            .lock()
+            .map_err(|_| DriverError::Failed("poisoned".into()))?
+            .push((event.resource_id.clone(), event.event.clone(), event.id));
+        Ok(())
+    }
+}
+
+fn kind(error: &ServiceError) -> &'static str {
+    match error {
+        ServiceError::Conflict { kind, .. } | ServiceError::NotFound { kind, .. } => kind,
+        ServiceError::BadRequest { .. } => "BadRequest",
+        ServiceError::Forbidden { .. } => "Forbidden",
+        ServiceError::PreconditionFailed { .. } => "PreconditionFailed",
+        _ => "other",
+    }
+}
+
+#[tokio::test]
+async fn rule9_error_refuses_adds_and_allows_removes() {
+    let h = harness(vec![Arc::new(NoopDriver)]).await;
+    let net = h.network().await;
+    let ports = h.ports(net, 3).await;
+    let trunk = h.trunk(ports[0], vec![vlan(ports[1], 5)]).await;
+    let ctx = h.ctx();
+    let revision = h
+        .service
+        .get_trunk(&ctx, trunk)
+        .await
+        .expect("trunk")
+        .std
+        .revision_number;
+    h.service
+        .transition_trunk(trunk, revision, TrunkStatus::Error)
+        .await
+        .expect("ACTIVE -> ERROR is legal");
+    let refused = h
+        .service
+        .add_subports(&ctx, trunk, vec![vlan(ports[2], 6)], None)
+        .await
+        .expect_err("ERROR refuses adds");
+    assert_eq!(kind(&refused), "TrunkInErrorState");
+    let repaired = h
+        .service
+        .remove_subports(&ctx, trunk, vec![ports[1]], None)
+        .await
+        .expect("removal repairs");
+    assert_eq!(
+        repaired.status,
+        TrunkStatus::Active,
+        "noop settles the repaired trunk in the removal's own transaction"
+    );
+    assert!(repaired.sub_ports.is_empty());
+}
+
+#[tokio::test]
+async fn state_machine_refuses_illegal_and_stale_reports() {
+    // A driver whose trunks wait in DOWN for a report (noop's are ACTIVE from the start).
+    let h = harness(vec![Arc::new(ScriptedDriver::default())]).await;
+    let net = h.network().await;
+    let ports = h.ports(net, 1).await;
+    let trunk = h.trunk(ports[0], vec![]).await;
+    let r0 = h
+        .service
+        .get_trunk(&h.ctx(), trunk)
+        .await
+        .expect("trunk")
+        .std
+        .revision_number;
+    let r1 = h
+        .service
+        .transition_trunk(trunk, r0, TrunkStatus::Build)
+        .await
+        .expect("DOWN -> BUILD");
+    assert_eq!(r1, r0 + 1);
+    let stale = h
+        .service
+        .transition_trunk(trunk, r0, TrunkStatus::Active)
+        .await
+        .expect_err("stale");
+    assert_eq!(kind(&stale), "StaleRevision");
+    let r2 = h
+        .service
+        .transition_trunk(trunk, r1, TrunkStatus::Error)
+        .await
+        .expect("BUILD -> ERROR");
+    let illegal = h
+        .service
+        .transition_trunk(trunk, r2, TrunkStatus::Active)
+        .await
+        .expect_err("ERROR -> ACTIVE");
+    assert_eq!(kind(&illegal), "InvalidStatusTransition");
+    assert_eq!(
+        h.service
+            .transition_trunk(trunk, r2, TrunkStatus::Error)
+            .await
+            .ok(),
+        Some(r2),
+        "same status is a no-op"
+    );
+    let after = h.service.get_trunk(&h.ctx(), trunk).await.expect("trunk");
+    assert_eq!(
+        (after.status, after.std.revision_number),
+        (TrunkStatus::Error, r2)
+    );
+    let gone = h
+        .service
+        .transition_trunk(trunkd::ids::TrunkId::new(), 0, TrunkStatus::Build)
+        .await
+        .expect_err("unknown trunk");
+    assert_eq!(kind(&gone), "TrunkNotFound");
+}
+
+#[tokio::test]
+async fn rule11_bound_parents_with_a_driver_that_cannot_untrunk() {
+    let driver = Arc::new(ScriptedDriver {
+        bound_ok: false,
+        ..Default::default()
+    });
+    let h = harness(vec![driver]).await;
+    let ctx = h.ctx();
+    let net = h.network().await;
+    let ports = h.ports(net, 3).await;
+    let trunk = h.trunk(ports[0], vec![vlan(ports[1], 5)]).await;
+    let bind = PortUpdate {
+        host_id: Some("compute-1".into()),
+        ..Default::default()
+    };
+    h.service
+        .update_port(&ctx, ports[0], bind.clone(), None)
+        .await
+        .expect("bind");
+    let refused = h
+        .service
+        .delete_trunk(&ctx, trunk, None)
+        .await
+        .expect_err("bound parent");
+    assert_eq!(kind(&refused), "TrunkInUse");
+    assert!(
+        h.service.get_trunk(&ctx, trunk).await.is_ok(),
+        "trunk still there"
+    );
+    // A bound port cannot become a parent either.
+    h.service
+        .update_port(&ctx, ports[2], bind, None)
+        .await
+        .expect("bind");
+    let request = trunkd::service::TrunkCreate {
+        port_id: Some(ports[2]),
+        ..Default::default()
+    };
+    let refused = h
+        .service
+        .create_trunks(&ctx, vec![request])
+        .await
+        .expect_err("bound parent");
+    assert_eq!(kind(&refused), "ParentPortInUse");
+    // Unbound, the delete goes through.
+    let unbind = PortUpdate {
+        host_id: Some(String::new()),
+        ..Default::default()
+    };
+    h.service
+        .update_port(&ctx, ports[0], unbind, None)
+        .await
+        .expect("unbind");
+    h.service
+        .delete_trunk(&ctx, trunk, None)
+        .await
+        .expect("delete");
+}
+
+#[tokio::test]
+async fn driver_veto_writes_nothing() {
+    let driver = Arc::new(ScriptedDriver {
+        bound_ok: true,
+        veto_deletes: true,
+        ..Default::default()
+    });
+    let h = harness(vec![driver]).await;
+    let ctx = h.ctx();
+    let net = h.network().await;
+    let ports = h.ports(net, 2).await;
+    let trunk = h.trunk(ports[0], vec![vlan(ports[1], 5)]).await;
+    let events_before = h.store.pending_event_count().await.expect("count");
+    let refused = h
+        .service
+        .delete_trunk(&ctx, trunk, None)
+        .await
+        .expect_err("vetoed");
+    assert_eq!(kind(&refused), "TrunkDriverRefused");
+    assert_eq!(
+        h.service
+            .get_trunk(&ctx, trunk)
+            .await
+            .expect("still there")
+            .sub_ports
+            .len(),
+        1
+    );
+    assert_eq!(
+        h.store.pending_event_count().await.expect("count"),
+        events_before,
+        "no event for a refused change"
+    );
+}
+
+#[tokio::test]
+async fn every_change_records_one_outbox_event_folded_per_resource() {
+    let h = harness(vec![Arc::new(NoopDriver)]).await;
+    let ctx = h.ctx();
+    let net = h.network().await; // 1
+    let ports = h.ports(net, 3).await; // 3
+    let trunk = h.trunk(ports[0], vec![]).await; // 1
+    h.service
+        .add_subports(&ctx, trunk, vec![vlan(ports[1], 2)], None)
+        .await
+        .expect("add"); // 1
+    h.service
+        .remove_subports(&ctx, trunk, vec![ports[1]], None)
+        .await
+        .expect("remove"); // 1
+    let failed = h
+        .service
+        .add_subports(&ctx, trunk, vec![vlan(ports[0], 2)], None)
+        .await; // 0
+    assert!(failed.is_err());
+    h.service
+        .delete_trunk(&ctx, trunk, None)
+        .await
+        .expect("delete"); // 1
+                           // Undelivered, the trunk's four events are folded into the last: 1 + 3 + 1.
+    assert_eq!(h.store.pending_event_count().await.expect("count"), 5);
+    let trunk_events = h
+        .store
+        .pending_events_of(ResourceKind::Trunk, &trunk.to_string())
+        .await
+        .expect("events");
+    assert_eq!(trunk_events.len(), 1);
+    assert_eq!(trunk_events[0].event, "deleted");
+    assert_eq!(trunk_events[0].revision_number, 3);
+    assert_eq!(
+        trunk_events[0].payload["sub_ports"],
+        serde_json::json!([ports[1].to_string()]),
+        "the port that left is still named"
+    );
+}
+
+#[tokio::test]
+async fn dispatcher_retries_failures_and_keeps_per_trunk_order() {
+    let driver = Arc::new(ScriptedDriver {
+        bound_ok: true,
+        failures_left: AtomicUsize::new(1),
+        ..Default::default()
+    });
+    let h = harness(vec![driver.clone()]).await;
+    let ctx = h.ctx();
+    let net = h.network().await;
+    let ports = h.ports(net, 4).await;
+    let a = h.trunk(ports[0], vec![]).await;
+    h.service
+        .add_subports(&ctx, a, vec![vlan(ports[1], 7)], None)
+        .await
+        .expect("add");
+    let b = h.trunk(ports[2], vec![]).await;
+    let reporter: Arc<dyn StatusReporter> = h.service.clone();
+    let dispatcher = Dispatcher::new(
+        h.store.clone(),
+        h.service.drivers().clone(),
+        reporter,
+        h.wake.clone(),
+    );
+    // The first event (the network's) fails once; it and the later events of the same
+    // resource wait, events of other resources go through.
+    dispatcher.pass().await.expect("pass");
+    assert_eq!(h.store.pending_event_count().await.expect("count"), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    dispatcher.pass().await.expect("pass");
+    assert_eq!(h.store.pending_event_count().await.expect("count"), 0);
+    let delivered = driver.delivered.lock().expect("lock").clone();
+    let order_of = |id: String| -> Vec<(String, i64)> {
+        delivered
+            .iter()
+            .filter(|(r, _, _)| *r == id)
+            .map(|(_, e, n)| (e.clone(), *n))
+            .collect()
+    };
+    // a's create was still undelivered when its subport was added: one folded event.
+    let a_events = order_of(a.to_string());
+    assert_eq!(
+        a_events.iter().map(|(e, _)| e.as_str()).collect::<Vec<_>>(),
+        ["subports_added"]
+    );
+    assert_eq!(order_of(b.to_string()).len(), 1);
+    assert_eq!(dispatcher.stats.failed.get(), 1);
+    assert_eq!(dispatcher.stats.delivered.get(), delivered.len() as u64);
+
+    // Delivered events are pruned after their retention; pending ones never are.
+    h.service
+        .add_subports(&ctx, b, vec![vlan(ports[3], 8)], None)
+        .await
+        .expect("add");
+    let pruned = h
+        .store
+        .prune_delivered_events("9999-01-01T00:00:00Z")
+        .await
+        .expect("prune");
+    assert_eq!(pruned, delivered.len() as u64);
+    assert_eq!(h.store.pending_event_count().await.expect("count"), 1);
+    assert_eq!(
+        h.store
+            .prune_delivered_events("2000-01-01T00:00:00Z")
+            .await
+            .expect("prune"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_panicking_driver_fails_the_attempt_not_the_dispatcher() {
+    let driver = Arc::new(ScriptedDriver {
+        bound_ok: true,
+        panics_left: AtomicUsize::new(1),
+        ..Default::default()
+    });
+    let h = harness(vec![driver.clone()]).await;
+    let net = h.network().await;
+    h.ports(net, 1).await;
+    let reporter: Arc<dyn StatusReporter> = h.service.clone();
+    let dispatcher = Dispatcher::new(
+        h.store.clone(),
+        h.service.drivers().clone(),
+        reporter,
+        h.wake.clone(),
+    );
+    dispatcher
+        .pass()
+        .await
+        .expect("a panic is a failed attempt");
+    assert_eq!(dispatcher.stats.failed.get(), 1);
+    // The network's event waits for its retry; the port's, another resource, went through.
+    assert_eq!(
+        h.store.pending_event_count().await.expect("count"),
+        1,
+        "nothing lost"
+    );
+    assert_eq!(driver.delivered.lock().expect("lock").len(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    dispatcher.pass().await.expect("pass");
+    assert_eq!(h.store.pending_event_count().await.expect("count"), 0);
+    assert_eq!(driver.delivered.lock().expect("lock").len(), 2);
+}
+
+#[tokio::test]
+async fn a_lease_left_by_a_dead_server_is_taken_over_when_it_expires() {
+    let driver = Arc::new(ScriptedDriver {
+        bound_ok: true,
+        ..Default::default()
+    });
+    let h = harness(vec![driver.clone()]).await;
+    let net = h.network().await;
+    // Another server took the network's lease and died.
+    let taken = h
+        .store
+        .try_lease(ResourceKind::Network, &net.to_string(), "dead-server", 300)
+        .await
+        .expect("lease");
+    assert!(taken);
+    let reporter: Arc<dyn StatusReporter> = h.service.clone();
+    let dispatcher = Dispatcher::new(
+        h.store.clone(),
+        h.service.drivers().clone(),
+        reporter,
+        h.wake.clone(),
+    );
+    dispatcher.pass().await.expect("pass");
+    assert_eq!(
+        h.store.pending_event_count().await.expect("count"),
+        1,
+        "the lease holds"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    dispatcher.pass().await.expect("pass");
+    assert_eq!(
+        h.store.pending_event_count().await.expect("count"),
+        0,
+        "taken over"
+    );
+    assert_eq!(driver.delivered.lock().expect("lock").len(), 1);
+}

@@ -1,0 +1,298 @@
+//! Fail-closed start-up (spec section 5): a bad setting stops `serve` and `check-config` with
+//! a message naming it, before anything is served or written.
+
+use crate::common;
+
+use std::process::Output;
+
+use common::{kit, trunkd, Server};
+
+/// Runs trunkd to completion; one that is still running after 30 s has failed to refuse.
+fn output_of(mut command: std::process::Command) -> Output {
+    kit::output_within(&mut command, std::time::Duration::from_secs(30))
+        .unwrap_or_else(|output| panic!("trunkd did not exit within 30 s: {}", stderr(&output)))
+}
+
+fn run(args: &[&str]) -> Output {
+    let mut command = trunkd();
+    command.args(args);
+    output_of(command)
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).to_string()
+}
+
+fn assert_refused(output: &Output, naming: &str) {
+    assert!(
+        !output.status.success(),
+        "should have failed: {}",
+        stderr(output)
+    );
+    let text = stderr(output);
+    assert!(
+        text.contains(naming),
+        "error does not name {naming}: {text}"
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).trim().is_empty()
+            || !String::from_utf8_lossy(&output.stdout).contains("listening")
+    );
+}
+
+#[test]
+fn bad_settings_stop_serve_before_anything_is_written() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().expect("utf-8 path");
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, "get_trunk: 'role:admin and ('\n").expect("write policy");
+    let agents = dir.path().join("agents.toml");
+    std::fs::write(
+        &agents,
+        "[[agents]]\nhost = \"h\"\ntoken_sha256 = \"nope\"\n",
+    )
+    .expect("write agent credentials");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--driver", "warp-drive"], "drivers"),
+        (
+            vec!["--policy-file", policy.to_str().expect("path")],
+            "policy_file",
+        ),
+        (
+            vec!["--policy-file", "/nonexistent/policy.yaml"],
+            "policy_file",
+        ),
+        (vec!["--bind", "not-an-address"], "bind"),
+        (
+            vec!["--network-vlan-range", "physnet1:5000:6000"],
+            "network_vlan_ranges",
+        ),
+        (vec!["--max-body-bytes", "10"], "max_body_bytes"),
+        (
+            vec!["--agent-credentials-file", agents.to_str().expect("path")],
+            "agent_credentials_file",
+        ),
+        (
+            vec!["--agent-credentials-file", "/nonexistent/agents.toml"],
+            "agent_credentials_file",
+        ),
+        (vec!["--auth", "kerberos"], "auth"),
+        (vec!["--auth", "keystone"], "keystone_url"),
+        (
+            vec![
+                "--auth",
+                "keystone",
+                "--keystone-url",
+                "https://keystone:5000",
+                "--keystone-username",
+                "trunkd",
+                "--keystone-password",
+                "x",
+            ],
+            "keystone_url",
+        ),
+        (
+            vec![
+                "--auth",
+                "keystone",
+                "--keystone-url",
+                "http://keystone:5000",
+            ],
+            "keystone_username",
+        ),
+        (
+            vec![
+                "--auth",
+                "keystone",
+                "--keystone-url",
+                "http://keystone:5000",
+                "--keystone-username",
+                "trunkd",
+                "--keystone-password",
+                "x",
+                "--noauth-default-admin",
+            ],
+            "noauth_default_admin",
+        ),
+        (vec!["--driver", "ovs"], "rabbitmq_url"),
+        (
+            vec!["--driver", "ovs", "--rabbitmq-url", "http://broker:5672"],
+            "rabbitmq_url",
+        ),
+        (
+            vec!["--rabbitmq-url", "amqp://guest:guest@127.0.0.1:5672/%2f"],
+            "rabbitmq_url",
+        ),
+        (vec!["--driver", "ovn"], "ovn_nb_connection"),
+        (
+            vec!["--driver", "ovn", "--ovn-nb-connection", "ssl:nb:6641"],
+            "ovn_nb_connection",
+        ),
+        (
+            vec!["--driver", "ovn", "--ovn-nb-connection", "tcp:nb"],
+            "ovn_nb_connection",
+        ),
+        (
+            vec!["--ovn-nb-connection", "tcp:127.0.0.1:6641"],
+            "ovn_nb_connection",
+        ),
+        (
+            vec![
+                "--driver",
+                "ovn",
+                "--ovn-nb-connection",
+                "unix:/run/nb.sock",
+                "--ovn-reconcile-interval",
+                "0",
+            ],
+            "ovn_reconcile_interval",
+        ),
+    ];
+    for (extra, naming) in cases {
+        let mut args = vec!["serve", "--data-dir", data_arg];
+        args.extend(extra);
+        assert_refused(&run(&args), naming);
+        assert!(!data.exists(), "{naming}: the data directory was created");
+    }
+}
+
+#[test]
+fn check_config_runs_the_same_checks_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().to_str().expect("utf-8 path");
+    assert_refused(
+        &run(&["check-config", "--data-dir", data]),
+        "does not exist",
+    );
+    assert!(!dir.path().join("trunkd.db").exists());
+    assert_refused(
+        &run(&["check-config", "--data-dir", data, "--driver", "nope"]),
+        "drivers",
+    );
+    let migrated = run(&["migrate", "--data-dir", data]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    let checked = run(&["check-config", "--data-dir", data]);
+    assert!(checked.status.success(), "{}", stderr(&checked));
+    assert!(String::from_utf8_lossy(&checked.stdout).contains("configuration OK"));
+}
+
+#[test]
+fn a_schema_from_the_future_or_unknown_tables_are_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().to_str().expect("utf-8 path");
+    assert!(run(&["migrate", "--data-dir", data]).status.success());
+    let db = dir.path().join("trunkd.db");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.expect("open");
+        sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (999, 'future', 1, x'00', 0)")
+            .execute(&mut conn)
+            .await
+            .expect("insert");
+    });
+    assert_refused(
+        &run(&["serve", "--data-dir", data, "--bind", "127.0.0.1:0"]),
+        "newer than this trunkd",
+    );
+    assert_refused(
+        &run(&["check-config", "--data-dir", data]),
+        "newer than this trunkd",
+    );
+
+    let other = tempfile::tempdir().expect("dir");
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let path = other.path().join("trunkd.db");
+        let mut conn =
+            sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+                .await
+                .expect("open");
+        sqlx::query("CREATE TABLE stranger (x)")
+            .execute(&mut conn)
+            .await
+            .expect("create");
+    });
+    assert_refused(
+        &run(&[
+            "serve",
+            "--data-dir",
+            other.path().to_str().expect("path"),
+            "--bind",
+            "127.0.0.1:0",
+        ]),
+        "no trunkd migration history",
+    );
+}
+
+#[test]
+fn a_port_in_use_is_reported() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = holder.local_addr().expect("address").to_string();
+    let dir = tempfile::tempdir().expect("dir");
+    assert_refused(
+        &run(&[
+            "serve",
+            "--data-dir",
+            dir.path().to_str().expect("path"),
+            "--bind",
+            &address,
+        ]),
+        "bind",
+    );
+}
+
+#[test]
+fn config_file_environment_and_flags_layer() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("trunkd.toml");
+    std::fs::write(&file, "max_subports_per_request = 0\n").expect("write");
+    let mut command = trunkd();
+    command.args(["check-config", "--config", file.to_str().expect("path")]);
+    let output = output_of(command);
+    assert_refused(&output, "max_subports_per_request");
+    // The environment overrides the file, and a flag overrides the environment.
+    let mut command = trunkd();
+    command
+        .args([
+            "check-config",
+            "--config",
+            file.to_str().expect("path"),
+            "--data-dir",
+            dir.path().to_str().expect("path"),
+        ])
+        .env("TRUNKD_MAX_SUBPORTS_PER_REQUEST", "7");
+    let output = output_of(command);
+    assert_refused(&output, "does not exist");
+    let mut command = trunkd();
+    command
+        .args([
+            "check-config",
+            "--config",
+            file.to_str().expect("path"),
+            "--max-subports-per-request",
+            "0",
+        ])
+        .env("TRUNKD_MAX_SUBPORTS_PER_REQUEST", "7");
+    let output = output_of(command);
+    assert_refused(&output, "max_subports_per_request");
+    std::fs::write(&file, "colour = \"red\"\n").expect("write");
+    let mut command = trunkd();
+    command.args(["check-config", "--config", file.to_str().expect("path")]);
+    let output = output_of(command);
+    assert_refused(&output, "colour");
+}
+
+#[test]
+fn a_restarted_server_keeps_its_data() {
+    let server = Server::start();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let network = runtime.block_on(server.admin().network(serde_json::json!({"name": "kept"})));
+    let kept = server.stop();
+    let again = Server::start_in(kept, &[]);
+    let body = runtime
+        .block_on(again.admin().get(&format!("/v2.0/networks/{network}")))
+        .expect(200);
+    assert_eq!(body["network"]["name"], "kept");
+}
