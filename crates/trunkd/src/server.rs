@@ -141,11 +141,14 @@ fn start_drivers(kinds: &[DriverKind], store: &Arc<dyn Store>) -> DriverSet {
     DriverSet::new(drivers)
 }
 
+/// The policy to serve with, warning about rules of the policy file trunkd does not know.
 pub fn load_policy(config: &Config) -> Result<Policy, StartupError> {
-    Ok(match &config.policy_file {
-        Some(path) => Policy::from_yaml_file(path)?,
-        None => Policy::defaults(),
-    })
+    // Strict loading (refusing unknown rules) awaits its setting; see policy::load_for_server.
+    let (policy, warnings) = crate::policy::load_for_server(config.policy_file.as_deref(), false)?;
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(policy)
 }
 
 /// How callers are authenticated.

@@ -78,7 +78,7 @@ impl TrunkDriver for ScriptedDriver {
 
 fn kind(error: &ServiceError) -> &'static str {
     match error {
-        ServiceError::Conflict { kind, .. } | ServiceError::NotFound { kind, .. } => kind,
+        ServiceError::Conflict { kind, .. } | ServiceError::NotFound { kind, .. } => kind.as_str(),
         ServiceError::BadRequest { .. } => "BadRequest",
         ServiceError::Forbidden { .. } => "Forbidden",
         ServiceError::PreconditionFailed { .. } => "PreconditionFailed",

@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{NetworkId, PortId, TrunkId};
 use crate::model::{Port, Trunk, TrunkStatus};
+use crate::policy::Action;
 use crate::store::{Filter, ListQuery, SubportBinding, Value};
 
-use super::{owned_target, write_tx, Context, Service, ServiceError};
+use super::{owned_target, write_tx, Context, ErrorKind, Service, ServiceError};
 
 /// `binding:vif_type` the ovs agent reports for ports it wires.
 const VIF_OVS: &str = "ovs";
@@ -68,7 +69,7 @@ impl Service {
     pub async fn agent_trunks(&self, ctx: &Context) -> Result<Vec<AgentTrunk>, ServiceError> {
         let host = agent_host(ctx)?;
         self.guard(ctx)
-            .require("get_agent_trunks", &crate::policy::Target::new())?;
+            .require(Action::GetAgentTrunks, &crate::policy::Target::new())?;
         let mut tx = self.read().await?;
         let mut query = ListQuery::everything();
         query.filters.push(Filter {
@@ -146,7 +147,7 @@ impl Service {
             ));
         };
         self.guard(ctx)
-            .require("update_trunk_status", &crate::policy::Target::new())?;
+            .require(Action::UpdateTrunkStatus, &crate::policy::Target::new())?;
         self.transition_trunk_from(trunk, revision, status, Some(host))
             .await
     }
@@ -163,12 +164,12 @@ impl Service {
             async {
                 let Some(trunk) = tx.get_trunk(trunk_id).await? else {
                     return Err(ServiceError::not_found(
-                        "TrunkNotFound",
+                        ErrorKind::TrunkNotFound,
                         format!("Trunk {trunk_id} could not be found."),
                     ));
                 };
                 self.guard(ctx)
-                    .require("update_subport_bindings", &owned_target(&trunk.project_id))?;
+                    .require(Action::UpdateSubportBindings, &owned_target(&trunk.project_id))?;
                 let parent = tx.get_port(trunk.port_id).await?;
                 if parent.as_ref().map(|p| p.host_id.as_str()) != Some(host.as_str()) {
                     tracing::warn!(trunk = %trunk_id, reporter = %host,

@@ -6,10 +6,11 @@ use std::collections::{HashMap, HashSet};
 
 use crate::ids::{NetworkId, PortId, TrunkId};
 use crate::model::{Port, SegmentationType, Subport};
+use crate::policy::Action;
 use crate::store::{Membership, StoreTx};
 
 use super::ports::{port_not_found, port_target};
-use super::{Guard, Service, ServiceError};
+use super::{ErrorKind, Guard, Service, ServiceError};
 
 /// Lowest and highest VLAN id a subport may use.
 pub const VLAN_MIN: i64 = 1;
@@ -37,7 +38,7 @@ fn field(index: usize, name: &str) -> String {
 fn duplicate(trunk: Option<TrunkId>, segmentation_type: &str, id: i64) -> ServiceError {
     let on = trunk.map(|t| format!(" on trunk {t}")).unwrap_or_default();
     ServiceError::conflict(
-        "DuplicateSubPort",
+        ErrorKind::DuplicateSubPort,
         format!(
             "segmentation_type {segmentation_type} and segmentation_id {id} already in use{on}."
         ),
@@ -148,7 +149,7 @@ impl Service {
             .get_ports(&ids)
             .await?
             .into_iter()
-            .filter(|p| guard.allows("get_port", &port_target(p)))
+            .filter(|p| guard.allows(Action::GetPort, &port_target(p)))
             .map(|p| (p.id, p))
             .collect();
         if let Some(missing) = ids.iter().find(|id| !ports.contains_key(id)) {
@@ -164,7 +165,7 @@ impl Service {
             let port = &ports[id];
             if !port.device_id.is_empty() {
                 return Err(ServiceError::conflict(
-                    "PortInUse",
+                    ErrorKind::PortInUse,
                     format!(
                         "Unable to complete operation on port {id} for network {}. Port already has an attached device {}.",
                         port.network_id, port.device_id
@@ -202,7 +203,7 @@ impl Service {
                 })?;
             if network.mtu > parent_mtu {
                 return Err(ServiceError::conflict(
-                    "SubPortMtuGreaterThanTrunkPortMtu",
+                    ErrorKind::SubPortMtuGreaterThanTrunkPortMtu,
                     format!(
                         "MTU {} of subport {} is greater than MTU {parent_mtu} of the trunk's parent port {}.",
                         network.mtu, port.id, parent.id
@@ -245,7 +246,7 @@ impl Service {
 
 pub(crate) fn parent_in_use(port: PortId) -> ServiceError {
     ServiceError::conflict(
-        "ParentPortInUse",
+        ErrorKind::ParentPortInUse,
         format!("Port {port} is currently in use and is not eligible for use as a parent port."),
     )
 }
@@ -256,7 +257,7 @@ pub(crate) fn already_in_a_trunk(membership: &Membership) -> ServiceError {
         parent_in_use(membership.port_id)
     } else {
         ServiceError::conflict(
-            "TrunkPortInUse",
+            ErrorKind::TrunkPortInUse,
             format!(
                 "Port {} is already a subport of trunk {}.",
                 membership.port_id, membership.trunk_id
