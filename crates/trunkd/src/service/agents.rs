@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{NetworkId, PortId, TrunkId};
-use crate::model::{Port, Trunk, TrunkStatus};
+use crate::model::{Port, SegmentationType, Trunk, TrunkStatus};
 use crate::policy::Action;
 use crate::store::{Filter, ListQuery, SubportBinding, Value};
 
@@ -31,7 +31,7 @@ pub struct AgentPort {
 pub struct AgentSubport {
     #[serde(flatten)]
     pub port: AgentPort,
-    pub segmentation_type: String,
+    pub segmentation_type: SegmentationType,
     pub segmentation_id: i64,
 }
 
@@ -40,7 +40,7 @@ pub struct AgentSubport {
 pub struct AgentTrunk {
     pub id: TrunkId,
     pub revision_number: i64,
-    pub status: String,
+    pub status: TrunkStatus,
     pub admin_state_up: bool,
     pub parent: AgentPort,
     pub sub_ports: Vec<AgentSubport>,
@@ -113,7 +113,7 @@ impl Service {
                 .filter_map(|s| {
                     Some(AgentSubport {
                         port: agent_port(ports.get(&s.port_id)?),
-                        segmentation_type: s.segmentation_type.as_str().to_string(),
+                        segmentation_type: s.segmentation_type.clone(),
                         segmentation_id: s.segmentation_id,
                     })
                 })
@@ -121,7 +121,7 @@ impl Service {
             wired.push(AgentTrunk {
                 id: trunk.id,
                 revision_number: trunk.std.revision_number,
-                status: trunk.status.as_str().to_string(),
+                status: trunk.status,
                 admin_state_up: trunk.admin_state_up,
                 parent: agent_port(parent),
                 sub_ports,

@@ -73,39 +73,43 @@ impl Service {
                 ));
             }
             let type_field = field(index, "segmentation_type");
-            let Some(segmentation_type) = request.segmentation_type.as_deref() else {
+            let Some(given_type) = request.segmentation_type.as_deref() else {
                 return Err(ServiceError::invalid_input(
                     &type_field,
                     "this attribute is required",
                 ));
             };
-            if !matches!(segmentation_type, "vlan" | "inherit")
-                || !self.drivers().supports_segmentation(segmentation_type)
+            let segmentation_type = SegmentationType::parse(given_type);
+            if !matches!(
+                segmentation_type,
+                SegmentationType::Vlan | SegmentationType::Inherit
+            ) || !self.drivers().supports_segmentation(&segmentation_type)
             {
+                let supported = self.drivers().segmentation_types();
+                let names: Vec<&str> = supported.iter().map(SegmentationType::as_str).collect();
                 return Err(ServiceError::invalid_input(
                     &type_field,
                     format!(
-                        "'{segmentation_type}' is not one of the supported segmentation types {:?}",
-                        self.drivers().segmentation_types()
+                        "'{given_type}' is not one of the supported segmentation types {names:?}"
                     ),
                 ));
             }
             let id_field = field(index, "segmentation_id");
             let shape =
                 match (segmentation_type, request.segmentation_id) {
-                    ("vlan", None) => {
+                    (SegmentationType::Vlan, None) => {
                         return Err(ServiceError::invalid_input(
                             &id_field,
                             "this attribute is required",
                         ))
                     }
-                    ("vlan", Some(id)) if !(VLAN_MIN..=VLAN_MAX).contains(&id) => {
+                    (SegmentationType::Vlan, Some(id)) if !(VLAN_MIN..=VLAN_MAX).contains(&id) => {
                         return Err(ServiceError::invalid_input(
                             &id_field,
                             format!("{id} is not in range {VLAN_MIN} through {VLAN_MAX}"),
                         ))
                     }
-                    ("vlan", Some(id)) => {
+                    (SegmentationType::Vlan, Some(id)) => {
                         if !vlans.insert(id) {
                             // Bad input, as Neutron's body validation finds it: no lookup has
                             // run yet. A clash with the trunk's own subports is a 409 later.
