@@ -20,6 +20,7 @@ use crate::drivers::ovn::{self, OvnDriver, OvnSettings};
 use crate::drivers::ovs::{self, OvsDriver};
 use crate::drivers::{shared_segmentation_types, DriverSet, StatusReporter, TrunkDriver};
 use crate::http_server;
+use crate::model::SegmentationType;
 use crate::policy::{Policy, PolicyError};
 use crate::service::Service;
 use crate::store::postgres::PgStore;
@@ -27,7 +28,8 @@ use crate::store::sqlite::SqliteStore;
 use crate::store::{SchemaState, Store};
 
 /// Segmentation types the service can validate (spec 3.1 rule 5).
-pub const VALIDATED_SEGMENTATION_TYPES: &[&str] = &["vlan", "inherit"];
+pub const VALIDATED_SEGMENTATION_TYPES: &[SegmentationType] =
+    &[SegmentationType::Vlan, SegmentationType::Inherit];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -63,7 +65,7 @@ pub enum DriverKind {
 }
 
 impl DriverKind {
-    fn segmentation_types(&self) -> &'static [&'static str] {
+    fn segmentation_types(&self) -> &'static [SegmentationType] {
         match self {
             DriverKind::Noop => noop::SEGMENTATION_TYPES,
             DriverKind::Ovn(_) => ovn::SEGMENTATION_TYPES,
@@ -141,11 +143,14 @@ fn start_drivers(kinds: &[DriverKind], store: &Arc<dyn Store>) -> DriverSet {
     DriverSet::new(drivers)
 }
 
+/// The policy to serve with, warning about rules of the policy file trunkd does not know.
 pub fn load_policy(config: &Config) -> Result<Policy, StartupError> {
-    Ok(match &config.policy_file {
-        Some(path) => Policy::from_yaml_file(path)?,
-        None => Policy::defaults(),
-    })
+    // Strict loading (refusing unknown rules) awaits its setting; see policy::load_for_server.
+    let (policy, warnings) = crate::policy::load_for_server(config.policy_file.as_deref(), false)?;
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(policy)
 }
 
 /// How callers are authenticated.

@@ -16,6 +16,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::Notify;
 
+use crate::model::TrunkStatus;
 use crate::ovsdb::{Client, MonitorEvent, Remote, Timing};
 use server_api::{AgentAuth, ServerApi, ServerError};
 use wiring::Layout;
@@ -157,15 +158,19 @@ impl Agent {
                 tracing::info!(trigger, %change, "wired");
             }
         }
-        for trunk in desired.iter().filter(|t| t.status != "ACTIVE") {
+        for trunk in desired.iter().filter(|t| t.status != TrunkStatus::Active) {
             if let Err(error) = self.api.bind_subports(trunk.id).await {
                 tracing::warn!(trunk = %trunk.id, %error, "could not bind subports");
                 continue;
             }
             // ERROR may only move to BUILD; from there, ACTIVE.
             let mut revision = trunk.revision_number;
-            if trunk.status == "ERROR" {
-                match self.api.report(trunk.id, revision, "BUILD").await {
+            if trunk.status == TrunkStatus::Error {
+                match self
+                    .api
+                    .report(trunk.id, revision, TrunkStatus::Build)
+                    .await
+                {
                     Ok(next) => revision = next,
                     Err(error) => {
                         tracing::debug!(trunk = %trunk.id, %error, "could not leave ERROR; next pass");
@@ -173,7 +178,11 @@ impl Agent {
                     }
                 }
             }
-            match self.api.report(trunk.id, revision, "ACTIVE").await {
+            match self
+                .api
+                .report(trunk.id, revision, TrunkStatus::Active)
+                .await
+            {
                 Ok(_) => {
                     tracing::info!(trunk = %trunk.id, revision, "trunk wired; reported ACTIVE")
                 }

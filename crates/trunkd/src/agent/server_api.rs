@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::ids::TrunkId;
+use crate::model::TrunkStatus;
 use crate::service::AgentTrunk;
 
 #[derive(Debug, thiserror::Error)]
@@ -131,13 +132,13 @@ impl ServerApi {
         &self,
         trunk: TrunkId,
         revision: i64,
-        status: &str,
+        status: TrunkStatus,
     ) -> Result<i64, ServerError> {
         let body = self
             .call(
                 reqwest::Method::PUT,
                 &format!("/agent/v1/trunks/{trunk}/status"),
-                Some(json!({ "status": status, "revision_number": revision })),
+                Some(json!({ "status": status.as_str(), "revision_number": revision })),
             )
             .await?;
         body["trunk"]["revision_number"]

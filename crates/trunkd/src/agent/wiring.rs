@@ -380,6 +380,7 @@ fn remove_ports(plan: &mut Plan, ops: &mut Vec<Value>, bridge: &BridgeState, sta
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{SegmentationType, TrunkStatus};
     use crate::service::{AgentPort, AgentSubport};
 
     fn layout() -> Layout {
@@ -402,14 +403,14 @@ mod tests {
         AgentTrunk {
             id: TrunkId::new(),
             revision_number: 3,
-            status: "DOWN".into(),
+            status: TrunkStatus::Down,
             admin_state_up: true,
             parent: port(NetworkId::new()),
             sub_ports: subports
                 .iter()
                 .map(|(network, vlan)| AgentSubport {
                     port: port(*network),
-                    segmentation_type: "vlan".into(),
+                    segmentation_type: SegmentationType::Vlan,
                     segmentation_id: *vlan,
                 })
                 .collect(),

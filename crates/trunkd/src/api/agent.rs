@@ -10,6 +10,7 @@ use crate::api::body::{Fields, JsonBody};
 use crate::api::error::ApiError;
 use crate::api::{path_id, AppState};
 use crate::ids::TrunkId;
+use crate::service::ErrorKind;
 
 /// `GET /agent/v1/trunks`: every trunk whose parent is bound to the caller's host.
 pub async fn trunks(
@@ -28,7 +29,7 @@ pub async fn report_status(
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let id: TrunkId = path_id(&id, "TrunkNotFound", "Trunk")?;
+    let id: TrunkId = path_id(&id, ErrorKind::TrunkNotFound, "Trunk")?;
     let Value::Object(map) = body else {
         return Err(ApiError::bad_request(
             "body",
@@ -61,7 +62,7 @@ pub async fn bind_subports(
     AgentCaller(ctx): AgentCaller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let id: TrunkId = path_id(&id, "TrunkNotFound", "Trunk")?;
+    let id: TrunkId = path_id(&id, ErrorKind::TrunkNotFound, "Trunk")?;
     let changed = state.service.agent_bind_subports(&ctx, id).await?;
     Ok(Json(json!({ "trunk_id": id, "rebound_ports": changed })))
 }

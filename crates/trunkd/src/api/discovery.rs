@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::api::error::ApiError;
 use crate::api::BaseUrl;
-use crate::service::ServiceError;
+use crate::service::{ErrorKind, ServiceError};
 
 /// (alias, name, description) of each extension trunkd implements.
 const EXTENSIONS: &[(&str, &str, &str)] = &[
@@ -157,7 +157,7 @@ pub async fn extension(Path(alias): Path<String>) -> Result<Json<Value>, ApiErro
         .map(|e| Json(json!({ "extension": extension_json(e) })))
         .ok_or_else(|| {
             ApiError::Service(ServiceError::not_found(
-                "ExtensionNotFound",
+                ErrorKind::ExtensionNotFound,
                 format!("Extension with alias {alias} does not exist"),
             ))
         })

@@ -57,10 +57,10 @@ impl IntoResponse for ApiError {
                     body(StatusCode::BAD_REQUEST, "HTTPBadRequest", &message)
                 }
                 ServiceError::NotFound { kind, message } => {
-                    body(StatusCode::NOT_FOUND, kind, &message)
+                    body(StatusCode::NOT_FOUND, kind.as_str(), &message)
                 }
                 ServiceError::Conflict { kind, message } => {
-                    body(StatusCode::CONFLICT, kind, &message)
+                    body(StatusCode::CONFLICT, kind.as_str(), &message)
                 }
                 ServiceError::Forbidden { message } => {
                     body(StatusCode::FORBIDDEN, "PolicyNotAuthorized", &message)

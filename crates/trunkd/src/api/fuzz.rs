@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::body::{parse_create, parse_json, unwrap_body, Wrapped};
 use super::{list, networks, ports, trunks};
 use crate::model::attrs::{NETWORK_ATTRS, PORT_ATTRS, TRUNK_ATTRS};
-use crate::policy::{Credentials, Policy, Target};
+use crate::policy::{Action, Credentials, Policy, Target};
 
 /// Every body parser of the API on `bytes`: JSON decoding, then each resource's create (single
 /// and bulk) and update, and the subport lists of add/remove_subports.
@@ -56,11 +56,11 @@ pub fn list_query(query: &str) {
 /// The policy rule parser on `rule`; a rule that compiles is then evaluated, so references,
 /// nesting and the evaluator see it too.
 pub fn policy_rule(rule: &str) {
-    let Ok(policy) = Policy::with_rule("create_trunk", rule) else {
+    let Ok(policy) = Policy::with_rule(Action::CreateTrunk.name(), rule) else {
         return;
     };
     let creds = Credentials::new(Some("u".into()), Some("p1".into()), ["member", "reader"]);
     let mut target = Target::new();
     target.insert("project_id".into(), Value::String("p1".into()));
-    let _ = policy.enforce("create_trunk", &target, &creds);
+    let _ = policy.allows(Action::CreateTrunk, &target, &creds);
 }

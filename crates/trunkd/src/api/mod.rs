@@ -176,7 +176,7 @@ pub fn base_url(link_prefix: Option<&str>, local: Option<LocalAddr>) -> String {
 /// A resource id from the path; one that is not a UUID cannot exist, so it is a 404.
 pub fn path_id<T: std::str::FromStr>(
     text: &str,
-    not_found_kind: &'static str,
+    not_found_kind: crate::service::ErrorKind,
     label: &str,
 ) -> Result<T, ApiError> {
     text.parse().map_err(|_| {

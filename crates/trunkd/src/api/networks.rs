@@ -16,7 +16,7 @@ use crate::api::{if_match, path_id, render, show_fields, AppState, BaseUrl};
 use crate::ids::{NetworkId, ProjectId};
 use crate::model::attrs::NETWORK_ATTRS;
 use crate::model::NetworkType;
-use crate::service::{NetworkCreate, NetworkUpdate};
+use crate::service::{ErrorKind, NetworkCreate, NetworkUpdate};
 use crate::store::ResourceKind;
 
 const READ_ONLY: &[&str] = &[
@@ -146,7 +146,7 @@ pub async fn show(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let id: NetworkId = path_id(&id, "NetworkNotFound", "Network")?;
+    let id: NetworkId = path_id(&id, ErrorKind::NetworkNotFound, "Network")?;
     let network = state.service.get_network(&ctx, id).await?;
     let object = select_fields(render::network(&network), &show_fields(raw.as_deref()));
     Ok(Json(render::wrapped("network", object)))
@@ -167,7 +167,7 @@ pub async fn update(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let id: NetworkId = path_id(&id, "NetworkNotFound", "Network")?;
+    let id: NetworkId = path_id(&id, ErrorKind::NetworkNotFound, "Network")?;
     let Wrapped::One(map) = unwrap_body(body, "network", None)? else {
         return Err(ApiError::bad_request(
             "network",
@@ -195,7 +195,7 @@ pub async fn delete(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let id: NetworkId = path_id(&id, "NetworkNotFound", "Network")?;
+    let id: NetworkId = path_id(&id, ErrorKind::NetworkNotFound, "Network")?;
     state
         .service
         .delete_network(&ctx, id, if_match(&headers)?)

@@ -16,7 +16,7 @@ use crate::api::{if_match, path_id, render, show_fields, AppState, BaseUrl};
 use crate::ids::{PortId, ProjectId};
 use crate::model::attrs::PORT_ATTRS;
 use crate::model::FixedIp;
-use crate::service::{PortCreate, PortUpdate};
+use crate::service::{ErrorKind, PortCreate, PortUpdate};
 use crate::store::ResourceKind;
 
 const READ_ONLY: &[&str] = &[
@@ -164,7 +164,7 @@ pub async fn show(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let id: PortId = path_id(&id, "PortNotFound", "Port")?;
+    let id: PortId = path_id(&id, ErrorKind::PortNotFound, "Port")?;
     let port = state.service.get_port(&ctx, id).await?;
     let object = select_fields(render::port(&port), &show_fields(raw.as_deref()));
     Ok(Json(render::wrapped("port", object)))
@@ -185,7 +185,7 @@ pub async fn update(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let id: PortId = path_id(&id, "PortNotFound", "Port")?;
+    let id: PortId = path_id(&id, ErrorKind::PortNotFound, "Port")?;
     let Wrapped::One(map) = unwrap_body(body, "port", None)? else {
         return Err(ApiError::bad_request(
             "port",
@@ -213,7 +213,7 @@ pub async fn delete(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let id: PortId = path_id(&id, "PortNotFound", "Port")?;
+    let id: PortId = path_id(&id, ErrorKind::PortNotFound, "Port")?;
     state
         .service
         .delete_port(&ctx, id, if_match(&headers)?)

@@ -10,17 +10,25 @@ use crate::api::body::{Fields, JsonBody};
 use crate::api::error::ApiError;
 use crate::api::{if_match, path_id, AppState};
 use crate::service::tags::{TagChange, TagTarget};
-use crate::service::ServiceError;
+use crate::service::{ErrorKind, ServiceError};
 
 fn target(collection: &str, id: &str) -> Result<TagTarget, ApiError> {
     match collection {
         "networks" => Ok(TagTarget::Network(path_id(
             id,
-            "NetworkNotFound",
+            ErrorKind::NetworkNotFound,
             "Network",
         )?)),
-        "ports" => Ok(TagTarget::Port(path_id(id, "PortNotFound", "Port")?)),
-        "trunks" => Ok(TagTarget::Trunk(path_id(id, "TrunkNotFound", "Trunk")?)),
+        "ports" => Ok(TagTarget::Port(path_id(
+            id,
+            ErrorKind::PortNotFound,
+            "Port",
+        )?)),
+        "trunks" => Ok(TagTarget::Trunk(path_id(
+            id,
+            ErrorKind::TrunkNotFound,
+            "Trunk",
+        )?)),
         _ => Err(ApiError::NoSuchResource),
     }
 }
@@ -64,7 +72,7 @@ pub async fn check(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::Service(ServiceError::not_found(
-            "TagNotFound",
+            ErrorKind::TagNotFound,
             format!("Tag {tag} could not be found for resource {id}."),
         )))
     }

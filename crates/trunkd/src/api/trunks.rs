@@ -16,7 +16,7 @@ use crate::api::render::{Envelope, TrunkJson};
 use crate::api::{if_match, path_id, render, show_fields, AppState, BaseUrl};
 use crate::ids::{PortId, ProjectId, TrunkId};
 use crate::model::attrs::TRUNK_ATTRS;
-use crate::service::{SubportRequest, TrunkCreate, TrunkUpdate};
+use crate::service::{ErrorKind, SubportRequest, TrunkCreate, TrunkUpdate};
 use crate::store::ResourceKind;
 
 const READ_ONLY: &[&str] = &[
@@ -132,7 +132,7 @@ pub(crate) fn parse_update(map: Map<String, Value>) -> Result<TrunkUpdate, ApiEr
 }
 
 fn trunk_id(text: &str) -> Result<TrunkId, ApiError> {
-    path_id(text, "TrunkNotFound", "Trunk")
+    path_id(text, ErrorKind::TrunkNotFound, "Trunk")
 }
 
 #[utoipa::path(

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::ids::TrunkId;
-use crate::model::{Trunk, TrunkStatus};
+use crate::model::{SegmentationType, Trunk, TrunkStatus};
 use crate::store::PendingEvent;
 
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +70,7 @@ pub trait TrunkDriver: Send + Sync {
     /// When its part in a change is done (no default: each driver says).
     fn settlement(&self) -> Settlement;
     /// Segmentation types this driver can wire.
-    fn segmentation_types(&self) -> &'static [&'static str];
+    fn segmentation_types(&self) -> &'static [SegmentationType];
     /// Whether it can trunk or untrunk a port that is already bound to a host.
     fn can_manage_bound_port(&self) -> bool;
     /// `binding:vif_type` of ports it binds.
@@ -106,8 +106,7 @@ pub fn refuse_non_vlan_subports(driver: &str, change: &TrunkChange<'_>) -> Resul
         TrunkChange::RemoveSubports(_) | TrunkChange::Delete(_) => return Ok(()),
     };
     match trunk.sub_ports.iter().find(|s| {
-        s.segmentation_type != crate::model::SegmentationType::Vlan
-            || !(1..=4094).contains(&s.segmentation_id)
+        s.segmentation_type != SegmentationType::Vlan || !(1..=4094).contains(&s.segmentation_id)
     }) {
         Some(subport) => Err(DriverError::Refused(format!(
             "The {driver} driver carries subports as VLAN IDs 1-4094; subport {} would use {} {}.",
@@ -121,8 +120,8 @@ pub fn refuse_non_vlan_subports(driver: &str, change: &TrunkChange<'_>) -> Resul
 
 /// The segmentation types in every one of `each` (none when `each` is empty).
 pub fn shared_segmentation_types(
-    each: impl IntoIterator<Item = &'static [&'static str]>,
-) -> Vec<&'static str> {
+    each: impl IntoIterator<Item = &'static [SegmentationType]>,
+) -> Vec<SegmentationType> {
     let mut lists = each.into_iter();
     let Some(first) = lists.next() else {
         return Vec::new();
@@ -130,8 +129,8 @@ pub fn shared_segmentation_types(
     let rest: Vec<_> = lists.collect();
     first
         .iter()
-        .copied()
         .filter(|t| rest.iter().all(|list| list.contains(t)))
+        .cloned()
         .collect()
 }
 
@@ -155,16 +154,16 @@ impl DriverSet {
     }
 
     /// Segmentation types every loaded driver supports.
-    pub fn segmentation_types(&self) -> Vec<&'static str> {
+    pub fn segmentation_types(&self) -> Vec<SegmentationType> {
         shared_segmentation_types(self.drivers.iter().map(|d| d.segmentation_types()))
     }
 
-    pub fn supports_segmentation(&self, segmentation_type: &str) -> bool {
+    pub fn supports_segmentation(&self, segmentation_type: &SegmentationType) -> bool {
         !self.drivers.is_empty()
             && self
                 .drivers
                 .iter()
-                .all(|d| d.segmentation_types().contains(&segmentation_type))
+                .all(|d| d.segmentation_types().contains(segmentation_type))
     }
 
     pub fn can_manage_bound_port(&self) -> bool {

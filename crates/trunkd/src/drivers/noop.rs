@@ -3,14 +3,15 @@
 
 use async_trait::async_trait;
 
-use crate::model::TrunkStatus;
+use crate::model::{SegmentationType, TrunkStatus};
 use crate::store::PendingEvent;
 
 use super::{DriverError, Settlement, StatusReporter, TrunkDriver};
 
 pub struct NoopDriver;
 
-pub const SEGMENTATION_TYPES: &[&str] = &["vlan", "inherit"];
+pub const SEGMENTATION_TYPES: &[SegmentationType] =
+    &[SegmentationType::Vlan, SegmentationType::Inherit];
 
 #[async_trait]
 impl TrunkDriver for NoopDriver {
@@ -25,7 +26,7 @@ impl TrunkDriver for NoopDriver {
         Settlement::InTransaction(TrunkStatus::Active)
     }
 
-    fn segmentation_types(&self) -> &'static [&'static str] {
+    fn segmentation_types(&self) -> &'static [SegmentationType] {
         SEGMENTATION_TYPES
     }
 

@@ -12,11 +12,13 @@ use async_trait::async_trait;
 
 use super::{DriverError, Settlement, StatusReporter, TrunkChange, TrunkDriver};
 use crate::ids::TrunkId;
+use crate::model::SegmentationType;
 use crate::notify::publisher::Publisher;
 use crate::notify::Notification;
 use crate::store::{PendingEvent, ResourceKind, Store};
 
-pub const SEGMENTATION_TYPES: &[&str] = &["vlan", "inherit"];
+pub const SEGMENTATION_TYPES: &[SegmentationType] =
+    &[SegmentationType::Vlan, SegmentationType::Inherit];
 
 pub struct OvsDriver {
     publisher: Publisher,
@@ -92,7 +94,7 @@ impl TrunkDriver for OvsDriver {
         Settlement::Reported
     }
 
-    fn segmentation_types(&self) -> &'static [&'static str] {
+    fn segmentation_types(&self) -> &'static [SegmentationType] {
         SEGMENTATION_TYPES
     }
 

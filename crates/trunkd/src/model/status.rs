@@ -85,6 +85,21 @@ impl fmt::Display for TrunkStatus {
     }
 }
 
+/// On the wire (the agent API) as its text, `"ACTIVE"`; other text does not deserialize.
+impl serde::Serialize for TrunkStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TrunkStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        TrunkStatus::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown trunk status '{text}'")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::TrunkStatus::*;
@@ -129,5 +144,16 @@ mod tests {
             assert_eq!(TrunkStatus::parse(status.as_str()), Some(status));
         }
         assert_eq!(TrunkStatus::parse("active"), None);
+    }
+
+    #[test]
+    fn status_serialises_as_its_text() {
+        for status in TrunkStatus::ALL {
+            let json = serde_json::to_value(status).expect("serialises");
+            assert_eq!(json, serde_json::json!(status.as_str()));
+            let back: TrunkStatus = serde_json::from_value(json).expect("deserialises");
+            assert_eq!(back, status);
+        }
+        assert!(serde_json::from_value::<TrunkStatus>(serde_json::json!("active")).is_err());
     }
 }

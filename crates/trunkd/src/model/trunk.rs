@@ -31,6 +31,26 @@ impl SegmentationType {
     }
 }
 
+impl std::fmt::Display for SegmentationType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// On the wire (the agent API) as its text, `"vlan"`.
+impl serde::Serialize for SegmentationType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SegmentationType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok(SegmentationType::parse(&text))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subport {
     pub port_id: PortId,

@@ -2,7 +2,9 @@
 //! is overlaid on. Kept apart from the engine so the rules read as a table. `Policy::defaults`
 //! compiles it on every start, and a unit test checks that it always compiles.
 
-/// Rule name and rule string, in the order they are documented.
+/// Rule name and rule string, in the order they are documented. Every
+/// [`Action`](crate::policy::Action) has its rule here, and every rule here is an action or a
+/// building block (unit tests in `policy::action` check both).
 pub const DEFAULT_RULES: &[(&str, &str)] = &[
     // Building blocks the other rules refer to.
     ("context_is_admin", "role:admin"),

@@ -3,7 +3,7 @@
 //! this happens once, before the policy is used, so a bad policy file stops start-up (fails
 //! closed) and evaluation never meets an unknown or recursive rule.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_yaml_ng::Value as Yaml;
 
@@ -16,6 +16,8 @@ use super::{NamedRule, Policy, PolicyError, DEFAULT_RULES};
 pub(crate) struct Builder {
     index: HashMap<String, usize>,
     rules: Vec<NamedRule>,
+    /// Names defined by a policy file, in file order.
+    overrides: Vec<String>,
 }
 
 impl Builder {
@@ -55,9 +57,27 @@ impl Builder {
         Ok(())
     }
 
+    /// [`Builder::define`] for a rule of the policy file `source`, remembered as an override.
+    pub(crate) fn define_override(
+        &mut self,
+        name: &str,
+        text: &str,
+        source: &str,
+    ) -> Result<(), PolicyError> {
+        self.define(name, text, Some(source))?;
+        if !self.overrides.iter().any(|known| known == name) {
+            self.overrides.push(name.to_string());
+        }
+        Ok(())
+    }
+
     /// Resolves references and checks for cycles.
     pub(crate) fn finish(self) -> Result<Policy, PolicyError> {
-        let Builder { index, mut rules } = self;
+        let Builder {
+            index,
+            mut rules,
+            overrides,
+        } = self;
         for rule in &mut rules {
             resolve(&mut rule.expr, &index).map_err(|referenced| PolicyError::UnknownRule {
                 rule: rule.name.clone(),
@@ -70,6 +90,7 @@ impl Builder {
             index,
             rules,
             default_rule,
+            overrides,
         })
     }
 }
@@ -88,6 +109,25 @@ fn resolve(expr: &mut Expr, index: &HashMap<String, usize>) -> Result<(), String
         }
         Expr::Check(_) => Ok(()),
     }
+}
+
+/// The names every rule of `rules` refers to with `rule:`.
+pub(crate) fn referenced_names(rules: &[NamedRule]) -> HashSet<&str> {
+    fn walk<'a>(expr: &'a Expr, out: &mut HashSet<&'a str>) {
+        match expr {
+            Expr::Not(inner) => walk(inner, out),
+            Expr::And(items) | Expr::Or(items) => items.iter().for_each(|item| walk(item, out)),
+            Expr::Check(Check::Rule { name, .. }) => {
+                out.insert(name.as_str());
+            }
+            _ => {}
+        }
+    }
+    let mut out = HashSet::new();
+    for rule in rules {
+        walk(&rule.expr, &mut out);
+    }
+    out
 }
 
 fn references(expr: &Expr, out: &mut Vec<usize>) {

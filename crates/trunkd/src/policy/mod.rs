@@ -5,12 +5,16 @@
 //!
 //! Rules are parsed and cross-checked once, when the policy is loaded (`parser`, `load`); a bad
 //! policy file stops start-up. Checks then run against the prepared rules (`eval`) on every
-//! request and on every item of a listing.
+//! request and on every item of a listing. The service names what it checks with [`Action`]
+//! (`action`), never with a rule string; rules a policy file names that trunkd does not know
+//! are found by `overrides` and warned about or refused at start-up.
 
+mod action;
 mod ast;
 pub mod defaults;
 mod eval;
 mod load;
+mod overrides;
 mod parser;
 
 #[cfg(test)]
@@ -19,7 +23,11 @@ mod table_tests;
 use std::collections::HashMap;
 use std::path::Path;
 
+pub use action::{
+    Action, GuardedRead, PortBindingAttr, PortWriteAttr, ProviderAttr, TagCollection, TagOp,
+};
 pub use defaults::DEFAULT_RULES;
+pub use overrides::{is_neutron_rule, load_for_server};
 
 /// Who is calling. Roles are stored lower-cased.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -80,6 +88,15 @@ pub enum PolicyError {
     /// The policy file cannot be read or is not a mapping of rule names to rule strings.
     #[error("policy file {path}: {message}")]
     File { path: String, message: String },
+    /// Loading strictly, the file defines rules trunkd does not know (see
+    /// [`Policy::unknown_overrides`]) that are not Neutron rules of resources it does not serve.
+    #[error(
+        "rules trunkd does not know (misspelt?): {}; a rule must be one trunkd enforces, a \
+         building block used by rule: from another rule, or a Neutron rule of a resource \
+         trunkd does not serve",
+        overrides::quoted(.rules)
+    )]
+    UnknownOverride { rules: Vec<String> },
 }
 
 /// One compiled rule.
@@ -96,6 +113,8 @@ pub struct Policy {
     rules: Vec<NamedRule>,
     /// The rule named `default`, used for actions without a rule of their own.
     default_rule: Option<usize>,
+    /// The names a policy file defined, in file order (none for the defaults).
+    overrides: Vec<String>,
 }
 
 impl Policy {
@@ -123,7 +142,7 @@ impl Policy {
         let overrides = load::yaml_rules(source_name, yaml)?;
         let mut builder = load::Builder::with_defaults()?;
         for (name, text) in &overrides {
-            builder.define(name, text, Some(source_name))?;
+            builder.define_override(name, text, source_name)?;
         }
         builder.finish()
     }
@@ -145,9 +164,20 @@ impl Policy {
         }
     }
 
-    /// `enforce("context_is_admin", empty target, creds)`.
+    /// Whether `creds` may do `action` on `target`: the typed face of [`Policy::enforce`] that
+    /// the service and api layers use. Every action has a default rule (a unit test checks),
+    /// and a policy file only adds rules, so an action never falls back to `default`.
+    pub fn allows(&self, action: Action, target: &Target, creds: &Credentials) -> bool {
+        debug_assert!(
+            self.index.contains_key(action.name()),
+            "action {action} has no rule of its own"
+        );
+        self.enforce(action.name(), target, creds)
+    }
+
+    /// `allows(ContextIsAdmin, empty target, creds)`.
     pub fn is_admin(&self, creds: &Credentials) -> bool {
-        self.enforce("context_is_admin", &Target::new(), creds)
+        self.allows(Action::ContextIsAdmin, &Target::new(), creds)
     }
 
     /// Whether a rule with exactly this name is defined (by the defaults or an override).

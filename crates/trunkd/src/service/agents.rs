@@ -9,10 +9,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{NetworkId, PortId, TrunkId};
-use crate::model::{Port, Trunk, TrunkStatus};
+use crate::model::{Port, SegmentationType, Trunk, TrunkStatus};
+use crate::policy::Action;
 use crate::store::{Filter, ListQuery, SubportBinding, Value};
 
-use super::{owned_target, write_tx, Context, Service, ServiceError};
+use super::{owned_target, write_tx, Context, ErrorKind, Service, ServiceError};
 
 /// `binding:vif_type` the ovs agent reports for ports it wires.
 const VIF_OVS: &str = "ovs";
@@ -30,7 +31,7 @@ pub struct AgentPort {
 pub struct AgentSubport {
     #[serde(flatten)]
     pub port: AgentPort,
-    pub segmentation_type: String,
+    pub segmentation_type: SegmentationType,
     pub segmentation_id: i64,
 }
 
@@ -39,7 +40,7 @@ pub struct AgentSubport {
 pub struct AgentTrunk {
     pub id: TrunkId,
     pub revision_number: i64,
-    pub status: String,
+    pub status: TrunkStatus,
     pub admin_state_up: bool,
     pub parent: AgentPort,
     pub sub_ports: Vec<AgentSubport>,
@@ -68,7 +69,7 @@ impl Service {
     pub async fn agent_trunks(&self, ctx: &Context) -> Result<Vec<AgentTrunk>, ServiceError> {
         let host = agent_host(ctx)?;
         self.guard(ctx)
-            .require("get_agent_trunks", &crate::policy::Target::new())?;
+            .require(Action::GetAgentTrunks, &crate::policy::Target::new())?;
         let mut tx = self.read().await?;
         let mut query = ListQuery::everything();
         query.filters.push(Filter {
@@ -112,7 +113,7 @@ impl Service {
                 .filter_map(|s| {
                     Some(AgentSubport {
                         port: agent_port(ports.get(&s.port_id)?),
-                        segmentation_type: s.segmentation_type.as_str().to_string(),
+                        segmentation_type: s.segmentation_type.clone(),
                         segmentation_id: s.segmentation_id,
                     })
                 })
@@ -120,7 +121,7 @@ impl Service {
             wired.push(AgentTrunk {
                 id: trunk.id,
                 revision_number: trunk.std.revision_number,
-                status: trunk.status.as_str().to_string(),
+                status: trunk.status,
                 admin_state_up: trunk.admin_state_up,
                 parent: agent_port(parent),
                 sub_ports,
@@ -146,7 +147,7 @@ impl Service {
             ));
         };
         self.guard(ctx)
-            .require("update_trunk_status", &crate::policy::Target::new())?;
+            .require(Action::UpdateTrunkStatus, &crate::policy::Target::new())?;
         self.transition_trunk_from(trunk, revision, status, Some(host))
             .await
     }
@@ -163,12 +164,12 @@ impl Service {
             async {
                 let Some(trunk) = tx.get_trunk(trunk_id).await? else {
                     return Err(ServiceError::not_found(
-                        "TrunkNotFound",
+                        ErrorKind::TrunkNotFound,
                         format!("Trunk {trunk_id} could not be found."),
                     ));
                 };
                 self.guard(ctx)
-                    .require("update_subport_bindings", &owned_target(&trunk.project_id))?;
+                    .require(Action::UpdateSubportBindings, &owned_target(&trunk.project_id))?;
                 let parent = tx.get_port(trunk.port_id).await?;
                 if parent.as_ref().map(|p| p.host_id.as_str()) != Some(host.as_str()) {
                     tracing::warn!(trunk = %trunk_id, reporter = %host,

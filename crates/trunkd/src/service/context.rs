@@ -1,7 +1,7 @@
 //! Who is calling, and the policy checks every operation makes before it reads or writes.
 
 use crate::ids::ProjectId;
-use crate::policy::{Credentials, Policy, Target};
+use crate::policy::{Action, Credentials, Policy, Target};
 use crate::service::ServiceError;
 
 /// The caller of one request.
@@ -67,25 +67,24 @@ pub(crate) struct Guard<'a> {
 }
 
 impl Guard<'_> {
-    pub fn allows(&self, action: &str, target: &Target) -> bool {
-        self.policy.enforce(action, target, &self.ctx.credentials)
+    pub fn allows(&self, action: Action, target: &Target) -> bool {
+        self.policy.allows(action, target, &self.ctx.credentials)
     }
 
-    /// The attribute rules (`<action>:<attribute>`) of every attribute the caller gave.
+    /// The attribute rules of every attribute the caller gave: each `(rule, given)`.
     pub fn require_fields(
         &self,
-        action: &str,
-        given: &[(&str, bool)],
+        given: &[(Action, bool)],
         target: &Target,
     ) -> Result<(), ServiceError> {
         given
             .iter()
             .filter(|(_, present)| *present)
-            .try_for_each(|(attr, _)| self.require(&format!("{action}:{attr}"), target))
+            .try_for_each(|(action, _)| self.require(*action, target))
     }
 
     /// Denied actions on visible resources are 403.
-    pub fn require(&self, action: &str, target: &Target) -> Result<(), ServiceError> {
+    pub fn require(&self, action: Action, target: &Target) -> Result<(), ServiceError> {
         if self.allows(action, target) {
             Ok(())
         } else {

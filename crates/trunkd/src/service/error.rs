@@ -3,6 +3,116 @@
 
 use crate::store::{Constraint, StoreError};
 
+/// The Neutron exception name a 404 or 409 carries as its `type`, so clients that match on
+/// Neutron's names keep working. A closed set: a kind is named by its variant, never by a
+/// string, and its text is [`ErrorKind::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    DuplicateSubPort,
+    ExtensionNotFound,
+    InvalidStatusTransition,
+    MacAddressGenerationFailure,
+    MacAddressInUse,
+    NetworkInUse,
+    NetworkNotFound,
+    NoNetworkAvailable,
+    OverQuota,
+    ParentPortInUse,
+    PortBound,
+    PortInUse,
+    PortInUseAsSubPort,
+    PortInUseAsTrunkParent,
+    PortNotFound,
+    SegmentationIdInUse,
+    StaleRevision,
+    SubPortMtuGreaterThanTrunkPortMtu,
+    SubPortNotFound,
+    TagNotFound,
+    TrunkDisabled,
+    TrunkDriverRefused,
+    TrunkInErrorState,
+    TrunkInUse,
+    TrunkNotFound,
+    TrunkPortInUse,
+    TunnelIdInUse,
+    VlanIdInUse,
+}
+
+impl ErrorKind {
+    /// Every kind, for tests.
+    pub const ALL: &'static [ErrorKind] = &[
+        ErrorKind::DuplicateSubPort,
+        ErrorKind::ExtensionNotFound,
+        ErrorKind::InvalidStatusTransition,
+        ErrorKind::MacAddressGenerationFailure,
+        ErrorKind::MacAddressInUse,
+        ErrorKind::NetworkInUse,
+        ErrorKind::NetworkNotFound,
+        ErrorKind::NoNetworkAvailable,
+        ErrorKind::OverQuota,
+        ErrorKind::ParentPortInUse,
+        ErrorKind::PortBound,
+        ErrorKind::PortInUse,
+        ErrorKind::PortInUseAsSubPort,
+        ErrorKind::PortInUseAsTrunkParent,
+        ErrorKind::PortNotFound,
+        ErrorKind::SegmentationIdInUse,
+        ErrorKind::StaleRevision,
+        ErrorKind::SubPortMtuGreaterThanTrunkPortMtu,
+        ErrorKind::SubPortNotFound,
+        ErrorKind::TagNotFound,
+        ErrorKind::TrunkDisabled,
+        ErrorKind::TrunkDriverRefused,
+        ErrorKind::TrunkInErrorState,
+        ErrorKind::TrunkInUse,
+        ErrorKind::TrunkNotFound,
+        ErrorKind::TrunkPortInUse,
+        ErrorKind::TunnelIdInUse,
+        ErrorKind::VlanIdInUse,
+    ];
+
+    /// The name on the wire: the variant's name, as Neutron spells the exception.
+    pub const fn as_str(self) -> &'static str {
+        use ErrorKind::*;
+        match self {
+            DuplicateSubPort => "DuplicateSubPort",
+            ExtensionNotFound => "ExtensionNotFound",
+            InvalidStatusTransition => "InvalidStatusTransition",
+            MacAddressGenerationFailure => "MacAddressGenerationFailure",
+            MacAddressInUse => "MacAddressInUse",
+            NetworkInUse => "NetworkInUse",
+            NetworkNotFound => "NetworkNotFound",
+            NoNetworkAvailable => "NoNetworkAvailable",
+            OverQuota => "OverQuota",
+            ParentPortInUse => "ParentPortInUse",
+            PortBound => "PortBound",
+            PortInUse => "PortInUse",
+            PortInUseAsSubPort => "PortInUseAsSubPort",
+            PortInUseAsTrunkParent => "PortInUseAsTrunkParent",
+            PortNotFound => "PortNotFound",
+            SegmentationIdInUse => "SegmentationIdInUse",
+            StaleRevision => "StaleRevision",
+            SubPortMtuGreaterThanTrunkPortMtu => "SubPortMtuGreaterThanTrunkPortMtu",
+            SubPortNotFound => "SubPortNotFound",
+            TagNotFound => "TagNotFound",
+            TrunkDisabled => "TrunkDisabled",
+            TrunkDriverRefused => "TrunkDriverRefused",
+            TrunkInErrorState => "TrunkInErrorState",
+            TrunkInUse => "TrunkInUse",
+            TrunkNotFound => "TrunkNotFound",
+            TrunkPortInUse => "TrunkPortInUse",
+            TunnelIdInUse => "TunnelIdInUse",
+            VlanIdInUse => "VlanIdInUse",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ServiceError {
     /// Bad input; `field` names the attribute at fault.
@@ -13,10 +123,10 @@ pub enum ServiceError {
     },
     /// `kind` is the Neutron exception name, e.g. `TrunkNotFound`.
     #[error("{message}")]
-    NotFound { kind: &'static str, message: String },
+    NotFound { kind: ErrorKind, message: String },
     /// `kind` is the Neutron exception name, e.g. `DuplicateSubPort`.
     #[error("{message}")]
-    Conflict { kind: &'static str, message: String },
+    Conflict { kind: ErrorKind, message: String },
     /// Policy denied an action on a resource the caller can see.
     #[error("{message}")]
     Forbidden { message: String },
@@ -50,23 +160,23 @@ impl ServiceError {
         )
     }
 
-    pub fn conflict(kind: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(kind: ErrorKind, message: impl Into<String>) -> Self {
         ServiceError::Conflict {
             kind,
             message: message.into(),
         }
     }
 
-    pub fn not_found(kind: &'static str, message: impl Into<String>) -> Self {
+    pub fn not_found(kind: ErrorKind, message: impl Into<String>) -> Self {
         ServiceError::NotFound {
             kind,
             message: message.into(),
         }
     }
 
-    pub fn policy_denied(action: &str) -> Self {
+    pub fn policy_denied(action: crate::policy::Action) -> Self {
         ServiceError::Forbidden {
-            message: format!("(rule:{action}) is disallowed by policy"),
+            message: format!("(rule:{}) is disallowed by policy", action.name()),
         }
     }
 }
@@ -79,19 +189,19 @@ impl From<StoreError> for ServiceError {
                 message: format!("The database is unavailable: {reason}"),
             },
             StoreError::Unique(Constraint::TrunkMemberPort) => ServiceError::conflict(
-                "TrunkPortInUse",
+                ErrorKind::TrunkPortInUse,
                 "A port in the request is already used by a trunk.",
             ),
             StoreError::Unique(Constraint::TrunkSegmentation) => ServiceError::conflict(
-                "DuplicateSubPort",
+                ErrorKind::DuplicateSubPort,
                 "A segmentation in the request is already used in the trunk.",
             ),
             StoreError::Unique(Constraint::NetworkSegment) => ServiceError::conflict(
-                "SegmentationIdInUse",
+                ErrorKind::SegmentationIdInUse,
                 "The requested segmentation is already in use.",
             ),
             StoreError::Unique(Constraint::PortMac) => ServiceError::conflict(
-                "MacAddressInUse",
+                ErrorKind::MacAddressInUse,
                 "The MAC address is already in use on this network.",
             ),
             StoreError::MarkerNotFound(marker) => {
@@ -101,5 +211,22 @@ impl From<StoreError> for ServiceError {
                 message: other.to_string(),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorKind;
+
+    #[test]
+    fn kinds_are_spelt_as_their_variants() {
+        for kind in ErrorKind::ALL {
+            assert_eq!(format!("{kind:?}"), kind.as_str());
+            assert_eq!(kind.to_string(), kind.as_str());
+        }
+        let mut names: Vec<&str> = ErrorKind::ALL.iter().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ErrorKind::ALL.len());
     }
 }

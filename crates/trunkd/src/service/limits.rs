@@ -10,7 +10,7 @@
 //! naming a resource they cannot see answers as an unknown id does.
 
 use crate::ids::ProjectId;
-use crate::policy::Target;
+use crate::policy::{Action, GuardedRead, PortBindingAttr, ProviderAttr, Target};
 use crate::store::{ResourceKind, StoreError};
 
 use super::{owned_target, tags, Context, Service, ServiceError};
@@ -82,12 +82,19 @@ impl ListRules {
     }
 }
 
-/// The attributes of `resource` policy guards with `get_<resource>:<attr>` rules.
-fn guarded_attributes(kind: ResourceKind) -> &'static [&'static str] {
+/// The attributes of `resource` policy guards with `get_<resource>:<attr>` rules, each with
+/// its rule.
+fn guarded_attributes(kind: ResourceKind) -> Vec<(&'static str, Action)> {
+    fn family<A: GuardedRead>() -> Vec<(&'static str, Action)> {
+        A::EVERY
+            .iter()
+            .map(|attr| (attr.attribute(), attr.read_action()))
+            .collect()
+    }
     match kind {
-        ResourceKind::Network => super::networks::PROVIDER_ATTRS,
-        ResourceKind::Port => super::ports::BINDING_ATTRS,
-        ResourceKind::Trunk => &[],
+        ResourceKind::Network => family::<ProviderAttr>(),
+        ResourceKind::Port => family::<PortBindingAttr>(),
+        ResourceKind::Trunk => Vec::new(),
     }
 }
 
@@ -130,12 +137,9 @@ impl Service {
         let guard = self.guard(ctx);
         let probes = probe_targets(ctx);
         let unreadable = guarded_attributes(kind)
-            .iter()
-            .copied()
-            .filter(|attr| {
-                let action = format!("get_{}:{attr}", kind.as_str());
-                probes.iter().any(|target| !guard.allows(&action, target))
-            })
+            .into_iter()
+            .filter(|(_, action)| probes.iter().any(|target| !guard.allows(*action, target)))
+            .map(|(attr, _)| attr)
             .collect();
         ListRules {
             unreadable,

@@ -23,7 +23,7 @@ use tokio::sync::Notify;
 pub use agents::{AgentPort, AgentSubport, AgentTrunk};
 pub use context::Context;
 pub(crate) use context::{owned_target, Guard};
-pub use error::ServiceError;
+pub use error::{ErrorKind, ServiceError};
 pub use limits::{ListRules, RequestLimits};
 pub use networks::{NetworkCreate, NetworkUpdate};
 pub use ports::{PortCreate, PortUpdate, PortView, TrunkDetails};
@@ -290,17 +290,15 @@ pub struct Shown<T> {
     pub hidden: Vec<&'static str>,
 }
 
-/// Attributes of `candidates` the caller may not read, by the `get_<resource>:<attr>` rules.
-pub(crate) fn hidden_fields(
+/// Attributes of the family `A` the caller may not read, by their `get_<resource>:<attr>` rules.
+pub(crate) fn hidden_fields<A: crate::policy::GuardedRead>(
     guard: &Guard<'_>,
-    resource: &str,
-    candidates: &[&'static str],
     target: &crate::policy::Target,
 ) -> Vec<&'static str> {
-    candidates
+    A::EVERY
         .iter()
-        .copied()
-        .filter(|attr| !guard.allows(&format!("get_{resource}:{attr}"), target))
+        .filter(|attr| !guard.allows(attr.read_action(), target))
+        .map(|attr| attr.attribute())
         .collect()
 }
 
@@ -309,7 +307,7 @@ pub(crate) fn hidden_fields(
 /// or roles an operator's policy grants), else their own project's (plus shared ones).
 pub(crate) fn list_scope(
     guard: &Guard<'_>,
-    get_action: &str,
+    get_action: crate::policy::Action,
     include_shared: bool,
 ) -> Option<crate::store::Scope> {
     // No real project id contains a NUL character.

@@ -4,20 +4,14 @@ use std::collections::HashMap;
 
 use crate::ids::{NetworkId, ProjectId};
 use crate::model::{Network, NetworkType, StandardAttrs};
-use crate::policy::Target;
+use crate::policy::{Action, ProviderAttr, Target};
 use crate::store::{ListQuery, ResourceKind, StoreTx};
 
 use super::limits::{invisible_marker, marker_not_found};
 use super::{
     check_length, check_revision, event, hidden_fields, list_scope, owned_target, quota, write_tx,
-    Context, Guard, SegmentRange, Service, ServiceError, Shown, NAME_MAX,
+    Context, ErrorKind, Guard, SegmentRange, Service, ServiceError, Shown, NAME_MAX,
 };
-
-pub(crate) const PROVIDER_ATTRS: &[&str] = &[
-    "provider:network_type",
-    "provider:physical_network",
-    "provider:segmentation_id",
-];
 
 /// Per allocation range (network type, physical network, first, last) of one transaction:
 /// the lowest id that may still be free (see `take_segment`).
@@ -62,7 +56,7 @@ pub(crate) fn network_target(network: &Network) -> Target {
 
 fn not_found(id: impl std::fmt::Display) -> ServiceError {
     ServiceError::not_found(
-        "NetworkNotFound",
+        ErrorKind::NetworkNotFound,
         format!("Network {id} could not be found."),
     )
 }
@@ -85,7 +79,7 @@ pub(crate) async fn visible_network(
     id: NetworkId,
 ) -> Result<Network, ServiceError> {
     match tx.get_network(id).await? {
-        Some(network) if guard.allows("get_network", &network_target(&network)) => Ok(network),
+        Some(network) if guard.allows(Action::GetNetwork, &network_target(&network)) => Ok(network),
         _ => Err(not_found(id)),
     }
 }
@@ -186,14 +180,14 @@ impl Service {
             {
                 return Err(match network_type {
                     NetworkType::Vlan => ServiceError::conflict(
-                        "VlanIdInUse",
+                        ErrorKind::VlanIdInUse,
                         format!(
                             "Unable to create the network. The VLAN {id} on physical network {} is in use.",
                             physical_network.unwrap_or("")
                         ),
                     ),
                     _ => ServiceError::conflict(
-                        "TunnelIdInUse",
+                        ErrorKind::TunnelIdInUse,
                         format!("Unable to create the network. The tunnel ID {id} is in use."),
                     ),
                 });
@@ -222,7 +216,7 @@ impl Service {
             }
         }
         Err(ServiceError::conflict(
-            "NoNetworkAvailable",
+            ErrorKind::NoNetworkAvailable,
             "Unable to create the network. No tenant network is available for allocation.",
         ))
     }
@@ -236,18 +230,20 @@ impl Service {
         let project = ctx.owning_project(request.project_id.clone())?;
         let mut target = owned_target(&project);
         target.insert("shared".into(), request.shared.unwrap_or(false).into());
-        guard.require("create_network", &target)?;
+        guard.require(Action::CreateNetwork, &target)?;
         guard.require_fields(
-            "create_network",
             &[
-                ("shared", request.shared.is_some()),
-                ("provider:network_type", request.network_type.is_some()),
+                (Action::CreateNetworkShared, request.shared.is_some()),
                 (
-                    "provider:physical_network",
+                    Action::CreateNetworkProvider(ProviderAttr::NetworkType),
+                    request.network_type.is_some(),
+                ),
+                (
+                    Action::CreateNetworkProvider(ProviderAttr::PhysicalNetwork),
                     request.physical_network.is_some(),
                 ),
                 (
-                    "provider:segmentation_id",
+                    Action::CreateNetworkProvider(ProviderAttr::SegmentationId),
                     request.segmentation_id.is_some(),
                 ),
             ],
@@ -358,7 +354,7 @@ impl Service {
     fn show_network(&self, guard: &Guard<'_>, network: Network) -> Shown<Network> {
         let target = network_target(&network);
         Shown {
-            hidden: hidden_fields(guard, "network", PROVIDER_ATTRS, &target),
+            hidden: hidden_fields::<ProviderAttr>(guard, &target),
             item: network,
         }
     }
@@ -369,7 +365,7 @@ impl Service {
         mut query: ListQuery,
     ) -> Result<Vec<Shown<Network>>, ServiceError> {
         let guard = self.guard(ctx);
-        let Some(scope) = list_scope(&guard, "get_network", true) else {
+        let Some(scope) = list_scope(&guard, Action::GetNetwork, true) else {
             return Ok(Vec::new());
         };
         query.scope = scope;
@@ -383,7 +379,7 @@ impl Service {
         let networks = tx.list_networks(&query).await?;
         Ok(networks
             .into_iter()
-            .filter(|n| guard.allows("get_network", &network_target(n)))
+            .filter(|n| guard.allows(Action::GetNetwork, &network_target(n)))
             .map(|n| self.show_network(&guard, n))
             .collect())
     }
@@ -408,10 +404,9 @@ impl Service {
         let network = write_tx!(self, |tx| async {
             let mut network = visible_network(tx.as_mut(), &guard, id).await?;
             let target = network_target(&network);
-            guard.require("update_network", &target)?;
+            guard.require(Action::UpdateNetwork, &target)?;
             guard.require_fields(
-                "update_network",
-                &[("shared", update.shared.is_some())],
+                &[(Action::UpdateNetworkShared, update.shared.is_some())],
                 &target,
             )?;
             check_revision(if_match, network.std.revision_number)?;
@@ -463,11 +458,11 @@ impl Service {
         write_tx!(self, |tx| {
             async {
             let network = visible_network(tx.as_mut(), &guard, id).await?;
-            guard.require("delete_network", &network_target(&network))?;
+            guard.require(Action::DeleteNetwork, &network_target(&network))?;
             check_revision(if_match, network.std.revision_number)?;
             if tx.network_has_ports(id).await? {
                 return Err(ServiceError::conflict(
-                    "NetworkInUse",
+                    ErrorKind::NetworkInUse,
                     format!(
                         "Unable to complete operation on network {id}. There are one or more ports still in use on the network."
                     ),

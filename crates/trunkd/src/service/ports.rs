@@ -9,7 +9,7 @@ use rand::Rng;
 use crate::ids::{NetworkId, PortId, ProjectId, TrunkId};
 use crate::model::port::{SUBPORT_DEVICE_OWNER, VIF_UNBOUND};
 use crate::model::{FixedIp, Port, StandardAttrs, Subport, TrunkStatus};
-use crate::policy::Target;
+use crate::policy::{Action, PortBindingAttr, PortWriteAttr, Target};
 use crate::store::{
     Constraint, Filter, ListQuery, Membership, ResourceKind, StoreError, StoreTx, SubportBinding,
     Value,
@@ -19,15 +19,9 @@ use super::limits::{invisible_marker, marker_not_found};
 use super::networks::visible_network;
 use super::{
     check_length, check_revision, event, hidden_fields, list_scope, owned_target, quota, write_tx,
-    Context, Guard, Service, ServiceError, NAME_MAX,
+    Context, ErrorKind, Guard, Service, ServiceError, NAME_MAX,
 };
 
-pub(crate) const BINDING_ATTRS: &[&str] = &[
-    "binding:host_id",
-    "binding:vif_type",
-    "binding:profile",
-    "binding:vif_details",
-];
 const VNIC_TYPES: &[&str] = &[
     "normal",
     "direct",
@@ -103,7 +97,10 @@ pub(crate) fn port_target(port: &Port) -> Target {
 }
 
 pub(crate) fn port_not_found(id: impl std::fmt::Display) -> ServiceError {
-    ServiceError::not_found("PortNotFound", format!("Port {id} could not be found."))
+    ServiceError::not_found(
+        ErrorKind::PortNotFound,
+        format!("Port {id} could not be found."),
+    )
 }
 
 /// Loads a port the caller may see, else `PortNotFound`.
@@ -113,7 +110,7 @@ pub(crate) async fn visible_port(
     id: PortId,
 ) -> Result<Port, ServiceError> {
     match tx.get_port(id).await? {
-        Some(port) if guard.allows("get_port", &port_target(&port)) => Ok(port),
+        Some(port) if guard.allows(Action::GetPort, &port_target(&port)) => Ok(port),
         _ => Err(port_not_found(id)),
     }
 }
@@ -151,7 +148,7 @@ fn random_mac() -> String {
 
 fn mac_in_use(port: &Port) -> ServiceError {
     ServiceError::conflict(
-        "MacAddressInUse",
+        ErrorKind::MacAddressInUse,
         format!(
             "Unable to complete operation for network {}. The mac address {} is in use.",
             port.network_id, port.mac_address
@@ -240,12 +237,12 @@ fn member_in_use(membership: &Membership) -> ServiceError {
     let (port, trunk) = (membership.port_id, membership.trunk_id);
     if membership.is_parent {
         ServiceError::conflict(
-            "PortInUseAsTrunkParent",
+            ErrorKind::PortInUseAsTrunkParent,
             format!("Port {port} is currently a parent port for trunk {trunk}."),
         )
     } else {
         ServiceError::conflict(
-            "PortInUseAsSubPort",
+            ErrorKind::PortInUseAsSubPort,
             format!("Port {port} is currently a subport for trunk {trunk}."),
         )
     }
@@ -305,13 +302,21 @@ impl Service {
             })?;
             let project = ctx.owning_project(request.project_id.clone())?;
             let target = owned_target(&project);
-            guard.require("create_port", &target)?;
+            guard.require(Action::CreatePort, &target)?;
             guard.require_fields(
-                "create_port",
                 &[
-                    ("mac_address", request.mac_address.is_some()),
-                    ("binding:host_id", request.host_id.is_some()),
-                    ("binding:profile", request.profile.is_some()),
+                    (
+                        Action::CreatePortAttr(PortWriteAttr::MacAddress),
+                        request.mac_address.is_some(),
+                    ),
+                    (
+                        Action::CreatePortAttr(PortWriteAttr::BindingHostId),
+                        request.host_id.is_some(),
+                    ),
+                    (
+                        Action::CreatePortAttr(PortWriteAttr::BindingProfile),
+                        request.profile.is_some(),
+                    ),
                 ],
                 &target,
             )?;
@@ -408,7 +413,7 @@ impl Service {
             mac_in_use(port)
         } else {
             ServiceError::conflict(
-                "MacAddressGenerationFailure",
+                ErrorKind::MacAddressGenerationFailure,
                 format!(
                     "Unable to generate unique mac on network {}.",
                     port.network_id
@@ -423,7 +428,7 @@ impl Service {
         port: Port,
         trunk_details: Option<TrunkDetails>,
     ) -> PortView {
-        let hidden = hidden_fields(guard, "port", BINDING_ATTRS, &port_target(&port));
+        let hidden = hidden_fields::<PortBindingAttr>(guard, &port_target(&port));
         PortView {
             port,
             trunk_details,
@@ -468,7 +473,7 @@ impl Service {
         mut query: ListQuery,
     ) -> Result<Vec<PortView>, ServiceError> {
         let guard = self.guard(ctx);
-        let Some(scope) = list_scope(&guard, "get_port", false) else {
+        let Some(scope) = list_scope(&guard, Action::GetPort, false) else {
             return Ok(Vec::new());
         };
         query.scope = scope;
@@ -483,7 +488,7 @@ impl Service {
             .list_ports(&query)
             .await?
             .into_iter()
-            .filter(|p| guard.allows("get_port", &port_target(p)))
+            .filter(|p| guard.allows(Action::GetPort, &port_target(p)))
             .collect();
         let ids: Vec<PortId> = ports.iter().map(|p| p.id).collect();
         let mut details = self.trunk_details_of(tx.as_mut(), &ids).await?;
@@ -516,13 +521,21 @@ impl Service {
         let (port, trunk_details) = write_tx!(self, |tx| async {
             let mut port = visible_port(tx.as_mut(), &guard, id).await?;
             let target = port_target(&port);
-            guard.require("update_port", &target)?;
+            guard.require(Action::UpdatePort, &target)?;
             guard.require_fields(
-                "update_port",
                 &[
-                    ("mac_address", update.mac_address.is_some()),
-                    ("binding:host_id", update.host_id.is_some()),
-                    ("binding:profile", update.profile.is_some()),
+                    (
+                        Action::UpdatePortAttr(PortWriteAttr::MacAddress),
+                        update.mac_address.is_some(),
+                    ),
+                    (
+                        Action::UpdatePortAttr(PortWriteAttr::BindingHostId),
+                        update.host_id.is_some(),
+                    ),
+                    (
+                        Action::UpdatePortAttr(PortWriteAttr::BindingProfile),
+                        update.profile.is_some(),
+                    ),
                 ],
                 &target,
             )?;
@@ -533,7 +546,7 @@ impl Service {
                 if *mac != port.mac_address {
                     if port.is_bound() {
                         return Err(ServiceError::conflict(
-                            "PortBound",
+                            ErrorKind::PortBound,
                             format!("Unable to change the MAC address of bound port {id}."),
                         ));
                     }
@@ -673,7 +686,7 @@ impl Service {
         let guard = self.guard(ctx);
         write_tx!(self, |tx| async {
             let port = visible_port(tx.as_mut(), &guard, id).await?;
-            guard.require("delete_port", &port_target(&port))?;
+            guard.require(Action::DeletePort, &port_target(&port))?;
             check_revision(if_match, port.std.revision_number)?;
             if let Some(membership) = tx.memberships(&[id]).await?.into_iter().next() {
                 return Err(member_in_use(&membership));

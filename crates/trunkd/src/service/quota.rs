@@ -9,10 +9,7 @@ use std::collections::BTreeMap;
 use crate::ids::ProjectId;
 use crate::store::{ResourceKind, StoreTx};
 
-use super::ServiceError;
-
-/// Neutron's error type for a create beyond a quota.
-pub const OVER_QUOTA: &str = "OverQuota";
+use super::{ErrorKind, ServiceError};
 
 /// Neutron's default `quota_network`.
 pub const DEFAULT_NETWORK_QUOTA: u64 = 100;
@@ -63,7 +60,7 @@ pub(super) async fn check<'a>(
 /// Neutron's `OverQuota` message, which lists the resources as a Python list.
 fn over_quota(kind: ResourceKind) -> ServiceError {
     ServiceError::conflict(
-        OVER_QUOTA,
+        ErrorKind::OverQuota,
         format!("Quota exceeded for resources: ['{}'].", kind.as_str()),
     )
 }

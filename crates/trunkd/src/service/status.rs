@@ -11,7 +11,7 @@ use crate::ids::TrunkId;
 use crate::model::TrunkStatus;
 use crate::store::ResourceKind;
 
-use super::{event, write_tx, Service, ServiceError};
+use super::{event, write_tx, ErrorKind, Service, ServiceError};
 
 /// Labels of the status-transition counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -48,7 +48,7 @@ impl Service {
             async {
             let Some(mut trunk) = tx.get_trunk(id).await? else {
                 return Err(ServiceError::not_found(
-                    "TrunkNotFound",
+                    ErrorKind::TrunkNotFound,
                     format!("Trunk {id} could not be found."),
                 ));
             };
@@ -70,7 +70,7 @@ impl Service {
             }
             if trunk.std.revision_number != acted_on {
                 return Err(ServiceError::conflict(
-                    "StaleRevision",
+                    ErrorKind::StaleRevision,
                     format!(
                         "The report is about revision {acted_on} of trunk {id}, which is now at revision {}.",
                         trunk.std.revision_number
@@ -82,7 +82,7 @@ impl Service {
             }
             if !trunk.status.can_move_to(status) {
                 return Err(ServiceError::conflict(
-                    "InvalidStatusTransition",
+                    ErrorKind::InvalidStatusTransition,
                     format!("Trunk {id} cannot move from {} to {status}.", trunk.status),
                 ));
             }
@@ -137,7 +137,7 @@ impl StatusReporter for Service {
             Ok(revision) => Ok(Some(revision)),
             Err(ServiceError::NotFound { .. }) => Ok(None),
             Err(ServiceError::Conflict {
-                kind: "StaleRevision",
+                kind: ErrorKind::StaleRevision,
                 ..
             }) => Ok(None),
             Err(other) => Err(DriverError::Failed(other.to_string())),

@@ -6,10 +6,11 @@ use std::collections::{HashMap, HashSet};
 
 use crate::ids::{NetworkId, PortId, TrunkId};
 use crate::model::{Port, SegmentationType, Subport};
+use crate::policy::Action;
 use crate::store::{Membership, StoreTx};
 
 use super::ports::{port_not_found, port_target};
-use super::{Guard, Service, ServiceError};
+use super::{ErrorKind, Guard, Service, ServiceError};
 
 /// Lowest and highest VLAN id a subport may use.
 pub const VLAN_MIN: i64 = 1;
@@ -37,7 +38,7 @@ fn field(index: usize, name: &str) -> String {
 fn duplicate(trunk: Option<TrunkId>, segmentation_type: &str, id: i64) -> ServiceError {
     let on = trunk.map(|t| format!(" on trunk {t}")).unwrap_or_default();
     ServiceError::conflict(
-        "DuplicateSubPort",
+        ErrorKind::DuplicateSubPort,
         format!(
             "segmentation_type {segmentation_type} and segmentation_id {id} already in use{on}."
         ),
@@ -72,39 +73,43 @@ impl Service {
                 ));
             }
             let type_field = field(index, "segmentation_type");
-            let Some(segmentation_type) = request.segmentation_type.as_deref() else {
+            let Some(given_type) = request.segmentation_type.as_deref() else {
                 return Err(ServiceError::invalid_input(
                     &type_field,
                     "this attribute is required",
                 ));
             };
-            if !matches!(segmentation_type, "vlan" | "inherit")
-                || !self.drivers().supports_segmentation(segmentation_type)
+            let segmentation_type = SegmentationType::parse(given_type);
+            if !matches!(
+                segmentation_type,
+                SegmentationType::Vlan | SegmentationType::Inherit
+            ) || !self.drivers().supports_segmentation(&segmentation_type)
             {
+                let supported = self.drivers().segmentation_types();
+                let names: Vec<&str> = supported.iter().map(SegmentationType::as_str).collect();
                 return Err(ServiceError::invalid_input(
                     &type_field,
                     format!(
-                        "'{segmentation_type}' is not one of the supported segmentation types {:?}",
-                        self.drivers().segmentation_types()
+                        "'{given_type}' is not one of the supported segmentation types {names:?}"
                     ),
                 ));
             }
             let id_field = field(index, "segmentation_id");
             let shape =
                 match (segmentation_type, request.segmentation_id) {
-                    ("vlan", None) => {
+                    (SegmentationType::Vlan, None) => {
                         return Err(ServiceError::invalid_input(
                             &id_field,
                             "this attribute is required",
                         ))
                     }
-                    ("vlan", Some(id)) if !(VLAN_MIN..=VLAN_MAX).contains(&id) => {
+                    (SegmentationType::Vlan, Some(id)) if !(VLAN_MIN..=VLAN_MAX).contains(&id) => {
                         return Err(ServiceError::invalid_input(
                             &id_field,
                             format!("{id} is not in range {VLAN_MIN} through {VLAN_MAX}"),
                         ))
                     }
-                    ("vlan", Some(id)) => {
+                    (SegmentationType::Vlan, Some(id)) => {
                         if !vlans.insert(id) {
                             // Bad input, as Neutron's body validation finds it: no lookup has
                             // run yet. A clash with the trunk's own subports is a 409 later.
@@ -148,7 +153,7 @@ impl Service {
             .get_ports(&ids)
             .await?
             .into_iter()
-            .filter(|p| guard.allows("get_port", &port_target(p)))
+            .filter(|p| guard.allows(Action::GetPort, &port_target(p)))
             .map(|p| (p.id, p))
             .collect();
         if let Some(missing) = ids.iter().find(|id| !ports.contains_key(id)) {
@@ -164,7 +169,7 @@ impl Service {
             let port = &ports[id];
             if !port.device_id.is_empty() {
                 return Err(ServiceError::conflict(
-                    "PortInUse",
+                    ErrorKind::PortInUse,
                     format!(
                         "Unable to complete operation on port {id} for network {}. Port already has an attached device {}.",
                         port.network_id, port.device_id
@@ -202,7 +207,7 @@ impl Service {
                 })?;
             if network.mtu > parent_mtu {
                 return Err(ServiceError::conflict(
-                    "SubPortMtuGreaterThanTrunkPortMtu",
+                    ErrorKind::SubPortMtuGreaterThanTrunkPortMtu,
                     format!(
                         "MTU {} of subport {} is greater than MTU {parent_mtu} of the trunk's parent port {}.",
                         network.mtu, port.id, parent.id
@@ -245,7 +250,7 @@ impl Service {
 
 pub(crate) fn parent_in_use(port: PortId) -> ServiceError {
     ServiceError::conflict(
-        "ParentPortInUse",
+        ErrorKind::ParentPortInUse,
         format!("Port {port} is currently in use and is not eligible for use as a parent port."),
     )
 }
@@ -256,7 +261,7 @@ pub(crate) fn already_in_a_trunk(membership: &Membership) -> ServiceError {
         parent_in_use(membership.port_id)
     } else {
         ServiceError::conflict(
-            "TrunkPortInUse",
+            ErrorKind::TrunkPortInUse,
             format!(
                 "Port {} is already a subport of trunk {}.",
                 membership.port_id, membership.trunk_id

@@ -5,13 +5,13 @@ use std::collections::HashSet;
 
 use crate::ids::{NetworkId, PortId, TrunkId};
 use crate::model::{Network, Port, StandardAttrs, Trunk};
-use crate::policy::Target;
+use crate::policy::{Action, TagCollection, TagOp, Target};
 use crate::store::{ResourceKind, StoreTx};
 
 use super::networks::{network_target, visible_network};
 use super::ports::{port_target, visible_port};
 use super::trunks::{trunk_target, visible_trunk};
-use super::{check_revision, event, write_tx, Context, Guard, Service, ServiceError};
+use super::{check_revision, event, write_tx, Context, ErrorKind, Guard, Service, ServiceError};
 
 /// Longest tag Neutron accepts.
 pub const TAG_MAX: usize = 60;
@@ -29,6 +29,14 @@ impl Tagged {
             Tagged::Network(n) => &mut n.std,
             Tagged::Port(p) => &mut p.std,
             Tagged::Trunk(t) => &mut t.std,
+        }
+    }
+
+    fn collection(&self) -> TagCollection {
+        match self {
+            Tagged::Network(_) => TagCollection::Networks,
+            Tagged::Port(_) => TagCollection::Ports,
+            Tagged::Trunk(_) => TagCollection::Trunks,
         }
     }
 
@@ -173,15 +181,12 @@ impl Service {
         write_tx!(self, |tx| async {
             let mut resource = load(tx.as_mut(), &guard, target).await?;
             let kind = resource.kind();
-            let action = match change {
-                TagChange::Replace(_) => "update",
-                TagChange::Add(_) => "create",
-                TagChange::Remove(_) | TagChange::Clear => "delete",
+            let op = match change {
+                TagChange::Replace(_) => TagOp::Update,
+                TagChange::Add(_) => TagOp::Create,
+                TagChange::Remove(_) | TagChange::Clear => TagOp::Delete,
             };
-            guard.require(
-                &format!("{action}_{}s_tags", kind.as_str()),
-                &resource.target(),
-            )?;
+            guard.require(Action::Tags(op, resource.collection()), &resource.target())?;
             let std = resource.std();
             check_revision(if_match, std.revision_number)?;
             let mut tags = std.tags.clone();
@@ -198,7 +203,7 @@ impl Service {
                 TagChange::Remove(tag) => {
                     if !tags.contains(tag) {
                         return Err(ServiceError::not_found(
-                            "TagNotFound",
+                            ErrorKind::TagNotFound,
                             format!(
                                 "Tag {tag} could not be found for {} {}.",
                                 kind.as_str(),

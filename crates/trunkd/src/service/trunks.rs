@@ -5,15 +5,15 @@ use crate::drivers::{DriverError, TrunkChange};
 use crate::ids::{PortId, ProjectId, TrunkId};
 use crate::model::port::{SUBPORT_DEVICE_OWNER, VIF_UNBOUND};
 use crate::model::{Port, StandardAttrs, Subport, Trunk};
-use crate::policy::Target;
+use crate::policy::{Action, Target};
 use crate::store::{ListQuery, ResourceKind, StoreError, StoreTx, SubportBinding};
 
 use super::limits::{invisible_marker, marker_not_found};
 use super::ports::visible_port;
 use super::subports::{already_in_a_trunk, parent_in_use, SubportRequest};
 use super::{
-    check_length, check_revision, event, list_scope, owned_target, quota, write_tx, Context, Guard,
-    Service, ServiceError, NAME_MAX,
+    check_length, check_revision, event, list_scope, owned_target, quota, write_tx, Context,
+    ErrorKind, Guard, Service, ServiceError, NAME_MAX,
 };
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -42,7 +42,10 @@ pub(crate) fn trunk_target(trunk: &Trunk) -> Target {
 }
 
 fn trunk_not_found(id: impl std::fmt::Display) -> ServiceError {
-    ServiceError::not_found("TrunkNotFound", format!("Trunk {id} could not be found."))
+    ServiceError::not_found(
+        ErrorKind::TrunkNotFound,
+        format!("Trunk {id} could not be found."),
+    )
 }
 
 /// Loads a trunk the caller may see (by `get_trunk`), else `TrunkNotFound`.
@@ -52,13 +55,13 @@ pub(crate) async fn visible_trunk(
     id: TrunkId,
 ) -> Result<Trunk, ServiceError> {
     match tx.get_trunk(id).await? {
-        Some(trunk) if guard.allows("get_trunk", &trunk_target(&trunk)) => Ok(trunk),
+        Some(trunk) if guard.allows(Action::GetTrunk, &trunk_target(&trunk)) => Ok(trunk),
         _ => Err(trunk_not_found(id)),
     }
 }
 
 fn refused(error: DriverError) -> ServiceError {
-    ServiceError::conflict("TrunkDriverRefused", error.to_string())
+    ServiceError::conflict(ErrorKind::TrunkDriverRefused, error.to_string())
 }
 
 fn check_manageable(trunk: &Trunk) -> Result<(), ServiceError> {
@@ -66,7 +69,7 @@ fn check_manageable(trunk: &Trunk) -> Result<(), ServiceError> {
         Ok(())
     } else {
         Err(ServiceError::conflict(
-            "TrunkDisabled",
+            ErrorKind::TrunkDisabled,
             format!("Trunk {} is currently disabled.", trunk.id),
         ))
     }
@@ -84,7 +87,7 @@ fn trunk_payload(trunk: &Trunk, ports: &[PortId]) -> serde_json::Value {
 fn membership_conflict(error: StoreError, trunk: &Trunk) -> ServiceError {
     match error {
         StoreError::Unique(crate::store::Constraint::TrunkMemberPort) => ServiceError::conflict(
-            "TrunkPortInUse",
+            ErrorKind::TrunkPortInUse,
             format!(
                 "A port given for trunk {} is in use by another trunk.",
                 trunk.id
@@ -175,7 +178,7 @@ impl Service {
                 ServiceError::invalid_input("port_id", "this attribute is required")
             })?;
             let project = ctx.owning_project(request.project_id.clone())?;
-            guard.require("create_trunk", &owned_target(&project))?;
+            guard.require(Action::CreateTrunk, &owned_target(&project))?;
             Self::check_texts(request.name.as_ref(), request.description.as_ref())?;
             let shapes = self.check_subport_shapes(&request.sub_ports)?;
             prepared.push((port_id, project, shapes));
@@ -254,7 +257,7 @@ impl Service {
         let guard = self.guard(ctx);
         let mut tx = self.read().await?;
         let trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
-        if !guard.allows("get_subports", &trunk_target(&trunk)) {
+        if !guard.allows(Action::GetSubports, &trunk_target(&trunk)) {
             return Err(trunk_not_found(id));
         }
         Ok(trunk.sub_ports)
@@ -266,7 +269,7 @@ impl Service {
         mut query: ListQuery,
     ) -> Result<Vec<Trunk>, ServiceError> {
         let guard = self.guard(ctx);
-        let Some(scope) = list_scope(&guard, "get_trunk", false) else {
+        let Some(scope) = list_scope(&guard, Action::GetTrunk, false) else {
             return Ok(Vec::new());
         };
         query.scope = scope;
@@ -281,7 +284,7 @@ impl Service {
             .list_trunks(&query)
             .await?
             .into_iter()
-            .filter(|t| guard.allows("get_trunk", &trunk_target(t)))
+            .filter(|t| guard.allows(Action::GetTrunk, &trunk_target(t)))
             .collect())
     }
 
@@ -297,7 +300,7 @@ impl Service {
         let watch = self.watch_deliveries();
         let updated = write_tx!(self, |tx| async {
             let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
-            guard.require("update_trunk", &trunk_target(&trunk))?;
+            guard.require(Action::UpdateTrunk, &trunk_target(&trunk))?;
             check_revision(if_match, trunk.std.revision_number)?;
             if let Some(name) = &update.name {
                 trunk.name = name.clone();
@@ -337,7 +340,7 @@ impl Service {
         let guard = self.guard(ctx);
         write_tx!(self, |tx| async {
             let trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
-            guard.require("delete_trunk", &trunk_target(&trunk))?;
+            guard.require(Action::DeleteTrunk, &trunk_target(&trunk))?;
             check_revision(if_match, trunk.std.revision_number)?;
             check_manageable(&trunk)?;
             let parent_bound = tx
@@ -346,7 +349,7 @@ impl Service {
                 .is_some_and(|p| p.is_bound());
             if parent_bound && !self.drivers().can_manage_bound_port() {
                 return Err(ServiceError::conflict(
-                    "TrunkInUse",
+                    ErrorKind::TrunkInUse,
                     format!("Trunk {id} is currently in use."),
                 ));
             }
@@ -387,12 +390,12 @@ impl Service {
         let added = write_tx!(self, |tx| {
             async {
             let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
-            guard.require("add_subports", &trunk_target(&trunk))?;
+            guard.require(Action::AddSubports, &trunk_target(&trunk))?;
             check_revision(if_match, trunk.std.revision_number)?;
             check_manageable(&trunk)?;
             if !trunk.status.accepts_subport_change(false) {
                 return Err(ServiceError::conflict(
-                    "TrunkInErrorState",
+                    ErrorKind::TrunkInErrorState,
                     format!(
                         "Trunk {id} is in error state. Remove the failing subports or delete the trunk first."
                     ),
@@ -475,7 +478,7 @@ impl Service {
         let watch = self.watch_deliveries();
         let removed = write_tx!(self, |tx| async {
             let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
-            guard.require("remove_subports", &trunk_target(&trunk))?;
+            guard.require(Action::RemoveSubports, &trunk_target(&trunk))?;
             check_revision(if_match, trunk.std.revision_number)?;
             check_manageable(&trunk)?;
             if ports.is_empty() {
@@ -485,7 +488,7 @@ impl Service {
                 trunk.sub_ports.iter().map(|s| s.port_id).collect();
             if let Some(missing) = ports.iter().find(|p| !current.contains(p)) {
                 return Err(ServiceError::not_found(
-                    "SubPortNotFound",
+                    ErrorKind::SubPortNotFound,
                     format!("Port {missing} is not a subport of trunk {id}."),
                 ));
             }

@@ -16,7 +16,7 @@ use trunkd::api::metrics::Metrics;
 use trunkd::drivers::dispatcher::Dispatcher;
 use trunkd::drivers::{DriverError, Settlement, StatusReporter, TrunkDriver};
 use trunkd::ids::TrunkId;
-use trunkd::model::TrunkStatus;
+use trunkd::model::{SegmentationType, TrunkStatus};
 use trunkd::store::{PendingEvent, ResourceKind, Store};
 
 /// How a trunk's first deliveries go wrong.
@@ -57,8 +57,8 @@ impl TrunkDriver for FaultyDriver {
     fn settlement(&self) -> Settlement {
         Settlement::Reported
     }
-    fn segmentation_types(&self) -> &'static [&'static str] {
-        &["vlan"]
+    fn segmentation_types(&self) -> &'static [SegmentationType] {
+        &[SegmentationType::Vlan]
     }
     fn can_manage_bound_port(&self) -> bool {
         true

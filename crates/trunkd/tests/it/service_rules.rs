@@ -12,7 +12,7 @@ use support::{harness, vlan};
 use trunkd::drivers::dispatcher::Dispatcher;
 use trunkd::drivers::noop::NoopDriver;
 use trunkd::drivers::{DriverError, Settlement, StatusReporter, TrunkChange, TrunkDriver};
-use trunkd::model::TrunkStatus;
+use trunkd::model::{SegmentationType, TrunkStatus};
 use trunkd::service::{PortUpdate, ServiceError};
 use trunkd::store::{PendingEvent, ResourceKind};
 
@@ -37,8 +37,8 @@ impl TrunkDriver for ScriptedDriver {
     fn settlement(&self) -> Settlement {
         Settlement::Reported
     }
-    fn segmentation_types(&self) -> &'static [&'static str] {
-        &["vlan"]
+    fn segmentation_types(&self) -> &'static [SegmentationType] {
+        &[SegmentationType::Vlan]
     }
     fn can_manage_bound_port(&self) -> bool {
         self.bound_ok
@@ -78,7 +78,7 @@ impl TrunkDriver for ScriptedDriver {
 
 fn kind(error: &ServiceError) -> &'static str {
     match error {
-        ServiceError::Conflict { kind, .. } | ServiceError::NotFound { kind, .. } => kind,
+        ServiceError::Conflict { kind, .. } | ServiceError::NotFound { kind, .. } => kind.as_str(),
         ServiceError::BadRequest { .. } => "BadRequest",
         ServiceError::Forbidden { .. } => "Forbidden",
         ServiceError::PreconditionFailed { .. } => "PreconditionFailed",

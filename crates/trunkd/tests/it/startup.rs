@@ -178,6 +178,42 @@ fn check_config_runs_the_same_checks_and_writes_nothing() {
 }
 
 #[test]
+fn unknown_policy_rules_are_warned_about_not_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().to_str().expect("utf-8 path");
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "get_trunks: role:admin\nget_trunk: rule:my_readers\nmy_readers: role:auditor\ncreate_router: '@'\n",
+    )
+    .expect("write policy");
+    let migrated = run(&["migrate", "--data-dir", data]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    let checked = run(&[
+        "check-config",
+        "--data-dir",
+        data,
+        "--policy-file",
+        policy.to_str().expect("path"),
+    ]);
+    let text = stderr(&checked);
+    assert!(checked.status.success(), "{text}");
+    let warned: Vec<&str> = text.lines().filter(|l| l.contains("WARN")).collect();
+    assert!(
+        warned.iter().any(|l| l.contains("'get_trunks'")),
+        "no warning names the typo: {text}"
+    );
+    assert!(
+        warned.iter().any(|l| l.contains("'create_router'")),
+        "no warning names the Neutron rule: {text}"
+    );
+    assert!(
+        !text.contains("'my_readers'"),
+        "a used helper was reported: {text}"
+    );
+}
+
+#[test]
 fn a_schema_from_the_future_or_unknown_tables_are_refused() {
     let dir = tempfile::tempdir().expect("dir");
     let data = dir.path().to_str().expect("utf-8 path");

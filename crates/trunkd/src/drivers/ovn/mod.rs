@@ -23,13 +23,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{DriverError, Settlement, StatusReporter, TrunkChange, TrunkDriver};
-use crate::model::TrunkStatus;
+use crate::model::{SegmentationType, TrunkStatus};
 use crate::ovsdb::{Client, Remote, Timing};
 use crate::store::{PendingEvent, ResourceKind, Store};
 use sync::{Engine, Scope};
 
 /// `inherit` is accepted when the network's segmentation is a VLAN (see `precommit`).
-pub const SEGMENTATION_TYPES: &[&str] = &["vlan", "inherit"];
+pub const SEGMENTATION_TYPES: &[SegmentationType] =
+    &[SegmentationType::Vlan, SegmentationType::Inherit];
 
 /// The driver's settings.
 #[derive(Debug, Clone)]
@@ -127,7 +128,7 @@ impl TrunkDriver for OvnDriver {
         Settlement::OnDelivery
     }
 
-    fn segmentation_types(&self) -> &'static [&'static str] {
+    fn segmentation_types(&self) -> &'static [SegmentationType] {
         SEGMENTATION_TYPES
     }
 
