@@ -1,18 +1,34 @@
 //! Configuration: command-line flags, `TRUNKD_*` environment variables and an optional TOML
 //! file, in that order of precedence, over built-in defaults. Everything is validated before
-//! the server touches the database (spec section 5).
+//! the server touches the database (spec section 5), and every problem is reported, not only
+//! the first.
+//!
+//! The settings are declared once, in `settings` (one group per subcommand, each at the same
+//! time the flags, the variables and the file format, defaults included); `layers` reads a
+//! group from its sources; this module turns a group into the validated configuration the
+//! server or the agent runs with. Declared with clap + serde and layered by hand rather than
+//! with figment: clap already owns the flags, the variables' names, the defaults and
+//! `--help`, and serde the file's types; figment would be a third copy of the layering, names
+//! a bad variable by its prefix only, and cannot tell a flag clap defaulted from one given.
+
+mod layers;
+pub mod settings;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::drivers::ovn::OvnSettings;
 use crate::model::NetworkType;
 use crate::service::limits::TAG_SETTING_CEILING;
-use crate::service::quota::{DEFAULT_NETWORK_QUOTA, DEFAULT_PORT_QUOTA, DEFAULT_SUBNET_QUOTA};
 use crate::service::{NetworkSettings, RequestLimits, SegmentRange, ServiceSettings};
+
+pub use layers::{command, defaults, Environment, Invocation, Sources};
+pub use settings::{
+    AgentSettings, Cli, Command, DatabaseSettings, KeystoneSettings, ServerSettings,
+};
 
 /// Neutron's port.
 pub const DEFAULT_BIND: &str = "127.0.0.1:9696";
@@ -24,7 +40,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// ports is 18 MB, held in memory until the client has read it, so trunkd caps it.
 pub const DEFAULT_PAGINATION_MAX_LIMIT: i64 = 1000;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ConfigError {
     #[error("config file {path}: {message}")]
     File { path: String, message: String },
@@ -33,6 +49,8 @@ pub enum ConfigError {
         setting: &'static str,
         message: String,
     },
+    #[error("variable {name}: {message}")]
+    Variable { name: String, message: String },
 }
 
 fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
@@ -42,117 +60,39 @@ fn invalid(setting: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-/// Settings as they may appear in the config file; every one optional.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct FileSettings {
-    pub bind: Option<String>,
-    pub data_dir: Option<PathBuf>,
-    pub database_url: Option<String>,
-    pub noauth_default_admin: Option<bool>,
-    pub drivers: Option<Vec<String>>,
-    pub policy_file: Option<PathBuf>,
-    pub max_body_bytes: Option<usize>,
-    pub max_subports_per_request: Option<usize>,
-    pub max_tags_per_resource: Option<usize>,
-    pub max_tag_filter_terms: Option<usize>,
-    pub max_bulk_items: Option<usize>,
-    pub trunk_quota: Option<i64>,
-    pub network_quota: Option<i64>,
-    pub subnet_quota: Option<i64>,
-    pub port_quota: Option<i64>,
-    pub client_timeout: Option<u64>,
-    pub driver_wait: Option<u64>,
-    pub outbox_retention: Option<u64>,
-    pub tenant_network_type: Option<String>,
-    pub network_vlan_ranges: Option<Vec<String>>,
-    pub vxlan_range: Option<String>,
-    pub geneve_range: Option<String>,
-    pub physical_mtu: Option<i64>,
-    pub ovn_nb_connection: Option<String>,
-    pub ovn_reconcile_interval: Option<u64>,
-    pub agent_credentials_file: Option<PathBuf>,
-    pub rabbitmq_url: Option<String>,
-    pub auth: Option<String>,
-    pub keystone_url: Option<String>,
-    pub keystone_username: Option<String>,
-    pub keystone_password: Option<String>,
-    pub keystone_project_name: Option<String>,
-    pub keystone_user_domain_name: Option<String>,
-    pub keystone_project_domain_name: Option<String>,
-    pub keystone_application_credential_id: Option<String>,
-    pub keystone_application_credential_secret: Option<String>,
-    pub keystone_cache_ttl: Option<u64>,
-    pub keystone_cache_size: Option<usize>,
-    pub pagination_max_limit: Option<i64>,
-    pub network_link_prefix: Option<String>,
+/// Every problem found in one run's settings, in the order found; shown one per line.
+#[derive(Debug, Clone)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&lines.join("\n"))
+    }
 }
 
-impl FileSettings {
-    pub fn load(path: &std::path::Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError::File {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })
+impl std::error::Error for ConfigErrors {}
+
+/// Collects the errors of independent checks, so that all of them are reported at once.
+#[derive(Default)]
+struct Checks(Vec<ConfigError>);
+
+impl Checks {
+    /// The value, or `None` with its error kept.
+    fn ok<T>(&mut self, result: Result<T, ConfigError>) -> Option<T> {
+        result.map_err(|error| self.0.push(error)).ok()
     }
 
-    /// Fills every unset field of `self` from `lower`.
-    pub fn or(self, lower: FileSettings) -> FileSettings {
-        FileSettings {
-            bind: self.bind.or(lower.bind),
-            data_dir: self.data_dir.or(lower.data_dir),
-            database_url: self.database_url.or(lower.database_url),
-            noauth_default_admin: self.noauth_default_admin.or(lower.noauth_default_admin),
-            drivers: self.drivers.or(lower.drivers),
-            policy_file: self.policy_file.or(lower.policy_file),
-            max_body_bytes: self.max_body_bytes.or(lower.max_body_bytes),
-            max_subports_per_request: self
-                .max_subports_per_request
-                .or(lower.max_subports_per_request),
-            max_tags_per_resource: self.max_tags_per_resource.or(lower.max_tags_per_resource),
-            max_tag_filter_terms: self.max_tag_filter_terms.or(lower.max_tag_filter_terms),
-            max_bulk_items: self.max_bulk_items.or(lower.max_bulk_items),
-            trunk_quota: self.trunk_quota.or(lower.trunk_quota),
-            network_quota: self.network_quota.or(lower.network_quota),
-            subnet_quota: self.subnet_quota.or(lower.subnet_quota),
-            port_quota: self.port_quota.or(lower.port_quota),
-            client_timeout: self.client_timeout.or(lower.client_timeout),
-            driver_wait: self.driver_wait.or(lower.driver_wait),
-            outbox_retention: self.outbox_retention.or(lower.outbox_retention),
-            tenant_network_type: self.tenant_network_type.or(lower.tenant_network_type),
-            network_vlan_ranges: self.network_vlan_ranges.or(lower.network_vlan_ranges),
-            vxlan_range: self.vxlan_range.or(lower.vxlan_range),
-            geneve_range: self.geneve_range.or(lower.geneve_range),
-            physical_mtu: self.physical_mtu.or(lower.physical_mtu),
-            ovn_nb_connection: self.ovn_nb_connection.or(lower.ovn_nb_connection),
-            ovn_reconcile_interval: self.ovn_reconcile_interval.or(lower.ovn_reconcile_interval),
-            agent_credentials_file: self.agent_credentials_file.or(lower.agent_credentials_file),
-            rabbitmq_url: self.rabbitmq_url.or(lower.rabbitmq_url),
-            auth: self.auth.or(lower.auth),
-            keystone_url: self.keystone_url.or(lower.keystone_url),
-            keystone_username: self.keystone_username.or(lower.keystone_username),
-            keystone_password: self.keystone_password.or(lower.keystone_password),
-            keystone_project_name: self.keystone_project_name.or(lower.keystone_project_name),
-            keystone_user_domain_name: self
-                .keystone_user_domain_name
-                .or(lower.keystone_user_domain_name),
-            keystone_project_domain_name: self
-                .keystone_project_domain_name
-                .or(lower.keystone_project_domain_name),
-            keystone_application_credential_id: self
-                .keystone_application_credential_id
-                .or(lower.keystone_application_credential_id),
-            keystone_application_credential_secret: self
-                .keystone_application_credential_secret
-                .or(lower.keystone_application_credential_secret),
-            keystone_cache_ttl: self.keystone_cache_ttl.or(lower.keystone_cache_ttl),
-            keystone_cache_size: self.keystone_cache_size.or(lower.keystone_cache_size),
-            pagination_max_limit: self.pagination_max_limit.or(lower.pagination_max_limit),
-            network_link_prefix: self.network_link_prefix.or(lower.network_link_prefix),
+    /// `value` if no check failed.
+    fn finish<T>(mut self, value: Option<T>) -> Result<T, ConfigErrors> {
+        match value {
+            Some(value) if self.0.is_empty() => Ok(value),
+            _ => {
+                if self.0.is_empty() {
+                    self.0.push(invalid("settings", "incomplete"));
+                }
+                Err(ConfigErrors(self.0))
+            }
         }
     }
 }
@@ -166,6 +106,8 @@ pub struct Config {
     pub noauth_default_admin: bool,
     pub drivers: Vec<String>,
     pub policy_file: Option<PathBuf>,
+    /// Refuse a policy file that names rules trunkd does not know.
+    pub policy_strict: bool,
     pub max_body_bytes: usize,
     /// Time a client gets to send a request's headers, and again its body.
     pub client_timeout: Duration,
@@ -187,8 +129,16 @@ pub struct Config {
 }
 
 /// A secret from the configuration: never printed.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Secret(pub String);
+
+/// What clap makes of a secret flag's value.
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Secret(value)
+    }
+}
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -322,18 +272,44 @@ pub fn default_data_dir() -> PathBuf {
         .join("trunkd")
 }
 
-/// A per-project quota: `-1` is no limit (`None`), unset is `default`.
-fn quota(
-    setting: &'static str,
-    value: Option<i64>,
-    default: Option<u64>,
-) -> Result<Option<u64>, ConfigError> {
+/// A per-project quota: `-1` is no limit (`None`).
+fn quota(setting: &'static str, value: i64) -> Result<Option<u64>, ConfigError> {
     match value {
-        None => Ok(default),
-        Some(-1) => Ok(None),
-        Some(quota) => u64::try_from(quota)
+        -1 => Ok(None),
+        quota => u64::try_from(quota)
             .map(Some)
             .map_err(|_| invalid(setting, "must be -1 (no limit) or at least 0")),
+    }
+}
+
+/// `value` if it lies within `range`, else an error naming `setting`.
+fn within<T: PartialOrd + std::fmt::Display + Copy>(
+    setting: &'static str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+    unit: &str,
+) -> Result<T, ConfigError> {
+    if range.contains(&value) {
+        return Ok(value);
+    }
+    let (low, high) = (range.start(), range.end());
+    Err(invalid(
+        setting,
+        format!("must be within {low}..{high}{unit}"),
+    ))
+}
+
+/// `value` if it is at least `least`.
+fn at_least<T: PartialOrd + std::fmt::Display + Copy>(
+    setting: &'static str,
+    value: T,
+    least: T,
+    unit: &str,
+) -> Result<T, ConfigError> {
+    if value >= least {
+        Ok(value)
+    } else {
+        Err(invalid(setting, format!("must be at least {least}{unit}")))
     }
 }
 
@@ -381,152 +357,214 @@ fn parse_range(
     })
 }
 
-/// Turns merged settings into a validated configuration.
-pub fn resolve(settings: FileSettings) -> Result<Config, ConfigError> {
-    let auth = auth_config(&settings)?;
-    let limits = request_limits(&settings)?;
-    let bind_text = settings.bind.unwrap_or_else(|| DEFAULT_BIND.to_string());
-    let bind: SocketAddr = bind_text
-        .parse()
-        .map_err(|_| invalid("bind", format!("'{bind_text}' is not an ADDRESS:PORT")))?;
-    let drivers = settings.drivers.unwrap_or_else(|| vec!["noop".to_string()]);
-    if drivers.is_empty() {
-        return Err(invalid(
+/// Turns the server's settings into a validated configuration, or every reason it cannot.
+pub fn resolve(settings: ServerSettings) -> Result<Config, ConfigErrors> {
+    let mut checks = Checks::default();
+    let config = server_config(settings, &mut checks);
+    checks.finish(config)
+}
+
+/// The configuration `migrate` runs with: the database settings given, every other at its
+/// default.
+pub fn resolve_database(database: DatabaseSettings) -> Result<Config, ConfigErrors> {
+    resolve(ServerSettings {
+        database,
+        ..defaults()
+    })
+}
+
+/// Runs every check of `resolve` (each records its error in `checks`), then assembles the
+/// configuration if all passed.
+fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
+    let auth = checks.ok(auth_config(&s));
+    let limits = request_limits(&s, checks);
+    let bind = checks.ok(s
+        .bind
+        .parse::<SocketAddr>()
+        .map_err(|_| invalid("bind", format!("'{}' is not an ADDRESS:PORT", s.bind))));
+    let drivers = checks.ok(if s.drivers.is_empty() {
+        Err(invalid(
             "drivers",
             "at least one trunk driver must be loaded",
-        ));
-    }
-    let max_body_bytes = settings.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
-    if max_body_bytes < 1024 {
-        return Err(invalid("max_body_bytes", "must be at least 1024"));
-    }
-    let max_subports = settings.max_subports_per_request.unwrap_or(4094);
-    if max_subports == 0 {
-        return Err(invalid("max_subports_per_request", "must be at least 1"));
-    }
-    let client_timeout = settings.client_timeout.unwrap_or(30);
-    if !(1..=3600).contains(&client_timeout) {
-        return Err(invalid("client_timeout", "must be within 1..3600 seconds"));
-    }
-    let driver_wait = settings
-        .driver_wait
-        .map_or(crate::service::DEFAULT_DRIVER_WAIT, Duration::from_secs);
-    if driver_wait > Duration::from_secs(300) {
-        return Err(invalid("driver_wait", "must be within 0..300 seconds"));
-    }
-    let outbox_retention = settings.outbox_retention.map_or(
-        crate::drivers::dispatcher::DEFAULT_RETENTION,
-        Duration::from_secs,
-    );
-    if outbox_retention > Duration::from_secs(7 * 24 * 3600) {
-        return Err(invalid(
-            "outbox_retention",
-            "must be within 0..604800 seconds",
-        ));
-    }
-    let trunk_quota = quota("trunk_quota", settings.trunk_quota, None)?;
-    let network_quota = quota(
-        "network_quota",
-        settings.network_quota,
-        Some(DEFAULT_NETWORK_QUOTA),
-    )?;
-    let subnet_quota = quota(
-        "subnet_quota",
-        settings.subnet_quota,
-        Some(DEFAULT_SUBNET_QUOTA),
-    )?;
-    let port_quota = quota("port_quota", settings.port_quota, Some(DEFAULT_PORT_QUOTA))?;
-    let tenant_type_text = settings
-        .tenant_network_type
-        .unwrap_or_else(|| "vxlan".to_string());
-    let tenant_network_type = NetworkType::parse(&tenant_type_text).ok_or_else(|| {
-        invalid(
-            "tenant_network_type",
-            format!("'{tenant_type_text}' is not one of vlan, vxlan, geneve, flat, local"),
-        )
-    })?;
-    let vlan_ranges = settings
+        ))
+    } else {
+        Ok(s.drivers.clone())
+    });
+    let max_body_bytes = checks.ok(at_least("max_body_bytes", s.max_body_bytes, 1024, ""));
+    let max_subports = checks.ok(at_least(
+        "max_subports_per_request",
+        s.max_subports_per_request,
+        1,
+        "",
+    ));
+    let client_timeout = checks.ok(within(
+        "client_timeout",
+        s.client_timeout,
+        1..=3600,
+        " seconds",
+    ));
+    let driver_wait = checks.ok(within("driver_wait", s.driver_wait, 0..=300, " seconds"));
+    let outbox_retention = checks.ok(within(
+        "outbox_retention",
+        s.outbox_retention,
+        0..=7 * 24 * 3600,
+        " seconds",
+    ));
+    let trunk_quota = checks.ok(quota("trunk_quota", s.trunk_quota));
+    let network_quota = checks.ok(quota("network_quota", s.network_quota));
+    let subnet_quota = checks.ok(quota("subnet_quota", s.subnet_quota));
+    let port_quota = checks.ok(quota("port_quota", s.port_quota));
+    let tenant_network_type =
+        checks.ok(NetworkType::parse(&s.tenant_network_type).ok_or_else(|| {
+            invalid(
+                "tenant_network_type",
+                format!(
+                    "'{}' is not one of vlan, vxlan, geneve, flat, local",
+                    s.tenant_network_type
+                ),
+            )
+        }));
+    let vlan_ranges = checks.ok(s
         .network_vlan_ranges
-        .unwrap_or_else(|| vec!["physnet1:1000:2999".to_string()])
         .iter()
         .map(|r| parse_range("network_vlan_ranges", r, true, 4094))
-        .collect::<Result<Vec<_>, _>>()?;
-    let vxlan_range = parse_range(
+        .collect::<Result<Vec<_>, _>>());
+    let vxlan_range = checks.ok(parse_range(
         "vxlan_range",
-        settings.vxlan_range.as_deref().unwrap_or("1:10000"),
+        &s.vxlan_range,
         false,
         16_777_215,
-    )?;
-    let geneve_range = parse_range(
+    ));
+    let geneve_range = checks.ok(parse_range(
         "geneve_range",
-        settings.geneve_range.as_deref().unwrap_or("1:10000"),
+        &s.geneve_range,
         false,
         16_777_215,
-    )?;
-    let physical_mtu = settings.physical_mtu.unwrap_or(1500);
-    if !(576..=9216).contains(&physical_mtu) {
-        return Err(invalid("physical_mtu", "must be within 576..9216"));
-    }
-    let ovn = ovn_settings(
-        &drivers,
-        settings.ovn_nb_connection,
-        settings.ovn_reconcile_interval,
-    )?;
-    let rabbitmq_url = rabbitmq_url(&drivers, settings.rabbitmq_url)?;
-    let pagination_max_limit = match settings
-        .pagination_max_limit
-        .unwrap_or(DEFAULT_PAGINATION_MAX_LIMIT)
-    {
-        -1 => None,
-        limit => Some(
-            usize::try_from(limit)
-                .ok()
-                .filter(|l| *l >= 1)
-                .ok_or_else(|| {
-                    invalid(
-                        "pagination_max_limit",
-                        "must be -1 (no limit) or at least 1",
-                    )
-                })?,
-        ),
-    };
-    let network_link_prefix = settings
+    ));
+    let physical_mtu = checks.ok(within("physical_mtu", s.physical_mtu, 576..=9216, ""));
+    let ovn = checks.ok(ovn_settings(
+        &s.drivers,
+        s.ovn_nb_connection.clone(),
+        s.ovn_reconcile_interval,
+    ));
+    let rabbitmq_url = checks.ok(rabbitmq_url(&s.drivers, s.rabbitmq_url.clone()));
+    let pagination_max_limit = checks.ok(match s.pagination_max_limit {
+        -1 => Ok(None),
+        limit => usize::try_from(limit)
+            .ok()
+            .filter(|l| *l >= 1)
+            .map(Some)
+            .ok_or_else(|| {
+                invalid(
+                    "pagination_max_limit",
+                    "must be -1 (no limit) or at least 1",
+                )
+            }),
+    });
+    let network_link_prefix = checks.ok(s
         .network_link_prefix
-        .map(|prefix| link_prefix(&prefix))
-        .transpose()?;
-    let data_dir = settings.data_dir.unwrap_or_else(default_data_dir);
-    Ok(Config {
-        bind,
-        database: database_config(settings.database_url, &data_dir)?,
+        .as_deref()
+        .map(link_prefix)
+        .transpose());
+    let data_dir = s.database.data_dir.clone().unwrap_or_else(default_data_dir);
+    let database = checks.ok(database_config(s.database.database_url.clone(), &data_dir));
+    Some(Config {
+        bind: bind?,
+        database: database?,
         data_dir,
-        noauth_default_admin: settings.noauth_default_admin.unwrap_or(false),
-        drivers,
-        policy_file: settings.policy_file,
-        max_body_bytes,
-        client_timeout: Duration::from_secs(client_timeout),
-        outbox_retention,
+        noauth_default_admin: s.noauth_default_admin,
+        drivers: drivers?,
+        policy_file: s.policy_file,
+        policy_strict: s.policy_strict,
+        max_body_bytes: max_body_bytes?,
+        client_timeout: Duration::from_secs(client_timeout?),
+        outbox_retention: Duration::from_secs(outbox_retention?),
         service: ServiceSettings {
             networks: NetworkSettings {
-                tenant_network_type,
-                vlan_ranges,
-                vxlan_range,
-                geneve_range,
-                physical_mtu,
+                tenant_network_type: tenant_network_type?,
+                vlan_ranges: vlan_ranges?,
+                vxlan_range: vxlan_range?,
+                geneve_range: geneve_range?,
+                physical_mtu: physical_mtu?,
             },
-            max_subports_per_request: max_subports,
-            trunk_quota,
-            network_quota,
-            subnet_quota,
-            port_quota,
-            driver_wait,
-            limits,
+            max_subports_per_request: max_subports?,
+            trunk_quota: trunk_quota?,
+            network_quota: network_quota?,
+            subnet_quota: subnet_quota?,
+            port_quota: port_quota?,
+            driver_wait: Duration::from_secs(driver_wait?),
+            limits: limits?,
         },
-        ovn,
-        agent_credentials_file: settings.agent_credentials_file,
-        rabbitmq_url,
-        auth,
-        pagination_max_limit,
-        network_link_prefix,
+        ovn: ovn?,
+        agent_credentials_file: s.agent_credentials_file,
+        rabbitmq_url: rabbitmq_url?,
+        auth: auth?,
+        pagination_max_limit: pagination_max_limit?,
+        network_link_prefix: network_link_prefix?,
+    })
+}
+
+/// Turns the agent's settings into what it runs with, or every reason it cannot. Reads its
+/// token file.
+pub fn resolve_agent(settings: AgentSettings) -> Result<crate::agent::AgentSettings, ConfigErrors> {
+    let mut checks = Checks::default();
+    let agent = agent_config(settings, &mut checks);
+    checks.finish(agent)
+}
+
+fn agent_config(s: AgentSettings, checks: &mut Checks) -> Option<crate::agent::AgentSettings> {
+    use crate::agent::AgentCredential;
+    let credential = checks.ok(match (&s.agent_token_file, &s.keystone.keystone_url) {
+        (Some(path), None) => std::fs::read_to_string(path)
+            .map_err(|e| invalid("agent_token_file", format!("{}: {e}", path.display())))
+            .and_then(|token| match token.trim() {
+                "" => Err(invalid(
+                    "agent_token_file",
+                    format!("{} is empty", path.display()),
+                )),
+                token => Ok(AgentCredential::Token(Secret(token.to_string()))),
+            }),
+        (None, Some(_)) => keystone_config(&s.keystone).map(AgentCredential::Keystone),
+        _ => Err(invalid(
+            "agent_token_file",
+            "give either --token-file or --keystone-url (with a user)",
+        )),
+    });
+    let host = checks.ok(match s.agent_host {
+        Some(host) if !host.trim().is_empty() => Ok(host),
+        Some(_) => Err(invalid("agent_host", "must not be empty")),
+        None => Err(invalid(
+            "agent_host",
+            "is required: --host, TRUNKD_AGENT_HOST or agent_host in the config file",
+        )),
+    });
+    let server = checks.ok(s.agent_server.ok_or_else(|| {
+        invalid(
+            "agent_server",
+            "is required: --server, TRUNKD_AGENT_SERVER or agent_server in the config file",
+        )
+    }));
+    let ovsdb = checks.ok(s
+        .agent_ovsdb
+        .parse()
+        .map_err(|e: String| invalid("agent_ovsdb", e)));
+    let resync_interval = checks.ok(at_least(
+        "agent_resync_interval",
+        s.agent_resync_interval,
+        1,
+        " second",
+    ));
+    Some(crate::agent::AgentSettings {
+        host: host?,
+        server: server?,
+        credential: credential?,
+        ovsdb: ovsdb?,
+        layout: crate::agent::wiring::Layout {
+            integration_bridge: s.agent_integration_bridge,
+            datapath_type: s.agent_datapath_type,
+        },
+        resync_interval: Duration::from_secs(resync_interval?),
+        rabbitmq_url: s.rabbitmq_url,
     })
 }
 
@@ -552,126 +590,95 @@ fn link_prefix(text: &str) -> Result<String, ConfigError> {
 
 /// The caps on tags, tag filters and bulk creates: each at least 1; the tag caps at most
 /// [`TAG_SETTING_CEILING`], which keeps every tag statement within database limits.
-fn request_limits(settings: &FileSettings) -> Result<RequestLimits, ConfigError> {
-    let defaults = RequestLimits::default();
-    let tag_cap = |setting: &'static str, value: Option<usize>, default: usize| {
-        let value = value.unwrap_or(default);
-        if (1..=TAG_SETTING_CEILING).contains(&value) {
-            Ok(value)
-        } else {
-            Err(invalid(
-                setting,
-                format!("must be within 1..{TAG_SETTING_CEILING}"),
-            ))
-        }
-    };
-    let max_bulk_items = settings.max_bulk_items.unwrap_or(defaults.max_bulk_items);
-    if max_bulk_items == 0 {
-        return Err(invalid("max_bulk_items", "must be at least 1"));
-    }
-    Ok(RequestLimits {
-        max_tags_per_resource: tag_cap(
-            "max_tags_per_resource",
-            settings.max_tags_per_resource,
-            defaults.max_tags_per_resource,
-        )?,
-        max_tag_filter_terms: tag_cap(
-            "max_tag_filter_terms",
-            settings.max_tag_filter_terms,
-            defaults.max_tag_filter_terms,
-        )?,
-        max_bulk_items,
+fn request_limits(s: &ServerSettings, checks: &mut Checks) -> Option<RequestLimits> {
+    let tag_cap =
+        |setting: &'static str, value: usize| within(setting, value, 1..=TAG_SETTING_CEILING, "");
+    let max_tags_per_resource =
+        checks.ok(tag_cap("max_tags_per_resource", s.max_tags_per_resource));
+    let max_tag_filter_terms = checks.ok(tag_cap("max_tag_filter_terms", s.max_tag_filter_terms));
+    let max_bulk_items = checks.ok(at_least("max_bulk_items", s.max_bulk_items, 1, ""));
+    Some(RequestLimits {
+        max_tags_per_resource: max_tags_per_resource?,
+        max_tag_filter_terms: max_tag_filter_terms?,
+        max_bulk_items: max_bulk_items?,
     })
 }
 
 /// `auth`: `noauth` (default) or `keystone`, which needs Keystone's URL and one complete
 /// service credential (a password, or an application credential).
-fn auth_config(settings: &FileSettings) -> Result<AuthConfig, ConfigError> {
-    match settings.auth.as_deref().unwrap_or("noauth") {
+fn auth_config(s: &ServerSettings) -> Result<AuthConfig, ConfigError> {
+    match s.auth.as_str() {
         "noauth" => Ok(AuthConfig::NoAuth),
-        "keystone" => {
-            if settings.noauth_default_admin == Some(true) {
-                return Err(invalid(
-                    "noauth_default_admin",
-                    "applies to auth noauth only; with keystone every call needs a token",
-                ));
-            }
-            let url = settings.keystone_url.clone().ok_or_else(|| {
-                invalid(
-                    "keystone_url",
-                    "auth keystone needs Keystone's URL, e.g. http://keystone:5000",
-                )
-            })?;
-            if url.starts_with("https://") {
-                // No TLS stack is built in yet (it would be the largest dependency of all).
-                return Err(invalid(
-                    "keystone_url",
-                    "https is not supported yet: reach Keystone's internal http endpoint",
-                ));
-            }
-            if !url.starts_with("http://") {
-                return Err(invalid(
-                    "keystone_url",
-                    format!("'{url}' is not an http:// URL"),
-                ));
-            }
-            let credential = match (
-                &settings.keystone_application_credential_id,
-                &settings.keystone_application_credential_secret,
-                &settings.keystone_username,
-                &settings.keystone_password,
-            ) {
-                (Some(id), Some(secret), None, None) => KeystoneCredential::ApplicationCredential {
-                    id: id.clone(),
-                    secret: Secret(secret.clone()),
-                },
-                (None, None, Some(username), Some(password)) => KeystoneCredential::Password {
-                    username: username.clone(),
-                    password: Secret(password.clone()),
-                    user_domain_name: settings
-                        .keystone_user_domain_name
-                        .clone()
-                        .unwrap_or_else(|| "Default".into()),
-                    project_name: settings
-                        .keystone_project_name
-                        .clone()
-                        .unwrap_or_else(|| "service".into()),
-                    project_domain_name: settings
-                        .keystone_project_domain_name
-                        .clone()
-                        .unwrap_or_else(|| "Default".into()),
-                },
-                _ => {
-                    return Err(invalid(
-                        "keystone_username",
-                        "give keystone_username and keystone_password, or \
-                         keystone_application_credential_id and _secret (exactly one pair)",
-                    ))
-                }
-            };
-            let ttl = settings.keystone_cache_ttl.unwrap_or(300);
-            if ttl == 0 {
-                return Err(invalid("keystone_cache_ttl", "must be at least 1 second"));
-            }
-            let size = settings.keystone_cache_size.unwrap_or(10_000);
-            if size == 0 {
-                return Err(invalid("keystone_cache_size", "must be at least 1"));
-            }
-            Ok(AuthConfig::Keystone(KeystoneConfig {
-                url: url
-                    .trim_end_matches('/')
-                    .trim_end_matches("/v3")
-                    .to_string(),
-                credential,
-                cache_ttl: std::time::Duration::from_secs(ttl),
-                cache_size: size,
-            }))
-        }
+        "keystone" if s.noauth_default_admin => Err(invalid(
+            "noauth_default_admin",
+            "applies to auth noauth only; with keystone every call needs a token",
+        )),
+        "keystone" => keystone_config(&s.keystone).map(AuthConfig::Keystone),
         other => Err(invalid(
             "auth",
             format!("'{other}' is neither noauth nor keystone"),
         )),
     }
+}
+
+/// How trunkd (the server or an agent) calls Keystone: its URL and one complete service
+/// credential.
+fn keystone_config(k: &KeystoneSettings) -> Result<KeystoneConfig, ConfigError> {
+    let url = k.keystone_url.clone().ok_or_else(|| {
+        invalid(
+            "keystone_url",
+            "auth keystone needs Keystone's URL, e.g. http://keystone:5000",
+        )
+    })?;
+    if url.starts_with("https://") {
+        // No TLS stack is built in yet (it would be the largest dependency of all).
+        return Err(invalid(
+            "keystone_url",
+            "https is not supported yet: reach Keystone's internal http endpoint",
+        ));
+    }
+    if !url.starts_with("http://") {
+        return Err(invalid(
+            "keystone_url",
+            format!("'{url}' is not an http:// URL"),
+        ));
+    }
+    let credential = match (
+        &k.keystone_application_credential_id,
+        &k.keystone_application_credential_secret,
+        &k.keystone_username,
+        &k.keystone_password,
+    ) {
+        (Some(id), Some(secret), None, None) => KeystoneCredential::ApplicationCredential {
+            id: id.clone(),
+            secret: secret.clone(),
+        },
+        (None, None, Some(username), Some(password)) => KeystoneCredential::Password {
+            username: username.clone(),
+            password: password.clone(),
+            user_domain_name: k.keystone_user_domain_name.clone(),
+            project_name: k.keystone_project_name.clone(),
+            project_domain_name: k.keystone_project_domain_name.clone(),
+        },
+        _ => {
+            return Err(invalid(
+                "keystone_username",
+                "give keystone_username and keystone_password, or \
+                 keystone_application_credential_id and _secret (exactly one pair)",
+            ))
+        }
+    };
+    let ttl = at_least("keystone_cache_ttl", k.keystone_cache_ttl, 1, " second")?;
+    let size = at_least("keystone_cache_size", k.keystone_cache_size, 1, "")?;
+    Ok(KeystoneConfig {
+        url: url
+            .trim_end_matches('/')
+            .trim_end_matches("/v3")
+            .to_string(),
+        credential,
+        cache_ttl: Duration::from_secs(ttl),
+        cache_size: size,
+    })
 }
 
 /// The broker URL: required by the `ovs` driver, refused without it.
@@ -700,7 +707,7 @@ fn rabbitmq_url(drivers: &[String], url: Option<String>) -> Result<Option<String
 fn ovn_settings(
     drivers: &[String],
     connection: Option<String>,
-    interval: Option<u64>,
+    seconds: u64,
 ) -> Result<Option<OvnSettings>, ConfigError> {
     let loaded = drivers.iter().any(|d| d == "ovn");
     let Some(connection) = connection else {
@@ -721,7 +728,6 @@ fn ovn_settings(
     let nb_connection = connection
         .parse()
         .map_err(|message: String| invalid("ovn_nb_connection", message))?;
-    let seconds = interval.unwrap_or(DEFAULT_OVN_RECONCILE_INTERVAL);
     if seconds == 0 {
         return Err(invalid(
             "ovn_reconcile_interval",
@@ -740,7 +746,7 @@ mod tests {
 
     #[test]
     fn defaults_resolve() {
-        let config = resolve(FileSettings::default()).expect("defaults are valid");
+        let config = resolve(defaults()).expect("defaults are valid");
         assert_eq!(config.bind.to_string(), DEFAULT_BIND);
         assert_eq!(config.drivers, vec!["noop"]);
         assert_eq!(config.service.networks.vlan_ranges[0].first, 1000);
@@ -749,25 +755,25 @@ mod tests {
     #[test]
     fn bad_settings_name_themselves() {
         let cases = [
-            FileSettings {
-                bind: Some("nowhere".into()),
-                ..Default::default()
+            ServerSettings {
+                bind: "nowhere".into(),
+                ..defaults()
             },
-            FileSettings {
-                drivers: Some(vec![]),
-                ..Default::default()
+            ServerSettings {
+                drivers: vec![],
+                ..defaults()
             },
-            FileSettings {
-                network_vlan_ranges: Some(vec!["physnet1:0:5000".into()]),
-                ..Default::default()
+            ServerSettings {
+                network_vlan_ranges: vec!["physnet1:0:5000".into()],
+                ..defaults()
             },
-            FileSettings {
-                vxlan_range: Some("9:1".into()),
-                ..Default::default()
+            ServerSettings {
+                vxlan_range: "9:1".into(),
+                ..defaults()
             },
-            FileSettings {
-                tenant_network_type: Some("ethernet".into()),
-                ..Default::default()
+            ServerSettings {
+                tenant_network_type: "ethernet".into(),
+                ..defaults()
             },
         ];
         let names = [
@@ -854,16 +860,16 @@ mod tests {
 
     #[test]
     fn quotas_default_to_neutrons_and_minus_one_is_no_limit() {
-        let config = resolve(FileSettings::default()).expect("defaults are valid");
+        let config = resolve(defaults()).expect("defaults are valid");
         assert_eq!(config.service.network_quota, Some(100));
         assert_eq!(config.service.subnet_quota, Some(100));
         assert_eq!(config.service.port_quota, Some(500));
         assert_eq!(config.service.trunk_quota, None);
-        let config = resolve(FileSettings {
-            network_quota: Some(-1),
-            subnet_quota: Some(0),
-            port_quota: Some(7),
-            ..Default::default()
+        let config = resolve(ServerSettings {
+            network_quota: -1,
+            subnet_quota: 0,
+            port_quota: 7,
+            ..defaults()
         })
         .expect("valid quotas");
         assert_eq!(config.service.network_quota, None);
@@ -871,23 +877,23 @@ mod tests {
         assert_eq!(config.service.port_quota, Some(7));
         for (settings, name) in [
             (
-                FileSettings {
-                    network_quota: Some(-2),
-                    ..Default::default()
+                ServerSettings {
+                    network_quota: -2,
+                    ..defaults()
                 },
                 "network_quota",
             ),
             (
-                FileSettings {
-                    subnet_quota: Some(-5),
-                    ..Default::default()
+                ServerSettings {
+                    subnet_quota: -5,
+                    ..defaults()
                 },
                 "subnet_quota",
             ),
             (
-                FileSettings {
-                    port_quota: Some(i64::MIN),
-                    ..Default::default()
+                ServerSettings {
+                    port_quota: i64::MIN,
+                    ..defaults()
                 },
                 "port_quota",
             ),
@@ -901,18 +907,78 @@ mod tests {
     }
 
     #[test]
-    fn higher_layers_win() {
-        let cli = FileSettings {
-            bind: Some("127.0.0.1:1".into()),
-            ..Default::default()
+    fn every_invalid_setting_is_reported_at_once() {
+        let errors = resolve(ServerSettings {
+            bind: "nowhere".into(),
+            max_body_bytes: 10,
+            trunk_quota: -5,
+            physical_mtu: 1,
+            auth: "kerberos".into(),
+            max_tags_per_resource: 0,
+            ..defaults()
+        })
+        .expect_err("invalid settings accepted");
+        let text = errors.to_string();
+        let names = [
+            "bind",
+            "max_body_bytes",
+            "trunk_quota",
+            "physical_mtu",
+            "auth",
+            "max_tags_per_resource",
+        ];
+        assert_eq!(errors.0.len(), names.len(), "{text}");
+        assert_eq!(text.lines().count(), names.len(), "{text}");
+        for name in names {
+            assert!(
+                text.lines()
+                    .any(|line| line.contains(&format!("setting {name}:"))),
+                "{name} not reported: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn policy_strict_is_carried_and_off_by_default() {
+        assert!(!resolve(defaults()).expect("defaults").policy_strict);
+        let config = resolve(ServerSettings {
+            policy_strict: true,
+            ..defaults()
+        })
+        .expect("valid");
+        assert!(config.policy_strict);
+    }
+
+    #[test]
+    fn the_agent_and_the_server_share_one_keystone_group() {
+        let keystone = KeystoneSettings {
+            keystone_url: Some("http://keystone:5000/v3/".into()),
+            keystone_username: Some("compute-1".into()),
+            keystone_password: Some(Secret("pw".into())),
+            ..defaults()
         };
-        let file = FileSettings {
-            bind: Some("127.0.0.1:2".into()),
-            physical_mtu: Some(9000),
-            ..Default::default()
+        let agent = resolve_agent(AgentSettings {
+            agent_host: Some("compute-1".into()),
+            agent_server: Some("http://controller:9696".into()),
+            keystone: keystone.clone(),
+            ..defaults()
+        })
+        .expect("valid agent settings");
+        let crate::agent::AgentCredential::Keystone(from_agent) = agent.credential else {
+            panic!("the agent does not use Keystone");
         };
-        let merged = cli.or(file);
-        assert_eq!(merged.bind.as_deref(), Some("127.0.0.1:1"));
-        assert_eq!(merged.physical_mtu, Some(9000));
+        let server = resolve(ServerSettings {
+            auth: "keystone".into(),
+            keystone,
+            ..defaults()
+        })
+        .expect("valid server settings");
+        assert_eq!(server.auth, AuthConfig::Keystone(from_agent.clone()));
+        assert_eq!(from_agent.url, "http://keystone:5000");
+        // An agent without a host, a server or a credential: all three reported.
+        let errors = resolve_agent(defaults()).expect_err("empty agent settings accepted");
+        for name in ["agent_host", "agent_server", "agent_token_file"] {
+            assert!(errors.to_string().contains(name), "{errors}");
+        }
     }
 }

@@ -219,9 +219,27 @@ async fn connect(config: &Config, create: bool) -> Result<Arc<dyn Store>, Startu
     }
 }
 
-/// `trunkd check-config`: every start-up check, writing nothing.
-pub async fn check_config(config: &Config) -> Result<(), StartupError> {
-    check_static(config)?;
+/// `trunkd check-config`: every start-up check, writing nothing; every failure, not only the
+/// first.
+pub async fn check_config(config: &Config) -> Result<(), Vec<StartupError>> {
+    let errors: Vec<StartupError> = [
+        load_policy(config).err(),
+        driver_kinds(config).err(),
+        load_agent_credentials(config).err(),
+        check_schema(config).await.err(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// The database exists and is at this binary's schema.
+async fn check_schema(config: &Config) -> Result<(), StartupError> {
     let store = connect(config, false).await?;
     let state = store.schema_state().await;
     store.close().await;

@@ -321,6 +321,55 @@ fn config_file_environment_and_flags_layer() {
 }
 
 #[test]
+fn check_config_reports_every_problem_at_once_naming_each_source() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("trunkd.toml");
+    std::fs::write(&file, "colour = \"red\"\nphysical_mtu = 100000\n").expect("write");
+    let mut command = trunkd();
+    command
+        .args(["check-config", "--config", file.to_str().expect("path")])
+        .args(["--data-dir", dir.path().to_str().expect("path")])
+        .args(["--bind", "nowhere"])
+        .env("TRUNKD_TRUNK_QUOTA", "ten")
+        .env("TRUNKD_TRUNK_QOUTA", "10");
+    let output = output_of(command);
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    for expected in [
+        "TRUNKD_TRUNK_QUOTA: invalid value 'ten'",
+        "TRUNKD_TRUNK_QOUTA: is not a trunkd setting",
+        "trunkd.toml: unknown key `colour`",
+        "setting physical_mtu",
+        "setting bind",
+    ] {
+        assert_eq!(
+            lines.iter().filter(|line| line.contains(expected)).count(),
+            1,
+            "{expected} not on one line: {text}"
+        );
+    }
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(!text.contains("--trunk-quota"), "{text}");
+    // With the settings right, the checks beyond them report together too.
+    let mut command = trunkd();
+    command.args([
+        "check-config",
+        "--data-dir",
+        dir.path().to_str().expect("path"),
+        "--policy-file",
+        "/nonexistent/policy.yaml",
+        "--agent-credentials-file",
+        "/nonexistent/agents.toml",
+    ]);
+    let text = stderr(&output_of(command));
+    for expected in ["policy_file", "agent_credentials_file", "does not exist"] {
+        assert!(text.contains(expected), "{expected} not in {text}");
+    }
+    assert_eq!(text.lines().count(), 3, "{text}");
+}
+
+#[test]
 fn a_restarted_server_keeps_its_data() {
     let server = Server::start();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
