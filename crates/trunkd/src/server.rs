@@ -145,8 +145,8 @@ fn start_drivers(kinds: &[DriverKind], store: &Arc<dyn Store>) -> DriverSet {
 
 /// The policy to serve with, warning about rules of the policy file trunkd does not know.
 pub fn load_policy(config: &Config) -> Result<Policy, StartupError> {
-    // Strict loading (refusing unknown rules) awaits its setting; see policy::load_for_server.
-    let (policy, warnings) = crate::policy::load_for_server(config.policy_file.as_deref(), false)?;
+    let (policy, warnings) =
+        crate::policy::load_for_server(config.policy_file.as_deref(), config.policy_strict)?;
     for warning in &warnings {
         tracing::warn!("{warning}");
     }

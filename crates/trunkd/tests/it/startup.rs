@@ -211,6 +211,37 @@ fn unknown_policy_rules_are_warned_about_not_refused() {
         !text.contains("'my_readers'"),
         "a used helper was reported: {text}"
     );
+
+    // With policy_strict the typo is refused, by name, before anything starts; the Neutron
+    // rule alone would still load (an operator's whole Neutron policy.yaml may carry it).
+    let strict = run(&[
+        "check-config",
+        "--data-dir",
+        data,
+        "--policy-file",
+        policy.to_str().expect("path"),
+        "--policy-strict",
+    ]);
+    let text = stderr(&strict);
+    assert!(!strict.status.success(), "a strict check passed: {text}");
+    assert!(
+        text.contains("get_trunks"),
+        "the refusal does not name the rule: {text}"
+    );
+    std::fs::write(
+        &policy,
+        "get_trunk: rule:my_readers\nmy_readers: role:auditor\ncreate_router: '@'\n",
+    )
+    .expect("write policy");
+    let strict = run(&[
+        "check-config",
+        "--data-dir",
+        data,
+        "--policy-file",
+        policy.to_str().expect("path"),
+        "--policy-strict",
+    ]);
+    assert!(strict.status.success(), "{}", stderr(&strict));
 }
 
 #[test]
