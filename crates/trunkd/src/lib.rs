@@ -17,6 +17,8 @@ pub mod model;
 pub mod notify;
 pub mod ovsdb;
 pub mod policy;
+pub mod readiness;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod supervisor;

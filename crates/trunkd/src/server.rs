@@ -22,10 +22,12 @@ use crate::drivers::{shared_segmentation_types, DriverSet, StatusReporter, Trunk
 use crate::http_server;
 use crate::model::SegmentationType;
 use crate::policy::{Policy, PolicyError};
+use crate::readiness::Readiness;
 use crate::service::Service;
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{SchemaState, Store};
+use crate::supervisor::TaskHandle;
 
 /// Segmentation types the service can validate (spec 3.1 rule 5).
 pub const VALIDATED_SEGMENTATION_TYPES: &[SegmentationType] =
@@ -124,18 +126,21 @@ pub fn driver_kinds(config: &Config) -> Result<Vec<DriverKind>, StartupError> {
     Ok(kinds)
 }
 
-/// Starts the drivers (the ovn driver connects in the background).
-fn start_drivers(kinds: &[DriverKind], store: &Arc<dyn Store>) -> DriverSet {
+/// Starts the drivers (the ovn driver connects in the background), their background tasks and
+/// dependencies under `readiness`.
+fn start_drivers(kinds: &[DriverKind], store: &Arc<dyn Store>, readiness: &Readiness) -> DriverSet {
     let drivers: Vec<Arc<dyn TrunkDriver>> = kinds
         .iter()
         .map(|kind| -> Arc<dyn TrunkDriver> {
             match kind {
                 DriverKind::Noop => Arc::new(NoopDriver),
-                DriverKind::Ovs { rabbitmq_url } => {
-                    Arc::new(OvsDriver::new(rabbitmq_url.clone(), store.clone()))
-                }
+                DriverKind::Ovs { rabbitmq_url } => Arc::new(OvsDriver::start(
+                    rabbitmq_url.clone(),
+                    store.clone(),
+                    readiness,
+                )),
                 DriverKind::Ovn(settings) => {
-                    Arc::new(OvnDriver::start(settings.clone(), store.clone()))
+                    Arc::new(OvnDriver::start(settings.clone(), store.clone(), readiness))
                 }
             }
         })
@@ -153,16 +158,45 @@ pub fn load_policy(config: &Config) -> Result<Policy, StartupError> {
     Ok(policy)
 }
 
-/// How callers are authenticated.
-fn auth_mode(config: &Config) -> Result<AuthMode, StartupError> {
+/// How callers are authenticated. With Keystone, Keystone is the dependency `keystone`.
+fn auth_mode(config: &Config, readiness: &Readiness) -> Result<AuthMode, StartupError> {
     Ok(match &config.auth {
         AuthConfig::NoAuth => AuthMode::NoAuth {
             default_admin: config.noauth_default_admin,
         },
         AuthConfig::Keystone(keystone) => AuthMode::Keystone(Arc::new(
-            KeystoneAuth::new(keystone.clone()).map_err(StartupError::Serve)?,
+            KeystoneAuth::new(keystone.clone())
+                .map_err(StartupError::Serve)?
+                .with_dependency(readiness.dependencies.register("keystone")),
         )),
     })
+}
+
+/// The probers of the dependencies the server itself owns: the database, and Keystone in
+/// keystone auth mode.
+fn probe_dependencies(
+    readiness: &Readiness,
+    store: &Arc<dyn Store>,
+    auth: &AuthMode,
+) -> Vec<TaskHandle> {
+    let database = readiness.dependencies.register("database");
+    // Start-up has just read the schema.
+    database.set_up();
+    let pinged = store.clone();
+    let mut probers = vec![readiness.probe("database-probe", database, move || {
+        let store = pinged.clone();
+        async move { store.ping().await.map_err(|e| e.to_string()) }
+    })];
+    if let AuthMode::Keystone(keystone) = auth {
+        if let Some(dependency) = readiness.dependencies.handle("keystone") {
+            let keystone = keystone.clone();
+            probers.push(readiness.probe("keystone-probe", dependency, move || {
+                let keystone = keystone.clone();
+                async move { keystone.probe().await }
+            }));
+        }
+    }
+    probers
 }
 
 /// Host agents' credentials; none configured means no agent may call.
@@ -304,9 +338,11 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         drivers: driver_kinds,
         agents,
     } = check_static(&config)?;
-    let auth = auth_mode(&config)?;
+    let readiness = Readiness::default();
+    let auth = auth_mode(&config, &readiness)?;
     let store = open_store(&config).await?;
-    let drivers = start_drivers(&driver_kinds, &store);
+    let drivers = start_drivers(&driver_kinds, &store, &readiness);
+    let probers = probe_dependencies(&readiness, &store, &auth);
     let listener = TcpListener::bind(config.bind)
         .await
         .map_err(|e| StartupError::Bind {
@@ -333,11 +369,15 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     let dispatcher = Dispatcher::new(store.clone(), drivers.clone(), reporter, wake)
         .with_feed(deliveries)
         .with_retention(config.outbox_retention);
-    let metrics = Arc::new(api::metrics::Metrics::new(
-        &dispatcher.stats,
-        service.status_transitions(),
-    ));
-    let dispatcher_task = tokio::spawn(dispatcher.run());
+    let metrics = Arc::new(
+        api::metrics::Metrics::new(&dispatcher.stats, service.status_transitions())
+            .with_readiness(&readiness),
+    );
+    let dispatcher = Arc::new(dispatcher);
+    let dispatcher_task = readiness.tasks.spawn("dispatcher", move || {
+        let dispatcher = dispatcher.clone();
+        async move { dispatcher.serve().await }
+    });
 
     let state = AppState {
         service,
@@ -348,6 +388,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         agents: Arc::new(agents),
         link_prefix: config.network_link_prefix.clone(),
         max_page: config.pagination_max_limit,
+        readiness: readiness.clone(),
     };
     tracing::info!(
         %address,
@@ -364,7 +405,9 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         shutdown_signal(),
     )
     .await;
-    dispatcher_task.abort();
+    // Every background task (the dispatcher, the probers, the drivers' tasks) is aborted.
+    drop((dispatcher_task, probers));
+    readiness.tasks.shutdown().await;
     tracing::info!("trunkd stopped");
     Ok(())
 }

@@ -18,17 +18,9 @@ use tokio::sync::Notify;
 
 use crate::model::TrunkStatus;
 use crate::ovsdb::{Client, MonitorEvent, Remote, Timing};
+use crate::supervisor::Supervisor;
 use server_api::{AgentAuth, ServerApi, ServerError};
 use wiring::Layout;
-
-/// Aborts a background task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
 
 /// How long a burst of switch changes is let settle before a pass.
 const SETTLE: Duration = Duration::from_millis(300);
@@ -71,7 +63,15 @@ pub async fn run(settings: AgentSettings) -> Result<(), String> {
         )),
     };
     let api = ServerApi::new(&settings.server, auth)?;
-    let switch = Client::start(settings.ovsdb.clone(), Timing::default());
+    // Background tasks (the switch session, the broker subscription) restart after a panic;
+    // they stop when this future is dropped.
+    let supervisor = Supervisor::new();
+    let switch = Client::start_supervised(
+        settings.ovsdb.clone(),
+        Timing::default(),
+        &supervisor,
+        "ovsdb-connection",
+    );
     let agent = Agent {
         settings,
         api,
@@ -94,11 +94,12 @@ pub async fn run(settings: AgentSettings) -> Result<(), String> {
         .await;
     let notified = Arc::new(Notify::new());
     let _subscription = match agent.settings.rabbitmq_url.clone() {
-        Some(url) => Some(AbortOnDrop(tokio::spawn(crate::notify::subscriber::run(
-            url,
-            agent.settings.host.clone(),
-            notified.clone(),
-        )))),
+        Some(url) => {
+            let (host, wake) = (agent.settings.host.clone(), notified.clone());
+            Some(supervisor.spawn("rabbitmq-subscription", move || {
+                crate::notify::subscriber::run(url.clone(), host.clone(), wake.clone())
+            }))
+        }
         None => {
             tracing::warn!("no rabbitmq_url: changes reach this agent at its periodic resync only");
             None

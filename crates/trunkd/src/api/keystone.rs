@@ -3,7 +3,9 @@
 //! accepting it), validates each caller's `X-Auth-Token` with `GET /v3/auth/tokens`, and maps
 //! the result to the caller's credentials. Validated tokens are cached until the token expires
 //! or the cache TTL passes, whichever is first, so a revoked token stops working within the TTL.
-//! Keystone unreachable means 503, never a silent allow.
+//! Keystone unreachable means 503, never a silent allow. In the server Keystone is a readiness
+//! dependency: every validation that reaches Keystone sets its state, and so does
+//! [`KeystoneAuth::probe`], run periodically in the background.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{KeystoneConfig, KeystoneCredential};
 use crate::policy::Credentials;
+use crate::readiness::Dependency;
 
 /// Renew the service token this long before it expires.
 const RENEW_BEFORE: Duration = Duration::from_secs(60);
@@ -66,6 +69,8 @@ pub struct KeystoneAuth {
     /// The service token and when to renew it.
     service_token: tokio::sync::Mutex<Option<(String, Instant)>>,
     cache: Mutex<HashMap<[u8; 32], Cached>>,
+    /// Keystone's readiness state, when the server tracks it.
+    dependency: Option<Dependency>,
 }
 
 fn expiry(text: &str) -> Result<DateTime<Utc>, String> {
@@ -90,7 +95,32 @@ impl KeystoneAuth {
             http,
             service_token: tokio::sync::Mutex::new(None),
             cache: Mutex::new(HashMap::new()),
+            dependency: None,
         })
+    }
+
+    /// Reports whether Keystone answers to `dependency`.
+    pub fn with_dependency(mut self, dependency: Dependency) -> Self {
+        self.dependency = Some(dependency);
+        self
+    }
+
+    /// Whether Keystone can be used now: this process holds a service token (logging in when
+    /// there is none or it is due for renewal) and Keystone answers its version document
+    /// (`GET /v3`) with anything but a server error. Cheap: no token is validated, and a
+    /// login happens only when one would anyway.
+    pub async fn probe(&self) -> Result<(), String> {
+        self.service_token(false).await.map_err(|e| e.to_string())?;
+        let response = self
+            .http
+            .get(format!("{}/v3", self.config.url))
+            .send()
+            .await
+            .map_err(|e| format!("Keystone unreachable: {e}"))?;
+        if response.status().is_server_error() {
+            return Err(format!("Keystone answered {}", response.status()));
+        }
+        Ok(())
     }
 
     /// Keystone's URL, for the `WWW-Authenticate` challenge.
@@ -131,6 +161,9 @@ impl KeystoneAuth {
                 return Ok(token.clone());
             }
         }
+        // A failed login leaves no token behind: the next caller (or probe) logs in again
+        // rather than reusing one Keystone may have just refused.
+        *held = None;
         let unavailable =
             |e: String| TokenError::Unavailable(format!("Keystone login failed: {e}"));
         let response = self
@@ -171,6 +204,22 @@ impl KeystoneAuth {
         if token.len() > 8192 || token.chars().any(|c| !c.is_ascii_graphic()) {
             return Err(TokenError::Invalid("The token is malformed.".into()));
         }
+        let outcome = self.validate_with_keystone(token, key).await;
+        if let Some(dependency) = &self.dependency {
+            match &outcome {
+                Err(TokenError::Unavailable(reason)) => dependency.set_down(reason.clone()),
+                Ok(_) | Err(TokenError::Invalid(_)) => dependency.set_up(),
+            }
+        }
+        outcome
+    }
+
+    /// Asks Keystone about `token` (not in the cache) and caches the answer.
+    async fn validate_with_keystone(
+        &self,
+        token: &str,
+        key: [u8; 32],
+    ) -> Result<Credentials, TokenError> {
         let mut reply = self.ask(token, false).await?;
         if reply.status() == reqwest::StatusCode::UNAUTHORIZED {
             // Our service token lapsed (or was revoked): log in again, once.

@@ -1,5 +1,6 @@
 //! Prometheus metrics: request counts and latency per operation, outbox lag, driver deliveries
-//! and failures. Served as text on `/metrics`.
+//! and failures, background tasks' restarts and the dependencies' states. Served as text on
+//! `/metrics`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,6 +18,7 @@ use prometheus_client::registry::Registry;
 
 use crate::api::AppState;
 use crate::drivers::dispatcher::DispatchStats;
+use crate::readiness::{Dependencies, Readiness};
 use crate::service::status::TransitionCounter;
 use crate::store::Store;
 
@@ -48,6 +50,8 @@ pub struct Metrics {
     outbox_pending: Gauge,
     outbox_retrying: Gauge,
     outbox_bytes: Gauge,
+    /// Dependencies whose checked states are read before each encoding.
+    dependencies: Option<Dependencies>,
 }
 
 impl Metrics {
@@ -106,7 +110,17 @@ impl Metrics {
             outbox_pending,
             outbox_retrying,
             outbox_bytes,
+            dependencies: None,
         }
+    }
+
+    /// Adds the supervised tasks' and the dependencies' metrics (`trunkd_task_restarts_total`,
+    /// `trunkd_task_up`, `trunkd_dependency_up`).
+    pub fn with_readiness(mut self, readiness: &Readiness) -> Self {
+        readiness.tasks.register_metrics(&mut self.registry);
+        readiness.dependencies.register_metrics(&mut self.registry);
+        self.dependencies = Some(readiness.dependencies.clone());
+        self
     }
 
     /// The metrics in OpenMetrics text, with the outbox gauges read from `store` now.
@@ -118,6 +132,9 @@ impl Metrics {
                 self.outbox_bytes.set(backlog.bytes);
             }
             Err(error) => tracing::warn!(%error, "could not count pending outbox events"),
+        }
+        if let Some(dependencies) = &self.dependencies {
+            dependencies.refresh();
         }
         self.encode()
     }

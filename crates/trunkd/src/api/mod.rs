@@ -48,6 +48,8 @@ pub struct AppState {
     pub link_prefix: Option<String>,
     /// Most items one list answer holds (`pagination_max_limit`); none: no limit.
     pub max_page: Option<usize>,
+    /// Dependencies and background tasks, for `/readyz`.
+    pub readiness: crate::readiness::Readiness,
 }
 
 /// The whole HTTP application.

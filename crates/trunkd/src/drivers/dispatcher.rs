@@ -126,6 +126,12 @@ impl Dispatcher {
 
     /// Runs until the task is dropped.
     pub async fn run(self) {
+        self.serve().await
+    }
+
+    /// Runs until the task is dropped; borrowed, so a supervisor can start it again after a
+    /// panic with the same counters and lease owner.
+    pub async fn serve(&self) {
         let mut last_prune = tokio::time::Instant::now();
         loop {
             if last_prune.elapsed() >= self.prune_every() {

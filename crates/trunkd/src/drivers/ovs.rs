@@ -3,7 +3,7 @@
 //! their status itself; so this driver moves no status. After each committed trunk change it
 //! notifies the agents of the hosts concerned over RabbitMQ (ids and revisions only), and the
 //! event counts as delivered only once the broker confirmed every notification. Before commit
-//! it vetoes subports the agents could not carry.
+//! it vetoes subports the agents could not carry. The broker is a readiness dependency.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -15,21 +15,35 @@ use crate::ids::TrunkId;
 use crate::model::SegmentationType;
 use crate::notify::publisher::Publisher;
 use crate::notify::Notification;
+use crate::readiness::Readiness;
 use crate::store::{PendingEvent, ResourceKind, Store};
+use crate::supervisor::TaskHandle;
 
 pub const SEGMENTATION_TYPES: &[SegmentationType] =
     &[SegmentationType::Vlan, SegmentationType::Inherit];
 
 pub struct OvsDriver {
-    publisher: Publisher,
+    publisher: Arc<Publisher>,
     store: Arc<dyn Store>,
+    /// Keeps the broker's readiness state current; dropped with the driver.
+    _prober: TaskHandle,
 }
 
 impl OvsDriver {
-    pub fn new(rabbitmq_url: String, store: Arc<dyn Store>) -> Self {
+    /// The driver, with the broker as the dependency `broker` of `readiness`, probed in the
+    /// background.
+    pub fn start(rabbitmq_url: String, store: Arc<dyn Store>, readiness: &Readiness) -> Self {
+        let broker = readiness.dependencies.register("broker");
+        let publisher = Arc::new(Publisher::new(rabbitmq_url).with_dependency(broker.clone()));
+        let probed = publisher.clone();
+        let prober = readiness.probe("broker-probe", broker, move || {
+            let publisher = probed.clone();
+            async move { publisher.probe().await }
+        });
         Self {
-            publisher: Publisher::new(rabbitmq_url),
+            publisher,
             store,
+            _prober: prober,
         }
     }
 

@@ -1,13 +1,15 @@
 //! Publishes notifications with publisher confirms: `publish` returns only once the broker has
 //! taken responsibility for the message, so the outbox marks an event done only then. The
 //! connection is opened on first use and dropped on any failure, to be opened again by the next
-//! attempt (the outbox retries with backoff while the broker is away).
+//! attempt (the outbox retries with backoff while the broker is away). Every publication, and
+//! a periodic [`Publisher::probe`], sets the broker's readiness state when one is attached.
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use tokio::sync::Mutex;
 
 use super::{routing_key, Notification, EXCHANGE};
+use crate::readiness::{Dependency, State};
 
 /// How long one publication (connect, publish, confirm) may take.
 const PUBLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -15,6 +17,8 @@ const PUBLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 pub struct Publisher {
     url: String,
     session: Mutex<Option<(Connection, Channel)>>,
+    /// The broker's readiness state, set by each publication.
+    dependency: Option<Dependency>,
 }
 
 impl Publisher {
@@ -22,6 +26,42 @@ impl Publisher {
         Self {
             url,
             session: Mutex::new(None),
+            dependency: None,
+        }
+    }
+
+    /// Reports each publication's outcome to `dependency`.
+    pub fn with_dependency(mut self, dependency: Dependency) -> Self {
+        self.dependency = Some(dependency);
+        self
+    }
+
+    /// Whether the broker can be reached: the open connection is still connected, or a new
+    /// one opens (and is kept for the next publication). A publication in progress is its own
+    /// probe, so this one does not wait for it.
+    pub async fn probe(&self) -> Result<(), String> {
+        let Ok(mut session) = self.session.try_lock() else {
+            // The publication will tell; meanwhile the state stays what it was.
+            return match self.dependency.as_ref().map(Dependency::state) {
+                Some(State::Down(reason)) => Err(reason),
+                Some(State::Unknown) => Err("a first publication is in progress".into()),
+                Some(State::Up) | None => Ok(()),
+            };
+        };
+        if let Some((connection, channel)) = session.as_ref() {
+            if connection.status().connected() && channel.status().connected() {
+                return Ok(());
+            }
+        }
+        if let Some((connection, _)) = session.take() {
+            let _ = connection.close(0, "trunkd: reconnecting".into()).await;
+        }
+        match self.open().await {
+            Ok(opened) => {
+                *session = Some(opened);
+                Ok(())
+            }
+            Err(error) => Err(format!("RabbitMQ at {}: {error}", super::redact(&self.url))),
         }
     }
 
@@ -77,6 +117,10 @@ impl Publisher {
                 let _ = connection.close(0, "trunkd: reconnecting".into()).await;
             }
         }
-        outcome.map_err(|e| format!("RabbitMQ at {}: {e}", super::redact(&self.url)))
+        let outcome = outcome.map_err(|e| format!("RabbitMQ at {}: {e}", super::redact(&self.url)));
+        if let Some(dependency) = &self.dependency {
+            dependency.observe(&outcome);
+        }
+        outcome
     }
 }

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 use super::connection::{Connection, MonitorEvent, MonitorRoutes};
 use super::remote::Remote;
 use super::OvsdbError;
+use crate::supervisor::{Supervisor, TaskHandle};
 
 /// Timing of the session; the defaults suit a database on the same network.
 #[derive(Debug, Clone, Copy)]
@@ -61,12 +62,12 @@ struct Shared {
 
 pub struct Client {
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<()>,
+    /// The connecting task; dropping it stops the task.
+    _task: TaskHandle,
 }
 
 impl Drop for Client {
     fn drop(&mut self) {
-        self.task.abort();
         if let Some(connection) = self.shared.current.borrow().as_ref() {
             connection.close();
         }
@@ -76,6 +77,16 @@ impl Drop for Client {
 impl Client {
     /// Starts connecting in the background; returns at once.
     pub fn start(remote: Remote, timing: Timing) -> Self {
+        Self::start_supervised(remote, timing, &Supervisor::new(), "ovsdb-connection")
+    }
+
+    /// Like [`Self::start`], with the connecting task named `task` under `supervisor`.
+    pub fn start_supervised(
+        remote: Remote,
+        timing: Timing,
+        supervisor: &Supervisor,
+        task: &'static str,
+    ) -> Self {
         let (current, _) = watch::channel(None);
         let shared = Arc::new(Shared {
             remote,
@@ -85,12 +96,25 @@ impl Client {
             monitors: tokio::sync::Mutex::new(Vec::new()),
             next_monitor: AtomicU64::new(1),
         });
-        let task = tokio::spawn(stay_connected(shared.clone()));
-        Self { shared, task }
+        let connecting = shared.clone();
+        let task = supervisor.spawn(task, move || stay_connected(connecting.clone()));
+        Self {
+            shared,
+            _task: task,
+        }
     }
 
     pub fn remote(&self) -> &Remote {
         &self.shared.remote
+    }
+
+    /// Whether a live connection is up now (no I/O: for readiness).
+    pub fn is_connected(&self) -> bool {
+        self.shared
+            .current
+            .borrow()
+            .as_ref()
+            .is_some_and(|connection| !connection.is_closed())
     }
 
     /// The live connection, waiting up to `wait` for one.
@@ -224,6 +248,11 @@ async fn start_monitor(
 
 /// The background task: connect, serve, notice the end, back off, repeat.
 async fn stay_connected(shared: Arc<Shared>) {
+    // Restarted after a panic: the connection the failed run published is not watched any
+    // more, so it is replaced.
+    if let Some(stale) = shared.current.send_replace(None) {
+        stale.close();
+    }
     let timing = shared.timing;
     let mut pause = timing.reconnect_min;
     let mut reported_down = false;

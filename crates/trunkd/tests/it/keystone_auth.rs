@@ -1,11 +1,14 @@
 //! `--auth keystone` against a fake Keystone speaking the v3 token API: the whole default
 //! policy table through real tokens, 401 with a Keystone challenge for missing, malformed,
 //! unknown and expired tokens, 503 (never an allow) when Keystone is unreachable, a cache that
-//! spares Keystone and honours revocation within its TTL, and service-token renewal.
+//! spares Keystone and honours revocation within its TTL, and service-token renewal;
+//! `/readyz` not ready while Keystone is unreachable or hangs, and ready again after.
 
 use crate::common;
 use crate::fake_keystone;
 use crate::policy_cases;
+use crate::readyz;
+use crate::tcp_proxy;
 
 use std::time::Duration;
 
@@ -259,4 +262,76 @@ async fn the_agent_process_logs_in_to_keystone_as_its_service_user() {
     .await;
     let _ = agent.kill();
     let _ = agent.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_keystone_going_away_hanging_and_returning() {
+    let keystone = FakeKeystone::start().await;
+    let address: std::net::SocketAddr = keystone
+        .url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the fake's address");
+    // The server reaches Keystone through a proxy the test can cut or make hang.
+    let proxy = tcp_proxy::TcpProxy::start(address).await;
+    let mut args = keystone.server_args("300");
+    let proxied = format!("http://127.0.0.1:{}", proxy.port);
+    args[3] = proxied.clone();
+    assert_eq!(args[2], "--keystone-url");
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start_with(&refs);
+    let ready = readyz::until_ready(&server.base, Duration::from_secs(10)).await;
+    assert_eq!(ready, json!({"status": "ready", "drivers": ["noop"]}));
+    let token = keystone.issue("alice", "p1", &["member", "reader"], hours(1));
+
+    // Keystone unreachable: API calls get 503, and so does /readyz, naming keystone only.
+    proxy.down();
+    let fresh = keystone.issue("bob", "p1", &["member", "reader"], hours(1));
+    server
+        .with_token(&fresh)
+        .get("/v2.0/trunks")
+        .await
+        .expect_error(503, "ServiceUnavailable");
+    let (body, slowest) =
+        readyz::until_down(&server.base, "keystone", Duration::from_secs(10)).await;
+    assert_eq!(body["dependencies"], json!({"keystone": "down"}), "{body}");
+    assert_eq!(body["tasks"], json!({}), "{body}");
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("trunkd_dependency_up{dependency=\"keystone\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("trunkd_dependency_up{dependency=\"database\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("trunkd_task_up{task=\"keystone-probe\"} 1"),
+        "{metrics}"
+    );
+    println!("keystone refused: slowest /readyz {slowest:?}");
+
+    // Back: ready again without a restart, and calls work.
+    proxy.up().await;
+    readyz::until_ready(&server.base, Duration::from_secs(10)).await;
+    server
+        .with_token(&token)
+        .get("/v2.0/trunks")
+        .await
+        .expect(200);
+
+    // Keystone accepts connections and never answers: /readyz still answers at once, and
+    // says not ready once a probe has run out of time.
+    proxy.stall().await;
+    let (body, slowest) =
+        readyz::until_down(&server.base, "keystone", Duration::from_secs(15)).await;
+    assert_eq!(body["dependencies"], json!({"keystone": "down"}), "{body}");
+    println!("keystone hanging: slowest /readyz {slowest:?}");
+    proxy.up().await;
+    readyz::until_ready(&server.base, Duration::from_secs(10)).await;
 }

@@ -6,6 +6,7 @@ pub mod fake_keystone;
 pub mod nbdb;
 pub mod pgdb;
 pub mod policy_cases;
+pub mod readyz;
 pub mod real_keystone;
 pub mod support;
 pub mod tcp_proxy;

@@ -1,10 +1,12 @@
 //! The `ovn` driver against a real OVN northbound database (ovsdb-server started by the
 //! harness): what networks, ports and trunks become in the database, one NB transaction per
 //! API operation even for 4,094 subports, catching up after the database was down, harmless
-//! re-delivery of old events, and the reconciler repairing hand-made drift.
+//! re-delivery of old events, the reconciler repairing hand-made drift, and `/readyz` naming
+//! the northbound database while it is down.
 
 use crate::common;
 use crate::nbdb;
+use crate::readyz;
 
 use std::time::Duration;
 
@@ -268,8 +270,18 @@ async fn events_wait_while_the_database_is_down_and_catch_up() {
     let sub = admin.port(&network, json!({})).await;
     admin.wait_for_outbox_drained().await;
     wait_for_port_rows(&nb, 2);
+    let ready = readyz::until_ready(&server.base, Duration::from_secs(10)).await;
+    assert_eq!(ready, json!({"status": "ready", "drivers": ["ovn"]}));
 
     nb.down();
+    let (not_ready, slowest) =
+        readyz::until_down(&server.base, "ovn", Duration::from_secs(10)).await;
+    assert_eq!(
+        not_ready["dependencies"],
+        json!({"ovn": "down"}),
+        "{not_ready}"
+    );
+    println!("NB database stopped: slowest /readyz {slowest:?}");
     // The create waits for the driver at most --driver-wait (1 s here), then answers with what
     // it committed; the outbox carries on.
     let started = std::time::Instant::now();
@@ -300,6 +312,7 @@ async fn events_wait_while_the_database_is_down_and_catch_up() {
 
     nb.up();
     admin.wait_for_status(&trunk, "ACTIVE").await;
+    readyz::until_ready(&server.base, Duration::from_secs(10)).await;
     assert_eq!(
         optional(&nb, &sub, "parent_name").as_deref(),
         Some(parent.as_str())

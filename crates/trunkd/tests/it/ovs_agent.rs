@@ -3,13 +3,14 @@
 //! trunk (checked with ovs-vsctl), `ofproto/trace` proves a frame on VLAN N leaves through
 //! subport N's patch pair into its network's local VLAN and no other, removals unwire, a killed
 //! agent converges on restart, with the broker unreachable the server's events wait while the
-//! agent catches up by resync, a migration to another host takes the wiring away from this one,
+//! agent catches up by resync (and `/readyz` names the broker), a migration to another host takes the wiring away from this one,
 //! and unbinding the parent takes the trunk DOWN.
 //!
 //! Until the broker-down phase the agent's periodic resync is an hour: every change reaches it
 //! through a RabbitMQ notification (or, after a restart, its start-up pass).
 
 use crate::common;
+use crate::readyz;
 use crate::tcp_proxy;
 use crate::vswitch;
 
@@ -306,7 +307,14 @@ async fn the_agent_wires_trunks_into_open_vswitch() {
         .expect("report");
     assert_eq!(reported.status(), 200);
     admin.wait_for_status(&trunk, "ACTIVE").await;
+    readyz::until_ready(&server.base, Duration::from_secs(10)).await;
     proxy.down();
+    let (not_ready, _) = readyz::until_down(&server.base, "broker", Duration::from_secs(15)).await;
+    assert_eq!(
+        not_ready["dependencies"],
+        json!({"broker": "down"}),
+        "{not_ready}"
+    );
     admin
         .put(
             &format!("/v2.0/trunks/{trunk}/add_subports"),
@@ -326,6 +334,7 @@ async fn the_agent_wires_trunks_into_open_vswitch() {
     );
     proxy.up().await;
     admin.wait_for_outbox_drained().await;
+    readyz::until_ready(&server.base, Duration::from_secs(10)).await;
     drop(agent);
     agent = start_agent(&server, &switch, &token_file, &agent_broker, 3600);
 

@@ -1,13 +1,15 @@
 //! PostgreSQL going away and coming back: meanwhile requests get a 503 NeutronError and
-//! `/readyz` says not ready, nothing is half-written, and the server recovers by itself.
+//! `/readyz` says not ready (naming the database, and answering at once), nothing is
+//! half-written, and the server recovers by itself.
 //! The test runs its own PostgreSQL cluster (initdb in a temp dir) so it can stop it without
 //! disturbing anything else.
 
 use crate::common;
+use crate::readyz;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::kit::{self, settle};
 use common::Identity;
@@ -138,10 +140,25 @@ async fn a_database_outage_is_503_and_heals_without_restart() {
         .post("/v2.0/networks", json!({"network": {"name": "during"}}))
         .await
         .expect_error(503, "ServiceUnavailable");
-    admin
+    let asked = Instant::now();
+    let not_ready = admin
         .get("/readyz")
         .await
         .expect_error(503, "ServiceUnavailable");
+    let first = asked.elapsed();
+    assert!(first < readyz::ANSWER_WITHIN, "{first:?}");
+    println!("database stopped: the first /readyz answered in {first:?}");
+    assert_eq!(
+        not_ready.body["dependencies"],
+        json!({"database": "down"}),
+        "{}",
+        not_ready.body
+    );
+    // The first answer found the database gone; later ones know it is.
+    let (status, _, took) = readyz::ask(&server.base).await;
+    assert_eq!(status, 503);
+    assert!(took < Duration::from_millis(600), "{took:?}");
+    println!("database stopped: /readyz answered in {took:?}");
 
     cluster.start();
     let admin = &admin;
@@ -165,7 +182,8 @@ async fn a_database_outage_is_503_and_heals_without_restart() {
         },
     )
     .await;
-    admin.get("/readyz").await.expect(200);
+    let ready = admin.get("/readyz").await.expect(200);
+    assert_eq!(ready, json!({"status": "ready", "drivers": ["noop"]}));
     admin
         .get(&format!("/v2.0/networks/{before}"))
         .await

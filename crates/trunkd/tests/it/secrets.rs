@@ -196,6 +196,16 @@ async fn a_serving_server_logs_no_password() {
     .expect("bind");
     assert_eq!(bound.status().as_u16(), 200);
     tokio::time::sleep(Duration::from_secs(3)).await;
+    // Not ready, naming the broker, and without its password.
+    let ready = client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status().as_u16(), 503);
+    let body = ready.text().await.expect("body");
+    assert!(body.contains("\"broker\":\"down\""), "{body}");
+    assert!(!body.contains("hunter2"), "{body}");
     let _ = child.kill();
     let output = child.wait_with_output().expect("output");
     let log = String::from_utf8_lossy(&output.stderr);

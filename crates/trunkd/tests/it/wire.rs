@@ -519,6 +519,14 @@ async fn health_readiness_and_metrics() {
     assert!(text.contains("trunkd_outbox_pending_events"), "{text}");
     assert!(text.contains("trunkd_driver_deliveries_total"), "{text}");
     assert!(text.contains("trunkd_outbox_retrying_events 0"), "{text}");
+    for line in [
+        "trunkd_task_up{task=\"dispatcher\"} 1",
+        "trunkd_task_up{task=\"database-probe\"} 1",
+        "trunkd_task_restarts_total{task=\"dispatcher\"} 0",
+        "trunkd_dependency_up{dependency=\"database\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
     // The counter counts reports of drivers and agents; noop settles in the write's own
     // transaction and reports nothing (driver_faults.rs counts a reporting driver's).
     assert!(

@@ -25,7 +25,9 @@ use async_trait::async_trait;
 use super::{DriverError, Settlement, StatusReporter, TrunkChange, TrunkDriver};
 use crate::model::{SegmentationType, TrunkStatus};
 use crate::ovsdb::{Client, Remote, Timing};
+use crate::readiness::Readiness;
 use crate::store::{PendingEvent, ResourceKind, Store};
+use crate::supervisor::TaskHandle;
 use sync::{Engine, Scope};
 
 /// `inherit` is accepted when the network's segmentation is a VLAN (see `precommit`).
@@ -42,16 +44,8 @@ pub struct OvnSettings {
 
 pub struct OvnDriver {
     engine: Arc<Engine>,
-    /// The name-index follower and the reconciler.
-    background: [tokio::task::JoinHandle<()>; 2],
-}
-
-impl Drop for OvnDriver {
-    fn drop(&mut self) {
-        for task in &self.background {
-            task.abort();
-        }
-    }
+    /// The name-index follower and the reconciler, supervised; dropped with the driver.
+    _background: [TaskHandle; 2],
 }
 
 /// Trunk events after which the trunk is wired and may go ACTIVE.
@@ -64,23 +58,42 @@ const ACTIVATING_EVENTS: &[&str] = &[
 
 impl OvnDriver {
     /// Connects in the background (start-up does not wait for the database) and starts the
-    /// reconciler.
-    pub fn start(settings: OvnSettings, store: Arc<dyn Store>) -> Self {
-        let client = Arc::new(Client::start(settings.nb_connection, Timing::default()));
+    /// reconciler, its tasks under `readiness`'s supervisor. The northbound connection is the
+    /// dependency `ovn`: ready while the session is connected.
+    pub fn start(settings: OvnSettings, store: Arc<dyn Store>, readiness: &Readiness) -> Self {
+        let client = Arc::new(Client::start_supervised(
+            settings.nb_connection,
+            Timing::default(),
+            &readiness.tasks,
+            "ovn-nb-connection",
+        ));
+        let session = Arc::downgrade(&client);
+        readiness
+            .dependencies
+            .register_check("ovn", move || match session.upgrade() {
+                Some(client) if client.is_connected() => Ok(()),
+                Some(client) => Err(format!(
+                    "not connected to the OVN northbound database at {}",
+                    client.remote()
+                )),
+                None => Err("the OVN driver stopped".into()),
+            });
         let engine = Arc::new(Engine::new(client, store));
         let connected = Arc::new(tokio::sync::Notify::new());
+        let (names, reconciler) = (engine.clone(), engine.clone());
+        let (names_connected, interval) = (connected.clone(), settings.reconcile_interval);
         let background = [
-            tokio::spawn(reconcile::follow_port_names(
-                engine.clone(),
-                connected.clone(),
-            )),
-            tokio::spawn(reconcile::run(
-                engine.clone(),
-                settings.reconcile_interval,
-                connected,
-            )),
+            readiness.tasks.spawn("ovn-port-names", move || {
+                reconcile::follow_port_names(names.clone(), names_connected.clone())
+            }),
+            readiness.tasks.spawn("ovn-reconciler", move || {
+                reconcile::run(reconciler.clone(), interval, connected.clone())
+            }),
         ];
-        Self { engine, background }
+        Self {
+            engine,
+            _background: background,
+        }
     }
 
     /// What an event asks to bring in line; `None` for events that change nothing in OVN.

@@ -1,5 +1,6 @@
 //! A TCP forwarder that a test can take down and bring back, to make a real service (the
-//! RabbitMQ broker) unreachable for one process without stopping it for everybody else.
+//! RabbitMQ broker, a Keystone) unreachable for one process without stopping it for everybody
+//! else; or make it hang: connections accepted and never answered.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -51,11 +52,41 @@ impl TcpProxy {
         }
     }
 
-    /// Accepts connections again, on the same port.
+    /// The proxy's port again, once the aborted listener has let go of it.
+    async fn bind_again(&self) -> TcpListener {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(listener) => return listener,
+                Err(error) => {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "bind the proxy again: {error}"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+        }
+    }
+
+    /// Cuts the open connections, then accepts new ones and never answers them (a service
+    /// that hangs).
+    pub async fn stall(&self) {
+        self.down();
+        let listener = self.bind_again().await;
+        let hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((inbound, _)) = listener.accept().await {
+                held.push(inbound);
+            }
+        });
+        self.tasks.lock().expect("tasks").push(hold);
+    }
+
+    /// Accepts and forwards connections again, on the same port.
     pub async fn up(&self) {
-        let listener = TcpListener::bind(("127.0.0.1", self.port))
-            .await
-            .expect("bind the proxy again");
+        self.down();
+        let listener = self.bind_again().await;
         self.serve(listener);
     }
 }

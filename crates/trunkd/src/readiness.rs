@@ -1,0 +1,370 @@
+//! What `/readyz` answers from: the state of each connection the server depends on, and of its
+//! supervised background tasks ([`crate::supervisor`]). Ready means every dependency is up and
+//! every task is running; otherwise `/readyz` is a 503 naming what is not.
+//!
+//! A dependency's state is cached, so `/readyz` never waits on a dependency that hangs. It is
+//! set by whoever owns the connection: a request that finds Keystone unreachable marks it down
+//! at once, and a background prober ([`keep_probing`], under the supervisor) checks it every few
+//! seconds, with a time limit, so it also comes back up by itself. A dependency may instead
+//! have a `check`: a cheap function without I/O that reads the connection owner's own state
+//! (the OVN northbound session knows whether it is connected). `/metrics` shows each one as
+//! `trunkd_dependency_up{dependency}`.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::supervisor::{Supervisor, TaskStatus};
+
+/// How often an up dependency is probed.
+pub const PROBE_EVERY: Duration = Duration::from_secs(5);
+/// How often a down (or not yet checked) dependency is probed.
+pub const PROBE_RETRY: Duration = Duration::from_secs(1);
+/// Time limit on one probe: beyond it the dependency counts as down.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A dependency's last known state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Not checked yet (counts as not ready).
+    Unknown,
+    Up,
+    /// Unreachable, with why (logged, not served: it may name internal addresses).
+    Down(String),
+}
+
+impl State {
+    pub fn is_up(&self) -> bool {
+        matches!(self, State::Up)
+    }
+
+    /// The word `/readyz` shows.
+    pub fn word(&self) -> &'static str {
+        match self {
+            State::Unknown => "unknown",
+            State::Up => "up",
+            State::Down(_) => "down",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DependencyLabels {
+    dependency: String,
+}
+
+type Check = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+enum Source {
+    /// Set through a [`Dependency`] handle.
+    Cached(Dependency),
+    /// Read from the connection's owner when asked.
+    Check(Check),
+}
+
+/// The values behind these locks are replaced whole: a poisoned lock still holds a valid one.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The registry of dependencies; cheap to clone (clones share it).
+#[derive(Clone, Default)]
+pub struct Dependencies {
+    entries: Arc<Mutex<BTreeMap<&'static str, Source>>>,
+    up: Family<DependencyLabels, Gauge>,
+}
+
+/// The handle its owner sets one dependency's state through.
+#[derive(Clone)]
+pub struct Dependency {
+    name: &'static str,
+    state: Arc<Mutex<State>>,
+    up: Gauge,
+}
+
+impl Dependency {
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    pub fn state(&self) -> State {
+        lock(&self.state).clone()
+    }
+
+    /// Records a change, logging it when the dependency goes down or comes back.
+    pub fn set(&self, state: State) {
+        let previous = std::mem::replace(&mut *lock(&self.state), state.clone());
+        self.up.set(i64::from(state.is_up()));
+        match (&previous, &state) {
+            (State::Up, State::Up) | (State::Down(_), State::Down(_)) => {}
+            (_, State::Up) => tracing::info!(dependency = self.name, "dependency is up"),
+            (_, State::Down(reason)) => {
+                tracing::warn!(dependency = self.name, %reason, "dependency is down")
+            }
+            (_, State::Unknown) => {}
+        }
+    }
+
+    pub fn set_up(&self) {
+        self.set(State::Up);
+    }
+
+    pub fn set_down(&self, reason: impl Into<String>) {
+        self.set(State::Down(reason.into()));
+    }
+
+    /// Sets the state from a probe's or a call's outcome.
+    pub fn observe<E: std::fmt::Display>(&self, outcome: &Result<(), E>) {
+        match outcome {
+            Ok(()) => self.set_up(),
+            Err(error) => self.set_down(error.to_string()),
+        }
+    }
+}
+
+impl Dependencies {
+    /// A dependency whose state its owner sets; `Unknown` until then.
+    pub fn register(&self, name: &'static str) -> Dependency {
+        let state = Arc::new(Mutex::new(State::Unknown));
+        let up = self
+            .up
+            .get_or_create(&DependencyLabels {
+                dependency: name.to_string(),
+            })
+            .clone();
+        up.set(0);
+        let dependency = Dependency { name, state, up };
+        lock(&self.entries).insert(name, Source::Cached(dependency.clone()));
+        dependency
+    }
+
+    /// The handle of a dependency registered with [`Self::register`].
+    pub fn handle(&self, name: &str) -> Option<Dependency> {
+        match lock(&self.entries).get(name) {
+            Some(Source::Cached(dependency)) => Some(dependency.clone()),
+            _ => None,
+        }
+    }
+
+    /// A dependency read through `check`, which must be cheap and must not block.
+    pub fn register_check(
+        &self,
+        name: &'static str,
+        check: impl Fn() -> Result<(), String> + Send + Sync + 'static,
+    ) {
+        lock(&self.entries).insert(name, Source::Check(Arc::new(check)));
+        self.refresh();
+    }
+
+    /// Every dependency's state now (checks are run), by name; updates the gauges.
+    pub fn states(&self) -> Vec<(&'static str, State)> {
+        let entries = lock(&self.entries);
+        entries
+            .iter()
+            .map(|(name, source)| {
+                let state = match source {
+                    Source::Cached(dependency) => dependency.state(),
+                    Source::Check(check) => match check() {
+                        Ok(()) => State::Up,
+                        Err(reason) => State::Down(reason),
+                    },
+                };
+                self.up
+                    .get_or_create(&DependencyLabels {
+                        dependency: name.to_string(),
+                    })
+                    .set(i64::from(state.is_up()));
+                (*name, state)
+            })
+            .collect()
+    }
+
+    /// Brings the gauges of checked dependencies up to date (before `/metrics` is encoded).
+    pub fn refresh(&self) {
+        let _ = self.states();
+    }
+
+    /// Adds `trunkd_dependency_up` to `registry`.
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        registry.register(
+            "dependency_up",
+            "Whether a connection the server depends on is up (1) or down or not yet checked (0)",
+            self.up.clone(),
+        );
+    }
+}
+
+/// What readiness is made of: the dependencies and the supervised tasks.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    pub tasks: Supervisor,
+    pub dependencies: Dependencies,
+}
+
+/// Why the server is not ready; empty when it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Dependencies not up, with their state.
+    pub dependencies: Vec<(&'static str, State)>,
+    /// Tasks not running.
+    pub tasks: Vec<TaskStatus>,
+}
+
+impl Report {
+    pub fn is_ready(&self) -> bool {
+        self.dependencies.is_empty() && self.tasks.is_empty()
+    }
+
+    /// One line naming what is not ready, e.g.
+    /// `dependency keystone is down; task dispatcher is restarting`.
+    pub fn summary(&self) -> String {
+        let dependencies = self
+            .dependencies
+            .iter()
+            .map(|(name, state)| format!("dependency {name} is {}", state.word()));
+        let tasks = self
+            .tasks
+            .iter()
+            .map(|task| format!("task {} is {}", task.name, task.phase.as_str()));
+        dependencies.chain(tasks).collect::<Vec<_>>().join("; ")
+    }
+}
+
+impl Readiness {
+    pub fn report(&self) -> Report {
+        Report {
+            dependencies: self
+                .dependencies
+                .states()
+                .into_iter()
+                .filter(|(_, state)| !state.is_up())
+                .collect(),
+            tasks: self.tasks.not_running(),
+        }
+    }
+
+    /// Supervises a prober that keeps `dependency` current with `probe` (see [`keep_probing`]).
+    pub fn probe<F, Fut>(
+        &self,
+        task: &'static str,
+        dependency: Dependency,
+        probe: F,
+    ) -> crate::supervisor::TaskHandle
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        let probe = Arc::new(probe);
+        self.tasks.spawn(task, move || {
+            let (dependency, probe) = (dependency.clone(), probe.clone());
+            async move { keep_probing(&dependency, move || probe(), PROBE_TIMEOUT).await }
+        })
+    }
+}
+
+/// Probes `dependency` for ever: every [`PROBE_EVERY`] while it is up, every [`PROBE_RETRY`]
+/// while it is not; a probe that takes longer than `limit` counts as down.
+pub async fn keep_probing<F, Fut>(dependency: &Dependency, probe: F, limit: Duration)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    loop {
+        let outcome = match tokio::time::timeout(limit, probe()).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!("no answer within {limit:?}")),
+        };
+        dependency.observe(&outcome);
+        let pause = if outcome.is_ok() {
+            PROBE_EVERY
+        } else {
+            PROBE_RETRY
+        };
+        tokio::time::sleep(pause).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dependency_is_unknown_until_set_and_shows_on_the_gauge() {
+        let dependencies = Dependencies::default();
+        let keystone = dependencies.register("keystone");
+        let readiness = Readiness {
+            tasks: Supervisor::new(),
+            dependencies: dependencies.clone(),
+        };
+        assert_eq!(
+            readiness.report().dependencies,
+            vec![("keystone", State::Unknown)]
+        );
+        keystone.set_up();
+        assert!(readiness.report().is_ready());
+        keystone.set_down("connection refused");
+        let report = readiness.report();
+        assert_eq!(report.summary(), "dependency keystone is down");
+        let mut registry = Registry::with_prefix("trunkd");
+        dependencies.register_metrics(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+        assert!(
+            text.contains("trunkd_dependency_up{dependency=\"keystone\"} 0"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_checked_dependency_is_read_when_asked() {
+        let dependencies = Dependencies::default();
+        let connected = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = connected.clone();
+        dependencies.register_check("ovn", move || {
+            if seen.load(std::sync::atomic::Ordering::SeqCst) {
+                Ok(())
+            } else {
+                Err("not connected".into())
+            }
+        });
+        assert_eq!(
+            dependencies.states(),
+            vec![("ovn", State::Down("not connected".into()))]
+        );
+        connected.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(dependencies.states(), vec![("ovn", State::Up)]);
+    }
+
+    #[tokio::test]
+    async fn a_probe_that_hangs_counts_as_down() {
+        let dependencies = Dependencies::default();
+        let database = dependencies.register("database");
+        let prober = {
+            let database = database.clone();
+            tokio::spawn(async move {
+                keep_probing(
+                    &database,
+                    std::future::pending::<Result<(), String>>,
+                    Duration::from_millis(20),
+                )
+                .await
+            })
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while database.state() == State::Unknown {
+            assert!(tokio::time::Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        prober.abort();
+        assert_eq!(
+            database.state(),
+            State::Down("no answer within 20ms".into())
+        );
+    }
+}
