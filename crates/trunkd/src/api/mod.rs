@@ -5,6 +5,8 @@ mod agent;
 pub mod agent_auth;
 pub mod auth;
 pub mod body;
+#[cfg(test)]
+mod body_golden;
 mod discovery;
 pub mod error;
 pub mod fuzz;
