@@ -18,6 +18,8 @@ mod networks;
 pub mod openapi;
 mod ports;
 pub mod render;
+#[cfg(test)]
+mod render_golden;
 pub mod request_id;
 mod tags;
 mod trunks;
