@@ -341,3 +341,65 @@ fn request_bodies_answer_as_recorded() {
         "{differences} answers differ from the recording"
     );
 }
+
+/// Each attribute the table lets a create (or update) set is read by the body's type under
+/// that name, those it marks read-only are refused by name, and those that are no input are
+/// unrecognised: the table and the wire types agree.
+#[test]
+fn the_attribute_tables_match_the_request_types() {
+    use crate::model::attrs::{Write, NETWORK_ATTRS, PORT_ATTRS, TRUNK_ATTRS};
+
+    fn check<C: std::fmt::Debug, U: std::fmt::Debug>(
+        singular: &str,
+        table: &[crate::model::attrs::AttrSpec],
+        create: fn(Map<String, Value>) -> Result<C, ApiError>,
+        update: fn(Map<String, Value>) -> Result<U, ApiError>,
+    ) {
+        for spec in table {
+            let mut map = Map::new();
+            // 1.5 is a wrong value for an attribute of every kind.
+            map.insert(spec.name.into(), json!(1.5));
+            let post = outcome(create(map.clone()));
+            let put = outcome(update(map));
+            let named = format!("400 Some({:?})", spec.name);
+            let refused =
+                |verb: &str| format!("{named} Attribute '{}' not allowed in {verb}", spec.name);
+            let unrecognised = format!("{named} Unrecognized attribute(s) '{}'", spec.name);
+            let (want_post, want_put) = match spec.write {
+                Write::Never => (Some(refused("POST")), Some(refused("PUT"))),
+                Write::OnCreate => (None, Some(refused("PUT"))),
+                Write::Always => (None, None),
+                Write::NotAnInput => (Some(unrecognised.clone()), Some(unrecognised.clone())),
+            };
+            for (answer, want) in [(post, want_post), (put, want_put)] {
+                match want {
+                    Some(want) => assert_eq!(answer, want, "{singular} {}", spec.name),
+                    None => assert!(
+                        answer.starts_with(&named) && !answer.contains("Unrecognized"),
+                        "{singular} {}: {answer}",
+                        spec.name
+                    ),
+                }
+            }
+        }
+    }
+
+    check(
+        "network",
+        NETWORK_ATTRS,
+        networks::parse_create_body,
+        networks::parse_update,
+    );
+    check(
+        "port",
+        PORT_ATTRS,
+        ports::parse_create_body,
+        ports::parse_update,
+    );
+    check(
+        "trunk",
+        TRUNK_ATTRS,
+        trunks::parse_create_body,
+        trunks::parse_update,
+    );
+}
