@@ -1,6 +1,8 @@
 //! Reading request bodies: the size cap (413), the time limit (408), JSON syntax (400), the
-//! resource wrapper, and attribute-by-attribute type checks whose errors name the attribute.
-//! Every attribute must be consumed; what is left over is an unknown attribute (400).
+//! resource wrapper, and the conversions of attribute values whose errors name the attribute
+//! (used by the typed bodies of `api::wire`, and by [`Fields`] for the small bodies of the tag
+//! and agent calls). Every attribute must be consumed; what is left over is an unknown
+//! attribute (400).
 
 use std::str::FromStr;
 
@@ -111,7 +113,7 @@ pub fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
     }
 }
 
-fn invalid(field: &str, reason: impl std::fmt::Display) -> ApiError {
+pub(crate) fn invalid(field: &str, reason: impl std::fmt::Display) -> ApiError {
     ApiError::Service(ServiceError::invalid_input(field, reason))
 }
 
@@ -210,33 +212,12 @@ pub fn parse_create<T>(
 }
 
 /// The 201 response of a create: one resource, or the list of a bulk create.
-pub fn created(
-    singular: &str,
-    plural: &str,
-    bulk: bool,
-    mut items: Vec<Map<String, Value>>,
-) -> axum::response::Response {
+pub fn created<T: serde::Serialize>(body: T) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let mut body = Map::new();
-    if bulk {
-        body.insert(
-            plural.into(),
-            Value::Array(items.into_iter().map(Value::Object).collect()),
-        );
-    } else {
-        body.insert(
-            singular.into(),
-            items.pop().map(Value::Object).unwrap_or(Value::Null),
-        );
-    }
-    (
-        axum::http::StatusCode::CREATED,
-        axum::Json(Value::Object(body)),
-    )
-        .into_response()
+    (axum::http::StatusCode::CREATED, axum::Json(body)).into_response()
 }
 
-fn unrecognised(map: &Map<String, Value>) -> ApiError {
+pub(crate) fn unrecognised(map: &Map<String, Value>) -> ApiError {
     let names: Vec<&str> = map.keys().map(String::as_str).collect();
     ApiError::bad_request(
         names.first().copied().unwrap_or(""),
@@ -265,105 +246,39 @@ impl Fields {
         }
     }
 
-    pub fn take_value(&mut self, name: &str) -> Option<Value> {
-        self.map.remove(name)
+    /// The attribute `name` converted by `convert`; a value it refuses is a 400 naming `name`.
+    fn take<T>(
+        &mut self,
+        name: &str,
+        convert: fn(Value) -> Result<T, String>,
+    ) -> Result<Option<T>, ApiError> {
+        self.map
+            .remove(name)
+            .map(convert)
+            .transpose()
+            .map_err(|reason| invalid(name, reason))
     }
 
     pub fn take_string(&mut self, name: &str) -> Result<Option<String>, ApiError> {
-        match self.map.remove(name) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(invalid(
-                name,
-                format!("{} is not a valid string", describe(&other)),
-            )),
-        }
+        self.take(name, to_string)
     }
 
     /// Booleans, or the strings Neutron converts (`true`/`false`, any case, `1`/`0`).
     pub fn take_bool(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
-        match self.map.remove(name) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(b)),
-            Some(Value::String(s)) => parse_bool(&s)
-                .map(Some)
-                .ok_or_else(|| invalid(name, format!("'{s}' cannot be converted to boolean"))),
-            Some(other) => Err(invalid(
-                name,
-                format!("{} cannot be converted to boolean", describe(&other)),
-            )),
-        }
+        self.take(name, to_bool)
     }
 
     /// Integers, or strings holding one (Neutron converts those). `null` is "not given".
     pub fn take_int(&mut self, name: &str) -> Result<Option<i64>, ApiError> {
-        match self.map.remove(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(value) => parse_int(&value)
-                .map(Some)
-                .ok_or_else(|| invalid(name, format!("{} is not an integer", describe(&value)))),
-        }
-    }
-
-    /// A typed id (UUID).
-    pub fn take_id<T: FromStr>(&mut self, name: &str) -> Result<Option<T>, ApiError> {
-        match self.take_string(name)? {
-            None => Ok(None),
-            Some(text) => text
-                .parse()
-                .map(Some)
-                .map_err(|_| invalid(name, format!("'{text}' is not a valid UUID"))),
-        }
-    }
-
-    pub fn take_object(&mut self, name: &str) -> Result<Option<Map<String, Value>>, ApiError> {
-        match self.map.remove(name) {
-            None => Ok(None),
-            Some(Value::Object(map)) => Ok(Some(map)),
-            Some(other) => Err(invalid(
-                name,
-                format!("{} is not a dictionary", describe(&other)),
-            )),
-        }
+        Ok(self.take(name, to_int)?.flatten())
     }
 
     pub fn take_list(&mut self, name: &str) -> Result<Option<Vec<Value>>, ApiError> {
-        match self.map.remove(name) {
-            None => Ok(None),
-            Some(Value::Array(items)) => Ok(Some(items)),
-            Some(other) => Err(invalid(name, format!("{} is not a list", describe(&other)))),
-        }
+        self.take(name, to_list)
     }
 
     pub fn take_string_list(&mut self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
-        let Some(items) = self.take_list(name)? else {
-            return Ok(None);
-        };
-        items
-            .into_iter()
-            .map(|item| match item {
-                Value::String(s) => Ok(s),
-                other => Err(invalid(
-                    name,
-                    format!("{} is not a valid string", describe(&other)),
-                )),
-            })
-            .collect::<Result<_, _>>()
-            .map(Some)
-    }
-
-    /// `project_id` and its legacy twin `tenant_id`; both given and different is a 400.
-    pub fn take_project(&mut self) -> Result<Option<String>, ApiError> {
-        let project = self.take_string("project_id")?;
-        let tenant = self.take_string("tenant_id")?;
-        match (project, tenant) {
-            (Some(p), Some(t)) if p != t => Err(invalid(
-                "project_id",
-                "project_id and tenant_id must be the same when both are given",
-            )),
-            (Some(p), _) => Ok(Some(p)),
-            (None, t) => Ok(t),
-        }
+        self.take(name, to_string_list)
     }
 
     /// Fails on any attribute not taken.
@@ -374,6 +289,69 @@ impl Fields {
             Err(unrecognised(&self.map))
         }
     }
+}
+
+/// The conversions of one attribute value to what an attribute of its kind holds, as Neutron
+/// does them; the error is the reason of the "Invalid input for <attribute>" message. Used by
+/// [`Fields`] and by the typed request bodies' [`crate::api::wire::Attr`].
+pub fn to_string(value: Value) -> Result<String, String> {
+    match value {
+        Value::String(s) => Ok(s),
+        other => Err(format!("{} is not a valid string", describe(&other))),
+    }
+}
+
+/// See [`to_string`]: booleans, or the strings Neutron converts (`true`/`false` in any case,
+/// `1`/`0`).
+pub fn to_bool(value: Value) -> Result<bool, String> {
+    match value {
+        Value::Bool(b) => Ok(b),
+        Value::String(s) => {
+            parse_bool(&s).ok_or_else(|| format!("'{s}' cannot be converted to boolean"))
+        }
+        other => Err(format!(
+            "{} cannot be converted to boolean",
+            describe(&other)
+        )),
+    }
+}
+
+/// See [`to_string`]: integers, or strings holding one; `null` is "not given" (`None`).
+pub fn to_int(value: Value) -> Result<Option<i64>, String> {
+    match value {
+        Value::Null => Ok(None),
+        value => parse_int(&value)
+            .map(Some)
+            .ok_or_else(|| format!("{} is not an integer", describe(&value))),
+    }
+}
+
+/// See [`to_string`]: a JSON object.
+pub fn to_object(value: Value) -> Result<Map<String, Value>, String> {
+    match value {
+        Value::Object(map) => Ok(map),
+        other => Err(format!("{} is not a dictionary", describe(&other))),
+    }
+}
+
+/// See [`to_string`]: a list, its items unchecked.
+pub fn to_list(value: Value) -> Result<Vec<Value>, String> {
+    match value {
+        Value::Array(items) => Ok(items),
+        other => Err(format!("{} is not a list", describe(&other))),
+    }
+}
+
+/// See [`to_string`]: a list of strings.
+pub fn to_string_list(value: Value) -> Result<Vec<String>, String> {
+    to_list(value)?.into_iter().map(to_string).collect()
+}
+
+/// See [`to_string`]: a UUID-typed id, given as a string.
+pub fn to_id<T: FromStr>(value: Value) -> Result<T, String> {
+    let text = to_string(value)?;
+    text.parse()
+        .map_err(|_| format!("'{text}' is not a valid UUID"))
 }
 
 pub fn parse_bool(text: &str) -> Option<bool> {

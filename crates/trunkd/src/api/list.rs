@@ -9,10 +9,9 @@
 
 use std::collections::HashSet;
 
-use serde_json::{json, Map, Value};
-
 use crate::api::body::parse_bool;
 use crate::api::error::ApiError;
+use crate::api::wire::Link;
 use crate::model::attrs::{self, AttrKind, AttrSpec};
 use crate::service::ListRules;
 use crate::store::{self, Filter, ListQuery, SortKey, TagFilter};
@@ -257,7 +256,7 @@ impl ListRequest {
         id_of: impl Fn(&T) -> String,
         base_url: &str,
         collection: &str,
-    ) -> Option<Vec<Value>> {
+    ) -> Option<Vec<Link>> {
         let limit = self.query.limit?;
         let full = page.len() >= limit;
         if self.server_limit && !full {
@@ -280,56 +279,26 @@ impl ListRequest {
         let reverse = self.query.page_reverse;
         let mut links = Vec::new();
         if reverse || full {
-            links.push(json!({"rel": "next", "href": href(page.last().map(&id_of), false)}));
+            links.push(Link {
+                href: href(page.last().map(&id_of), false),
+                rel: "next",
+            });
         }
         if !reverse || full {
-            links.push(json!({"rel": "previous", "href": href(page.first().map(&id_of), true)}));
+            links.push(Link {
+                href: href(page.first().map(&id_of), true),
+                rel: "previous",
+            });
         }
         Some(links)
     }
 }
 
 impl ListRequest {
-    /// The list response: one page of `items`, rendered, with the requested fields, and the
-    /// `<collection>_links` when the call asked for a page.
-    pub fn respond<T>(
-        &self,
-        items: Vec<T>,
-        id_of: impl Fn(&T) -> String,
-        render: impl Fn(&T) -> Map<String, Value>,
-        base_url: &str,
-        collection: &str,
-    ) -> Value {
-        let links = self.links(&items, id_of, base_url, collection);
-        let rendered: Vec<Value> = items
-            .iter()
-            .map(|item| Value::Object(self.select(render(item))))
-            .collect();
-        let mut body = Map::new();
-        body.insert(collection.into(), Value::Array(rendered));
-        if let Some(links) = links {
-            body.insert(format!("{collection}_links"), Value::Array(links));
-        }
-        Value::Object(body)
+    /// The attributes `fields=` asked for; `None`: all of them.
+    pub fn wanted(&self) -> Option<&HashSet<String>> {
+        (!self.wanted.is_empty()).then_some(&self.wanted)
     }
-}
-
-impl ListRequest {
-    /// Keeps only the requested attributes of one item (all when none were requested).
-    fn select(&self, mut object: Map<String, Value>) -> Map<String, Value> {
-        if !self.wanted.is_empty() {
-            object.retain(|key, _| self.wanted.contains(key));
-        }
-        object
-    }
-}
-
-/// Keeps only the requested attributes (all when none were requested).
-pub fn select_fields(mut object: Map<String, Value>, fields: &[String]) -> Map<String, Value> {
-    if !fields.is_empty() {
-        object.retain(|key, _| fields.iter().any(|f| f == key));
-    }
-    object
 }
 
 #[cfg(test)]
@@ -391,10 +360,7 @@ mod tests {
             .links(page, |s| s.to_string(), "http://h", "trunks")
             .expect("links with limit")
             .iter()
-            .map(|l| {
-                let text = |key: &str| l[key].as_str().unwrap_or("").to_string();
-                (text("rel"), text("href"))
-            })
+            .map(|l| (l.rel.to_string(), l.href.clone()))
             .collect()
     }
 
@@ -461,10 +427,7 @@ mod tests {
                 .map(|links| {
                     links
                         .iter()
-                        .map(|l| {
-                            let text = |key: &str| l[key].as_str().unwrap_or("").to_string();
-                            (text("rel"), text("href"))
-                        })
+                        .map(|l| (l.rel.to_string(), l.href.clone()))
                         .collect()
                 })
         };
@@ -502,15 +465,5 @@ mod tests {
             .expect("valid")
             .with_max_page(None);
         assert_eq!(request.store_query().limit, None);
-    }
-
-    #[test]
-    fn fields_select_attributes() {
-        let mut object = Map::new();
-        object.insert("id".into(), json!("x"));
-        object.insert("name".into(), json!("n"));
-        let selected = select_fields(object, &["name".to_string()]);
-        assert_eq!(selected.len(), 1);
-        assert!(selected.contains_key("name"));
     }
 }

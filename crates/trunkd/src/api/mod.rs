@@ -5,6 +5,8 @@ mod agent;
 pub mod agent_auth;
 pub mod auth;
 pub mod body;
+#[cfg(test)]
+mod body_golden;
 mod discovery;
 pub mod error;
 pub mod fuzz;
@@ -15,10 +17,12 @@ pub mod metrics;
 mod networks;
 pub mod openapi;
 mod ports;
-pub mod render;
+#[cfg(test)]
+mod render_golden;
 pub mod request_id;
 mod tags;
 mod trunks;
+pub mod wire;
 
 use std::sync::Arc;
 
@@ -187,6 +191,12 @@ pub fn path_id<T: std::str::FromStr>(
             format!("{label} {text} could not be found."),
         ))
     })
+}
+
+/// `fields=` on a show call, as the set of attributes to answer; `None`: all of them.
+pub fn show_wanted(raw: Option<&str>) -> Option<std::collections::HashSet<String>> {
+    let fields = show_fields(raw);
+    (!fields.is_empty()).then(|| fields.into_iter().collect())
 }
 
 /// `fields=` on a show call.

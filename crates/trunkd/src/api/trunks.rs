@@ -7,83 +7,25 @@ use axum::Json;
 use serde_json::{Map, Value};
 
 use crate::api::auth::Caller;
-use crate::api::body::{
-    created as created_response, parse_create, unwrap_body, Fields, JsonBody, Wrapped,
-};
+use crate::api::body::{created as created_response, parse_create, unwrap_body, JsonBody, Wrapped};
 use crate::api::error::ApiError;
-use crate::api::list::{self, select_fields};
-use crate::api::render::{Envelope, TrunkJson};
-use crate::api::{if_match, path_id, render, show_fields, AppState, BaseUrl};
-use crate::ids::{PortId, ProjectId, TrunkId};
+use crate::api::list;
+use crate::api::wire::trunk::{
+    subport_requests, AddSubportsRequest, Subports, SubportsResponse, Trunk, TrunkCreate,
+    TrunkList, TrunkResponse, TrunkUpdate, TrunksCreated,
+};
+use crate::api::wire::{self, from_map, refuse, Items, Render, Verb};
+use crate::api::{if_match, path_id, show_wanted, AppState, BaseUrl};
+use crate::ids::TrunkId;
 use crate::model::attrs::TRUNK_ATTRS;
-use crate::service::{ErrorKind, SubportRequest, TrunkCreate, TrunkUpdate};
+use crate::service::{self, ErrorKind, SubportRequest};
 use crate::store::ResourceKind;
 
-const READ_ONLY: &[&str] = &[
-    "id",
-    "status",
-    "revision_number",
-    "created_at",
-    "updated_at",
-];
-
-/// One `sub_ports` entry of create, add_subports or remove_subports (which uses only
-/// `port_id`; segmentation attributes there are accepted and ignored).
-fn parse_subport(index: usize, item: Value) -> Result<SubportRequest, ApiError> {
-    let name = format!("sub_ports[{index}]");
-    let Value::Object(map) = item else {
-        return Err(ApiError::bad_request(
-            &name,
-            format!("Invalid input for {name}. Reason: not a dictionary."),
-        ));
-    };
-    let mut fields = Fields::new(map);
-    let prefixed = |field: &str| format!("{name}.{field}");
-    let port_id = fields
-        .take_string("port_id")
-        .map_err(|_| invalid(&prefixed("port_id"), "not a valid string"))?
-        .ok_or_else(|| invalid(&prefixed("port_id"), "this attribute is required"))?;
-    let port_id: PortId = port_id.parse().map_err(|_| {
-        invalid(
-            &prefixed("port_id"),
-            &format!("'{port_id}' is not a valid UUID"),
-        )
-    })?;
-    let segmentation_type = fields
-        .take_string("segmentation_type")
-        .map_err(|_| invalid(&prefixed("segmentation_type"), "not a valid string"))?;
-    let segmentation_id = fields
-        .take_int("segmentation_id")
-        .map_err(|_| invalid(&prefixed("segmentation_id"), "not an integer"))?;
-    fields.finish().map_err(|e| match e {
-        ApiError::Service(crate::service::ServiceError::BadRequest { message, .. }) => {
-            ApiError::bad_request(
-                &name,
-                format!("Invalid input for {name}. Reason: {message}."),
-            )
-        }
-        other => other,
-    })?;
-    Ok(SubportRequest {
-        port_id,
-        segmentation_type,
-        segmentation_id,
-    })
-}
-
-fn invalid(field: &str, reason: &str) -> ApiError {
-    ApiError::Service(crate::service::ServiceError::invalid_input(field, reason))
-}
-
 pub(crate) fn parse_subports(items: Vec<Value>) -> Result<Vec<SubportRequest>, ApiError> {
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(index, item)| parse_subport(index, item))
-        .collect()
+    subport_requests(items)
 }
 
-/// The body of add_subports/remove_subports: `{"sub_ports": [...]}`.
+/// The body of add_subports/remove_subports: `{"sub_ports": [...]}`, its entries unchecked.
 pub(crate) fn subports_body(body: Value) -> Result<Vec<Value>, ApiError> {
     let Value::Object(map) = body else {
         return Err(ApiError::bad_request(
@@ -91,44 +33,17 @@ pub(crate) fn subports_body(body: Value) -> Result<Vec<Value>, ApiError> {
             "The request body must be a JSON object holding 'sub_ports'.",
         ));
     };
-    let mut fields = Fields::new(map);
-    let items = fields
-        .take_list("sub_ports")?
-        .ok_or_else(|| invalid("sub_ports", "this attribute is required"))?;
-    fields.finish()?;
-    Ok(items)
+    from_map::<AddSubportsRequest>(map)?.into_items()
 }
 
-pub(crate) fn parse_create_body(map: Map<String, Value>) -> Result<TrunkCreate, ApiError> {
-    let mut fields = Fields::new(map);
-    fields.forbid(READ_ONLY, "POST")?;
-    let create = TrunkCreate {
-        project_id: fields.take_project()?.map(ProjectId::new),
-        port_id: fields.take_id("port_id")?,
-        name: fields.take_string("name")?,
-        description: fields.take_string("description")?,
-        admin_state_up: fields.take_bool("admin_state_up")?,
-        sub_ports: parse_subports(fields.take_list("sub_ports")?.unwrap_or_default())?,
-        tags: fields.take_string_list("tags")?.unwrap_or_default(),
-    };
-    fields.finish()?;
-    Ok(create)
+pub(crate) fn parse_create_body(map: Map<String, Value>) -> Result<service::TrunkCreate, ApiError> {
+    refuse(&map, TRUNK_ATTRS, Verb::Post)?;
+    from_map::<TrunkCreate>(map)?.into_request()
 }
 
-pub(crate) fn parse_update(map: Map<String, Value>) -> Result<TrunkUpdate, ApiError> {
-    let mut fields = Fields::new(map);
-    fields.forbid(READ_ONLY, "PUT")?;
-    fields.forbid(
-        &["port_id", "sub_ports", "project_id", "tenant_id", "tags"],
-        "PUT",
-    )?;
-    let update = TrunkUpdate {
-        name: fields.take_string("name")?,
-        description: fields.take_string("description")?,
-        admin_state_up: fields.take_bool("admin_state_up")?,
-    };
-    fields.finish()?;
-    Ok(update)
+pub(crate) fn parse_update(map: Map<String, Value>) -> Result<service::TrunkUpdate, ApiError> {
+    refuse(&map, TRUNK_ATTRS, Verb::Put)?;
+    from_map::<TrunkUpdate>(map)?.into_request()
 }
 
 fn trunk_id(text: &str) -> Result<TrunkId, ApiError> {
@@ -149,12 +64,15 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let (requests, bulk) = parse_create(body, "trunk", "trunks", parse_create_body)?;
     let created = state.service.create_trunks(&ctx, requests).await?;
-    Ok(created_response(
-        "trunk",
-        "trunks",
-        bulk,
-        created.iter().map(render::trunk).collect(),
-    ))
+    Ok(if bulk {
+        created_response(TrunksCreated {
+            trunks: Items::all(&created),
+        })
+    } else {
+        created_response(TrunkResponse {
+            trunk: wire::first(&created)?.picked(None),
+        })
+    })
 }
 
 #[utoipa::path(
@@ -162,27 +80,29 @@ pub async fn create(
     path = "/v2.0/trunks",
     tag = "trunks",
     params(("limit" = Option<u32>, Query, description = "page size (fields=NAME, repeatable, selects the attributes returned)"), ("marker" = Option<uuid::Uuid>, Query, description = "id of the last item of the previous page"), ("page_reverse" = Option<bool>, Query, description = "page backwards from the marker"), ("sort_key" = Option<String>, Query, description = "attribute to sort by; repeatable"), ("sort_dir" = Option<crate::api::openapi::SortDir>, Query, description = "one per sort_key"), ("tags" = Option<String>, Query, description = "comma list: all of these tags"), ("tags-any" = Option<String>, Query, description = "comma list: any of these tags"), ("not-tags" = Option<String>, Query, description = "comma list: not all of these tags"), ("not-tags-any" = Option<String>, Query, description = "comma list: none of these tags")),
-    responses((status = 200, description = "The trunks the caller may see", body = crate::api::openapi::TrunkList), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+    responses((status = 200, description = "The trunks the caller may see", body = crate::api::wire::trunk::TrunkList), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
 )]
 pub async fn list(
     State(state): State<AppState>,
     Caller(ctx): Caller,
     BaseUrl(base): BaseUrl,
     RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let rules = state.service.list_rules(&ctx, ResourceKind::Trunk);
     let request = list::parse(raw.as_deref(), TRUNK_ATTRS, &rules)?.with_max_page(state.max_page);
     let items = state
         .service
         .list_trunks(&ctx, request.store_query())
         .await?;
-    Ok(Json(request.respond(
-        items,
-        |t| t.id.to_string(),
-        render::trunk,
-        &base,
-        "trunks",
-    )))
+    let links = request.links(&items, |t| t.id.to_string(), &base, "trunks");
+    Ok(Json(TrunkList {
+        trunks: Items {
+            items: &items,
+            wanted: request.wanted(),
+        },
+        trunks_links: links,
+    })
+    .into_response())
 }
 
 #[utoipa::path(
@@ -190,7 +110,7 @@ pub async fn list(
     path = "/v2.0/trunks/{id}",
     tag = "trunks",
     params(("id" = String, Path, description = "trunk id (UUID)")),
-    responses((status = 200, description = "The trunk", body = crate::api::openapi::TrunkResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+    responses((status = 200, description = "The trunk", body = crate::api::wire::trunk::TrunkResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
 )]
 pub async fn show(
     State(state): State<AppState>,
@@ -199,16 +119,11 @@ pub async fn show(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let trunk = state.service.get_trunk(&ctx, trunk_id(&id)?).await?;
-    let fields = show_fields(raw.as_deref());
-    if fields.is_empty() {
-        return Ok(Json(Envelope {
-            key: "trunk",
-            value: TrunkJson::of(&trunk),
-        })
-        .into_response());
-    }
-    let object = select_fields(render::trunk(&trunk), &fields);
-    Ok(Json(render::wrapped("trunk", object)).into_response())
+    let wanted = show_wanted(raw.as_deref());
+    Ok(Json(TrunkResponse {
+        trunk: trunk.picked(wanted.as_ref()),
+    })
+    .into_response())
 }
 
 #[utoipa::path(
@@ -217,7 +132,7 @@ pub async fn show(
     tag = "trunks",
     request_body = crate::api::openapi::TrunkUpdateRequest,
     params(("id" = String, Path, description = "trunk id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
-    responses((status = 200, description = "The updated trunk", body = crate::api::openapi::TrunkResponse), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 413, description = "Body over the size limit", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+    responses((status = 200, description = "The updated trunk", body = crate::api::wire::trunk::TrunkResponse), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 413, description = "Body over the size limit", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
 )]
 pub async fn update(
     State(state): State<AppState>,
@@ -238,9 +153,8 @@ pub async fn update(
         .service
         .update_trunk(&ctx, id, update, if_match(&headers)?)
         .await?;
-    Ok(Json(Envelope {
-        key: "trunk",
-        value: TrunkJson::of(&trunk),
+    Ok(Json(TrunkResponse {
+        trunk: trunk.picked(None),
     })
     .into_response())
 }
@@ -270,9 +184,9 @@ pub async fn delete(
     put,
     path = "/v2.0/trunks/{id}/add_subports",
     tag = "trunks",
-    request_body = crate::api::openapi::AddSubportsRequest,
+    request_body = crate::api::wire::trunk::AddSubportsRequest,
     params(("id" = String, Path, description = "trunk id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
-    responses((status = 200, description = "The whole trunk, not wrapped", body = crate::api::openapi::Trunk), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 413, description = "Body over the size limit", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+    responses((status = 200, description = "The whole trunk, not wrapped", body = crate::api::wire::trunk::Trunk), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 413, description = "Body over the size limit", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
 )]
 pub async fn add_subports(
     State(state): State<AppState>,
@@ -287,16 +201,16 @@ pub async fn add_subports(
         .service
         .add_subports(&ctx, id, requests, if_match(&headers)?)
         .await?;
-    Ok(Json(TrunkJson::of(&trunk)).into_response())
+    Ok(Json(Trunk::of(&trunk)).into_response())
 }
 
 #[utoipa::path(
     put,
     path = "/v2.0/trunks/{id}/remove_subports",
     tag = "trunks",
-    request_body = crate::api::openapi::RemoveSubportsRequest,
+    request_body = crate::api::wire::trunk::RemoveSubportsRequest,
     params(("id" = String, Path, description = "trunk id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
-    responses((status = 200, description = "The whole trunk, not wrapped", body = crate::api::openapi::Trunk), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 413, description = "Body over the size limit", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+    responses((status = 200, description = "The whole trunk, not wrapped", body = crate::api::wire::trunk::Trunk), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 413, description = "Body over the size limit", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
 )]
 pub async fn remove_subports(
     State(state): State<AppState>,
@@ -314,7 +228,7 @@ pub async fn remove_subports(
         .service
         .remove_subports(&ctx, id, ports, if_match(&headers)?)
         .await?;
-    Ok(Json(TrunkJson::of(&trunk)).into_response())
+    Ok(Json(Trunk::of(&trunk)).into_response())
 }
 
 #[utoipa::path(
@@ -322,18 +236,16 @@ pub async fn remove_subports(
     path = "/v2.0/trunks/{id}/get_subports",
     tag = "trunks",
     params(("id" = String, Path, description = "trunk id (UUID)")),
-    responses((status = 200, description = "The subports", body = crate::api::openapi::SubportsResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+    responses((status = 200, description = "The subports", body = crate::api::wire::trunk::SubportsResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
 )]
 pub async fn get_subports(
     State(state): State<AppState>,
     Caller(ctx): Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let subports = state.service.get_subports(&ctx, trunk_id(&id)?).await?;
-    let mut body = Map::new();
-    body.insert(
-        "sub_ports".into(),
-        Value::Array(subports.iter().map(render::subport).collect()),
-    );
-    Ok(Json(Value::Object(body)))
+    Ok(Json(SubportsResponse {
+        sub_ports: Subports(&subports),
+    })
+    .into_response())
 }

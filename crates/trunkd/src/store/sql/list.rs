@@ -21,63 +21,15 @@ pub(super) struct Table {
 }
 
 pub(super) fn network_column(attr: &str) -> Option<&'static str> {
-    Some(match attr {
-        "id" => "t.id",
-        "name" => "t.name",
-        "description" => "t.description",
-        "project_id" | "tenant_id" => "t.project_id",
-        "admin_state_up" => "t.admin_state_up",
-        "status" => "t.status",
-        "shared" => "t.shared",
-        "mtu" => "t.mtu",
-        "provider:network_type" => "t.network_type",
-        "provider:physical_network" => "COALESCE(t.physical_network, '')",
-        "provider:segmentation_id" => "COALESCE(t.segmentation_id, 0)",
-        "port_security_enabled" => "t.port_security_enabled",
-        "revision_number" => "t.revision_number",
-        "created_at" => "t.created_at",
-        "updated_at" => "t.updated_at",
-        _ => return None,
-    })
+    attrs::column(attrs::NETWORK_ATTRS, attr)
 }
 
 pub(super) fn port_column(attr: &str) -> Option<&'static str> {
-    Some(match attr {
-        "id" => "t.id",
-        "name" => "t.name",
-        "description" => "t.description",
-        "project_id" | "tenant_id" => "t.project_id",
-        "network_id" => "t.network_id",
-        "mac_address" => "t.mac_address",
-        "admin_state_up" => "t.admin_state_up",
-        "status" => "t.status",
-        "device_id" => "t.device_id",
-        "device_owner" => "t.device_owner",
-        "binding:host_id" => "t.host_id",
-        "binding:vif_type" => "t.vif_type",
-        "binding:vnic_type" => "t.vnic_type",
-        "port_security_enabled" => "t.port_security_enabled",
-        "revision_number" => "t.revision_number",
-        "created_at" => "t.created_at",
-        "updated_at" => "t.updated_at",
-        _ => return None,
-    })
+    attrs::column(attrs::PORT_ATTRS, attr)
 }
 
 pub(super) fn trunk_column(attr: &str) -> Option<&'static str> {
-    Some(match attr {
-        "id" => "t.id",
-        "name" => "t.name",
-        "description" => "t.description",
-        "project_id" | "tenant_id" => "t.project_id",
-        "port_id" => "t.port_id",
-        "admin_state_up" => "t.admin_state_up",
-        "status" => "t.status",
-        "revision_number" => "t.revision_number",
-        "created_at" => "t.created_at",
-        "updated_at" => "t.updated_at",
-        _ => return None,
-    })
+    attrs::column(attrs::TRUNK_ATTRS, attr)
 }
 
 pub(super) const NETWORKS: Table = Table {
