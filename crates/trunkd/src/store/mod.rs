@@ -71,6 +71,7 @@ macro_rules! impl_sql_outbox {
     };
 }
 
+pub mod event;
 pub mod postgres;
 pub mod query;
 pub mod sqlite;
