@@ -53,7 +53,7 @@ impl DeliveryFeed {
         }
         // An error means every waiter has gone meanwhile: nobody to tell.
         let _ = self.sender.send(Arc::new(Delivered {
-            resource: event.resource,
+            resource: event.resource(),
             resource_id: event.resource_id.clone(),
             revision_number: event.revision_number,
         }));
@@ -65,13 +65,16 @@ mod tests {
     use super::*;
 
     fn event(id: &str, revision_number: i64) -> PendingEvent {
+        let parent = crate::ids::PortId::new();
+        let trunk: crate::ids::TrunkId = id.parse().unwrap_or_default();
         PendingEvent {
             id: 1,
-            resource: ResourceKind::Trunk,
             resource_id: id.into(),
-            event: "created".into(),
             revision_number,
-            payload: serde_json::Value::Null,
+            event: crate::store::event::TrunkChange::Created(
+                crate::store::event::TrunkMembers::new(trunk, parent, Vec::new()),
+            )
+            .into(),
             attempts: 0,
             next_attempt_ms: 0,
         }

@@ -172,9 +172,9 @@ impl Dispatcher {
         let due: Vec<(ResourceKind, String)> = events
             .into_iter()
             .filter(|e| {
-                seen.insert((e.resource, e.resource_id.clone())) && e.next_attempt_ms <= now
+                seen.insert((e.resource(), e.resource_id.clone())) && e.next_attempt_ms <= now
             })
-            .map(|e| (e.resource, e.resource_id))
+            .map(|e| (e.resource(), e.resource_id))
             .collect();
         let outcomes: Vec<Result<bool, StoreError>> = futures_util::stream::iter(due)
             .map(|(resource, id)| async move { self.lease_and_deliver(resource, &id).await })
@@ -244,7 +244,7 @@ impl Dispatcher {
                     let retry_in = backoff_ms(event.attempts);
                     tracing::warn!(
                         event_id = event.id,
-                        resource = event.resource.as_str(),
+                        resource = event.resource().as_str(),
                         resource_id = %event.resource_id,
                         attempt = event.attempts + 1,
                         retry_in_ms = retry_in,

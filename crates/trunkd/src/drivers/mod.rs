@@ -79,24 +79,16 @@ pub trait TrunkDriver: Send + Sync {
     fn precommit(&self, _change: &TrunkChange<'_>) -> Result<(), DriverError> {
         Ok(())
     }
-    /// After commit: act on one outbox event. Must be idempotent.
+    /// After commit: act on one outbox event. Must be idempotent. Drivers match the event
+    /// without a `_` arm, so that a new event is a decision for each of them; a trunk event
+    /// whose kind is not [`is_wiring`](crate::store::event::TrunkEventKind::is_wiring) may be
+    /// folded away before delivery, so only wiring events may be acted on.
     async fn deliver(
         &self,
         event: &PendingEvent,
         status: &dyn StatusReporter,
     ) -> Result<(), DriverError>;
 }
-
-/// Trunk events that change which ports are a trunk's members, or where the trunk is: what a
-/// data plane must act on (status changes and renames are not).
-pub const TRUNK_WIRING_EVENTS: &[&str] = &[
-    "created",
-    "subports_added",
-    "subports_removed",
-    "deleted",
-    "parent_bound",
-    "parent_unbound",
-];
 
 /// For data planes that carry a subport as a VLAN tag on its parent (OVN, Open vSwitch): refuses
 /// subports whose segmentation, given or inherited, is not a VLAN ID 1-4094.

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 
 use crate::model::{SegmentationType, TrunkStatus};
+use crate::store::event::{Event, NetworkEvent, PortEvent, TrunkEventKind};
 use crate::store::PendingEvent;
 
 use super::{DriverError, Settlement, StatusReporter, TrunkDriver};
@@ -41,9 +42,26 @@ impl TrunkDriver for NoopDriver {
     /// Nothing to do: the status was written with the change.
     async fn deliver(
         &self,
-        _event: &PendingEvent,
+        event: &PendingEvent,
         _status: &dyn StatusReporter,
     ) -> Result<(), DriverError> {
-        Ok(())
+        match &event.event {
+            Event::Network(
+                NetworkEvent::Created(_) | NetworkEvent::Updated(_) | NetworkEvent::Deleted(_),
+            )
+            | Event::Port(PortEvent::Created(_) | PortEvent::Updated(_) | PortEvent::Deleted(_)) => {
+                Ok(())
+            }
+            Event::Trunk(trunk) => match trunk.kind() {
+                TrunkEventKind::Created
+                | TrunkEventKind::Updated
+                | TrunkEventKind::Deleted
+                | TrunkEventKind::SubportsAdded
+                | TrunkEventKind::SubportsRemoved
+                | TrunkEventKind::ParentBound
+                | TrunkEventKind::ParentUnbound
+                | TrunkEventKind::StatusChanged => Ok(()),
+            },
+        }
     }
 }

@@ -16,7 +16,8 @@ use crate::model::SegmentationType;
 use crate::notify::publisher::Publisher;
 use crate::notify::Notification;
 use crate::readiness::Readiness;
-use crate::store::{PendingEvent, ResourceKind, Store};
+use crate::store::event::{Event, NetworkEvent, PortEvent, TrunkEvent, TrunkEventKind};
+use crate::store::{PendingEvent, Store};
 use crate::supervisor::TaskHandle;
 
 pub const SEGMENTATION_TYPES: &[SegmentationType] =
@@ -51,33 +52,14 @@ impl OvsDriver {
     /// bound before a move.
     async fn hosts_of(
         &self,
-        event: &PendingEvent,
+        event: &TrunkEvent,
         trunk: TrunkId,
     ) -> Result<BTreeSet<String>, DriverError> {
         let failed = |e: crate::store::StoreError| DriverError::Failed(e.to_string());
-        let mut hosts = BTreeSet::new();
-        for key in ["host_id", "previous_host_id"] {
-            if let Some(host) = event.payload.get(key).and_then(|v| v.as_str()) {
-                hosts.insert(host.to_string());
-            }
-        }
+        let mut hosts: BTreeSet<String> = event.hosts().into_iter().map(String::from).collect();
         // Hosts of older events folded into this one (service::outbox).
-        let folded = event
-            .payload
-            .get(crate::service::outbox::PREVIOUS_HOSTS)
-            .and_then(|v| v.as_array());
-        hosts.extend(
-            folded
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str())
-                .map(String::from),
-        );
-        let parent = event
-            .payload
-            .get("port_id")
-            .and_then(|v| v.as_str())
-            .and_then(|id| id.parse().ok());
+        hosts.extend(event.previous_host_ids().iter().cloned());
+        let parent = event.parent();
         let mut tx = self.store.begin_read().await.map_err(failed)?;
         let parent = match parent {
             Some(parent) => Some(parent),
@@ -94,6 +76,21 @@ impl OvsDriver {
         }
         hosts.remove("");
         Ok(hosts)
+    }
+}
+
+/// The trunk events the agents of the hosts concerned are told of: those after which they
+/// rewire. Each must be a wiring event, which a fold never hides.
+fn agents_hear_of(kind: TrunkEventKind) -> Option<TrunkEventKind> {
+    match kind {
+        TrunkEventKind::Created
+        | TrunkEventKind::Deleted
+        | TrunkEventKind::SubportsAdded
+        | TrunkEventKind::SubportsRemoved
+        | TrunkEventKind::ParentBound
+        | TrunkEventKind::ParentUnbound => Some(kind),
+        // Agents report status themselves, and bridges carry no names or tags.
+        TrunkEventKind::Updated | TrunkEventKind::StatusChanged => None,
     }
 }
 
@@ -130,11 +127,19 @@ impl TrunkDriver for OvsDriver {
         event: &PendingEvent,
         _status: &dyn StatusReporter,
     ) -> Result<(), DriverError> {
-        if event.resource != ResourceKind::Trunk
-            || !super::TRUNK_WIRING_EVENTS.contains(&event.event.as_str())
-        {
+        let trunk_event = match &event.event {
+            // Agents wire trunks only; they read ports through them.
+            Event::Network(
+                NetworkEvent::Created(_) | NetworkEvent::Updated(_) | NetworkEvent::Deleted(_),
+            )
+            | Event::Port(PortEvent::Created(_) | PortEvent::Updated(_) | PortEvent::Deleted(_)) => {
+                return Ok(())
+            }
+            Event::Trunk(trunk) => trunk,
+        };
+        let Some(kind) = agents_hear_of(trunk_event.kind()) else {
             return Ok(());
-        }
+        };
         let trunk: TrunkId = event
             .resource_id
             .parse()
@@ -142,15 +147,48 @@ impl TrunkDriver for OvsDriver {
         let notification = Notification {
             trunk_id: trunk,
             revision_number: event.revision_number,
-            event: event.event.clone(),
+            event: kind,
         };
-        for host in self.hosts_of(event, trunk).await? {
+        for host in self.hosts_of(trunk_event, trunk).await? {
             self.publisher
                 .publish(&host, &notification)
                 .await
                 .map_err(DriverError::Failed)?;
-            tracing::debug!(%trunk, host, event = %event.event, "notified the host's agent");
+            tracing::debug!(%trunk, host, event = %kind, "notified the host's agent");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agents_hear_of_wiring_events_only() {
+        for kind in TrunkEventKind::ALL {
+            assert_eq!(
+                agents_hear_of(kind).is_some(),
+                kind.is_wiring(),
+                "{kind}: a fold may drop an event that is not wiring before delivery"
+            );
+        }
+    }
+
+    #[test]
+    fn the_notification_on_the_wire_names_the_event() {
+        let trunk = TrunkId::new();
+        let notification = Notification {
+            trunk_id: trunk,
+            revision_number: 7,
+            event: TrunkEventKind::SubportsAdded,
+        };
+        let wire = serde_json::to_string(&notification).expect("encode");
+        assert_eq!(
+            wire,
+            format!(r#"{{"trunk_id":"{trunk}","revision_number":7,"event":"subports_added"}}"#)
+        );
+        let read: Notification = serde_json::from_str(&wire).expect("decode");
+        assert_eq!(read, notification);
     }
 }

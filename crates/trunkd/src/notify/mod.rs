@@ -11,6 +11,7 @@ pub mod subscriber;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::TrunkId;
+use crate::store::event::TrunkEventKind;
 
 /// The exchange every notification goes through.
 pub const EXCHANGE: &str = "trunkd.agents";
@@ -25,8 +26,9 @@ pub fn routing_key(host: &str) -> String {
 pub struct Notification {
     pub trunk_id: TrunkId,
     pub revision_number: i64,
-    /// The outbox event behind it (`subports_added`, `parent_bound`, ...).
-    pub event: String,
+    /// The outbox event behind it (`subports_added`, `parent_bound`, ...), by its name on
+    /// the wire.
+    pub event: TrunkEventKind,
 }
 
 /// Declares the exchange (idempotent): both sides do, so either may start first.

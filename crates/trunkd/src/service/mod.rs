@@ -34,7 +34,7 @@ use crate::drivers::delivered::DeliveryFeed;
 use crate::drivers::DriverSet;
 use crate::model::NetworkType;
 use crate::policy::Policy;
-use crate::store::{NewEvent, ResourceKind, Store, StoreTx};
+use crate::store::{Store, StoreTx};
 
 /// How many times a write is run before a transaction conflict gives up with 503. On
 /// PostgreSQL, SERIALIZABLE's predicate locks cover index pages, and while tables are small
@@ -248,23 +248,6 @@ pub(crate) fn check_revision(expected: Option<i64>, current: i64) -> Result<(), 
             message: format!("Constrained to {expected}, but current revision is {current}"),
         }),
         _ => Ok(()),
-    }
-}
-
-/// The outbox row of a change.
-pub(crate) fn event(
-    resource: ResourceKind,
-    resource_id: impl ToString,
-    event: &'static str,
-    revision_number: i64,
-    payload: serde_json::Value,
-) -> NewEvent {
-    NewEvent {
-        resource,
-        resource_id: resource_id.to_string(),
-        event,
-        revision_number,
-        payload,
     }
 }
 

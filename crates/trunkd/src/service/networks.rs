@@ -5,11 +5,13 @@ use std::collections::HashMap;
 use crate::ids::{NetworkId, ProjectId};
 use crate::model::{Network, NetworkType, StandardAttrs};
 use crate::policy::{Action, ProviderAttr, Target};
+use crate::store::event::{self, NetworkEvent, NetworkRef};
+use crate::store::NewEvent;
 use crate::store::{ListQuery, ResourceKind, StoreTx};
 
 use super::limits::{invisible_marker, marker_not_found};
 use super::{
-    check_length, check_revision, event, hidden_fields, list_scope, owned_target, quota, write_tx,
+    check_length, check_revision, hidden_fields, list_scope, owned_target, quota, write_tx,
     Context, ErrorKind, Guard, SegmentRange, Service, ServiceError, Shown, NAME_MAX,
 };
 
@@ -320,13 +322,7 @@ impl Service {
                 tx.insert_network(&network).await?;
                 super::outbox::record(
                     &mut *tx,
-                    event(
-                        ResourceKind::Network,
-                        network.id,
-                        "created",
-                        0,
-                        serde_json::json!({ "id": network.id.to_string() }),
-                    ),
+                    NewEvent::new(0, NetworkEvent::Created(NetworkRef { id: network.id })),
                 )
                 .await?;
                 created.push(network);
@@ -433,12 +429,11 @@ impl Service {
             tx.update_network(&network).await?;
             super::outbox::record(
                 &mut *tx,
-                event(
-                    ResourceKind::Network,
-                    network.id,
-                    "updated",
+                NewEvent::new(
                     network.std.revision_number,
-                    serde_json::json!({ "id": network.id.to_string() }),
+                    NetworkEvent::Updated(event::NetworkUpdate::Attributes(NetworkRef {
+                        id: network.id,
+                    })),
                 ),
             )
             .await?;
@@ -469,12 +464,9 @@ impl Service {
                 ));
             }
             tx.delete_network(id).await?;
-            super::outbox::record(&mut *tx, event(
-                ResourceKind::Network,
-                id,
-                "deleted",
+            super::outbox::record(&mut *tx, NewEvent::new(
                 network.std.revision_number + 1,
-                serde_json::json!({ "id": id.to_string() }),
+                NetworkEvent::Deleted(NetworkRef { id }),
             ))
             .await?;
             Ok(())

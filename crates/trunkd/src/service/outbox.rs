@@ -14,29 +14,21 @@
 //! exception: they are written while their driver delivers, so they are recorded unfolded
 //! (service::status).
 
-use serde_json::{Map, Value};
+use std::collections::HashSet;
 
-use crate::drivers::TRUNK_WIRING_EVENTS;
-use crate::store::{NewEvent, PendingEvent, ResourceKind, StoreTx};
+use crate::ids::PortId;
+use crate::store::event::{Event, TrunkEvent};
+use crate::store::{NewEvent, PendingEvent, StoreTx};
 
 use super::ServiceError;
-
-/// The event of a resource's creation, its first.
-const CREATED: &str = "created";
-/// Payload lists whose entries stay named until delivered: the union is kept.
-const KEPT_LISTS: &[&str] = &["sub_ports"];
-/// Payload hosts whose agents must hear of the change; older values go to `previous_host_ids`.
-const HOST_KEYS: &[&str] = &["host_id", "previous_host_id"];
-/// Where the hosts of folded events are kept.
-pub const PREVIOUS_HOSTS: &str = "previous_host_ids";
 
 /// Writes `event`, folded with `resource`'s undelivered events, which it deletes.
 pub(crate) async fn record(tx: &mut dyn StoreTx, event: NewEvent) -> Result<(), ServiceError> {
     // A resource being created has no history: no query for it (bulk creates are large).
-    let older = if event.event == CREATED {
+    let older = if event.event.is_creation() {
         Vec::new()
     } else {
-        tx.take_pending_events(event.resource, &event.resource_id)
+        tx.take_pending_events(event.resource(), &event.resource_id())
             .await?
     };
     tx.insert_event(&fold(&older, event)).await?;
@@ -48,171 +40,443 @@ pub(crate) fn fold(older: &[PendingEvent], mut new: NewEvent) -> NewEvent {
     if older.is_empty() {
         return new;
     }
-    // A trunk event that needs no wiring (a rename, a status change) must not hide an older
-    // one that does: the folded event keeps the newest wiring name.
-    if new.resource == ResourceKind::Trunk && !TRUNK_WIRING_EVENTS.contains(&new.event) {
-        if let Some(name) = older
+    // A trunk change that needs no wiring (a rename, tags) must not hide an older one that
+    // does: it is delivered under the newest wiring event's name.
+    if let Event::Trunk(trunk) = &mut new.event {
+        if let Some(wiring) = older
             .iter()
             .rev()
-            .find_map(|e| TRUNK_WIRING_EVENTS.iter().find(|w| **w == e.event.as_str()))
+            .filter_map(|e| e.event.as_trunk())
+            .map(TrunkEvent::kind)
+            .find(|kind| kind.is_wiring())
         {
-            new.event = name;
+            trunk.fold_under(wiring);
         }
     }
-    let Value::Object(payload) = &mut new.payload else {
-        return new;
-    };
-    for key in KEPT_LISTS {
-        // Linear in the entries: a fold may meet thousands of subports.
-        let mut seen = std::collections::HashSet::new();
-        let union: Vec<Value> = older
-            .iter()
-            .filter_map(|e| e.payload.get(*key)?.as_array())
-            .chain(payload.get(*key).and_then(Value::as_array))
-            .flatten()
-            .filter(|item| seen.insert(item.to_string()))
-            .cloned()
-            .collect();
-        if !union.is_empty() {
-            payload.insert((*key).into(), Value::Array(union));
-        }
+    // Ports that left stay named until delivered: the union is kept. Linear in the entries:
+    // a fold may meet thousands of subports.
+    let mut seen = HashSet::new();
+    let union: Vec<PortId> = older
+        .iter()
+        .flat_map(|e| e.event.sub_ports())
+        .chain(new.event.sub_ports())
+        .copied()
+        .filter(|port| seen.insert(*port))
+        .collect();
+    if !union.is_empty() {
+        new.event.set_sub_ports(union);
     }
-    fold_hosts(older, payload);
+    let hosts = older_hosts(older, &new.event);
+    if !hosts.is_empty() {
+        new.event.set_previous_host_ids(hosts);
+    }
     new
 }
 
-/// Collects the hosts older events named, other than those the new event names, in
-/// `previous_host_ids`.
-fn fold_hosts(older: &[PendingEvent], payload: &mut Map<String, Value>) {
-    let current: Vec<&str> = HOST_KEYS
-        .iter()
-        .filter_map(|k| payload.get(*k)?.as_str())
-        .collect();
+/// The hosts older events named (their own and those folded into them) other than those `new`
+/// names: their agents must hear of the change too.
+fn older_hosts(older: &[PendingEvent], new: &Event) -> Vec<String> {
+    let current = new.hosts();
     let mut hosts: Vec<String> = Vec::new();
     for event in older {
-        let named = HOST_KEYS
-            .iter()
-            .filter_map(|k| event.payload.get(*k)?.as_str())
-            .chain(
-                event
-                    .payload
-                    .get(PREVIOUS_HOSTS)
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str),
-            );
+        let named = event
+            .event
+            .hosts()
+            .into_iter()
+            .chain(event.event.previous_host_ids().iter().map(String::as_str));
         for host in named {
             if !host.is_empty() && !current.contains(&host) && !hosts.iter().any(|h| h == host) {
                 hosts.push(host.to_string());
             }
         }
     }
-    if !hosts.is_empty() {
-        payload.insert(
-            PREVIOUS_HOSTS.into(),
-            Value::Array(hosts.into_iter().map(Value::String).collect()),
-        );
-    }
+    hosts
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::ids::TrunkId;
+    use crate::model::TrunkStatus;
+    use crate::store::event::{
+        ParentBinding, PortEvent, PortRef, PortUpdate, PortUpdated, StatusChange, TagsChanged,
+        TrunkChange, TrunkEventKind, TrunkMembers, TrunkUpdate,
+    };
+    use serde_json::{json, Map, Value};
 
-    fn pending(event: &str, revision: i64, payload: Value) -> PendingEvent {
+    /// As the dispatcher reads it back: through the store's encoding.
+    fn pending(id: i64, event: &NewEvent) -> PendingEvent {
+        let payload = event.event.payload_json().expect("encode");
         PendingEvent {
-            id: revision,
-            resource: ResourceKind::Trunk,
-            resource_id: "t".into(),
-            event: event.into(),
-            revision_number: revision,
-            payload,
+            id,
+            resource_id: event.resource_id(),
+            revision_number: event.revision_number,
+            event: Event::decode(event.resource(), event.event.name(), &payload).expect("decode"),
             attempts: 0,
             next_attempt_ms: 0,
         }
     }
 
-    fn new(event: &'static str, revision: i64, payload: Value) -> NewEvent {
-        NewEvent {
-            resource: ResourceKind::Trunk,
-            resource_id: "t".into(),
-            event,
-            revision_number: revision,
-            payload,
+    struct Ids {
+        trunk: TrunkId,
+        parent: PortId,
+        a: PortId,
+        b: PortId,
+    }
+
+    fn ids() -> Ids {
+        Ids {
+            trunk: TrunkId::new(),
+            parent: PortId::new(),
+            a: PortId::new(),
+            b: PortId::new(),
         }
+    }
+
+    fn members(ids: &Ids, ports: &[PortId]) -> TrunkMembers {
+        TrunkMembers::new(ids.trunk, ids.parent, ports.to_vec())
+    }
+
+    fn bound(ids: &Ids, host: &str, previous: &str) -> NewEvent {
+        let binding = ParentBinding::new(ids.trunk, ids.parent, host.into(), previous.into());
+        let change = if host.is_empty() {
+            TrunkChange::ParentUnbound(binding)
+        } else {
+            TrunkChange::ParentBound(binding)
+        };
+        NewEvent::new(0, change)
     }
 
     #[test]
     fn nothing_pending_changes_nothing() {
-        let event = new("updated", 3, json!({"trunk_id": "t"}));
+        let ids = ids();
+        let event = NewEvent::new(
+            3,
+            TrunkChange::Updated(TrunkUpdate::Attributes(members(&ids, &[]))),
+        );
         assert_eq!(fold(&[], event.clone()), event);
     }
 
     #[test]
     fn ports_that_left_stay_named_and_the_newest_revision_wins() {
+        let ids = ids();
+        let c = PortId::new();
         let older = [
             pending(
-                "subports_added",
                 1,
-                json!({"port_id": "p", "sub_ports": ["a", "b"]}),
+                &NewEvent::new(
+                    1,
+                    TrunkChange::SubportsAdded(members(&ids, &[ids.a, ids.b])),
+                ),
             ),
             pending(
-                "subports_removed",
                 2,
-                json!({"port_id": "p", "sub_ports": ["a"]}),
+                &NewEvent::new(2, TrunkChange::SubportsRemoved(members(&ids, &[ids.a]))),
             ),
         ];
         let folded = fold(
             &older,
-            new(
-                "subports_added",
-                3,
-                json!({"port_id": "p", "sub_ports": ["c", "b"]}),
-            ),
+            NewEvent::new(3, TrunkChange::SubportsAdded(members(&ids, &[c, ids.b]))),
         );
         assert_eq!(folded.revision_number, 3);
-        assert_eq!(folded.event, "subports_added");
-        assert_eq!(folded.payload["sub_ports"], json!(["a", "b", "c"]));
-        assert_eq!(folded.payload["port_id"], "p");
+        assert_eq!(folded.event.name(), "subports_added");
+        assert_eq!(folded.event.sub_ports(), [ids.a, ids.b, c]);
+        assert_eq!(
+            folded.event.as_trunk().and_then(|t| t.parent()),
+            Some(ids.parent)
+        );
     }
 
     #[test]
     fn a_rename_does_not_hide_wiring() {
-        let older = [pending("created", 0, json!({"sub_ports": ["a"]}))];
-        let folded = fold(&older, new("updated", 1, json!({"sub_ports": []})));
-        assert_eq!(folded.event, "created");
-        assert_eq!(folded.payload["sub_ports"], json!(["a"]));
+        let ids = ids();
+        let older = [pending(
+            1,
+            &NewEvent::new(0, TrunkChange::Created(members(&ids, &[ids.a]))),
+        )];
+        let rename = TrunkChange::Updated(TrunkUpdate::Attributes(members(&ids, &[])));
+        let folded = fold(&older, NewEvent::new(1, rename));
+        assert_eq!(
+            folded.event.as_trunk().map(TrunkEvent::kind),
+            Some(TrunkEventKind::Created)
+        );
+        assert_eq!(folded.event.sub_ports(), [ids.a]);
+        // Tags are no wiring either.
+        let tags = TrunkChange::Updated(TrunkUpdate::Tags(TagsChanged::new(ids.trunk, vec![])));
+        let folded = fold(&older, NewEvent::new(1, tags));
+        assert_eq!(folded.event.name(), "created");
+        assert_eq!(folded.event.sub_ports(), [ids.a]);
         // Other resources keep their own name.
-        let mut port = new("updated", 1, json!({}));
-        port.resource = ResourceKind::Port;
-        assert_eq!(fold(&older, port).event, "updated");
+        let port = NewEvent::new(
+            1,
+            PortEvent::Updated(PortUpdate::Attributes(PortUpdated::new(ids.a, "h".into()))),
+        );
+        let older_port = [pending(
+            1,
+            &NewEvent::new(0, PortEvent::Created(PortRef::new(ids.a))),
+        )];
+        assert_eq!(fold(&older_port, port).event.name(), "updated");
     }
 
     #[test]
     fn every_host_the_parent_left_is_kept() {
+        let ids = ids();
         let older = [
-            pending(
-                "parent_bound",
-                1,
-                json!({"host_id": "b", "previous_host_id": "a"}),
-            ),
-            pending(
-                "parent_bound",
-                2,
-                json!({"host_id": "c", "previous_host_id": "b"}),
-            ),
+            pending(1, &bound(&ids, "b", "a")),
+            pending(2, &bound(&ids, "c", "b")),
         ];
-        let folded = fold(
-            &older,
-            new(
-                "parent_unbound",
-                3,
-                json!({"host_id": "", "previous_host_id": "c"}),
+        let folded = fold(&older, bound(&ids, "", "c"));
+        assert_eq!(folded.event.previous_host_ids(), ["b", "a"]);
+        assert_eq!(folded.event.hosts(), ["", "c"]);
+        assert_eq!(folded.event.name(), "parent_unbound");
+    }
+
+    /// The fold as it was written before events had types, on names and JSON payloads: what
+    /// the typed fold must still write, byte for byte.
+    fn legacy_fold(
+        older: &[(String, Value)],
+        new: (String, Value),
+        trunk: bool,
+    ) -> (String, Value) {
+        const WIRING: [&str; 6] = [
+            "created",
+            "subports_added",
+            "subports_removed",
+            "deleted",
+            "parent_bound",
+            "parent_unbound",
+        ];
+        let (mut name, mut payload) = new;
+        if older.is_empty() {
+            return (name, payload);
+        }
+        if trunk && !WIRING.contains(&name.as_str()) {
+            if let Some(older_name) = older
+                .iter()
+                .rev()
+                .find_map(|(n, _)| WIRING.iter().find(|w| **w == n.as_str()))
+            {
+                name = (*older_name).to_string();
+            }
+        }
+        let Value::Object(map) = &mut payload else {
+            return (name, payload);
+        };
+        let mut seen = HashSet::new();
+        let union: Vec<Value> = older
+            .iter()
+            .filter_map(|(_, p)| p.get("sub_ports")?.as_array())
+            .chain(map.get("sub_ports").and_then(Value::as_array))
+            .flatten()
+            .filter(|item| seen.insert(item.to_string()))
+            .cloned()
+            .collect();
+        if !union.is_empty() {
+            map.insert("sub_ports".into(), Value::Array(union));
+        }
+        legacy_fold_hosts(older, map);
+        (name, payload)
+    }
+
+    fn legacy_fold_hosts(older: &[(String, Value)], payload: &mut Map<String, Value>) {
+        let keys = ["host_id", "previous_host_id"];
+        let current: Vec<String> = keys
+            .iter()
+            .filter_map(|k| Some(payload.get(*k)?.as_str()?.to_string()))
+            .collect();
+        let mut hosts: Vec<String> = Vec::new();
+        for (_, p) in older {
+            let named = keys.iter().filter_map(|k| p.get(*k)?.as_str()).chain(
+                p.get("previous_host_ids")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str),
+            );
+            for host in named {
+                if !host.is_empty()
+                    && !current.iter().any(|c| c == host)
+                    && !hosts.iter().any(|h| h == host)
+                {
+                    hosts.push(host.to_string());
+                }
+            }
+        }
+        if !hosts.is_empty() {
+            payload.insert(
+                "previous_host_ids".into(),
+                Value::Array(hosts.into_iter().map(Value::String).collect()),
+            );
+        }
+    }
+
+    /// Each change the service records, typed and as the service wrote it before.
+    fn trunk_changes(ids: &Ids) -> Vec<(NewEvent, String, Value)> {
+        let t = ids.trunk.to_string();
+        let p = ids.parent.to_string();
+        let (a, b) = (ids.a.to_string(), ids.b.to_string());
+        let members_json =
+            |ports: &[&String]| json!({"trunk_id": t, "port_id": p, "sub_ports": ports});
+        let binding_json = |host: &str, previous: &str| json!({"trunk_id": t, "port_id": p, "host_id": host, "previous_host_id": previous});
+        vec![
+            (
+                NewEvent::new(0, TrunkChange::Created(members(ids, &[ids.a]))),
+                "created".into(),
+                members_json(&[&a]),
             ),
-        );
-        assert_eq!(folded.payload[PREVIOUS_HOSTS], json!(["b", "a"]));
-        assert_eq!(folded.payload["previous_host_id"], "c");
+            (
+                NewEvent::new(
+                    1,
+                    TrunkChange::Updated(TrunkUpdate::Attributes(members(ids, &[]))),
+                ),
+                "updated".into(),
+                members_json(&[]),
+            ),
+            (
+                NewEvent::new(
+                    1,
+                    TrunkChange::Updated(TrunkUpdate::Tags(TagsChanged::new(
+                        ids.trunk,
+                        vec!["x".into()],
+                    ))),
+                ),
+                "updated".into(),
+                json!({"id": t, "tags": ["x"]}),
+            ),
+            (
+                NewEvent::new(2, TrunkChange::SubportsAdded(members(ids, &[ids.b]))),
+                "subports_added".into(),
+                members_json(&[&b]),
+            ),
+            (
+                NewEvent::new(2, TrunkChange::SubportsRemoved(members(ids, &[ids.a]))),
+                "subports_removed".into(),
+                members_json(&[&a]),
+            ),
+            (
+                bound(ids, "h1", ""),
+                "parent_bound".into(),
+                binding_json("h1", ""),
+            ),
+            (
+                bound(ids, "h2", "h1"),
+                "parent_bound".into(),
+                binding_json("h2", "h1"),
+            ),
+            (
+                bound(ids, "", "h2"),
+                "parent_unbound".into(),
+                binding_json("", "h2"),
+            ),
+            (
+                NewEvent::new(
+                    3,
+                    TrunkChange::StatusChanged(StatusChange {
+                        trunk_id: ids.trunk,
+                        from: TrunkStatus::Down,
+                        to: TrunkStatus::Active,
+                    }),
+                ),
+                "status_changed".into(),
+                json!({"trunk_id": t, "from": "DOWN", "to": "ACTIVE"}),
+            ),
+            (
+                NewEvent::new(4, TrunkChange::Deleted(members(ids, &[ids.a, ids.b]))),
+                "deleted".into(),
+                members_json(&[&a, &b]),
+            ),
+        ]
+    }
+
+    fn port_changes(ids: &Ids) -> Vec<(NewEvent, String, Value)> {
+        let id = ids.a.to_string();
+        let host = |h: &str| {
+            NewEvent::new(
+                1,
+                PortEvent::Updated(PortUpdate::Attributes(PortUpdated::new(ids.a, h.into()))),
+            )
+        };
+        vec![
+            (
+                NewEvent::new(0, PortEvent::Created(PortRef::new(ids.a))),
+                "created".into(),
+                json!({"id": id}),
+            ),
+            (
+                host("h1"),
+                "updated".into(),
+                json!({"id": id, "host_id": "h1"}),
+            ),
+            (
+                host("h2"),
+                "updated".into(),
+                json!({"id": id, "host_id": "h2"}),
+            ),
+            (host(""), "updated".into(), json!({"id": id, "host_id": ""})),
+            (
+                NewEvent::new(
+                    1,
+                    PortEvent::Updated(PortUpdate::Tags(TagsChanged::new(ids.a, vec![]))),
+                ),
+                "updated".into(),
+                json!({"id": id, "tags": []}),
+            ),
+            (
+                NewEvent::new(2, PortEvent::Deleted(PortRef::new(ids.a))),
+                "deleted".into(),
+                json!({"id": id}),
+            ),
+        ]
+    }
+
+    /// Records `sequence` as `record` does (creations and status reports unfolded) both ways,
+    /// and compares every row after every step.
+    fn replay(sequence: &[&(NewEvent, String, Value)]) {
+        let mut typed: Vec<PendingEvent> = Vec::new();
+        let mut legacy: Vec<(String, Value)> = Vec::new();
+        for (id, (event, name, payload)) in (1..).zip(sequence) {
+            let trunk = event.resource() == crate::store::ResourceKind::Trunk;
+            let unfolded = event.event.is_creation() || event.event.name() == "status_changed";
+            if unfolded {
+                typed.push(pending(id, event));
+                legacy.push((name.clone(), payload.clone()));
+            } else {
+                typed = vec![pending(id, &fold(&typed, event.clone()))];
+                legacy = vec![legacy_fold(&legacy, (name.clone(), payload.clone()), trunk)];
+            }
+            let rows: Vec<(String, String)> = typed
+                .iter()
+                .map(|e| {
+                    (
+                        e.event.name().to_string(),
+                        e.event.payload_json().expect("encode"),
+                    )
+                })
+                .collect();
+            let before: Vec<(String, String)> = legacy
+                .iter()
+                .map(|(n, p)| (n.clone(), p.to_string()))
+                .collect();
+            assert_eq!(
+                rows,
+                before,
+                "after {:?}",
+                sequence.iter().map(|s| &s.1).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
+    fn folding_writes_what_it_wrote_before_events_had_types() {
+        let ids = ids();
+        for changes in [trunk_changes(&ids), port_changes(&ids)] {
+            for x in &changes {
+                for y in &changes {
+                    for z in &changes {
+                        replay(&[x, y, z]);
+                    }
+                }
+            }
+        }
     }
 }

@@ -10,6 +10,8 @@ use crate::ids::{NetworkId, PortId, ProjectId, TrunkId};
 use crate::model::port::{SUBPORT_DEVICE_OWNER, VIF_UNBOUND};
 use crate::model::{FixedIp, Port, StandardAttrs, Subport, TrunkStatus};
 use crate::policy::{Action, PortBindingAttr, PortWriteAttr, Target};
+use crate::store::event::{self, ParentBinding, PortEvent, PortRef, PortUpdated, TrunkChange};
+use crate::store::NewEvent;
 use crate::store::{
     Constraint, Filter, ListQuery, Membership, ResourceKind, StoreError, StoreTx, SubportBinding,
     Value,
@@ -18,7 +20,7 @@ use crate::store::{
 use super::limits::{invisible_marker, marker_not_found};
 use super::networks::visible_network;
 use super::{
-    check_length, check_revision, event, hidden_fields, list_scope, owned_target, quota, write_tx,
+    check_length, check_revision, hidden_fields, list_scope, owned_target, quota, write_tx,
     Context, ErrorKind, Guard, Service, ServiceError, NAME_MAX,
 };
 
@@ -372,13 +374,7 @@ impl Service {
                     .await?;
                 super::outbox::record(
                     &mut *tx,
-                    event(
-                        ResourceKind::Port,
-                        port.id,
-                        "created",
-                        0,
-                        serde_json::json!({ "id": port.id.to_string() }),
-                    ),
+                    NewEvent::new(0, PortEvent::Created(PortRef::new(port.id))),
                 )
                 .await?;
                 created.push(port);
@@ -592,12 +588,12 @@ impl Service {
             })?;
             super::outbox::record(
                 &mut *tx,
-                event(
-                    ResourceKind::Port,
-                    port.id,
-                    "updated",
+                NewEvent::new(
                     port.std.revision_number,
-                    serde_json::json!({ "id": port.id.to_string(), "host_id": port.host_id }),
+                    PortEvent::Updated(event::PortUpdate::Attributes(PortUpdated::new(
+                        port.id,
+                        port.host_id.clone(),
+                    ))),
                 ),
             )
             .await?;
@@ -656,22 +652,19 @@ impl Service {
         tx.update_trunk(&trunk).await?;
         super::outbox::record(
             &mut *tx,
-            event(
-                ResourceKind::Trunk,
-                trunk.id,
+            NewEvent::new(trunk.std.revision_number, {
+                let binding = ParentBinding::new(
+                    trunk.id,
+                    parent.id,
+                    parent.host_id.clone(),
+                    previous_host.to_string(),
+                );
                 if unbound {
-                    "parent_unbound"
+                    TrunkChange::ParentUnbound(binding)
                 } else {
-                    "parent_bound"
-                },
-                trunk.std.revision_number,
-                serde_json::json!({
-                    "trunk_id": trunk.id.to_string(),
-                    "port_id": parent.id.to_string(),
-                    "host_id": parent.host_id,
-                    "previous_host_id": previous_host,
-                }),
-            ),
+                    TrunkChange::ParentBound(binding)
+                }
+            }),
         )
         .await?;
         Ok(())
@@ -694,12 +687,9 @@ impl Service {
             tx.delete_port(id).await?;
             super::outbox::record(
                 &mut *tx,
-                event(
-                    ResourceKind::Port,
-                    id,
-                    "deleted",
+                NewEvent::new(
                     port.std.revision_number + 1,
-                    serde_json::json!({ "id": id.to_string() }),
+                    PortEvent::Deleted(PortRef::new(id)),
                 ),
             )
             .await?;

@@ -9,9 +9,10 @@ use prometheus_client::metrics::family::Family;
 use crate::drivers::{DriverError, StatusReporter};
 use crate::ids::TrunkId;
 use crate::model::TrunkStatus;
-use crate::store::ResourceKind;
+use crate::store::event::{StatusChange, TrunkChange};
+use crate::store::NewEvent;
 
-use super::{event, write_tx, ErrorKind, Service, ServiceError};
+use super::{write_tx, ErrorKind, Service, ServiceError};
 
 /// Labels of the status-transition counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -94,15 +95,12 @@ impl Service {
             // Not folded (service::outbox): a report is made while its driver delivers an
             // older event of this trunk, and folding that one in would hand it to the driver
             // again, whose report would fold it again, without end.
-            tx.insert_event(&event(
-                ResourceKind::Trunk,
-                id,
-                "status_changed",
+            tx.insert_event(&NewEvent::new(
                 trunk.std.revision_number,
-                serde_json::json!({
-                    "trunk_id": id.to_string(),
-                    "from": from.as_str(),
-                    "to": status.as_str(),
+                TrunkChange::StatusChanged(StatusChange {
+                    trunk_id: id,
+                    from,
+                    to: status,
                 }),
             ))
             .await?;

@@ -6,12 +6,17 @@ use std::collections::HashSet;
 use crate::ids::{NetworkId, PortId, TrunkId};
 use crate::model::{Network, Port, StandardAttrs, Trunk};
 use crate::policy::{Action, TagCollection, TagOp, Target};
+use crate::store::event::{
+    Event, NetworkEvent, NetworkUpdate, PortEvent, PortUpdate, TagsChanged, TrunkChange,
+    TrunkUpdate,
+};
+use crate::store::NewEvent;
 use crate::store::{ResourceKind, StoreTx};
 
 use super::networks::{network_target, visible_network};
 use super::ports::{port_target, visible_port};
 use super::trunks::{trunk_target, visible_trunk};
-use super::{check_revision, event, write_tx, Context, ErrorKind, Guard, Service, ServiceError};
+use super::{check_revision, write_tx, Context, ErrorKind, Guard, Service, ServiceError};
 
 /// Longest tag Neutron accepts.
 pub const TAG_MAX: usize = 60;
@@ -53,6 +58,21 @@ impl Tagged {
             Tagged::Network(_) => ResourceKind::Network,
             Tagged::Port(_) => ResourceKind::Port,
             Tagged::Trunk(_) => ResourceKind::Trunk,
+        }
+    }
+
+    /// The outbox event of a change to its tags.
+    fn tags_event(&self, tags: Vec<String>) -> Event {
+        match self {
+            Tagged::Network(n) => {
+                NetworkEvent::Updated(NetworkUpdate::Tags(TagsChanged::new(n.id, tags))).into()
+            }
+            Tagged::Port(p) => {
+                PortEvent::Updated(PortUpdate::Tags(TagsChanged::new(p.id, tags))).into()
+            }
+            Tagged::Trunk(t) => {
+                TrunkChange::Updated(TrunkUpdate::Tags(TagsChanged::new(t.id, tags))).into()
+            }
         }
     }
 
@@ -229,13 +249,7 @@ impl Service {
             tx.replace_tags(kind, &id, &tags).await?;
             super::outbox::record(
                 &mut *tx,
-                event(
-                    kind,
-                    &id,
-                    "updated",
-                    revision,
-                    serde_json::json!({ "id": id, "tags": tags }),
-                ),
+                NewEvent::new(revision, resource.tags_event(tags.clone())),
             )
             .await?;
             Ok::<_, ServiceError>(tags)

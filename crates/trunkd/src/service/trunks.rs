@@ -6,14 +6,16 @@ use crate::ids::{PortId, ProjectId, TrunkId};
 use crate::model::port::{SUBPORT_DEVICE_OWNER, VIF_UNBOUND};
 use crate::model::{Port, StandardAttrs, Subport, Trunk};
 use crate::policy::{Action, Target};
-use crate::store::{ListQuery, ResourceKind, StoreError, StoreTx, SubportBinding};
+use crate::store::event::{self, TrunkMembers};
+use crate::store::NewEvent;
+use crate::store::{ListQuery, StoreError, StoreTx, SubportBinding};
 
 use super::limits::{invisible_marker, marker_not_found};
 use super::ports::visible_port;
 use super::subports::{already_in_a_trunk, parent_in_use, SubportRequest};
 use super::{
-    check_length, check_revision, event, list_scope, owned_target, quota, write_tx, Context,
-    ErrorKind, Guard, Service, ServiceError, NAME_MAX,
+    check_length, check_revision, list_scope, owned_target, quota, write_tx, Context, ErrorKind,
+    Guard, Service, ServiceError, NAME_MAX,
 };
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -75,12 +77,8 @@ fn check_manageable(trunk: &Trunk) -> Result<(), ServiceError> {
     }
 }
 
-fn trunk_payload(trunk: &Trunk, ports: &[PortId]) -> serde_json::Value {
-    serde_json::json!({
-        "trunk_id": trunk.id.to_string(),
-        "port_id": trunk.port_id.to_string(),
-        "sub_ports": ports.iter().map(ToString::to_string).collect::<Vec<_>>(),
-    })
+fn members(trunk: &Trunk, ports: &[PortId]) -> TrunkMembers {
+    TrunkMembers::new(trunk.id, trunk.port_id, ports.to_vec())
 }
 
 /// A unique-key failure while writing subports, named as the rule it enforces.
@@ -226,12 +224,9 @@ impl Service {
                     .await?;
                 super::outbox::record(
                     &mut *tx,
-                    event(
-                        ResourceKind::Trunk,
-                        trunk.id,
-                        "created",
+                    NewEvent::new(
                         trunk.std.revision_number,
-                        trunk_payload(&trunk, &ports),
+                        event::TrunkChange::Created(members(&trunk, &ports)),
                     ),
                 )
                 .await?;
@@ -316,12 +311,12 @@ impl Service {
             tx.update_trunk(&trunk).await?;
             super::outbox::record(
                 &mut *tx,
-                event(
-                    ResourceKind::Trunk,
-                    trunk.id,
-                    "updated",
+                NewEvent::new(
                     trunk.std.revision_number,
-                    trunk_payload(&trunk, &[]),
+                    event::TrunkChange::Updated(event::TrunkUpdate::Attributes(members(
+                        &trunk,
+                        &[],
+                    ))),
                 ),
             )
             .await?;
@@ -363,12 +358,9 @@ impl Service {
             tx.delete_trunk(id).await?;
             super::outbox::record(
                 &mut *tx,
-                event(
-                    ResourceKind::Trunk,
-                    id,
-                    "deleted",
+                NewEvent::new(
                     trunk.std.revision_number + 1,
-                    trunk_payload(&trunk, &ports),
+                    event::TrunkChange::Deleted(members(&trunk, &ports)),
                 ),
             )
             .await?;
@@ -435,12 +427,9 @@ impl Service {
             tx.set_subport_bindings(&ports, &self.joining_binding(&trunk, &parent))
                 .await?;
             tx.update_trunk(&trunk).await?;
-            super::outbox::record(&mut *tx, event(
-                ResourceKind::Trunk,
-                id,
-                "subports_added",
+            super::outbox::record(&mut *tx, NewEvent::new(
                 trunk.std.revision_number,
-                trunk_payload(&trunk, &ports),
+                event::TrunkChange::SubportsAdded(members(&trunk, &ports)),
             ))
             .await?;
             Ok::<_, ServiceError>(trunk)
@@ -506,12 +495,9 @@ impl Service {
             tx.update_trunk(&trunk).await?;
             super::outbox::record(
                 &mut *tx,
-                event(
-                    ResourceKind::Trunk,
-                    id,
-                    "subports_removed",
+                NewEvent::new(
                     trunk.std.revision_number,
-                    trunk_payload(&trunk, &ports),
+                    event::TrunkChange::SubportsRemoved(members(&trunk, &ports)),
                 ),
             )
             .await?;

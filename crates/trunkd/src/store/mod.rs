@@ -71,6 +71,7 @@ macro_rules! impl_sql_outbox {
     };
 }
 
+pub mod event;
 pub mod postgres;
 pub mod query;
 pub mod sqlite;
@@ -164,27 +165,44 @@ impl ResourceKind {
 /// An outbox event as written with a change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
-    pub resource: ResourceKind,
-    pub resource_id: String,
-    /// What happened: `created`, `updated`, `deleted`, `subports_added`, `subports_removed`,
-    /// `status_changed`.
-    pub event: &'static str,
     pub revision_number: i64,
-    pub payload: serde_json::Value,
+    /// What happened, to which resource ([`event`]).
+    pub event: event::Event,
+}
+
+impl NewEvent {
+    pub fn new(revision_number: i64, event: impl Into<event::Event>) -> Self {
+        Self {
+            revision_number,
+            event: event.into(),
+        }
+    }
+
+    pub fn resource(&self) -> ResourceKind {
+        self.event.resource()
+    }
+
+    pub fn resource_id(&self) -> String {
+        self.event.resource_id()
+    }
 }
 
 /// An outbox event as the dispatcher reads it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingEvent {
     pub id: i64,
-    pub resource: ResourceKind,
     pub resource_id: String,
-    pub event: String,
     pub revision_number: i64,
-    pub payload: serde_json::Value,
+    pub event: event::Event,
     pub attempts: i64,
     /// Not to be delivered before this time (milliseconds since the Unix epoch).
     pub next_attempt_ms: i64,
+}
+
+impl PendingEvent {
+    pub fn resource(&self) -> ResourceKind {
+        self.event.resource()
+    }
 }
 
 /// A port's membership in a trunk.

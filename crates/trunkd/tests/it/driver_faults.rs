@@ -17,7 +17,8 @@ use trunkd::drivers::dispatcher::Dispatcher;
 use trunkd::drivers::{DriverError, Settlement, StatusReporter, TrunkDriver};
 use trunkd::ids::TrunkId;
 use trunkd::model::{SegmentationType, TrunkStatus};
-use trunkd::store::{PendingEvent, ResourceKind, Store};
+use trunkd::store::event::{TrunkEvent, TrunkEventKind};
+use trunkd::store::{PendingEvent, Store};
 
 /// How a trunk's first deliveries go wrong.
 #[derive(Clone, Copy, Debug)]
@@ -71,7 +72,7 @@ impl TrunkDriver for FaultyDriver {
         event: &PendingEvent,
         status: &dyn StatusReporter,
     ) -> Result<(), DriverError> {
-        if event.resource != ResourceKind::Trunk || event.event != "created" {
+        if event.event.as_trunk().map(TrunkEvent::kind) != Some(TrunkEventKind::Created) {
             return Ok(());
         }
         let attempt = {

@@ -26,7 +26,8 @@ use super::{DriverError, Settlement, StatusReporter, TrunkChange, TrunkDriver};
 use crate::model::{SegmentationType, TrunkStatus};
 use crate::ovsdb::{Client, Remote, Timing};
 use crate::readiness::Readiness;
-use crate::store::{PendingEvent, ResourceKind, Store};
+use crate::store::event::{Event, NetworkEvent, PortEvent, TrunkEventKind};
+use crate::store::{PendingEvent, Store};
 use crate::supervisor::TaskHandle;
 use sync::{Engine, Scope};
 
@@ -48,13 +49,20 @@ pub struct OvnDriver {
     _background: [TaskHandle; 2],
 }
 
-/// Trunk events after which the trunk is wired and may go ACTIVE.
-const ACTIVATING_EVENTS: &[&str] = &[
-    "created",
-    "subports_added",
-    "subports_removed",
-    "parent_bound",
-];
+/// Whether the trunk is wired, and may go ACTIVE, once the rows of an event of `kind` are
+/// written. Only wiring events are synced at all (the others change no row).
+fn activates(kind: TrunkEventKind) -> bool {
+    match kind {
+        TrunkEventKind::Created
+        | TrunkEventKind::SubportsAdded
+        | TrunkEventKind::SubportsRemoved
+        | TrunkEventKind::ParentBound => true,
+        // Gone, or no longer bound: nothing to be ACTIVE.
+        TrunkEventKind::Deleted | TrunkEventKind::ParentUnbound => false,
+        // Not synced: a name, tags or a status are not in the northbound database.
+        TrunkEventKind::Updated | TrunkEventKind::StatusChanged => false,
+    }
+}
 
 impl OvnDriver {
     /// Connects in the background (start-up does not wait for the database) and starts the
@@ -100,31 +108,28 @@ impl OvnDriver {
     fn scope_of(event: &PendingEvent) -> Result<Option<Scope>, DriverError> {
         let bad = || DriverError::Failed(format!("event {} names a malformed id", event.id));
         let mut scope = Scope::default();
-        match event.resource {
-            ResourceKind::Network => {
+        match &event.event {
+            Event::Network(
+                NetworkEvent::Created(_) | NetworkEvent::Updated(_) | NetworkEvent::Deleted(_),
+            ) => {
                 scope
                     .networks
                     .insert(event.resource_id.parse().map_err(|_| bad())?);
             }
-            ResourceKind::Port => {
+            Event::Port(PortEvent::Created(_) | PortEvent::Updated(_) | PortEvent::Deleted(_)) => {
                 scope
                     .ports
                     .insert(event.resource_id.parse().map_err(|_| bad())?);
             }
-            ResourceKind::Trunk if super::TRUNK_WIRING_EVENTS.contains(&event.event.as_str()) => {
+            Event::Trunk(trunk) if trunk.kind().is_wiring() => {
                 scope
                     .trunks
                     .insert(event.resource_id.parse().map_err(|_| bad())?);
                 // Ports that left the trunk are no longer found through it.
-                let named = event.payload.get("sub_ports").and_then(|v| v.as_array());
-                for id in named.into_iter().flatten().filter_map(|v| v.as_str()) {
-                    scope.ports.insert(id.parse().map_err(|_| bad())?);
-                }
-                if let Some(parent) = event.payload.get("port_id").and_then(|v| v.as_str()) {
-                    scope.ports.insert(parent.parse().map_err(|_| bad())?);
-                }
+                scope.ports.extend(trunk.sub_ports());
+                scope.ports.extend(trunk.parent());
             }
-            ResourceKind::Trunk => return Ok(None),
+            Event::Trunk(_) => return Ok(None),
         }
         Ok(Some(scope))
     }
@@ -168,9 +173,9 @@ impl TrunkDriver for OvnDriver {
         };
         let comment = format!(
             "trunkd: {} {} {} (event {})",
-            event.resource.as_str(),
+            event.resource().as_str(),
             event.resource_id,
-            event.event,
+            event.event.name(),
             event.id
         );
         let outcome = self
@@ -183,9 +188,7 @@ impl TrunkDriver for OvnDriver {
             changes = outcome.changes.len(),
             "ovn driver applied an event"
         );
-        if event.resource == ResourceKind::Trunk
-            && ACTIVATING_EVENTS.contains(&event.event.as_str())
-        {
+        if event.event.as_trunk().is_some_and(|t| activates(t.kind())) {
             for (trunk, revision) in &outcome.trunk_revisions {
                 status
                     .report_status(*trunk, *revision, TrunkStatus::Active)
@@ -193,5 +196,29 @@ impl TrunkDriver for OvnDriver {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_wiring_events_activate() {
+        let activating: Vec<_> = TrunkEventKind::ALL
+            .into_iter()
+            .filter(|k| activates(*k))
+            .collect();
+        assert_eq!(
+            activating,
+            [
+                TrunkEventKind::Created,
+                TrunkEventKind::SubportsAdded,
+                TrunkEventKind::SubportsRemoved,
+                TrunkEventKind::ParentBound,
+            ]
+        );
+        // A fold may drop any other event before delivery.
+        assert!(activating.iter().all(|k| k.is_wiring()));
     }
 }

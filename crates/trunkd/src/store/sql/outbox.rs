@@ -98,16 +98,17 @@ pub(super) fn decode_events(rows: &[super::DbRow]) -> Result<Vec<PendingEvent>, 
         .map(|row| {
             let kind: String = row.try_get("resource_type").map_err(map_err)?;
             let payload: String = row.try_get("payload").map_err(map_err)?;
+            let id: i64 = row.try_get("id").map_err(map_err)?;
+            let resource = ResourceKind::parse(&kind).ok_or_else(|| {
+                StoreError::Internal(format!("outbox row of unknown kind {kind}"))
+            })?;
+            let name: String = row.try_get("event").map_err(map_err)?;
             Ok(PendingEvent {
-                id: row.try_get("id").map_err(map_err)?,
-                resource: ResourceKind::parse(&kind).ok_or_else(|| {
-                    StoreError::Internal(format!("outbox row of unknown kind {kind}"))
-                })?,
+                id,
                 resource_id: row.try_get("resource_id").map_err(map_err)?,
-                event: row.try_get("event").map_err(map_err)?,
+                event: crate::store::event::Event::decode(resource, &name, &payload)
+                    .map_err(|e| StoreError::Internal(format!("outbox event {id}: {e}")))?,
                 revision_number: row.try_get("revision_number").map_err(map_err)?,
-                payload: serde_json::from_str(&payload)
-                    .map_err(|e| StoreError::Internal(format!("outbox payload: {e}")))?,
                 attempts: row.try_get("attempts").map_err(map_err)?,
                 next_attempt_ms: row.try_get("next_attempt_ms").map_err(map_err)?,
             })

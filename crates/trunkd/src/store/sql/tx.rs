@@ -638,11 +638,16 @@ impl StoreTx for SqlTx {
             "INSERT INTO outbox (resource_type, resource_id, event, revision_number, payload, \
              created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(event.resource.as_str())
-        .bind(&event.resource_id)
-        .bind(event.event)
+        .bind(event.resource().as_str())
+        .bind(event.resource_id())
+        .bind(event.event.name())
         .bind(event.revision_number)
-        .bind(to_json(&event.payload)?)
+        .bind(
+            event
+                .event
+                .payload_json()
+                .map_err(|e| StoreError::Internal(format!("outbox payload: {e}")))?,
+        )
         .bind(crate::model::now_timestamp())
         .execute(self.conn())
         .await
