@@ -129,12 +129,14 @@ fn start_drivers(kinds: &[DriverKind], store: &Arc<dyn Store>) -> DriverSet {
         .map(|kind| -> Arc<dyn TrunkDriver> {
             match kind {
                 DriverKind::Noop => Arc::new(NoopDriver),
-                DriverKind::Ovs { rabbitmq_url } => {
-                    Arc::new(OvsDriver::new(rabbitmq_url.clone(), store.clone()))
-                }
-                DriverKind::Ovn(settings) => {
-                    Arc::new(OvnDriver::start(settings.clone(), store.clone()))
-                }
+                DriverKind::Ovs { rabbitmq_url } => Arc::new(OvsDriver::new(
+                    rabbitmq_url.clone(),
+                    store.clone().driver_reads(),
+                )),
+                DriverKind::Ovn(settings) => Arc::new(OvnDriver::start(
+                    settings.clone(),
+                    store.clone().driver_reads(),
+                )),
             }
         })
         .collect();

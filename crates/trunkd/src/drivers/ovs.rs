@@ -14,17 +14,17 @@ use super::{DriverError, Settlement, StatusReporter, TrunkChange, TrunkDriver};
 use crate::ids::TrunkId;
 use crate::notify::publisher::Publisher;
 use crate::notify::Notification;
-use crate::store::{PendingEvent, ResourceKind, Store};
+use crate::store::{DriverReads, PendingEvent, ResourceKind};
 
 pub const SEGMENTATION_TYPES: &[&str] = &["vlan", "inherit"];
 
 pub struct OvsDriver {
     publisher: Publisher,
-    store: Arc<dyn Store>,
+    store: Arc<dyn DriverReads>,
 }
 
 impl OvsDriver {
-    pub fn new(rabbitmq_url: String, store: Arc<dyn Store>) -> Self {
+    pub fn new(rabbitmq_url: String, store: Arc<dyn DriverReads>) -> Self {
         Self {
             publisher: Publisher::new(rabbitmq_url),
             store,
@@ -62,7 +62,7 @@ impl OvsDriver {
             .get("port_id")
             .and_then(|v| v.as_str())
             .and_then(|id| id.parse().ok());
-        let mut tx = self.store.begin_read().await.map_err(failed)?;
+        let mut tx = self.store.snapshot().await.map_err(failed)?;
         let parent = match parent {
             Some(parent) => Some(parent),
             None => tx

@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use super::{DriverError, Settlement, StatusReporter, TrunkChange, TrunkDriver};
 use crate::model::TrunkStatus;
 use crate::ovsdb::{Client, Remote, Timing};
-use crate::store::{PendingEvent, ResourceKind, Store};
+use crate::store::{DriverReads, PendingEvent, ResourceKind};
 use sync::{Engine, Scope};
 
 /// `inherit` is accepted when the network's segmentation is a VLAN (see `precommit`).
@@ -64,7 +64,7 @@ const ACTIVATING_EVENTS: &[&str] = &[
 impl OvnDriver {
     /// Connects in the background (start-up does not wait for the database) and starts the
     /// reconciler.
-    pub fn start(settings: OvnSettings, store: Arc<dyn Store>) -> Self {
+    pub fn start(settings: OvnSettings, store: Arc<dyn DriverReads>) -> Self {
         let client = Arc::new(Client::start(settings.nb_connection, Timing::default()));
         let engine = Arc::new(Engine::new(client, store));
         let connected = Arc::new(tokio::sync::Notify::new());
