@@ -136,12 +136,14 @@ fn start_drivers(kinds: &[DriverKind], store: &Arc<dyn Store>, readiness: &Readi
                 DriverKind::Noop => Arc::new(NoopDriver),
                 DriverKind::Ovs { rabbitmq_url } => Arc::new(OvsDriver::start(
                     rabbitmq_url.clone(),
-                    store.clone(),
+                    store.clone().driver_reads(),
                     readiness,
                 )),
-                DriverKind::Ovn(settings) => {
-                    Arc::new(OvnDriver::start(settings.clone(), store.clone(), readiness))
-                }
+                DriverKind::Ovn(settings) => Arc::new(OvnDriver::start(
+                    settings.clone(),
+                    store.clone().driver_reads(),
+                    readiness,
+                )),
             }
         })
         .collect();

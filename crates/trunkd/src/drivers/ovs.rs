@@ -17,7 +17,7 @@ use crate::notify::publisher::Publisher;
 use crate::notify::Notification;
 use crate::readiness::Readiness;
 use crate::store::event::{Event, NetworkEvent, PortEvent, TrunkEvent, TrunkEventKind};
-use crate::store::{PendingEvent, Store};
+use crate::store::{DriverReads, PendingEvent};
 use crate::supervisor::TaskHandle;
 
 pub const SEGMENTATION_TYPES: &[SegmentationType] =
@@ -25,7 +25,7 @@ pub const SEGMENTATION_TYPES: &[SegmentationType] =
 
 pub struct OvsDriver {
     publisher: Arc<Publisher>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn DriverReads>,
     /// Keeps the broker's readiness state current; dropped with the driver.
     _prober: TaskHandle,
 }
@@ -33,7 +33,7 @@ pub struct OvsDriver {
 impl OvsDriver {
     /// The driver, with the broker as the dependency `broker` of `readiness`, probed in the
     /// background.
-    pub fn start(rabbitmq_url: String, store: Arc<dyn Store>, readiness: &Readiness) -> Self {
+    pub fn start(rabbitmq_url: String, store: Arc<dyn DriverReads>, readiness: &Readiness) -> Self {
         let broker = readiness.dependencies.register("broker");
         let publisher = Arc::new(Publisher::new(rabbitmq_url).with_dependency(broker.clone()));
         let probed = publisher.clone();
@@ -60,7 +60,7 @@ impl OvsDriver {
         // Hosts of older events folded into this one (service::outbox).
         hosts.extend(event.previous_host_ids().iter().cloned());
         let parent = event.parent();
-        let mut tx = self.store.begin_read().await.map_err(failed)?;
+        let mut tx = self.store.snapshot().await.map_err(failed)?;
         let parent = match parent {
             Some(parent) => Some(parent),
             None => tx

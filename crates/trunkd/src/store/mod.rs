@@ -2,79 +2,26 @@
 //! each user operation, with its rule checks, inside exactly one of them, so the change, the
 //! revision bump and the outbox event commit together or not at all.
 //!
-//! Reads taken inside a write transaction lock what they read where the database needs it
-//! (SQLite serialises writers; a server database locks the rows), so checks and writes see
-//! the same state.
-
-/// Implements [`Outbox`] for a SQL backend: the same for every one of them, each of which
-/// includes `store/sql/outbox.rs` as `outbox`. `$writer` and `$reader` name its pools.
-macro_rules! impl_sql_outbox {
-    ($store:ty, $writer:ident, $reader:ident) => {
-        #[async_trait::async_trait]
-        impl crate::store::Outbox for $store {
-            async fn pending_events(&self, limit: i64) -> Result<Vec<PendingEvent>, StoreError> {
-                outbox::pending_events(&self.$writer, limit).await
-            }
-
-            async fn pending_events_of(
-                &self,
-                resource: ResourceKind,
-                resource_id: &str,
-            ) -> Result<Vec<PendingEvent>, StoreError> {
-                outbox::pending_events_of(&self.$writer, resource, resource_id).await
-            }
-
-            async fn try_lease(
-                &self,
-                resource: ResourceKind,
-                resource_id: &str,
-                owner: &str,
-                lease_ms: i64,
-            ) -> Result<bool, StoreError> {
-                outbox::try_lease(&self.$writer, resource, resource_id, owner, lease_ms).await
-            }
-
-            async fn release_lease(
-                &self,
-                resource: ResourceKind,
-                resource_id: &str,
-                owner: &str,
-            ) -> Result<(), StoreError> {
-                outbox::release_lease(&self.$writer, resource, resource_id, owner).await
-            }
-
-            async fn mark_event_delivered(&self, id: i64) -> Result<bool, StoreError> {
-                outbox::mark_delivered(&self.$writer, id).await
-            }
-
-            async fn mark_event_failed(
-                &self,
-                id: i64,
-                error: &str,
-                retry_in_ms: i64,
-            ) -> Result<(), StoreError> {
-                outbox::mark_failed(&self.$writer, id, error, retry_in_ms).await
-            }
-
-            async fn prune_delivered_events(&self, before: &str) -> Result<u64, StoreError> {
-                outbox::prune_delivered(&self.$writer, before).await
-            }
-
-            async fn pending_event_count(&self) -> Result<i64, StoreError> {
-                outbox::pending_count(&self.$reader).await
-            }
-
-            async fn outbox_backlog(&self) -> Result<crate::store::OutboxBacklog, StoreError> {
-                outbox::backlog(&self.$reader).await
-            }
-        }
-    };
-}
+//! Checks and writes see the same state, though no backend locks the rows it reads:
+//! - SQLite serialises writers: a write transaction begins with `BEGIN IMMEDIATE`, which takes
+//!   the database's write lock, so nothing else writes between a check and its write.
+//! - PostgreSQL runs write transactions at SERIALIZABLE isolation, without `SELECT ... FOR
+//!   UPDATE` or advisory locks: its predicate locks only detect, at a read or at commit, that a
+//!   concurrent transaction invalidated what this one read, and abort it with a serialization
+//!   failure ([`StoreError::Contention`]), which the service runs again (bounded). Unique keys
+//!   back the rules that must hold whatever the isolation. Read transactions are REPEATABLE
+//!   READ, READ ONLY: one snapshot.
+//!
+//! Both backends are one SQL store (`store/sql`) over a dialect each (`store/sqlite`,
+//! `store/postgres`). Drivers read through [`DriverReads`], which cannot write.
 
 pub mod event;
 pub mod postgres;
 pub mod query;
+pub mod sql;
 pub mod sqlite;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 
@@ -312,6 +259,67 @@ pub trait Store: Outbox + Send + Sync + 'static {
     async fn begin_read(&self) -> Result<Box<dyn StoreTx>, StoreError>;
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
+    /// The store as drivers see it: reads only.
+    fn driver_reads(self: Arc<Self>) -> Arc<dyn DriverReads>;
+}
+
+/// What a driver may do with the store: read one consistent snapshot. A driver turns stored
+/// state into data-plane state and reports back through the service; it never writes here.
+#[async_trait]
+pub trait DriverReads: Send + Sync {
+    async fn snapshot(&self) -> Result<Box<dyn Snapshot>, StoreError>;
+}
+
+/// A transaction handed out as a [`Snapshot`]: only its reads can be reached.
+pub(crate) struct ReadOnly(pub(crate) Box<dyn StoreTx>);
+
+#[async_trait]
+impl Snapshot for ReadOnly {
+    async fn get_networks(&mut self, ids: &[NetworkId]) -> Result<Vec<Network>, StoreError> {
+        self.0.get_networks(ids).await
+    }
+
+    async fn list_networks(&mut self, query: &ListQuery) -> Result<Vec<Network>, StoreError> {
+        self.0.list_networks(query).await
+    }
+
+    async fn get_port(&mut self, id: PortId) -> Result<Option<Port>, StoreError> {
+        self.0.get_port(id).await
+    }
+
+    async fn get_ports(&mut self, ids: &[PortId]) -> Result<Vec<Port>, StoreError> {
+        self.0.get_ports(ids).await
+    }
+
+    async fn list_ports(&mut self, query: &ListQuery) -> Result<Vec<Port>, StoreError> {
+        self.0.list_ports(query).await
+    }
+
+    async fn memberships(&mut self, ports: &[PortId]) -> Result<Vec<Membership>, StoreError> {
+        self.0.memberships(ports).await
+    }
+
+    async fn get_trunk(&mut self, id: TrunkId) -> Result<Option<Trunk>, StoreError> {
+        self.0.get_trunk(id).await
+    }
+
+    async fn list_trunks(&mut self, query: &ListQuery) -> Result<Vec<Trunk>, StoreError> {
+        self.0.list_trunks(query).await
+    }
+}
+
+/// A read-only transaction: the reads drivers make, nothing that writes. Dropping it ends it.
+#[async_trait]
+pub trait Snapshot: Send {
+    async fn get_networks(&mut self, ids: &[NetworkId]) -> Result<Vec<Network>, StoreError>;
+    async fn list_networks(&mut self, query: &ListQuery) -> Result<Vec<Network>, StoreError>;
+    async fn get_port(&mut self, id: PortId) -> Result<Option<Port>, StoreError>;
+    async fn get_ports(&mut self, ids: &[PortId]) -> Result<Vec<Port>, StoreError>;
+    async fn list_ports(&mut self, query: &ListQuery) -> Result<Vec<Port>, StoreError>;
+    /// Trunk memberships of the given ports (those that have one).
+    async fn memberships(&mut self, ports: &[PortId]) -> Result<Vec<Membership>, StoreError>;
+    async fn get_trunk(&mut self, id: TrunkId) -> Result<Option<Trunk>, StoreError>;
+    async fn list_trunks(&mut self, query: &ListQuery) -> Result<Vec<Trunk>, StoreError>;
 }
 
 /// One open transaction. Dropping it without [`StoreTx::commit`] rolls it back.

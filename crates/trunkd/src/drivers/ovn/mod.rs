@@ -27,7 +27,7 @@ use crate::model::{SegmentationType, TrunkStatus};
 use crate::ovsdb::{Client, Remote, Timing};
 use crate::readiness::Readiness;
 use crate::store::event::{Event, NetworkEvent, PortEvent, TrunkEventKind};
-use crate::store::{PendingEvent, Store};
+use crate::store::{DriverReads, PendingEvent};
 use crate::supervisor::TaskHandle;
 use sync::{Engine, Scope};
 
@@ -68,7 +68,11 @@ impl OvnDriver {
     /// Connects in the background (start-up does not wait for the database) and starts the
     /// reconciler, its tasks under `readiness`'s supervisor. The northbound connection is the
     /// dependency `ovn`: ready while the session is connected.
-    pub fn start(settings: OvnSettings, store: Arc<dyn Store>, readiness: &Readiness) -> Self {
+    pub fn start(
+        settings: OvnSettings,
+        store: Arc<dyn DriverReads>,
+        readiness: &Readiness,
+    ) -> Self {
         let client = Arc::new(Client::start_supervised(
             settings.nb_connection,
             Timing::default(),

@@ -17,7 +17,7 @@ use crate::ids::{NetworkId, PortId, TrunkId};
 use crate::model::{SegmentationType, Trunk};
 use crate::ovsdb::datum;
 use crate::ovsdb::{Client, OvsdbError};
-use crate::store::{ListQuery, Store, StoreError};
+use crate::store::{DriverReads, ListQuery, StoreError};
 
 /// The northbound database's name in OVSDB.
 pub const NB_DATABASE: &str = "OVN_Northbound";
@@ -53,7 +53,7 @@ pub struct Outcome {
 
 pub struct Engine {
     pub client: Arc<Client>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn DriverReads>,
     /// Where port rows are, so they are read by `_uuid` instead of by a scan for their name.
     pub names: Arc<NameIndex>,
 }
@@ -104,7 +104,7 @@ fn read_port(row: &Value) -> Option<(PortId, Existing<PortRow>)> {
 }
 
 impl Engine {
-    pub fn new(client: Arc<Client>, store: Arc<dyn Store>) -> Self {
+    pub fn new(client: Arc<Client>, store: Arc<dyn DriverReads>) -> Self {
         Self {
             client,
             store,
@@ -183,7 +183,7 @@ impl Engine {
         &self,
         scope: &Scope,
     ) -> Result<(Desired, BTreeMap<TrunkId, i64>), SyncError> {
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.store.snapshot().await?;
         let mut trunks = Vec::new();
         let mut port_ids = scope.ports.clone();
         for id in &scope.trunks {
@@ -243,7 +243,7 @@ impl Engine {
 
     /// The whole store, as rows.
     async fn desired_all(&self) -> Result<Desired, SyncError> {
-        let mut tx = self.store.begin_read().await?;
+        let mut tx = self.store.snapshot().await?;
         let everything = ListQuery::everything();
         let networks = tx.list_networks(&everything).await?;
         let ports = tx.list_ports(&everything).await?;

@@ -1,55 +1,25 @@
 //! The scaled-out store: PostgreSQL through sqlx, for several stateless API servers on one
-//! database. It runs the same SQL as the SQLite store (`store/sql`).
+//! database; the [`Dialect`] the SQL store (`store/sql`) runs on for them.
 //!
 //! Write transactions run at SERIALIZABLE isolation: a check-then-write that another server's
 //! commit invalidated fails with a serialization error, which the service runs again (bounded),
 //! and the uniqueness rules are keys as in SQLite. Read transactions are REPEATABLE READ, READ
-//! ONLY, so a response is one consistent snapshot.
-
-/// SQL for a JSON array (as text) of the value (the rest of the arguments) over an
-/// aggregate's rows in `$order`; `[]` when there are none. Used by `store/sql` to read a
-/// resource's subports and tags in its own row.
-macro_rules! json_array_agg {
-    ($order:literal, $($value:tt)+) => {
-        concat!("COALESCE(json_agg(", $($value)+, " ORDER BY ", $order, "), '[]')::text")
-    };
-}
-
-/// SQL for one JSON array of the comma-separated expressions `$items`.
-macro_rules! json_tuple {
-    ($items:literal) => {
-        concat!("json_build_array(", $items, ")")
-    };
-}
+//! ONLY, so a response is one consistent snapshot. Nothing takes row locks (`FOR UPDATE`) or
+//! advisory locks.
 
 mod errors;
-#[path = "../sql/list.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend on purpose, see store/sql
-mod list;
-#[path = "../sql/outbox.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend on purpose, see store/sql
-mod outbox;
-#[path = "../sql/rows.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend on purpose, see store/sql
-mod rows;
-#[path = "../sql/tx.rs"]
-#[allow(clippy::duplicate_mod)] // compiled once per backend on purpose, see store/sql
-mod tx;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::PgPoolOptions;
-use sqlx::PgPool;
+use sqlx::postgres::{PgPoolOptions, PgQueryResult};
+use sqlx::{Pool, Postgres};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::store::{PendingEvent, ResourceKind, SchemaState, Store, StoreError, StoreTx};
-pub(crate) use errors::map_err;
-
-/// The database the shared SQL code in `store/sql` is compiled for here.
-type Db = sqlx::Postgres;
-type DbRow = sqlx::postgres::PgRow;
-type DbConnection = sqlx::PgConnection;
+use crate::store::sql::{Conn, Dialect, Held, RowsAffected, SqlStore};
+use crate::store::StoreError;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -64,25 +34,28 @@ const POOL_SIZE: u32 = 16;
 /// other servers' writers still conflict and are retried as before.
 const CONCURRENT_WRITES: usize = 2;
 
-pub struct PgStore {
-    pool: PgPool,
-    writers: std::sync::Arc<tokio::sync::Semaphore>,
+/// PostgreSQL's SQL and transactions; holds the server's write slots.
+pub struct PostgresDialect {
+    writers: Arc<Semaphore>,
 }
+
+/// The store on a PostgreSQL database.
+pub type PgStore = SqlStore<PostgresDialect>;
 
 /// A write transaction holding one of the server's write slots until it ends.
 struct SlottedTx {
-    tx: sqlx::Transaction<'static, Db>,
-    _slot: tokio::sync::OwnedSemaphorePermit,
+    tx: sqlx::Transaction<'static, Postgres>,
+    _slot: OwnedSemaphorePermit,
 }
 
 #[async_trait]
-impl tx::Held for SlottedTx {
-    fn conn(&mut self) -> &mut DbConnection {
+impl Held<PostgresDialect> for SlottedTx {
+    fn conn(&mut self) -> &mut Conn<PostgresDialect> {
         &mut self.tx
     }
 
     async fn finish(self: Box<Self>) -> Result<(), StoreError> {
-        self.tx.commit().await.map_err(map_err)
+        self.tx.commit().await.map_err(errors::map_err)
     }
 }
 
@@ -95,94 +68,65 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect_lazy(url)
             .map_err(|e| StoreError::Unavailable(format!("database_url: {e}")))?;
-        Ok(Self {
-            pool,
-            writers: std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENT_WRITES)),
-        })
+        let dialect = PostgresDialect {
+            writers: Arc::new(Semaphore::new(CONCURRENT_WRITES)),
+        };
+        Ok(SqlStore::new(pool.clone(), pool, dialect))
     }
+}
 
-    pub fn expected_version() -> i64 {
-        MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
-    }
-
-    async fn begin_with(&self, statement: &'static str) -> Result<Box<dyn StoreTx>, StoreError> {
-        let tx = self.pool.begin_with(statement).await.map_err(map_err)?;
-        Ok(Box::new(tx::SqlTx::new(Box::new(tx))))
+impl RowsAffected for PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        PgQueryResult::rows_affected(self)
     }
 }
 
 #[async_trait]
-impl Store for PgStore {
-    async fn schema_state(&self) -> Result<SchemaState, StoreError> {
-        let has_history: bool =
-            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(map_err)?;
-        if !has_history {
-            let tables: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM information_schema.tables \
-                 WHERE table_schema = current_schema()",
-            )
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_err)?;
-            return if tables == 0 {
-                Ok(SchemaState::Empty)
-            } else {
-                Err(StoreError::Schema(
-                    "the database holds tables but no trunkd migration history".into(),
-                ))
-            };
-        }
-        let (applied, failed) = outbox::applied_migrations(&self.pool).await?;
-        if failed > 0 {
-            return Err(StoreError::Schema("a migration failed part-way".into()));
-        }
-        Ok(SchemaState::compare(applied, Self::expected_version()))
+impl Dialect for PostgresDialect {
+    type Db = Postgres;
+
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| StoreError::Schema(e.to_string()))
+    const HAS_HISTORY: &'static str = "SELECT to_regclass('_sqlx_migrations') IS NOT NULL";
+    const TABLE_COUNT: &'static str = "SELECT COUNT(*) FROM information_schema.tables \
+        WHERE table_schema = current_schema()";
+
+    fn json_array_agg(value: &str, order: &str) -> String {
+        format!("COALESCE(json_agg({value} ORDER BY {order}), '[]')::text")
     }
 
-    async fn close(&self) {
-        self.pool.close().await;
+    fn json_tuple(items: &str) -> String {
+        format!("json_build_array({items})")
     }
 
-    async fn begin_write(&self) -> Result<Box<dyn StoreTx>, StoreError> {
+    fn map_err(error: sqlx::Error) -> StoreError {
+        errors::map_err(error)
+    }
+
+    async fn begin_write(&self, pool: &Pool<Postgres>) -> Result<Box<dyn Held<Self>>, StoreError> {
         let slot = self
             .writers
             .clone()
             .acquire_owned()
             .await
             .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
-        let tx = self
-            .pool
+        let tx = pool
             .begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE")
             .await
-            .map_err(map_err)?;
-        Ok(Box::new(tx::SqlTx::new(Box::new(SlottedTx {
-            tx,
-            _slot: slot,
-        }))))
+            .map_err(errors::map_err)?;
+        Ok(Box::new(SlottedTx { tx, _slot: slot }))
     }
 
-    async fn begin_read(&self) -> Result<Box<dyn StoreTx>, StoreError> {
-        self.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    async fn begin_read(&self, pool: &Pool<Postgres>) -> Result<Box<dyn Held<Self>>, StoreError> {
+        let tx = pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
+            .map_err(errors::map_err)?;
+        Ok(Box::new(tx))
     }
 
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(map_err)
-    }
+    /// The pool is the store's; nothing else to close.
+    async fn close(&self) {}
 }
-
-impl_sql_outbox!(PgStore, pool, pool);

@@ -1,17 +1,17 @@
 //! SQL for list calls: filters, tag filters, sorting and keyset pagination from a marker.
-//! Shared by the SQL stores (see `rows.rs` for how).
+//! The same SQL on every dialect.
 
-use sqlx::{QueryBuilder, Row};
+use sqlx::{ColumnIndex, Database, Executor, IntoArguments, Row};
 
 use crate::model::attrs::{self, AttrKind, AttrSpec};
 use crate::store::{ListQuery, ResourceKind, Scope, StoreError, Value};
 
-use super::{map_err, Db, DbConnection, DbRow};
+use super::builder::Builder;
+use super::{Conn, DbRow, Dialect, SqlValue};
 
 /// How one resource's API attributes map onto one table.
 pub(super) struct Table {
     pub name: &'static str,
-    pub columns: &'static str,
     pub kind: ResourceKind,
     pub catalogue: &'static [AttrSpec],
     /// The SQL expression for an API attribute (nullable columns are coalesced so that
@@ -34,7 +34,6 @@ pub(super) fn trunk_column(attr: &str) -> Option<&'static str> {
 
 pub(super) const NETWORKS: Table = Table {
     name: "networks",
-    columns: super::rows::NETWORK_COLUMNS,
     kind: ResourceKind::Network,
     catalogue: attrs::NETWORK_ATTRS,
     column_of: network_column,
@@ -43,7 +42,6 @@ pub(super) const NETWORKS: Table = Table {
 
 pub(super) const PORTS: Table = Table {
     name: "ports",
-    columns: super::rows::PORT_COLUMNS,
     kind: ResourceKind::Port,
     catalogue: attrs::PORT_ATTRS,
     column_of: port_column,
@@ -52,14 +50,13 @@ pub(super) const PORTS: Table = Table {
 
 pub(super) const TRUNKS: Table = Table {
     name: "trunks",
-    columns: super::rows::TRUNK_COLUMNS,
     kind: ResourceKind::Trunk,
     catalogue: attrs::TRUNK_ATTRS,
     column_of: trunk_column,
     has_shared: false,
 };
 
-fn push_value(builder: &mut QueryBuilder<'_, Db>, value: &Value) {
+fn push_value(builder: &mut Builder, value: &Value) {
     match value {
         Value::Text(text) => builder.push_bind(text.clone()),
         Value::Int(number) => builder.push_bind(*number),
@@ -107,15 +104,23 @@ fn resolve_sort(table: &Table, query: &ListQuery) -> Result<Vec<ResolvedKey>, St
 
 /// The marker row's sort values, looked up within the caller's scope: a row they cannot see
 /// is not found, exactly like an id that does not exist.
-async fn marker_values(
-    conn: &mut DbConnection,
+async fn marker_values<D: Dialect>(
+    conn: &mut Conn<D>,
     table: &Table,
     keys: &[ResolvedKey],
     scope: &Scope,
     marker: &str,
-) -> Result<Vec<Value>, StoreError> {
+) -> Result<Vec<Value>, StoreError>
+where
+    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
+    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
+    usize: ColumnIndex<DbRow<D>>,
+    String: SqlValue<D::Db>,
+    i64: SqlValue<D::Db>,
+    bool: SqlValue<D::Db>,
+{
     let expressions: Vec<&str> = keys.iter().map(|k| k.expression).collect();
-    let mut builder = QueryBuilder::<Db>::new(format!(
+    let mut builder = Builder::new(format!(
         "SELECT {} FROM {} t WHERE t.id = ",
         expressions.join(", "),
         table.name
@@ -123,25 +128,25 @@ async fn marker_values(
     builder.push_bind(marker.to_string());
     push_scope(&mut builder, table, scope);
     let row = builder
-        .build()
+        .build::<D::Db>()
         .fetch_optional(&mut *conn)
         .await
-        .map_err(map_err)?
+        .map_err(D::map_err)?
         .ok_or_else(|| StoreError::MarkerNotFound(marker.to_string()))?;
     keys.iter()
         .enumerate()
         .map(|(index, key)| {
             Ok(match key.kind {
-                AttrKind::Text => Value::Text(row.try_get(index).map_err(map_err)?),
-                AttrKind::Int => Value::Int(row.try_get(index).map_err(map_err)?),
-                AttrKind::Bool => Value::Bool(row.try_get(index).map_err(map_err)?),
+                AttrKind::Text => Value::Text(row.try_get(index).map_err(D::map_err)?),
+                AttrKind::Int => Value::Int(row.try_get(index).map_err(D::map_err)?),
+                AttrKind::Bool => Value::Bool(row.try_get(index).map_err(D::map_err)?),
             })
         })
         .collect()
 }
 
 /// `AND (<the rows of the scope>)`.
-fn push_scope(builder: &mut QueryBuilder<'_, Db>, table: &Table, scope: &Scope) {
+fn push_scope(builder: &mut Builder, table: &Table, scope: &Scope) {
     if let Scope::Project {
         project_id,
         include_shared,
@@ -156,7 +161,7 @@ fn push_scope(builder: &mut QueryBuilder<'_, Db>, table: &Table, scope: &Scope) 
     }
 }
 
-fn push_tag_exists(builder: &mut QueryBuilder<'_, Db>, table: &Table, tags: &[String]) {
+fn push_tag_exists(builder: &mut Builder, table: &Table, tags: &[String]) {
     builder.push(format!(
         "EXISTS (SELECT 1 FROM tags g WHERE g.resource_type = '{}' AND g.resource_id = t.id AND g.tag IN ",
         table.kind.as_str()
@@ -169,7 +174,7 @@ fn push_tag_exists(builder: &mut QueryBuilder<'_, Db>, table: &Table, tags: &[St
 /// whatever the number of tags (a chain of one `EXISTS` per tag ran into SQLite's expression
 /// depth limit at some 1,000 tags). A resource holds each tag once, so the count of distinct
 /// terms is what it must reach.
-fn push_has_all_tags(builder: &mut QueryBuilder<'_, Db>, table: &Table, tags: &[String]) {
+fn push_has_all_tags(builder: &mut Builder, table: &Table, tags: &[String]) {
     let distinct: std::collections::BTreeSet<&String> = tags.iter().collect();
     builder.push(format!(
         "((SELECT COUNT(*) FROM tags g WHERE g.resource_type = '{}' AND g.resource_id = t.id AND g.tag IN ",
@@ -182,20 +187,28 @@ fn push_has_all_tags(builder: &mut QueryBuilder<'_, Db>, table: &Table, tags: &[
 }
 
 /// Runs a list query and returns the rows in the requested order.
-pub(super) async fn list_rows(
-    conn: &mut DbConnection,
+pub(super) async fn list_rows<D: Dialect>(
+    (conn, columns): (&mut Conn<D>, &str),
     table: &Table,
     query: &ListQuery,
-) -> Result<Vec<DbRow>, StoreError> {
+) -> Result<Vec<DbRow<D>>, StoreError>
+where
+    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
+    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
+    usize: ColumnIndex<DbRow<D>>,
+    String: SqlValue<D::Db>,
+    i64: SqlValue<D::Db>,
+    bool: SqlValue<D::Db>,
+{
     let keys = resolve_sort(table, query)?;
     let marker = match &query.marker {
-        Some(marker) => Some(marker_values(conn, table, &keys, &query.scope, marker).await?),
+        Some(marker) => Some(marker_values::<D>(conn, table, &keys, &query.scope, marker).await?),
         None => None,
     };
 
-    let mut builder = QueryBuilder::<Db>::new(format!(
+    let mut builder = Builder::new(format!(
         "SELECT {} FROM {} t WHERE 1 = 1",
-        table.columns, table.name
+        columns, table.name
     ));
     push_scope(&mut builder, table, &query.scope);
     for filter in &query.filters {
@@ -264,10 +277,10 @@ pub(super) async fn list_rows(
         builder.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
     }
     let mut rows = builder
-        .build()
+        .build::<D::Db>()
         .fetch_all(&mut *conn)
         .await
-        .map_err(map_err)?;
+        .map_err(D::map_err)?;
     if query.page_reverse {
         rows.reverse();
     }

@@ -1,9 +1,14 @@
 //! [`StoreTx`] over SQL: every statement of one user operation runs on one transaction.
-//! Shared by the SQL stores (see `rows.rs` for how); the SQL here is portable between
-//! SQLite and PostgreSQL (`$N` placeholders, standard types).
+//! The SQL here is portable between SQLite and PostgreSQL (`$N` placeholders, standard types);
+//! what differs (the column lists' JSON aggregation) comes from the dialect through
+//! [`rows::Columns`].
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use sqlx::{QueryBuilder, Transaction};
+use sqlx::{
+    ColumnIndex, Database, Decode, Encode, Executor, FromRow, IntoArguments, Transaction, Type,
+};
 
 use crate::ids::{NetworkId, PortId, ProjectId, TrunkId};
 use crate::model::{Network, NetworkType, Port, Subport, Trunk};
@@ -12,8 +17,9 @@ use crate::store::{
     SubportBinding,
 };
 
+use super::builder::Builder;
 use super::list::{self, Table};
-use super::{map_err, rows, Db, DbConnection};
+use super::{rows, Conn, DbRow, Dialect, SqlValue};
 
 /// Ids per statement for `IN (...)` lists and rows per multi-row insert: a request's whole list
 /// of subports (at most 4,094 by default) is one statement, so validating N subports takes the
@@ -48,34 +54,41 @@ const LOWEST_FREE_SEGMENT: &str = "SELECT MIN(c) FROM ( \
 /// The connection a [`SqlTx`] runs on, and how its transaction ends: an sqlx transaction
 /// from a pool, or (SQLite API reads) a connection of the store's own readers.
 #[async_trait]
-pub(super) trait Held: Send {
-    fn conn(&mut self) -> &mut DbConnection;
+pub trait Held<D: Dialect>: Send {
+    fn conn(&mut self) -> &mut Conn<D>;
     /// Ends the transaction, its writes durable.
     async fn finish(self: Box<Self>) -> Result<(), StoreError>;
 }
 
 #[async_trait]
-impl Held for Transaction<'static, Db> {
-    fn conn(&mut self) -> &mut DbConnection {
+impl<D: Dialect> Held<D> for Transaction<'static, D::Db> {
+    fn conn(&mut self) -> &mut Conn<D> {
         self
     }
 
     async fn finish(self: Box<Self>) -> Result<(), StoreError> {
-        (*self).commit().await.map_err(map_err)
+        (*self).commit().await.map_err(D::map_err)
     }
 }
 
-pub(super) struct SqlTx {
-    held: Box<dyn Held>,
+/// One transaction of a [`super::SqlStore`].
+pub struct SqlTx<D: Dialect> {
+    held: Box<dyn Held<D>>,
+    columns: Arc<rows::Columns>,
 }
 
-impl SqlTx {
-    pub(super) fn new(held: Box<dyn Held>) -> Self {
-        Self { held }
+impl<D: Dialect> SqlTx<D> {
+    pub(super) fn new(held: Box<dyn Held<D>>, columns: Arc<rows::Columns>) -> Self {
+        Self { held, columns }
     }
 
-    fn conn(&mut self) -> &mut DbConnection {
+    fn conn(&mut self) -> &mut Conn<D> {
         self.held.conn()
+    }
+
+    /// The connection, and the columns `table` is read with.
+    fn conn_and_columns(&mut self, table: &Table) -> (&mut Conn<D>, &str) {
+        (self.held.conn(), self.columns.of(table.kind))
     }
 }
 
@@ -84,25 +97,32 @@ fn to_json(value: &impl serde::Serialize) -> Result<String, StoreError> {
 }
 
 /// Selects rows of `table` whose id is in `ids`, in chunks.
-async fn rows_by_ids(
-    conn: &mut DbConnection,
+async fn rows_by_ids<D: Dialect>(
+    (conn, columns): (&mut Conn<D>, &str),
     table: &Table,
     ids: &[String],
-) -> Result<Vec<super::DbRow>, StoreError> {
+) -> Result<Vec<DbRow<D>>, StoreError>
+where
+    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
+    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
+    String: SqlValue<D::Db>,
+    i64: SqlValue<D::Db>,
+    bool: SqlValue<D::Db>,
+{
     let mut found = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        let mut builder = QueryBuilder::<Db>::new(format!(
+        let mut builder = Builder::new(format!(
             "SELECT {} FROM {} t WHERE t.id IN ",
-            table.columns, table.name
+            columns, table.name
         ));
         push_in_list(&mut builder, chunk.iter().cloned());
         found.extend(
             builder
-                .build()
+                .build::<D::Db>()
                 .persistent(cacheable(chunk.len()))
                 .fetch_all(&mut *conn)
                 .await
-                .map_err(map_err)?,
+                .map_err(D::map_err)?,
         );
     }
     Ok(found)
@@ -110,22 +130,32 @@ async fn rows_by_ids(
 
 /// Tags of a resource that has none stored yet (a new one, or one whose tags were just
 /// deleted); nothing to do when `tags` is empty, so a create without tags costs no statement.
-async fn insert_tags(
-    conn: &mut DbConnection,
+async fn insert_tags<D: Dialect>(
+    conn: &mut Conn<D>,
     kind: ResourceKind,
     id: &str,
     tags: &[String],
-) -> Result<(), StoreError> {
+) -> Result<(), StoreError>
+where
+    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
+    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
+    String: SqlValue<D::Db>,
+    i64: SqlValue<D::Db>,
+    bool: SqlValue<D::Db>,
+{
     // Three bound values a tag: chunks keep each statement far below SQLite's 32,766.
     for chunk in tags.chunks(1_000) {
-        let mut builder =
-            QueryBuilder::<Db>::new("INSERT INTO tags (resource_type, resource_id, tag) ");
+        let mut builder = Builder::new("INSERT INTO tags (resource_type, resource_id, tag) ");
         builder.push_values(chunk, |mut row, tag| {
             row.push_bind(kind.as_str())
                 .push_bind(id.to_string())
                 .push_bind(tag.clone());
         });
-        builder.build().execute(&mut *conn).await.map_err(map_err)?;
+        builder
+            .build::<D::Db>()
+            .execute(&mut *conn)
+            .await
+            .map_err(D::map_err)?;
     }
     Ok(())
 }
@@ -138,10 +168,7 @@ fn cacheable(len: usize) -> bool {
 }
 
 /// Pushes `(v1, v2, ...)` with every value bound, for `IN` lists.
-pub(super) fn push_in_list(
-    builder: &mut QueryBuilder<'_, Db>,
-    values: impl IntoIterator<Item = String>,
-) {
+pub(super) fn push_in_list(builder: &mut Builder, values: impl IntoIterator<Item = String>) {
     builder.push("(");
     let mut separated = builder.separated(", ");
     for value in values {
@@ -155,7 +182,19 @@ fn ids_text<T: ToString>(ids: &[T]) -> Vec<String> {
 }
 
 #[async_trait]
-impl StoreTx for SqlTx {
+impl<D: Dialect> StoreTx for SqlTx<D>
+where
+    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
+    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
+    for<'q> &'q str: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
+    for<'a> &'a str: ColumnIndex<DbRow<D>>,
+    usize: ColumnIndex<DbRow<D>>,
+    String: SqlValue<D::Db>,
+    i64: SqlValue<D::Db>,
+    bool: SqlValue<D::Db>,
+    Option<String>: SqlValue<D::Db>,
+    Option<i64>: SqlValue<D::Db>,
+{
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         self.held.finish().await
     }
@@ -165,13 +204,23 @@ impl StoreTx for SqlTx {
     }
 
     async fn get_networks(&mut self, ids: &[NetworkId]) -> Result<Vec<Network>, StoreError> {
-        let found = rows_by_ids(self.conn(), &list::NETWORKS, &ids_text(ids)).await?;
-        found.iter().map(rows::network).collect()
+        let found = rows_by_ids::<D>(
+            self.conn_and_columns(&list::NETWORKS),
+            &list::NETWORKS,
+            &ids_text(ids),
+        )
+        .await?;
+        found.iter().map(rows::Decoder::<D>::network).collect()
     }
 
     async fn list_networks(&mut self, query: &ListQuery) -> Result<Vec<Network>, StoreError> {
-        let found = list::list_rows(self.conn(), &list::NETWORKS, query).await?;
-        found.iter().map(rows::network).collect()
+        let found = list::list_rows::<D>(
+            self.conn_and_columns(&list::NETWORKS),
+            &list::NETWORKS,
+            query,
+        )
+        .await?;
+        found.iter().map(rows::Decoder::<D>::network).collect()
     }
 
     async fn insert_network(&mut self, network: &Network) -> Result<(), StoreError> {
@@ -198,8 +247,8 @@ impl StoreTx for SqlTx {
         .bind(network.port_security_enabled)
         .execute(self.conn())
         .await
-        .map_err(map_err)?;
-        insert_tags(
+        .map_err(D::map_err)?;
+        insert_tags::<D>(
             self.conn(),
             ResourceKind::Network,
             &network.id.to_string(),
@@ -227,7 +276,7 @@ impl StoreTx for SqlTx {
         .execute(self.conn())
         .await
         .map(|_| ())
-        .map_err(map_err)
+        .map_err(D::map_err)
     }
 
     async fn delete_network(&mut self, id: NetworkId) -> Result<(), StoreError> {
@@ -238,7 +287,7 @@ impl StoreTx for SqlTx {
             .execute(self.conn())
             .await
             .map(|_| ())
-            .map_err(map_err)
+            .map_err(D::map_err)
     }
 
     async fn network_has_ports(&mut self, id: NetworkId) -> Result<bool, StoreError> {
@@ -246,7 +295,7 @@ impl StoreTx for SqlTx {
             .bind(id.to_string())
             .fetch_one(self.conn())
             .await
-            .map_err(map_err)
+            .map_err(D::map_err)
     }
 
     async fn segment_in_use(
@@ -264,7 +313,7 @@ impl StoreTx for SqlTx {
         .bind(id)
         .fetch_one(self.conn())
         .await
-        .map_err(map_err)
+        .map_err(D::map_err)
     }
 
     async fn lowest_free_segment(
@@ -284,7 +333,7 @@ impl StoreTx for SqlTx {
             .bind(to)
             .fetch_one(self.conn())
             .await
-            .map_err(map_err)
+            .map_err(D::map_err)
     }
 
     async fn get_port(&mut self, id: PortId) -> Result<Option<Port>, StoreError> {
@@ -292,13 +341,19 @@ impl StoreTx for SqlTx {
     }
 
     async fn get_ports(&mut self, ids: &[PortId]) -> Result<Vec<Port>, StoreError> {
-        let found = rows_by_ids(self.conn(), &list::PORTS, &ids_text(ids)).await?;
-        found.iter().map(rows::port).collect()
+        let found = rows_by_ids::<D>(
+            self.conn_and_columns(&list::PORTS),
+            &list::PORTS,
+            &ids_text(ids),
+        )
+        .await?;
+        found.iter().map(rows::Decoder::<D>::port).collect()
     }
 
     async fn list_ports(&mut self, query: &ListQuery) -> Result<Vec<Port>, StoreError> {
-        let found = list::list_rows(self.conn(), &list::PORTS, query).await?;
-        found.iter().map(rows::port).collect()
+        let found =
+            list::list_rows::<D>(self.conn_and_columns(&list::PORTS), &list::PORTS, query).await?;
+        found.iter().map(rows::Decoder::<D>::port).collect()
     }
 
     async fn insert_port(&mut self, port: &Port) -> Result<(), StoreError> {
@@ -330,8 +385,8 @@ impl StoreTx for SqlTx {
         .bind(port.port_security_enabled)
         .execute(self.conn())
         .await
-        .map_err(map_err)?;
-        insert_tags(
+        .map_err(D::map_err)?;
+        insert_tags::<D>(
             self.conn(),
             ResourceKind::Port,
             &port.id.to_string(),
@@ -366,7 +421,7 @@ impl StoreTx for SqlTx {
         .execute(self.conn())
         .await
         .map(|_| ())
-        .map_err(map_err)
+        .map_err(D::map_err)
     }
 
     async fn delete_port(&mut self, id: PortId) -> Result<(), StoreError> {
@@ -377,7 +432,7 @@ impl StoreTx for SqlTx {
             .execute(self.conn())
             .await
             .map(|_| ())
-            .map_err(map_err)
+            .map_err(D::map_err)
     }
 
     async fn set_subport_bindings(
@@ -386,7 +441,7 @@ impl StoreTx for SqlTx {
         binding: &SubportBinding,
     ) -> Result<(), StoreError> {
         for chunk in ports.chunks(CHUNK) {
-            let mut builder = QueryBuilder::<Db>::new("UPDATE ports SET device_id = ");
+            let mut builder = Builder::new("UPDATE ports SET device_id = ");
             builder.push_bind(binding.device_id.clone());
             builder.push(", device_owner = ");
             builder.push_bind(binding.device_owner.clone());
@@ -399,11 +454,11 @@ impl StoreTx for SqlTx {
             builder.push(", revision_number = revision_number + 1 WHERE id IN ");
             push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
             builder
-                .build()
+                .build::<D::Db>()
                 .persistent(cacheable(chunk.len()))
                 .execute(self.conn())
                 .await
-                .map_err(map_err)?;
+                .map_err(D::map_err)?;
         }
         Ok(())
     }
@@ -411,17 +466,18 @@ impl StoreTx for SqlTx {
     async fn memberships(&mut self, ports: &[PortId]) -> Result<Vec<Membership>, StoreError> {
         let mut found = Vec::new();
         for chunk in ports.chunks(CHUNK) {
-            let mut builder = QueryBuilder::<Db>::new(
-                "SELECT port_id, trunk_id, role FROM trunk_members WHERE port_id IN ",
-            );
+            let mut builder =
+                Builder::new("SELECT port_id, trunk_id, role FROM trunk_members WHERE port_id IN ");
             push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
-            let rows: Vec<(String, String, String)> = builder
-                .build_query_as()
+            let page = builder
+                .build::<D::Db>()
                 .persistent(cacheable(chunk.len()))
                 .fetch_all(self.conn())
                 .await
-                .map_err(map_err)?;
-            for (port, trunk, role) in rows {
+                .map_err(D::map_err)?;
+            for row in &page {
+                let (port, trunk, role): (String, String, String) =
+                    FromRow::from_row(row).map_err(D::map_err)?;
                 found.push(Membership {
                     port_id: rows::parse_id("port id", &port)?,
                     trunk_id: rows::parse_id("trunk id", &trunk)?,
@@ -438,17 +494,17 @@ impl StoreTx for SqlTx {
     ) -> Result<Vec<ParentTrunk>, StoreError> {
         let mut found = Vec::new();
         for chunk in parents.chunks(CHUNK) {
-            let mut builder = QueryBuilder::<Db>::new(rows::TRUNK_DETAILS_SELECT);
+            let mut builder = Builder::new(self.columns.trunk_details_select.clone());
             builder.push(" WHERE t.port_id IN ");
             push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
             let page = builder
-                .build()
+                .build::<D::Db>()
                 .persistent(cacheable(chunk.len()))
                 .fetch_all(self.conn())
                 .await
-                .map_err(map_err)?;
+                .map_err(D::map_err)?;
             for row in &page {
-                found.push(rows::parent_trunk(row)?);
+                found.push(rows::Decoder::<D>::parent_trunk(row)?);
             }
         }
         Ok(found)
@@ -469,18 +525,25 @@ impl StoreTx for SqlTx {
             .bind(project.as_str())
             .fetch_one(self.conn())
             .await
-            .map_err(map_err)?;
+            .map_err(D::map_err)?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
     async fn get_trunk(&mut self, id: TrunkId) -> Result<Option<Trunk>, StoreError> {
-        let found = rows_by_ids(self.conn(), &list::TRUNKS, &[id.to_string()]).await?;
-        found.first().map(rows::trunk).transpose()
+        let found = rows_by_ids::<D>(
+            self.conn_and_columns(&list::TRUNKS),
+            &list::TRUNKS,
+            &[id.to_string()],
+        )
+        .await?;
+        found.first().map(rows::Decoder::<D>::trunk).transpose()
     }
 
     async fn list_trunks(&mut self, query: &ListQuery) -> Result<Vec<Trunk>, StoreError> {
-        let found = list::list_rows(self.conn(), &list::TRUNKS, query).await?;
-        found.iter().map(rows::trunk).collect()
+        let found =
+            list::list_rows::<D>(self.conn_and_columns(&list::TRUNKS), &list::TRUNKS, query)
+                .await?;
+        found.iter().map(rows::Decoder::<D>::trunk).collect()
     }
 
     async fn insert_trunk(&mut self, trunk: &Trunk) -> Result<(), StoreError> {
@@ -501,7 +564,7 @@ impl StoreTx for SqlTx {
         .bind(&trunk.std.updated_at)
         .execute(self.conn())
         .await
-        .map_err(map_err)?;
+        .map_err(D::map_err)?;
         sqlx::query(
             "INSERT INTO trunk_members (port_id, trunk_id, role, position) \
              VALUES ($1, $2, 'parent', 0)",
@@ -510,9 +573,9 @@ impl StoreTx for SqlTx {
         .bind(trunk.id.to_string())
         .execute(self.conn())
         .await
-        .map_err(map_err)?;
+        .map_err(D::map_err)?;
         self.insert_subports(trunk.id, &trunk.sub_ports).await?;
-        insert_tags(
+        insert_tags::<D>(
             self.conn(),
             ResourceKind::Trunk,
             &trunk.id.to_string(),
@@ -536,7 +599,7 @@ impl StoreTx for SqlTx {
         .execute(self.conn())
         .await
         .map(|_| ())
-        .map_err(map_err)
+        .map_err(D::map_err)
     }
 
     async fn delete_trunk(&mut self, id: TrunkId) -> Result<(), StoreError> {
@@ -546,13 +609,13 @@ impl StoreTx for SqlTx {
             .bind(&id)
             .execute(self.conn())
             .await
-            .map_err(map_err)?;
+            .map_err(D::map_err)?;
         sqlx::query("DELETE FROM trunks WHERE id = $1")
             .bind(&id)
             .execute(self.conn())
             .await
             .map(|_| ())
-            .map_err(map_err)
+            .map_err(D::map_err)
     }
 
     async fn insert_subports(
@@ -570,10 +633,10 @@ impl StoreTx for SqlTx {
         .bind(&trunk_text)
         .fetch_one(self.conn())
         .await
-        .map_err(map_err)?;
+        .map_err(D::map_err)?;
         let mut position = last;
         for chunk in subports.chunks(CHUNK) {
-            let mut builder = QueryBuilder::<Db>::new(
+            let mut builder = Builder::new(
                 "INSERT INTO trunk_members (port_id, trunk_id, role, segmentation_type, \
                  segmentation_id, position) ",
             );
@@ -587,11 +650,11 @@ impl StoreTx for SqlTx {
                     .push_bind(position);
             });
             builder
-                .build()
+                .build::<D::Db>()
                 .persistent(cacheable(chunk.len()))
                 .execute(self.conn())
                 .await
-                .map_err(map_err)?;
+                .map_err(D::map_err)?;
         }
         Ok(())
     }
@@ -602,18 +665,17 @@ impl StoreTx for SqlTx {
         ports: &[PortId],
     ) -> Result<(), StoreError> {
         for chunk in ports.chunks(CHUNK) {
-            let mut builder = QueryBuilder::<Db>::new(
-                "DELETE FROM trunk_members WHERE role = 'subport' AND trunk_id = ",
-            );
+            let mut builder =
+                Builder::new("DELETE FROM trunk_members WHERE role = 'subport' AND trunk_id = ");
             builder.push_bind(trunk.to_string());
             builder.push(" AND port_id IN ");
             push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
             builder
-                .build()
+                .build::<D::Db>()
                 .persistent(cacheable(chunk.len()))
                 .execute(self.conn())
                 .await
-                .map_err(map_err)?;
+                .map_err(D::map_err)?;
         }
         Ok(())
     }
@@ -629,8 +691,8 @@ impl StoreTx for SqlTx {
             .bind(id)
             .execute(self.conn())
             .await
-            .map_err(map_err)?;
-        insert_tags(self.conn(), kind, id, tags).await
+            .map_err(D::map_err)?;
+        insert_tags::<D>(self.conn(), kind, id, tags).await
     }
 
     async fn insert_event(&mut self, event: &NewEvent) -> Result<(), StoreError> {
@@ -652,7 +714,7 @@ impl StoreTx for SqlTx {
         .execute(self.conn())
         .await
         .map(|_| ())
-        .map_err(map_err)
+        .map_err(D::map_err)
     }
 
     async fn take_pending_events(
@@ -669,8 +731,8 @@ impl StoreTx for SqlTx {
         .bind(resource_id)
         .fetch_all(self.conn())
         .await
-        .map_err(map_err)?;
-        let mut events = super::outbox::decode_events(&rows)?;
+        .map_err(D::map_err)?;
+        let mut events = super::outbox::decode_events::<D>(&rows)?;
         events.sort_by_key(|e| e.id);
         Ok(events)
     }

@@ -14,7 +14,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Database, TransactionManager};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::map_err;
+use super::errors::map_err;
+use super::SqliteDialect;
 use crate::store::StoreError;
 
 type Manager = <sqlx::Sqlite as Database>::TransactionManager;
@@ -77,7 +78,7 @@ impl Readers {
 }
 
 #[async_trait::async_trait]
-impl super::tx::Held for ReadTx {
+impl crate::store::sql::Held<SqliteDialect> for ReadTx {
     fn conn(&mut self) -> &mut SqliteConnection {
         match self.conn.as_mut() {
             Some(conn) => conn,
