@@ -13,7 +13,7 @@ use crate::model::{Port, SegmentationType, Trunk, TrunkStatus};
 use crate::policy::Action;
 use crate::store::{Filter, ListQuery, SubportBinding, Value};
 
-use super::{owned_target, write_tx, Context, ErrorKind, Service, ServiceError};
+use super::{owned_target, Context, ErrorKind, Service, ServiceError};
 
 /// `binding:vif_type` the ovs agent reports for ports it wires.
 const VIF_OVS: &str = "ovs";
@@ -160,23 +160,27 @@ impl Service {
         trunk_id: TrunkId,
     ) -> Result<Vec<PortId>, ServiceError> {
         let host = agent_host(ctx)?.to_string();
-        write_tx!(self, |tx| {
-            async {
+        self.write(|tx| {
+            Box::pin(async {
+                let tx = tx;
                 let Some(trunk) = tx.get_trunk(trunk_id).await? else {
                     return Err(ServiceError::not_found(
                         ErrorKind::TrunkNotFound,
                         format!("Trunk {trunk_id} could not be found."),
                     ));
                 };
-                self.guard(ctx)
-                    .require(Action::UpdateSubportBindings, &owned_target(&trunk.project_id))?;
+                self.guard(ctx).require(
+                    Action::UpdateSubportBindings,
+                    &owned_target(&trunk.project_id),
+                )?;
                 let parent = tx.get_port(trunk.port_id).await?;
                 if parent.as_ref().map(|p| p.host_id.as_str()) != Some(host.as_str()) {
                     tracing::warn!(trunk = %trunk_id, reporter = %host,
                         "refused to bind subports of a trunk not bound to the asking host");
                     return Err(ServiceError::Forbidden {
                         message: format!(
-                            "Trunk {trunk_id} is not bound to host {host}; its agent may not bind its subports."
+                            "Trunk {trunk_id} is not bound to host {host}; \
+                             its agent may not bind its subports."
                         ),
                     });
                 }
@@ -202,8 +206,8 @@ impl Service {
                     .await?;
                 }
                 Ok::<_, ServiceError>(stale)
-            }
-            .await
+            })
         })
+        .await
     }
 }

@@ -144,43 +144,37 @@ pub struct Service {
     transitions: status::TransitionCounter,
 }
 
-/// Runs `$body` in a write transaction and commits it; runs it again (bounded) when the store
-/// reports a transaction conflict. `$body` is an expression of type `Result<T, ServiceError>`
-/// that uses `$tx`; an error drops the transaction, which rolls it back.
-macro_rules! write_tx {
-    ($service:expr, |$tx:ident| $body:expr) => {{
-        let mut attempt: u32 = 0;
-        loop {
-            attempt += 1;
-            let outcome: Result<_, $crate::service::ServiceError> = async {
-                let mut $tx = $service.store.begin_write().await?;
-                let value = $body?;
-                $tx.commit().await?;
-                Ok(value)
-            }
-            .await;
-            match outcome {
-                Err($crate::service::ServiceError::Retry(reason))
-                    if attempt < $crate::service::MAX_WRITE_ATTEMPTS =>
-                {
-                    tracing::debug!(%reason, attempt, "transaction conflict; running again");
-                    tokio::time::sleep($crate::service::retry_pause(attempt)).await;
-                }
-                Err($crate::service::ServiceError::Retry(reason)) => {
-                    break Err($crate::service::ServiceError::Unavailable {
-                        message: format!("The database stayed busy: {reason}"),
-                    });
-                }
-                Ok(value) => {
-                    $service.outbox_wake.notify_one();
-                    break Ok(value);
-                }
-                Err(error) => break Err(error),
-            }
-        }
-    }};
+/// The future of one run of a [`Service::write`] body.
+pub(crate) type WriteBody<'t, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, ServiceError>> + Send + 't>>;
+
+/// The write transaction a [`Service::write`] body runs in. The lifetime ties it to the call,
+/// which is what lets the body's future borrow the caller's locals (a bare
+/// `&mut dyn StoreTx` argument would make the boxed future outlive them).
+pub(crate) struct WriteTx<'s> {
+    inner: Box<dyn StoreTx>,
+    _scope: std::marker::PhantomData<&'s ()>,
 }
-pub(crate) use write_tx;
+
+impl WriteTx<'_> {
+    /// The transaction, for functions that take `&mut dyn StoreTx`.
+    pub(crate) fn as_mut(&mut self) -> &mut dyn StoreTx {
+        &mut *self.inner
+    }
+}
+
+impl std::ops::Deref for WriteTx<'_> {
+    type Target = dyn StoreTx;
+    fn deref(&self) -> &Self::Target {
+        &*self.inner
+    }
+}
+
+impl std::ops::DerefMut for WriteTx<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut *self.inner
+    }
+}
 
 impl Service {
     pub fn new(
@@ -233,6 +227,52 @@ impl Service {
         Guard {
             policy: &self.policy,
             ctx,
+        }
+    }
+
+    /// Runs `body` in a write transaction and commits it; runs it again (bounded) when the
+    /// store reports a transaction conflict, so `body` may be called more than once and must
+    /// compute everything it writes from what it reads through `tx`. An error drops the
+    /// transaction, which rolls it back. After a commit the dispatcher is woken for the new
+    /// outbox events.
+    ///
+    /// `body` is a closure returning a boxed future (`|tx| Box::pin(async { let tx = tx; ... })`)
+    /// rather than an `async` closure: rustc cannot yet prove the future of a generic `async`
+    /// closure `Send` for every lifetime of its argument, which axum's handlers need. The
+    /// `let tx = tx;` moves the transaction into the future, which then borrows the rest.
+    pub(crate) async fn write<'s, T>(
+        &'s self,
+        mut body: impl for<'t> FnMut(&'t mut WriteTx<'s>) -> WriteBody<'t, T>,
+    ) -> Result<T, ServiceError> {
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let outcome = async {
+                let mut tx = WriteTx {
+                    inner: self.store.begin_write().await?,
+                    _scope: std::marker::PhantomData,
+                };
+                let value = body(&mut tx).await?;
+                tx.inner.commit().await?;
+                Ok(value)
+            }
+            .await;
+            match outcome {
+                Err(ServiceError::Retry(reason)) if attempt < MAX_WRITE_ATTEMPTS => {
+                    tracing::debug!(%reason, attempt, "transaction conflict; running again");
+                    tokio::time::sleep(retry_pause(attempt)).await;
+                }
+                Err(ServiceError::Retry(reason)) => {
+                    break Err(ServiceError::Unavailable {
+                        message: format!("The database stayed busy: {reason}"),
+                    });
+                }
+                Ok(value) => {
+                    self.outbox_wake.notify_one();
+                    break Ok(value);
+                }
+                Err(error) => break Err(error),
+            }
         }
     }
 

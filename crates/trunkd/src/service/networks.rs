@@ -11,8 +11,8 @@ use crate::store::{ListQuery, ResourceKind, StoreTx};
 
 use super::limits::{invisible_marker, marker_not_found};
 use super::{
-    check_length, check_revision, hidden_fields, list_scope, owned_target, quota, write_tx,
-    Context, ErrorKind, Guard, SegmentRange, Service, ServiceError, Shown, NAME_MAX,
+    check_length, check_revision, hidden_fields, list_scope, owned_target, quota, Context,
+    ErrorKind, Guard, SegmentRange, Service, ServiceError, Shown, NAME_MAX,
 };
 
 /// Per allocation range (network type, physical network, first, last) of one transaction:
@@ -278,58 +278,62 @@ impl Service {
             let segment = resolve_segment(self, request)?;
             prepared.push((project, segment));
         }
-        let created = write_tx!(self, |tx| async {
-            quota::check(
-                tx.as_mut(),
-                ResourceKind::Network,
-                self.settings().network_quota,
-                prepared.iter().map(|(project, _)| project),
-            )
-            .await?;
-            let mut created = Vec::with_capacity(requests.len());
-            let mut cursors = SegmentCursors::new();
-            for (request, (project, (network_type, physical_network, requested_id))) in
-                requests.iter().zip(&prepared)
-            {
-                let segmentation_id = self
-                    .take_segment(
+        let created = self
+            .write(|tx| {
+                Box::pin(async {
+                    let tx = tx;
+                    quota::check(
                         tx.as_mut(),
-                        &mut cursors,
-                        *network_type,
-                        physical_network.as_deref(),
-                        *requested_id,
+                        ResourceKind::Network,
+                        self.settings().network_quota,
+                        prepared.iter().map(|(project, _)| project),
                     )
                     .await?;
-                let mut std = StandardAttrs::fresh();
-                std.tags = request.tags.clone();
-                let network = Network {
-                    id: NetworkId::new(),
-                    project_id: project.clone(),
-                    name: request.name.clone().unwrap_or_default(),
-                    description: request.description.clone().unwrap_or_default(),
-                    admin_state_up: request.admin_state_up.unwrap_or(true),
-                    status: "ACTIVE".into(),
-                    shared: request.shared.unwrap_or(false),
-                    mtu: request.mtu.unwrap_or(
-                        self.settings().networks.physical_mtu - network_type.mtu_overhead(),
-                    ),
-                    network_type: *network_type,
-                    physical_network: physical_network.clone(),
-                    segmentation_id,
-                    port_security_enabled: request.port_security_enabled.unwrap_or(true),
-                    std,
-                };
-                tx.insert_network(&network).await?;
-                super::outbox::record(
-                    &mut *tx,
-                    NewEvent::new(0, NetworkEvent::Created(NetworkRef { id: network.id })),
-                )
-                .await?;
-                created.push(network);
-            }
-            Ok::<_, ServiceError>(created)
-        }
-        .await)?;
+                    let mut created = Vec::with_capacity(requests.len());
+                    let mut cursors = SegmentCursors::new();
+                    for (request, (project, (network_type, physical_network, requested_id))) in
+                        requests.iter().zip(&prepared)
+                    {
+                        let segmentation_id = self
+                            .take_segment(
+                                tx.as_mut(),
+                                &mut cursors,
+                                *network_type,
+                                physical_network.as_deref(),
+                                *requested_id,
+                            )
+                            .await?;
+                        let mut std = StandardAttrs::fresh();
+                        std.tags = request.tags.clone();
+                        let network = Network {
+                            id: NetworkId::new(),
+                            project_id: project.clone(),
+                            name: request.name.clone().unwrap_or_default(),
+                            description: request.description.clone().unwrap_or_default(),
+                            admin_state_up: request.admin_state_up.unwrap_or(true),
+                            status: "ACTIVE".into(),
+                            shared: request.shared.unwrap_or(false),
+                            mtu: request.mtu.unwrap_or(
+                                self.settings().networks.physical_mtu - network_type.mtu_overhead(),
+                            ),
+                            network_type: *network_type,
+                            physical_network: physical_network.clone(),
+                            segmentation_id,
+                            port_security_enabled: request.port_security_enabled.unwrap_or(true),
+                            std,
+                        };
+                        tx.insert_network(&network).await?;
+                        super::outbox::record(
+                            tx.as_mut(),
+                            NewEvent::new(0, NetworkEvent::Created(NetworkRef { id: network.id })),
+                        )
+                        .await?;
+                        created.push(network);
+                    }
+                    Ok::<_, ServiceError>(created)
+                })
+            })
+            .await?;
         Ok(created
             .into_iter()
             .map(|n| self.show_network(&guard, n))
@@ -397,49 +401,53 @@ impl Service {
         if let Some(mtu) = update.mtu {
             check_mtu(mtu)?;
         }
-        let network = write_tx!(self, |tx| async {
-            let mut network = visible_network(tx.as_mut(), &guard, id).await?;
-            let target = network_target(&network);
-            guard.require(Action::UpdateNetwork, &target)?;
-            guard.require_fields(
-                &[(Action::UpdateNetworkShared, update.shared.is_some())],
-                &target,
-            )?;
-            check_revision(if_match, network.std.revision_number)?;
-            if let Some(name) = &update.name {
-                network.name = name.clone();
-            }
-            if let Some(description) = &update.description {
-                network.description = description.clone();
-            }
-            if let Some(admin_state_up) = update.admin_state_up {
-                network.admin_state_up = admin_state_up;
-            }
-            if let Some(shared) = update.shared {
-                network.shared = shared;
-            }
-            if let Some(mtu) = update.mtu {
-                network.mtu = mtu;
-            }
-            if let Some(port_security_enabled) = update.port_security_enabled {
-                network.port_security_enabled = port_security_enabled;
-            }
-            network.std.revision_number += 1;
-            network.std.updated_at = crate::model::now_timestamp();
-            tx.update_network(&network).await?;
-            super::outbox::record(
-                &mut *tx,
-                NewEvent::new(
-                    network.std.revision_number,
-                    NetworkEvent::Updated(event::NetworkUpdate::Attributes(NetworkRef {
-                        id: network.id,
-                    })),
-                ),
-            )
+        let network = self
+            .write(|tx| {
+                Box::pin(async {
+                    let tx = tx;
+                    let mut network = visible_network(tx.as_mut(), &guard, id).await?;
+                    let target = network_target(&network);
+                    guard.require(Action::UpdateNetwork, &target)?;
+                    guard.require_fields(
+                        &[(Action::UpdateNetworkShared, update.shared.is_some())],
+                        &target,
+                    )?;
+                    check_revision(if_match, network.std.revision_number)?;
+                    if let Some(name) = &update.name {
+                        network.name = name.clone();
+                    }
+                    if let Some(description) = &update.description {
+                        network.description = description.clone();
+                    }
+                    if let Some(admin_state_up) = update.admin_state_up {
+                        network.admin_state_up = admin_state_up;
+                    }
+                    if let Some(shared) = update.shared {
+                        network.shared = shared;
+                    }
+                    if let Some(mtu) = update.mtu {
+                        network.mtu = mtu;
+                    }
+                    if let Some(port_security_enabled) = update.port_security_enabled {
+                        network.port_security_enabled = port_security_enabled;
+                    }
+                    network.std.revision_number += 1;
+                    network.std.updated_at = crate::model::now_timestamp();
+                    tx.update_network(&network).await?;
+                    super::outbox::record(
+                        tx.as_mut(),
+                        NewEvent::new(
+                            network.std.revision_number,
+                            NetworkEvent::Updated(event::NetworkUpdate::Attributes(NetworkRef {
+                                id: network.id,
+                            })),
+                        ),
+                    )
+                    .await?;
+                    Ok::<_, ServiceError>(network)
+                })
+            })
             .await?;
-            Ok::<_, ServiceError>(network)
-        }
-        .await)?;
         Ok(self.show_network(&guard, network))
     }
 
@@ -450,28 +458,33 @@ impl Service {
         if_match: Option<i64>,
     ) -> Result<(), ServiceError> {
         let guard = self.guard(ctx);
-        write_tx!(self, |tx| {
-            async {
-            let network = visible_network(tx.as_mut(), &guard, id).await?;
-            guard.require(Action::DeleteNetwork, &network_target(&network))?;
-            check_revision(if_match, network.std.revision_number)?;
-            if tx.network_has_ports(id).await? {
-                return Err(ServiceError::conflict(
-                    ErrorKind::NetworkInUse,
-                    format!(
-                        "Unable to complete operation on network {id}. There are one or more ports still in use on the network."
+        self.write(|tx| {
+            Box::pin(async {
+                let tx = tx;
+                let network = visible_network(tx.as_mut(), &guard, id).await?;
+                guard.require(Action::DeleteNetwork, &network_target(&network))?;
+                check_revision(if_match, network.std.revision_number)?;
+                if tx.network_has_ports(id).await? {
+                    return Err(ServiceError::conflict(
+                        ErrorKind::NetworkInUse,
+                        format!(
+                            "Unable to complete operation on network {id}. \
+                         There are one or more ports still in use on the network."
+                        ),
+                    ));
+                }
+                tx.delete_network(id).await?;
+                super::outbox::record(
+                    tx.as_mut(),
+                    NewEvent::new(
+                        network.std.revision_number + 1,
+                        NetworkEvent::Deleted(NetworkRef { id }),
                     ),
-                ));
-            }
-            tx.delete_network(id).await?;
-            super::outbox::record(&mut *tx, NewEvent::new(
-                network.std.revision_number + 1,
-                NetworkEvent::Deleted(NetworkRef { id }),
-            ))
-            .await?;
-            Ok(())
-        }
-        .await
+                )
+                .await?;
+                Ok(())
+            })
         })
+        .await
     }
 }

@@ -20,8 +20,8 @@ use crate::store::{
 use super::limits::{invisible_marker, marker_not_found};
 use super::networks::visible_network;
 use super::{
-    check_length, check_revision, hidden_fields, list_scope, owned_target, quota, write_tx,
-    Context, ErrorKind, Guard, Service, ServiceError, NAME_MAX,
+    check_length, check_revision, hidden_fields, list_scope, owned_target, quota, Context,
+    ErrorKind, Guard, Service, ServiceError, NAME_MAX,
 };
 
 const VNIC_TYPES: &[&str] = &[
@@ -333,55 +333,59 @@ impl Service {
             })?;
             prepared.push((network_id, project, mac));
         }
-        let ports = write_tx!(self, |tx| async {
-            quota::check(
-                tx.as_mut(),
-                ResourceKind::Port,
-                self.settings().port_quota,
-                prepared.iter().map(|(_, project, _)| project),
-            )
-            .await?;
-            let mut created = Vec::with_capacity(requests.len());
-            for (request, (network_id, project, mac)) in requests.iter().zip(&prepared) {
-                // Read in this transaction, so the value inherited is the network's as of
-                // the port's creation, whatever a concurrent network update does.
-                let network = visible_network(tx.as_mut(), &guard, *network_id).await?;
-                let host_id = request.host_id.clone().unwrap_or_default();
-                let mut std = StandardAttrs::fresh();
-                std.tags = request.tags.clone();
-                let mut port = Port {
-                    id: PortId::new(),
-                    project_id: project.clone(),
-                    network_id: *network_id,
-                    name: request.name.clone().unwrap_or_default(),
-                    description: request.description.clone().unwrap_or_default(),
-                    mac_address: mac.clone().unwrap_or_else(random_mac),
-                    admin_state_up: request.admin_state_up.unwrap_or(true),
-                    status: "DOWN".into(),
-                    device_id: request.device_id.clone().unwrap_or_default(),
-                    device_owner: request.device_owner.clone().unwrap_or_default(),
-                    fixed_ips: request.fixed_ips.clone().unwrap_or_default(),
-                    vif_type: self.vif_type_for(&host_id),
-                    host_id,
-                    vnic_type: request.vnic_type.clone().unwrap_or_else(|| "normal".into()),
-                    profile: request.profile.clone().unwrap_or_default(),
-                    port_security_enabled: request
-                        .port_security_enabled
-                        .unwrap_or(network.port_security_enabled),
-                    std,
-                };
-                self.insert_port_with_mac(tx.as_mut(), &mut port, mac.is_some())
+        let ports = self
+            .write(|tx| {
+                Box::pin(async {
+                    let tx = tx;
+                    quota::check(
+                        tx.as_mut(),
+                        ResourceKind::Port,
+                        self.settings().port_quota,
+                        prepared.iter().map(|(_, project, _)| project),
+                    )
                     .await?;
-                super::outbox::record(
-                    &mut *tx,
-                    NewEvent::new(0, PortEvent::Created(PortRef::new(port.id))),
-                )
-                .await?;
-                created.push(port);
-            }
-            Ok::<_, ServiceError>(created)
-        }
-        .await)?;
+                    let mut created = Vec::with_capacity(requests.len());
+                    for (request, (network_id, project, mac)) in requests.iter().zip(&prepared) {
+                        // Read in this transaction, so the value inherited is the network's as of
+                        // the port's creation, whatever a concurrent network update does.
+                        let network = visible_network(tx.as_mut(), &guard, *network_id).await?;
+                        let host_id = request.host_id.clone().unwrap_or_default();
+                        let mut std = StandardAttrs::fresh();
+                        std.tags = request.tags.clone();
+                        let mut port = Port {
+                            id: PortId::new(),
+                            project_id: project.clone(),
+                            network_id: *network_id,
+                            name: request.name.clone().unwrap_or_default(),
+                            description: request.description.clone().unwrap_or_default(),
+                            mac_address: mac.clone().unwrap_or_else(random_mac),
+                            admin_state_up: request.admin_state_up.unwrap_or(true),
+                            status: "DOWN".into(),
+                            device_id: request.device_id.clone().unwrap_or_default(),
+                            device_owner: request.device_owner.clone().unwrap_or_default(),
+                            fixed_ips: request.fixed_ips.clone().unwrap_or_default(),
+                            vif_type: self.vif_type_for(&host_id),
+                            host_id,
+                            vnic_type: request.vnic_type.clone().unwrap_or_else(|| "normal".into()),
+                            profile: request.profile.clone().unwrap_or_default(),
+                            port_security_enabled: request
+                                .port_security_enabled
+                                .unwrap_or(network.port_security_enabled),
+                            std,
+                        };
+                        self.insert_port_with_mac(tx.as_mut(), &mut port, mac.is_some())
+                            .await?;
+                        super::outbox::record(
+                            tx.as_mut(),
+                            NewEvent::new(0, PortEvent::Created(PortRef::new(port.id))),
+                        )
+                        .await?;
+                        created.push(port);
+                    }
+                    Ok::<_, ServiceError>(created)
+                })
+            })
+            .await?;
         Ok(ports
             .into_iter()
             .map(|port| self.view_port(&guard, port, None))
@@ -514,97 +518,101 @@ impl Service {
             fixed_ips: update.fixed_ips.as_deref(),
             mac_address: update.mac_address.as_deref(),
         })?;
-        let (port, trunk_details) = write_tx!(self, |tx| async {
-            let mut port = visible_port(tx.as_mut(), &guard, id).await?;
-            let target = port_target(&port);
-            guard.require(Action::UpdatePort, &target)?;
-            guard.require_fields(
-                &[
-                    (
-                        Action::UpdatePortAttr(PortWriteAttr::MacAddress),
-                        update.mac_address.is_some(),
-                    ),
-                    (
-                        Action::UpdatePortAttr(PortWriteAttr::BindingHostId),
-                        update.host_id.is_some(),
-                    ),
-                    (
-                        Action::UpdatePortAttr(PortWriteAttr::BindingProfile),
-                        update.profile.is_some(),
-                    ),
-                ],
-                &target,
-            )?;
-            check_revision(if_match, port.std.revision_number)?;
-            check_member_device(tx.as_mut(), &port, &update).await?;
-            let old_host = port.host_id.clone();
-            if let Some(mac) = &mac {
-                if *mac != port.mac_address {
-                    if port.is_bound() {
-                        return Err(ServiceError::conflict(
-                            ErrorKind::PortBound,
-                            format!("Unable to change the MAC address of bound port {id}."),
-                        ));
+        let (port, trunk_details) = self
+            .write(|tx| {
+                Box::pin(async {
+                    let tx = tx;
+                    let mut port = visible_port(tx.as_mut(), &guard, id).await?;
+                    let target = port_target(&port);
+                    guard.require(Action::UpdatePort, &target)?;
+                    guard.require_fields(
+                        &[
+                            (
+                                Action::UpdatePortAttr(PortWriteAttr::MacAddress),
+                                update.mac_address.is_some(),
+                            ),
+                            (
+                                Action::UpdatePortAttr(PortWriteAttr::BindingHostId),
+                                update.host_id.is_some(),
+                            ),
+                            (
+                                Action::UpdatePortAttr(PortWriteAttr::BindingProfile),
+                                update.profile.is_some(),
+                            ),
+                        ],
+                        &target,
+                    )?;
+                    check_revision(if_match, port.std.revision_number)?;
+                    check_member_device(tx.as_mut(), &port, &update).await?;
+                    let old_host = port.host_id.clone();
+                    if let Some(mac) = &mac {
+                        if *mac != port.mac_address {
+                            if port.is_bound() {
+                                return Err(ServiceError::conflict(
+                                    ErrorKind::PortBound,
+                                    format!("Unable to change the MAC address of bound port {id}."),
+                                ));
+                            }
+                            port.mac_address = mac.clone();
+                        }
                     }
-                    port.mac_address = mac.clone();
-                }
-            }
-            if let Some(name) = &update.name {
-                port.name = name.clone();
-            }
-            if let Some(description) = &update.description {
-                port.description = description.clone();
-            }
-            if let Some(admin_state_up) = update.admin_state_up {
-                port.admin_state_up = admin_state_up;
-            }
-            if let Some(device_id) = &update.device_id {
-                port.device_id = device_id.clone();
-            }
-            if let Some(device_owner) = &update.device_owner {
-                port.device_owner = device_owner.clone();
-            }
-            if let Some(fixed_ips) = &update.fixed_ips {
-                port.fixed_ips = fixed_ips.clone();
-            }
-            if let Some(host_id) = &update.host_id {
-                port.host_id = host_id.clone();
-                port.vif_type = self.vif_type_for(host_id);
-            }
-            if let Some(vnic_type) = &update.vnic_type {
-                port.vnic_type = vnic_type.clone();
-            }
-            if let Some(profile) = &update.profile {
-                port.profile = profile.clone();
-            }
-            if let Some(port_security_enabled) = update.port_security_enabled {
-                port.port_security_enabled = port_security_enabled;
-            }
-            port.std.revision_number += 1;
-            port.std.updated_at = crate::model::now_timestamp();
-            tx.update_port(&port).await.map_err(|e| match e {
-                StoreError::Unique(Constraint::PortMac) => mac_in_use(&port),
-                other => other.into(),
-            })?;
-            super::outbox::record(
-                &mut *tx,
-                NewEvent::new(
-                    port.std.revision_number,
-                    PortEvent::Updated(event::PortUpdate::Attributes(PortUpdated::new(
-                        port.id,
-                        port.host_id.clone(),
-                    ))),
-                ),
-            )
-            .await?;
-            if old_host != port.host_id {
-                self.follow_parent_binding(tx.as_mut(), &port, &old_host)
+                    if let Some(name) = &update.name {
+                        port.name = name.clone();
+                    }
+                    if let Some(description) = &update.description {
+                        port.description = description.clone();
+                    }
+                    if let Some(admin_state_up) = update.admin_state_up {
+                        port.admin_state_up = admin_state_up;
+                    }
+                    if let Some(device_id) = &update.device_id {
+                        port.device_id = device_id.clone();
+                    }
+                    if let Some(device_owner) = &update.device_owner {
+                        port.device_owner = device_owner.clone();
+                    }
+                    if let Some(fixed_ips) = &update.fixed_ips {
+                        port.fixed_ips = fixed_ips.clone();
+                    }
+                    if let Some(host_id) = &update.host_id {
+                        port.host_id = host_id.clone();
+                        port.vif_type = self.vif_type_for(host_id);
+                    }
+                    if let Some(vnic_type) = &update.vnic_type {
+                        port.vnic_type = vnic_type.clone();
+                    }
+                    if let Some(profile) = &update.profile {
+                        port.profile = profile.clone();
+                    }
+                    if let Some(port_security_enabled) = update.port_security_enabled {
+                        port.port_security_enabled = port_security_enabled;
+                    }
+                    port.std.revision_number += 1;
+                    port.std.updated_at = crate::model::now_timestamp();
+                    tx.update_port(&port).await.map_err(|e| match e {
+                        StoreError::Unique(Constraint::PortMac) => mac_in_use(&port),
+                        other => other.into(),
+                    })?;
+                    super::outbox::record(
+                        tx.as_mut(),
+                        NewEvent::new(
+                            port.std.revision_number,
+                            PortEvent::Updated(event::PortUpdate::Attributes(PortUpdated::new(
+                                port.id,
+                                port.host_id.clone(),
+                            ))),
+                        ),
+                    )
                     .await?;
-            }
-            let mut details = self.trunk_details_of(tx.as_mut(), &[id]).await?;
-            Ok::<_, ServiceError>((port, details.remove(&id)))
-        }
-        .await)?;
+                    if old_host != port.host_id {
+                        self.follow_parent_binding(tx.as_mut(), &port, &old_host)
+                            .await?;
+                    }
+                    let mut details = self.trunk_details_of(tx.as_mut(), &[id]).await?;
+                    Ok::<_, ServiceError>((port, details.remove(&id)))
+                })
+            })
+            .await?;
         Ok(self.view_port(&guard, port, trunk_details))
     }
 
@@ -677,25 +685,28 @@ impl Service {
         if_match: Option<i64>,
     ) -> Result<(), ServiceError> {
         let guard = self.guard(ctx);
-        write_tx!(self, |tx| async {
-            let port = visible_port(tx.as_mut(), &guard, id).await?;
-            guard.require(Action::DeletePort, &port_target(&port))?;
-            check_revision(if_match, port.std.revision_number)?;
-            if let Some(membership) = tx.memberships(&[id]).await?.into_iter().next() {
-                return Err(member_in_use(&membership));
-            }
-            tx.delete_port(id).await?;
-            super::outbox::record(
-                &mut *tx,
-                NewEvent::new(
-                    port.std.revision_number + 1,
-                    PortEvent::Deleted(PortRef::new(id)),
-                ),
-            )
-            .await?;
-            Ok::<_, ServiceError>(())
-        }
-        .await)
+        self.write(|tx| {
+            Box::pin(async {
+                let tx = tx;
+                let port = visible_port(tx.as_mut(), &guard, id).await?;
+                guard.require(Action::DeletePort, &port_target(&port))?;
+                check_revision(if_match, port.std.revision_number)?;
+                if let Some(membership) = tx.memberships(&[id]).await?.into_iter().next() {
+                    return Err(member_in_use(&membership));
+                }
+                tx.delete_port(id).await?;
+                super::outbox::record(
+                    tx.as_mut(),
+                    NewEvent::new(
+                        port.std.revision_number + 1,
+                        PortEvent::Deleted(PortRef::new(id)),
+                    ),
+                )
+                .await?;
+                Ok::<_, ServiceError>(())
+            })
+        })
+        .await
     }
 }
 

@@ -12,7 +12,7 @@ use crate::model::TrunkStatus;
 use crate::store::event::{StatusChange, TrunkChange};
 use crate::store::NewEvent;
 
-use super::{write_tx, ErrorKind, Service, ServiceError};
+use super::{ErrorKind, Service, ServiceError};
 
 /// Labels of the status-transition counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -45,70 +45,74 @@ impl Service {
         status: TrunkStatus,
         host: Option<&str>,
     ) -> Result<i64, ServiceError> {
-        write_tx!(self, |tx| {
-            async {
-            let Some(mut trunk) = tx.get_trunk(id).await? else {
-                return Err(ServiceError::not_found(
-                    ErrorKind::TrunkNotFound,
-                    format!("Trunk {id} could not be found."),
-                ));
-            };
-            if let Some(host) = host {
-                let bound_to = tx.get_port(trunk.port_id).await?.map(|p| p.host_id);
-                if bound_to.as_deref() != Some(host) {
-                    tracing::warn!(
-                        trunk = %id,
-                        reporter = host,
-                        bound_to = bound_to.as_deref().unwrap_or(""),
-                        "refused a status report about a trunk not bound to the reporting host"
-                    );
-                    return Err(ServiceError::Forbidden {
-                        message: format!(
-                            "Trunk {id} is not bound to host {host}; its agent may not report on it."
-                        ),
-                    });
+        self.write(|tx| {
+            Box::pin(async {
+                let tx = tx;
+                let Some(mut trunk) = tx.get_trunk(id).await? else {
+                    return Err(ServiceError::not_found(
+                        ErrorKind::TrunkNotFound,
+                        format!("Trunk {id} could not be found."),
+                    ));
+                };
+                if let Some(host) = host {
+                    let bound_to = tx.get_port(trunk.port_id).await?.map(|p| p.host_id);
+                    if bound_to.as_deref() != Some(host) {
+                        tracing::warn!(
+                            trunk = %id,
+                            reporter = host,
+                            bound_to = bound_to.as_deref().unwrap_or(""),
+                            "refused a status report about a trunk \
+                             not bound to the reporting host"
+                        );
+                        return Err(ServiceError::Forbidden {
+                            message: format!(
+                                "Trunk {id} is not bound to host {host}; \
+                             its agent may not report on it."
+                            ),
+                        });
+                    }
                 }
-            }
-            if trunk.std.revision_number != acted_on {
-                return Err(ServiceError::conflict(
-                    ErrorKind::StaleRevision,
-                    format!(
-                        "The report is about revision {acted_on} of trunk {id}, which is now at revision {}.",
-                        trunk.std.revision_number
-                    ),
-                ));
-            }
-            if trunk.status == status {
-                return Ok((status, acted_on));
-            }
-            if !trunk.status.can_move_to(status) {
-                return Err(ServiceError::conflict(
-                    ErrorKind::InvalidStatusTransition,
-                    format!("Trunk {id} cannot move from {} to {status}.", trunk.status),
-                ));
-            }
-            let from = trunk.status;
-            trunk.status = status;
-            trunk.std.revision_number += 1;
-            trunk.std.updated_at = crate::model::now_timestamp();
-            tx.update_trunk(&trunk).await?;
-            // Not folded (service::outbox): a report is made while its driver delivers an
-            // older event of this trunk, and folding that one in would hand it to the driver
-            // again, whose report would fold it again, without end.
-            tx.insert_event(&NewEvent::new(
-                trunk.std.revision_number,
-                TrunkChange::StatusChanged(StatusChange {
-                    trunk_id: id,
-                    from,
-                    to: status,
-                }),
-            ))
-            .await?;
-            tracing::info!(trunk = %id, %from, to = %status, "trunk status changed");
-            Ok::<_, ServiceError>((from, trunk.std.revision_number))
-        }
-        .await
+                if trunk.std.revision_number != acted_on {
+                    return Err(ServiceError::conflict(
+                        ErrorKind::StaleRevision,
+                        format!(
+                            "The report is about revision {acted_on} of trunk {id}, \
+                         which is now at revision {}.",
+                            trunk.std.revision_number
+                        ),
+                    ));
+                }
+                if trunk.status == status {
+                    return Ok((status, acted_on));
+                }
+                if !trunk.status.can_move_to(status) {
+                    return Err(ServiceError::conflict(
+                        ErrorKind::InvalidStatusTransition,
+                        format!("Trunk {id} cannot move from {} to {status}.", trunk.status),
+                    ));
+                }
+                let from = trunk.status;
+                trunk.status = status;
+                trunk.std.revision_number += 1;
+                trunk.std.updated_at = crate::model::now_timestamp();
+                tx.update_trunk(&trunk).await?;
+                // Not folded (service::outbox): a report is made while its driver delivers an
+                // older event of this trunk, and folding that one in would hand it to the driver
+                // again, whose report would fold it again, without end.
+                tx.insert_event(&NewEvent::new(
+                    trunk.std.revision_number,
+                    TrunkChange::StatusChanged(StatusChange {
+                        trunk_id: id,
+                        from,
+                        to: status,
+                    }),
+                ))
+                .await?;
+                tracing::info!(trunk = %id, %from, to = %status, "trunk status changed");
+                Ok::<_, ServiceError>((from, trunk.std.revision_number))
+            })
         })
+        .await
         .map(|(from, revision)| {
             if from != status {
                 self.transitions

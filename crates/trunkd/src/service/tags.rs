@@ -16,7 +16,7 @@ use crate::store::{ResourceKind, StoreTx};
 use super::networks::{network_target, visible_network};
 use super::ports::{port_target, visible_port};
 use super::trunks::{trunk_target, visible_trunk};
-use super::{check_revision, write_tx, Context, ErrorKind, Guard, Service, ServiceError};
+use super::{check_revision, Context, ErrorKind, Guard, Service, ServiceError};
 
 /// Longest tag Neutron accepts.
 pub const TAG_MAX: usize = 60;
@@ -198,62 +198,65 @@ impl Service {
             }
             other => other,
         };
-        write_tx!(self, |tx| async {
-            let mut resource = load(tx.as_mut(), &guard, target).await?;
-            let kind = resource.kind();
-            let op = match change {
-                TagChange::Replace(_) => TagOp::Update,
-                TagChange::Add(_) => TagOp::Create,
-                TagChange::Remove(_) | TagChange::Clear => TagOp::Delete,
-            };
-            guard.require(Action::Tags(op, resource.collection()), &resource.target())?;
-            let std = resource.std();
-            check_revision(if_match, std.revision_number)?;
-            let mut tags = std.tags.clone();
-            match &change {
-                TagChange::Replace(new) => tags = new.clone(),
-                TagChange::Add(tag) => {
-                    if !tags.contains(tag) {
-                        if tags.len() >= max {
-                            return Err(too_many_tags(max));
+        self.write(|tx| {
+            Box::pin(async {
+                let tx = tx;
+                let mut resource = load(tx.as_mut(), &guard, target).await?;
+                let kind = resource.kind();
+                let op = match change {
+                    TagChange::Replace(_) => TagOp::Update,
+                    TagChange::Add(_) => TagOp::Create,
+                    TagChange::Remove(_) | TagChange::Clear => TagOp::Delete,
+                };
+                guard.require(Action::Tags(op, resource.collection()), &resource.target())?;
+                let std = resource.std();
+                check_revision(if_match, std.revision_number)?;
+                let mut tags = std.tags.clone();
+                match &change {
+                    TagChange::Replace(new) => tags = new.clone(),
+                    TagChange::Add(tag) => {
+                        if !tags.contains(tag) {
+                            if tags.len() >= max {
+                                return Err(too_many_tags(max));
+                            }
+                            tags.push(tag.clone());
                         }
-                        tags.push(tag.clone());
                     }
-                }
-                TagChange::Remove(tag) => {
-                    if !tags.contains(tag) {
-                        return Err(ServiceError::not_found(
-                            ErrorKind::TagNotFound,
-                            format!(
-                                "Tag {tag} could not be found for {} {}.",
-                                kind.as_str(),
-                                resource.id()
-                            ),
-                        ));
+                    TagChange::Remove(tag) => {
+                        if !tags.contains(tag) {
+                            return Err(ServiceError::not_found(
+                                ErrorKind::TagNotFound,
+                                format!(
+                                    "Tag {tag} could not be found for {} {}.",
+                                    kind.as_str(),
+                                    resource.id()
+                                ),
+                            ));
+                        }
+                        tags.retain(|t| t != tag);
                     }
-                    tags.retain(|t| t != tag);
+                    TagChange::Clear => tags.clear(),
                 }
-                TagChange::Clear => tags.clear(),
-            }
-            tags.sort();
-            let std = resource.std();
-            if tags == std.tags {
-                return Ok(tags);
-            }
-            std.tags = tags.clone();
-            std.revision_number += 1;
-            std.updated_at = crate::model::now_timestamp();
-            let revision = std.revision_number;
-            resource.save(tx.as_mut()).await?;
-            let id = resource.id();
-            tx.replace_tags(kind, &id, &tags).await?;
-            super::outbox::record(
-                &mut *tx,
-                NewEvent::new(revision, resource.tags_event(tags.clone())),
-            )
-            .await?;
-            Ok::<_, ServiceError>(tags)
-        }
-        .await)
+                tags.sort();
+                let std = resource.std();
+                if tags == std.tags {
+                    return Ok(tags);
+                }
+                std.tags = tags.clone();
+                std.revision_number += 1;
+                std.updated_at = crate::model::now_timestamp();
+                let revision = std.revision_number;
+                resource.save(tx.as_mut()).await?;
+                let id = resource.id();
+                tx.replace_tags(kind, &id, &tags).await?;
+                super::outbox::record(
+                    tx.as_mut(),
+                    NewEvent::new(revision, resource.tags_event(tags.clone())),
+                )
+                .await?;
+                Ok::<_, ServiceError>(tags)
+            })
+        })
+        .await
     }
 }

@@ -14,8 +14,8 @@ use super::limits::{invisible_marker, marker_not_found};
 use super::ports::visible_port;
 use super::subports::{already_in_a_trunk, parent_in_use, SubportRequest};
 use super::{
-    check_length, check_revision, list_scope, owned_target, quota, write_tx, Context, ErrorKind,
-    Guard, Service, ServiceError, NAME_MAX,
+    check_length, check_revision, list_scope, owned_target, quota, Context, ErrorKind, Guard,
+    Service, ServiceError, NAME_MAX,
 };
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -182,59 +182,65 @@ impl Service {
             prepared.push((port_id, project, shapes));
         }
         let watch = self.watch_deliveries();
-        let created = write_tx!(self, |tx| async {
-            let quota = self.settings().trunk_quota;
-            quota::check_trunks(tx.as_mut(), quota, prepared.iter().map(|(_, p, _)| p)).await?;
-            let mut created = Vec::with_capacity(requests.len());
-            for (request, (port_id, project, shapes)) in requests.iter().zip(&prepared) {
-                let parent = self.check_parent(tx.as_mut(), &guard, *port_id).await?;
-                let id = TrunkId::new();
-                let sub_ports = self
-                    .check_subports_in_store(
-                        tx.as_mut(),
-                        &guard,
-                        Some(id),
-                        &parent,
-                        &[],
-                        &request.sub_ports,
-                        shapes,
-                    )
-                    .await?;
-                let mut std = StandardAttrs::fresh();
-                std.tags = request.tags.clone();
-                let trunk = Trunk {
-                    id,
-                    project_id: project.clone(),
-                    port_id: *port_id,
-                    name: request.name.clone().unwrap_or_default(),
-                    description: request.description.clone().unwrap_or_default(),
-                    admin_state_up: request.admin_state_up.unwrap_or(true),
-                    status: self.status_after_change(),
-                    sub_ports,
-                    std,
-                };
-                self.drivers()
-                    .precommit(&TrunkChange::Create(&trunk))
-                    .map_err(refused)?;
-                tx.insert_trunk(&trunk)
-                    .await
-                    .map_err(|e| membership_conflict(e, &trunk))?;
-                let ports: Vec<PortId> = trunk.sub_ports.iter().map(|s| s.port_id).collect();
-                tx.set_subport_bindings(&ports, &self.joining_binding(&trunk, &parent))
-                    .await?;
-                super::outbox::record(
-                    &mut *tx,
-                    NewEvent::new(
-                        trunk.std.revision_number,
-                        event::TrunkChange::Created(members(&trunk, &ports)),
-                    ),
-                )
-                .await?;
-                created.push(trunk);
-            }
-            Ok::<_, ServiceError>(created)
-        }
-        .await)?;
+        let created = self
+            .write(|tx| {
+                Box::pin(async {
+                    let tx = tx;
+                    let quota = self.settings().trunk_quota;
+                    quota::check_trunks(tx.as_mut(), quota, prepared.iter().map(|(_, p, _)| p))
+                        .await?;
+                    let mut created = Vec::with_capacity(requests.len());
+                    for (request, (port_id, project, shapes)) in requests.iter().zip(&prepared) {
+                        let parent = self.check_parent(tx.as_mut(), &guard, *port_id).await?;
+                        let id = TrunkId::new();
+                        let sub_ports = self
+                            .check_subports_in_store(
+                                tx.as_mut(),
+                                &guard,
+                                Some(id),
+                                &parent,
+                                &[],
+                                &request.sub_ports,
+                                shapes,
+                            )
+                            .await?;
+                        let mut std = StandardAttrs::fresh();
+                        std.tags = request.tags.clone();
+                        let trunk = Trunk {
+                            id,
+                            project_id: project.clone(),
+                            port_id: *port_id,
+                            name: request.name.clone().unwrap_or_default(),
+                            description: request.description.clone().unwrap_or_default(),
+                            admin_state_up: request.admin_state_up.unwrap_or(true),
+                            status: self.status_after_change(),
+                            sub_ports,
+                            std,
+                        };
+                        self.drivers()
+                            .precommit(&TrunkChange::Create(&trunk))
+                            .map_err(refused)?;
+                        tx.insert_trunk(&trunk)
+                            .await
+                            .map_err(|e| membership_conflict(e, &trunk))?;
+                        let ports: Vec<PortId> =
+                            trunk.sub_ports.iter().map(|s| s.port_id).collect();
+                        tx.set_subport_bindings(&ports, &self.joining_binding(&trunk, &parent))
+                            .await?;
+                        super::outbox::record(
+                            tx.as_mut(),
+                            NewEvent::new(
+                                trunk.std.revision_number,
+                                event::TrunkChange::Created(members(&trunk, &ports)),
+                            ),
+                        )
+                        .await?;
+                        created.push(trunk);
+                    }
+                    Ok::<_, ServiceError>(created)
+                })
+            })
+            .await?;
         Ok(self.settled(watch, created).await)
     }
 
@@ -293,36 +299,40 @@ impl Service {
         let guard = self.guard(ctx);
         Self::check_texts(update.name.as_ref(), update.description.as_ref())?;
         let watch = self.watch_deliveries();
-        let updated = write_tx!(self, |tx| async {
-            let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
-            guard.require(Action::UpdateTrunk, &trunk_target(&trunk))?;
-            check_revision(if_match, trunk.std.revision_number)?;
-            if let Some(name) = &update.name {
-                trunk.name = name.clone();
-            }
-            if let Some(description) = &update.description {
-                trunk.description = description.clone();
-            }
-            if let Some(admin_state_up) = update.admin_state_up {
-                trunk.admin_state_up = admin_state_up;
-            }
-            trunk.std.revision_number += 1;
-            trunk.std.updated_at = crate::model::now_timestamp();
-            tx.update_trunk(&trunk).await?;
-            super::outbox::record(
-                &mut *tx,
-                NewEvent::new(
-                    trunk.std.revision_number,
-                    event::TrunkChange::Updated(event::TrunkUpdate::Attributes(members(
-                        &trunk,
-                        &[],
-                    ))),
-                ),
-            )
+        let updated = self
+            .write(|tx| {
+                Box::pin(async {
+                    let tx = tx;
+                    let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
+                    guard.require(Action::UpdateTrunk, &trunk_target(&trunk))?;
+                    check_revision(if_match, trunk.std.revision_number)?;
+                    if let Some(name) = &update.name {
+                        trunk.name = name.clone();
+                    }
+                    if let Some(description) = &update.description {
+                        trunk.description = description.clone();
+                    }
+                    if let Some(admin_state_up) = update.admin_state_up {
+                        trunk.admin_state_up = admin_state_up;
+                    }
+                    trunk.std.revision_number += 1;
+                    trunk.std.updated_at = crate::model::now_timestamp();
+                    tx.update_trunk(&trunk).await?;
+                    super::outbox::record(
+                        tx.as_mut(),
+                        NewEvent::new(
+                            trunk.std.revision_number,
+                            event::TrunkChange::Updated(event::TrunkUpdate::Attributes(members(
+                                &trunk,
+                                &[],
+                            ))),
+                        ),
+                    )
+                    .await?;
+                    Ok::<_, ServiceError>(trunk)
+                })
+            })
             .await?;
-            Ok::<_, ServiceError>(trunk)
-        }
-        .await)?;
         Ok(self.settle_one(watch, updated).await)
     }
 
@@ -333,40 +343,43 @@ impl Service {
         if_match: Option<i64>,
     ) -> Result<(), ServiceError> {
         let guard = self.guard(ctx);
-        write_tx!(self, |tx| async {
-            let trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
-            guard.require(Action::DeleteTrunk, &trunk_target(&trunk))?;
-            check_revision(if_match, trunk.std.revision_number)?;
-            check_manageable(&trunk)?;
-            let parent_bound = tx
-                .get_port(trunk.port_id)
-                .await?
-                .is_some_and(|p| p.is_bound());
-            if parent_bound && !self.drivers().can_manage_bound_port() {
-                return Err(ServiceError::conflict(
-                    ErrorKind::TrunkInUse,
-                    format!("Trunk {id} is currently in use."),
-                ));
-            }
-            self.drivers()
-                .precommit(&TrunkChange::Delete(&trunk))
-                .map_err(refused)?;
-            let ports: Vec<PortId> = trunk.sub_ports.iter().map(|s| s.port_id).collect();
-            let now = crate::model::now_timestamp();
-            tx.set_subport_bindings(&ports, &Self::leaving_binding(&now))
+        self.write(|tx| {
+            Box::pin(async {
+                let tx = tx;
+                let trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
+                guard.require(Action::DeleteTrunk, &trunk_target(&trunk))?;
+                check_revision(if_match, trunk.std.revision_number)?;
+                check_manageable(&trunk)?;
+                let parent_bound = tx
+                    .get_port(trunk.port_id)
+                    .await?
+                    .is_some_and(|p| p.is_bound());
+                if parent_bound && !self.drivers().can_manage_bound_port() {
+                    return Err(ServiceError::conflict(
+                        ErrorKind::TrunkInUse,
+                        format!("Trunk {id} is currently in use."),
+                    ));
+                }
+                self.drivers()
+                    .precommit(&TrunkChange::Delete(&trunk))
+                    .map_err(refused)?;
+                let ports: Vec<PortId> = trunk.sub_ports.iter().map(|s| s.port_id).collect();
+                let now = crate::model::now_timestamp();
+                tx.set_subport_bindings(&ports, &Self::leaving_binding(&now))
+                    .await?;
+                tx.delete_trunk(id).await?;
+                super::outbox::record(
+                    tx.as_mut(),
+                    NewEvent::new(
+                        trunk.std.revision_number + 1,
+                        event::TrunkChange::Deleted(members(&trunk, &ports)),
+                    ),
+                )
                 .await?;
-            tx.delete_trunk(id).await?;
-            super::outbox::record(
-                &mut *tx,
-                NewEvent::new(
-                    trunk.std.revision_number + 1,
-                    event::TrunkChange::Deleted(members(&trunk, &ports)),
-                ),
-            )
-            .await?;
-            Ok::<_, ServiceError>(())
-        }
-        .await)
+                Ok::<_, ServiceError>(())
+            })
+        })
+        .await
     }
 
     pub async fn add_subports(
@@ -379,63 +392,71 @@ impl Service {
         let guard = self.guard(ctx);
         let shapes = self.check_subport_shapes(&requests)?;
         let watch = self.watch_deliveries();
-        let added = write_tx!(self, |tx| {
-            async {
-            let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
-            guard.require(Action::AddSubports, &trunk_target(&trunk))?;
-            check_revision(if_match, trunk.std.revision_number)?;
-            check_manageable(&trunk)?;
-            if !trunk.status.accepts_subport_change(false) {
-                return Err(ServiceError::conflict(
-                    ErrorKind::TrunkInErrorState,
-                    format!(
-                        "Trunk {id} is in error state. Remove the failing subports or delete the trunk first."
-                    ),
-                ));
-            }
-            if requests.is_empty() {
-                return Ok(trunk);
-            }
-            let parent = tx
-                .get_port(trunk.port_id)
-                .await?
-                .ok_or_else(|| ServiceError::Internal {
-                    message: format!("parent port {} of trunk {id} is missing", trunk.port_id),
-                })?;
-            let added = self
-                .check_subports_in_store(
-                    tx.as_mut(),
-                    &guard,
-                    Some(id),
-                    &parent,
-                    &trunk.sub_ports,
-                    &requests,
-                    &shapes,
-                )
-                .await?;
-            trunk.status = self.status_after_change();
-            trunk.std.revision_number += 1;
-            trunk.std.updated_at = crate::model::now_timestamp();
-            trunk.sub_ports.extend(added.iter().cloned());
-            self.drivers()
-                .precommit(&TrunkChange::AddSubports(&trunk))
-                .map_err(refused)?;
-            tx.insert_subports(id, &added)
-                .await
-                .map_err(|e| membership_conflict(e, &trunk))?;
-            let ports: Vec<PortId> = added.iter().map(|s| s.port_id).collect();
-            tx.set_subport_bindings(&ports, &self.joining_binding(&trunk, &parent))
-                .await?;
-            tx.update_trunk(&trunk).await?;
-            super::outbox::record(&mut *tx, NewEvent::new(
-                trunk.std.revision_number,
-                event::TrunkChange::SubportsAdded(members(&trunk, &ports)),
-            ))
+        let added = self
+            .write(|tx| {
+                Box::pin(async {
+                    let tx = tx;
+                    let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
+                    guard.require(Action::AddSubports, &trunk_target(&trunk))?;
+                    check_revision(if_match, trunk.std.revision_number)?;
+                    check_manageable(&trunk)?;
+                    if !trunk.status.accepts_subport_change(false) {
+                        return Err(ServiceError::conflict(
+                            ErrorKind::TrunkInErrorState,
+                            format!(
+                                "Trunk {id} is in error state. \
+                         Remove the failing subports or delete the trunk first."
+                            ),
+                        ));
+                    }
+                    if requests.is_empty() {
+                        return Ok(trunk);
+                    }
+                    let parent = tx.get_port(trunk.port_id).await?.ok_or_else(|| {
+                        ServiceError::Internal {
+                            message: format!(
+                                "parent port {} of trunk {id} is missing",
+                                trunk.port_id
+                            ),
+                        }
+                    })?;
+                    let added = self
+                        .check_subports_in_store(
+                            tx.as_mut(),
+                            &guard,
+                            Some(id),
+                            &parent,
+                            &trunk.sub_ports,
+                            &requests,
+                            &shapes,
+                        )
+                        .await?;
+                    trunk.status = self.status_after_change();
+                    trunk.std.revision_number += 1;
+                    trunk.std.updated_at = crate::model::now_timestamp();
+                    trunk.sub_ports.extend(added.iter().cloned());
+                    self.drivers()
+                        .precommit(&TrunkChange::AddSubports(&trunk))
+                        .map_err(refused)?;
+                    tx.insert_subports(id, &added)
+                        .await
+                        .map_err(|e| membership_conflict(e, &trunk))?;
+                    let ports: Vec<PortId> = added.iter().map(|s| s.port_id).collect();
+                    tx.set_subport_bindings(&ports, &self.joining_binding(&trunk, &parent))
+                        .await?;
+                    tx.update_trunk(&trunk).await?;
+                    super::outbox::record(
+                        tx.as_mut(),
+                        NewEvent::new(
+                            trunk.std.revision_number,
+                            event::TrunkChange::SubportsAdded(members(&trunk, &ports)),
+                        ),
+                    )
+                    .await?;
+                    Ok::<_, ServiceError>(trunk)
+                })
+            })
             .await?;
-            Ok::<_, ServiceError>(trunk)
-        }
-        .await
-        })?;
         Ok(self.settle_one(watch, added).await)
     }
 
@@ -465,45 +486,50 @@ impl Service {
             ));
         }
         let watch = self.watch_deliveries();
-        let removed = write_tx!(self, |tx| async {
-            let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
-            guard.require(Action::RemoveSubports, &trunk_target(&trunk))?;
-            check_revision(if_match, trunk.std.revision_number)?;
-            check_manageable(&trunk)?;
-            if ports.is_empty() {
-                return Ok(trunk);
-            }
-            let current: std::collections::HashSet<PortId> =
-                trunk.sub_ports.iter().map(|s| s.port_id).collect();
-            if let Some(missing) = ports.iter().find(|p| !current.contains(p)) {
-                return Err(ServiceError::not_found(
-                    ErrorKind::SubPortNotFound,
-                    format!("Port {missing} is not a subport of trunk {id}."),
-                ));
-            }
-            let removing: std::collections::HashSet<PortId> = ports.iter().copied().collect();
-            trunk.sub_ports.retain(|s| !removing.contains(&s.port_id));
-            trunk.status = self.status_after_change();
-            trunk.std.revision_number += 1;
-            trunk.std.updated_at = crate::model::now_timestamp();
-            self.drivers()
-                .precommit(&TrunkChange::RemoveSubports(&trunk))
-                .map_err(refused)?;
-            tx.delete_subports(id, &ports).await?;
-            tx.set_subport_bindings(&ports, &Self::leaving_binding(&trunk.std.updated_at))
-                .await?;
-            tx.update_trunk(&trunk).await?;
-            super::outbox::record(
-                &mut *tx,
-                NewEvent::new(
-                    trunk.std.revision_number,
-                    event::TrunkChange::SubportsRemoved(members(&trunk, &ports)),
-                ),
-            )
+        let removed = self
+            .write(|tx| {
+                Box::pin(async {
+                    let tx = tx;
+                    let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
+                    guard.require(Action::RemoveSubports, &trunk_target(&trunk))?;
+                    check_revision(if_match, trunk.std.revision_number)?;
+                    check_manageable(&trunk)?;
+                    if ports.is_empty() {
+                        return Ok(trunk);
+                    }
+                    let current: std::collections::HashSet<PortId> =
+                        trunk.sub_ports.iter().map(|s| s.port_id).collect();
+                    if let Some(missing) = ports.iter().find(|p| !current.contains(p)) {
+                        return Err(ServiceError::not_found(
+                            ErrorKind::SubPortNotFound,
+                            format!("Port {missing} is not a subport of trunk {id}."),
+                        ));
+                    }
+                    let removing: std::collections::HashSet<PortId> =
+                        ports.iter().copied().collect();
+                    trunk.sub_ports.retain(|s| !removing.contains(&s.port_id));
+                    trunk.status = self.status_after_change();
+                    trunk.std.revision_number += 1;
+                    trunk.std.updated_at = crate::model::now_timestamp();
+                    self.drivers()
+                        .precommit(&TrunkChange::RemoveSubports(&trunk))
+                        .map_err(refused)?;
+                    tx.delete_subports(id, &ports).await?;
+                    tx.set_subport_bindings(&ports, &Self::leaving_binding(&trunk.std.updated_at))
+                        .await?;
+                    tx.update_trunk(&trunk).await?;
+                    super::outbox::record(
+                        tx.as_mut(),
+                        NewEvent::new(
+                            trunk.std.revision_number,
+                            event::TrunkChange::SubportsRemoved(members(&trunk, &ports)),
+                        ),
+                    )
+                    .await?;
+                    Ok::<_, ServiceError>(trunk)
+                })
+            })
             .await?;
-            Ok::<_, ServiceError>(trunk)
-        }
-        .await)?;
         Ok(self.settle_one(watch, removed).await)
     }
 
