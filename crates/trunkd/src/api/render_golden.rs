@@ -48,7 +48,7 @@ fn network(n: u8, hidden: Vec<&'static str>) -> Shown<Network> {
             name: format!("net-\"{n}\""),
             description: "d".into(),
             admin_state_up: true,
-            status: "ACTIVE".into(),
+            status: crate::model::NetworkStatus::Active,
             shared: n % 2 == 0,
             mtu: 1500,
             network_type: if n % 2 == 0 {
@@ -78,7 +78,7 @@ fn port(n: u8, details: bool, hidden: Vec<&'static str>) -> PortView {
             description: "".into(),
             mac_address: "fa:16:3e:00:00:01".into(),
             admin_state_up: false,
-            status: "DOWN".into(),
+            status: crate::model::PortStatus::Down,
             device_id: "dev".into(),
             device_owner: "compute:nova".into(),
             fixed_ips: vec![

@@ -9,7 +9,7 @@ pub mod trunk;
 
 pub use network::{Network, NetworkType};
 pub use port::{FixedIp, Port};
-pub use status::TrunkStatus;
+pub use status::{NetworkStatus, PortStatus, TrunkStatus};
 pub use trunk::{SegmentationType, Subport, Trunk};
 
 /// A time as Neutron renders timestamps: ISO 8601, UTC, whole seconds, `Z`.

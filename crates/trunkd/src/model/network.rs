@@ -1,7 +1,7 @@
 //! Networks: the minimal model trunks need (provider segmentation and MTU).
 
 use crate::ids::{NetworkId, ProjectId};
-use crate::model::StandardAttrs;
+use crate::model::{NetworkStatus, StandardAttrs};
 
 /// `provider:network_type` values trunkd knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,7 +75,7 @@ pub struct Network {
     pub name: String,
     pub description: String,
     pub admin_state_up: bool,
-    pub status: String,
+    pub status: NetworkStatus,
     pub shared: bool,
     pub mtu: i64,
     pub network_type: NetworkType,

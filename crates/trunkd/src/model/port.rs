@@ -1,7 +1,7 @@
 //! Ports: what a trunk parent or subport is, including binding attributes.
 
 use crate::ids::{NetworkId, PortId, ProjectId};
-use crate::model::StandardAttrs;
+use crate::model::{PortStatus, StandardAttrs};
 
 /// `device_owner` of a port while it is a subport.
 pub const SUBPORT_DEVICE_OWNER: &str = "trunk:subport";
@@ -24,7 +24,7 @@ pub struct Port {
     pub description: String,
     pub mac_address: String,
     pub admin_state_up: bool,
-    pub status: String,
+    pub status: PortStatus,
     pub device_id: String,
     pub device_owner: String,
     pub fixed_ips: Vec<FixedIp>,

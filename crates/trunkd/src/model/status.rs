@@ -100,6 +100,48 @@ impl<'de> serde::Deserialize<'de> for TrunkStatus {
     }
 }
 
+/// Defines a status enum of plain states with their wire text, for ports and networks (which,
+/// unlike trunks, have no state machine: the service sets them outright).
+macro_rules! plain_status {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|s| s.as_str() == text)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+plain_status! {
+    /// A port's status: DOWN until a data plane reports it wired.
+    PortStatus { Active => "ACTIVE", Down => "DOWN", Build => "BUILD", Error => "ERROR" }
+}
+
+plain_status! {
+    /// A network's status (ACTIVE once created: trunkd has no network provisioning to wait for).
+    NetworkStatus { Active => "ACTIVE", Down => "DOWN", Build => "BUILD", Error => "ERROR" }
+}
+
 #[cfg(test)]
 mod tests {
     use super::TrunkStatus::*;
@@ -155,5 +197,21 @@ mod tests {
             assert_eq!(back, status);
         }
         assert!(serde_json::from_value::<TrunkStatus>(serde_json::json!("active")).is_err());
+    }
+
+    #[test]
+    fn port_and_network_statuses_round_trip_as_their_wire_text() {
+        for status in PortStatus::ALL {
+            assert_eq!(PortStatus::parse(status.as_str()), Some(*status));
+            assert_eq!(
+                serde_json::to_value(status).expect("serialise"),
+                serde_json::json!(status.as_str())
+            );
+        }
+        for status in NetworkStatus::ALL {
+            assert_eq!(NetworkStatus::parse(status.as_str()), Some(*status));
+        }
+        assert_eq!(PortStatus::parse("active"), None);
+        assert_eq!(NetworkStatus::parse("DEGRADED"), None);
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::ids::{NetworkId, ProjectId};
-use crate::model::{Network, NetworkType, StandardAttrs};
+use crate::model::{Network, NetworkStatus, NetworkType, StandardAttrs};
 use crate::policy::{Action, ProviderAttr, Target};
 use crate::store::event::{self, NetworkEvent, NetworkRef};
 use crate::store::NewEvent;
@@ -311,7 +311,7 @@ impl Service {
                             name: request.name.clone().unwrap_or_default(),
                             description: request.description.clone().unwrap_or_default(),
                             admin_state_up: request.admin_state_up.unwrap_or(true),
-                            status: "ACTIVE".into(),
+                            status: NetworkStatus::Active,
                             shared: request.shared.unwrap_or(false),
                             mtu: request.mtu.unwrap_or(
                                 self.settings().networks.physical_mtu - network_type.mtu_overhead(),

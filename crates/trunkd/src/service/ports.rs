@@ -8,7 +8,7 @@ use rand::Rng;
 
 use crate::ids::{NetworkId, PortId, ProjectId, TrunkId};
 use crate::model::port::{SUBPORT_DEVICE_OWNER, VIF_UNBOUND};
-use crate::model::{FixedIp, Port, StandardAttrs, Subport, TrunkStatus};
+use crate::model::{FixedIp, Port, PortStatus, StandardAttrs, Subport, TrunkStatus};
 use crate::policy::{Action, PortBindingAttr, PortWriteAttr, Target};
 use crate::store::event::{self, ParentBinding, PortEvent, PortRef, PortUpdated, TrunkChange};
 use crate::store::NewEvent;
@@ -360,7 +360,7 @@ impl Service {
                             description: request.description.clone().unwrap_or_default(),
                             mac_address: mac.clone().unwrap_or_else(random_mac),
                             admin_state_up: request.admin_state_up.unwrap_or(true),
-                            status: "DOWN".into(),
+                            status: PortStatus::Down,
                             device_id: request.device_id.clone().unwrap_or_default(),
                             device_owner: request.device_owner.clone().unwrap_or_default(),
                             fixed_ips: request.fixed_ips.clone().unwrap_or_default(),

@@ -163,7 +163,7 @@ pub struct Network<'a> {
     #[serde(rename = "router:external")]
     router_external: bool,
     shared: bool,
-    status: &'a str,
+    status: &'static str,
     /// Always empty: trunkd has no subnets.
     subnets: &'a [String],
     tags: &'a [String],
@@ -188,7 +188,7 @@ impl<'a> Network<'a> {
             revision_number: n.std.revision_number,
             router_external: false,
             shared: n.shared,
-            status: &n.status,
+            status: n.status.as_str(),
             subnets: &[],
             tags: &n.std.tags,
             tenant_id: n.project_id.as_str(),

@@ -288,7 +288,7 @@ pub struct Port<'a> {
     port_security_enabled: bool,
     project_id: &'a str,
     revision_number: i64,
-    status: &'a str,
+    status: &'static str,
     tags: &'a [String],
     tenant_id: &'a str,
     /// Present on trunk parents.
@@ -320,7 +320,7 @@ impl<'a> Port<'a> {
             port_security_enabled: p.port_security_enabled,
             project_id: p.project_id.as_str(),
             revision_number: p.std.revision_number,
-            status: &p.status,
+            status: p.status.as_str(),
             tags: &p.std.tags,
             tenant_id: p.project_id.as_str(),
             trunk_details: view.trunk_details.as_ref().map(|details| TrunkDetails {

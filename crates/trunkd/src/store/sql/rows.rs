@@ -8,7 +8,8 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::ids::{NetworkId, PortId, ProjectId, TrunkId};
 use crate::model::{
-    Network, NetworkType, Port, SegmentationType, StandardAttrs, Subport, Trunk, TrunkStatus,
+    Network, NetworkStatus, NetworkType, Port, PortStatus, SegmentationType, StandardAttrs,
+    Subport, Trunk, TrunkStatus,
 };
 use crate::store::{ParentTrunk, ResourceKind, StoreError};
 
@@ -141,13 +142,15 @@ where
     pub(super) fn network(row: &DbRow<D>) -> Result<Network, StoreError> {
         let id: String = Self::get(row, "id")?;
         let network_type: String = Self::get(row, "network_type")?;
+        let status: String = Self::get(row, "status")?;
         Ok(Network {
             id: parse_id::<NetworkId>("network id", &id)?,
             project_id: ProjectId::new(Self::get::<String>(row, "project_id")?),
             name: Self::get(row, "name")?,
             description: Self::get(row, "description")?,
             admin_state_up: Self::get(row, "admin_state_up")?,
-            status: Self::get(row, "status")?,
+            status: NetworkStatus::parse(&status)
+                .ok_or_else(|| corrupt("network status", &status))?,
             shared: Self::get(row, "shared")?,
             mtu: Self::get(row, "mtu")?,
             network_type: NetworkType::parse(&network_type)
@@ -164,6 +167,7 @@ where
         let network_id: String = Self::get(row, "network_id")?;
         let fixed_ips: String = Self::get(row, "fixed_ips")?;
         let profile: String = Self::get(row, "profile")?;
+        let status: String = Self::get(row, "status")?;
         Ok(Port {
             id: parse_id::<PortId>("port id", &id)?,
             project_id: ProjectId::new(Self::get::<String>(row, "project_id")?),
@@ -172,7 +176,7 @@ where
             description: Self::get(row, "description")?,
             mac_address: Self::get(row, "mac_address")?,
             admin_state_up: Self::get(row, "admin_state_up")?,
-            status: Self::get(row, "status")?,
+            status: PortStatus::parse(&status).ok_or_else(|| corrupt("port status", &status))?,
             device_id: Self::get(row, "device_id")?,
             device_owner: Self::get(row, "device_owner")?,
             fixed_ips: serde_json::from_str(&fixed_ips)
