@@ -12,6 +12,7 @@ mod ports;
 pub mod quota;
 mod settle;
 pub mod status;
+mod subnets;
 mod subports;
 pub mod tags;
 mod trunks;
@@ -27,6 +28,7 @@ pub use error::{ErrorKind, ServiceError};
 pub use limits::{ListRules, RequestLimits};
 pub use networks::{NetworkCreate, NetworkUpdate};
 pub use ports::{PortCreate, PortUpdate, PortView, TrunkDetails};
+pub use subnets::{GatewayRequest, SubnetCreate, SubnetUpdate};
 pub use subports::SubportRequest;
 pub use trunks::{TrunkCreate, TrunkUpdate};
 
