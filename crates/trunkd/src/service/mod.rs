@@ -105,7 +105,7 @@ pub struct ServiceSettings {
     pub trunk_quota: Option<u64>,
     /// Most networks one project may own; `None` is no limit.
     pub network_quota: Option<u64>,
-    /// Most subnets one project may own, once subnets are served; `None` is no limit.
+    /// Most subnets one project may own; `None` is no limit.
     pub subnet_quota: Option<u64>,
     /// Most ports one project may own; `None` is no limit.
     pub port_quota: Option<u64>,
