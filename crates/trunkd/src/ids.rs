@@ -58,6 +58,10 @@ uuid_id!(
     PortId
 );
 uuid_id!(
+    /// Id of a subnet.
+    SubnetId
+);
+uuid_id!(
     /// Id of a trunk.
     TrunkId
 );

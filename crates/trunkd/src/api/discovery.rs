@@ -64,7 +64,7 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
     (
         "standard-attr-tag",
         "Tag support for resources with standard attribute",
-        "Tags on networks, ports and trunks.",
+        "Tags on networks, subnets, ports and trunks.",
     ),
     (
         "pagination",
@@ -118,6 +118,7 @@ pub async fn versions(BaseUrl(base): BaseUrl) -> Json<Value> {
 pub async fn resources(BaseUrl(base): BaseUrl) -> Json<Value> {
     let resources: Vec<Value> = [
         ("network", "networks"),
+        ("subnet", "subnets"),
         ("port", "ports"),
         ("trunk", "trunks"),
     ]

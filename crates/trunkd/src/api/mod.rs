@@ -20,6 +20,7 @@ mod ports;
 #[cfg(test)]
 mod render_golden;
 pub mod request_id;
+mod subnets;
 mod tags;
 mod trunks;
 pub mod wire;
@@ -70,6 +71,13 @@ pub fn router(state: AppState) -> Router {
             get(networks::show)
                 .put(networks::update)
                 .delete(networks::delete),
+        )
+        .route("/v2.0/subnets", get(subnets::list).post(subnets::create))
+        .route(
+            "/v2.0/subnets/{id}",
+            get(subnets::show)
+                .put(subnets::update)
+                .delete(subnets::delete),
         )
         .route("/v2.0/ports", get(ports::list).post(ports::create))
         .route(

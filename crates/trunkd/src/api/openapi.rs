@@ -12,6 +12,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::wire::network::{NetworkCreate, NetworkResponse, NetworkUpdate, NetworksCreated};
 use super::wire::port::{PortCreate, PortResponse, PortUpdate, PortsCreated};
+use super::wire::subnet::{SubnetCreate, SubnetResponse, SubnetUpdate, SubnetsCreated};
 use super::wire::trunk::{TrunkCreate, TrunkResponse, TrunkUpdate, TrunksCreated};
 
 /// `{"NeutronError": {...}}`, the body of every error.
@@ -87,6 +88,9 @@ wrappers! {
     NetworkCreateRequest { network: NetworkCreate },
     NetworksCreateRequest { networks: Vec<NetworkCreate> },
     NetworkUpdateRequest { network: NetworkUpdate },
+    SubnetCreateRequest { subnet: SubnetCreate },
+    SubnetsCreateRequest { subnets: Vec<SubnetCreate> },
+    SubnetUpdateRequest { subnet: SubnetUpdate },
     PortCreateRequest { port: PortCreate },
     PortsCreateRequest { ports: Vec<PortCreate> },
     PortUpdateRequest { port: PortUpdate },
@@ -131,9 +135,11 @@ macro_rules! one_of {
 
 one_of! {
     NetworkCreateBody = NetworkCreateRequest | NetworksCreateRequest,
+    SubnetCreateBody = SubnetCreateRequest | SubnetsCreateRequest,
     PortCreateBody = PortCreateRequest | PortsCreateRequest,
     TrunkCreateBody = TrunkCreateRequest | TrunksCreateRequest,
     NetworkCreated = NetworkResponse | NetworksCreated,
+    SubnetCreated = SubnetResponse | SubnetsCreated,
     PortCreated = PortResponse | PortsCreated,
     TrunkCreated = TrunkResponse | TrunksCreated,
 }
@@ -154,6 +160,11 @@ one_of! {
         super::networks::show,
         super::networks::update,
         super::networks::delete,
+        super::subnets::list,
+        super::subnets::create,
+        super::subnets::show,
+        super::subnets::update,
+        super::subnets::delete,
         super::ports::list,
         super::ports::create,
         super::ports::show,

@@ -59,6 +59,7 @@ fn network(n: u8, hidden: Vec<&'static str>) -> Shown<Network> {
             physical_network: (n % 2 == 0).then(|| "physnet1".into()),
             segmentation_id: (n % 3 != 0).then_some(100 + i64::from(n)),
             port_security_enabled: n % 2 == 1,
+            subnets: Vec::new(),
             std: std_attrs(&["b", "a"]),
         },
         hidden,

@@ -1,4 +1,4 @@
-//! `/v2.0/{networks|ports|trunks}/{id}/tags[/{tag}]`.
+//! `/v2.0/{networks|subnets|ports|trunks}/{id}/tags[/{tag}]`.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -19,6 +19,11 @@ fn target(collection: &str, id: &str) -> Result<TagTarget, ApiError> {
             ErrorKind::NetworkNotFound,
             "Network",
         )?)),
+        "subnets" => Ok(TagTarget::Subnet(path_id(
+            id,
+            ErrorKind::SubnetNotFound,
+            "Subnet",
+        )?)),
         "ports" => Ok(TagTarget::Port(path_id(
             id,
             ErrorKind::PortNotFound,
@@ -37,7 +42,7 @@ fn target(collection: &str, id: &str) -> Result<TagTarget, ApiError> {
     get,
     path = "/v2.0/{collection}/{id}/tags",
     tag = "tags",
-    params(("collection" = String, Path, description = "networks, ports or trunks"), ("id" = String, Path, description = "resource id (UUID)")),
+    params(("collection" = String, Path, description = "networks, subnets, ports or trunks"), ("id" = String, Path, description = "resource id (UUID)")),
     responses((status = 200, description = "The tags", body = crate::api::openapi::Tags), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
 )]
 pub async fn list(
@@ -56,7 +61,7 @@ pub async fn list(
     get,
     path = "/v2.0/{collection}/{id}/tags/{tag}",
     tag = "tags",
-    params(("collection" = String, Path, description = "networks, ports or trunks"), ("id" = String, Path, description = "resource id (UUID)"), ("tag" = String, Path, description = "a tag")),
+    params(("collection" = String, Path, description = "networks, subnets, ports or trunks"), ("id" = String, Path, description = "resource id (UUID)"), ("tag" = String, Path, description = "a tag")),
     responses((status = 204, description = "The resource has the tag"), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
 )]
 pub async fn check(
@@ -83,7 +88,7 @@ pub async fn check(
     path = "/v2.0/{collection}/{id}/tags",
     tag = "tags",
     request_body = crate::api::openapi::Tags,
-    params(("collection" = String, Path, description = "networks, ports or trunks"), ("id" = String, Path, description = "resource id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
+    params(("collection" = String, Path, description = "networks, subnets, ports or trunks"), ("id" = String, Path, description = "resource id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
     responses((status = 200, description = "The tags now", body = crate::api::openapi::Tags), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 413, description = "Body over the size limit", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
 )]
 pub async fn replace(
@@ -119,7 +124,7 @@ pub async fn replace(
     put,
     path = "/v2.0/{collection}/{id}/tags/{tag}",
     tag = "tags",
-    params(("collection" = String, Path, description = "networks, ports or trunks"), ("id" = String, Path, description = "resource id (UUID)"), ("tag" = String, Path, description = "a tag"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
+    params(("collection" = String, Path, description = "networks, subnets, ports or trunks"), ("id" = String, Path, description = "resource id (UUID)"), ("tag" = String, Path, description = "a tag"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
     responses((status = 201, description = "Tag added"), (status = 400, description = "Bad input; the message names the attribute", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
 )]
 pub async fn add(
@@ -144,7 +149,7 @@ pub async fn add(
     delete,
     path = "/v2.0/{collection}/{id}/tags/{tag}",
     tag = "tags",
-    params(("collection" = String, Path, description = "networks, ports or trunks"), ("id" = String, Path, description = "resource id (UUID)"), ("tag" = String, Path, description = "a tag"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
+    params(("collection" = String, Path, description = "networks, subnets, ports or trunks"), ("id" = String, Path, description = "resource id (UUID)"), ("tag" = String, Path, description = "a tag"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
     responses((status = 204, description = "Tag removed"), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
 )]
 pub async fn remove(
@@ -169,7 +174,7 @@ pub async fn remove(
     delete,
     path = "/v2.0/{collection}/{id}/tags",
     tag = "tags",
-    params(("collection" = String, Path, description = "networks, ports or trunks"), ("id" = String, Path, description = "resource id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
+    params(("collection" = String, Path, description = "networks, subnets, ports or trunks"), ("id" = String, Path, description = "resource id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
     responses((status = 204, description = "All tags removed"), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
 )]
 pub async fn clear(

@@ -217,7 +217,7 @@ pub struct ServerSettings {
         default_value_t = DEFAULT_NETWORK_QUOTA as i64
     )]
     pub network_quota: i64,
-    /// Most subnets one project may own, once subnets are served; -1 for no limit
+    /// Most subnets one project may own; -1 for no limit
     #[arg(
         long,
         env = "TRUNKD_SUBNET_QUOTA",

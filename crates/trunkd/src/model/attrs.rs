@@ -1,4 +1,4 @@
-//! One table of attributes per resource: every attribute a network, port or trunk answer
+//! One table of attributes per resource: every attribute a network, subnet, port or trunk answer
 //! carries, with what a client may do with it. The api layer reads it to validate list queries
 //! (which names may be filtered and sorted on, and the kind of their values; unknown keys are a
 //! 400) and to refuse request bodies naming attributes they may not set; the SQL store reads
@@ -121,6 +121,39 @@ pub const NETWORK_ATTRS: &[AttrSpec] = &[
     shown("tags", OnCreate),
 ];
 
+pub const SUBNET_ATTRS: &[AttrSpec] = &[
+    attr("id", Text, "t.id", Never),
+    attr("name", Text, "t.name", Always),
+    attr("description", Text, "t.description", Always),
+    attr("network_id", Text, "t.network_id", OnCreate),
+    attr("project_id", Text, "t.project_id", OnCreate),
+    attr("tenant_id", Text, "t.project_id", OnCreate),
+    attr("ip_version", Int, "t.ip_version", OnCreate),
+    attr("cidr", Text, "t.cidr", OnCreate),
+    attr("gateway_ip", Text, "COALESCE(t.gateway_ip, '')", Always),
+    shown("allocation_pools", Always),
+    attr("enable_dhcp", Bool, "t.enable_dhcp", Always),
+    shown("dns_nameservers", Always),
+    shown("host_routes", Always),
+    attr(
+        "ipv6_address_mode",
+        Text,
+        "COALESCE(t.ipv6_address_mode, '')",
+        OnCreate,
+    ),
+    attr(
+        "ipv6_ra_mode",
+        Text,
+        "COALESCE(t.ipv6_ra_mode, '')",
+        OnCreate,
+    ),
+    shown("subnetpool_id", OnCreate),
+    attr("revision_number", Int, "t.revision_number", Never),
+    sort_only("created_at", "t.created_at"),
+    sort_only("updated_at", "t.updated_at"),
+    shown("tags", OnCreate),
+];
+
 pub const PORT_ATTRS: &[AttrSpec] = &[
     attr("id", Text, "t.id", Never),
     attr("name", Text, "t.name", Always),
@@ -184,7 +217,7 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_queried_attributes_have_columns() {
-        for table in [NETWORK_ATTRS, PORT_ATTRS, TRUNK_ATTRS] {
+        for table in [NETWORK_ATTRS, SUBNET_ATTRS, PORT_ATTRS, TRUNK_ATTRS] {
             for (index, spec) in table.iter().enumerate() {
                 assert!(
                     table[..index].iter().all(|other| other.name != spec.name),

@@ -1,15 +1,17 @@
-//! Domain types shared by every layer: what a network, port and trunk are, independent of
+//! Domain types shared by every layer: what a network, subnet, port and trunk are, independent of
 //! HTTP and SQL.
 
 pub mod attrs;
 pub mod network;
 pub mod port;
 pub mod status;
+pub mod subnet;
 pub mod trunk;
 
 pub use network::{Network, NetworkType};
 pub use port::{FixedIp, Port};
 pub use status::{NetworkStatus, PortStatus, TrunkStatus};
+pub use subnet::{AllocationPool, HostRoute, Ipv6Mode, Subnet};
 pub use trunk::{SegmentationType, Subport, Trunk};
 
 /// A time as Neutron renders timestamps: ISO 8601, UTC, whole seconds, `Z`.

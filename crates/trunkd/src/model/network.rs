@@ -83,5 +83,7 @@ pub struct Network {
     pub segmentation_id: Option<i64>,
     /// `port-security`: the value a port created on this network without one inherits.
     pub port_security_enabled: bool,
+    /// Ids of the network's subnets (read with the network; subnets name their network).
+    pub subnets: Vec<String>,
     pub std: StandardAttrs,
 }

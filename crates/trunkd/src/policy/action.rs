@@ -136,6 +136,7 @@ pub enum TagOp {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TagCollection {
     Networks,
+    Subnets,
     Ports,
     Trunks,
 }
@@ -153,6 +154,10 @@ pub enum Action {
     UpdateNetwork,
     UpdateNetworkShared,
     DeleteNetwork,
+    CreateSubnet,
+    GetSubnet,
+    UpdateSubnet,
+    DeleteSubnet,
     CreatePort,
     CreatePortAttr(PortWriteAttr),
     GetPort,
@@ -193,6 +198,10 @@ impl Action {
         Action::UpdateNetwork,
         Action::UpdateNetworkShared,
         Action::DeleteNetwork,
+        Action::CreateSubnet,
+        Action::GetSubnet,
+        Action::UpdateSubnet,
+        Action::DeleteSubnet,
         Action::CreatePort,
         Action::CreatePortAttr(PortWriteAttr::MacAddress),
         Action::CreatePortAttr(PortWriteAttr::BindingHostId),
@@ -220,6 +229,9 @@ impl Action {
         Action::Tags(TagOp::Create, TagCollection::Networks),
         Action::Tags(TagOp::Update, TagCollection::Networks),
         Action::Tags(TagOp::Delete, TagCollection::Networks),
+        Action::Tags(TagOp::Create, TagCollection::Subnets),
+        Action::Tags(TagOp::Update, TagCollection::Subnets),
+        Action::Tags(TagOp::Delete, TagCollection::Subnets),
         Action::Tags(TagOp::Create, TagCollection::Ports),
         Action::Tags(TagOp::Update, TagCollection::Ports),
         Action::Tags(TagOp::Delete, TagCollection::Ports),
@@ -231,7 +243,7 @@ impl Action {
     /// The oslo.policy rule name, as operators write it in policy.yaml.
     pub const fn name(self) -> &'static str {
         use Action::*;
-        use TagCollection::{Networks, Ports, Trunks};
+        use TagCollection::{Networks, Ports, Subnets, Trunks};
         match self {
             ContextIsAdmin => "context_is_admin",
             CreateNetwork => "create_network",
@@ -250,6 +262,10 @@ impl Action {
             UpdateNetwork => "update_network",
             UpdateNetworkShared => "update_network:shared",
             DeleteNetwork => "delete_network",
+            CreateSubnet => "create_subnet",
+            GetSubnet => "get_subnet",
+            UpdateSubnet => "update_subnet",
+            DeleteSubnet => "delete_subnet",
             CreatePort => "create_port",
             CreatePortAttr(attr) => match attr {
                 PortWriteAttr::MacAddress => "create_port:mac_address",
@@ -284,6 +300,9 @@ impl Action {
                 (TagOp::Create, Networks) => "create_networks_tags",
                 (TagOp::Update, Networks) => "update_networks_tags",
                 (TagOp::Delete, Networks) => "delete_networks_tags",
+                (TagOp::Create, Subnets) => "create_subnets_tags",
+                (TagOp::Update, Subnets) => "update_subnets_tags",
+                (TagOp::Delete, Subnets) => "delete_subnets_tags",
                 (TagOp::Create, Ports) => "create_ports_tags",
                 (TagOp::Update, Ports) => "update_ports_tags",
                 (TagOp::Delete, Ports) => "delete_ports_tags",
@@ -327,6 +346,7 @@ mod tests {
         for op in [TagOp::Create, TagOp::Update, TagOp::Delete] {
             for collection in [
                 TagCollection::Networks,
+                TagCollection::Subnets,
                 TagCollection::Ports,
                 TagCollection::Trunks,
             ] {

@@ -63,6 +63,15 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ),
     ("update_network:provider:segmentation_id", "rule:admin_only"),
     ("delete_network", "rule:admin_or_project_member"),
+    // Subnets, as Neutron's defaults: created by an admin or a member of the network's
+    // project; read by their project, or by anyone when their network is shared.
+    (
+        "create_subnet",
+        "rule:context_is_admin or (role:member and rule:network_owner)",
+    ),
+    ("get_subnet", "rule:admin_or_project_reader or rule:shared"),
+    ("update_subnet", "rule:admin_or_project_member"),
+    ("delete_subnet", "rule:admin_or_project_member"),
     // Ports.
     (
         "create_port",
@@ -136,6 +145,9 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("create_networks_tags", "rule:admin_or_project_member"),
     ("update_networks_tags", "rule:admin_or_project_member"),
     ("delete_networks_tags", "rule:admin_or_project_member"),
+    ("create_subnets_tags", "rule:admin_or_project_member"),
+    ("update_subnets_tags", "rule:admin_or_project_member"),
+    ("delete_subnets_tags", "rule:admin_or_project_member"),
     ("create_ports_tags", "rule:admin_or_project_member"),
     ("update_ports_tags", "rule:admin_or_project_member"),
     ("delete_ports_tags", "rule:admin_or_project_member"),
@@ -168,6 +180,6 @@ mod tests {
         let before = names.len();
         names.dedup();
         assert_eq!(before, names.len(), "a default rule is defined twice");
-        assert_eq!(before, 58);
+        assert_eq!(before, 65);
     }
 }

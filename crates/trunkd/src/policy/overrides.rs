@@ -4,7 +4,7 @@
 //! referred to by `rule:` from another rule (a helper such as `my_admins: role:x`).
 //!
 //! Operators may carry over a whole Neutron policy.yaml, so Neutron's rules for resources
-//! trunkd does not serve (`create_router`, `get_subnet`, ...) are told apart by
+//! trunkd does not serve (`create_router`, `get_subnetpool`, ...) are told apart by
 //! [`is_neutron_rule`]: they are always named in a warning, and never refused. Strict loading
 //! refuses only the rest, which can only be mistakes. Neutron attribute rules of the resources
 //! trunkd does serve but does not check (`create_port:fixed_ips`, ...) count as unknown: a
@@ -48,7 +48,6 @@ const NEUTRON_RESOURCES: &[&str] = &[
     "segment",
     "service_profile",
     "service_provider",
-    "subnet",
     "subnetpool",
 ];
 
@@ -57,7 +56,7 @@ const NEUTRON_VERBS: &[&str] = &["create_", "get_", "update_", "delete_", "add_"
 
 /// Whether `name` is a Neutron rule of a resource trunkd does not serve: a verb, then one of
 /// those resources (possibly plural or extended, `router_interface`), then optionally
-/// `:attribute`. For example `create_router`, `add_router_interface`, `get_subnet:segment_id`.
+/// `:attribute`. For example `create_router`, `add_router_interface`, `get_router:distributed`.
 pub fn is_neutron_rule(name: &str) -> bool {
     let Some(rest) = NEUTRON_VERBS
         .iter()
@@ -201,7 +200,7 @@ mod tests {
     #[test]
     fn neutron_rules_are_warned_about_but_never_refused() {
         let file = file_with(
-            "create_router: rule:regular_user\nregular_user: ''\nget_subnet: '@'\n\
+            "create_router: rule:regular_user\nregular_user: ''\nget_subnetpool: '@'\n\
              create_floatingip: '@'\nadd_router_interface: '@'\n",
         );
         for strict in [false, true] {
@@ -212,7 +211,7 @@ mod tests {
             assert!(warning.contains("Neutron"), "{warning}");
             for rule in [
                 "'create_router'",
-                "'get_subnet'",
+                "'get_subnetpool'",
                 "'create_floatingip'",
                 "'add_router_interface'",
             ] {
@@ -225,11 +224,11 @@ mod tests {
 
     #[test]
     fn both_kinds_get_their_own_warning() {
-        let file = file_with("get_subnets: '@'\ncreate_trunks: '@'\n");
+        let file = file_with("get_subnetpools: '@'\ncreate_trunks: '@'\n");
         let (_, warnings) = load_for_server(Some(file.path()), false).expect("loads");
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(warnings[0].contains("'create_trunks'"), "{warnings:?}");
-        assert!(warnings[1].contains("'get_subnets'"), "{warnings:?}");
+        assert!(warnings[1].contains("'get_subnetpools'"), "{warnings:?}");
         let path = file.path().display().to_string();
         assert!(warnings.iter().all(|w| w.contains(&path)), "{warnings:?}");
     }
@@ -249,7 +248,7 @@ mod tests {
             "create_router",
             "get_routers",
             "add_router_interface",
-            "get_subnet:segment_id",
+            "get_router:distributed",
             "create_floatingip",
             "get_security_group_rules",
             "get_network_ip_availability",

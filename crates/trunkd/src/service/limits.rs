@@ -94,7 +94,7 @@ fn guarded_attributes(kind: ResourceKind) -> Vec<(&'static str, Action)> {
     match kind {
         ResourceKind::Network => family::<ProviderAttr>(),
         ResourceKind::Port => family::<PortBindingAttr>(),
-        ResourceKind::Trunk => Vec::new(),
+        ResourceKind::Subnet | ResourceKind::Trunk => Vec::new(),
     }
 }
 

@@ -12,6 +12,7 @@ mod ports;
 pub mod quota;
 mod settle;
 pub mod status;
+mod subnets;
 mod subports;
 pub mod tags;
 mod trunks;
@@ -27,6 +28,7 @@ pub use error::{ErrorKind, ServiceError};
 pub use limits::{ListRules, RequestLimits};
 pub use networks::{NetworkCreate, NetworkUpdate};
 pub use ports::{PortCreate, PortUpdate, PortView, TrunkDetails};
+pub use subnets::{GatewayRequest, SubnetCreate, SubnetUpdate};
 pub use subports::SubportRequest;
 pub use trunks::{TrunkCreate, TrunkUpdate};
 
@@ -103,7 +105,7 @@ pub struct ServiceSettings {
     pub trunk_quota: Option<u64>,
     /// Most networks one project may own; `None` is no limit.
     pub network_quota: Option<u64>,
-    /// Most subnets one project may own, once subnets are served; `None` is no limit.
+    /// Most subnets one project may own; `None` is no limit.
     pub subnet_quota: Option<u64>,
     /// Most ports one project may own; `None` is no limit.
     pub port_quota: Option<u64>,

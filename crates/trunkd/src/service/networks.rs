@@ -320,6 +320,7 @@ impl Service {
                             physical_network: physical_network.clone(),
                             segmentation_id,
                             port_security_enabled: request.port_security_enabled.unwrap_or(true),
+                            subnets: Vec::new(),
                             std,
                         };
                         tx.insert_network(&network).await?;

@@ -1,10 +1,10 @@
-//! Tags on networks, ports and trunks (Neutron's `standard-attr-tag`). A tag change bumps the
+//! Tags on networks, subnets, ports and trunks (Neutron's `standard-attr-tag`). A tag change bumps the
 //! resource's revision and writes an outbox event like any other change.
 
 use std::collections::HashSet;
 
-use crate::ids::{NetworkId, PortId, TrunkId};
-use crate::model::{Network, Port, StandardAttrs, Trunk};
+use crate::ids::{NetworkId, PortId, SubnetId, TrunkId};
+use crate::model::{Network, Port, StandardAttrs, Subnet, Trunk};
 use crate::policy::{Action, TagCollection, TagOp, Target};
 use crate::store::event::{
     Event, NetworkEvent, NetworkUpdate, PortEvent, PortUpdate, TagsChanged, TrunkChange,
@@ -15,6 +15,7 @@ use crate::store::{ResourceKind, StoreTx};
 
 use super::networks::{network_target, visible_network};
 use super::ports::{port_target, visible_port};
+use super::subnets::{subnet_target, visible_subnet};
 use super::trunks::{trunk_target, visible_trunk};
 use super::{check_revision, Context, ErrorKind, Guard, Service, ServiceError};
 
@@ -24,6 +25,7 @@ pub const TAG_MAX: usize = 60;
 /// A resource that carries tags.
 enum Tagged {
     Network(Network),
+    Subnet(Subnet),
     Port(Port),
     Trunk(Trunk),
 }
@@ -32,6 +34,7 @@ impl Tagged {
     fn std(&mut self) -> &mut StandardAttrs {
         match self {
             Tagged::Network(n) => &mut n.std,
+            Tagged::Subnet(s) => &mut s.std,
             Tagged::Port(p) => &mut p.std,
             Tagged::Trunk(t) => &mut t.std,
         }
@@ -40,6 +43,7 @@ impl Tagged {
     fn collection(&self) -> TagCollection {
         match self {
             Tagged::Network(_) => TagCollection::Networks,
+            Tagged::Subnet(_) => TagCollection::Subnets,
             Tagged::Port(_) => TagCollection::Ports,
             Tagged::Trunk(_) => TagCollection::Trunks,
         }
@@ -48,6 +52,7 @@ impl Tagged {
     fn target(&self) -> Target {
         match self {
             Tagged::Network(n) => network_target(n),
+            Tagged::Subnet(s) => subnet_target(s),
             Tagged::Port(p) => port_target(p),
             Tagged::Trunk(t) => trunk_target(t),
         }
@@ -56,29 +61,33 @@ impl Tagged {
     fn kind(&self) -> ResourceKind {
         match self {
             Tagged::Network(_) => ResourceKind::Network,
+            Tagged::Subnet(_) => ResourceKind::Subnet,
             Tagged::Port(_) => ResourceKind::Port,
             Tagged::Trunk(_) => ResourceKind::Trunk,
         }
     }
 
-    /// The outbox event of a change to its tags.
-    fn tags_event(&self, tags: Vec<String>) -> Event {
-        match self {
+    /// The outbox event of a change to its tags; none for a subnet, which no data plane
+    /// consumes yet.
+    fn tags_event(&self, tags: Vec<String>) -> Option<Event> {
+        Some(match self {
             Tagged::Network(n) => {
                 NetworkEvent::Updated(NetworkUpdate::Tags(TagsChanged::new(n.id, tags))).into()
             }
+            Tagged::Subnet(_) => return None,
             Tagged::Port(p) => {
                 PortEvent::Updated(PortUpdate::Tags(TagsChanged::new(p.id, tags))).into()
             }
             Tagged::Trunk(t) => {
                 TrunkChange::Updated(TrunkUpdate::Tags(TagsChanged::new(t.id, tags))).into()
             }
-        }
+        })
     }
 
     fn id(&self) -> String {
         match self {
             Tagged::Network(n) => n.id.to_string(),
+            Tagged::Subnet(s) => s.id.to_string(),
             Tagged::Port(p) => p.id.to_string(),
             Tagged::Trunk(t) => t.id.to_string(),
         }
@@ -87,6 +96,7 @@ impl Tagged {
     async fn save(&self, tx: &mut dyn StoreTx) -> Result<(), ServiceError> {
         match self {
             Tagged::Network(n) => tx.update_network(n).await?,
+            Tagged::Subnet(s) => tx.update_subnet(s).await?,
             Tagged::Port(p) => tx.update_port(p).await?,
             Tagged::Trunk(t) => tx.update_trunk(t).await?,
         }
@@ -151,6 +161,7 @@ fn too_many_tags(max: usize) -> ServiceError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TagTarget {
     Network(NetworkId),
+    Subnet(SubnetId),
     Port(PortId),
     Trunk(TrunkId),
 }
@@ -162,6 +173,7 @@ async fn load(
 ) -> Result<Tagged, ServiceError> {
     Ok(match target {
         TagTarget::Network(id) => Tagged::Network(visible_network(tx, guard, id).await?),
+        TagTarget::Subnet(id) => Tagged::Subnet(visible_subnet(tx, guard, id).await?),
         TagTarget::Port(id) => Tagged::Port(visible_port(tx, guard, id).await?),
         TagTarget::Trunk(id) => Tagged::Trunk(visible_trunk(tx, guard, id).await?),
     })
@@ -249,11 +261,9 @@ impl Service {
                 resource.save(tx.as_mut()).await?;
                 let id = resource.id();
                 tx.replace_tags(kind, &id, &tags).await?;
-                super::outbox::record(
-                    tx.as_mut(),
-                    NewEvent::new(revision, resource.tags_event(tags.clone())),
-                )
-                .await?;
+                if let Some(event) = resource.tags_event(tags.clone()) {
+                    super::outbox::record(tx.as_mut(), NewEvent::new(revision, event)).await?;
+                }
                 Ok::<_, ServiceError>(tags)
             })
         })

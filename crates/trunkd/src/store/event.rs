@@ -687,6 +687,8 @@ impl Event {
         };
         let payload: serde_json::Value = serde_json::from_str(payload).map_err(unreadable)?;
         match resource {
+            // No event names a subnet (a subnet changes no data plane yet).
+            ResourceKind::Subnet => Err(unknown()),
             ResourceKind::Network | ResourceKind::Port
                 if !["created", "updated", "deleted"].contains(&name) =>
             {

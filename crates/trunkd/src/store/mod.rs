@@ -25,8 +25,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::ids::{NetworkId, PortId, ProjectId, TrunkId};
-use crate::model::{Network, NetworkType, Port, Subport, Trunk};
+use crate::ids::{NetworkId, PortId, ProjectId, SubnetId, TrunkId};
+use crate::model::{Network, NetworkType, Port, Subnet, Subport, Trunk};
 pub use query::{Filter, ListQuery, Scope, SortKey, TagFilter, Value};
 
 /// A uniqueness rule the database enforced, named independently of the database's wording.
@@ -86,6 +86,9 @@ pub struct ParentTrunk {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ResourceKind {
     Network,
+    /// Subnets carry tags and count toward a quota; no outbox event names them (a subnet
+    /// changes no data plane yet).
+    Subnet,
     Port,
     Trunk,
 }
@@ -94,6 +97,7 @@ impl ResourceKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ResourceKind::Network => "network",
+            ResourceKind::Subnet => "subnet",
             ResourceKind::Port => "port",
             ResourceKind::Trunk => "trunk",
         }
@@ -102,6 +106,7 @@ impl ResourceKind {
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "network" => Some(ResourceKind::Network),
+            "subnet" => Some(ResourceKind::Subnet),
             "port" => Some(ResourceKind::Port),
             "trunk" => Some(ResourceKind::Trunk),
             _ => None,
@@ -353,6 +358,16 @@ pub trait StoreTx: Send {
         from: i64,
         to: i64,
     ) -> Result<Option<i64>, StoreError>;
+
+    // subnets
+    async fn get_subnet(&mut self, id: SubnetId) -> Result<Option<Subnet>, StoreError>;
+    async fn list_subnets(&mut self, query: &ListQuery) -> Result<Vec<Subnet>, StoreError>;
+    /// Every subnet of a network (for the overlapping-CIDR rule), on the network's index.
+    async fn subnets_of_network(&mut self, network: NetworkId) -> Result<Vec<Subnet>, StoreError>;
+    async fn insert_subnet(&mut self, subnet: &Subnet) -> Result<(), StoreError>;
+    /// Writes every attribute an update may change, the revision and updated_at.
+    async fn update_subnet(&mut self, subnet: &Subnet) -> Result<(), StoreError>;
+    async fn delete_subnet(&mut self, id: SubnetId) -> Result<(), StoreError>;
 
     // ports
     async fn get_port(&mut self, id: PortId) -> Result<Option<Port>, StoreError>;

@@ -106,6 +106,36 @@ const ROWS: &[Row] = &[
         "delete network",
         [401, 204, 204, 403, 404, 404, 404, 403, 401, 401],
     ),
+    each(
+        "GET",
+        "/v2.0/subnets",
+        "list subnets",
+        [401, 200, 200, 200, 200, 200, 200, 200, 401, 401],
+    ),
+    each(
+        "POST",
+        "/v2.0/subnets",
+        "create subnet",
+        [401, 201, 201, 403, 404, 404, 404, 403, 401, 401],
+    ),
+    each(
+        "GET",
+        "/v2.0/subnets/{id}",
+        "show subnet",
+        [401, 200, 200, 200, 404, 404, 404, 404, 401, 401],
+    ),
+    each(
+        "PUT",
+        "/v2.0/subnets/{id}",
+        "update subnet",
+        [401, 200, 200, 403, 404, 404, 404, 404, 401, 401],
+    ),
+    each(
+        "DELETE",
+        "/v2.0/subnets/{id}",
+        "delete subnet",
+        [401, 204, 204, 403, 404, 404, 404, 404, 401, 401],
+    ),
     table("GET", "/v2.0/ports", "list ports"),
     table("POST", "/v2.0/ports", "create port"),
     table("GET", "/v2.0/ports/{id}", "show port"),
@@ -165,10 +195,12 @@ const ROWS: &[Row] = &[
 ];
 
 /// p1's resources for one call: the policy table's fixture, its trunk tagged `t` and its
-/// parent bound to h1, and a network with no ports (which can be deleted).
+/// parent bound to h1, a network with no ports (which can be deleted) and a subnet
+/// (10.0.0.0/24) on the fixture's network.
 struct Fixture {
     base: policy_cases::Fixture,
     empty_network: String,
+    subnet: String,
 }
 
 impl Fixture {
@@ -190,14 +222,25 @@ impl Fixture {
             .await
             .expect(200);
         let empty_network = owner.network(json!({})).await;
+        let subnet = owner
+            .post(
+                "/v2.0/subnets",
+                json!({"subnet": {"network_id": base.network, "ip_version": 4, "cidr": "10.0.0.0/24"}}),
+            )
+            .await
+            .expect(201)["subnet"]["id"]
+            .as_str()
+            .expect("subnet id")
+            .to_string();
         Fixture {
             base,
             empty_network,
+            subnet,
         }
     }
 
     /// Every id of p1's the fixture holds.
-    fn ids(&self) -> [&str; 7] {
+    fn ids(&self) -> [&str; 8] {
         let b = &self.base;
         [
             &b.network,
@@ -207,6 +250,7 @@ impl Fixture {
             &b.trunk_parent,
             &b.subport,
             &self.empty_network,
+            &self.subnet,
         ]
     }
 }
@@ -225,6 +269,21 @@ async fn request_for(action: &str, f: &Fixture, admin: &Client) -> (Method, Stri
             format!("/v2.0/networks/{}", f.empty_network),
             None,
         ),
+        "list subnets" => (Method::GET, "/v2.0/subnets".into(), None),
+        "create subnet" => (
+            Method::POST,
+            "/v2.0/subnets".into(),
+            Some(
+                json!({"subnet": {"network_id": f.base.network, "ip_version": 4, "cidr": "10.0.1.0/24"}}),
+            ),
+        ),
+        "show subnet" => (Method::GET, format!("/v2.0/subnets/{}", f.subnet), None),
+        "update subnet" => (
+            Method::PUT,
+            format!("/v2.0/subnets/{}", f.subnet),
+            Some(json!({"subnet": {"name": "renamed"}})),
+        ),
+        "delete subnet" => (Method::DELETE, format!("/v2.0/subnets/{}", f.subnet), None),
         "check trunk tag" => (Method::GET, format!("/v2.0/trunks/{t}/tags/t"), None),
         "remove trunk tag" => (Method::DELETE, format!("/v2.0/trunks/{t}/tags/t"), None),
         "agent trunks" => (Method::GET, "/agent/v1/trunks".into(), None),
@@ -301,6 +360,8 @@ async fn every_endpoint_as_every_caller() {
         "--network-quota",
         "-1",
         "--port-quota",
+        "-1",
+        "--subnet-quota",
         "-1",
     ]);
     let owner = server.as_(Identity::member("p1"));

@@ -43,6 +43,7 @@ mod segments;
 mod service_rules;
 mod slow_readers;
 mod startup;
+mod subnets;
 mod tags_and_lists;
 mod trunk_rules;
 mod wire;

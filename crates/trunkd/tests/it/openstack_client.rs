@@ -173,11 +173,80 @@ fn openstack_cli_manages_trunks() {
     assert_eq!(freed["device_owner"], "");
 }
 
+#[test]
+fn openstack_cli_manages_subnets() {
+    let Some(binary) = kit::require_tool("openstack_cli_manages_subnets", &kit::OPENSTACK) else {
+        return;
+    };
+    let server = Server::start_with(&["--noauth-default-admin"]);
+    let cli = Cli::new(binary, &server);
+    cli.json(&["network", "create", "n"]);
+    let created = cli.json(&[
+        "subnet",
+        "create",
+        "--network",
+        "n",
+        "--subnet-range",
+        "10.0.0.0/24",
+        "s1",
+    ]);
+    assert_eq!(created["name"], "s1");
+    assert_eq!(created["cidr"], "10.0.0.0/24");
+    assert_eq!(created["gateway_ip"], "10.0.0.1");
+    assert_eq!(created["enable_dhcp"], true);
+
+    let listed = cli.json(&["subnet", "list"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["Name"], "s1");
+    assert_eq!(listed[0]["Subnet"], "10.0.0.0/24");
+
+    cli.ok(&[
+        "subnet",
+        "set",
+        "--name",
+        "s2",
+        "--dns-nameserver",
+        "8.8.8.8",
+        "--no-dhcp",
+        "s1",
+    ]);
+    let shown = cli.json(&["subnet", "show", "s2"]);
+    assert_eq!(shown["enable_dhcp"], false);
+    assert_eq!(shown["dns_nameservers"], serde_json::json!(["8.8.8.8"]));
+    let network = cli.json(&["network", "show", "n"]);
+    assert_eq!(
+        network["subnets"],
+        serde_json::json!([shown["id"]]),
+        "{network}"
+    );
+
+    // The error a user sees on an overlapping range.
+    let overlap = cli.run(&[
+        "subnet",
+        "create",
+        "--network",
+        "n",
+        "--subnet-range",
+        "10.0.0.128/25",
+        "s3",
+    ]);
+    assert!(!overlap.status.success(), "an overlapping range must fail");
+    let message = String::from_utf8_lossy(&overlap.stderr);
+    assert!(
+        message.contains("overlaps with another subnet"),
+        "{message}"
+    );
+
+    cli.ok(&["subnet", "delete", "s2"]);
+    assert_eq!(cli.json(&["subnet", "list"]), serde_json::json!([]));
+}
+
 /// openstacksdk's trunk proxy calls, scripted in Python with the client's own interpreter.
 const SDK_SCRIPT: &str = r#"
 import json, sys, openstack
 conn = openstack.connect(cloud="trunkd")
 net = conn.network.create_network(name="sdk-net")
+subnet = conn.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.7.0.9/24", name="sdk-sub")
 ports = [conn.network.create_port(network_id=net.id, name=n) for n in ("p", "s1", "s2")]
 trunk = conn.network.create_trunk(port_id=ports[0].id, name="sdk-trunk",
     sub_ports=[{"port_id": ports[1].id, "segmentation_type": "vlan", "segmentation_id": 7}])
@@ -192,7 +261,8 @@ gone = conn.network.find_trunk("sdk-trunk") is None
 print(json.dumps({"after_add": sorted(s["segmentation_id"] for s in after_add),
                   "after_remove": [s["segmentation_id"] for s in after_remove],
                   "listed": listed, "revision": shown.revision_number,
-                  "project": shown.project_id, "gone": gone}))
+                  "project": shown.project_id, "gone": gone,
+                  "subnet": [subnet.cidr, subnet.gateway_ip, conn.network.get_network(net.id).subnet_ids]}))
 "#;
 
 #[test]
@@ -224,4 +294,8 @@ fn openstacksdk_manages_trunks() {
     assert!(report["revision"].as_i64() >= Some(2), "{report}");
     assert_eq!(report["project"], "admin");
     assert_eq!(report["gone"], true);
+    let subnet = &report["subnet"];
+    assert_eq!(subnet[0], "10.7.0.0/24");
+    assert_eq!(subnet[1], "10.7.0.1");
+    assert_eq!(subnet[2].as_array().map(Vec::len), Some(1), "{report}");
 }

@@ -20,7 +20,7 @@ async fn discovery_lists_versions_resources_and_extensions() {
         .iter()
         .filter_map(|r| r["collection"].as_str())
         .collect();
-    assert_eq!(collections, ["networks", "ports", "trunks"]);
+    assert_eq!(collections, ["networks", "subnets", "ports", "trunks"]);
     let extensions = client.get("/v2.0/extensions").await.expect(200);
     let aliases: Vec<&str> = extensions["extensions"]
         .as_array()

@@ -16,6 +16,7 @@
 pub mod network;
 mod pick;
 pub mod port;
+pub mod subnet;
 pub mod trunk;
 
 use std::collections::HashSet;

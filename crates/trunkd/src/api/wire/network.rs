@@ -164,7 +164,7 @@ pub struct Network<'a> {
     router_external: bool,
     shared: bool,
     status: &'static str,
-    /// Always empty: trunkd has no subnets.
+    /// Ids of the network's subnets.
     subnets: &'a [String],
     tags: &'a [String],
     tenant_id: &'a str,
@@ -189,7 +189,7 @@ impl<'a> Network<'a> {
             router_external: false,
             shared: n.shared,
             status: n.status.as_str(),
-            subnets: &[],
+            subnets: &n.subnets,
             tags: &n.std.tags,
             tenant_id: n.project_id.as_str(),
             updated_at: &n.std.updated_at,

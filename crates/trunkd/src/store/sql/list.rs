@@ -17,11 +17,17 @@ pub(super) struct Table {
     /// The SQL expression for an API attribute (nullable columns are coalesced so that
     /// comparisons in keyset pagination stay total).
     pub column_of: fn(&str) -> Option<&'static str>,
-    pub has_shared: bool,
+    /// The SQL condition under which a row of another project is shared with the caller's
+    /// (`Scope::Project { include_shared: true }`), if rows can be shared.
+    pub shared: Option<&'static str>,
 }
 
 pub(super) fn network_column(attr: &str) -> Option<&'static str> {
     attrs::column(attrs::NETWORK_ATTRS, attr)
+}
+
+pub(super) fn subnet_column(attr: &str) -> Option<&'static str> {
+    attrs::column(attrs::SUBNET_ATTRS, attr)
 }
 
 pub(super) fn port_column(attr: &str) -> Option<&'static str> {
@@ -37,7 +43,16 @@ pub(super) const NETWORKS: Table = Table {
     kind: ResourceKind::Network,
     catalogue: attrs::NETWORK_ATTRS,
     column_of: network_column,
-    has_shared: true,
+    shared: Some("t.shared"),
+};
+
+pub(super) const SUBNETS: Table = Table {
+    name: "subnets",
+    kind: ResourceKind::Subnet,
+    catalogue: attrs::SUBNET_ATTRS,
+    column_of: subnet_column,
+    // A subnet is shared when its network is.
+    shared: Some("EXISTS (SELECT 1 FROM networks n WHERE n.id = t.network_id AND n.shared)"),
 };
 
 pub(super) const PORTS: Table = Table {
@@ -45,7 +60,7 @@ pub(super) const PORTS: Table = Table {
     kind: ResourceKind::Port,
     catalogue: attrs::PORT_ATTRS,
     column_of: port_column,
-    has_shared: false,
+    shared: None,
 };
 
 pub(super) const TRUNKS: Table = Table {
@@ -53,7 +68,7 @@ pub(super) const TRUNKS: Table = Table {
     kind: ResourceKind::Trunk,
     catalogue: attrs::TRUNK_ATTRS,
     column_of: trunk_column,
-    has_shared: false,
+    shared: None,
 };
 
 fn push_value(builder: &mut Builder, value: &Value) {
@@ -154,8 +169,9 @@ fn push_scope(builder: &mut Builder, table: &Table, scope: &Scope) {
     {
         builder.push(" AND (t.project_id = ");
         builder.push_bind(project_id.as_str().to_string());
-        if *include_shared && table.has_shared {
-            builder.push(" OR t.shared");
+        if let (true, Some(shared)) = (*include_shared, table.shared) {
+            builder.push(" OR ");
+            builder.push(shared);
         }
         builder.push(")");
     }

@@ -6,10 +6,10 @@ use std::str::FromStr;
 
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
-use crate::ids::{NetworkId, PortId, ProjectId, TrunkId};
+use crate::ids::{NetworkId, PortId, ProjectId, SubnetId, TrunkId};
 use crate::model::{
-    Network, NetworkStatus, NetworkType, Port, PortStatus, SegmentationType, StandardAttrs,
-    Subport, Trunk, TrunkStatus,
+    Ipv6Mode, Network, NetworkStatus, NetworkType, Port, PortStatus, SegmentationType,
+    StandardAttrs, Subnet, Subport, Trunk, TrunkStatus,
 };
 use crate::store::{ParentTrunk, ResourceKind, StoreError};
 
@@ -23,6 +23,7 @@ use super::{DbRow, Dialect, SqlValue};
 /// The column lists of the resources (aliased `t`) in one dialect's SQL.
 pub(crate) struct Columns {
     network: String,
+    subnet: String,
     port: String,
     trunk: String,
     /// The parent port, trunk and subports (each with its port's MAC address) of trunks, for
@@ -45,8 +46,18 @@ impl Columns {
             network: format!(
                 "t.id, t.project_id, t.name, t.description, t.admin_state_up, t.status, \
                  t.shared, t.mtu, t.network_type, t.physical_network, t.segmentation_id, \
-                 t.port_security_enabled, t.revision_number, t.created_at, t.updated_at, {}",
+                 t.port_security_enabled, t.revision_number, t.created_at, t.updated_at, \
+                 (SELECT {} FROM subnets s WHERE s.network_id = t.id) AS subnets_json, {}",
+                D::json_array_agg("s.id", "s.created_at, s.id"),
                 tags("network")
+            ),
+            subnet: format!(
+                "t.id, t.project_id, t.network_id, t.name, t.description, t.ip_version, t.cidr, \
+                 t.gateway_ip, t.allocation_pools, t.enable_dhcp, t.dns_nameservers, \
+                 t.host_routes, t.ipv6_address_mode, t.ipv6_ra_mode, t.revision_number, \
+                 t.created_at, t.updated_at, (SELECT n.shared FROM networks n \
+                 WHERE n.id = t.network_id) AS network_shared, {}",
+                tags("subnet")
             ),
             port: format!(
                 "t.id, t.project_id, t.network_id, t.name, t.description, t.mac_address, \
@@ -76,6 +87,7 @@ impl Columns {
     pub(super) fn of(&self, kind: ResourceKind) -> &str {
         match kind {
             ResourceKind::Network => &self.network,
+            ResourceKind::Subnet => &self.subnet,
             ResourceKind::Port => &self.port,
             ResourceKind::Trunk => &self.trunk,
         }
@@ -158,6 +170,42 @@ where
             physical_network: Self::get(row, "physical_network")?,
             segmentation_id: Self::get(row, "segmentation_id")?,
             port_security_enabled: Self::get(row, "port_security_enabled")?,
+            subnets: Self::json_column(row, "subnets_json")?,
+            std: Self::std_attrs(row)?,
+        })
+    }
+
+    pub(super) fn subnet(row: &DbRow<D>) -> Result<Subnet, StoreError> {
+        let id: String = Self::get(row, "id")?;
+        let network_id: String = Self::get(row, "network_id")?;
+        let mode = |column: &str| -> Result<Option<Ipv6Mode>, StoreError> {
+            let text: Option<String> = Self::get(row, column)?;
+            text.map(|text| Ipv6Mode::parse(&text).ok_or_else(|| corrupt(column, &text)))
+                .transpose()
+        };
+        let json = |column: &str| -> Result<String, StoreError> { Self::get(row, column) };
+        let pools = json("allocation_pools")?;
+        let dns = json("dns_nameservers")?;
+        let routes = json("host_routes")?;
+        Ok(Subnet {
+            id: parse_id::<SubnetId>("subnet id", &id)?,
+            project_id: ProjectId::new(Self::get::<String>(row, "project_id")?),
+            network_id: parse_id::<NetworkId>("network id", &network_id)?,
+            name: Self::get(row, "name")?,
+            description: Self::get(row, "description")?,
+            ip_version: Self::get(row, "ip_version")?,
+            cidr: Self::get(row, "cidr")?,
+            gateway_ip: Self::get(row, "gateway_ip")?,
+            allocation_pools: serde_json::from_str(&pools)
+                .map_err(|_| corrupt("allocation_pools", &pools))?,
+            enable_dhcp: Self::get(row, "enable_dhcp")?,
+            dns_nameservers: serde_json::from_str(&dns)
+                .map_err(|_| corrupt("dns_nameservers", &dns))?,
+            host_routes: serde_json::from_str(&routes)
+                .map_err(|_| corrupt("host_routes", &routes))?,
+            ipv6_address_mode: mode("ipv6_address_mode")?,
+            ipv6_ra_mode: mode("ipv6_ra_mode")?,
+            network_shared: Self::get::<Option<bool>>(row, "network_shared")?.unwrap_or(false),
             std: Self::std_attrs(row)?,
         })
     }

@@ -10,8 +10,8 @@ use sqlx::{
     ColumnIndex, Database, Decode, Encode, Executor, FromRow, IntoArguments, Transaction, Type,
 };
 
-use crate::ids::{NetworkId, PortId, ProjectId, TrunkId};
-use crate::model::{Network, NetworkType, Port, Subport, Trunk};
+use crate::ids::{NetworkId, PortId, ProjectId, SubnetId, TrunkId};
+use crate::model::{Network, NetworkType, Port, Subnet, Subport, Trunk};
 use crate::store::{
     ListQuery, Membership, NewEvent, ParentTrunk, PendingEvent, ResourceKind, StoreError, StoreTx,
     SubportBinding,
@@ -281,6 +281,22 @@ where
 
     async fn delete_network(&mut self, id: NetworkId) -> Result<(), StoreError> {
         let id = id.to_string();
+        // The network's subnets go with it (Neutron deletes them when no port holds an
+        // address), their tags first.
+        sqlx::query(
+            "DELETE FROM tags WHERE resource_type = $1 \
+             AND resource_id IN (SELECT id FROM subnets WHERE network_id = $2)",
+        )
+        .bind(ResourceKind::Subnet.as_str())
+        .bind(id.clone())
+        .execute(self.conn())
+        .await
+        .map_err(D::map_err)?;
+        sqlx::query("DELETE FROM subnets WHERE network_id = $1")
+            .bind(id.clone())
+            .execute(self.conn())
+            .await
+            .map_err(D::map_err)?;
         self.replace_tags(ResourceKind::Network, &id, &[]).await?;
         sqlx::query("DELETE FROM networks WHERE id = $1")
             .bind(id)
@@ -333,6 +349,108 @@ where
             .bind(to)
             .fetch_one(self.conn())
             .await
+            .map_err(D::map_err)
+    }
+
+    async fn get_subnet(&mut self, id: SubnetId) -> Result<Option<Subnet>, StoreError> {
+        let found = rows_by_ids::<D>(
+            self.conn_and_columns(&list::SUBNETS),
+            &list::SUBNETS,
+            &[id.to_string()],
+        )
+        .await?;
+        found
+            .iter()
+            .map(rows::Decoder::<D>::subnet)
+            .next()
+            .transpose()
+    }
+
+    async fn list_subnets(&mut self, query: &ListQuery) -> Result<Vec<Subnet>, StoreError> {
+        let found =
+            list::list_rows::<D>(self.conn_and_columns(&list::SUBNETS), &list::SUBNETS, query)
+                .await?;
+        found.iter().map(rows::Decoder::<D>::subnet).collect()
+    }
+
+    async fn subnets_of_network(&mut self, network: NetworkId) -> Result<Vec<Subnet>, StoreError> {
+        let (conn, columns) = self.conn_and_columns(&list::SUBNETS);
+        let found = sqlx::query(&format!(
+            "SELECT {columns} FROM subnets t WHERE t.network_id = $1 ORDER BY t.id"
+        ))
+        .bind(network.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(D::map_err)?;
+        found.iter().map(rows::Decoder::<D>::subnet).collect()
+    }
+
+    async fn insert_subnet(&mut self, subnet: &Subnet) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO subnets (id, project_id, network_id, name, description, ip_version, \
+             cidr, gateway_ip, allocation_pools, enable_dhcp, dns_nameservers, host_routes, \
+             ipv6_address_mode, ipv6_ra_mode, revision_number, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        )
+        .bind(subnet.id.to_string())
+        .bind(subnet.project_id.as_str())
+        .bind(subnet.network_id.to_string())
+        .bind(&subnet.name)
+        .bind(&subnet.description)
+        .bind(subnet.ip_version)
+        .bind(&subnet.cidr)
+        .bind(&subnet.gateway_ip)
+        .bind(to_json(&subnet.allocation_pools)?)
+        .bind(subnet.enable_dhcp)
+        .bind(to_json(&subnet.dns_nameservers)?)
+        .bind(to_json(&subnet.host_routes)?)
+        .bind(subnet.ipv6_address_mode.map(|m| m.as_str().to_string()))
+        .bind(subnet.ipv6_ra_mode.map(|m| m.as_str().to_string()))
+        .bind(subnet.std.revision_number)
+        .bind(&subnet.std.created_at)
+        .bind(&subnet.std.updated_at)
+        .execute(self.conn())
+        .await
+        .map_err(D::map_err)?;
+        insert_tags::<D>(
+            self.conn(),
+            ResourceKind::Subnet,
+            &subnet.id.to_string(),
+            &subnet.std.tags,
+        )
+        .await
+    }
+
+    async fn update_subnet(&mut self, subnet: &Subnet) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE subnets SET name = $1, description = $2, gateway_ip = $3, \
+             allocation_pools = $4, enable_dhcp = $5, dns_nameservers = $6, host_routes = $7, \
+             revision_number = $8, updated_at = $9 WHERE id = $10",
+        )
+        .bind(&subnet.name)
+        .bind(&subnet.description)
+        .bind(&subnet.gateway_ip)
+        .bind(to_json(&subnet.allocation_pools)?)
+        .bind(subnet.enable_dhcp)
+        .bind(to_json(&subnet.dns_nameservers)?)
+        .bind(to_json(&subnet.host_routes)?)
+        .bind(subnet.std.revision_number)
+        .bind(&subnet.std.updated_at)
+        .bind(subnet.id.to_string())
+        .execute(self.conn())
+        .await
+        .map(|_| ())
+        .map_err(D::map_err)
+    }
+
+    async fn delete_subnet(&mut self, id: SubnetId) -> Result<(), StoreError> {
+        let id = id.to_string();
+        self.replace_tags(ResourceKind::Subnet, &id, &[]).await?;
+        sqlx::query("DELETE FROM subnets WHERE id = $1")
+            .bind(id)
+            .execute(self.conn())
+            .await
+            .map(|_| ())
             .map_err(D::map_err)
     }
 
@@ -518,6 +636,7 @@ where
         // One fixed statement per table (each served by its `*_project` index).
         let statement = match kind {
             ResourceKind::Network => "SELECT COUNT(*) FROM networks WHERE project_id = $1",
+            ResourceKind::Subnet => "SELECT COUNT(*) FROM subnets WHERE project_id = $1",
             ResourceKind::Port => "SELECT COUNT(*) FROM ports WHERE project_id = $1",
             ResourceKind::Trunk => "SELECT COUNT(*) FROM trunks WHERE project_id = $1",
         };
