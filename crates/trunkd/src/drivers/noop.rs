@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use crate::model::{SegmentationType, TrunkStatus};
-use crate::store::event::{Event, NetworkEvent, PortEvent, TrunkEventKind};
+use crate::store::event::{Event, NetworkEvent, PortEvent, SubnetEvent, TrunkEventKind};
 use crate::store::PendingEvent;
 
 use super::{DriverError, Settlement, StatusReporter, TrunkDriver};
@@ -48,6 +48,9 @@ impl TrunkDriver for NoopDriver {
         match &event.event {
             Event::Network(
                 NetworkEvent::Created(_) | NetworkEvent::Updated(_) | NetworkEvent::Deleted(_),
+            )
+            | Event::Subnet(
+                SubnetEvent::Created(_) | SubnetEvent::Updated(_) | SubnetEvent::Deleted(_),
             )
             | Event::Port(PortEvent::Created(_) | PortEvent::Updated(_) | PortEvent::Deleted(_)) => {
                 Ok(())

@@ -16,7 +16,9 @@ use crate::model::SegmentationType;
 use crate::notify::publisher::Publisher;
 use crate::notify::Notification;
 use crate::readiness::Readiness;
-use crate::store::event::{Event, NetworkEvent, PortEvent, TrunkEvent, TrunkEventKind};
+use crate::store::event::{
+    Event, NetworkEvent, PortEvent, SubnetEvent, TrunkEvent, TrunkEventKind,
+};
 use crate::store::{DriverReads, PendingEvent};
 use crate::supervisor::TaskHandle;
 
@@ -131,6 +133,9 @@ impl TrunkDriver for OvsDriver {
             // Agents wire trunks only; they read ports through them.
             Event::Network(
                 NetworkEvent::Created(_) | NetworkEvent::Updated(_) | NetworkEvent::Deleted(_),
+            )
+            | Event::Subnet(
+                SubnetEvent::Created(_) | SubnetEvent::Updated(_) | SubnetEvent::Deleted(_),
             )
             | Event::Port(PortEvent::Created(_) | PortEvent::Updated(_) | PortEvent::Deleted(_)) => {
                 return Ok(())

@@ -3,8 +3,9 @@
 //! text; the address arithmetic (default gateway and pools, pool rules) is in pure functions
 //! at the top, unit-tested on their own.
 //!
-//! No outbox event is written for a subnet: no data plane consumes subnets yet (the OVN DHCP
-//! options of issue 18, item 3, will). Deleting a subnet never meets `SubnetInUse` yet, because
+//! Creating, updating and deleting a subnet records a [`SubnetEvent`] in the change's own
+//! transaction, as networks do, for the data planes that serve subnets (OVN's DHCP options,
+//! issue 18, item 3); a tag change records none. Deleting a subnet never meets `SubnetInUse` yet, because
 //! ports hold no addresses from subnets until IPAM (item 2) lands.
 
 use std::net::IpAddr;
@@ -14,7 +15,8 @@ use ipnet::IpNet;
 use crate::ids::{NetworkId, ProjectId, SubnetId};
 use crate::model::{AllocationPool, HostRoute, Ipv6Mode, Network, StandardAttrs, Subnet};
 use crate::policy::{Action, Target};
-use crate::store::{ListQuery, ResourceKind, StoreTx};
+use crate::store::event::{SubnetEvent, SubnetRef};
+use crate::store::{ListQuery, NewEvent, ResourceKind, StoreTx};
 
 use super::limits::{invisible_marker, marker_not_found};
 use super::networks::visible_network;
@@ -22,6 +24,14 @@ use super::{
     check_length, check_revision, list_scope, owned_target, quota, Context, ErrorKind, Guard,
     Service, ServiceError, Shown, NAME_MAX,
 };
+
+/// What a subnet's outbox event names.
+fn subnet_ref(subnet: &Subnet) -> SubnetRef {
+    SubnetRef {
+        id: subnet.id,
+        network_id: subnet.network_id,
+    }
+}
 
 /// Neutron's default `max_dns_nameservers`.
 pub const MAX_DNS_NAMESERVERS: usize = 5;
@@ -534,6 +544,11 @@ impl Service {
                             std,
                         };
                         tx.insert_subnet(&subnet).await?;
+                        super::outbox::record(
+                            tx.as_mut(),
+                            NewEvent::new(0, SubnetEvent::Created(subnet_ref(&subnet))),
+                        )
+                        .await?;
                         created.push(subnet);
                     }
                     Ok::<_, ServiceError>(created)
@@ -649,6 +664,14 @@ impl Service {
                     subnet.std.revision_number += 1;
                     subnet.std.updated_at = crate::model::now_timestamp();
                     tx.update_subnet(&subnet).await?;
+                    super::outbox::record(
+                        tx.as_mut(),
+                        NewEvent::new(
+                            subnet.std.revision_number,
+                            SubnetEvent::Updated(subnet_ref(&subnet)),
+                        ),
+                    )
+                    .await?;
                     Ok::<_, ServiceError>(subnet)
                 })
             })
@@ -672,6 +695,14 @@ impl Service {
                 // No port holds an address from a subnet yet (IPAM is issue 18, item 2): the
                 // `SubnetInUse` check belongs here once it does.
                 tx.delete_subnet(id).await?;
+                super::outbox::record(
+                    tx.as_mut(),
+                    NewEvent::new(
+                        subnet.std.revision_number + 1,
+                        SubnetEvent::Deleted(subnet_ref(&subnet)),
+                    ),
+                )
+                .await?;
                 Ok(())
             })
         })

@@ -67,8 +67,8 @@ impl Tagged {
         }
     }
 
-    /// The outbox event of a change to its tags; none for a subnet, which no data plane
-    /// consumes yet.
+    /// The outbox event of a change to its tags; none for a subnet, whose tags no data plane
+    /// serves.
     fn tags_event(&self, tags: Vec<String>) -> Option<Event> {
         Some(match self {
             Tagged::Network(n) => {

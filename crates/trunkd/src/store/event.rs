@@ -19,7 +19,7 @@
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::ids::{NetworkId, PortId, TrunkId};
+use crate::ids::{NetworkId, PortId, SubnetId, TrunkId};
 use crate::model::TrunkStatus;
 
 use super::ResourceKind;
@@ -44,6 +44,7 @@ pub enum EventError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Network(NetworkEvent),
+    Subnet(SubnetEvent),
     Port(PortEvent),
     Trunk(TrunkEvent),
 }
@@ -54,6 +55,18 @@ pub enum NetworkEvent {
     Created(NetworkRef),
     Updated(NetworkUpdate),
     Deleted(NetworkRef),
+}
+
+/// A subnet's creation, update or deletion: what a driver that serves subnets (OVN's DHCP
+/// options) reads the subnet's current state for. Tag changes write none, and neither do the
+/// subnets a network's deletion takes with it: that network's own `deleted` event stands for
+/// them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", content = "payload", rename_all = "snake_case")]
+pub enum SubnetEvent {
+    Created(SubnetRef),
+    Updated(SubnetRef),
+    Deleted(SubnetRef),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -166,6 +179,14 @@ pub struct NetworkRef {
 pub enum NetworkUpdate {
     Tags(TagsChanged<NetworkId>),
     Attributes(NetworkRef),
+}
+
+/// Payload of subnet events: the subnet, and its network, which a deleted subnet's driver can
+/// no longer read from the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubnetRef {
+    pub id: SubnetId,
+    pub network_id: NetworkId,
 }
 
 /// Payload of port creations and deletions.
@@ -343,6 +364,12 @@ trait Names {
 }
 
 impl Names for NetworkRef {
+    fn resource_id(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+impl Names for SubnetRef {
     fn resource_id(&self) -> String {
         self.id.to_string()
     }
@@ -536,6 +563,12 @@ impl From<NetworkEvent> for Event {
     }
 }
 
+impl From<SubnetEvent> for Event {
+    fn from(event: SubnetEvent) -> Self {
+        Event::Subnet(event)
+    }
+}
+
 impl From<PortEvent> for Event {
     fn from(event: PortEvent) -> Self {
         Event::Port(event)
@@ -558,6 +591,7 @@ impl Event {
     pub fn resource(&self) -> ResourceKind {
         match self {
             Event::Network(_) => ResourceKind::Network,
+            Event::Subnet(_) => ResourceKind::Subnet,
             Event::Port(_) => ResourceKind::Port,
             Event::Trunk(_) => ResourceKind::Trunk,
         }
@@ -566,15 +600,15 @@ impl Event {
     /// The name the outbox row carries.
     pub fn name(&self) -> &'static str {
         match self {
-            Event::Network(NetworkEvent::Created(_)) | Event::Port(PortEvent::Created(_)) => {
-                "created"
-            }
-            Event::Network(NetworkEvent::Updated(_)) | Event::Port(PortEvent::Updated(_)) => {
-                "updated"
-            }
-            Event::Network(NetworkEvent::Deleted(_)) | Event::Port(PortEvent::Deleted(_)) => {
-                "deleted"
-            }
+            Event::Network(NetworkEvent::Created(_))
+            | Event::Subnet(SubnetEvent::Created(_))
+            | Event::Port(PortEvent::Created(_)) => "created",
+            Event::Network(NetworkEvent::Updated(_))
+            | Event::Subnet(SubnetEvent::Updated(_))
+            | Event::Port(PortEvent::Updated(_)) => "updated",
+            Event::Network(NetworkEvent::Deleted(_))
+            | Event::Subnet(SubnetEvent::Deleted(_))
+            | Event::Port(PortEvent::Deleted(_)) => "deleted",
             Event::Trunk(trunk) => trunk.kind().as_str(),
         }
     }
@@ -582,8 +616,11 @@ impl Event {
     /// Whether the event creates its resource, which has no older events then.
     pub fn is_creation(&self) -> bool {
         match self {
-            Event::Network(NetworkEvent::Created(_)) | Event::Port(PortEvent::Created(_)) => true,
+            Event::Network(NetworkEvent::Created(_))
+            | Event::Subnet(SubnetEvent::Created(_))
+            | Event::Port(PortEvent::Created(_)) => true,
             Event::Network(NetworkEvent::Updated(_) | NetworkEvent::Deleted(_))
+            | Event::Subnet(SubnetEvent::Updated(_) | SubnetEvent::Deleted(_))
             | Event::Port(PortEvent::Updated(_) | PortEvent::Deleted(_)) => false,
             Event::Trunk(trunk) => trunk.change.kind() == TrunkEventKind::Created,
         }
@@ -593,7 +630,7 @@ impl Event {
     pub fn as_trunk(&self) -> Option<&TrunkEvent> {
         match self {
             Event::Trunk(trunk) => Some(trunk),
-            Event::Network(_) | Event::Port(_) => None,
+            Event::Network(_) | Event::Subnet(_) | Event::Port(_) => None,
         }
     }
 
@@ -602,6 +639,9 @@ impl Event {
             Event::Network(NetworkEvent::Created(p) | NetworkEvent::Deleted(p))
             | Event::Network(NetworkEvent::Updated(NetworkUpdate::Attributes(p))) => p,
             Event::Network(NetworkEvent::Updated(NetworkUpdate::Tags(p))) => p,
+            Event::Subnet(
+                SubnetEvent::Created(p) | SubnetEvent::Updated(p) | SubnetEvent::Deleted(p),
+            ) => p,
             Event::Port(PortEvent::Created(p) | PortEvent::Deleted(p)) => p,
             Event::Port(PortEvent::Updated(PortUpdate::Attributes(p))) => p,
             Event::Port(PortEvent::Updated(PortUpdate::Tags(p))) => p,
@@ -614,6 +654,9 @@ impl Event {
             Event::Network(NetworkEvent::Created(p) | NetworkEvent::Deleted(p))
             | Event::Network(NetworkEvent::Updated(NetworkUpdate::Attributes(p))) => p,
             Event::Network(NetworkEvent::Updated(NetworkUpdate::Tags(p))) => p,
+            Event::Subnet(
+                SubnetEvent::Created(p) | SubnetEvent::Updated(p) | SubnetEvent::Deleted(p),
+            ) => p,
             Event::Port(PortEvent::Created(p) | PortEvent::Deleted(p)) => p,
             Event::Port(PortEvent::Updated(PortUpdate::Attributes(p))) => p,
             Event::Port(PortEvent::Updated(PortUpdate::Tags(p))) => p,
@@ -662,6 +705,7 @@ impl Event {
     pub fn payload_json(&self) -> Result<String, serde_json::Error> {
         let tagged = match self {
             Event::Network(event) => serde_json::to_value(event),
+            Event::Subnet(event) => serde_json::to_value(event),
             Event::Port(event) => serde_json::to_value(event),
             Event::Trunk(event) => serde_json::to_value(&event.change),
         }?;
@@ -687,15 +731,16 @@ impl Event {
         };
         let payload: serde_json::Value = serde_json::from_str(payload).map_err(unreadable)?;
         match resource {
-            // No event names a subnet (a subnet changes no data plane yet).
-            ResourceKind::Subnet => Err(unknown()),
-            ResourceKind::Network | ResourceKind::Port
+            ResourceKind::Network | ResourceKind::Subnet | ResourceKind::Port
                 if !["created", "updated", "deleted"].contains(&name) =>
             {
                 Err(unknown())
             }
             ResourceKind::Network => serde_json::from_value(tagged(name, payload))
                 .map(Event::Network)
+                .map_err(unreadable),
+            ResourceKind::Subnet => serde_json::from_value(tagged(name, payload))
+                .map(Event::Subnet)
                 .map_err(unreadable),
             ResourceKind::Port => serde_json::from_value(tagged(name, payload))
                 .map(Event::Port)
@@ -730,6 +775,7 @@ mod tests {
     use super::*;
 
     const N: &str = "6f1b3c1e-2d3a-4f5b-8c9d-0e1f2a3b4c5d";
+    const S: &str = "4e5f6a7b-8c9d-4e0f-9a1b-3c4d5e6f7a8b";
     const P: &str = "0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d";
     const T: &str = "1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e";
     const A: &str = "2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f";
@@ -747,6 +793,21 @@ mod tests {
                 r#"{"id":"N","tags":["a","b"]}"#,
             ),
             (ResourceKind::Network, "deleted", r#"{"id":"N"}"#),
+            (
+                ResourceKind::Subnet,
+                "created",
+                r#"{"id":"S","network_id":"N"}"#,
+            ),
+            (
+                ResourceKind::Subnet,
+                "updated",
+                r#"{"id":"S","network_id":"N"}"#,
+            ),
+            (
+                ResourceKind::Subnet,
+                "deleted",
+                r#"{"id":"S","network_id":"N"}"#,
+            ),
             (ResourceKind::Port, "created", r#"{"id":"P"}"#),
             (ResourceKind::Port, "updated", r#"{"id":"P","host_id":""}"#),
             (
@@ -834,6 +895,7 @@ mod tests {
             .map(|(kind, name, payload)| {
                 let payload = payload
                     .replace("\"N\"", &format!("\"{N}\""))
+                    .replace("\"S\"", &format!("\"{S}\""))
                     .replace("\"P\"", &format!("\"{P}\""))
                     .replace("\"T\"", &format!("\"{T}\""))
                     .replace("\"A\"", &format!("\"{A}\""))
@@ -925,6 +987,17 @@ mod tests {
             // An update's payload is accepted under a wiring name only.
             (ResourceKind::Trunk, "status_changed", trunk),
             (ResourceKind::Port, "updated", format!(r#"{{"id":"{P}"}}"#)),
+            (
+                ResourceKind::Subnet,
+                "subports_added",
+                format!(r#"{{"id":"{S}","network_id":"{N}"}}"#),
+            ),
+            // A subnet's event names its network: a deleted subnet's driver needs it.
+            (
+                ResourceKind::Subnet,
+                "deleted",
+                format!(r#"{{"id":"{S}"}}"#),
+            ),
         ];
         for (kind, name, payload) in cases {
             assert!(

@@ -13,7 +13,8 @@ use trunkd::drivers::dispatcher::Dispatcher;
 use trunkd::drivers::noop::NoopDriver;
 use trunkd::drivers::{DriverError, Settlement, StatusReporter, TrunkChange, TrunkDriver};
 use trunkd::model::{SegmentationType, TrunkStatus};
-use trunkd::service::{PortUpdate, ServiceError};
+use trunkd::service::{GatewayRequest, PortUpdate, ServiceError, SubnetCreate, SubnetUpdate};
+use trunkd::store::event::{Event, SubnetEvent, SubnetRef};
 use trunkd::store::{PendingEvent, ResourceKind};
 
 /// A driver whose behaviour a test sets.
@@ -317,6 +318,89 @@ async fn every_change_records_one_outbox_event_folded_per_resource() {
         trunk_events[0].event.sub_ports(),
         [ports[1]],
         "the port that left is still named"
+    );
+}
+
+#[tokio::test]
+async fn subnet_changes_record_one_folded_event_naming_the_network() {
+    let h = harness(vec![Arc::new(NoopDriver)]).await;
+    let ctx = h.ctx();
+    let net = h.network().await;
+    let before = h.store.pending_event_count().await.expect("count");
+    let request = SubnetCreate {
+        project_id: None,
+        network_id: Some(net),
+        name: None,
+        description: None,
+        ip_version: Some(4),
+        cidr: Some("10.7.0.0/24".into()),
+        gateway_ip: GatewayRequest::Absent,
+        allocation_pools: None,
+        enable_dhcp: None,
+        dns_nameservers: None,
+        host_routes: None,
+        ipv6_address_mode: None,
+        ipv6_ra_mode: None,
+        tags: Vec::new(),
+    };
+    let created = h
+        .service
+        .create_subnets(&ctx, vec![request])
+        .await
+        .expect("subnet");
+    let subnet = created[0].item.id;
+    let events_of = || async {
+        h.store
+            .pending_events_of(ResourceKind::Subnet, &subnet.to_string())
+            .await
+            .expect("events")
+    };
+    let events = events_of().await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].event,
+        Event::Subnet(SubnetEvent::Created(SubnetRef {
+            id: subnet,
+            network_id: net
+        }))
+    );
+    let update = SubnetUpdate {
+        name: None,
+        description: None,
+        gateway_ip: GatewayRequest::Absent,
+        allocation_pools: None,
+        enable_dhcp: None,
+        dns_nameservers: Some(vec!["10.7.0.53".into()]),
+        host_routes: None,
+    };
+    let updated = h
+        .service
+        .update_subnet(&ctx, subnet, update, None)
+        .await
+        .expect("update");
+    let events = events_of().await;
+    assert_eq!(events.len(), 1, "the update is folded over the creation");
+    assert_eq!(events[0].event.name(), "updated");
+    assert_eq!(
+        events[0].revision_number, updated.item.std.revision_number,
+        "the update's revision"
+    );
+    h.service
+        .delete_subnet(&ctx, subnet, None)
+        .await
+        .expect("delete");
+    let events = events_of().await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].event,
+        Event::Subnet(SubnetEvent::Deleted(SubnetRef {
+            id: subnet,
+            network_id: net
+        }))
+    );
+    assert_eq!(
+        h.store.pending_event_count().await.expect("count"),
+        before + 1
     );
 }
 

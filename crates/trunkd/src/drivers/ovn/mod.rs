@@ -26,7 +26,7 @@ use super::{DriverError, Settlement, StatusReporter, TrunkChange, TrunkDriver};
 use crate::model::{SegmentationType, TrunkStatus};
 use crate::ovsdb::{Client, Remote, Timing};
 use crate::readiness::Readiness;
-use crate::store::event::{Event, NetworkEvent, PortEvent, TrunkEventKind};
+use crate::store::event::{Event, NetworkEvent, PortEvent, SubnetEvent, TrunkEventKind};
 use crate::store::{DriverReads, PendingEvent};
 use crate::supervisor::TaskHandle;
 use sync::{Engine, Scope};
@@ -134,6 +134,11 @@ impl OvnDriver {
                 scope.ports.extend(trunk.parent());
             }
             Event::Trunk(_) => return Ok(None),
+            // No northbound row is written for a subnet yet (its DHCP_Options are issue 18,
+            // item 3).
+            Event::Subnet(
+                SubnetEvent::Created(_) | SubnetEvent::Updated(_) | SubnetEvent::Deleted(_),
+            ) => return Ok(None),
         }
         Ok(Some(scope))
     }
