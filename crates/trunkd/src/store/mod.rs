@@ -311,6 +311,14 @@ impl Snapshot for ReadOnly {
     async fn list_trunks(&mut self, query: &ListQuery) -> Result<Vec<Trunk>, StoreError> {
         self.0.list_trunks(query).await
     }
+
+    async fn subnets_of_network(&mut self, network: NetworkId) -> Result<Vec<Subnet>, StoreError> {
+        self.0.subnets_of_network(network).await
+    }
+
+    async fn list_subnets(&mut self, query: &ListQuery) -> Result<Vec<Subnet>, StoreError> {
+        self.0.list_subnets(query).await
+    }
 }
 
 /// A read-only transaction: the reads drivers make, nothing that writes. Dropping it ends it.
@@ -325,6 +333,9 @@ pub trait Snapshot: Send {
     async fn memberships(&mut self, ports: &[PortId]) -> Result<Vec<Membership>, StoreError>;
     async fn get_trunk(&mut self, id: TrunkId) -> Result<Option<Trunk>, StoreError>;
     async fn list_trunks(&mut self, query: &ListQuery) -> Result<Vec<Trunk>, StoreError>;
+    /// The subnets of one network (its DHCP settings, for the data plane).
+    async fn subnets_of_network(&mut self, network: NetworkId) -> Result<Vec<Subnet>, StoreError>;
+    async fn list_subnets(&mut self, query: &ListQuery) -> Result<Vec<Subnet>, StoreError>;
 }
 
 /// One open transaction. Dropping it without [`StoreTx::commit`] rolls it back.
