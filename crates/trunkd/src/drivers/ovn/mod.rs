@@ -1,6 +1,8 @@
 //! The `ovn` driver: programs the OVN northbound database. Networks are Logical_Switches,
 //! ports are Logical_Switch_Ports, and a subport is the port row with `parent_name` (the trunk's
-//! parent port) and `tag` (its VLAN ID) set, which is how OVN models trunks.
+//! parent port) and `tag` (its VLAN ID) set, which is how OVN models trunks. An IPv4 subnet
+//! with DHCP enabled is a DHCP_Options row, which its ports' `dhcpv4_options` refer to (DHCPv6
+//! is not written).
 //!
 //! Each outbox event is handled level-triggered: the driver reads the current state of the
 //! event's networks, ports and trunks from the store and writes the difference to the database
@@ -134,11 +136,16 @@ impl OvnDriver {
                 scope.ports.extend(trunk.parent());
             }
             Event::Trunk(_) => return Ok(None),
-            // No northbound row is written for a subnet yet (its DHCP_Options are issue 18,
-            // item 3).
+            // A subnet's DHCP_Options row belongs to its network's rows; the network's ports
+            // may change which row they refer to.
             Event::Subnet(
-                SubnetEvent::Created(_) | SubnetEvent::Updated(_) | SubnetEvent::Deleted(_),
-            ) => return Ok(None),
+                SubnetEvent::Created(subnet)
+                | SubnetEvent::Updated(subnet)
+                | SubnetEvent::Deleted(subnet),
+            ) => {
+                scope.networks.insert(subnet.network_id);
+                scope.subnet_networks.insert(subnet.network_id);
+            }
         }
         Ok(Some(scope))
     }

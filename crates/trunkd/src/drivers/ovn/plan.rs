@@ -13,10 +13,11 @@ use std::fmt;
 use serde_json::{json, Value};
 
 use super::rows::{
-    recorded_revision, Existing, PortRow, SwitchRow, PORT_COLUMNS, PORT_TABLE, SWITCH_COLUMNS,
-    SWITCH_TABLE,
+    recorded_revision, DhcpRow, Existing, PortRow, RowRef, SwitchRow, DHCP_COLUMNS, DHCP_TABLE,
+    PORT_COLUMNS, PORT_TABLE, SWITCH_COLUMNS, SWITCH_TABLE,
 };
-use crate::ids::{NetworkId, PortId};
+use crate::ids::{NetworkId, PortId, SubnetId};
+use crate::model::FixedIp;
 use crate::ovsdb::datum;
 
 /// What the store says, for the networks and ports in scope.
@@ -26,6 +27,12 @@ pub struct Desired {
     pub switches: BTreeMap<NetworkId, Option<SwitchRow>>,
     /// `None`: the port is gone from the store.
     pub ports: BTreeMap<PortId, Option<(NetworkId, PortRow)>>,
+    /// The DHCP_Options rows of the networks in scope. A row of those networks that the
+    /// database holds and this map lacks is deleted, so [`Current::dhcp`] must cover the same
+    /// networks.
+    pub dhcp: BTreeMap<SubnetId, DhcpRow>,
+    /// The subnet whose DHCP_Options row each port's `dhcpv4_options` refers to.
+    pub port_subnets: BTreeMap<PortId, SubnetId>,
 }
 
 /// What the database holds, for the same scope (or, for a full reconcile, everything).
@@ -33,6 +40,7 @@ pub struct Desired {
 pub struct Current {
     pub switches: BTreeMap<NetworkId, Existing<SwitchRow>>,
     pub ports: BTreeMap<PortId, Existing<PortRow>>,
+    pub dhcp: BTreeMap<SubnetId, Existing<DhcpRow>>,
 }
 
 impl Current {
@@ -55,6 +63,9 @@ pub enum Change {
     CreatePort(PortId),
     UpdatePort(PortId, Vec<&'static str>),
     DeletePort(PortId),
+    CreateDhcp(SubnetId),
+    UpdateDhcp(SubnetId),
+    DeleteDhcp(SubnetId),
 }
 
 impl fmt::Display for Change {
@@ -72,6 +83,9 @@ impl fmt::Display for Change {
                 )
             }
             Change::DeletePort(id) => write!(f, "delete Logical_Switch_Port {id}"),
+            Change::CreateDhcp(id) => write!(f, "create DHCP_Options of subnet {id}"),
+            Change::UpdateDhcp(id) => write!(f, "update DHCP_Options of subnet {id}"),
+            Change::DeleteDhcp(id) => write!(f, "delete DHCP_Options of subnet {id}"),
         }
     }
 }
@@ -113,10 +127,99 @@ fn newer(existing_own: &BTreeMap<String, String>, desired_own: &BTreeMap<String,
     }
 }
 
+/// The subnet, of `dhcp_subnets` (`(id, cidr)` of the port's network's subnets that have a
+/// DHCP_Options row), that the port's first IPv4 fixed IP belongs to: the one its `subnet_id`
+/// names, else the one whose range holds the address.
+pub fn subnet_of_port(
+    fixed_ips: &[FixedIp],
+    dhcp_subnets: &[(SubnetId, &str)],
+) -> Option<SubnetId> {
+    fixed_ips.iter().find_map(|ip| {
+        let address: std::net::Ipv4Addr = ip.ip_address.parse().ok()?;
+        let named = ip.subnet_id.as_deref().and_then(|named| {
+            dhcp_subnets
+                .iter()
+                .find(|(id, _)| id.to_string() == named)
+                .map(|(id, _)| *id)
+        });
+        named.or_else(|| {
+            dhcp_subnets.iter().find_map(|(id, cidr)| {
+                let range: ipnet::Ipv4Net = cidr.parse().ok()?;
+                range.contains(&address).then_some(*id)
+            })
+        })
+    })
+}
+
+/// Plans the DHCP_Options rows; returns how ports refer to each row that stays.
+fn plan_dhcp(
+    desired: &Desired,
+    current: &Current,
+    plan: &mut Plan,
+    guards: &mut Vec<Value>,
+    dhcp_ops: &mut Vec<Value>,
+) -> BTreeMap<SubnetId, RowRef> {
+    let mut refs = BTreeMap::new();
+    let ids: BTreeSet<SubnetId> = desired
+        .dhcp
+        .keys()
+        .chain(current.dhcp.keys())
+        .copied()
+        .collect();
+    for id in ids {
+        match (desired.dhcp.get(&id), current.dhcp.get(&id)) {
+            (Some(row), None) => {
+                let name = format!("dhcp{}", dhcp_ops.len());
+                dhcp_ops.push(json!({
+                    "op": "insert", "table": DHCP_TABLE, "uuid-name": name,
+                    "row": row.to_nb(&BTreeMap::new()),
+                }));
+                refs.insert(id, RowRef::Named(name));
+                plan.changes.push(Change::CreateDhcp(id));
+            }
+            (Some(row), Some(existing)) => {
+                refs.insert(id, RowRef::Uuid(existing.uuid.clone()));
+                if newer(&existing.row.external_ids, &row.external_ids) {
+                    plan.newer_in_database += 1;
+                } else if existing.row != *row {
+                    guards.push(guard(
+                        DHCP_TABLE,
+                        &existing.uuid,
+                        DHCP_COLUMNS,
+                        &existing.guarded,
+                    ));
+                    dhcp_ops.push(json!({
+                        "op": "update", "table": DHCP_TABLE,
+                        "where": [["_uuid", "==", datum::uuid(&existing.uuid)]],
+                        "row": row.to_nb(&existing.others),
+                    }));
+                    plan.changes.push(Change::UpdateDhcp(id));
+                }
+            }
+            (None, Some(existing)) => {
+                // Ports' references to it are weak: the database clears them.
+                if is_trunkd_row(&existing.row.external_ids) {
+                    dhcp_ops.push(json!({
+                        "op": "delete", "table": DHCP_TABLE,
+                        "where": [["_uuid", "==", datum::uuid(&existing.uuid)]],
+                    }));
+                    plan.changes.push(Change::DeleteDhcp(id));
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    refs
+}
+
 /// Plans the transaction; an empty plan means the database already agrees.
 pub fn plan(desired: &Desired, current: &Current) -> Plan {
     let mut plan = Plan::default();
     let mut guards = Vec::new();
+    let mut dhcp_ops = Vec::new();
+    let dhcp_refs = plan_dhcp(desired, current, &mut plan, &mut guards, &mut dhcp_ops);
+    // Rows a port refers to must still be there at commit.
+    let mut guarded_dhcp: BTreeSet<SubnetId> = BTreeSet::new();
     let mut port_ops = Vec::new();
     let mut switch_ops = Vec::new();
     // Switches this plan inserts, by their named uuid.
@@ -183,7 +286,31 @@ pub fn plan(desired: &Desired, current: &Current) -> Plan {
         .copied()
         .collect();
     for id in port_ids {
-        let wanted = desired.ports.get(&id).and_then(Option::as_ref);
+        let subnet = desired.port_subnets.get(&id);
+        let resolved = desired
+            .ports
+            .get(&id)
+            .and_then(Option::as_ref)
+            .map(|(network, row)| {
+                let mut row = row.clone();
+                row.dhcpv4_options = subnet.and_then(|s| dhcp_refs.get(s)).cloned();
+                (*network, row)
+            });
+        if let (Some((_, row)), Some(subnet)) = (&resolved, subnet) {
+            let relies_on_existing = matches!(row.dhcpv4_options, Some(RowRef::Uuid(_)));
+            let written = current.ports.get(&id).map(|e| &e.row) != Some(row);
+            if relies_on_existing && written && guarded_dhcp.insert(*subnet) {
+                if let Some(existing) = current.dhcp.get(subnet) {
+                    guards.push(guard(
+                        DHCP_TABLE,
+                        &existing.uuid,
+                        DHCP_COLUMNS,
+                        &existing.guarded,
+                    ));
+                }
+            }
+        }
+        let wanted = resolved.as_ref().map(|(network, row)| (network, row));
         match (wanted, current.ports.get(&id)) {
             (Some((network, row)), None) => {
                 if let Some(existing) = current.switches.get(network) {
@@ -275,6 +402,8 @@ pub fn plan(desired: &Desired, current: &Current) -> Plan {
 
     if !plan.changes.is_empty() {
         plan.operations = guards;
+        // Inserts come before the operations that name them.
+        plan.operations.extend(dhcp_ops);
         plan.operations.extend(port_ops);
         plan.operations.extend(switch_ops);
     }
@@ -284,7 +413,7 @@ pub fn plan(desired: &Desired, current: &Current) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drivers::ovn::rows::{KEY_REVISION, KEY_TRUNK_ID};
+    use crate::drivers::ovn::rows::{KEY_REVISION, KEY_SUBNET_ID, KEY_TRUNK_ID};
 
     fn own(revision: i64) -> BTreeMap<String, String> {
         [(KEY_REVISION.to_string(), revision.to_string())]
@@ -303,6 +432,7 @@ mod tests {
             enabled: Some(true),
             parent_name: tag.map(|_| "parent".to_string()),
             tag,
+            dhcpv4_options: None,
             external_ids,
         }
     }
@@ -355,10 +485,12 @@ mod tests {
         let desired = Desired {
             switches: [(network, Some(switch_row(network, 1)))].into(),
             ports: [(port, Some((network, row.clone())))].into(),
+            ..Default::default()
         };
         let current = Current {
             switches: [(network, existing_switch(&switch_row(network, 1), "s"))].into(),
             ports: [(port, existing_port(&row, "p"))].into(),
+            ..Default::default()
         };
         let plan = plan(&desired, &current);
         assert!(plan.is_empty());
@@ -375,6 +507,7 @@ mod tests {
                 (b, Some((network, port_row(b, 1, Some(5))))),
             ]
             .into(),
+            ..Default::default()
         };
         let plan = plan(&desired, &Current::default());
         let inserts = ops_named(&plan, "insert");
@@ -406,10 +539,12 @@ mod tests {
         let desired = Desired {
             switches: [(network, Some(switch_row(network, 1)))].into(),
             ports: [(port, Some((network, port_row(port, 1, None))))].into(),
+            ..Default::default()
         };
         let current = Current {
             switches: [(network, existing_switch(&switch_row(network, 1), "s-uuid"))].into(),
             ports: BTreeMap::new(),
+            ..Default::default()
         };
         let plan = plan(&desired, &current);
         assert_eq!(plan.changes, vec![Change::CreatePort(port)]);
@@ -428,10 +563,12 @@ mod tests {
         let desired = Desired {
             switches: BTreeMap::new(),
             ports: [(port, Some((network, wanted)))].into(),
+            ..Default::default()
         };
         let current = Current {
             switches: BTreeMap::new(),
             ports: [(port, existing_port(&held, "p-uuid"))].into(),
+            ..Default::default()
         };
         let plan = plan(&desired, &current);
         assert_eq!(
@@ -456,10 +593,12 @@ mod tests {
         let desired = Desired {
             switches: BTreeMap::new(),
             ports: [(port, Some((network, stale_view)))].into(),
+            ..Default::default()
         };
         let current = Current {
             switches: BTreeMap::new(),
             ports: [(port, existing_port(&held, "p"))].into(),
+            ..Default::default()
         };
         let plan = plan(&desired, &current);
         assert!(plan.is_empty());
@@ -475,10 +614,12 @@ mod tests {
         let desired = Desired {
             switches: BTreeMap::new(),
             ports: [(port, Some((network, wanted)))].into(),
+            ..Default::default()
         };
         let current = Current {
             switches: BTreeMap::new(),
             ports: [(port, existing_port(&edited, "p"))].into(),
+            ..Default::default()
         };
         assert_eq!(
             plan(&desired, &current).changes,
@@ -502,6 +643,7 @@ mod tests {
                 (theirs, existing_port(&foreign, "p2")),
             ]
             .into(),
+            ..Default::default()
         };
         let plan = plan(&Desired::default(), &current);
         assert_eq!(plan.changes, vec![Change::DeletePort(ours)]);
@@ -527,10 +669,12 @@ mod tests {
         let desired = Desired {
             switches: BTreeMap::new(),
             ports: [(port, Some((network, port_row(port, 2, None))))].into(),
+            ..Default::default()
         };
         let current = Current {
             switches: BTreeMap::new(),
             ports: [(port, held)].into(),
+            ..Default::default()
         };
         let plan = plan(&desired, &current);
         let update = ops_named(&plan, "update")[0];
@@ -540,5 +684,191 @@ mod tests {
             Some("10.0.0.5/24")
         );
         assert_eq!(ids.get(KEY_REVISION).map(String::as_str), Some("2"));
+    }
+
+    fn dhcp_row(subnet: SubnetId, dns: &str) -> DhcpRow {
+        let mut external_ids = own(1);
+        external_ids.insert(KEY_SUBNET_ID.into(), subnet.to_string());
+        DhcpRow {
+            cidr: "10.0.0.0/24".into(),
+            options: [("dns_server".to_string(), dns.to_string())].into(),
+            external_ids,
+        }
+    }
+
+    fn existing_dhcp(row: &DhcpRow, uuid: &str) -> Existing<DhcpRow> {
+        in_database(
+            row.to_nb(&BTreeMap::new()),
+            uuid,
+            DHCP_COLUMNS,
+            DhcpRow::from_nb,
+        )
+    }
+
+    fn fixed_ip(subnet: Option<SubnetId>, address: &str) -> FixedIp {
+        FixedIp {
+            subnet_id: subnet.map(|s| s.to_string()),
+            ip_address: address.into(),
+        }
+    }
+
+    #[test]
+    fn a_port_belongs_to_the_subnet_it_names_or_whose_range_holds_it() {
+        let (a, b) = (SubnetId::new(), SubnetId::new());
+        let served = [(a, "10.0.0.0/24"), (b, "10.1.0.0/24")];
+        assert_eq!(
+            subnet_of_port(&[fixed_ip(None, "10.1.0.9")], &served),
+            Some(b)
+        );
+        assert_eq!(
+            subnet_of_port(&[fixed_ip(Some(a), "10.1.0.9")], &served),
+            Some(a),
+            "the named subnet wins"
+        );
+        assert_eq!(
+            subnet_of_port(
+                &[fixed_ip(None, "fd00::5"), fixed_ip(None, "10.0.0.7")],
+                &served
+            ),
+            Some(a),
+            "IPv6 addresses are skipped"
+        );
+        assert_eq!(subnet_of_port(&[fixed_ip(None, "10.2.0.1")], &served), None);
+        assert_eq!(subnet_of_port(&[], &served), None);
+    }
+
+    #[test]
+    fn a_new_dhcp_row_and_a_new_port_refer_by_named_uuid_in_one_transaction() {
+        let (network, port, subnet) = (NetworkId::new(), PortId::new(), SubnetId::new());
+        let switch = SwitchRow {
+            name: super::super::rows::switch_name(network),
+            external_ids: own(1),
+        };
+        let desired = Desired {
+            switches: [(network, Some(switch.clone()))].into(),
+            ports: [(port, Some((network, port_row(port, 1, None))))].into(),
+            dhcp: [(subnet, dhcp_row(subnet, "{8.8.8.8}"))].into(),
+            port_subnets: [(port, subnet)].into(),
+        };
+        let current = Current {
+            switches: [(network, existing_switch(&switch, "s"))].into(),
+            ..Default::default()
+        };
+        let plan = plan(&desired, &current);
+        assert_eq!(
+            plan.changes,
+            vec![Change::CreateDhcp(subnet), Change::CreatePort(port)]
+        );
+        let inserts = ops_named(&plan, "insert");
+        assert_eq!(
+            inserts[0]["table"], DHCP_TABLE,
+            "inserted before it is named"
+        );
+        let name = inserts[0]["uuid-name"].as_str().expect("uuid-name");
+        assert_eq!(
+            inserts[1]["row"]["dhcpv4_options"],
+            datum::set_of([datum::named_uuid(name)])
+        );
+    }
+
+    #[test]
+    fn a_port_refers_to_the_existing_row_which_is_guarded() {
+        let (network, port, subnet) = (NetworkId::new(), PortId::new(), SubnetId::new());
+        let row = dhcp_row(subnet, "{8.8.8.8}");
+        let desired = Desired {
+            ports: [(port, Some((network, port_row(port, 1, None))))].into(),
+            dhcp: [(subnet, row.clone())].into(),
+            port_subnets: [(port, subnet)].into(),
+            ..Default::default()
+        };
+        let current = Current {
+            ports: [(port, existing_port(&port_row(port, 1, None), "p"))].into(),
+            dhcp: [(subnet, existing_dhcp(&row, "d"))].into(),
+            ..Default::default()
+        };
+        let plan = plan(&desired, &current);
+        assert_eq!(
+            plan.changes,
+            vec![Change::UpdatePort(port, vec!["dhcpv4_options"])]
+        );
+        let update = ops_named(&plan, "update")[0];
+        assert_eq!(
+            update["row"]["dhcpv4_options"],
+            datum::set_of([datum::uuid("d")])
+        );
+        assert!(ops_named(&plan, "wait")
+            .iter()
+            .any(|w| w["table"] == DHCP_TABLE && w["where"][0][2] == datum::uuid("d")));
+    }
+
+    #[test]
+    fn changed_options_update_the_row_and_a_gone_subnet_deletes_it() {
+        let (port, kept, gone) = (PortId::new(), SubnetId::new(), SubnetId::new());
+        let network = NetworkId::new();
+        let mut referring = port_row(port, 1, None);
+        referring.dhcpv4_options = Some(RowRef::Uuid("g".into()));
+        let mut foreign = dhcp_row(SubnetId::new(), "{1.1.1.1}");
+        foreign.external_ids.remove(KEY_REVISION);
+        let foreign_id = SubnetId::new();
+        let desired = Desired {
+            ports: [(port, Some((network, port_row(port, 1, None))))].into(),
+            dhcp: [(kept, dhcp_row(kept, "{9.9.9.9}"))].into(),
+            ..Default::default()
+        };
+        let current = Current {
+            ports: [(port, existing_port(&referring, "p"))].into(),
+            dhcp: [
+                (kept, existing_dhcp(&dhcp_row(kept, "{8.8.8.8}"), "k")),
+                (gone, existing_dhcp(&dhcp_row(gone, "{8.8.8.8}"), "g")),
+                (foreign_id, existing_dhcp(&foreign, "f")),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        let plan = plan(&desired, &current);
+        let mut changes = plan.changes.clone();
+        changes.sort_by_key(|c| c.to_string());
+        let mut expected = vec![
+            Change::UpdateDhcp(kept),
+            Change::DeleteDhcp(gone),
+            Change::UpdatePort(port, vec!["dhcpv4_options"]),
+        ];
+        expected.sort_by_key(|c| c.to_string());
+        assert_eq!(changes, expected, "a row trunkd did not write is kept");
+        let update = ops_named(&plan, "update")
+            .into_iter()
+            .find(|op| op["table"] == DHCP_TABLE)
+            .expect("DHCP update");
+        assert_eq!(
+            datum::string_map(update["row"].get("options")).get("dns_server"),
+            Some(&"{9.9.9.9}".to_string())
+        );
+        // The port's reference is cleared in the same transaction (the database would clear a
+        // weak reference anyway).
+        let port_update = ops_named(&plan, "update")
+            .into_iter()
+            .find(|op| op["table"] == PORT_TABLE)
+            .expect("port update");
+        assert_eq!(port_update["row"]["dhcpv4_options"], datum::set_of([]));
+    }
+
+    #[test]
+    fn an_agreeing_database_plans_nothing_with_dhcp() {
+        let (network, port, subnet) = (NetworkId::new(), PortId::new(), SubnetId::new());
+        let row = dhcp_row(subnet, "{8.8.8.8}");
+        let mut referring = port_row(port, 1, None);
+        referring.dhcpv4_options = Some(RowRef::Uuid("d".into()));
+        let desired = Desired {
+            ports: [(port, Some((network, port_row(port, 1, None))))].into(),
+            dhcp: [(subnet, row.clone())].into(),
+            port_subnets: [(port, subnet)].into(),
+            ..Default::default()
+        };
+        let current = Current {
+            ports: [(port, existing_port(&referring, "p"))].into(),
+            dhcp: [(subnet, existing_dhcp(&row, "d"))].into(),
+            ..Default::default()
+        };
+        assert!(plan(&desired, &current).is_empty());
     }
 }

@@ -8,16 +8,17 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::names::NameIndex;
+use super::plan::subnet_of_port;
 use super::plan::{plan, Change, Current, Desired, Plan};
 use super::rows::{
-    switch_name, Existing, PortRow, SubportPlace, SwitchRow, PORT_COLUMNS, PORT_TABLE,
-    SWITCH_COLUMNS, SWITCH_TABLE,
+    switch_name, DhcpRow, Existing, PortRow, SubportPlace, SwitchRow, DHCP_COLUMNS, DHCP_TABLE,
+    KEY_NETWORK_ID, KEY_SUBNET_ID, PORT_COLUMNS, PORT_TABLE, SWITCH_COLUMNS, SWITCH_TABLE,
 };
-use crate::ids::{NetworkId, PortId, TrunkId};
-use crate::model::{SegmentationType, Trunk};
+use crate::ids::{NetworkId, PortId, SubnetId, TrunkId};
+use crate::model::{Network, Port, SegmentationType, Subnet, Trunk};
 use crate::ovsdb::datum;
 use crate::ovsdb::{Client, OvsdbError};
-use crate::store::{DriverReads, ListQuery, StoreError};
+use crate::store::{DriverReads, Filter, ListQuery, StoreError, Value as QueryValue};
 
 /// The northbound database's name in OVSDB.
 pub const NB_DATABASE: &str = "OVN_Northbound";
@@ -41,6 +42,9 @@ pub struct Scope {
     pub ports: BTreeSet<PortId>,
     /// Trunks whose parent and subports are all in scope.
     pub trunks: BTreeSet<TrunkId>,
+    /// Networks whose subnets changed: all their ports are in scope too, since which
+    /// DHCP_Options row each refers to may have changed.
+    pub subnet_networks: BTreeSet<NetworkId>,
 }
 
 /// What a sync did.
@@ -101,6 +105,50 @@ fn read_switch(row: &Value) -> Option<(NetworkId, Existing<SwitchRow>)> {
 fn read_port(row: &Value) -> Option<(PortId, Existing<PortRow>)> {
     let id = row.get("name")?.as_str()?.parse().ok()?;
     Some((id, Existing::read(row, PORT_COLUMNS, PortRow::from_nb)?))
+}
+
+/// A DHCP_Options row trunkd wrote, by the subnet its `external_ids` name.
+fn read_dhcp(row: &Value) -> Option<(SubnetId, Existing<DhcpRow>)> {
+    let existing = Existing::read(row, DHCP_COLUMNS, DhcpRow::from_nb)?;
+    let id = existing.row.external_ids.get(KEY_SUBNET_ID)?.parse().ok()?;
+    Some((id, existing))
+}
+
+fn select_dhcp(conditions: Value) -> Value {
+    let mut all = vec!["_uuid"];
+    all.extend_from_slice(DHCP_COLUMNS);
+    json!({ "op": "select", "table": DHCP_TABLE, "where": conditions, "columns": all })
+}
+
+/// The DHCP rows of `subnets` and which of them each of `ports` refers to.
+fn dhcp_rows(
+    subnets: &[Subnet],
+    networks: &[Network],
+    ports: &[Port],
+) -> (BTreeMap<SubnetId, DhcpRow>, BTreeMap<PortId, SubnetId>) {
+    let networks: BTreeMap<NetworkId, &Network> = networks.iter().map(|n| (n.id, n)).collect();
+    let mut rows = BTreeMap::new();
+    let mut served: BTreeMap<NetworkId, Vec<(SubnetId, &str)>> = BTreeMap::new();
+    for subnet in subnets {
+        let Some(network) = networks.get(&subnet.network_id) else {
+            continue;
+        };
+        if let Some(row) = DhcpRow::desired(subnet, network) {
+            rows.insert(subnet.id, row);
+            served
+                .entry(subnet.network_id)
+                .or_default()
+                .push((subnet.id, subnet.cidr.as_str()));
+        }
+    }
+    let port_subnets = ports
+        .iter()
+        .filter_map(|port| {
+            let subnets = served.get(&port.network_id)?;
+            Some((port.id, subnet_of_port(&port.fixed_ips, subnets)?))
+        })
+        .collect();
+    (rows, port_subnets)
 }
 
 impl Engine {
@@ -193,6 +241,16 @@ impl Engine {
                 trunks.push(trunk);
             }
         }
+        for network in &scope.subnet_networks {
+            let query = ListQuery {
+                filters: vec![Filter {
+                    attr: "network_id",
+                    values: vec![QueryValue::Text(network.to_string())],
+                }],
+                ..ListQuery::everything()
+            };
+            port_ids.extend(tx.list_ports(&query).await?.iter().map(|p| p.id));
+        }
         let wanted: Vec<PortId> = port_ids.iter().copied().collect();
         let ports = tx.get_ports(&wanted).await?;
         // Subports of trunks not yet read (a port event about a subport).
@@ -214,6 +272,10 @@ impl Engine {
         let networks = tx
             .get_networks(&network_ids.iter().copied().collect::<Vec<_>>())
             .await?;
+        let mut subnets = Vec::new();
+        for network in &networks {
+            subnets.extend(tx.subnets_of_network(network.id).await?);
+        }
         drop(tx);
 
         let places = places(&trunks);
@@ -233,6 +295,7 @@ impl Engine {
             let row = PortRow::desired(port, places.get(&port.id).copied());
             desired.ports.insert(port.id, Some((port.network_id, row)));
         }
+        (desired.dhcp, desired.port_subnets) = dhcp_rows(&subnets, &networks, &ports);
         let revisions = trunks
             .iter()
             .filter(|t| scope.trunks.contains(&t.id))
@@ -248,9 +311,13 @@ impl Engine {
         let networks = tx.list_networks(&everything).await?;
         let ports = tx.list_ports(&everything).await?;
         let trunks = tx.list_trunks(&everything).await?;
+        let subnets = tx.list_subnets(&everything).await?;
         drop(tx);
         let places = places(&trunks);
+        let (dhcp, port_subnets) = dhcp_rows(&subnets, &networks, &ports);
         Ok(Desired {
+            dhcp,
+            port_subnets,
             switches: networks
                 .iter()
                 .map(|n| (n.id, Some(SwitchRow::desired(n))))
@@ -275,6 +342,15 @@ impl Engine {
                 json!([["name", "==", switch_name(*id)]]),
             ));
         }
+        // A network's DHCP rows, found by the network their external_ids name: this also finds
+        // the rows of subnets gone from the store, and of a deleted network.
+        for id in desired.switches.keys() {
+            operations.push(select_dhcp(json!([[
+                "external_ids",
+                "includes",
+                datum::map_of(&[(KEY_NETWORK_ID.to_string(), id.to_string())].into()),
+            ]])));
+        }
         for id in desired.ports.keys() {
             let name = id.to_string();
             let condition = match self.names.lookup(&name) {
@@ -296,6 +372,10 @@ impl Engine {
                     if let Some((id, existing)) = read_switch(&row) {
                         current.add_switch(id, existing);
                     }
+                } else if index < 2 * switch_count {
+                    if let Some((id, existing)) = read_dhcp(&row) {
+                        current.dhcp.insert(id, existing);
+                    }
                 } else if let Some((id, existing)) = read_port(&row) {
                     current.ports.insert(id, existing);
                 }
@@ -304,15 +384,22 @@ impl Engine {
         Ok(current)
     }
 
-    /// Every switch and port row whose name trunkd would use.
+    /// Every switch and port row whose name trunkd would use, and every DHCP_Options row
+    /// trunkd wrote.
     async fn current_all(&self) -> Result<Current, SyncError> {
         let operations = vec![
             select(SWITCH_TABLE, SWITCH_COLUMNS, json!([])),
             select(PORT_TABLE, PORT_COLUMNS, json!([])),
+            select_dhcp(json!([])),
         ];
         let results = self.client.transact(NB_DATABASE, operations).await?;
         let mut current = Current::default();
-        if let [switches, ports] = results.as_slice() {
+        if let [switches, ports, dhcp] = results.as_slice() {
+            for row in rows_of(dhcp) {
+                if let Some((id, existing)) = read_dhcp(&row) {
+                    current.dhcp.insert(id, existing);
+                }
+            }
             for row in rows_of(switches) {
                 if let Some((id, existing)) = read_switch(&row) {
                     current.add_switch(id, existing);
