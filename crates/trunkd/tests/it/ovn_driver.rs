@@ -1,8 +1,8 @@
 //! The `ovn` driver against a real OVN northbound database (ovsdb-server started by the
 //! harness): what networks, ports and trunks become in the database, one NB transaction per
 //! API operation even for 4,094 subports, catching up after the database was down, harmless
-//! re-delivery of old events, the reconciler repairing hand-made drift, and `/readyz` naming
-//! the northbound database while it is down.
+//! re-delivery of old events, the reconciler repairing hand-made drift, `/readyz` naming
+//! the northbound database while it is down, and a DHCP subnet's DHCP_Options row.
 
 use crate::common;
 use crate::nbdb;
@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use sqlx::Connection;
 
 const PORT: &str = "Logical_Switch_Port";
+const DHCP: &str = "DHCP_Options";
 
 fn start(nb: &NbDatabase, extra: &[&str]) -> Server {
     let connection = nb.connection();
@@ -546,4 +547,145 @@ async fn the_reconciler_repairs_hand_made_drift_and_logs_it() {
     ] {
         assert!(text.contains(&expected), "log lacks {expected:?}:\n{text}");
     }
+}
+
+/// The uuid of the DHCP_Options row trunkd wrote for `subnet`, if there is one.
+fn dhcp_row(nb: &NbDatabase, subnet: &str) -> Option<String> {
+    let found = nb.nbctl(&[
+        "--bare",
+        "--columns=_uuid",
+        "find",
+        DHCP,
+        &format!("external_ids:\"trunkd:subnet_id\"={subnet}"),
+    ]);
+    let uuid = found.trim();
+    (!uuid.is_empty()).then(|| uuid.to_string())
+}
+
+/// One of a DHCP_Options row's options (`ovn-nbctl get` fails on a missing key).
+fn dhcp_option(nb: &NbDatabase, row: &str, option: &str) -> Option<String> {
+    let options = nb.nbctl(&["--bare", "--columns=options", "list", DHCP, row]);
+    options.contains(&format!("{option}=")).then(|| {
+        nb.get(DHCP, row, &format!("options:{option}"))
+            .trim_matches('"')
+            .to_string()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dhcp_subnet_becomes_a_dhcp_options_row_its_ports_refer_to() {
+    let Some(nb) = NbDatabase::start("a_dhcp_subnet_becomes_a_dhcp_options_row") else {
+        return;
+    };
+    let server = start(&nb, &["--ovn-reconcile-interval", "1"]);
+    let admin = server.admin();
+    let network = admin.network(json!({})).await;
+    let mtu = admin
+        .get(&format!("/v2.0/networks/{network}"))
+        .await
+        .expect(200)["network"]["mtu"]
+        .to_string();
+    let subnet = admin
+        .post(
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": network, "ip_version": 4, "cidr": "10.9.0.0/24",
+                "gateway_ip": "10.9.0.1", "dns_nameservers": ["8.8.8.8", "1.1.1.1"]}}),
+        )
+        .await
+        .expect(201)["subnet"]["id"]
+        .as_str()
+        .expect("subnet id")
+        .to_string();
+    let port = admin
+        .port(&network, json!({"fixed_ips": [{"ip_address": "10.9.0.5"}]}))
+        .await;
+    let other = admin
+        .port(
+            &network,
+            json!({"fixed_ips": [{"ip_address": "192.168.7.5"}]}),
+        )
+        .await;
+    admin.wait_for_outbox_drained().await;
+
+    let row = dhcp_row(&nb, &subnet).expect("a DHCP_Options row for the subnet");
+    assert_eq!(nb.get(DHCP, &row, "cidr").trim_matches('"'), "10.9.0.0/24");
+    for (option, expected) in [
+        ("server_id", "10.9.0.1"),
+        ("router", "10.9.0.1"),
+        ("lease_time", "43200"),
+        ("dns_server", "{8.8.8.8, 1.1.1.1}"),
+        ("mtu", mtu.as_str()),
+    ] {
+        assert_eq!(dhcp_option(&nb, &row, option).as_deref(), Some(expected));
+    }
+    let server_mac = dhcp_option(&nb, &row, "server_mac").unwrap_or_default();
+    assert!(server_mac.starts_with("fa:16:3e:"), "{server_mac}");
+    assert_eq!(
+        nb.get(DHCP, &row, "external_ids:\"trunkd:network_id\"")
+            .trim_matches('"'),
+        network
+    );
+    assert_eq!(optional(&nb, &port, "dhcpv4_options"), Some(row.clone()));
+    assert_eq!(
+        optional(&nb, &other, "dhcpv4_options"),
+        None,
+        "outside the cidr"
+    );
+
+    // New DNS servers change the options in place.
+    admin
+        .put(
+            &format!("/v2.0/subnets/{subnet}"),
+            json!({"subnet": {"dns_nameservers": ["9.9.9.9"]}}),
+        )
+        .await
+        .expect(200);
+    admin.wait_for_outbox_drained().await;
+    assert_eq!(dhcp_row(&nb, &subnet).as_deref(), Some(row.as_str()));
+    assert_eq!(
+        dhcp_option(&nb, &row, "dns_server").as_deref(),
+        Some("{9.9.9.9}")
+    );
+
+    // A row deleted by hand comes back, and the port refers to the new one.
+    nb.nbctl(&["destroy", DHCP, &row]);
+    let repaired = wait_for(Duration::from_secs(20), "the reconciler's repair", || {
+        let new = dhcp_row(&nb, &subnet)?;
+        (optional(&nb, &port, "dhcpv4_options").as_deref() == Some(new.as_str())).then_some(new)
+    });
+    assert_ne!(repaired, row);
+
+    // DHCP off: the row goes and the port refers to nothing.
+    admin
+        .put(
+            &format!("/v2.0/subnets/{subnet}"),
+            json!({"subnet": {"enable_dhcp": false}}),
+        )
+        .await
+        .expect(200);
+    admin.wait_for_outbox_drained().await;
+    assert_eq!(dhcp_row(&nb, &subnet), None);
+    assert_eq!(optional(&nb, &port, "dhcpv4_options"), None);
+
+    // On again, then the subnet deleted: gone again.
+    admin
+        .put(
+            &format!("/v2.0/subnets/{subnet}"),
+            json!({"subnet": {"enable_dhcp": true}}),
+        )
+        .await
+        .expect(200);
+    admin.wait_for_outbox_drained().await;
+    let row = dhcp_row(&nb, &subnet).expect("the row again");
+    assert_eq!(optional(&nb, &port, "dhcpv4_options"), Some(row));
+    admin
+        .delete(&format!("/v2.0/subnets/{subnet}"))
+        .await
+        .expect(204);
+    admin.wait_for_outbox_drained().await;
+    assert_eq!(dhcp_row(&nb, &subnet), None);
+    assert_eq!(optional(&nb, &port, "dhcpv4_options"), None);
+    assert!(nb
+        .nbctl(&["--bare", "--columns=_uuid", "list", DHCP])
+        .is_empty());
 }
