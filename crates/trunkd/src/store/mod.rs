@@ -16,6 +16,7 @@
 //! `store/postgres`). Drivers read through [`DriverReads`], which cannot write.
 
 pub mod event;
+pub mod ipam;
 pub mod postgres;
 pub mod query;
 pub mod sql;
@@ -40,6 +41,8 @@ pub enum Constraint {
     NetworkSegment,
     /// A MAC address is taken on the network.
     PortMac,
+    /// An address of a subnet is held by a port.
+    IpAllocation,
     /// A primary key or another unique rule.
     Other(String),
 }
@@ -342,6 +345,9 @@ pub trait Snapshot: Send {
 #[async_trait]
 pub trait StoreTx: Send {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+
+    /// The same transaction's IP address management.
+    fn ipam(&mut self) -> &mut dyn ipam::IpamTx;
 
     // networks
     async fn get_network(&mut self, id: NetworkId) -> Result<Option<Network>, StoreError>;

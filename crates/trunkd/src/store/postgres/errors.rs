@@ -33,6 +33,7 @@ fn constraint_of(name: &str) -> Constraint {
         "trunk_members_segmentation" => Constraint::TrunkSegmentation,
         "networks_segment" => Constraint::NetworkSegment,
         "ports_network_mac" => Constraint::PortMac,
+        "ip_allocations_pkey" => Constraint::IpAllocation,
         other => Constraint::Other(other.to_string()),
     }
 }
@@ -56,6 +57,10 @@ mod tests {
             Constraint::TrunkSegmentation
         );
         assert_eq!(constraint_of("ports_network_mac"), Constraint::PortMac);
+        assert_eq!(
+            constraint_of("ip_allocations_pkey"),
+            Constraint::IpAllocation
+        );
         assert!(matches!(constraint_of("tags_pkey"), Constraint::Other(_)));
     }
 }

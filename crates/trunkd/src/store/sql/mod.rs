@@ -19,6 +19,7 @@
 //! a trait carry such bounds for its users, so each generic item states those it uses.
 
 mod builder;
+mod ipam;
 pub(super) mod list;
 pub(super) mod outbox;
 pub(super) mod rows;
@@ -134,6 +135,7 @@ where
     for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
     for<'a> &'a str: ColumnIndex<DbRow<D>>,
     usize: ColumnIndex<DbRow<D>>,
+    String: SqlValue<D::Db>,
     i64: SqlValue<D::Db>,
     bool: SqlValue<D::Db>,
 {
@@ -167,7 +169,20 @@ where
         D::migrator()
             .run(&self.writes)
             .await
-            .map_err(|e| StoreError::Schema(e.to_string()))
+            .map_err(|e| StoreError::Schema(e.to_string()))?;
+        let unseeded = ipam::unseeded_subnets::<D>(&self.writes).await?;
+        if !unseeded.is_empty() {
+            let mut tx = self.begin_write().await?;
+            for (subnet, ranges) in &unseeded {
+                tx.ipam().seed_free_ranges(*subnet, ranges).await?;
+            }
+            tx.commit().await?;
+            tracing::info!(
+                subnets = unseeded.len(),
+                "wrote the free address ranges of subnets created before IPAM"
+            );
+        }
+        Ok(())
     }
 
     async fn close(&self) {

@@ -82,7 +82,7 @@ impl<D: Dialect> SqlTx<D> {
         Self { held, columns }
     }
 
-    fn conn(&mut self) -> &mut Conn<D> {
+    pub(super) fn conn(&mut self) -> &mut Conn<D> {
         self.held.conn()
     }
 
@@ -199,6 +199,10 @@ where
         self.held.finish().await
     }
 
+    fn ipam(&mut self) -> &mut dyn crate::store::ipam::IpamTx {
+        self
+    }
+
     async fn get_network(&mut self, id: NetworkId) -> Result<Option<Network>, StoreError> {
         Ok(self.get_networks(&[id]).await?.into_iter().next())
     }
@@ -292,6 +296,15 @@ where
         .execute(self.conn())
         .await
         .map_err(D::map_err)?;
+        // Their free ranges too (no port holds an address: the network has no port).
+        sqlx::query(
+            "DELETE FROM ip_free_ranges \
+             WHERE subnet_id IN (SELECT id FROM subnets WHERE network_id = $1)",
+        )
+        .bind(id.clone())
+        .execute(self.conn())
+        .await
+        .map_err(D::map_err)?;
         sqlx::query("DELETE FROM subnets WHERE network_id = $1")
             .bind(id.clone())
             .execute(self.conn())
@@ -376,7 +389,8 @@ where
     async fn subnets_of_network(&mut self, network: NetworkId) -> Result<Vec<Subnet>, StoreError> {
         let (conn, columns) = self.conn_and_columns(&list::SUBNETS);
         let found = sqlx::query(&format!(
-            "SELECT {columns} FROM subnets t WHERE t.network_id = $1 ORDER BY t.id"
+            "SELECT {columns} FROM subnets t WHERE t.network_id = $1 \
+             ORDER BY t.created_at, t.id"
         ))
         .bind(network.to_string())
         .fetch_all(&mut *conn)
@@ -446,6 +460,11 @@ where
     async fn delete_subnet(&mut self, id: SubnetId) -> Result<(), StoreError> {
         let id = id.to_string();
         self.replace_tags(ResourceKind::Subnet, &id, &[]).await?;
+        sqlx::query("DELETE FROM ip_free_ranges WHERE subnet_id = $1")
+            .bind(id.clone())
+            .execute(self.conn())
+            .await
+            .map_err(D::map_err)?;
         sqlx::query("DELETE FROM subnets WHERE id = $1")
             .bind(id)
             .execute(self.conn())
@@ -545,6 +564,13 @@ where
     async fn delete_port(&mut self, id: PortId) -> Result<(), StoreError> {
         let id = id.to_string();
         self.replace_tags(ResourceKind::Port, &id, &[]).await?;
+        // The service gave the port's addresses back to their free ranges first; what it held
+        // goes with it in any case, or the rows would keep the port (and its addresses) alive.
+        sqlx::query("DELETE FROM ip_allocations WHERE port_id = $1")
+            .bind(id.clone())
+            .execute(self.conn())
+            .await
+            .map_err(D::map_err)?;
         sqlx::query("DELETE FROM ports WHERE id = $1")
             .bind(id)
             .execute(self.conn())

@@ -41,6 +41,8 @@ fn constraint_of(message: &str) -> Constraint {
         Constraint::TrunkMemberPort
     } else if message.contains("networks_segment") || message.contains("networks.network_type") {
         Constraint::NetworkSegment
+    } else if message.contains("ip_allocations.address_key") {
+        Constraint::IpAllocation
     } else if message.contains("mac_address") {
         Constraint::PortMac
     } else {
@@ -68,6 +70,12 @@ mod tests {
         assert_eq!(
             constraint_of("UNIQUE constraint failed: index 'networks_segment'"),
             Constraint::NetworkSegment
+        );
+        assert_eq!(
+            constraint_of(
+                "UNIQUE constraint failed: ip_allocations.subnet_id, ip_allocations.address_key"
+            ),
+            Constraint::IpAllocation
         );
         assert!(matches!(
             constraint_of("UNIQUE constraint failed: tags.tag"),
