@@ -5,6 +5,7 @@
 mod agents;
 mod context;
 mod error;
+pub mod ipam;
 pub mod limits;
 mod networks;
 pub(crate) mod outbox;

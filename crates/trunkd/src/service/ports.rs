@@ -2,13 +2,14 @@
 //! side effects of binding changes (spec 3.1 rule 12, and spec 3.2: unbinding a parent takes
 //! its trunk DOWN in the same transaction).
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use rand::Rng;
 
-use crate::ids::{NetworkId, PortId, ProjectId, TrunkId};
+use crate::ids::{NetworkId, PortId, ProjectId, SubnetId, TrunkId};
 use crate::model::port::{SUBPORT_DEVICE_OWNER, VIF_UNBOUND};
-use crate::model::{FixedIp, Port, PortStatus, StandardAttrs, Subport, TrunkStatus};
+use crate::model::{Port, PortStatus, StandardAttrs, Subport, TrunkStatus};
 use crate::policy::{Action, PortBindingAttr, PortWriteAttr, Target};
 use crate::store::event::{self, ParentBinding, PortEvent, PortRef, PortUpdated, TrunkChange};
 use crate::store::NewEvent;
@@ -17,8 +18,10 @@ use crate::store::{
     Value,
 };
 
+use super::ipam::{self, Allocator, FixedIpRequest, PlanError, SubnetRange};
 use super::limits::{invisible_marker, marker_not_found};
 use super::networks::visible_network;
+use super::subnets::visible_subnet;
 use super::{
     check_length, check_revision, hidden_fields, list_scope, owned_target, quota, Context,
     ErrorKind, Guard, Service, ServiceError, NAME_MAX,
@@ -50,7 +53,8 @@ pub struct PortCreate {
     pub mac_address: Option<String>,
     pub device_id: Option<String>,
     pub device_owner: Option<String>,
-    pub fixed_ips: Option<Vec<FixedIp>>,
+    /// `None`: Neutron's default addresses (see `service::ipam`).
+    pub fixed_ips: Option<Vec<FixedIpRequest>>,
     pub host_id: Option<String>,
     pub vnic_type: Option<String>,
     pub profile: Option<serde_json::Map<String, serde_json::Value>>,
@@ -67,7 +71,7 @@ pub struct PortUpdate {
     pub mac_address: Option<String>,
     pub device_id: Option<String>,
     pub device_owner: Option<String>,
-    pub fixed_ips: Option<Vec<FixedIp>>,
+    pub fixed_ips: Option<Vec<FixedIpRequest>>,
     pub host_id: Option<String>,
     pub vnic_type: Option<String>,
     pub profile: Option<serde_json::Map<String, serde_json::Value>>,
@@ -180,16 +184,94 @@ async fn mac_taken(
     Ok(!tx.list_ports(&query).await?.is_empty())
 }
 
-fn check_fixed_ips(fixed_ips: &[FixedIp]) -> Result<(), ServiceError> {
-    for fixed_ip in fixed_ips {
-        if fixed_ip.ip_address.parse::<std::net::IpAddr>().is_err() {
-            return Err(ServiceError::invalid_input(
-                "fixed_ips",
-                format!("'{}' is not a valid IP address", fixed_ip.ip_address),
+/// The MAC of a new port: the requested one if no port of the network has it (else 409), or
+/// a generated one, drawn again while it collides.
+async fn choose_mac(
+    tx: &mut dyn StoreTx,
+    network: NetworkId,
+    requested: Option<String>,
+) -> Result<String, ServiceError> {
+    if let Some(mac) = requested {
+        if mac_taken(tx, network, &mac).await? {
+            return Err(ServiceError::conflict(
+                ErrorKind::MacAddressInUse,
+                format!(
+                    "Unable to complete operation for network {network}. The mac address {mac} \
+                     is in use."
+                ),
             ));
         }
+        return Ok(mac);
     }
-    Ok(())
+    for _ in 0..MAC_ATTEMPTS {
+        let mac = random_mac();
+        if !mac_taken(tx, network, &mac).await? {
+            return Ok(mac);
+        }
+    }
+    Err(ServiceError::conflict(
+        ErrorKind::MacAddressGenerationFailure,
+        format!("Unable to generate unique mac on network {network}."),
+    ))
+}
+
+/// The subnets of the networks a request's ports are on, each read once per transaction (a
+/// bulk create of ports on one network reads them once).
+#[derive(Default)]
+pub(crate) struct NetworkSubnets {
+    read: HashMap<NetworkId, Vec<SubnetRange>>,
+}
+
+impl NetworkSubnets {
+    pub(crate) async fn of(
+        &mut self,
+        tx: &mut dyn StoreTx,
+        network: NetworkId,
+    ) -> Result<&[SubnetRange], ServiceError> {
+        if let Entry::Vacant(slot) = self.read.entry(network) {
+            let ranges = tx
+                .subnets_of_network(network)
+                .await?
+                .iter()
+                .map(SubnetRange::of)
+                .collect::<Result<Vec<_>, _>>()?;
+            slot.insert(ranges);
+        }
+        Ok(self
+            .read
+            .get(&network)
+            .map(Vec::as_slice)
+            .unwrap_or_default())
+    }
+}
+
+/// The answer to a `fixed_ips` plan that failed: its own refusal, or for a subnet of another
+/// network Neutron's 400, and for one the caller cannot see (or that does not exist) a 404.
+async fn plan_refusal(
+    tx: &mut dyn StoreTx,
+    guard: &Guard<'_>,
+    network: NetworkId,
+    error: PlanError,
+) -> ServiceError {
+    match error {
+        PlanError::Refused(error) => error,
+        PlanError::Foreign(ipam::ForeignSubnet(subnet)) => {
+            match visible_subnet(tx, guard, subnet).await {
+                Ok(_) => foreign_subnet(network, subnet),
+                Err(error) => error,
+            }
+        }
+    }
+}
+
+fn foreign_subnet(network: NetworkId, subnet: SubnetId) -> ServiceError {
+    ServiceError::invalid_input(
+        "fixed_ips",
+        format!(
+            "Failed to create port on network {network}, because fixed_ips included invalid \
+             subnet {subnet}"
+        ),
+    )
 }
 
 fn check_vnic_type(vnic_type: &str) -> Result<(), ServiceError> {
@@ -210,11 +292,10 @@ struct PortAttributes<'a> {
     device_id: Option<&'a String>,
     device_owner: Option<&'a String>,
     vnic_type: Option<&'a String>,
-    fixed_ips: Option<&'a [FixedIp]>,
     mac_address: Option<&'a str>,
 }
 
-/// Checks lengths, VNIC type, addresses and MAC; returns the MAC normalised, if one was given.
+/// Checks lengths, VNIC type and MAC; returns the MAC normalised, if one was given.
 fn check_attributes(given: &PortAttributes<'_>) -> Result<Option<String>, ServiceError> {
     for (field, value, max) in [
         ("name", given.name, NAME_MAX),
@@ -229,7 +310,6 @@ fn check_attributes(given: &PortAttributes<'_>) -> Result<Option<String>, Servic
     if let Some(vnic_type) = given.vnic_type {
         check_vnic_type(vnic_type)?;
     }
-    check_fixed_ips(given.fixed_ips.unwrap_or_default())?;
     given.mac_address.map(normalise_mac).transpose()
 }
 
@@ -328,7 +408,6 @@ impl Service {
                 device_id: request.device_id.as_ref(),
                 device_owner: request.device_owner.as_ref(),
                 vnic_type: request.vnic_type.as_ref(),
-                fixed_ips: request.fixed_ips.as_deref(),
                 mac_address: request.mac_address.as_deref(),
             })?;
             prepared.push((network_id, project, mac));
@@ -345,25 +424,44 @@ impl Service {
                     )
                     .await?;
                     let mut created = Vec::with_capacity(requests.len());
+                    let mut subnets = NetworkSubnets::default();
                     for (request, (network_id, project, mac)) in requests.iter().zip(&prepared) {
                         // Read in this transaction, so the value inherited is the network's as of
                         // the port's creation, whatever a concurrent network update does.
                         let network = visible_network(tx.as_mut(), &guard, *network_id).await?;
+                        let mac = choose_mac(tx.as_mut(), *network_id, mac.clone()).await?;
+                        let ranges = subnets.of(tx.as_mut(), *network_id).await?;
+                        let wants = ipam::plan_create(ranges, request.fixed_ips.as_deref(), &mac);
+                        let wants = match wants {
+                            Ok(wants) => wants,
+                            Err(error) => {
+                                return Err(
+                                    plan_refusal(tx.as_mut(), &guard, *network_id, error).await
+                                )
+                            }
+                        };
+                        let port_id = PortId::new();
+                        let fixed_ips = Allocator {
+                            subnets: ranges,
+                            network: *network_id,
+                        }
+                        .take(tx.as_mut(), port_id, &wants)
+                        .await?;
                         let host_id = request.host_id.clone().unwrap_or_default();
                         let mut std = StandardAttrs::fresh();
                         std.tags = request.tags.clone();
-                        let mut port = Port {
-                            id: PortId::new(),
+                        let port = Port {
+                            id: port_id,
                             project_id: project.clone(),
                             network_id: *network_id,
                             name: request.name.clone().unwrap_or_default(),
                             description: request.description.clone().unwrap_or_default(),
-                            mac_address: mac.clone().unwrap_or_else(random_mac),
+                            mac_address: mac,
                             admin_state_up: request.admin_state_up.unwrap_or(true),
                             status: PortStatus::Down,
                             device_id: request.device_id.clone().unwrap_or_default(),
                             device_owner: request.device_owner.clone().unwrap_or_default(),
-                            fixed_ips: request.fixed_ips.clone().unwrap_or_default(),
+                            fixed_ips,
                             vif_type: self.vif_type_for(&host_id),
                             host_id,
                             vnic_type: request.vnic_type.clone().unwrap_or_else(|| "normal".into()),
@@ -373,8 +471,10 @@ impl Service {
                                 .unwrap_or(network.port_security_enabled),
                             std,
                         };
-                        self.insert_port_with_mac(tx.as_mut(), &mut port, mac.is_some())
-                            .await?;
+                        tx.insert_port(&port).await.map_err(|e| match e {
+                            StoreError::Unique(Constraint::PortMac) => mac_in_use(&port),
+                            other => other.into(),
+                        })?;
                         super::outbox::record(
                             tx.as_mut(),
                             NewEvent::new(0, PortEvent::Created(PortRef::new(port.id))),
@@ -390,36 +490,6 @@ impl Service {
             .into_iter()
             .map(|port| self.view_port(&guard, port, None))
             .collect())
-    }
-
-    /// Inserts a port; a generated MAC that collides is drawn again, a requested one is a 409.
-    async fn insert_port_with_mac(
-        &self,
-        tx: &mut dyn StoreTx,
-        port: &mut Port,
-        mac_requested: bool,
-    ) -> Result<(), ServiceError> {
-        let attempts = if mac_requested { 1 } else { MAC_ATTEMPTS };
-        for _ in 0..attempts {
-            if !mac_taken(tx, port.network_id, &port.mac_address).await? {
-                tx.insert_port(port).await?;
-                return Ok(());
-            }
-            if !mac_requested {
-                port.mac_address = random_mac();
-            }
-        }
-        Err(if mac_requested {
-            mac_in_use(port)
-        } else {
-            ServiceError::conflict(
-                ErrorKind::MacAddressGenerationFailure,
-                format!(
-                    "Unable to generate unique mac on network {}.",
-                    port.network_id
-                ),
-            )
-        })
     }
 
     fn view_port(
@@ -515,7 +585,6 @@ impl Service {
             device_id: update.device_id.as_ref(),
             device_owner: update.device_owner.as_ref(),
             vnic_type: update.vnic_type.as_ref(),
-            fixed_ips: update.fixed_ips.as_deref(),
             mac_address: update.mac_address.as_deref(),
         })?;
         let (port, trunk_details) = self
@@ -545,6 +614,7 @@ impl Service {
                     check_revision(if_match, port.std.revision_number)?;
                     check_member_device(tx.as_mut(), &port, &update).await?;
                     let old_host = port.host_id.clone();
+                    let old_mac = port.mac_address.clone();
                     if let Some(mac) = &mac {
                         if *mac != port.mac_address {
                             if port.is_bound() {
@@ -571,8 +641,9 @@ impl Service {
                     if let Some(device_owner) = &update.device_owner {
                         port.device_owner = device_owner.clone();
                     }
-                    if let Some(fixed_ips) = &update.fixed_ips {
-                        port.fixed_ips = fixed_ips.clone();
+                    if update.fixed_ips.is_some() || mac.as_ref().is_some_and(|m| *m != old_mac) {
+                        self.readdress(tx.as_mut(), &guard, &mut port, update.fixed_ips.as_deref())
+                            .await?;
                     }
                     if let Some(host_id) = &update.host_id {
                         port.host_id = host_id.clone();
@@ -614,6 +685,33 @@ impl Service {
             })
             .await?;
         Ok(self.view_port(&guard, port, trunk_details))
+    }
+
+    /// Applies a `fixed_ips` update (or a MAC change, which moves automatic addresses) to
+    /// `port`: gives back what the new list drops, then takes what it adds, in the update's
+    /// transaction.
+    async fn readdress(
+        &self,
+        tx: &mut dyn StoreTx,
+        guard: &Guard<'_>,
+        port: &mut Port,
+        requested: Option<&[FixedIpRequest]>,
+    ) -> Result<(), ServiceError> {
+        let mut subnets = NetworkSubnets::default();
+        let ranges = subnets.of(tx, port.network_id).await?;
+        let plan = match ipam::plan_update(ranges, &port.fixed_ips, requested, &port.mac_address) {
+            Ok(plan) => plan,
+            Err(error) => return Err(plan_refusal(tx, guard, port.network_id, error).await),
+        };
+        let allocator = Allocator {
+            subnets: ranges,
+            network: port.network_id,
+        };
+        allocator.release(tx, &plan.release).await?;
+        let taken = allocator.take(tx, port.id, &plan.take).await?;
+        port.fixed_ips = plan.keep;
+        port.fixed_ips.extend(taken);
+        Ok(())
     }
 
     /// When a trunk parent's host changes, its subports' bindings follow (spec 3.1 rule 12);
@@ -694,6 +792,14 @@ impl Service {
                 if let Some(membership) = tx.memberships(&[id]).await?.into_iter().next() {
                     return Err(member_in_use(&membership));
                 }
+                let mut subnets = NetworkSubnets::default();
+                let ranges = subnets.of(tx.as_mut(), port.network_id).await?;
+                Allocator {
+                    subnets: ranges,
+                    network: port.network_id,
+                }
+                .release(tx.as_mut(), &port.fixed_ips)
+                .await?;
                 tx.delete_port(id).await?;
                 super::outbox::record(
                     tx.as_mut(),

@@ -5,8 +5,14 @@
 //!
 //! Creating, updating and deleting a subnet records a [`SubnetEvent`] in the change's own
 //! transaction, as networks do, for the data planes that serve subnets (OVN's DHCP options,
-//! issue 18, item 3); a tag change records none. Deleting a subnet never meets `SubnetInUse` yet, because
-//! ports hold no addresses from subnets until IPAM (item 2) lands.
+//! issue 18, item 3); a tag change records none.
+//!
+//! A subnet's free addresses (`service::ipam`) follow it in the same transactions: its pools
+//! are written as free ranges when it is created, recomputed (less the addresses held) when
+//! they change, and forgotten when it goes. A subnet whose addresses are automatic (EUI-64)
+//! gives every port of its network its address when it is created, and takes them back when
+//! it is deleted, as Neutron does; any other subnet with an address held cannot be deleted
+//! (`SubnetInUse`).
 
 use std::net::IpAddr;
 
@@ -15,8 +21,11 @@ use ipnet::IpNet;
 use crate::ids::{NetworkId, ProjectId, SubnetId};
 use crate::model::{AllocationPool, HostRoute, Ipv6Mode, Network, StandardAttrs, Subnet};
 use crate::policy::{Action, Target};
-use crate::store::event::{SubnetEvent, SubnetRef};
-use crate::store::{ListQuery, NewEvent, ResourceKind, StoreTx};
+use crate::store::event::{self, PortEvent, PortUpdated, SubnetEvent, SubnetRef};
+use crate::store::ipam::{ranges_less, Address};
+use crate::store::{Filter, ListQuery, NewEvent, ResourceKind, StoreTx, Value};
+
+use super::ipam::{self, Allocator, SubnetRange};
 
 use super::limits::{invisible_marker, marker_not_found};
 use super::networks::visible_network;
@@ -399,6 +408,19 @@ fn prepare(ctx: &Context, request: &SubnetCreate) -> Result<Prepared, ServiceErr
             ));
         }
     }
+    let eui64_mode = [address_mode, ra_mode]
+        .into_iter()
+        .flatten()
+        .any(|mode| matches!(mode, Ipv6Mode::Slaac | Ipv6Mode::Dhcpv6Stateless));
+    if eui64_mode && net.prefix_len() != 64 {
+        return Err(ServiceError::invalid_input(
+            "cidr",
+            format!(
+                "Invalid CIDR {net} for IPv6 address mode. OpenStack uses the EUI-64 address \
+                 format, which requires the prefix to be /64"
+            ),
+        ));
+    }
     let gateway = match &request.gateway_ip {
         GatewayRequest::Absent => {
             usable_range(&net).map(|(low, _)| from_u128(low, net.addr().is_ipv6()))
@@ -478,6 +500,110 @@ async fn check_overlap(
     Ok(())
 }
 
+/// Rewrites a subnet's free ranges from its (changed) pools, less the addresses held.
+async fn reseed(tx: &mut dyn StoreTx, subnet: &Subnet) -> Result<(), ServiceError> {
+    let range = SubnetRange::of(subnet)?;
+    tx.ipam().clear_free_ranges(subnet.id).await?;
+    let free = if range.automatic {
+        Vec::new()
+    } else {
+        let in_use = tx.ipam().addresses_in_use(subnet.id).await?;
+        ranges_less(&range.pools, &in_use)
+    };
+    tx.ipam().seed_free_ranges(subnet.id, &free).await?;
+    Ok(())
+}
+
+/// The ports of a subnet's network, in one read.
+async fn ports_of_network(
+    tx: &mut dyn StoreTx,
+    network: crate::ids::NetworkId,
+) -> Result<Vec<crate::model::Port>, ServiceError> {
+    let query = ListQuery {
+        filters: vec![Filter {
+            attr: "network_id",
+            values: vec![Value::Text(network.to_string())],
+        }],
+        ..ListQuery::everything()
+    };
+    Ok(tx.list_ports(&query).await?)
+}
+
+/// Records that a port's addresses changed, for the data planes.
+async fn port_readdressed(
+    tx: &mut dyn StoreTx,
+    port: &crate::model::Port,
+) -> Result<(), ServiceError> {
+    super::outbox::record(
+        tx,
+        NewEvent::new(
+            port.std.revision_number,
+            PortEvent::Updated(event::PortUpdate::Attributes(PortUpdated::new(
+                port.id,
+                port.host_id.clone(),
+            ))),
+        ),
+    )
+    .await
+}
+
+/// Gives every port of a new automatic subnet's network its EUI-64 address there.
+async fn address_ports(tx: &mut dyn StoreTx, subnet: &Subnet) -> Result<(), ServiceError> {
+    let range = SubnetRange::of(subnet)?;
+    let subnets = [range];
+    let allocator = Allocator {
+        subnets: &subnets,
+        network: subnet.network_id,
+    };
+    for mut port in ports_of_network(tx, subnet.network_id).await? {
+        let Some(ip) = ipam::eui64(&subnets[0].net, &port.mac_address) else {
+            continue;
+        };
+        let want = ipam::Want::Exact {
+            subnet: subnet.id,
+            ip,
+        };
+        let taken = allocator.take(tx, port.id, &[want]).await?;
+        port.fixed_ips.extend(taken);
+        port.std.revision_number += 1;
+        port.std.updated_at = crate::model::now_timestamp();
+        tx.update_port(&port).await?;
+        port_readdressed(tx, &port).await?;
+    }
+    Ok(())
+}
+
+/// Takes a deleted automatic subnet's addresses off the ports that hold them.
+async fn unaddress_ports(tx: &mut dyn StoreTx, subnet: &Subnet) -> Result<(), ServiceError> {
+    let id = subnet.id.to_string();
+    for mut port in ports_of_network(tx, subnet.network_id).await? {
+        let before = port.fixed_ips.len();
+        let mut dropped = Vec::new();
+        port.fixed_ips.retain(|fixed| {
+            let on_subnet = fixed.subnet_id.as_deref() == Some(id.as_str());
+            if on_subnet {
+                dropped.push(fixed.ip_address.clone());
+            }
+            !on_subnet
+        });
+        if port.fixed_ips.len() == before {
+            continue;
+        }
+        for ip in dropped {
+            if let Ok(ip) = ip.parse() {
+                tx.ipam()
+                    .delete_allocation(subnet.id, Address::of(ip))
+                    .await?;
+            }
+        }
+        port.std.revision_number += 1;
+        port.std.updated_at = crate::model::now_timestamp();
+        tx.update_port(&port).await?;
+        port_readdressed(tx, &port).await?;
+    }
+    Ok(())
+}
+
 fn shown(subnet: Subnet) -> Shown<Subnet> {
     Shown {
         item: subnet,
@@ -544,11 +670,21 @@ impl Service {
                             std,
                         };
                         tx.insert_subnet(&subnet).await?;
+                        let range = SubnetRange::of(&subnet)?;
+                        let free = if range.automatic {
+                            Vec::new()
+                        } else {
+                            range.pools.clone()
+                        };
+                        tx.ipam().seed_free_ranges(subnet.id, &free).await?;
                         super::outbox::record(
                             tx.as_mut(),
                             NewEvent::new(0, SubnetEvent::Created(subnet_ref(&subnet))),
                         )
                         .await?;
+                        if range.automatic {
+                            address_ports(tx.as_mut(), &subnet).await?;
+                        }
                         created.push(subnet);
                     }
                     Ok::<_, ServiceError>(created)
@@ -660,7 +796,11 @@ impl Service {
                         subnet.host_routes = routes.clone();
                     }
                     subnet.gateway_ip = gateway.map(|g| g.to_string());
+                    let pools_change = pools != subnet.allocation_pools;
                     subnet.allocation_pools = pools;
+                    if pools_change {
+                        reseed(tx.as_mut(), &subnet).await?;
+                    }
                     subnet.std.revision_number += 1;
                     subnet.std.updated_at = crate::model::now_timestamp();
                     tx.update_subnet(&subnet).await?;
@@ -692,8 +832,17 @@ impl Service {
                 let subnet = visible_subnet(tx.as_mut(), &guard, id).await?;
                 guard.require(Action::DeleteSubnet, &subnet_target(&subnet))?;
                 check_revision(if_match, subnet.std.revision_number)?;
-                // No port holds an address from a subnet yet (IPAM is issue 18, item 2): the
-                // `SubnetInUse` check belongs here once it does.
+                if ipam::is_automatic(&subnet) {
+                    unaddress_ports(tx.as_mut(), &subnet).await?;
+                } else if tx.ipam().subnet_in_use(id).await? {
+                    return Err(ServiceError::conflict(
+                        ErrorKind::SubnetInUse,
+                        format!(
+                            "Unable to complete operation on subnet {id}: One or more ports \
+                             have an IP allocation from this subnet."
+                        ),
+                    ));
+                }
                 tx.delete_subnet(id).await?;
                 super::outbox::record(
                     tx.as_mut(),

@@ -18,6 +18,7 @@ mod bench_tool;
 mod client_contract;
 mod crash_safety;
 mod driver_faults;
+mod ipam;
 mod keystone_auth;
 mod keystone_real;
 mod links_and_headers;

@@ -117,7 +117,11 @@ macro_rules! uuid_attrs {
     };
 }
 
-uuid_attrs!(crate::ids::NetworkId, crate::ids::PortId);
+uuid_attrs!(
+    crate::ids::NetworkId,
+    crate::ids::PortId,
+    crate::ids::SubnetId
+);
 
 /// Reads a resource body (an object) into its wire type. The types accept any object (every
 /// attribute is an [`Attr`], the rest is collected as unknown), so this fails only on a bug.

@@ -1,6 +1,8 @@
 //! Ports on the wire: the create and update bodies, and the port answered with its
 //! `trunk_details` on trunk parents.
 
+use std::net::IpAddr;
+
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -8,8 +10,9 @@ use utoipa::ToSchema;
 use super::{from_map, no_unknown, project, Attr, EmptyObject, Render};
 use crate::api::error::ApiError;
 use crate::api::openapi::VnicType;
-use crate::ids::{NetworkId, PortId, ProjectId, TrunkId};
+use crate::ids::{NetworkId, PortId, ProjectId, SubnetId, TrunkId};
 use crate::model::{self, Subport};
+use crate::service::ipam::FixedIpRequest;
 use crate::service::{self, PortView};
 
 /// One `fixed_ips` entry of a request.
@@ -18,40 +21,63 @@ struct FixedIpEntry {
     #[serde(default)]
     ip_address: Attr<String>,
     #[serde(default)]
-    subnet_id: Attr<String>,
+    subnet_id: Attr<SubnetId>,
     #[serde(flatten)]
     unknown: Map<String, Value>,
 }
 
-/// `fixed_ips` of a request, each entry checked in turn and named by its index.
-fn fixed_ips(items: Option<Vec<Value>>) -> Result<Option<Vec<model::FixedIp>>, ApiError> {
+/// `fixed_ips` of a request, each entry checked in turn and named by its index: an object
+/// with a subnet id, an address or both, and no address twice.
+fn fixed_ips(items: Option<Vec<Value>>) -> Result<Option<Vec<FixedIpRequest>>, ApiError> {
     let Some(items) = items else {
         return Ok(None);
     };
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(index, item)| {
-            let name = format!("fixed_ips[{index}]");
-            let Value::Object(map) = item else {
-                return Err(ApiError::bad_request(
-                    &name,
-                    format!("Invalid input for {name}. Reason: not a dictionary."),
-                ));
-            };
-            let entry: FixedIpEntry = from_map(map)?;
-            let ip_address = entry.ip_address.take("ip_address")?.ok_or_else(|| {
-                ApiError::bad_request(&name, format!("Invalid input for {name}. Reason: ip_address is required (trunkd has no subnets to allocate from)."))
-            })?;
-            let subnet_id = entry.subnet_id.take("subnet_id")?;
-            no_unknown(&entry.unknown)?;
-            Ok(model::FixedIp {
-                subnet_id,
-                ip_address,
+    let mut entries: Vec<FixedIpRequest> = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let name = format!("fixed_ips[{index}]");
+        let Value::Object(map) = item else {
+            return Err(ApiError::bad_request(
+                &name,
+                format!("Invalid input for {name}. Reason: not a dictionary."),
+            ));
+        };
+        let entry: FixedIpEntry = from_map(map)?;
+        let ip_address = entry.ip_address.take("fixed_ips")?;
+        let subnet_id = entry.subnet_id.take("fixed_ips")?;
+        no_unknown(&entry.unknown)?;
+        if ip_address.is_none() && subnet_id.is_none() {
+            return Err(ApiError::bad_request(
+                &name,
+                format!(
+                    "Invalid input for {name}. Reason: IP allocation requires subnet_id or \
+                     ip_address."
+                ),
+            ));
+        }
+        let ip_address = ip_address
+            .map(|text| {
+                text.parse::<IpAddr>().map_err(|_| {
+                    ApiError::bad_request(
+                        "fixed_ips",
+                        format!("Invalid input for fixed_ips. Reason: '{text}' is not a valid IP address."),
+                    )
+                })
             })
-        })
-        .collect::<Result<_, _>>()
-        .map(Some)
+            .transpose()?;
+        if let Some(ip) = ip_address {
+            if entries.iter().any(|e| e.ip_address == Some(ip)) {
+                return Err(ApiError::bad_request(
+                    "fixed_ips",
+                    format!("Invalid input for fixed_ips. Reason: Duplicate IP address '{ip}'."),
+                ));
+            }
+        }
+        entries.push(FixedIpRequest {
+            subnet_id,
+            ip_address,
+        });
+    }
+    Ok(Some(entries))
 }
 
 /// The body of a port create (or one item of a bulk create).
