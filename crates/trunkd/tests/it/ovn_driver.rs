@@ -2,7 +2,8 @@
 //! harness): what networks, ports and trunks become in the database, one NB transaction per
 //! API operation even for 4,094 subports, catching up after the database was down, harmless
 //! re-delivery of old events, the reconciler repairing hand-made drift, `/readyz` naming
-//! the northbound database while it is down, and a DHCP subnet's DHCP_Options row.
+//! the northbound database while it is down, and the DHCP_Options rows of IPv4 and IPv6 DHCP
+//! subnets (none for an IPv4 subnet without a gateway).
 
 use crate::common;
 use crate::nbdb;
@@ -695,6 +696,147 @@ async fn a_dhcp_subnet_becomes_a_dhcp_options_row_its_ports_refer_to() {
     admin.wait_for_outbox_drained().await;
     assert_eq!(dhcp_row(&nb, &subnet), None);
     assert_eq!(optional(&nb, &port, "dhcpv4_options"), None);
+    assert!(nb
+        .nbctl(&["--bare", "--columns=_uuid", "list", DHCP])
+        .is_empty());
+}
+
+/// Creates a subnet on `network` from `attrs`; its id.
+async fn subnet(admin: &common::Client, network: &str, attrs: Value) -> String {
+    let mut body = json!({ "network_id": network });
+    if let (Some(body), Some(attrs)) = (body.as_object_mut(), attrs.as_object()) {
+        body.extend(attrs.clone());
+    }
+    admin
+        .post("/v2.0/subnets", json!({ "subnet": body }))
+        .await
+        .expect(201)["subnet"]["id"]
+        .as_str()
+        .expect("subnet id")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipv6_dhcp_subnet_is_served_and_a_gatewayless_ipv4_one_is_not() {
+    let Some(nb) = NbDatabase::start("an_ipv6_dhcp_subnet_is_served") else {
+        return;
+    };
+    let server = start(&nb, &["--ovn-reconcile-interval", "1"]);
+    let admin = server.admin();
+    let network = admin.network(json!({})).await;
+    let v6 = subnet(
+        &admin,
+        &network,
+        json!({"ip_version": 6, "cidr": "2001:db8::/64", "ipv6_address_mode": "dhcpv6-stateful",
+            "dns_nameservers": ["2001:db8::53", "8.8.8.8"]}),
+    )
+    .await;
+    let v4 = subnet(
+        &admin,
+        &network,
+        json!({"ip_version": 4, "cidr": "10.8.0.0/24", "gateway_ip": null,
+            "allocation_pools": [{"start": "10.8.0.10", "end": "10.8.0.200"}]}),
+    )
+    .await;
+    let slaac = subnet(
+        &admin,
+        &network,
+        json!({"ip_version": 6, "cidr": "2001:db8:1::/64", "ipv6_address_mode": "slaac",
+            "ipv6_ra_mode": "slaac"}),
+    )
+    .await;
+    let port = admin
+        .port(
+            &network,
+            json!({"fixed_ips": [
+                {"subnet_id": v4, "ip_address": "10.8.0.5"},
+                {"subnet_id": v6, "ip_address": "2001:db8::5"},
+            ]}),
+        )
+        .await;
+    let slaac_port = admin
+        .port(
+            &network,
+            json!({"fixed_ips": [{"subnet_id": slaac, "ip_address": "2001:db8:1::5"}]}),
+        )
+        .await;
+    admin.wait_for_outbox_drained().await;
+
+    let row = dhcp_row(&nb, &v6).expect("a DHCP_Options row for the IPv6 subnet");
+    assert_eq!(
+        nb.get(DHCP, &row, "cidr").trim_matches('"'),
+        "2001:db8::/64"
+    );
+    let server_mac = trunkd::drivers::ovn::rows::server_mac(v6.parse().expect("subnet id"));
+    assert_eq!(
+        dhcp_option(&nb, &row, "server_id").as_deref(),
+        Some(server_mac.as_str())
+    );
+    assert_eq!(
+        dhcp_option(&nb, &row, "dns_server").as_deref(),
+        Some("{2001:db8::53}"),
+        "IPv6 name servers only"
+    );
+    for absent in ["dhcpv6_stateless", "router", "lease_time"] {
+        assert_eq!(dhcp_option(&nb, &row, absent), None, "{absent}");
+    }
+    assert_eq!(
+        nb.get(DHCP, &row, "external_ids:\"trunkd:network_id\"")
+            .trim_matches('"'),
+        network
+    );
+    assert_eq!(optional(&nb, &port, "dhcpv6_options"), Some(row.clone()));
+    assert_eq!(dhcp_row(&nb, &v4), None, "no gateway, no DHCPv4");
+    assert_eq!(optional(&nb, &port, "dhcpv4_options"), None);
+    assert_eq!(dhcp_row(&nb, &slaac), None, "SLAAC needs no DHCPv6");
+    assert_eq!(optional(&nb, &slaac_port, "dhcpv6_options"), None);
+
+    // A reference cleared by hand comes back.
+    nb.nbctl(&["clear", PORT, &port, "dhcpv6_options"]);
+    wait_for(Duration::from_secs(20), "the reconciler's repair", || {
+        (optional(&nb, &port, "dhcpv6_options").as_deref() == Some(row.as_str())).then_some(())
+    });
+
+    // A gateway for the IPv4 subnet brings its row; the IPv6 reference stays.
+    admin
+        .put(
+            &format!("/v2.0/subnets/{v4}"),
+            json!({"subnet": {"gateway_ip": "10.8.0.1"}}),
+        )
+        .await
+        .expect(200);
+    admin.wait_for_outbox_drained().await;
+    let v4_row = dhcp_row(&nb, &v4).expect("a DHCPv4 row once there is a gateway");
+    assert_eq!(
+        dhcp_option(&nb, &v4_row, "server_id").as_deref(),
+        Some("10.8.0.1")
+    );
+    assert_eq!(optional(&nb, &port, "dhcpv4_options"), Some(v4_row));
+    assert_eq!(optional(&nb, &port, "dhcpv6_options"), Some(row.clone()));
+
+    // Without it again, the row goes.
+    admin
+        .put(
+            &format!("/v2.0/subnets/{v4}"),
+            json!({"subnet": {"gateway_ip": null}}),
+        )
+        .await
+        .expect(200);
+    admin.wait_for_outbox_drained().await;
+    assert_eq!(dhcp_row(&nb, &v4), None);
+    assert_eq!(optional(&nb, &port, "dhcpv4_options"), None);
+
+    // DHCP off for the IPv6 subnet: its row goes and the port refers to nothing.
+    admin
+        .put(
+            &format!("/v2.0/subnets/{v6}"),
+            json!({"subnet": {"enable_dhcp": false}}),
+        )
+        .await
+        .expect(200);
+    admin.wait_for_outbox_drained().await;
+    assert_eq!(dhcp_row(&nb, &v6), None);
+    assert_eq!(optional(&nb, &port, "dhcpv6_options"), None);
     assert!(nb
         .nbctl(&["--bare", "--columns=_uuid", "list", DHCP])
         .is_empty());

@@ -1,8 +1,9 @@
 //! The `ovn` driver: programs the OVN northbound database. Networks are Logical_Switches,
 //! ports are Logical_Switch_Ports, and a subport is the port row with `parent_name` (the trunk's
-//! parent port) and `tag` (its VLAN ID) set, which is how OVN models trunks. An IPv4 subnet
-//! with DHCP enabled is a DHCP_Options row, which its ports' `dhcpv4_options` refer to (DHCPv6
-//! is not written).
+//! parent port) and `tag` (its VLAN ID) set, which is how OVN models trunks. A subnet with DHCP
+//! enabled is a DHCP_Options row, which its ports' `dhcpv4_options` (IPv4) or `dhcpv6_options`
+//! (IPv6) refer to; as with Neutron, an IPv4 subnet needs a gateway for one and an IPv6 subnet
+//! in SLAAC mode has none (see [`rows::DhcpRow::desired`]).
 //!
 //! Each outbox event is handled level-triggered: the driver reads the current state of the
 //! event's networks, ports and trunks from the store and writes the difference to the database

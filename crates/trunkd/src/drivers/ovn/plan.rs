@@ -13,8 +13,8 @@ use std::fmt;
 use serde_json::{json, Value};
 
 use super::rows::{
-    recorded_revision, DhcpRow, Existing, PortRow, RowRef, SwitchRow, DHCP_COLUMNS, DHCP_TABLE,
-    PORT_COLUMNS, PORT_TABLE, SWITCH_COLUMNS, SWITCH_TABLE,
+    recorded_revision, DhcpRow, Existing, IpVersion, PortRow, RowRef, SwitchRow, DHCP_COLUMNS,
+    DHCP_TABLE, PORT_COLUMNS, PORT_TABLE, SWITCH_COLUMNS, SWITCH_TABLE,
 };
 use crate::ids::{NetworkId, PortId, SubnetId};
 use crate::model::FixedIp;
@@ -31,8 +31,25 @@ pub struct Desired {
     /// database holds and this map lacks is deleted, so [`Current::dhcp`] must cover the same
     /// networks.
     pub dhcp: BTreeMap<SubnetId, DhcpRow>,
-    /// The subnet whose DHCP_Options row each port's `dhcpv4_options` refers to.
-    pub port_subnets: BTreeMap<PortId, SubnetId>,
+    /// The subnets whose DHCP_Options rows each port refers to.
+    pub port_subnets: BTreeMap<PortId, PortDhcp>,
+}
+
+/// The subnets whose DHCP_Options rows a port's `dhcpv4_options` and `dhcpv6_options` refer
+/// to, one per IP version.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PortDhcp {
+    pub v4: Option<SubnetId>,
+    pub v6: Option<SubnetId>,
+}
+
+impl PortDhcp {
+    pub fn set(&mut self, version: IpVersion, subnet: Option<SubnetId>) {
+        match version {
+            IpVersion::V4 => self.v4 = subnet,
+            IpVersion::V6 => self.v6 = subnet,
+        }
+    }
 }
 
 /// What the database holds, for the same scope (or, for a full reconcile, everything).
@@ -127,15 +144,19 @@ fn newer(existing_own: &BTreeMap<String, String>, desired_own: &BTreeMap<String,
     }
 }
 
-/// The subnet, of `dhcp_subnets` (`(id, cidr)` of the port's network's subnets that have a
-/// DHCP_Options row), that the port's first IPv4 fixed IP belongs to: the one its `subnet_id`
-/// names, else the one whose range holds the address.
+/// The subnet, of `dhcp_subnets` (`(id, cidr)` of the port's network's subnets of `version`
+/// that have a DHCP_Options row), that the port's first fixed IP of `version` belongs to: the
+/// one its `subnet_id` names, else the one whose range holds the address.
 pub fn subnet_of_port(
     fixed_ips: &[FixedIp],
+    version: IpVersion,
     dhcp_subnets: &[(SubnetId, &str)],
 ) -> Option<SubnetId> {
     fixed_ips.iter().find_map(|ip| {
-        let address: std::net::Ipv4Addr = ip.ip_address.parse().ok()?;
+        let address: std::net::IpAddr = ip.ip_address.parse().ok()?;
+        if IpVersion::of_address(&address) != version {
+            return None;
+        }
         let named = ip.subnet_id.as_deref().and_then(|named| {
             dhcp_subnets
                 .iter()
@@ -144,7 +165,7 @@ pub fn subnet_of_port(
         });
         named.or_else(|| {
             dhcp_subnets.iter().find_map(|(id, cidr)| {
-                let range: ipnet::Ipv4Net = cidr.parse().ok()?;
+                let range: ipnet::IpNet = cidr.parse().ok()?;
                 range.contains(&address).then_some(*id)
             })
         })
@@ -286,27 +307,36 @@ pub fn plan(desired: &Desired, current: &Current) -> Plan {
         .copied()
         .collect();
     for id in port_ids {
-        let subnet = desired.port_subnets.get(&id);
+        let subnets = desired.port_subnets.get(&id).copied().unwrap_or_default();
+        let reference = |subnet: Option<SubnetId>| subnet.and_then(|s| dhcp_refs.get(&s)).cloned();
         let resolved = desired
             .ports
             .get(&id)
             .and_then(Option::as_ref)
             .map(|(network, row)| {
                 let mut row = row.clone();
-                row.dhcpv4_options = subnet.and_then(|s| dhcp_refs.get(s)).cloned();
+                row.dhcpv4_options = reference(subnets.v4);
+                row.dhcpv6_options = reference(subnets.v6);
                 (*network, row)
             });
-        if let (Some((_, row)), Some(subnet)) = (&resolved, subnet) {
-            let relies_on_existing = matches!(row.dhcpv4_options, Some(RowRef::Uuid(_)));
+        if let Some((_, row)) = &resolved {
             let written = current.ports.get(&id).map(|e| &e.row) != Some(row);
-            if relies_on_existing && written && guarded_dhcp.insert(*subnet) {
-                if let Some(existing) = current.dhcp.get(subnet) {
-                    guards.push(guard(
-                        DHCP_TABLE,
-                        &existing.uuid,
-                        DHCP_COLUMNS,
-                        &existing.guarded,
-                    ));
+            let referred = [
+                (subnets.v4, &row.dhcpv4_options),
+                (subnets.v6, &row.dhcpv6_options),
+            ];
+            for (subnet, reference) in referred {
+                let Some(subnet) = subnet else { continue };
+                let relies_on_existing = matches!(reference, Some(RowRef::Uuid(_)));
+                if relies_on_existing && written && guarded_dhcp.insert(subnet) {
+                    if let Some(existing) = current.dhcp.get(&subnet) {
+                        guards.push(guard(
+                            DHCP_TABLE,
+                            &existing.uuid,
+                            DHCP_COLUMNS,
+                            &existing.guarded,
+                        ));
+                    }
                 }
             }
         }
@@ -433,6 +463,7 @@ mod tests {
             parent_name: tag.map(|_| "parent".to_string()),
             tag,
             dhcpv4_options: None,
+            dhcpv6_options: None,
             external_ids,
         }
     }
@@ -705,6 +736,13 @@ mod tests {
         )
     }
 
+    fn v4_only(subnet: SubnetId) -> PortDhcp {
+        PortDhcp {
+            v4: Some(subnet),
+            v6: None,
+        }
+    }
+
     fn fixed_ip(subnet: Option<SubnetId>, address: &str) -> FixedIp {
         FixedIp {
             subnet_id: subnet.map(|s| s.to_string()),
@@ -716,25 +754,145 @@ mod tests {
     fn a_port_belongs_to_the_subnet_it_names_or_whose_range_holds_it() {
         let (a, b) = (SubnetId::new(), SubnetId::new());
         let served = [(a, "10.0.0.0/24"), (b, "10.1.0.0/24")];
+        let v4 = |ips: &[FixedIp]| subnet_of_port(ips, IpVersion::V4, &served);
+        assert_eq!(v4(&[fixed_ip(None, "10.1.0.9")]), Some(b));
         assert_eq!(
-            subnet_of_port(&[fixed_ip(None, "10.1.0.9")], &served),
-            Some(b)
-        );
-        assert_eq!(
-            subnet_of_port(&[fixed_ip(Some(a), "10.1.0.9")], &served),
+            v4(&[fixed_ip(Some(a), "10.1.0.9")]),
             Some(a),
             "the named subnet wins"
         );
         assert_eq!(
-            subnet_of_port(
-                &[fixed_ip(None, "fd00::5"), fixed_ip(None, "10.0.0.7")],
-                &served
-            ),
+            v4(&[fixed_ip(None, "fd00::5"), fixed_ip(None, "10.0.0.7")]),
             Some(a),
             "IPv6 addresses are skipped"
         );
-        assert_eq!(subnet_of_port(&[fixed_ip(None, "10.2.0.1")], &served), None);
-        assert_eq!(subnet_of_port(&[], &served), None);
+        assert_eq!(v4(&[fixed_ip(None, "10.2.0.1")]), None);
+        assert_eq!(v4(&[]), None);
+    }
+
+    #[test]
+    fn a_port_belongs_to_an_ipv6_subnet_by_its_ipv6_addresses() {
+        let (a, b) = (SubnetId::new(), SubnetId::new());
+        let served = [(a, "2001:db8::/64"), (b, "2001:db8:1::/64")];
+        let v6 = |ips: &[FixedIp]| subnet_of_port(ips, IpVersion::V6, &served);
+        assert_eq!(
+            v6(&[fixed_ip(None, "10.0.0.7"), fixed_ip(None, "2001:db8:1::9")]),
+            Some(b),
+            "IPv4 addresses are skipped"
+        );
+        assert_eq!(v6(&[fixed_ip(Some(a), "2001:db8::5")]), Some(a));
+        assert_eq!(
+            v6(&[fixed_ip(None, "fd00::1"), fixed_ip(None, "2001:db8::5")]),
+            Some(a),
+            "the first address of a served subnet"
+        );
+        assert_eq!(v6(&[fixed_ip(None, "10.0.0.7")]), None);
+        // An IPv4 address is never in an IPv6 range, nor the other way round.
+        assert_eq!(
+            subnet_of_port(
+                &[fixed_ip(None, "2001:db8::5")],
+                IpVersion::V4,
+                &[(a, "10.0.0.0/24")]
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn a_port_refers_to_its_ipv4_and_ipv6_rows() {
+        let (network, port) = (NetworkId::new(), PortId::new());
+        let (v4, v6) = (SubnetId::new(), SubnetId::new());
+        let mut v6_row = dhcp_row(v6, "{2001:db8::53}");
+        v6_row.cidr = "2001:db8::/64".into();
+        let desired = Desired {
+            ports: [(port, Some((network, port_row(port, 1, None))))].into(),
+            dhcp: [(v4, dhcp_row(v4, "{8.8.8.8}")), (v6, v6_row.clone())].into(),
+            port_subnets: [(
+                port,
+                PortDhcp {
+                    v4: Some(v4),
+                    v6: Some(v6),
+                },
+            )]
+            .into(),
+            ..Default::default()
+        };
+        // The IPv6 row is new (inserted and named), the IPv4 one exists (guarded).
+        let current = Current {
+            ports: [(port, existing_port(&port_row(port, 1, None), "p"))].into(),
+            dhcp: [(v4, existing_dhcp(&dhcp_row(v4, "{8.8.8.8}"), "d4"))].into(),
+            ..Default::default()
+        };
+        let plan = plan(&desired, &current);
+        assert_eq!(
+            plan.changes,
+            vec![
+                Change::CreateDhcp(v6),
+                Change::UpdatePort(port, vec!["dhcpv4_options", "dhcpv6_options"])
+            ]
+        );
+        let insert = ops_named(&plan, "insert")[0];
+        let name = insert["uuid-name"].as_str().expect("uuid-name");
+        let update = ops_named(&plan, "update")[0];
+        assert_eq!(
+            update["row"]["dhcpv4_options"],
+            datum::set_of([datum::uuid("d4")])
+        );
+        assert_eq!(
+            update["row"]["dhcpv6_options"],
+            datum::set_of([datum::named_uuid(name)])
+        );
+        assert!(ops_named(&plan, "wait")
+            .iter()
+            .any(|w| w["table"] == DHCP_TABLE && w["where"][0][2] == datum::uuid("d4")));
+    }
+
+    #[test]
+    fn a_wrong_or_missing_dhcpv6_reference_is_repaired() {
+        let (network, port, subnet) = (NetworkId::new(), PortId::new(), SubnetId::new());
+        let row = dhcp_row(subnet, "{2001:db8::53}");
+        let desired = Desired {
+            ports: [(port, Some((network, port_row(port, 1, None))))].into(),
+            dhcp: [(subnet, row.clone())].into(),
+            port_subnets: [(
+                port,
+                PortDhcp {
+                    v4: None,
+                    v6: Some(subnet),
+                },
+            )]
+            .into(),
+            ..Default::default()
+        };
+        for held in [None, Some(RowRef::Uuid("elsewhere".into()))] {
+            let mut edited = port_row(port, 1, None);
+            edited.dhcpv6_options = held;
+            let current = Current {
+                ports: [(port, existing_port(&edited, "p"))].into(),
+                dhcp: [(subnet, existing_dhcp(&row, "d6"))].into(),
+                ..Default::default()
+            };
+            let plan = plan(&desired, &current);
+            assert_eq!(
+                plan.changes,
+                vec![Change::UpdatePort(port, vec!["dhcpv6_options"])]
+            );
+            let update = ops_named(&plan, "update")[0];
+            assert_eq!(
+                update["row"]["dhcpv6_options"],
+                datum::set_of([datum::uuid("d6")])
+            );
+            assert_eq!(update["row"]["dhcpv4_options"], datum::set_of([]));
+        }
+        // Once right, nothing to do.
+        let mut right = port_row(port, 1, None);
+        right.dhcpv6_options = Some(RowRef::Uuid("d6".into()));
+        let current = Current {
+            ports: [(port, existing_port(&right, "p"))].into(),
+            dhcp: [(subnet, existing_dhcp(&row, "d6"))].into(),
+            ..Default::default()
+        };
+        assert!(plan(&desired, &current).is_empty());
     }
 
     #[test]
@@ -748,7 +906,7 @@ mod tests {
             switches: [(network, Some(switch.clone()))].into(),
             ports: [(port, Some((network, port_row(port, 1, None))))].into(),
             dhcp: [(subnet, dhcp_row(subnet, "{8.8.8.8}"))].into(),
-            port_subnets: [(port, subnet)].into(),
+            port_subnets: [(port, v4_only(subnet))].into(),
         };
         let current = Current {
             switches: [(network, existing_switch(&switch, "s"))].into(),
@@ -778,7 +936,7 @@ mod tests {
         let desired = Desired {
             ports: [(port, Some((network, port_row(port, 1, None))))].into(),
             dhcp: [(subnet, row.clone())].into(),
-            port_subnets: [(port, subnet)].into(),
+            port_subnets: [(port, v4_only(subnet))].into(),
             ..Default::default()
         };
         let current = Current {
@@ -861,7 +1019,7 @@ mod tests {
         let desired = Desired {
             ports: [(port, Some((network, port_row(port, 1, None))))].into(),
             dhcp: [(subnet, row.clone())].into(),
-            port_subnets: [(port, subnet)].into(),
+            port_subnets: [(port, v4_only(subnet))].into(),
             ..Default::default()
         };
         let current = Current {

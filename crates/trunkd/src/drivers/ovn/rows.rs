@@ -1,16 +1,17 @@
 //! The northbound rows trunkd owns, as the store says they should be and as the database holds
 //! them. Names follow Neutron's OVN layout so OVN tools and ovn-controller bindings work
 //! unchanged: a network is Logical_Switch `neutron-<network id>`, a port is the
-//! Logical_Switch_Port named by its port id, an IPv4 subnet with DHCP enabled is a
-//! DHCP_Options row that its ports' `dhcpv4_options` refer to. trunkd's keys in `external_ids`
-//! start with `trunkd:`; keys others put there are kept.
+//! Logical_Switch_Port named by its port id, a subnet OVN serves DHCP for is a DHCP_Options
+//! row that its ports' `dhcpv4_options` (IPv4) or `dhcpv6_options` (IPv6) refer to. trunkd's
+//! keys in `external_ids` start with `trunkd:`; keys others put there are kept.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use serde_json::{json, Map, Value};
 
 use crate::ids::{NetworkId, PortId, SubnetId, TrunkId};
-use crate::model::{Network, Port, Subnet};
+use crate::model::{Ipv6Mode, Network, Port, Subnet};
 use crate::ovsdb::datum;
 
 pub const SWITCH_TABLE: &str = "Logical_Switch";
@@ -32,6 +33,7 @@ pub const PORT_COLUMNS: &[&str] = &[
     "parent_name",
     "tag",
     "dhcpv4_options",
+    "dhcpv6_options",
     "external_ids",
 ];
 /// Columns of a Logical_Switch that trunkd writes (and guards).
@@ -72,6 +74,8 @@ pub struct PortRow {
     pub tag: Option<i64>,
     /// The DHCP_Options row of the port's IPv4 subnet; the planner resolves it.
     pub dhcpv4_options: Option<RowRef>,
+    /// The DHCP_Options row of the port's IPv6 subnet; the planner resolves it.
+    pub dhcpv6_options: Option<RowRef>,
     /// trunkd's keys only.
     pub external_ids: BTreeMap<String, String>,
 }
@@ -102,8 +106,36 @@ impl RowRef {
     }
 }
 
+/// The IP version of an address or a subnet: which DHCP (and which port column) serves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IpVersion {
+    V4,
+    V6,
+}
+
+impl IpVersion {
+    pub const ALL: [IpVersion; 2] = [IpVersion::V4, IpVersion::V6];
+
+    /// The subnet's version; `None` for a value that is neither 4 nor 6.
+    pub fn of_subnet(subnet: &Subnet) -> Option<Self> {
+        match subnet.ip_version {
+            4 => Some(IpVersion::V4),
+            6 => Some(IpVersion::V6),
+            _ => None,
+        }
+    }
+
+    pub fn of_address(address: &IpAddr) -> Self {
+        match address {
+            IpAddr::V4(_) => IpVersion::V4,
+            IpAddr::V6(_) => IpVersion::V6,
+        }
+    }
+}
+
 /// A DHCP_Options row as trunkd writes it: what OVN's native DHCP answers a subnet's ports
-/// with. Without a gateway there is no `server_id` nor `router`.
+/// with. DHCPv4 answers from the gateway (`server_id`, also the `router`); DHCPv6 from the
+/// subnet's server MAC (`server_id`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DhcpRow {
     pub cidr: String,
@@ -125,29 +157,56 @@ pub fn server_mac(subnet: SubnetId) -> String {
 }
 
 impl DhcpRow {
-    /// The row of `subnet` on `network`; `None` when OVN serves it no DHCPv4 (an IPv6 subnet, or
-    /// DHCP disabled).
+    /// The row of `subnet` on `network`; `None` when OVN serves it no DHCP: DHCP disabled, an
+    /// IPv4 subnet without a gateway (DHCPv4 needs a `server_id`; Neutron falls back to its
+    /// metadata port's address, and trunkd has no metadata port), or an IPv6 subnet whose
+    /// hosts configure themselves by SLAAC. An IPv6 subnet without an address mode is served
+    /// like `dhcpv6-stateful`, as Neutron's OVN driver does.
     pub fn desired(subnet: &Subnet, network: &Network) -> Option<Self> {
-        if subnet.ip_version != 4 || !subnet.enable_dhcp {
+        if !subnet.enable_dhcp {
             return None;
         }
-        let mut options: BTreeMap<String, String> = [
-            ("server_mac", server_mac(subnet.id)),
-            ("lease_time", LEASE_TIME.to_string()),
-            ("mtu", network.mtu.to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        if let Some(gateway) = &subnet.gateway_ip {
-            options.insert("server_id".into(), gateway.clone());
-            options.insert("router".into(), gateway.clone());
-        }
-        if !subnet.dns_nameservers.is_empty() {
-            options.insert(
-                "dns_server".into(),
-                format!("{{{}}}", subnet.dns_nameservers.join(", ")),
-            );
+        let version = IpVersion::of_subnet(subnet)?;
+        let mut options: BTreeMap<String, String> = match version {
+            IpVersion::V4 => {
+                let gateway = subnet.gateway_ip.as_ref()?;
+                [
+                    ("server_id", gateway.clone()),
+                    ("router", gateway.clone()),
+                    ("server_mac", server_mac(subnet.id)),
+                    ("lease_time", LEASE_TIME.to_string()),
+                    ("mtu", network.mtu.to_string()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect()
+            }
+            IpVersion::V6 => {
+                let mut options: BTreeMap<String, String> =
+                    [("server_id".to_string(), server_mac(subnet.id))].into();
+                match subnet.ipv6_address_mode {
+                    Some(Ipv6Mode::Slaac) => return None,
+                    Some(Ipv6Mode::Dhcpv6Stateless) => {
+                        options.insert("dhcpv6_stateless".into(), "true".into());
+                    }
+                    Some(Ipv6Mode::Dhcpv6Stateful) | None => {}
+                }
+                options
+            }
+        };
+        // OVN takes only addresses of the row's version.
+        let servers: Vec<&str> = subnet
+            .dns_nameservers
+            .iter()
+            .filter(|server| {
+                server
+                    .parse::<IpAddr>()
+                    .is_ok_and(|address| IpVersion::of_address(&address) == version)
+            })
+            .map(String::as_str)
+            .collect();
+        if !servers.is_empty() {
+            options.insert("dns_server".into(), format!("{{{}}}", servers.join(", ")));
         }
         let external_ids = [
             (KEY_SUBNET_ID, subnet.id.to_string()),
@@ -245,6 +304,7 @@ impl PortRow {
             parent_name: place.map(|p| p.parent.to_string()),
             tag: place.map(|p| p.tag),
             dhcpv4_options: None,
+            dhcpv6_options: None,
             external_ids,
         }
     }
@@ -258,6 +318,7 @@ impl PortRow {
                 .filter(|name| !name.is_empty()),
             tag: datum::optional_i64(row.get("tag")),
             dhcpv4_options: RowRef::from_nb(row.get("dhcpv4_options")),
+            dhcpv6_options: RowRef::from_nb(row.get("dhcpv6_options")),
             external_ids: own_keys(row),
         }
     }
@@ -270,6 +331,7 @@ impl PortRow {
             "parent_name": datum::optional(self.parent_name.clone()),
             "tag": datum::optional(self.tag),
             "dhcpv4_options": datum::set_of(self.dhcpv4_options.as_ref().map(RowRef::to_nb)),
+            "dhcpv6_options": datum::set_of(self.dhcpv6_options.as_ref().map(RowRef::to_nb)),
             "external_ids": datum::map_of(&merged(others, &self.external_ids)),
         })
     }
@@ -291,6 +353,9 @@ impl PortRow {
         }
         if self.dhcpv4_options != other.dhcpv4_options {
             differ.push("dhcpv4_options");
+        }
+        if self.dhcpv6_options != other.dhcpv6_options {
+            differ.push("dhcpv6_options");
         }
         if self.external_ids != other.external_ids {
             differ.push("external_ids");
@@ -351,4 +416,150 @@ fn merged(
 /// The revision trunkd recorded in a row's own keys.
 pub fn recorded_revision(own: &BTreeMap<String, String>) -> Option<i64> {
     own.get(KEY_REVISION).and_then(|r| r.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::ProjectId;
+    use crate::model::{NetworkStatus, NetworkType, StandardAttrs};
+
+    fn network() -> Network {
+        Network {
+            id: NetworkId::new(),
+            project_id: ProjectId::new("p"),
+            name: "n".into(),
+            description: String::new(),
+            admin_state_up: true,
+            status: NetworkStatus::Active,
+            shared: false,
+            mtu: 1442,
+            network_type: NetworkType::Geneve,
+            physical_network: None,
+            segmentation_id: None,
+            port_security_enabled: true,
+            subnets: Vec::new(),
+            std: StandardAttrs::fresh(),
+        }
+    }
+
+    fn subnet(network: &Network, ip_version: i64, cidr: &str) -> Subnet {
+        let mut std = StandardAttrs::fresh();
+        std.revision_number = 3;
+        Subnet {
+            id: SubnetId::new(),
+            project_id: network.project_id.clone(),
+            network_id: network.id,
+            name: String::new(),
+            description: String::new(),
+            ip_version,
+            cidr: cidr.into(),
+            gateway_ip: None,
+            allocation_pools: Vec::new(),
+            enable_dhcp: true,
+            dns_nameservers: vec!["8.8.8.8".into(), "2001:4860:4860::8888".into()],
+            host_routes: Vec::new(),
+            ipv6_address_mode: None,
+            ipv6_ra_mode: None,
+            network_shared: false,
+            std,
+        }
+    }
+
+    fn options(row: &DhcpRow) -> Vec<(&str, &str)> {
+        row.options
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn an_ipv4_subnet_is_served_from_its_gateway() {
+        let network = network();
+        let mut v4 = subnet(&network, 4, "10.0.0.0/24");
+        v4.gateway_ip = Some("10.0.0.1".into());
+        let row = DhcpRow::desired(&v4, &network).expect("a row");
+        let mac = server_mac(v4.id);
+        assert_eq!(row.cidr, "10.0.0.0/24");
+        assert_eq!(
+            options(&row),
+            [
+                ("dns_server", "{8.8.8.8}"),
+                ("lease_time", LEASE_TIME),
+                ("mtu", "1442"),
+                ("router", "10.0.0.1"),
+                ("server_id", "10.0.0.1"),
+                ("server_mac", mac.as_str()),
+            ]
+        );
+        assert_eq!(row.external_ids[KEY_SUBNET_ID], v4.id.to_string());
+        assert_eq!(row.external_ids[KEY_NETWORK_ID], network.id.to_string());
+        assert_eq!(row.external_ids[KEY_REVISION], "3");
+    }
+
+    #[test]
+    fn an_ipv4_subnet_without_a_gateway_or_dhcp_has_no_row() {
+        let network = network();
+        let v4 = subnet(&network, 4, "10.0.0.0/24");
+        assert_eq!(DhcpRow::desired(&v4, &network), None, "no server_id");
+        let mut off = v4.clone();
+        off.gateway_ip = Some("10.0.0.1".into());
+        off.enable_dhcp = false;
+        assert_eq!(DhcpRow::desired(&off, &network), None);
+    }
+
+    #[test]
+    fn an_ipv6_subnet_is_served_by_address_mode() {
+        let network = network();
+        let mut v6 = subnet(&network, 6, "2001:db8::/64");
+        v6.gateway_ip = Some("2001:db8::1".into());
+        let mac = server_mac(v6.id);
+        let stateful = [
+            ("dns_server", "{2001:4860:4860::8888}"),
+            ("server_id", mac.as_str()),
+        ];
+        for mode in [None, Some(Ipv6Mode::Dhcpv6Stateful)] {
+            v6.ipv6_address_mode = mode;
+            let row = DhcpRow::desired(&v6, &network).expect("a row");
+            assert_eq!(row.cidr, "2001:db8::/64");
+            assert_eq!(options(&row), stateful, "{mode:?}");
+            assert_eq!(row.external_ids[KEY_SUBNET_ID], v6.id.to_string());
+            assert_eq!(row.external_ids[KEY_NETWORK_ID], network.id.to_string());
+            assert_eq!(row.external_ids[KEY_REVISION], "3");
+        }
+
+        v6.ipv6_address_mode = Some(Ipv6Mode::Dhcpv6Stateless);
+        v6.dns_nameservers.clear();
+        let row = DhcpRow::desired(&v6, &network).expect("a row");
+        assert_eq!(
+            options(&row),
+            [("dhcpv6_stateless", "true"), ("server_id", mac.as_str())]
+        );
+
+        v6.ipv6_address_mode = Some(Ipv6Mode::Slaac);
+        assert_eq!(DhcpRow::desired(&v6, &network), None, "SLAAC");
+        v6.ipv6_address_mode = Some(Ipv6Mode::Dhcpv6Stateful);
+        v6.enable_dhcp = false;
+        assert_eq!(DhcpRow::desired(&v6, &network), None, "DHCP off");
+    }
+
+    #[test]
+    fn both_dhcp_references_round_trip() {
+        let row = PortRow {
+            name: "port".into(),
+            addresses: vec!["fa:16:3e:00:00:01 10.0.0.5 2001:db8::5".into()],
+            enabled: Some(true),
+            parent_name: None,
+            tag: None,
+            dhcpv4_options: Some(RowRef::Uuid("a".into())),
+            dhcpv6_options: Some(RowRef::Uuid("b".into())),
+            external_ids: [(KEY_REVISION.to_string(), "1".to_string())].into(),
+        };
+        let mut json = row.to_nb(&BTreeMap::new());
+        json["_uuid"] = datum::uuid("p");
+        assert_eq!(PortRow::from_nb(&json), row);
+        let mut other = row.clone();
+        other.dhcpv6_options = None;
+        assert_eq!(row.differences(&other), ["dhcpv6_options"]);
+    }
 }

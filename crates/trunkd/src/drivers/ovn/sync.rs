@@ -8,11 +8,11 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::names::NameIndex;
-use super::plan::subnet_of_port;
-use super::plan::{plan, Change, Current, Desired, Plan};
+use super::plan::{plan, subnet_of_port, Change, Current, Desired, Plan, PortDhcp};
 use super::rows::{
-    switch_name, DhcpRow, Existing, PortRow, SubportPlace, SwitchRow, DHCP_COLUMNS, DHCP_TABLE,
-    KEY_NETWORK_ID, KEY_SUBNET_ID, PORT_COLUMNS, PORT_TABLE, SWITCH_COLUMNS, SWITCH_TABLE,
+    switch_name, DhcpRow, Existing, IpVersion, PortRow, SubportPlace, SwitchRow, DHCP_COLUMNS,
+    DHCP_TABLE, KEY_NETWORK_ID, KEY_SUBNET_ID, PORT_COLUMNS, PORT_TABLE, SWITCH_COLUMNS,
+    SWITCH_TABLE,
 };
 use crate::ids::{NetworkId, PortId, SubnetId, TrunkId};
 use crate::model::{Network, Port, SegmentationType, Subnet, Trunk};
@@ -125,18 +125,22 @@ fn dhcp_rows(
     subnets: &[Subnet],
     networks: &[Network],
     ports: &[Port],
-) -> (BTreeMap<SubnetId, DhcpRow>, BTreeMap<PortId, SubnetId>) {
+) -> (BTreeMap<SubnetId, DhcpRow>, BTreeMap<PortId, PortDhcp>) {
     let networks: BTreeMap<NetworkId, &Network> = networks.iter().map(|n| (n.id, n)).collect();
     let mut rows = BTreeMap::new();
-    let mut served: BTreeMap<NetworkId, Vec<(SubnetId, &str)>> = BTreeMap::new();
+    // The served subnets of each network, by IP version.
+    let mut served: BTreeMap<(NetworkId, IpVersion), Vec<(SubnetId, &str)>> = BTreeMap::new();
     for subnet in subnets {
         let Some(network) = networks.get(&subnet.network_id) else {
+            continue;
+        };
+        let Some(version) = IpVersion::of_subnet(subnet) else {
             continue;
         };
         if let Some(row) = DhcpRow::desired(subnet, network) {
             rows.insert(subnet.id, row);
             served
-                .entry(subnet.network_id)
+                .entry((subnet.network_id, version))
                 .or_default()
                 .push((subnet.id, subnet.cidr.as_str()));
         }
@@ -144,8 +148,15 @@ fn dhcp_rows(
     let port_subnets = ports
         .iter()
         .filter_map(|port| {
-            let subnets = served.get(&port.network_id)?;
-            Some((port.id, subnet_of_port(&port.fixed_ips, subnets)?))
+            let mut refers = PortDhcp::default();
+            for version in IpVersion::ALL {
+                let subnets = served.get(&(port.network_id, version));
+                refers.set(
+                    version,
+                    subnets.and_then(|s| subnet_of_port(&port.fixed_ips, version, s)),
+                );
+            }
+            (refers != PortDhcp::default()).then_some((port.id, refers))
         })
         .collect();
     (rows, port_subnets)
