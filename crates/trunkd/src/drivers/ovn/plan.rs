@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::rows::{
     recorded_revision, DhcpRow, Existing, IpVersion, PortRow, RowRef, SwitchRow, DHCP_COLUMNS,
-    DHCP_TABLE, PORT_COLUMNS, PORT_TABLE, SWITCH_COLUMNS, SWITCH_TABLE,
+    DHCP_TABLE, KEY_SUBNET_ID, PORT_COLUMNS, PORT_TABLE, SWITCH_COLUMNS, SWITCH_TABLE,
 };
 use crate::ids::{NetworkId, PortId, SubnetId};
 use crate::model::FixedIp;
@@ -173,6 +173,16 @@ pub fn subnet_of_port(
 }
 
 /// Plans the DHCP_Options rows; returns how ports refer to each row that stays.
+/// A `wait` that holds while the database has no DHCP_Options row of `subnet`.
+fn no_dhcp_row_of(subnet: SubnetId) -> Value {
+    let key: BTreeMap<String, String> = [(KEY_SUBNET_ID.to_string(), subnet.to_string())].into();
+    json!({
+        "op": "wait", "table": DHCP_TABLE, "timeout": 0,
+        "where": [["external_ids", "includes", datum::map_of(&key)]],
+        "columns": ["_uuid"], "until": "==", "rows": [],
+    })
+}
+
 fn plan_dhcp(
     desired: &Desired,
     current: &Current,
@@ -190,6 +200,9 @@ fn plan_dhcp(
     for id in ids {
         match (desired.dhcp.get(&id), current.dhcp.get(&id)) {
             (Some(row), None) => {
+                // DHCP_Options has no unique index: without this guard, two writers that both
+                // found no row (an event's delivery and the reconciler) would insert one each.
+                guards.push(no_dhcp_row_of(id));
                 let name = format!("dhcp{}", dhcp_ops.len());
                 dhcp_ops.push(json!({
                     "op": "insert", "table": DHCP_TABLE, "uuid-name": name,
@@ -926,6 +939,19 @@ mod tests {
         assert_eq!(
             inserts[1]["row"]["dhcpv4_options"],
             datum::set_of([datum::named_uuid(name)])
+        );
+        // The insert holds only while no other writer inserted the subnet's row first.
+        let waits = ops_named(&plan, "wait");
+        let on_dhcp: Vec<&Value> = waits
+            .into_iter()
+            .filter(|op| op["table"] == DHCP_TABLE)
+            .collect();
+        assert_eq!(on_dhcp.len(), 1, "{:?}", plan.operations);
+        assert_eq!(on_dhcp[0]["rows"], json!([]));
+        assert!(
+            on_dhcp[0]["where"].to_string().contains(&subnet.to_string()),
+            "{}",
+            on_dhcp[0]
         );
     }
 
