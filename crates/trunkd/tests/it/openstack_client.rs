@@ -237,6 +237,57 @@ fn openstack_cli_manages_subnets() {
         "{message}"
     );
 
+    // Ports take addresses from it: one chosen, one handed out.
+    let chosen = cli.json(&[
+        "port",
+        "create",
+        "--network",
+        "n",
+        "--fixed-ip",
+        "subnet=s2,ip-address=10.0.0.50",
+        "p1",
+    ]);
+    assert_eq!(
+        chosen["fixed_ips"],
+        serde_json::json!([{"subnet_id": shown["id"], "ip_address": "10.0.0.50"}]),
+        "{chosen}"
+    );
+    let handed = cli.json(&["port", "create", "--network", "n", "p2"]);
+    assert_eq!(handed["fixed_ips"][0]["ip_address"], "10.0.0.2", "{handed}");
+    // Adding an address the other port holds is Neutron's 409, in the user's words.
+    let taken = cli.run(&["port", "set", "--fixed-ip", "ip-address=10.0.0.2", "p1"]);
+    assert!(!taken.status.success(), "a held address must be refused");
+    let message = String::from_utf8_lossy(&taken.stderr);
+    assert!(message.contains("already allocated"), "{message}");
+    cli.ok(&[
+        "port",
+        "set",
+        "--fixed-ip",
+        "subnet=s2,ip-address=10.0.0.51",
+        "p1",
+    ]);
+    let both = cli.json(&["port", "show", "p1"]);
+    assert_eq!(
+        both["fixed_ips"].as_array().map(Vec::len),
+        Some(2),
+        "{both}"
+    );
+    cli.ok(&[
+        "port",
+        "unset",
+        "--fixed-ip",
+        "subnet=s2,ip-address=10.0.0.50",
+        "p1",
+    ]);
+    let one = cli.json(&["port", "show", "p1"]);
+    assert_eq!(one["fixed_ips"][0]["ip_address"], "10.0.0.51", "{one}");
+
+    // A subnet ports hold addresses of cannot go until they give them back.
+    let in_use = cli.run(&["subnet", "delete", "s2"]);
+    assert!(!in_use.status.success(), "a subnet in use must stay");
+    let message = String::from_utf8_lossy(&in_use.stderr);
+    assert!(message.contains("IP allocation"), "{message}");
+    cli.ok(&["port", "delete", "p1", "p2"]);
     cli.ok(&["subnet", "delete", "s2"]);
     assert_eq!(cli.json(&["subnet", "list"]), serde_json::json!([]));
 }
@@ -262,7 +313,8 @@ print(json.dumps({"after_add": sorted(s["segmentation_id"] for s in after_add),
                   "after_remove": [s["segmentation_id"] for s in after_remove],
                   "listed": listed, "revision": shown.revision_number,
                   "project": shown.project_id, "gone": gone,
-                  "subnet": [subnet.cidr, subnet.gateway_ip, conn.network.get_network(net.id).subnet_ids]}))
+                  "subnet": [subnet.cidr, subnet.gateway_ip, conn.network.get_network(net.id).subnet_ids],
+                  "addresses": [p.fixed_ips[0]["ip_address"] for p in ports]}))
 "#;
 
 #[test]
@@ -298,4 +350,8 @@ fn openstacksdk_manages_trunks() {
     assert_eq!(subnet[0], "10.7.0.0/24");
     assert_eq!(subnet[1], "10.7.0.1");
     assert_eq!(subnet[2].as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(
+        report["addresses"],
+        serde_json::json!(["10.7.0.2", "10.7.0.3", "10.7.0.4"])
+    );
 }

@@ -73,3 +73,69 @@ async fn add_subports_runs_the_same_statements_for_3_and_2000() {
         "3 subports took {small} statements, 2,000 took {big}"
     );
 }
+
+/// The request id of a reply.
+fn request_id_of(reply: &common::Reply) -> String {
+    reply
+        .headers
+        .get("x-openstack-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("request id header")
+        .to_string()
+}
+
+/// Creating a port that gets an address (issue 18, item 2) runs the same statements on an
+/// empty subnet, on one with 2,000 addresses taken, and when the free addresses are 1,000
+/// one-address holes: nothing walks the addresses in use.
+#[tokio::test]
+async fn a_port_address_costs_the_same_statements_however_full_the_subnet() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log_path = dir.path().join("server.log");
+    let server = Server::start_traced(
+        &["--port-quota", "-1"],
+        &log_path,
+        "warn,trunkd::api::request_id=info,sqlx::query=debug",
+    );
+    let client = server.as_(Identity::member("counting"));
+    let network = client.network(json!({})).await;
+    client
+        .post(
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": network, "ip_version": 4, "cidr": "10.30.0.0/16"}}),
+        )
+        .await
+        .expect(201);
+    let create = || async {
+        let reply = client
+            .post("/v2.0/ports", json!({"port": {"network_id": network}}))
+            .await;
+        let id = request_id_of(&reply);
+        let body = reply.expect(201);
+        assert_eq!(body["port"]["fixed_ips"].as_array().map(Vec::len), Some(1));
+        id
+    };
+    let mut request_ids = vec![create().await];
+    let filler = client.ports(&network, 2_000).await;
+    request_ids.push(create().await);
+    for port in filler.iter().step_by(2) {
+        client
+            .delete(&format!("/v2.0/ports/{port}"))
+            .await
+            .expect(204);
+    }
+    request_ids.push(create().await);
+    drop(server);
+    let log = std::fs::read_to_string(&log_path).expect("server log");
+    let counts: Vec<usize> = request_ids
+        .iter()
+        .map(|id| statements_of(&log, id))
+        .collect();
+    assert!(
+        counts[0] > 3,
+        "the statement log was not captured: {counts:?}"
+    );
+    assert!(
+        counts.iter().all(|c| *c == counts[0]),
+        "empty, 2,000 taken, 1,000 holes: {counts:?} statements"
+    );
+}

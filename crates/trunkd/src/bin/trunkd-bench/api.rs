@@ -108,6 +108,50 @@ impl Api {
         Ok(ids)
     }
 
+    /// An IPv4 subnet of `cidr` on `network`, with Neutron's default pool.
+    pub async fn create_subnet(&self, network: &str, cidr: &str) -> Result<String, BenchError> {
+        let body = json!({"subnet": {"network_id": network, "ip_version": 4, "cidr": cidr}});
+        let (value, _) = self
+            .call_json(Method::POST, "/subnets", Some(&body), StatusCode::CREATED)
+            .await?;
+        id_of(&value["subnet"])
+    }
+
+    /// One port on `network`: its id, its one address (anything else is an error), and the
+    /// call's latency.
+    pub async fn create_addressed_port(
+        &self,
+        network: &str,
+    ) -> Result<(String, String, Duration), BenchError> {
+        let body = json!({"port": {"network_id": network}});
+        let (value, elapsed) = self
+            .call_json(Method::POST, "/ports", Some(&body), StatusCode::CREATED)
+            .await?;
+        let port = &value["port"];
+        match port["fixed_ips"].as_array().map(Vec::as_slice) {
+            Some([only]) => {
+                let ip = only["ip_address"].as_str().unwrap_or_default().to_string();
+                Ok((id_of(port)?, ip, elapsed))
+            }
+            _ => Err(BenchError::Unexpected(format!(
+                "a port on an IPv4 subnet should have one address: {}",
+                port["fixed_ips"]
+            ))),
+        }
+    }
+
+    pub async fn delete_port(&self, port: &str) -> Result<Duration, BenchError> {
+        let (_, elapsed) = self
+            .call(
+                Method::DELETE,
+                &format!("/ports/{port}"),
+                None,
+                StatusCode::NO_CONTENT,
+            )
+            .await?;
+        Ok(elapsed)
+    }
+
     pub async fn create_trunk(
         &self,
         parent: &str,

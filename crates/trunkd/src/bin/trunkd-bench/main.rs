@@ -3,6 +3,7 @@
 //! latency and throughput per operation plus the server's peak RSS. Targets are stated in the
 //! README's BENCHMARKS section; the bench reports, it does not judge.
 
+mod addresses;
 mod api;
 mod server;
 mod stats;
@@ -63,7 +64,7 @@ struct Args {
     /// An extra argument for `trunkd serve` (repeatable), e.g. --server-arg=--driver=noop.
     #[arg(long = "server-arg", allow_hyphen_values = true)]
     server_args: Vec<String>,
-    /// Run only the workloads whose name contains this (create, show, many, mixed).
+    /// Run only the workloads whose name contains this (create, show, many, mixed, ipam).
     #[arg(long)]
     only: Option<String>,
 }
@@ -145,6 +146,11 @@ async fn workloads_on(
         eprintln!("trunkd-bench: many subports");
         rows.extend(workloads::many_subports(&api, scale).await?);
         drained("many-subports", api.wait_for_outbox(DRAIN_LIMIT).await?);
+    }
+    if wanted("ipam") {
+        eprintln!("trunkd-bench: IP addresses on a /16");
+        rows.extend(addresses::on_a_slash_16(&api, scale).await?);
+        drained("ipam", api.wait_for_outbox(DRAIN_LIMIT).await?);
     }
     if wanted("mixed") {
         eprintln!("trunkd-bench: mixed");

@@ -31,6 +31,10 @@ pub struct Scale {
     pub single_client_requests: usize,
     pub many_client_requests: usize,
     pub mixed: Duration,
+    /// Ports created one by one in each phase of the IPAM workload.
+    pub ipam_ports: usize,
+    /// Ports created (in bulk) between its first and second phases.
+    pub ipam_fill: usize,
 }
 
 impl Scale {
@@ -47,6 +51,8 @@ impl Scale {
             single_client_requests: 5_000,
             many_client_requests: 50_000,
             mixed: Duration::from_secs(30),
+            ipam_ports: 1_000,
+            ipam_fill: 30_000,
         }
     }
 
@@ -63,6 +69,8 @@ impl Scale {
             single_client_requests: 200,
             many_client_requests: 1_000,
             mixed: Duration::from_secs(2),
+            ipam_ports: 100,
+            ipam_fill: 1_000,
         }
     }
 }

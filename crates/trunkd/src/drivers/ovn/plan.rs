@@ -949,7 +949,9 @@ mod tests {
         assert_eq!(on_dhcp.len(), 1, "{:?}", plan.operations);
         assert_eq!(on_dhcp[0]["rows"], json!([]));
         assert!(
-            on_dhcp[0]["where"].to_string().contains(&subnet.to_string()),
+            on_dhcp[0]["where"]
+                .to_string()
+                .contains(&subnet.to_string()),
             "{}",
             on_dhcp[0]
         );
