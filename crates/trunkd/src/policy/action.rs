@@ -42,13 +42,19 @@ pub enum PortWriteAttr {
     MacAddress,
     BindingHostId,
     BindingProfile,
+    /// A `fixed_ips` entry that chooses an address.
+    FixedIpsIpAddress,
+    /// A `fixed_ips` entry that names a subnet.
+    FixedIpsSubnetId,
 }
 
 impl PortWriteAttr {
-    pub const ALL: [PortWriteAttr; 3] = [
+    pub const ALL: [PortWriteAttr; 5] = [
         PortWriteAttr::MacAddress,
         PortWriteAttr::BindingHostId,
         PortWriteAttr::BindingProfile,
+        PortWriteAttr::FixedIpsIpAddress,
+        PortWriteAttr::FixedIpsSubnetId,
     ];
 
     /// The attribute's name on the wire.
@@ -57,6 +63,8 @@ impl PortWriteAttr {
             PortWriteAttr::MacAddress => "mac_address",
             PortWriteAttr::BindingHostId => "binding:host_id",
             PortWriteAttr::BindingProfile => "binding:profile",
+            PortWriteAttr::FixedIpsIpAddress => "fixed_ips:ip_address",
+            PortWriteAttr::FixedIpsSubnetId => "fixed_ips:subnet_id",
         }
     }
 }
@@ -206,6 +214,8 @@ impl Action {
         Action::CreatePortAttr(PortWriteAttr::MacAddress),
         Action::CreatePortAttr(PortWriteAttr::BindingHostId),
         Action::CreatePortAttr(PortWriteAttr::BindingProfile),
+        Action::CreatePortAttr(PortWriteAttr::FixedIpsIpAddress),
+        Action::CreatePortAttr(PortWriteAttr::FixedIpsSubnetId),
         Action::GetPort,
         Action::GetPortBinding(PortBindingAttr::HostId),
         Action::GetPortBinding(PortBindingAttr::VifType),
@@ -215,6 +225,8 @@ impl Action {
         Action::UpdatePortAttr(PortWriteAttr::MacAddress),
         Action::UpdatePortAttr(PortWriteAttr::BindingHostId),
         Action::UpdatePortAttr(PortWriteAttr::BindingProfile),
+        Action::UpdatePortAttr(PortWriteAttr::FixedIpsIpAddress),
+        Action::UpdatePortAttr(PortWriteAttr::FixedIpsSubnetId),
         Action::DeletePort,
         Action::CreateTrunk,
         Action::GetTrunk,
@@ -271,6 +283,8 @@ impl Action {
                 PortWriteAttr::MacAddress => "create_port:mac_address",
                 PortWriteAttr::BindingHostId => "create_port:binding:host_id",
                 PortWriteAttr::BindingProfile => "create_port:binding:profile",
+                PortWriteAttr::FixedIpsIpAddress => "create_port:fixed_ips:ip_address",
+                PortWriteAttr::FixedIpsSubnetId => "create_port:fixed_ips:subnet_id",
             },
             GetPort => "get_port",
             GetPortBinding(attr) => match attr {
@@ -284,6 +298,8 @@ impl Action {
                 PortWriteAttr::MacAddress => "update_port:mac_address",
                 PortWriteAttr::BindingHostId => "update_port:binding:host_id",
                 PortWriteAttr::BindingProfile => "update_port:binding:profile",
+                PortWriteAttr::FixedIpsIpAddress => "update_port:fixed_ips:ip_address",
+                PortWriteAttr::FixedIpsSubnetId => "update_port:fixed_ips:subnet_id",
             },
             DeletePort => "delete_port",
             CreateTrunk => "create_trunk",

@@ -89,6 +89,17 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
         "create_port:binding:profile",
         "rule:admin_only or rule:service_api",
     ),
+    // Choosing a port's address is the network owner's (an address on someone else's shared
+    // network could impersonate their hosts); naming a subnet is also open on shared networks.
+    (
+        "create_port:fixed_ips:ip_address",
+        "rule:context_is_admin or rule:service_api or (role:member and rule:network_owner)",
+    ),
+    (
+        "create_port:fixed_ips:subnet_id",
+        "rule:context_is_admin or rule:service_api or (role:member and rule:network_owner) \
+         or rule:shared",
+    ),
     (
         "get_port",
         "rule:admin_or_project_reader or rule:service_api",
@@ -124,6 +135,15 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     (
         "update_port:binding:profile",
         "rule:admin_only or rule:service_api",
+    ),
+    (
+        "update_port:fixed_ips:ip_address",
+        "rule:context_is_admin or rule:service_api or (role:member and rule:network_owner)",
+    ),
+    (
+        "update_port:fixed_ips:subnet_id",
+        "rule:context_is_admin or rule:service_api or (role:member and rule:network_owner) \
+         or rule:shared",
     ),
     (
         "delete_port",
@@ -180,6 +200,6 @@ mod tests {
         let before = names.len();
         names.dedup();
         assert_eq!(before, names.len(), "a default rule is defined twice");
-        assert_eq!(before, 65);
+        assert_eq!(before, 69);
     }
 }

@@ -389,3 +389,93 @@ fn network_owner_uses_the_network_project() {
     target.insert("network:project_id".into(), json!(OTHER));
     assert!(!policy.enforce("network_owner", &target, &caller("reader")));
 }
+
+#[test]
+fn choosing_an_address_is_the_network_owners() {
+    let policy = Policy::defaults();
+    // (role, network in the caller's project, network shared, rule, allowed)
+    let table = [
+        (
+            "member",
+            true,
+            false,
+            "create_port:fixed_ips:ip_address",
+            true,
+        ),
+        (
+            "member",
+            false,
+            true,
+            "create_port:fixed_ips:ip_address",
+            false,
+        ),
+        (
+            "member",
+            false,
+            true,
+            "create_port:fixed_ips:subnet_id",
+            true,
+        ),
+        (
+            "member",
+            false,
+            false,
+            "create_port:fixed_ips:subnet_id",
+            false,
+        ),
+        (
+            "reader",
+            true,
+            false,
+            "create_port:fixed_ips:ip_address",
+            false,
+        ),
+        (
+            "admin",
+            false,
+            false,
+            "create_port:fixed_ips:ip_address",
+            true,
+        ),
+        (
+            "service",
+            false,
+            false,
+            "create_port:fixed_ips:ip_address",
+            true,
+        ),
+        (
+            "member",
+            true,
+            false,
+            "update_port:fixed_ips:ip_address",
+            true,
+        ),
+        (
+            "member",
+            false,
+            true,
+            "update_port:fixed_ips:ip_address",
+            false,
+        ),
+        (
+            "member",
+            false,
+            true,
+            "update_port:fixed_ips:subnet_id",
+            true,
+        ),
+    ];
+    for (role, own_network, shared, rule, expected) in table {
+        // The port is the caller's; the network may not be.
+        let mut target = owned_by(true, shared);
+        let network_project = if own_network { OWN } else { OTHER };
+        target.insert("network:project_id".into(), json!(network_project));
+        assert_eq!(
+            policy.enforce(rule, &target, &caller(role)),
+            expected,
+            "{} / own network {own_network} / shared {shared} / {rule}",
+            who(role)
+        );
+    }
+}

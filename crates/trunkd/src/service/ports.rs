@@ -215,6 +215,41 @@ async fn choose_mac(
     ))
 }
 
+/// `create_port:fixed_ips:*` / `update_port:fixed_ips:*`: choosing an address is for the
+/// network's owner (and admins, services), naming a subnet also for anyone on a shared
+/// network, as in Neutron. Checked against the port's network, read in the transaction.
+fn require_fixed_ips(
+    guard: &Guard<'_>,
+    action: fn(PortWriteAttr) -> Action,
+    entries: Option<&[FixedIpRequest]>,
+    network: &crate::model::Network,
+    project: &ProjectId,
+) -> Result<(), ServiceError> {
+    let Some(entries) = entries else {
+        return Ok(());
+    };
+    let mut target = owned_target(project);
+    target.insert(
+        "network:project_id".into(),
+        network.project_id.as_str().into(),
+    );
+    target.insert("network_id".into(), network.id.to_string().into());
+    target.insert("shared".into(), network.shared.into());
+    guard.require_fields(
+        &[
+            (
+                action(PortWriteAttr::FixedIpsIpAddress),
+                entries.iter().any(|e| e.ip_address.is_some()),
+            ),
+            (
+                action(PortWriteAttr::FixedIpsSubnetId),
+                entries.iter().any(|e| e.subnet_id.is_some()),
+            ),
+        ],
+        &target,
+    )
+}
+
 /// The subnets of the networks a request's ports are on, each read once per transaction (a
 /// bulk create of ports on one network reads them once).
 #[derive(Default)]
@@ -429,6 +464,13 @@ impl Service {
                         // Read in this transaction, so the value inherited is the network's as of
                         // the port's creation, whatever a concurrent network update does.
                         let network = visible_network(tx.as_mut(), &guard, *network_id).await?;
+                        require_fixed_ips(
+                            &guard,
+                            Action::CreatePortAttr,
+                            request.fixed_ips.as_deref(),
+                            &network,
+                            project,
+                        )?;
                         let mac = choose_mac(tx.as_mut(), *network_id, mac.clone()).await?;
                         let ranges = subnets.of(tx.as_mut(), *network_id).await?;
                         let wants = ipam::plan_create(ranges, request.fixed_ips.as_deref(), &mac);
@@ -612,6 +654,20 @@ impl Service {
                         &target,
                     )?;
                     check_revision(if_match, port.std.revision_number)?;
+                    if update.fixed_ips.is_some() {
+                        let network = tx.get_network(port.network_id).await?.ok_or_else(|| {
+                            ServiceError::Internal {
+                                message: format!("port {id} is on a network that is gone"),
+                            }
+                        })?;
+                        require_fixed_ips(
+                            &guard,
+                            Action::UpdatePortAttr,
+                            update.fixed_ips.as_deref(),
+                            &network,
+                            &port.project_id,
+                        )?;
+                    }
                     check_member_device(tx.as_mut(), &port, &update).await?;
                     let old_host = port.host_id.clone();
                     let old_mac = port.mac_address.clone();
