@@ -614,3 +614,64 @@ async fn two_servers_racing_for_one_subnet_never_share_an_address() {
     );
     assert_eq!(exhausted, 10);
 }
+
+#[tokio::test]
+async fn only_the_network_owner_chooses_addresses_on_it() {
+    let server = Server::start();
+    let admin = server.admin();
+    let owner = server.as_(Identity::member("p1"));
+    let guest = server.as_(Identity::member("p2"));
+    // A network of p1's, shared with everyone by an admin.
+    let network = owner.network(json!({})).await;
+    admin
+        .put(
+            &format!("/v2.0/networks/{network}"),
+            json!({"network": {"shared": true}}),
+        )
+        .await
+        .expect(200);
+    let sub = subnet(&owner, &network, json!({"cidr": "10.0.0.0/24"})).await;
+
+    // Another project may take an address, or one of a named subnet, but not choose one.
+    let handed = create_port(&guest, &network, json!({})).await;
+    assert_eq!(ips(&handed), vec!["10.0.0.2"]);
+    let named = create_port(&guest, &network, json!({"fixed_ips": [{"subnet_id": sub}]})).await;
+    assert_eq!(ips(&named), vec!["10.0.0.3"]);
+    let before = port_count(&admin).await;
+    for fixed_ips in [
+        json!([{"ip_address": "10.0.0.9"}]),
+        json!([{"subnet_id": sub, "ip_address": "10.0.0.9"}]),
+    ] {
+        let reply = guest
+            .post(
+                "/v2.0/ports",
+                json!({"port": {"network_id": network, "fixed_ips": fixed_ips}}),
+            )
+            .await
+            .expect_error(403, "PolicyNotAuthorized");
+        assert!(
+            reply.message().contains("create_port:fixed_ips:ip_address"),
+            "{}",
+            reply.body
+        );
+    }
+    assert_eq!(port_count(&admin).await, before, "nothing was written");
+    let id = handed["id"].as_str().expect("id");
+    guest
+        .put(
+            &format!("/v2.0/ports/{id}"),
+            json!({"port": {"fixed_ips": [{"ip_address": "10.0.0.9"}]}}),
+        )
+        .await
+        .expect_error(403, "PolicyNotAuthorized");
+    let shown = guest.get(&format!("/v2.0/ports/{id}")).await.expect(200);
+    assert_eq!(ips(&shown["port"]), vec!["10.0.0.2"]);
+    // The owner may.
+    let chosen = create_port(
+        &owner,
+        &network,
+        json!({"fixed_ips": [{"ip_address": "10.0.0.9"}]}),
+    )
+    .await;
+    assert_eq!(ips(&chosen), vec!["10.0.0.9"]);
+}

@@ -2,8 +2,10 @@
 //! race, a crash or a load run: no port in two trunks or in two roles, no duplicate
 //! segmentation, subport bindings that agree with membership, for every trunk outbox events
 //! of rising revisions ending at its current one (the change and its event commit together, or
-//! neither does; undelivered events are folded into the next), and no event for a change that
-//! is not in the store.
+//! neither does; undelivered events are folded into the next), no event for a change that
+//! is not in the store, and IP addresses (issue 18) that agree: each port's `fixed_ips` are
+//! exactly its allocation rows, no allocation outlives its port, and no free range holds an
+//! allocated address or overlaps another.
 
 use std::collections::HashMap;
 
@@ -25,6 +27,12 @@ pub struct Facts {
     pub undelivered_events: i64,
     /// Trunk ids with a `deleted` event.
     deleted_trunks: Vec<String>,
+    /// (port id, fixed_ips JSON) of every port.
+    port_addresses: Vec<(String, String)>,
+    /// (port id, subnet id, address) of every allocation.
+    allocations: Vec<(String, String, String)>,
+    free_and_held: i64,
+    overlapping_free_ranges: i64,
 }
 
 const PORTS_IN_TWO_ROLES: &str = "SELECT COUNT(*) FROM trunks t \
@@ -43,6 +51,13 @@ const TRUNK_EVENTS: &str =
     "SELECT resource_id, revision_number FROM outbox WHERE resource_type = 'trunk' ORDER BY id";
 const TRUNK_REVISIONS: &str = "SELECT id, revision_number FROM trunks";
 const EVENTS: &str = "SELECT COUNT(*) FROM outbox";
+const PORT_ADDRESSES: &str = "SELECT id, fixed_ips FROM ports";
+const ALLOCATIONS: &str = "SELECT port_id, subnet_id, ip_address FROM ip_allocations";
+const FREE_AND_HELD: &str = "SELECT COUNT(*) FROM ip_allocations a JOIN ip_free_ranges r \
+    ON r.subnet_id = a.subnet_id AND r.first_key <= a.address_key AND a.address_key <= r.last_key";
+const OVERLAPPING_FREE_RANGES: &str = "SELECT COUNT(*) FROM ip_free_ranges a \
+    JOIN ip_free_ranges b ON a.subnet_id = b.subnet_id AND a.first_key < b.first_key \
+    AND b.first_key <= a.last_key";
 const UNDELIVERED_EVENTS: &str = "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL";
 
 macro_rules! read_facts {
@@ -84,6 +99,22 @@ macro_rules! read_facts {
                 .await
                 .expect("query"),
             undelivered_events: sqlx::query_scalar(UNDELIVERED_EVENTS)
+                .fetch_one(&mut *conn)
+                .await
+                .expect("query"),
+            port_addresses: sqlx::query_as(PORT_ADDRESSES)
+                .fetch_all(&mut *conn)
+                .await
+                .expect("query"),
+            allocations: sqlx::query_as(ALLOCATIONS)
+                .fetch_all(&mut *conn)
+                .await
+                .expect("query"),
+            free_and_held: sqlx::query_scalar(FREE_AND_HELD)
+                .fetch_one(&mut *conn)
+                .await
+                .expect("query"),
+            overlapping_free_ranges: sqlx::query_scalar(OVERLAPPING_FREE_RANGES)
                 .fetch_one(&mut *conn)
                 .await
                 .expect("query"),
@@ -161,4 +192,32 @@ pub async fn check_invariants_at(location: &DatabaseLocation, label: &str) {
             "{label}: events for trunk {trunk}, which was never committed"
         );
     }
+    // Addresses: a port's fixed IPs that name a subnet are its allocation rows, one for one.
+    let mut from_ports: Vec<(String, String, String)> = Vec::new();
+    for (port, fixed_ips) in &facts.port_addresses {
+        let entries: Vec<serde_json::Value> =
+            serde_json::from_str(fixed_ips).expect("fixed_ips is JSON");
+        for entry in entries {
+            if let (Some(subnet), Some(ip)) =
+                (entry["subnet_id"].as_str(), entry["ip_address"].as_str())
+            {
+                from_ports.push((port.clone(), subnet.to_string(), ip.to_string()));
+            }
+        }
+    }
+    let mut allocations = facts.allocations.clone();
+    from_ports.sort();
+    allocations.sort();
+    assert_eq!(
+        from_ports, allocations,
+        "{label}: ports' fixed_ips and the allocation rows disagree"
+    );
+    assert_eq!(
+        facts.free_and_held, 0,
+        "{label}: a free range holds an allocated address"
+    );
+    assert_eq!(
+        facts.overlapping_free_ranges, 0,
+        "{label}: free ranges overlap"
+    );
 }
