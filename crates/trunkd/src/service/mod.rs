@@ -2,6 +2,7 @@
 //! policy, validates input against the spec's rules and runs exactly one store transaction, so
 //! the change, its revision bump and its outbox event commit together or not at all.
 
+mod addressing;
 mod agents;
 mod context;
 mod error;

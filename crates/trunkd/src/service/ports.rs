@@ -2,12 +2,11 @@
 //! side effects of binding changes (spec 3.1 rule 12, and spec 3.2: unbinding a parent takes
 //! its trunk DOWN in the same transaction).
 
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use rand::Rng;
 
-use crate::ids::{NetworkId, PortId, ProjectId, SubnetId, TrunkId};
+use crate::ids::{NetworkId, PortId, ProjectId, TrunkId};
 use crate::model::port::{SUBPORT_DEVICE_OWNER, VIF_UNBOUND};
 use crate::model::{Port, PortStatus, StandardAttrs, Subport, TrunkStatus};
 use crate::policy::{Action, PortBindingAttr, PortWriteAttr, Target};
@@ -18,10 +17,10 @@ use crate::store::{
     Value,
 };
 
-use super::ipam::{self, Allocator, FixedIpRequest, PlanError, SubnetRange};
+use super::addressing::{plan_refusal, require_fixed_ips, NetworkSubnets};
+use super::ipam::{self, Allocator, FixedIpRequest};
 use super::limits::{invisible_marker, marker_not_found};
 use super::networks::visible_network;
-use super::subnets::visible_subnet;
 use super::{
     check_length, check_revision, hidden_fields, list_scope, owned_target, quota, Context,
     ErrorKind, Guard, Service, ServiceError, NAME_MAX,
@@ -213,100 +212,6 @@ async fn choose_mac(
         ErrorKind::MacAddressGenerationFailure,
         format!("Unable to generate unique mac on network {network}."),
     ))
-}
-
-/// `create_port:fixed_ips:*` / `update_port:fixed_ips:*`: choosing an address is for the
-/// network's owner (and admins, services), naming a subnet also for anyone on a shared
-/// network, as in Neutron. Checked against the port's network, read in the transaction.
-fn require_fixed_ips(
-    guard: &Guard<'_>,
-    action: fn(PortWriteAttr) -> Action,
-    entries: Option<&[FixedIpRequest]>,
-    network: &crate::model::Network,
-    project: &ProjectId,
-) -> Result<(), ServiceError> {
-    let Some(entries) = entries else {
-        return Ok(());
-    };
-    let mut target = owned_target(project);
-    target.insert(
-        "network:project_id".into(),
-        network.project_id.as_str().into(),
-    );
-    target.insert("network_id".into(), network.id.to_string().into());
-    target.insert("shared".into(), network.shared.into());
-    guard.require_fields(
-        &[
-            (
-                action(PortWriteAttr::FixedIpsIpAddress),
-                entries.iter().any(|e| e.ip_address.is_some()),
-            ),
-            (
-                action(PortWriteAttr::FixedIpsSubnetId),
-                entries.iter().any(|e| e.subnet_id.is_some()),
-            ),
-        ],
-        &target,
-    )
-}
-
-/// The subnets of the networks a request's ports are on, each read once per transaction (a
-/// bulk create of ports on one network reads them once).
-#[derive(Default)]
-pub(crate) struct NetworkSubnets {
-    read: HashMap<NetworkId, Vec<SubnetRange>>,
-}
-
-impl NetworkSubnets {
-    pub(crate) async fn of(
-        &mut self,
-        tx: &mut dyn StoreTx,
-        network: NetworkId,
-    ) -> Result<&[SubnetRange], ServiceError> {
-        if let Entry::Vacant(slot) = self.read.entry(network) {
-            let ranges = tx
-                .subnets_of_network(network)
-                .await?
-                .iter()
-                .map(SubnetRange::of)
-                .collect::<Result<Vec<_>, _>>()?;
-            slot.insert(ranges);
-        }
-        Ok(self
-            .read
-            .get(&network)
-            .map(Vec::as_slice)
-            .unwrap_or_default())
-    }
-}
-
-/// The answer to a `fixed_ips` plan that failed: its own refusal, or for a subnet of another
-/// network Neutron's 400, and for one the caller cannot see (or that does not exist) a 404.
-async fn plan_refusal(
-    tx: &mut dyn StoreTx,
-    guard: &Guard<'_>,
-    network: NetworkId,
-    error: PlanError,
-) -> ServiceError {
-    match error {
-        PlanError::Refused(error) => error,
-        PlanError::Foreign(ipam::ForeignSubnet(subnet)) => {
-            match visible_subnet(tx, guard, subnet).await {
-                Ok(_) => foreign_subnet(network, subnet),
-                Err(error) => error,
-            }
-        }
-    }
-}
-
-fn foreign_subnet(network: NetworkId, subnet: SubnetId) -> ServiceError {
-    ServiceError::invalid_input(
-        "fixed_ips",
-        format!(
-            "Failed to create port on network {network}, because fixed_ips included invalid \
-             subnet {subnet}"
-        ),
-    )
 }
 
 fn check_vnic_type(vnic_type: &str) -> Result<(), ServiceError> {

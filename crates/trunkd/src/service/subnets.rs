@@ -21,11 +21,11 @@ use ipnet::IpNet;
 use crate::ids::{NetworkId, ProjectId, SubnetId};
 use crate::model::{AllocationPool, HostRoute, Ipv6Mode, Network, StandardAttrs, Subnet};
 use crate::policy::{Action, Target};
-use crate::store::event::{self, PortEvent, PortUpdated, SubnetEvent, SubnetRef};
-use crate::store::ipam::{ranges_less, Address};
-use crate::store::{Filter, ListQuery, NewEvent, ResourceKind, StoreTx, Value};
+use crate::store::event::{SubnetEvent, SubnetRef};
+use crate::store::{ListQuery, NewEvent, ResourceKind, StoreTx};
 
-use super::ipam::{self, Allocator, SubnetRange};
+use super::addressing::{address_ports, reseed, unaddress_ports};
+use super::ipam::{self, SubnetRange};
 
 use super::limits::{invisible_marker, marker_not_found};
 use super::networks::visible_network;
@@ -496,110 +496,6 @@ async fn check_overlap(
                 ),
             ));
         }
-    }
-    Ok(())
-}
-
-/// Rewrites a subnet's free ranges from its (changed) pools, less the addresses held.
-async fn reseed(tx: &mut dyn StoreTx, subnet: &Subnet) -> Result<(), ServiceError> {
-    let range = SubnetRange::of(subnet)?;
-    tx.ipam().clear_free_ranges(subnet.id).await?;
-    let free = if range.automatic {
-        Vec::new()
-    } else {
-        let in_use = tx.ipam().addresses_in_use(subnet.id).await?;
-        ranges_less(&range.pools, &in_use)
-    };
-    tx.ipam().seed_free_ranges(subnet.id, &free).await?;
-    Ok(())
-}
-
-/// The ports of a subnet's network, in one read.
-async fn ports_of_network(
-    tx: &mut dyn StoreTx,
-    network: crate::ids::NetworkId,
-) -> Result<Vec<crate::model::Port>, ServiceError> {
-    let query = ListQuery {
-        filters: vec![Filter {
-            attr: "network_id",
-            values: vec![Value::Text(network.to_string())],
-        }],
-        ..ListQuery::everything()
-    };
-    Ok(tx.list_ports(&query).await?)
-}
-
-/// Records that a port's addresses changed, for the data planes.
-async fn port_readdressed(
-    tx: &mut dyn StoreTx,
-    port: &crate::model::Port,
-) -> Result<(), ServiceError> {
-    super::outbox::record(
-        tx,
-        NewEvent::new(
-            port.std.revision_number,
-            PortEvent::Updated(event::PortUpdate::Attributes(PortUpdated::new(
-                port.id,
-                port.host_id.clone(),
-            ))),
-        ),
-    )
-    .await
-}
-
-/// Gives every port of a new automatic subnet's network its EUI-64 address there.
-async fn address_ports(tx: &mut dyn StoreTx, subnet: &Subnet) -> Result<(), ServiceError> {
-    let range = SubnetRange::of(subnet)?;
-    let subnets = [range];
-    let allocator = Allocator {
-        subnets: &subnets,
-        network: subnet.network_id,
-    };
-    for mut port in ports_of_network(tx, subnet.network_id).await? {
-        let Some(ip) = ipam::eui64(&subnets[0].net, &port.mac_address) else {
-            continue;
-        };
-        let want = ipam::Want::Exact {
-            subnet: subnet.id,
-            ip,
-        };
-        let taken = allocator.take(tx, port.id, &[want]).await?;
-        port.fixed_ips.extend(taken);
-        port.std.revision_number += 1;
-        port.std.updated_at = crate::model::now_timestamp();
-        tx.update_port(&port).await?;
-        port_readdressed(tx, &port).await?;
-    }
-    Ok(())
-}
-
-/// Takes a deleted automatic subnet's addresses off the ports that hold them.
-async fn unaddress_ports(tx: &mut dyn StoreTx, subnet: &Subnet) -> Result<(), ServiceError> {
-    let id = subnet.id.to_string();
-    for mut port in ports_of_network(tx, subnet.network_id).await? {
-        let before = port.fixed_ips.len();
-        let mut dropped = Vec::new();
-        port.fixed_ips.retain(|fixed| {
-            let on_subnet = fixed.subnet_id.as_deref() == Some(id.as_str());
-            if on_subnet {
-                dropped.push(fixed.ip_address.clone());
-            }
-            !on_subnet
-        });
-        if port.fixed_ips.len() == before {
-            continue;
-        }
-        for ip in dropped {
-            if let Ok(ip) = ip.parse() {
-                tx.ipam()
-                    .delete_allocation(subnet.id, Address::of(ip))
-                    .await?;
-            }
-        }
-        port.std.revision_number += 1;
-        port.std.updated_at = crate::model::now_timestamp();
-        tx.update_port(&port).await?;
-        port_readdressed(tx, &port).await?;
     }
     Ok(())
 }
