@@ -106,7 +106,7 @@ pub struct PortCreate {
     #[schema(value_type = String, max_length = 255)]
     device_owner: Attr<String>,
     #[serde(default)]
-    #[schema(value_type = Vec<FixedIp>)]
+    #[schema(value_type = Vec<FixedIpWanted>)]
     fixed_ips: Attr<Vec<Value>>,
     #[serde(default)]
     #[schema(value_type = String)]
@@ -183,7 +183,7 @@ pub struct PortUpdate {
     #[schema(value_type = String, max_length = 255)]
     device_owner: Attr<String>,
     #[serde(default)]
-    #[schema(value_type = Vec<FixedIp>)]
+    #[schema(value_type = Vec<FixedIpWanted>)]
     fixed_ips: Attr<Vec<Value>>,
     #[serde(default, rename = "binding:host_id")]
     #[schema(value_type = String)]
@@ -223,7 +223,20 @@ impl PortUpdate {
     }
 }
 
-/// A fixed IP of a port: given with every request that sets them, answered as stored.
+/// One `fixed_ips` entry of a request: a subnet (its lowest free address), an address (on the
+/// network's subnet that holds it), or both; at least one.
+// Describes the entries for the OpenAPI document only; `fixed_ips` above parses them.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct FixedIpWanted {
+    /// An IPv4 or IPv6 address of one of the network's subnets.
+    #[schema(nullable = false)]
+    ip_address: Option<String>,
+    #[schema(nullable = false, format = Uuid)]
+    subnet_id: Option<String>,
+}
+
+/// A fixed IP of a port, as answered.
 #[derive(Serialize, ToSchema)]
 pub struct FixedIp<'a> {
     /// An IPv4 or IPv6 address.
