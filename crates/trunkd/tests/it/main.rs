@@ -4,6 +4,7 @@
 pub mod common;
 pub mod fake_keystone;
 pub mod nbdb;
+pub mod ovn;
 pub mod pgdb;
 pub mod policy_cases;
 pub mod readyz;
