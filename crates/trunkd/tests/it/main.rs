@@ -30,6 +30,7 @@ mod neutron_conformance;
 mod openapi;
 mod openstack_client;
 mod ovn_driver;
+mod ovn_full;
 mod ovs_agent;
 mod ovsdb_client;
 mod policy_table;
