@@ -4,6 +4,7 @@
 pub mod common;
 pub mod fake_keystone;
 pub mod nbdb;
+pub mod ovn;
 pub mod pgdb;
 pub mod policy_cases;
 pub mod readyz;
@@ -29,6 +30,7 @@ mod neutron_conformance;
 mod openapi;
 mod openstack_client;
 mod ovn_driver;
+mod ovn_full;
 mod ovs_agent;
 mod ovsdb_client;
 mod policy_table;

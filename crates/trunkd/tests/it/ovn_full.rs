@@ -1,0 +1,172 @@
+//! trunkd's `ovn` driver against the whole of OVN (the [`crate::ovn`] harness: NB, SB,
+//! ovn-northd, a userspace Open vSwitch and ovn-controller as one chassis): VIFs plugged as
+//! os-vif plugs them are claimed, a subport is claimed with its parent's VIF, and frames on the
+//! parent's VIF reach the subport networks by their VLAN tag and only by it, as
+//! `ofproto/trace` follows them through the flows ovn-controller installed.
+
+use crate::common;
+use crate::ovn;
+
+use std::time::{Duration, Instant};
+
+use common::{vlan, Client, Server};
+use ovn::{Delivery, Ovn};
+use serde_json::{json, Value};
+
+const PORT: &str = "Logical_Switch_Port";
+
+fn start(ovn: &Ovn) -> Server {
+    let connection = ovn.nb_connection();
+    Server::start_with(&[
+        "--noauth-default-admin",
+        "--driver",
+        "ovn",
+        "--ovn-nb-connection",
+        &connection,
+    ])
+}
+
+/// A network with one IPv4 subnet.
+async fn network_with_subnet(admin: &Client, name: &str, cidr: &str) -> String {
+    let network = admin.network(json!({ "name": name })).await;
+    admin
+        .post(
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": network, "ip_version": 4, "cidr": cidr}}),
+        )
+        .await
+        .expect(201);
+    network
+}
+
+/// A port on `network`: its ID and MAC address.
+async fn port(admin: &Client, network: &str) -> (String, String) {
+    let body: Value = admin
+        .post("/v2.0/ports", json!({"port": {"network_id": network}}))
+        .await
+        .expect(201);
+    let field = |name: &str| {
+        body["port"][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("port {name} in {body}"))
+            .to_string()
+    };
+    (field("id"), field("mac_address"))
+}
+
+/// An ovn-nbctl value with its quotes off (`[]` for an empty set).
+fn nb_value(ovn: &Ovn, record: &str, column: &str) -> String {
+    ovn.nbctl(&["--if-exists", "get", PORT, record, column])
+        .trim_matches('"')
+        .to_string()
+}
+
+fn untagged(interface: &str) -> Delivery {
+    Delivery {
+        interface: interface.to_string(),
+        vlan: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trunk_frames_cross_ovn_by_their_vlan_tag() {
+    let began = Instant::now();
+    let Some(ovn) = Ovn::start("trunk_frames_cross_ovn_by_their_vlan_tag") else {
+        return;
+    };
+    let server = start(&ovn);
+    let admin = server.admin();
+    let parent_network = network_with_subnet(&admin, "parent", "10.0.0.0/24").await;
+    let network_10 = network_with_subnet(&admin, "vlan10", "10.0.10.0/24").await;
+    let network_20 = network_with_subnet(&admin, "vlan20", "10.0.20.0/24").await;
+    let (parent, parent_mac) = port(&admin, &parent_network).await;
+    let (sub_10, sub_10_mac) = port(&admin, &network_10).await;
+    let (sub_20, sub_20_mac) = port(&admin, &network_20).await;
+    // Ordinary ports (VMs without trunks) on each subport's network.
+    let (vm_10, vm_10_mac) = port(&admin, &network_10).await;
+    let (vm_20, vm_20_mac) = port(&admin, &network_20).await;
+    admin
+        .trunk(&parent, json!([vlan(&sub_10, 10), vlan(&sub_20, 20)]))
+        .await;
+
+    // The driver's rows, before anything is plugged.
+    ovn.wait(Duration::from_secs(15), "the subports' rows in NB", |ovn| {
+        [(&sub_10, "10"), (&sub_20, "20")].iter().all(|(sub, tag)| {
+            nb_value(ovn, sub, "parent_name") == parent.as_str()
+                && nb_value(ovn, sub, "tag") == *tag
+        })
+    });
+    ovn.wait(Duration::from_secs(15), "Port_Bindings in SB", |ovn| {
+        [&parent, &sub_10, &sub_20, &vm_10, &vm_20]
+            .iter()
+            .all(|port| ovn.binding(port).is_some())
+    });
+
+    // VMs on the subport networks: claimed; the subports wait for their parent's VIF.
+    let tap_vm_10 = ovn.plug_vif(&vm_10, &vm_10_mac);
+    let tap_vm_20 = ovn.plug_vif(&vm_20, &vm_20_mac);
+    ovn.wait_for_claim(&vm_10);
+    ovn.wait_for_claim(&vm_20);
+    for sub in [&sub_10, &sub_20] {
+        let binding = ovn.binding(sub).expect("the subport's binding");
+        assert_eq!(binding.chassis, None, "{sub} claimed without its parent");
+    }
+
+    // The parent's VIF: the parent and, with it, its subports are claimed.
+    let tap_parent = ovn.plug_vif(&parent, &parent_mac);
+    ovn.wait_for_claim(&parent);
+    ovn.wait_for_claim(&sub_10);
+    ovn.wait_for_claim(&sub_20);
+
+    // Unicast tagged 10 from the parent's VIF to the VM on subport 10's network: it arrives
+    // there, untagged, and nowhere else. Tagged 20, the same frame has no way to that VM.
+    let to_vm_10 = |src: &str| {
+        format!("dl_src={src},dl_dst={vm_10_mac},dl_type=0x0800,nw_src=10.0.0.2,nw_dst=10.0.10.3")
+    };
+    assert_eq!(
+        ovn.trace(&tap_parent, Some(10), &to_vm_10(&sub_10_mac)),
+        vec![untagged(&tap_vm_10)],
+        "a unicast frame tagged 10 reaches only the VM on subport 10's network, untagged"
+    );
+    let stray = ovn.trace(&tap_parent, Some(20), &to_vm_10(&sub_20_mac));
+    assert!(
+        stray.is_empty(),
+        "a frame tagged 20 for the VM on subport 10's network went to {stray:?}"
+    );
+
+    // Broadcast: tagged 10 floods subport 10's network only, tagged 20 subport 20's only.
+    let arp = |src: &str| format!("dl_src={src},dl_dst=ff:ff:ff:ff:ff:ff,dl_type=0x0806");
+    assert_eq!(
+        ovn.trace(&tap_parent, Some(10), &arp(&sub_10_mac)),
+        vec![untagged(&tap_vm_10)]
+    );
+    assert_eq!(
+        ovn.trace(&tap_parent, Some(20), &arp(&sub_20_mac)),
+        vec![untagged(&tap_vm_20)]
+    );
+    // Untagged from the parent: its own network, where no other VIF is.
+    assert_eq!(
+        ovn.trace(&tap_parent, None, &arp(&parent_mac)),
+        Vec::<Delivery>::new()
+    );
+
+    // The reverse: a broadcast from the VM on subport 10's network reaches the parent's VIF
+    // tagged 10.
+    assert_eq!(
+        ovn.trace(&tap_vm_10, None, &arp(&vm_10_mac)),
+        vec![Delivery {
+            interface: tap_parent.clone(),
+            vlan: Some(10),
+        }]
+    );
+
+    // The parent's VIF goes: the parent and its subports are released; the VMs stay.
+    ovn.unplug_vif(&tap_parent);
+    for port in [&parent, &sub_10, &sub_20] {
+        ovn.wait_for_release(port);
+    }
+    ovn.wait_for_claim(&vm_10);
+
+    let took = began.elapsed();
+    assert!(took < Duration::from_secs(60), "the test took {took:?}");
+}
