@@ -16,6 +16,12 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
         "Trunk ports carrying subports with their own segmentation.",
     ),
     (
+        "trunk-wait-for-revision",
+        "Trunk long poll",
+        "GET /v2.0/trunks/{id}?wait_for_revision=N answers once the trunk's revision_number \
+         reaches N, or after wait_timeout seconds (1 to 60, default 30) as it is then.",
+    ),
+    (
         "trunk-details",
         "Trunk port details",
         "Ports that are trunk parents show their trunk and subports.",

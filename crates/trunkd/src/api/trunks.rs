@@ -18,6 +18,7 @@ use crate::api::wire::{self, from_map, refuse, Items, Render, Verb};
 use crate::api::{if_match, path_id, show_wanted, AppState, BaseUrl};
 use crate::ids::TrunkId;
 use crate::model::attrs::TRUNK_ATTRS;
+use crate::service::waiting::{self, WaitFor};
 use crate::service::{self, ErrorKind, SubportRequest};
 use crate::store::ResourceKind;
 
@@ -109,8 +110,8 @@ pub async fn list(
     get,
     path = "/v2.0/trunks/{id}",
     tag = "trunks",
-    params(("id" = String, Path, description = "trunk id (UUID)")),
-    responses((status = 200, description = "The trunk", body = crate::api::wire::trunk::TrunkResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+    params(("id" = String, Path, description = "trunk id (UUID)"), ("wait_for_revision" = Option<i64>, Query, description = "long poll (extension trunk-wait-for-revision): answer once the trunk's revision_number is at least this"), ("wait_timeout" = Option<u64>, Query, description = "with wait_for_revision: seconds to wait at most, 1 to 60 (default 30); then the trunk is answered as it is")),
+    responses((status = 200, description = "The trunk", body = crate::api::wire::trunk::TrunkResponse), (status = 400, description = "Bad wait_for_revision or wait_timeout", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable, or too many waiting requests", body = crate::api::openapi::NeutronErrorResponse))
 )]
 pub async fn show(
     State(state): State<AppState>,
@@ -118,7 +119,11 @@ pub async fn show(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let trunk = state.service.get_trunk(&ctx, trunk_id(&id)?).await?;
+    let id = trunk_id(&id)?;
+    let trunk = match wait_for(raw.as_deref())? {
+        Some(wait) => state.service.wait_for_trunk(&ctx, id, wait).await?,
+        None => state.service.get_trunk(&ctx, id).await?,
+    };
     let wanted = show_wanted(raw.as_deref());
     Ok(Json(TrunkResponse {
         trunk: trunk.picked(wanted.as_ref()),
@@ -248,4 +253,52 @@ pub async fn get_subports(
         sub_ports: Subports(&subports),
     })
     .into_response())
+}
+
+/// `wait_for_revision` and `wait_timeout` of a show (the `trunk-wait-for-revision`
+/// extension); `None` when the request does not wait.
+fn wait_for(raw: Option<&str>) -> Result<Option<WaitFor>, ApiError> {
+    let mut revision = None;
+    let mut timeout = None;
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        match key.as_ref() {
+            "wait_for_revision" => {
+                let parsed = value.parse::<i64>().ok().filter(|r| *r >= 0);
+                revision = Some(parsed.ok_or_else(|| {
+                    ApiError::bad_request(
+                        "wait_for_revision",
+                        format!(
+                            "Invalid input for wait_for_revision. Reason: '{value}' is not a \
+                             non-negative integer."
+                        ),
+                    )
+                })?);
+            }
+            "wait_timeout" => {
+                let max = waiting::MAX_WAIT.as_secs();
+                let parsed = value.parse::<u64>().ok().filter(|t| (1..=max).contains(t));
+                timeout = Some(parsed.ok_or_else(|| {
+                    ApiError::bad_request(
+                        "wait_timeout",
+                        format!(
+                            "Invalid input for wait_timeout. Reason: '{value}' is not a number \
+                             of seconds from 1 to {max}."
+                        ),
+                    )
+                })?);
+            }
+            _ => {}
+        }
+    }
+    match (revision, timeout) {
+        (Some(revision), timeout) => Ok(Some(WaitFor {
+            revision,
+            timeout: timeout.map_or(waiting::DEFAULT_WAIT, std::time::Duration::from_secs),
+        })),
+        (None, Some(_)) => Err(ApiError::bad_request(
+            "wait_timeout",
+            "Invalid input for wait_timeout. Reason: it is only valid with wait_for_revision.",
+        )),
+        (None, None) => Ok(None),
+    }
 }

@@ -18,6 +18,7 @@ mod subnets;
 mod subports;
 pub mod tags;
 mod trunks;
+pub mod waiting;
 
 use std::sync::Arc;
 
@@ -146,6 +147,10 @@ pub struct Service {
     /// Deliveries the dispatcher made, for writes that wait for theirs.
     deliveries: DeliveryFeed,
     transitions: status::TransitionCounter,
+    /// Bumped after every commit, for long polls (`waiting`).
+    commits: tokio::sync::watch::Sender<u64>,
+    /// Long polls this server may hold at once.
+    waiters: Arc<tokio::sync::Semaphore>,
 }
 
 /// The future of one run of a [`Service::write`] body.
@@ -196,6 +201,8 @@ impl Service {
             outbox_wake,
             deliveries: DeliveryFeed::new(),
             transitions: status::TransitionCounter::default(),
+            commits: tokio::sync::watch::Sender::new(0),
+            waiters: Arc::new(tokio::sync::Semaphore::new(waiting::MAX_WAITERS)),
         }
     }
 
@@ -273,6 +280,8 @@ impl Service {
                 }
                 Ok(value) => {
                     self.outbox_wake.notify_one();
+                    self.commits
+                        .send_modify(|count| *count = count.wrapping_add(1));
                     break Ok(value);
                 }
                 Err(error) => break Err(error),

@@ -49,4 +49,5 @@ mod startup;
 mod subnets;
 mod tags_and_lists;
 mod trunk_rules;
+mod trunk_wait;
 mod wire;
