@@ -2,8 +2,9 @@
 //! harness): what networks, ports and trunks become in the database, one NB transaction per
 //! API operation even for 4,094 subports, catching up after the database was down, harmless
 //! re-delivery of old events, the reconciler repairing hand-made drift, `/readyz` naming
-//! the northbound database while it is down, and the DHCP_Options rows of IPv4 and IPv6 DHCP
-//! subnets (none for an IPv4 subnet without a gateway).
+//! the northbound database while it is down, the DHCP_Options rows of IPv4 and IPv6 DHCP
+//! subnets (none for an IPv4 subnet without a gateway), the localnet port of a provider
+//! network, and a port's `port_security` and `requested-chassis`.
 
 use crate::common;
 use crate::nbdb;
@@ -837,4 +838,198 @@ async fn an_ipv6_dhcp_subnet_is_served_and_a_gatewayless_ipv4_one_is_not() {
     assert!(nb
         .nbctl(&["--bare", "--columns=_uuid", "list", DHCP])
         .is_empty());
+}
+
+/// One key of a port row's `options` (`ovn-nbctl get` fails on a missing key).
+fn port_option(nb: &NbDatabase, record: &str, key: &str) -> Option<String> {
+    let options = nb.nbctl(&["--bare", "--columns=options", "list", PORT, record]);
+    options
+        .split_whitespace()
+        .find_map(|pair| pair.strip_prefix(&format!("{key}=")))
+        .map(|value| value.trim_matches('"').to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_network_has_a_localnet_port_the_reconciler_keeps() {
+    let Some(nb) = NbDatabase::start("a_provider_network_has_a_localnet_port") else {
+        return;
+    };
+    let server = start(&nb, &["--ovn-reconcile-interval", "1"]);
+    let admin = server.admin();
+    let vlan_network = admin
+        .network(json!({"provider:network_type": "vlan",
+            "provider:physical_network": "physnet1", "provider:segmentation_id": 101}))
+        .await;
+    let flat_network = admin
+        .network(json!({"provider:network_type": "flat",
+            "provider:physical_network": "physnet2"}))
+        .await;
+    let tenant_network = admin.network(json!({})).await;
+    admin.wait_for_outbox_drained().await;
+
+    let (vlan, flat) = (
+        format!("provnet-{vlan_network}"),
+        format!("provnet-{flat_network}"),
+    );
+    let mut expected = vec![vlan.clone(), flat.clone()];
+    expected.sort();
+    assert_eq!(
+        nb.names(PORT),
+        expected,
+        "no localnet port on a tenant network"
+    );
+    assert_eq!(
+        nb.nbctl(&["lsp-list", &format!("neutron-{tenant_network}")]),
+        ""
+    );
+    for (localnet, network, physical, tag) in [
+        (&vlan, &vlan_network, "physnet1", Some("101")),
+        (&flat, &flat_network, "physnet2", None),
+    ] {
+        assert_eq!(nb.get(PORT, localnet, "type"), "localnet");
+        assert_eq!(nb.get(PORT, localnet, "addresses"), "[unknown]");
+        assert_eq!(optional(&nb, localnet, "tag").as_deref(), tag);
+        assert_eq!(
+            port_option(&nb, localnet, "network_name").as_deref(),
+            Some(physical)
+        );
+        assert_eq!(
+            nb.get(PORT, localnet, "external_ids:\"trunkd:network_id\"")
+                .trim_matches('"'),
+            *network
+        );
+        let on_switch = nb.nbctl(&["lsp-list", &format!("neutron-{network}")]);
+        assert!(on_switch.contains(localnet.as_str()), "{on_switch}");
+    }
+
+    // An operator retags one and deletes the other: the reconciler puts both back.
+    nb.nbctl(&["set", PORT, &vlan, "tag=7"]);
+    nb.nbctl(&["lsp-del", &flat]);
+    wait_for(Duration::from_secs(20), "the reconciler's repairs", || {
+        let repaired =
+            optional(&nb, &vlan, "tag").as_deref() == Some("101") && nb.names(PORT).contains(&flat);
+        repaired.then_some(())
+    });
+    assert_eq!(
+        port_option(&nb, &flat, "network_name").as_deref(),
+        Some("physnet2")
+    );
+    assert_eq!(optional(&nb, &flat, "tag"), None);
+
+    // The port goes with its network.
+    admin
+        .delete(&format!("/v2.0/networks/{vlan_network}"))
+        .await
+        .expect(204);
+    admin.wait_for_outbox_drained().await;
+    assert_eq!(nb.names(PORT), vec![flat.clone()]);
+    assert!(!nb
+        .names("Logical_Switch")
+        .contains(&format!("neutron-{vlan_network}")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_security_follows_the_port_and_is_repaired() {
+    let Some(nb) = NbDatabase::start("port_security_follows_the_port") else {
+        return;
+    };
+    let server = start(&nb, &["--ovn-reconcile-interval", "1"]);
+    let admin = server.admin();
+    let network = admin.network(json!({})).await;
+    admin
+        .post(
+            "/v2.0/subnets",
+            json!({"subnet": {"network_id": network, "ip_version": 4, "cidr": "10.0.0.0/24"}}),
+        )
+        .await
+        .expect(201);
+    let port = admin
+        .port(
+            &network,
+            json!({"mac_address": "fa:16:3e:00:00:0a",
+                "fixed_ips": [{"ip_address": "10.0.0.10"}]}),
+        )
+        .await;
+    admin.wait_for_outbox_drained().await;
+    let secured = "[\"fa:16:3e:00:00:0a 10.0.0.10\"]";
+    assert_eq!(nb.get(PORT, &port, "addresses"), secured);
+    assert_eq!(nb.get(PORT, &port, "port_security"), secured);
+
+    let set_security = |enabled: bool| {
+        let admin = &admin;
+        let path = format!("/v2.0/ports/{port}");
+        async move {
+            admin
+                .put(&path, json!({"port": {"port_security_enabled": enabled}}))
+                .await
+                .expect(200);
+            admin.wait_for_outbox_drained().await;
+        }
+    };
+    set_security(false).await;
+    assert_eq!(nb.get(PORT, &port, "port_security"), "[]");
+    assert_eq!(
+        nb.get(PORT, &port, "addresses"),
+        secured,
+        "still the port's addresses"
+    );
+
+    // On again, then an operator clears it: the reconciler puts it back.
+    set_security(true).await;
+    assert_eq!(nb.get(PORT, &port, "port_security"), secured);
+    nb.nbctl(&["clear", PORT, &port, "port_security"]);
+    wait_for(Duration::from_secs(20), "the reconciler's repair", || {
+        (nb.get(PORT, &port, "port_security") == secured).then_some(())
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requested_chassis_follows_the_binding() {
+    let Some(nb) = NbDatabase::start("requested_chassis_follows_the_binding") else {
+        return;
+    };
+    let server = start(&nb, &["--ovn-reconcile-interval", "1"]);
+    let admin = server.admin();
+    let network = admin.network(json!({})).await;
+    let port = admin.port(&network, json!({})).await;
+    admin.wait_for_outbox_drained().await;
+    assert_eq!(port_option(&nb, &port, "requested-chassis"), None);
+
+    let bind = |host: &'static str| {
+        let admin = &admin;
+        let path = format!("/v2.0/ports/{port}");
+        async move {
+            admin
+                .put(&path, json!({"port": {"binding:host_id": host}}))
+                .await
+                .expect(200);
+            admin.wait_for_outbox_drained().await;
+        }
+    };
+    bind("compute-1").await;
+    assert_eq!(
+        port_option(&nb, &port, "requested-chassis").as_deref(),
+        Some("compute-1")
+    );
+
+    // An option somebody else owns survives trunkd's writes.
+    nb.nbctl(&["set", PORT, &port, "options:mcast_flood_reports=true"]);
+    bind("compute-2").await;
+    assert_eq!(
+        port_option(&nb, &port, "requested-chassis").as_deref(),
+        Some("compute-2"),
+        "a migration moves the claim"
+    );
+    // A hand edit is repaired.
+    nb.nbctl(&["set", PORT, &port, "options:requested-chassis=elsewhere"]);
+    wait_for(Duration::from_secs(20), "the reconciler's repair", || {
+        (port_option(&nb, &port, "requested-chassis").as_deref() == Some("compute-2")).then_some(())
+    });
+
+    bind("").await;
+    assert_eq!(port_option(&nb, &port, "requested-chassis"), None);
+    assert_eq!(
+        port_option(&nb, &port, "mcast_flood_reports").as_deref(),
+        Some("true")
+    );
 }

@@ -5,6 +5,15 @@
 //! (IPv6) refer to; as with Neutron, an IPv4 subnet needs a gateway for one and an IPv6 subnet
 //! in SLAAC mode has none (see [`rows::DhcpRow::desired`]).
 //!
+//! What a real deployment needs besides, as Neutron's OVN driver writes it
+//! ([`rows::PortRow::desired`], [`rows::PortRow::localnet`]): a port's `port_security` holds
+//! its MAC and fixed IPs while its port security is enabled, so OVN drops what it sends from
+//! other addresses; a bound port's `options:requested-chassis` names its `binding:host_id`, so
+//! only that chassis claims it (a live migration's target waits for the binding to move); and
+//! a provider network (`vlan`, `flat`) has a `localnet` port `provnet-<network id>` with
+//! `options:network_name` its physical network and, for `vlan`, `tag` its VLAN ID, which takes
+//! its traffic to the bridge each chassis maps that physical network to.
+//!
 //! Each outbox event is handled level-triggered: the driver reads the current state of the
 //! event's networks, ports and trunks from the store and writes the difference to the database
 //! in one transaction ([`sync`]), so re-applying an event, or applying an old one late, is

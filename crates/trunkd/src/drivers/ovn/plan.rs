@@ -13,8 +13,9 @@ use std::fmt;
 use serde_json::{json, Value};
 
 use super::rows::{
-    recorded_revision, DhcpRow, Existing, IpVersion, PortRow, RowRef, SwitchRow, DHCP_COLUMNS,
-    DHCP_TABLE, KEY_SUBNET_ID, PORT_COLUMNS, PORT_TABLE, SWITCH_COLUMNS, SWITCH_TABLE,
+    localnet_name, recorded_revision, DhcpRow, Existing, IpVersion, Others, PortRow, RowRef,
+    SwitchRow, DHCP_COLUMNS, DHCP_TABLE, KEY_SUBNET_ID, PORT_COLUMNS, PORT_TABLE, SWITCH_COLUMNS,
+    SWITCH_TABLE,
 };
 use crate::ids::{NetworkId, PortId, SubnetId};
 use crate::model::FixedIp;
@@ -33,6 +34,9 @@ pub struct Desired {
     pub dhcp: BTreeMap<SubnetId, DhcpRow>,
     /// The subnets whose DHCP_Options rows each port refers to.
     pub port_subnets: BTreeMap<PortId, PortDhcp>,
+    /// The localnet port of each network in scope; `None`: the network is gone or has no
+    /// physical network. A localnet row trunkd wrote that this map does not want is deleted.
+    pub localnets: BTreeMap<NetworkId, Option<PortRow>>,
 }
 
 /// The subnets whose DHCP_Options rows a port's `dhcpv4_options` and `dhcpv6_options` refer
@@ -58,6 +62,8 @@ pub struct Current {
     pub switches: BTreeMap<NetworkId, Existing<SwitchRow>>,
     pub ports: BTreeMap<PortId, Existing<PortRow>>,
     pub dhcp: BTreeMap<SubnetId, Existing<DhcpRow>>,
+    /// Localnet ports named `provnet-<network id>`, by network.
+    pub localnets: BTreeMap<NetworkId, Existing<PortRow>>,
 }
 
 impl Current {
@@ -83,6 +89,9 @@ pub enum Change {
     CreateDhcp(SubnetId),
     UpdateDhcp(SubnetId),
     DeleteDhcp(SubnetId),
+    CreateLocalnet(NetworkId),
+    UpdateLocalnet(NetworkId, Vec<&'static str>),
+    DeleteLocalnet(NetworkId),
 }
 
 impl fmt::Display for Change {
@@ -103,6 +112,26 @@ impl fmt::Display for Change {
             Change::CreateDhcp(id) => write!(f, "create DHCP_Options of subnet {id}"),
             Change::UpdateDhcp(id) => write!(f, "update DHCP_Options of subnet {id}"),
             Change::DeleteDhcp(id) => write!(f, "delete DHCP_Options of subnet {id}"),
+            Change::CreateLocalnet(id) => {
+                write!(
+                    f,
+                    "create localnet Logical_Switch_Port {}",
+                    localnet_name(*id)
+                )
+            }
+            Change::UpdateLocalnet(id, columns) => write!(
+                f,
+                "update localnet Logical_Switch_Port {} ({})",
+                localnet_name(*id),
+                columns.join(", ")
+            ),
+            Change::DeleteLocalnet(id) => {
+                write!(
+                    f,
+                    "delete localnet Logical_Switch_Port {}",
+                    localnet_name(*id)
+                )
+            }
         }
     }
 }
@@ -206,7 +235,7 @@ fn plan_dhcp(
                 let name = format!("dhcp{}", dhcp_ops.len());
                 dhcp_ops.push(json!({
                     "op": "insert", "table": DHCP_TABLE, "uuid-name": name,
-                    "row": row.to_nb(&BTreeMap::new()),
+                    "row": row.to_nb(&Others::default()),
                 }));
                 refs.insert(id, RowRef::Named(name));
                 plan.changes.push(Change::CreateDhcp(id));
@@ -246,6 +275,110 @@ fn plan_dhcp(
     refs
 }
 
+/// What planning one Logical_Switch_Port row decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RowChange {
+    Create,
+    /// The columns that differ.
+    Update(Vec<&'static str>),
+    Delete,
+}
+
+/// Plans Logical_Switch_Port rows, a VM's port or a provider network's localnet port alike:
+/// a new row joins its network's switch, an existing one is updated under a guard, and a row
+/// trunkd wrote that the store no longer wants leaves its switch (and so the database).
+struct PortPlanner<'a> {
+    /// The switches the database holds.
+    switches: &'a BTreeMap<NetworkId, Existing<SwitchRow>>,
+    /// Switches this plan inserts, by their named uuid.
+    inserted_switches: &'a BTreeMap<NetworkId, String>,
+    /// Switches already guarded by this plan.
+    guarded_switches: BTreeSet<NetworkId>,
+    guards: Vec<Value>,
+    ops: Vec<Value>,
+    /// The named uuids of the rows this plan inserts, by the network whose switch takes them.
+    new_ports_of: BTreeMap<NetworkId, Vec<Value>>,
+    newer_in_database: usize,
+}
+
+impl PortPlanner<'_> {
+    /// Plans one row: `wanted` on its network's switch (`None`: the store wants no such row),
+    /// `held` as the database has it. `None` when nothing is written.
+    fn row(
+        &mut self,
+        wanted: Option<(NetworkId, &PortRow)>,
+        held: Option<&Existing<PortRow>>,
+    ) -> Option<RowChange> {
+        match (wanted, held) {
+            (Some((network, row)), None) => {
+                if let Some(existing) = self.switches.get(&network) {
+                    // The port joins this switch: it must still be there at commit.
+                    if self.guarded_switches.insert(network) {
+                        self.guards.push(guard(
+                            SWITCH_TABLE,
+                            &existing.uuid,
+                            SWITCH_COLUMNS,
+                            &existing.guarded,
+                        ));
+                    }
+                } else if !self.inserted_switches.contains_key(&network) {
+                    // The caller always puts a port's network in scope; without a switch to
+                    // hold it, the port cannot be created now.
+                    return None;
+                }
+                let name = format!("lsp{}", self.ops.len());
+                self.ops.push(json!({
+                    "op": "insert", "table": PORT_TABLE, "uuid-name": name,
+                    "row": row.to_nb(&Others::default()),
+                }));
+                self.new_ports_of
+                    .entry(network)
+                    .or_default()
+                    .push(datum::named_uuid(&name));
+                Some(RowChange::Create)
+            }
+            (Some((_, row)), Some(existing)) => {
+                if newer(&existing.row.external_ids, &row.external_ids) {
+                    self.newer_in_database += 1;
+                    return None;
+                }
+                if existing.row == *row {
+                    return None;
+                }
+                self.guards.push(guard(
+                    PORT_TABLE,
+                    &existing.uuid,
+                    PORT_COLUMNS,
+                    &existing.guarded,
+                ));
+                let mut columns = row.to_nb(&existing.others);
+                if let Some(object) = columns.as_object_mut() {
+                    object.remove("name");
+                }
+                self.ops.push(json!({
+                    "op": "update", "table": PORT_TABLE,
+                    "where": [["_uuid", "==", datum::uuid(&existing.uuid)]],
+                    "row": columns,
+                }));
+                Some(RowChange::Update(row.differences(&existing.row)))
+            }
+            (None, Some(existing)) => {
+                if !is_trunkd_row(&existing.row.external_ids) {
+                    return None; // somebody else's port: not ours to delete
+                }
+                // A port row lives as long as a switch refers to it.
+                self.ops.push(json!({
+                    "op": "mutate", "table": SWITCH_TABLE,
+                    "where": [["ports", "includes", datum::uuid(&existing.uuid)]],
+                    "mutations": [["ports", "delete", datum::set_of([datum::uuid(&existing.uuid)])]],
+                }));
+                Some(RowChange::Delete)
+            }
+            (None, None) => None,
+        }
+    }
+}
+
 /// Plans the transaction; an empty plan means the database already agrees.
 pub fn plan(desired: &Desired, current: &Current) -> Plan {
     let mut plan = Plan::default();
@@ -254,11 +387,9 @@ pub fn plan(desired: &Desired, current: &Current) -> Plan {
     let dhcp_refs = plan_dhcp(desired, current, &mut plan, &mut guards, &mut dhcp_ops);
     // Rows a port refers to must still be there at commit.
     let mut guarded_dhcp: BTreeSet<SubnetId> = BTreeSet::new();
-    let mut port_ops = Vec::new();
     let mut switch_ops = Vec::new();
     // Switches this plan inserts, by their named uuid.
     let mut inserted_switches: BTreeMap<NetworkId, String> = BTreeMap::new();
-    let mut new_ports_of: BTreeMap<NetworkId, Vec<Value>> = BTreeMap::new();
     let mut guarded_switches: BTreeSet<NetworkId> = BTreeSet::new();
 
     let switch_ids: BTreeSet<NetworkId> = desired
@@ -313,6 +444,15 @@ pub fn plan(desired: &Desired, current: &Current) -> Plan {
         }
     }
 
+    let mut ports = PortPlanner {
+        switches: &current.switches,
+        inserted_switches: &inserted_switches,
+        guarded_switches,
+        guards: Vec::new(),
+        ops: Vec::new(),
+        new_ports_of: BTreeMap::new(),
+        newer_in_database: 0,
+    };
     let port_ids: BTreeSet<PortId> = desired
         .ports
         .keys()
@@ -353,80 +493,53 @@ pub fn plan(desired: &Desired, current: &Current) -> Plan {
                 }
             }
         }
-        let wanted = resolved.as_ref().map(|(network, row)| (network, row));
-        match (wanted, current.ports.get(&id)) {
-            (Some((network, row)), None) => {
-                if let Some(existing) = current.switches.get(network) {
-                    // The port joins this switch: it must still be there at commit.
-                    if guarded_switches.insert(*network) {
-                        guards.push(guard(
-                            SWITCH_TABLE,
-                            &existing.uuid,
-                            SWITCH_COLUMNS,
-                            &existing.guarded,
-                        ));
-                    }
-                } else if !inserted_switches.contains_key(network) {
-                    // The caller always puts a port's network in scope; without a switch to
-                    // hold it, the port cannot be created now.
-                    continue;
-                }
-                let name = format!("lsp{}", port_ops.len());
-                port_ops.push(json!({
-                    "op": "insert", "table": PORT_TABLE, "uuid-name": name,
-                    "row": row.to_nb(&BTreeMap::new()),
-                }));
-                new_ports_of
-                    .entry(*network)
-                    .or_default()
-                    .push(datum::named_uuid(&name));
-                plan.changes.push(Change::CreatePort(id));
-            }
-            (Some((_, row)), Some(existing)) => {
-                if newer(&existing.row.external_ids, &row.external_ids) {
-                    plan.newer_in_database += 1;
-                } else if existing.row != *row {
-                    guards.push(guard(
-                        PORT_TABLE,
-                        &existing.uuid,
-                        PORT_COLUMNS,
-                        &existing.guarded,
-                    ));
-                    let mut columns = row.to_nb(&existing.others);
-                    if let Some(object) = columns.as_object_mut() {
-                        object.remove("name");
-                    }
-                    port_ops.push(json!({
-                        "op": "update", "table": PORT_TABLE,
-                        "where": [["_uuid", "==", datum::uuid(&existing.uuid)]],
-                        "row": columns,
-                    }));
-                    plan.changes
-                        .push(Change::UpdatePort(id, row.differences(&existing.row)));
-                }
-            }
-            (None, Some(existing)) => {
-                if !is_trunkd_row(&existing.row.external_ids) {
-                    continue; // somebody else's port: not ours to delete
-                }
-                // A port row lives as long as a switch refers to it.
-                port_ops.push(json!({
-                    "op": "mutate", "table": SWITCH_TABLE,
-                    "where": [["ports", "includes", datum::uuid(&existing.uuid)]],
-                    "mutations": [["ports", "delete", datum::set_of([datum::uuid(&existing.uuid)])]],
-                }));
-                plan.changes.push(Change::DeletePort(id));
-            }
-            (None, None) => {}
+        let wanted = resolved.as_ref().map(|(network, row)| (*network, row));
+        if let Some(change) = ports.row(wanted, current.ports.get(&id)) {
+            plan.changes.push(match change {
+                RowChange::Create => Change::CreatePort(id),
+                RowChange::Update(columns) => Change::UpdatePort(id, columns),
+                RowChange::Delete => Change::DeletePort(id),
+            });
         }
     }
+
+    // Localnet ports, one per provider network.
+    let localnet_ids: BTreeSet<NetworkId> = desired
+        .localnets
+        .keys()
+        .chain(current.localnets.keys())
+        .copied()
+        .collect();
+    for id in localnet_ids {
+        let wanted = desired
+            .localnets
+            .get(&id)
+            .and_then(Option::as_ref)
+            .map(|row| (id, row));
+        if let Some(change) = ports.row(wanted, current.localnets.get(&id)) {
+            plan.changes.push(match change {
+                RowChange::Create => Change::CreateLocalnet(id),
+                RowChange::Update(columns) => Change::UpdateLocalnet(id, columns),
+                RowChange::Delete => Change::DeleteLocalnet(id),
+            });
+        }
+    }
+    let PortPlanner {
+        guards: port_guards,
+        ops: port_ops,
+        mut new_ports_of,
+        newer_in_database,
+        ..
+    } = ports;
+    guards.extend(port_guards);
+    plan.newer_in_database += newer_in_database;
 
     // Attach new ports: in the insert of a new switch, or by a mutate of an existing one.
     for (network, switch_name) in &inserted_switches {
         let Some(Some(row)) = desired.switches.get(network) else {
             continue;
         };
-        let mut columns = row.to_nb(&BTreeMap::new());
+        let mut columns = row.to_nb(&Others::default());
         let ports = new_ports_of.remove(network).unwrap_or_default();
         columns["ports"] = datum::set_of(ports);
         switch_ops.push(json!({
@@ -456,7 +569,10 @@ pub fn plan(desired: &Desired, current: &Current) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drivers::ovn::rows::{KEY_REVISION, KEY_SUBNET_ID, KEY_TRUNK_ID};
+    use crate::drivers::ovn::rows::{
+        KEY_NETWORK_ID, KEY_REVISION, KEY_SUBNET_ID, KEY_TRUNK_ID, LOCALNET, OPTION_NETWORK_NAME,
+        OPTION_REQUESTED_CHASSIS,
+    };
 
     fn own(revision: i64) -> BTreeMap<String, String> {
         [(KEY_REVISION.to_string(), revision.to_string())]
@@ -471,8 +587,11 @@ mod tests {
         }
         PortRow {
             name: id.to_string(),
+            kind: String::new(),
             addresses: vec!["fa:16:3e:00:00:01".into()],
+            port_security: vec!["fa:16:3e:00:00:01".into()],
             enabled: Some(true),
+            options: BTreeMap::new(),
             parent_name: tag.map(|_| "parent".to_string()),
             tag,
             dhcpv4_options: None,
@@ -495,7 +614,7 @@ mod tests {
 
     fn existing_port(row: &PortRow, uuid: &str) -> Existing<PortRow> {
         in_database(
-            row.to_nb(&BTreeMap::new()),
+            row.to_nb(&Others::default()),
             uuid,
             PORT_COLUMNS,
             PortRow::from_nb,
@@ -504,7 +623,7 @@ mod tests {
 
     fn existing_switch(row: &SwitchRow, uuid: &str) -> Existing<SwitchRow> {
         in_database(
-            row.to_nb(&BTreeMap::new()),
+            row.to_nb(&Others::default()),
             uuid,
             SWITCH_COLUMNS,
             SwitchRow::from_nb,
@@ -701,7 +820,7 @@ mod tests {
     #[test]
     fn keys_others_wrote_survive_an_update() {
         let (network, port) = (NetworkId::new(), PortId::new());
-        let mut row_json = port_row(port, 1, None).to_nb(&BTreeMap::new());
+        let mut row_json = port_row(port, 1, None).to_nb(&Others::default());
         row_json["external_ids"] = datum::map_of(
             &[
                 (KEY_REVISION.to_string(), "1".to_string()),
@@ -742,7 +861,7 @@ mod tests {
 
     fn existing_dhcp(row: &DhcpRow, uuid: &str) -> Existing<DhcpRow> {
         in_database(
-            row.to_nb(&BTreeMap::new()),
+            row.to_nb(&Others::default()),
             uuid,
             DHCP_COLUMNS,
             DhcpRow::from_nb,
@@ -920,6 +1039,7 @@ mod tests {
             ports: [(port, Some((network, port_row(port, 1, None))))].into(),
             dhcp: [(subnet, dhcp_row(subnet, "{8.8.8.8}"))].into(),
             port_subnets: [(port, v4_only(subnet))].into(),
+            ..Default::default()
         };
         let current = Current {
             switches: [(network, existing_switch(&switch, "s"))].into(),
@@ -1056,5 +1176,199 @@ mod tests {
             ..Default::default()
         };
         assert!(plan(&desired, &current).is_empty());
+    }
+
+    fn localnet_row(network: NetworkId, revision: i64, tag: Option<i64>) -> PortRow {
+        let mut external_ids = own(revision);
+        external_ids.insert(KEY_NETWORK_ID.into(), network.to_string());
+        PortRow {
+            name: localnet_name(network),
+            kind: LOCALNET.into(),
+            addresses: vec!["unknown".into()],
+            port_security: Vec::new(),
+            enabled: None,
+            options: [(OPTION_NETWORK_NAME.to_string(), "physnet1".to_string())].into(),
+            parent_name: None,
+            tag,
+            dhcpv4_options: None,
+            dhcpv6_options: None,
+            external_ids,
+        }
+    }
+
+    #[test]
+    fn a_new_provider_network_gets_its_localnet_port_in_the_switch_insert() {
+        let network = NetworkId::new();
+        let desired = Desired {
+            switches: [(network, Some(switch_row(network, 1)))].into(),
+            localnets: [(network, Some(localnet_row(network, 1, Some(101))))].into(),
+            ..Default::default()
+        };
+        let plan = plan(&desired, &Current::default());
+        assert_eq!(
+            plan.changes,
+            vec![
+                Change::CreateSwitch(network),
+                Change::CreateLocalnet(network)
+            ]
+        );
+        let inserts = ops_named(&plan, "insert");
+        let port = inserts
+            .iter()
+            .find(|o| o["table"] == PORT_TABLE)
+            .expect("port insert");
+        assert_eq!(port["row"]["name"], localnet_name(network));
+        assert_eq!(port["row"]["type"], LOCALNET);
+        assert_eq!(port["row"]["tag"], json!(["set", [101]]));
+        assert_eq!(port["row"]["addresses"], json!(["set", ["unknown"]]));
+        let switch = inserts
+            .iter()
+            .find(|o| o["table"] == SWITCH_TABLE)
+            .expect("switch insert");
+        assert_eq!(
+            datum::set_members(&switch["row"]["ports"]),
+            vec![datum::named_uuid(port["uuid-name"].as_str().expect("name"))]
+        );
+    }
+
+    #[test]
+    fn a_missing_or_edited_localnet_port_is_repaired() {
+        let network = NetworkId::new();
+        let wanted = localnet_row(network, 2, Some(101));
+        let desired = Desired {
+            switches: [(network, Some(switch_row(network, 2)))].into(),
+            localnets: [(network, Some(wanted.clone()))].into(),
+            ..Default::default()
+        };
+        let switch = existing_switch(&switch_row(network, 2), "s");
+        // Deleted by hand: added back to the existing switch, which is guarded.
+        let gone = Current {
+            switches: [(network, switch.clone())].into(),
+            ..Default::default()
+        };
+        let plan_gone = plan(&desired, &gone);
+        assert_eq!(plan_gone.changes, vec![Change::CreateLocalnet(network)]);
+        assert_eq!(
+            ops_named(&plan_gone, "mutate")[0]["where"][0][2],
+            datum::uuid("s")
+        );
+        // Retagged by hand: the tag is put back, under a guard on the row.
+        let mut edited = wanted.clone();
+        edited.tag = Some(7);
+        let retagged = Current {
+            switches: [(network, switch.clone())].into(),
+            localnets: [(network, existing_port(&edited, "l"))].into(),
+            ..Default::default()
+        };
+        let plan_retagged = plan(&desired, &retagged);
+        assert_eq!(
+            plan_retagged.changes,
+            vec![Change::UpdateLocalnet(network, vec!["tag"])]
+        );
+        assert_eq!(
+            ops_named(&plan_retagged, "update")[0]["row"]["tag"],
+            json!(["set", [101]])
+        );
+        assert!(ops_named(&plan_retagged, "wait")
+            .iter()
+            .any(|w| w["table"] == PORT_TABLE && w["where"][0][2] == datum::uuid("l")));
+        // Right: nothing to do.
+        let right = Current {
+            switches: [(network, switch)].into(),
+            localnets: [(network, existing_port(&wanted, "l"))].into(),
+            ..Default::default()
+        };
+        assert!(plan(&desired, &right).is_empty());
+    }
+
+    #[test]
+    fn a_localnet_port_goes_with_its_network_unless_trunkd_did_not_write_it() {
+        let (ours, theirs) = (NetworkId::new(), NetworkId::new());
+        let mut foreign = localnet_row(theirs, 1, None);
+        foreign.external_ids.clear();
+        let current = Current {
+            switches: [(ours, existing_switch(&switch_row(ours, 1), "s"))].into(),
+            localnets: [
+                (ours, existing_port(&localnet_row(ours, 1, Some(5)), "l1")),
+                (theirs, existing_port(&foreign, "l2")),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        // The network is gone from the store.
+        let desired = Desired {
+            switches: [(ours, None)].into(),
+            localnets: [(ours, None)].into(),
+            ..Default::default()
+        };
+        let deleted = plan(&desired, &current);
+        assert_eq!(
+            deleted.changes,
+            vec![Change::DeleteSwitch(ours), Change::DeleteLocalnet(ours)]
+        );
+        let mutate = ops_named(&deleted, "mutate")[0];
+        assert_eq!(
+            mutate["where"][0],
+            json!(["ports", "includes", ["uuid", "l1"]])
+        );
+        // A network that stays but is no longer on a physical network loses it too.
+        let desired = Desired {
+            switches: [(ours, Some(switch_row(ours, 1)))].into(),
+            localnets: [(ours, None)].into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            plan(&desired, &current).changes,
+            vec![Change::DeleteLocalnet(ours)]
+        );
+    }
+
+    #[test]
+    fn port_security_and_requested_chassis_follow_the_port() {
+        let (network, port) = (NetworkId::new(), PortId::new());
+        let mut held = port_row(port, 1, None);
+        held.options = [(
+            OPTION_REQUESTED_CHASSIS.to_string(),
+            "compute-1".to_string(),
+        )]
+        .into();
+        let mut held_json = held.to_nb(&Others::default());
+        held_json["options"] = datum::map_of(
+            &[
+                (
+                    OPTION_REQUESTED_CHASSIS.to_string(),
+                    "compute-1".to_string(),
+                ),
+                ("vif-plug-type".to_string(), "representor".to_string()),
+            ]
+            .into(),
+        );
+        let existing = in_database(held_json, "p", PORT_COLUMNS, PortRow::from_nb);
+        // Port security disabled and the port unbound, at a later revision.
+        let mut wanted = port_row(port, 2, None);
+        wanted.port_security.clear();
+        let desired = Desired {
+            ports: [(port, Some((network, wanted)))].into(),
+            ..Default::default()
+        };
+        let current = Current {
+            ports: [(port, existing)].into(),
+            ..Default::default()
+        };
+        let plan = plan(&desired, &current);
+        assert_eq!(
+            plan.changes,
+            vec![Change::UpdatePort(
+                port,
+                vec!["port_security", "options", "external_ids"]
+            )]
+        );
+        let update = ops_named(&plan, "update")[0];
+        assert_eq!(update["row"]["port_security"], json!(["set", []]));
+        assert_eq!(
+            datum::string_map(update["row"].get("options")),
+            [("vif-plug-type".to_string(), "representor".to_string())].into(),
+            "an option trunkd does not own survives"
+        );
     }
 }

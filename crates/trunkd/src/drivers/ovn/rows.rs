@@ -2,8 +2,11 @@
 //! them. Names follow Neutron's OVN layout so OVN tools and ovn-controller bindings work
 //! unchanged: a network is Logical_Switch `neutron-<network id>`, a port is the
 //! Logical_Switch_Port named by its port id, a subnet OVN serves DHCP for is a DHCP_Options
-//! row that its ports' `dhcpv4_options` (IPv4) or `dhcpv6_options` (IPv6) refer to. trunkd's
-//! keys in `external_ids` start with `trunkd:`; keys others put there are kept.
+//! row that its ports' `dhcpv4_options` (IPv4) or `dhcpv6_options` (IPv6) refer to, and a
+//! network on a physical network (`vlan`, `flat`) has a `localnet` port `provnet-<network id>`
+//! on its switch (Neutron names it after the segment; trunkd has no segments). trunkd's keys in
+//! `external_ids` start with `trunkd:`; keys others put there are kept. Of a port's `options`
+//! trunkd owns only [`OWNED_OPTIONS`]; the others are kept too.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -11,7 +14,7 @@ use std::net::IpAddr;
 use serde_json::{json, Map, Value};
 
 use crate::ids::{NetworkId, PortId, SubnetId, TrunkId};
-use crate::model::{Ipv6Mode, Network, Port, Subnet};
+use crate::model::{Ipv6Mode, Network, NetworkType, Port, Subnet};
 use crate::ovsdb::datum;
 
 pub const SWITCH_TABLE: &str = "Logical_Switch";
@@ -28,8 +31,11 @@ pub const KEY_SUBNET_ID: &str = "trunkd:subnet_id";
 
 /// Columns of a Logical_Switch_Port that trunkd writes (and guards).
 pub const PORT_COLUMNS: &[&str] = &[
+    "type",
     "addresses",
+    "port_security",
     "enabled",
+    "options",
     "parent_name",
     "tag",
     "dhcpv4_options",
@@ -40,11 +46,26 @@ pub const PORT_COLUMNS: &[&str] = &[
 pub const SWITCH_COLUMNS: &[&str] = &["external_ids"];
 /// Columns of a DHCP_Options row that trunkd writes (and guards).
 pub const DHCP_COLUMNS: &[&str] = &["cidr", "options", "external_ids"];
+/// The keys of a Logical_Switch_Port's `options` that trunkd writes: the chassis a bound port
+/// may be claimed by, and the physical network of a localnet port. Other keys are kept.
+pub const OWNED_OPTIONS: &[&str] = &[OPTION_REQUESTED_CHASSIS, OPTION_NETWORK_NAME];
+pub const OPTION_REQUESTED_CHASSIS: &str = "requested-chassis";
+pub const OPTION_NETWORK_NAME: &str = "network_name";
+/// The `type` of a localnet port; a VM's port (a VIF) has the empty type.
+pub const LOCALNET: &str = "localnet";
 /// How long a lease lasts, in seconds: Neutron's default.
 pub const LEASE_TIME: &str = "43200";
 
 pub fn switch_name(network: NetworkId) -> String {
     format!("neutron-{network}")
+}
+
+/// How a localnet port's name starts; the network id follows.
+pub const LOCALNET_PREFIX: &str = "provnet-";
+
+/// The name of a provider network's localnet port.
+pub fn localnet_name(network: NetworkId) -> String {
+    format!("{LOCALNET_PREFIX}{network}")
 }
 
 /// A Logical_Switch as trunkd writes it.
@@ -68,8 +89,14 @@ pub struct SubportPlace {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortRow {
     pub name: String,
+    /// `type`: empty for a VM's port, [`LOCALNET`] for a provider network's.
+    pub kind: String,
     pub addresses: Vec<String>,
+    /// `port_security`: the addresses the port may send from, in `addresses`' format.
+    pub port_security: Vec<String>,
     pub enabled: Option<bool>,
+    /// trunkd's keys of `options` only ([`OWNED_OPTIONS`]).
+    pub options: BTreeMap<String, String>,
     pub parent_name: Option<String>,
     pub tag: Option<i64>,
     /// The DHCP_Options row of the port's IPv4 subnet; the planner resolves it.
@@ -231,11 +258,13 @@ impl DhcpRow {
         }
     }
 
-    pub fn to_nb(&self, others: &BTreeMap<String, String>) -> Value {
+    /// The row to write; of `others`, only the `external_ids` keys are kept (trunkd writes
+    /// all of the options).
+    pub fn to_nb(&self, others: &Others) -> Value {
         json!({
             "cidr": self.cidr,
             "options": datum::map_of(&self.options),
-            "external_ids": datum::map_of(&merged(others, &self.external_ids)),
+            "external_ids": datum::map_of(&merged(&others.external_ids, &self.external_ids)),
         })
     }
 }
@@ -264,8 +293,11 @@ impl SwitchRow {
         }
     }
 
-    pub fn to_nb(&self, others: &BTreeMap<String, String>) -> Value {
-        json!({ "name": self.name, "external_ids": datum::map_of(&merged(others, &self.external_ids)) })
+    pub fn to_nb(&self, others: &Others) -> Value {
+        json!({
+            "name": self.name,
+            "external_ids": datum::map_of(&merged(&others.external_ids, &self.external_ids)),
+        })
     }
 }
 
@@ -297,10 +329,27 @@ impl PortRow {
             }
             vec![entry]
         };
+        // What the port may send from: its own MAC and addresses, when it is filtered at all
+        // (trunkd has no allowed address pairs to add).
+        let port_security = if port.port_security_enabled {
+            addresses.clone()
+        } else {
+            Vec::new()
+        };
+        // Only the chassis of the port's host may claim it, so a live migration's target
+        // does not claim it before the port is bound there.
+        let options = if port.is_bound() {
+            [(OPTION_REQUESTED_CHASSIS.to_string(), port.host_id.clone())].into()
+        } else {
+            BTreeMap::new()
+        };
         Self {
             name: port.id.to_string(),
+            kind: String::new(),
             addresses,
+            port_security,
             enabled: Some(port.admin_state_up),
+            options,
             parent_name: place.map(|p| p.parent.to_string()),
             tag: place.map(|p| p.tag),
             dhcpv4_options: None,
@@ -309,11 +358,51 @@ impl PortRow {
         }
     }
 
+    /// The localnet port of a network on a physical network (`vlan` or `flat`), through which
+    /// its traffic leaves the chassis on the bridge that chassis maps the physical network to;
+    /// `None` for any other network. A vlan network's traffic carries its VLAN ID as `tag`.
+    pub fn localnet(network: &Network) -> Option<Self> {
+        if !network.network_type.uses_physical_network() {
+            return None;
+        }
+        let physical_network = network.physical_network.as_ref()?;
+        let tag = match network.network_type {
+            NetworkType::Vlan => Some(network.segmentation_id?),
+            _ => None,
+        };
+        let external_ids = [
+            (KEY_NETWORK_ID, network.id.to_string()),
+            (KEY_REVISION, network.std.revision_number.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        Some(Self {
+            name: localnet_name(network.id),
+            kind: LOCALNET.to_string(),
+            addresses: vec!["unknown".to_string()],
+            port_security: Vec::new(),
+            enabled: None,
+            options: [(OPTION_NETWORK_NAME.to_string(), physical_network.clone())].into(),
+            parent_name: None,
+            tag,
+            dhcpv4_options: None,
+            dhcpv6_options: None,
+            external_ids,
+        })
+    }
+
     pub fn from_nb(row: &Value) -> Self {
         Self {
             name: row.get("name").and_then(Value::as_str).unwrap_or("").into(),
+            kind: row.get("type").and_then(Value::as_str).unwrap_or("").into(),
             addresses: datum::strings(row.get("addresses")),
+            port_security: datum::strings(row.get("port_security")),
             enabled: datum::optional_bool(row.get("enabled")),
+            options: datum::string_map(row.get("options"))
+                .into_iter()
+                .filter(|(k, _)| OWNED_OPTIONS.contains(&k.as_str()))
+                .collect(),
             parent_name: datum::optional_string(row.get("parent_name"))
                 .filter(|name| !name.is_empty()),
             tag: datum::optional_i64(row.get("tag")),
@@ -323,27 +412,41 @@ impl PortRow {
         }
     }
 
-    pub fn to_nb(&self, others: &BTreeMap<String, String>) -> Value {
+    /// The row to write; `others` are the keys of `external_ids` and `options` trunkd does
+    /// not own, kept as they are.
+    pub fn to_nb(&self, others: &Others) -> Value {
         json!({
             "name": self.name,
+            "type": self.kind,
             "addresses": datum::set_of(self.addresses.iter().map(|a| json!(a))),
+            "port_security": datum::set_of(self.port_security.iter().map(|a| json!(a))),
             "enabled": datum::optional(self.enabled),
+            "options": datum::map_of(&merged(&others.options, &self.options)),
             "parent_name": datum::optional(self.parent_name.clone()),
             "tag": datum::optional(self.tag),
             "dhcpv4_options": datum::set_of(self.dhcpv4_options.as_ref().map(RowRef::to_nb)),
             "dhcpv6_options": datum::set_of(self.dhcpv6_options.as_ref().map(RowRef::to_nb)),
-            "external_ids": datum::map_of(&merged(others, &self.external_ids)),
+            "external_ids": datum::map_of(&merged(&others.external_ids, &self.external_ids)),
         })
     }
 
     /// Columns that differ from `other`, for logs.
     pub fn differences(&self, other: &PortRow) -> Vec<&'static str> {
         let mut differ = Vec::new();
+        if self.kind != other.kind {
+            differ.push("type");
+        }
         if self.addresses != other.addresses {
             differ.push("addresses");
         }
+        if self.port_security != other.port_security {
+            differ.push("port_security");
+        }
         if self.enabled != other.enabled {
             differ.push("enabled");
+        }
+        if self.options != other.options {
+            differ.push("options");
         }
         if self.parent_name != other.parent_name {
             differ.push("parent_name");
@@ -364,13 +467,23 @@ impl PortRow {
     }
 }
 
+/// The keys of a row's maps that trunkd does not own, kept on every write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Others {
+    /// `external_ids` keys that do not start with [`KEY_PREFIX`].
+    pub external_ids: BTreeMap<String, String>,
+    /// `options` keys not in [`OWNED_OPTIONS`] (ports only: trunkd writes all of a
+    /// DHCP_Options row's options, and no switch options).
+    pub options: BTreeMap<String, String>,
+}
+
 /// A row as read from the database.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Existing<R> {
     pub uuid: String,
     pub row: R,
-    /// `external_ids` keys that are not trunkd's, kept on every write.
-    pub others: BTreeMap<String, String>,
+    /// Keys that are not trunkd's, kept on every write.
+    pub others: Others,
     /// The guarded columns exactly as read, for the `wait` that makes a write conditional.
     pub guarded: Value,
 }
@@ -385,10 +498,16 @@ impl<R> Existing<R> {
         Some(Self {
             uuid: datum::row_uuid(row)?,
             row: parse(row),
-            others: datum::string_map(row.get("external_ids"))
-                .into_iter()
-                .filter(|(k, _)| !k.starts_with(KEY_PREFIX))
-                .collect(),
+            others: Others {
+                external_ids: datum::string_map(row.get("external_ids"))
+                    .into_iter()
+                    .filter(|(k, _)| !k.starts_with(KEY_PREFIX))
+                    .collect(),
+                options: datum::string_map(row.get("options"))
+                    .into_iter()
+                    .filter(|(k, _)| !OWNED_OPTIONS.contains(&k.as_str()))
+                    .collect(),
+            },
             guarded: Value::Object(guarded),
         })
     }
@@ -422,7 +541,7 @@ pub fn recorded_revision(own: &BTreeMap<String, String>) -> Option<i64> {
 mod tests {
     use super::*;
     use crate::ids::ProjectId;
-    use crate::model::{NetworkStatus, NetworkType, StandardAttrs};
+    use crate::model::{FixedIp, NetworkStatus, NetworkType, PortStatus, StandardAttrs};
 
     fn network() -> Network {
         Network {
@@ -547,19 +666,181 @@ mod tests {
     fn both_dhcp_references_round_trip() {
         let row = PortRow {
             name: "port".into(),
+            kind: String::new(),
             addresses: vec!["fa:16:3e:00:00:01 10.0.0.5 2001:db8::5".into()],
+            port_security: vec!["fa:16:3e:00:00:01 10.0.0.5 2001:db8::5".into()],
             enabled: Some(true),
+            options: [(OPTION_REQUESTED_CHASSIS.to_string(), "host-1".to_string())].into(),
             parent_name: None,
             tag: None,
             dhcpv4_options: Some(RowRef::Uuid("a".into())),
             dhcpv6_options: Some(RowRef::Uuid("b".into())),
             external_ids: [(KEY_REVISION.to_string(), "1".to_string())].into(),
         };
-        let mut json = row.to_nb(&BTreeMap::new());
+        let mut json = row.to_nb(&Others::default());
         json["_uuid"] = datum::uuid("p");
         assert_eq!(PortRow::from_nb(&json), row);
         let mut other = row.clone();
         other.dhcpv6_options = None;
         assert_eq!(row.differences(&other), ["dhcpv6_options"]);
+    }
+
+    fn port(network: &Network) -> Port {
+        Port {
+            id: PortId::new(),
+            project_id: network.project_id.clone(),
+            network_id: network.id,
+            name: String::new(),
+            description: String::new(),
+            mac_address: "fa:16:3e:00:00:07".into(),
+            admin_state_up: true,
+            status: PortStatus::Down,
+            device_id: String::new(),
+            device_owner: String::new(),
+            fixed_ips: vec![
+                FixedIp {
+                    subnet_id: None,
+                    ip_address: "10.0.0.7".into(),
+                },
+                FixedIp {
+                    subnet_id: None,
+                    ip_address: "2001:db8::7".into(),
+                },
+            ],
+            host_id: String::new(),
+            vif_type: "unbound".into(),
+            vnic_type: "normal".into(),
+            profile: serde_json::Map::new(),
+            port_security_enabled: true,
+            std: StandardAttrs::fresh(),
+        }
+    }
+
+    #[test]
+    fn a_vlan_provider_network_has_a_tagged_localnet_port() {
+        let mut vlan = network();
+        vlan.network_type = NetworkType::Vlan;
+        vlan.physical_network = Some("physnet1".into());
+        vlan.segmentation_id = Some(101);
+        vlan.std.revision_number = 4;
+        let row = PortRow::localnet(&vlan).expect("a localnet port");
+        assert_eq!(row.name, format!("provnet-{}", vlan.id));
+        assert_eq!(row.kind, LOCALNET);
+        assert_eq!(row.addresses, ["unknown"]);
+        assert!(row.port_security.is_empty());
+        assert_eq!(row.tag, Some(101));
+        assert_eq!(row.parent_name, None);
+        assert_eq!(
+            row.options,
+            [(OPTION_NETWORK_NAME.to_string(), "physnet1".to_string())].into()
+        );
+        assert_eq!(row.external_ids[KEY_NETWORK_ID], vlan.id.to_string());
+        assert_eq!(row.external_ids[KEY_REVISION], "4");
+        assert!(!row.external_ids.contains_key(KEY_PORT_ID));
+        let json = row.to_nb(&Others::default());
+        assert_eq!(json["type"], LOCALNET);
+        assert_eq!(json["tag"], datum::set_of([json!(101)]));
+        assert_eq!(json["enabled"], datum::set_of([]));
+        assert_eq!(PortRow::from_nb(&json), row, "reads back as written");
+    }
+
+    #[test]
+    fn a_flat_network_has_an_untagged_localnet_port_and_a_tenant_network_none() {
+        let mut flat = network();
+        flat.network_type = NetworkType::Flat;
+        flat.physical_network = Some("physnet2".into());
+        let row = PortRow::localnet(&flat).expect("a localnet port");
+        assert_eq!(row.tag, None);
+        assert_eq!(row.options[OPTION_NETWORK_NAME], "physnet2");
+        for tenant in [NetworkType::Geneve, NetworkType::Vxlan, NetworkType::Local] {
+            let mut network = network();
+            network.network_type = tenant;
+            assert_eq!(PortRow::localnet(&network), None, "{tenant:?}");
+        }
+    }
+
+    #[test]
+    fn port_security_lists_the_mac_and_addresses_only_when_enabled() {
+        let network = network();
+        let mut secured = port(&network);
+        let row = PortRow::desired(&secured, None);
+        assert_eq!(row.addresses, ["fa:16:3e:00:00:07 10.0.0.7 2001:db8::7"]);
+        assert_eq!(row.port_security, row.addresses);
+
+        secured.fixed_ips.clear();
+        assert_eq!(
+            PortRow::desired(&secured, None).port_security,
+            ["fa:16:3e:00:00:07"],
+            "a port without addresses is still held to its MAC"
+        );
+
+        let mut open = port(&network);
+        open.port_security_enabled = false;
+        let row = PortRow::desired(&open, None);
+        assert!(row.port_security.is_empty());
+        assert_eq!(row.addresses, ["fa:16:3e:00:00:07 10.0.0.7 2001:db8::7"]);
+
+        let mut no_mac = port(&network);
+        no_mac.mac_address.clear();
+        assert!(PortRow::desired(&no_mac, None).port_security.is_empty());
+    }
+
+    #[test]
+    fn a_bound_port_requests_its_hosts_chassis() {
+        let network = network();
+        let mut bound = port(&network);
+        assert!(
+            PortRow::desired(&bound, None).options.is_empty(),
+            "unbound: any chassis"
+        );
+        bound.host_id = "compute-1".into();
+        assert_eq!(
+            PortRow::desired(&bound, None).options,
+            [(
+                OPTION_REQUESTED_CHASSIS.to_string(),
+                "compute-1".to_string()
+            )]
+            .into()
+        );
+    }
+
+    #[test]
+    fn options_trunkd_does_not_own_are_kept_apart_and_written_back() {
+        let network = network();
+        let mut bound = port(&network);
+        bound.host_id = "compute-1".into();
+        let mut json = PortRow::desired(&bound, None).to_nb(&Others::default());
+        json["options"] = datum::map_of(
+            &[
+                (
+                    OPTION_REQUESTED_CHASSIS.to_string(),
+                    "compute-2".to_string(),
+                ),
+                ("mcast_flood".to_string(), "true".to_string()),
+            ]
+            .into(),
+        );
+        json["_uuid"] = datum::uuid("p");
+        let existing = Existing::read(&json, PORT_COLUMNS, PortRow::from_nb).expect("a row");
+        assert_eq!(
+            existing.row.options,
+            [(
+                OPTION_REQUESTED_CHASSIS.to_string(),
+                "compute-2".to_string()
+            )]
+            .into(),
+            "only trunkd's keys are compared"
+        );
+        assert_eq!(
+            existing.others.options,
+            [("mcast_flood".to_string(), "true".to_string())].into()
+        );
+        bound.host_id.clear();
+        let written = PortRow::desired(&bound, None).to_nb(&existing.others);
+        assert_eq!(
+            datum::string_map(written.get("options")),
+            [("mcast_flood".to_string(), "true".to_string())].into(),
+            "unbinding drops requested-chassis and keeps the rest"
+        );
     }
 }

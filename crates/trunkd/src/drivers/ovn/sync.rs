@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 use super::names::NameIndex;
 use super::plan::{plan, subnet_of_port, Change, Current, Desired, Plan, PortDhcp};
 use super::rows::{
-    switch_name, DhcpRow, Existing, IpVersion, PortRow, SubportPlace, SwitchRow, DHCP_COLUMNS,
-    DHCP_TABLE, KEY_NETWORK_ID, KEY_SUBNET_ID, PORT_COLUMNS, PORT_TABLE, SWITCH_COLUMNS,
-    SWITCH_TABLE,
+    localnet_name, switch_name, DhcpRow, Existing, IpVersion, PortRow, SubportPlace, SwitchRow,
+    DHCP_COLUMNS, DHCP_TABLE, KEY_NETWORK_ID, KEY_SUBNET_ID, LOCALNET_PREFIX, PORT_COLUMNS,
+    PORT_TABLE, SWITCH_COLUMNS, SWITCH_TABLE,
 };
 use crate::ids::{NetworkId, PortId, SubnetId, TrunkId};
 use crate::model::{Network, Port, SegmentationType, Subnet, Trunk};
@@ -104,6 +104,13 @@ fn read_switch(row: &Value) -> Option<(NetworkId, Existing<SwitchRow>)> {
 
 fn read_port(row: &Value) -> Option<(PortId, Existing<PortRow>)> {
     let id = row.get("name")?.as_str()?.parse().ok()?;
+    Some((id, Existing::read(row, PORT_COLUMNS, PortRow::from_nb)?))
+}
+
+/// A localnet port, by the network its name (`provnet-<network id>`) names.
+fn read_localnet(row: &Value) -> Option<(NetworkId, Existing<PortRow>)> {
+    let name = row.get("name")?.as_str()?;
+    let id = name.strip_prefix(LOCALNET_PREFIX)?.parse().ok()?;
     Some((id, Existing::read(row, PORT_COLUMNS, PortRow::from_nb)?))
 }
 
@@ -293,11 +300,15 @@ impl Engine {
         let mut desired = Desired::default();
         for id in &network_ids {
             desired.switches.insert(*id, None);
+            desired.localnets.insert(*id, None);
         }
         for network in &networks {
             desired
                 .switches
                 .insert(network.id, Some(SwitchRow::desired(network)));
+            desired
+                .localnets
+                .insert(network.id, PortRow::localnet(network));
         }
         for id in &port_ids {
             desired.ports.insert(*id, None);
@@ -333,6 +344,10 @@ impl Engine {
                 .iter()
                 .map(|n| (n.id, Some(SwitchRow::desired(n))))
                 .collect(),
+            localnets: networks
+                .iter()
+                .map(|n| (n.id, PortRow::localnet(n)))
+                .collect(),
             ports: ports
                 .iter()
                 .map(|p| {
@@ -362,8 +377,13 @@ impl Engine {
                 datum::map_of(&[(KEY_NETWORK_ID.to_string(), id.to_string())].into()),
             ]])));
         }
-        for id in desired.ports.keys() {
-            let name = id.to_string();
+        // Port rows, then the localnet rows of the networks, which also carry a port's name.
+        let names = desired
+            .ports
+            .keys()
+            .map(ToString::to_string)
+            .chain(desired.localnets.keys().map(|id| localnet_name(*id)));
+        for name in names {
             let condition = match self.names.lookup(&name) {
                 Ok(Some(uuid)) => json!([["_uuid", "==", datum::uuid(&uuid)]]),
                 Ok(None) => continue, // no such row: nothing to read
@@ -389,14 +409,16 @@ impl Engine {
                     }
                 } else if let Some((id, existing)) = read_port(&row) {
                     current.ports.insert(id, existing);
+                } else if let Some((id, existing)) = read_localnet(&row) {
+                    current.localnets.insert(id, existing);
                 }
             }
         }
         Ok(current)
     }
 
-    /// Every switch and port row whose name trunkd would use, and every DHCP_Options row
-    /// trunkd wrote.
+    /// Every switch and port row (a VM's or a localnet) whose name trunkd would use, and every
+    /// DHCP_Options row trunkd wrote.
     async fn current_all(&self) -> Result<Current, SyncError> {
         let operations = vec![
             select(SWITCH_TABLE, SWITCH_COLUMNS, json!([])),
@@ -419,6 +441,8 @@ impl Engine {
             for row in rows_of(ports) {
                 if let Some((id, existing)) = read_port(&row) {
                     current.ports.insert(id, existing);
+                } else if let Some((id, existing)) = read_localnet(&row) {
+                    current.localnets.insert(id, existing);
                 }
             }
         }
