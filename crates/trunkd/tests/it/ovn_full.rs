@@ -120,8 +120,10 @@ async fn trunk_frames_cross_ovn_by_their_vlan_tag() {
 
     // Unicast tagged 10 from the parent's VIF to the VM on subport 10's network: it arrives
     // there, untagged, and nowhere else. Tagged 20, the same frame has no way to that VM.
+    // The subport's own addresses (IPAM gave it 10.0.10.2, the VM 10.0.10.3): port security
+    // lets a subport send only from them.
     let to_vm_10 = |src: &str| {
-        format!("dl_src={src},dl_dst={vm_10_mac},dl_type=0x0800,nw_src=10.0.0.2,nw_dst=10.0.10.3")
+        format!("dl_src={src},dl_dst={vm_10_mac},dl_type=0x0800,nw_src=10.0.10.2,nw_dst=10.0.10.3")
     };
     assert_eq!(
         ovn.trace(&tap_parent, Some(10), &to_vm_10(&sub_10_mac)),
@@ -134,26 +136,39 @@ async fn trunk_frames_cross_ovn_by_their_vlan_tag() {
         "a frame tagged 20 for the VM on subport 10's network went to {stray:?}"
     );
 
+    // Port security: tagged 10 but from another MAC (the parent's), the frame is dropped.
+    let spoofed = ovn.trace(&tap_parent, Some(10), &to_vm_10(&parent_mac));
+    assert!(
+        spoofed.is_empty(),
+        "a frame tagged 10 with the parent's MAC got through to {spoofed:?}"
+    );
+
     // Broadcast: tagged 10 floods subport 10's network only, tagged 20 subport 20's only.
-    let arp = |src: &str| format!("dl_src={src},dl_dst=ff:ff:ff:ff:ff:ff,dl_type=0x0806");
+    // ARP requests from each sender's own MAC and address, as port security requires.
+    let arp = |src: &str, ip: &str| {
+        format!(
+            "dl_src={src},dl_dst=ff:ff:ff:ff:ff:ff,dl_type=0x0806,arp_op=1,arp_sha={src},\
+             arp_spa={ip},arp_tpa=10.0.0.250"
+        )
+    };
     assert_eq!(
-        ovn.trace(&tap_parent, Some(10), &arp(&sub_10_mac)),
+        ovn.trace(&tap_parent, Some(10), &arp(&sub_10_mac, "10.0.10.2")),
         vec![untagged(&tap_vm_10)]
     );
     assert_eq!(
-        ovn.trace(&tap_parent, Some(20), &arp(&sub_20_mac)),
+        ovn.trace(&tap_parent, Some(20), &arp(&sub_20_mac, "10.0.20.2")),
         vec![untagged(&tap_vm_20)]
     );
     // Untagged from the parent: its own network, where no other VIF is.
     assert_eq!(
-        ovn.trace(&tap_parent, None, &arp(&parent_mac)),
+        ovn.trace(&tap_parent, None, &arp(&parent_mac, "10.0.0.2")),
         Vec::<Delivery>::new()
     );
 
     // The reverse: a broadcast from the VM on subport 10's network reaches the parent's VIF
     // tagged 10.
     assert_eq!(
-        ovn.trace(&tap_vm_10, None, &arp(&vm_10_mac)),
+        ovn.trace(&tap_vm_10, None, &arp(&vm_10_mac, "10.0.10.3")),
         vec![Delivery {
             interface: tap_parent.clone(),
             vlan: Some(10),
