@@ -18,6 +18,7 @@ use crate::drivers::dispatcher::Dispatcher;
 use crate::drivers::noop::{self, NoopDriver};
 use crate::drivers::ovn::{self, OvnDriver, OvnSettings};
 use crate::drivers::ovs::{self, OvsDriver};
+use crate::drivers::port_state::{self, PortStateFeed, PortStateSink};
 use crate::drivers::{shared_segmentation_types, DriverSet, StatusReporter, TrunkDriver};
 use crate::http_server;
 use crate::model::SegmentationType;
@@ -128,7 +129,12 @@ pub fn driver_kinds(config: &Config) -> Result<Vec<DriverKind>, StartupError> {
 
 /// Starts the drivers (the ovn driver connects in the background), their background tasks and
 /// dependencies under `readiness`.
-fn start_drivers(kinds: &[DriverKind], store: &Arc<dyn Store>, readiness: &Readiness) -> DriverSet {
+fn start_drivers(
+    kinds: &[DriverKind],
+    store: &Arc<dyn Store>,
+    readiness: &Readiness,
+    port_states: &PortStateFeed,
+) -> DriverSet {
     let drivers: Vec<Arc<dyn TrunkDriver>> = kinds
         .iter()
         .map(|kind| -> Arc<dyn TrunkDriver> {
@@ -143,6 +149,7 @@ fn start_drivers(kinds: &[DriverKind], store: &Arc<dyn Store>, readiness: &Readi
                     settings.clone(),
                     store.clone().driver_reads(),
                     readiness,
+                    port_states.clone(),
                 )),
             }
         })
@@ -343,7 +350,8 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     let readiness = Readiness::default();
     let auth = auth_mode(&config, &readiness)?;
     let store = open_store(&config).await?;
-    let drivers = start_drivers(&driver_kinds, &store, &readiness);
+    let (port_states, port_state_reports) = port_state::port_state_feed();
+    let drivers = start_drivers(&driver_kinds, &store, &readiness, &port_states);
     let probers = probe_dependencies(&readiness, &store, &auth);
     let listener = TcpListener::bind(config.bind)
         .await
@@ -375,6 +383,14 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         api::metrics::Metrics::new(&dispatcher.stats, service.status_transitions())
             .with_readiness(&readiness),
     );
+    // The data plane's word on ports, written by the service (restarts take the receiver
+    // back from the task that panicked).
+    let port_state_reports = Arc::new(tokio::sync::Mutex::new(port_state_reports));
+    let port_state_sink: Arc<dyn PortStateSink> = service.clone();
+    let port_state_task = readiness.tasks.spawn("port-states", move || {
+        let (reports, sink) = (port_state_reports.clone(), port_state_sink.clone());
+        async move { port_state::apply_forever(&mut *reports.lock().await, sink).await }
+    });
     let dispatcher = Arc::new(dispatcher);
     let dispatcher_task = readiness.tasks.spawn("dispatcher", move || {
         let dispatcher = dispatcher.clone();
@@ -408,7 +424,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     )
     .await;
     // Every background task (the dispatcher, the probers, the drivers' tasks) is aborted.
-    drop((dispatcher_task, probers));
+    drop((dispatcher_task, port_state_task, probers));
     readiness.tasks.shutdown().await;
     tracing::info!("trunkd stopped");
     Ok(())

@@ -7,6 +7,7 @@ pub mod dispatcher;
 pub mod noop;
 pub mod ovn;
 pub mod ovs;
+pub mod port_state;
 
 use std::sync::Arc;
 

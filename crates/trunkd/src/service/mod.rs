@@ -10,6 +10,7 @@ pub mod ipam;
 pub mod limits;
 mod networks;
 pub(crate) mod outbox;
+mod port_status;
 mod ports;
 pub mod quota;
 mod settle;

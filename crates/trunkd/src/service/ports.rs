@@ -8,7 +8,7 @@ use rand::Rng;
 
 use crate::ids::{NetworkId, PortId, ProjectId, TrunkId};
 use crate::model::port::{SUBPORT_DEVICE_OWNER, VIF_UNBOUND};
-use crate::model::{Port, PortStatus, StandardAttrs, Subport, TrunkStatus};
+use crate::model::{Port, StandardAttrs, Subport, TrunkStatus};
 use crate::policy::{Action, PortBindingAttr, PortWriteAttr, Target};
 use crate::store::event::{self, ParentBinding, PortEvent, PortRef, PortUpdated, TrunkChange};
 use crate::store::NewEvent;
@@ -405,7 +405,7 @@ impl Service {
                             description: request.description.clone().unwrap_or_default(),
                             mac_address: mac,
                             admin_state_up: request.admin_state_up.unwrap_or(true),
-                            status: PortStatus::Down,
+                            status: self.initial_port_status(),
                             device_id: request.device_id.clone().unwrap_or_default(),
                             device_owner: request.device_owner.clone().unwrap_or_default(),
                             fixed_ips,

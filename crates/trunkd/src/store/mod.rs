@@ -393,6 +393,12 @@ pub trait StoreTx: Send {
     async fn insert_port(&mut self, port: &Port) -> Result<(), StoreError>;
     async fn update_port(&mut self, port: &Port) -> Result<(), StoreError>;
     async fn delete_port(&mut self, id: PortId) -> Result<(), StoreError>;
+    /// Sets the status of `ports` (those that exist) to `status`; nothing else changes.
+    async fn set_port_status(
+        &mut self,
+        ports: &[PortId],
+        status: crate::model::PortStatus,
+    ) -> Result<(), StoreError>;
     /// Writes subport binding fields to many ports at once, bumping each revision.
     async fn set_subport_bindings(
         &mut self,

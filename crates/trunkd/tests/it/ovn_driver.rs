@@ -1033,3 +1033,73 @@ async fn requested_chassis_follows_the_binding() {
         Some("true")
     );
 }
+
+/// A port's status is OVN's word on it (issue 19, item 1): DOWN until its Logical_Switch_Port
+/// is `up` (here set by hand, as ovn-northd would once ovn-controller claims it), ACTIVE then,
+/// DOWN again when `up` is cleared; the revision does not move, and a port that was up when
+/// trunkd connected is found up by the monitor's first snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_status_follows_the_logical_switch_port_up_column() {
+    let Some(nb) = NbDatabase::start("port_status_follows_up") else {
+        return;
+    };
+    let server = start(&nb, &[]);
+    let admin = server.admin();
+    let network = admin.network(json!({})).await;
+    let port = admin.port(&network, json!({})).await;
+    let other = admin.port(&network, json!({})).await;
+    admin.wait_for_outbox_drained().await;
+    let status_of = |body: Value| body["port"]["status"].as_str().unwrap_or("").to_string();
+    let created = admin.get(&format!("/v2.0/ports/{port}")).await.expect(200);
+    assert_eq!(status_of(created.clone()), "DOWN", "no VIF yet");
+    let revision = created["port"]["revision_number"].clone();
+
+    let wait_status = |expected: &'static str| {
+        let admin = admin.clone();
+        let port = port.clone();
+        async move {
+            for _ in 0..200 {
+                let body = admin.get(&format!("/v2.0/ports/{port}")).await.expect(200);
+                if body["port"]["status"] == expected {
+                    return body;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("port {port} never became {expected}");
+        }
+    };
+    nb.nbctl(&["set", PORT, &port, "up=true"]);
+    let up = wait_status("ACTIVE").await;
+    assert_eq!(
+        up["port"]["revision_number"], revision,
+        "status is not an API change"
+    );
+    let untouched = admin.get(&format!("/v2.0/ports/{other}")).await.expect(200);
+    assert_eq!(status_of(untouched), "DOWN");
+    nb.nbctl(&["set", PORT, &port, "up=false"]);
+    wait_status("DOWN").await;
+
+    // Up while trunkd is away: the first snapshot after it starts finds it.
+    nb.nbctl(&["set", PORT, &other, "up=true"]);
+    let kept = server.stop();
+    let connection = nb.connection();
+    let server = Server::start_in(
+        kept,
+        &[
+            "--noauth-default-admin",
+            "--driver",
+            "ovn",
+            "--ovn-nb-connection",
+            &connection,
+        ],
+    );
+    let admin = server.admin();
+    for _ in 0..200 {
+        let body = admin.get(&format!("/v2.0/ports/{other}")).await.expect(200);
+        if body["port"]["status"] == "ACTIVE" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the port up before start-up was not found up");
+}

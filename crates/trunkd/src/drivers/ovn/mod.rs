@@ -14,6 +14,10 @@
 //! `options:network_name` its physical network and, for `vlan`, `tag` its VLAN ID, which takes
 //! its traffic to the bridge each chassis maps that physical network to.
 //!
+//! A port's status is OVN's word on it ([`port_up`]): the monitor that indexes the port rows
+//! also carries their `up` column, which ovn-northd sets once ovn-controller claims the port on
+//! a chassis, and the driver reports each change to the service (`drivers::port_state`).
+//!
 //! Each outbox event is handled level-triggered: the driver reads the current state of the
 //! event's networks, ports and trunks from the store and writes the difference to the database
 //! in one transaction ([`sync`]), so re-applying an event, or applying an old one late, is
@@ -25,6 +29,7 @@
 
 mod names;
 pub mod plan;
+mod port_up;
 mod reconcile;
 pub mod rows;
 pub mod sync;
@@ -34,6 +39,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::port_state::PortStateFeed;
 use super::{DriverError, Settlement, StatusReporter, TrunkChange, TrunkDriver};
 use crate::model::{SegmentationType, TrunkStatus};
 use crate::ovsdb::{Client, Remote, Timing};
@@ -84,6 +90,7 @@ impl OvnDriver {
         settings: OvnSettings,
         store: Arc<dyn DriverReads>,
         readiness: &Readiness,
+        port_states: PortStateFeed,
     ) -> Self {
         let client = Arc::new(Client::start_supervised(
             settings.nb_connection,
@@ -107,8 +114,8 @@ impl OvnDriver {
         let (names, reconciler) = (engine.clone(), engine.clone());
         let (names_connected, interval) = (connected.clone(), settings.reconcile_interval);
         let background = [
-            readiness.tasks.spawn("ovn-port-names", move || {
-                reconcile::follow_port_names(names.clone(), names_connected.clone())
+            readiness.tasks.spawn("ovn-ports", move || {
+                reconcile::follow_ports(names.clone(), names_connected.clone(), port_states.clone())
             }),
             readiness.tasks.spawn("ovn-reconciler", move || {
                 reconcile::run(reconciler.clone(), interval, connected.clone())

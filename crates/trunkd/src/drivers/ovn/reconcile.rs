@@ -1,5 +1,6 @@
-//! Background work of the driver. [`follow_port_names`] keeps the port-name index current from
-//! an OVSDB monitor, whose fresh snapshot also announces each new connection. [`run`], the
+//! Background work of the driver. [`follow_ports`] keeps the port-name index current from an
+//! OVSDB monitor, whose fresh snapshot also announces each new connection, and reports the
+//! ports' up/down states from the same monitor. [`run`], the
 //! reconciler, compares the whole northbound database with the store and repairs drift (rows
 //! edited or deleted by hand, stale rows left behind), logging each repair: when a connection
 //! comes up (the first time and after every reconnection) and then at a fixed interval.
@@ -10,26 +11,38 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::Notify;
 
+use super::port_up::PortUp;
 use super::rows::PORT_TABLE;
 use super::sync::{Engine, NB_DATABASE};
+use crate::drivers::port_state::PortStateFeed;
 use crate::ovsdb::MonitorEvent;
 
 /// Repairs logged one by one; beyond this, a count.
 const LOGGED_REPAIRS: usize = 50;
 
-/// Applies the port-name monitor to the index; wakes `connected` on every snapshot.
-pub async fn follow_port_names(engine: Arc<Engine>, connected: Arc<Notify>) {
+/// Follows the port table's `name` and `up` columns: applies names to the index, sends the
+/// ports' up/down states to `port_states` (see `port_up`), and wakes `connected` on every
+/// snapshot.
+pub async fn follow_ports(engine: Arc<Engine>, connected: Arc<Notify>, port_states: PortStateFeed) {
     let mut events = engine
         .client
-        .monitor(NB_DATABASE, json!({ PORT_TABLE: { "columns": ["name"] } }))
+        .monitor(
+            NB_DATABASE,
+            json!({ PORT_TABLE: { "columns": ["name", "up"] } }),
+        )
         .await;
+    let up = PortUp::default();
     while let Some(event) = events.recv().await {
         match event {
             MonitorEvent::Snapshot(rows) => {
                 engine.names.reset(&rows);
+                port_states.send(up.snapshot(&rows));
                 connected.notify_one();
             }
-            MonitorEvent::Update(rows) => engine.names.update(&rows),
+            MonitorEvent::Update(rows) => {
+                engine.names.update(&rows);
+                port_states.send(up.update(&rows));
+            }
         }
     }
 }

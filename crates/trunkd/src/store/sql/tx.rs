@@ -579,6 +579,25 @@ where
             .map_err(D::map_err)
     }
 
+    async fn set_port_status(
+        &mut self,
+        ports: &[PortId],
+        status: crate::model::PortStatus,
+    ) -> Result<(), StoreError> {
+        for chunk in ports.chunks(CHUNK) {
+            let mut builder = Builder::new("UPDATE ports SET status = ");
+            builder.push_bind(status.as_str().to_string());
+            builder.push(" WHERE id IN ");
+            push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
+            builder
+                .build::<D::Db>()
+                .execute(self.conn())
+                .await
+                .map_err(D::map_err)?;
+        }
+        Ok(())
+    }
+
     async fn set_subport_bindings(
         &mut self,
         ports: &[PortId],
