@@ -11,20 +11,6 @@ use crate::common;
 use common::{Client, Identity, Server};
 use serde_json::{json, Value};
 
-async fn subnet(client: &Client, network: &str, extra: Value) -> String {
-    let mut body = json!({"network_id": network, "ip_version": 4});
-    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
-        body.extend(extra.clone());
-    }
-    client
-        .post("/v2.0/subnets", json!({ "subnet": body }))
-        .await
-        .expect(201)["subnet"]["id"]
-        .as_str()
-        .expect("subnet id")
-        .to_string()
-}
-
 async fn create_port(client: &Client, network: &str, extra: Value) -> Value {
     let mut body = json!({"network_id": network});
     if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
@@ -71,7 +57,9 @@ async fn ports_get_the_lowest_free_address_and_give_it_back() {
     // Without subnets a port has no address.
     let bare = create_port(&member, &network, json!({})).await;
     assert_eq!(ips(&bare), Vec::<String>::new());
-    let v4 = subnet(&member, &network, json!({"cidr": "10.0.0.0/24"})).await;
+    let v4 = member
+        .subnet(&network, json!({"cidr": "10.0.0.0/24"}))
+        .await;
 
     let first = create_port(&member, &network, json!({})).await;
     assert_eq!(addresses(&first), vec![(v4.clone(), "10.0.0.2".into())]);
@@ -101,7 +89,9 @@ async fn ports_get_the_lowest_free_address_and_give_it_back() {
     );
 
     // With a second IPv4 subnet a port still gets one IPv4 address in all.
-    let other = subnet(&member, &network, json!({"cidr": "10.0.1.0/24"})).await;
+    let other = member
+        .subnet(&network, json!({"cidr": "10.0.1.0/24"}))
+        .await;
     let fourth = create_port(&member, &network, json!({})).await;
     let fourth = addresses(&fourth);
     assert!(
@@ -137,13 +127,13 @@ async fn fixed_ips_name_a_subnet_an_address_or_both() {
     let server = Server::start();
     let member = server.as_(Identity::member("p1"));
     let network = member.network(json!({})).await;
-    let a = subnet(
-        &member,
-        &network,
+    let a = member.subnet(&network,
         json!({"cidr": "10.0.0.0/24", "allocation_pools": [{"start": "10.0.0.100", "end": "10.0.0.200"}]}),
     )
     .await;
-    let b = subnet(&member, &network, json!({"cidr": "10.0.1.0/24"})).await;
+    let b = member
+        .subnet(&network, json!({"cidr": "10.0.1.0/24"}))
+        .await;
 
     let by_subnet = create_port(&member, &network, json!({"fixed_ips": [{"subnet_id": b}]})).await;
     assert_eq!(addresses(&by_subnet), vec![(b.clone(), "10.0.1.2".into())]);
@@ -239,7 +229,9 @@ async fn fixed_ips_name_a_subnet_an_address_or_both() {
 
     // A subnet of another network is a 400; one that does not exist (or is hidden) a 404.
     let elsewhere = member.network(json!({})).await;
-    let foreign = subnet(&member, &elsewhere, json!({"cidr": "10.5.0.0/24"})).await;
+    let foreign = member
+        .subnet(&elsewhere, json!({"cidr": "10.5.0.0/24"}))
+        .await;
     let reply = member
         .post(
             "/v2.0/ports",
@@ -250,12 +242,9 @@ async fn fixed_ips_name_a_subnet_an_address_or_both() {
     assert!(reply.message().contains(&foreign), "{}", reply.body);
     let other_project = server.as_(Identity::member("p2"));
     let hidden_network = other_project.network(json!({})).await;
-    let hidden = subnet(
-        &other_project,
-        &hidden_network,
-        json!({"cidr": "10.6.0.0/24"}),
-    )
-    .await;
+    let hidden = other_project
+        .subnet(&hidden_network, json!({"cidr": "10.6.0.0/24"}))
+        .await;
     for missing in [hidden, "0f0e0d0c-0b0a-4909-8807-060504030201".to_string()] {
         member
             .post(
@@ -287,7 +276,9 @@ async fn a_full_subnet_refuses_the_next_port_and_writes_nothing() {
     let member = server.as_(Identity::member("p1"));
     let network = member.network(json!({})).await;
     // 10.0.0.0/29: pool .2-.6 (five addresses) around the gateway .1.
-    subnet(&member, &network, json!({"cidr": "10.0.0.0/29"})).await;
+    member
+        .subnet(&network, json!({"cidr": "10.0.0.0/29"}))
+        .await;
     let ports: Vec<Value> = {
         let mut ports = Vec::new();
         for _ in 0..5 {
@@ -333,7 +324,9 @@ async fn updating_fixed_ips_takes_and_gives_back_in_one_transaction() {
     let server = Server::start();
     let member = server.as_(Identity::member("p1"));
     let network = member.network(json!({})).await;
-    let sub = subnet(&member, &network, json!({"cidr": "10.0.0.0/24"})).await;
+    let sub = member
+        .subnet(&network, json!({"cidr": "10.0.0.0/24"}))
+        .await;
     let port = create_port(&member, &network, json!({})).await;
     let id = port["id"].as_str().expect("id").to_string();
     let other = create_port(&member, &network, json!({})).await;
@@ -404,7 +397,9 @@ async fn subnets_with_addresses_in_use_cannot_be_deleted() {
     let server = Server::start();
     let member = server.as_(Identity::member("p1"));
     let network = member.network(json!({})).await;
-    let sub = subnet(&member, &network, json!({"cidr": "10.0.0.0/24"})).await;
+    let sub = member
+        .subnet(&network, json!({"cidr": "10.0.0.0/24"}))
+        .await;
     let port = create_port(&member, &network, json!({})).await;
     let reply = member
         .delete(&format!("/v2.0/subnets/{sub}"))
@@ -424,7 +419,9 @@ async fn subnets_with_addresses_in_use_cannot_be_deleted() {
         .await
         .expect(204);
     // The network's next subnet on the same CIDR starts from a clean pool.
-    subnet(&member, &network, json!({"cidr": "10.0.0.0/24"})).await;
+    member
+        .subnet(&network, json!({"cidr": "10.0.0.0/24"}))
+        .await;
     assert_eq!(
         ips(&create_port(&member, &network, json!({})).await),
         vec!["10.0.0.2"]
@@ -437,14 +434,16 @@ async fn ipv6_subnets_hand_out_stateful_and_eui64_addresses() {
     // Admin: choosing a MAC address is an admin's by default.
     let member = server.admin();
     let network = member.network(json!({})).await;
-    let v4 = subnet(&member, &network, json!({"cidr": "10.0.0.0/24"})).await;
-    let stateful = subnet(
-        &member,
-        &network,
-        json!({"ip_version": 6, "cidr": "2001:db8::/64", "ipv6_address_mode": "dhcpv6-stateful",
+    let v4 = member
+        .subnet(&network, json!({"cidr": "10.0.0.0/24"}))
+        .await;
+    let stateful = member
+        .subnet(
+            &network,
+            json!({"ip_version": 6, "cidr": "2001:db8::/64", "ipv6_address_mode": "dhcpv6-stateful",
                "ipv6_ra_mode": "dhcpv6-stateful"}),
-    )
-    .await;
+        )
+        .await;
     let mac = "fa:16:3e:12:34:56";
     let port = create_port(&member, &network, json!({"mac_address": mac})).await;
     let id = port["id"].as_str().expect("id").to_string();
@@ -457,13 +456,13 @@ async fn ipv6_subnets_hand_out_stateful_and_eui64_addresses() {
     );
 
     // A SLAAC subnet added later gives the existing port its EUI-64 address.
-    let slaac = subnet(
-        &member,
-        &network,
-        json!({"ip_version": 6, "cidr": "2001:db8:1::/64", "ipv6_address_mode": "slaac",
+    let slaac = member
+        .subnet(
+            &network,
+            json!({"ip_version": 6, "cidr": "2001:db8:1::/64", "ipv6_address_mode": "slaac",
                "ipv6_ra_mode": "slaac"}),
-    )
-    .await;
+        )
+        .await;
     let shown = member.get(&format!("/v2.0/ports/{id}")).await.expect(200);
     assert!(
         addresses(&shown["port"])
@@ -531,9 +530,7 @@ async fn changed_pools_keep_what_ports_hold() {
     let server = Server::start();
     let member = server.as_(Identity::member("p1"));
     let network = member.network(json!({})).await;
-    let sub = subnet(
-        &member,
-        &network,
+    let sub = member.subnet(&network,
         json!({"cidr": "10.0.0.0/24", "allocation_pools": [{"start": "10.0.0.10", "end": "10.0.0.12"}]}),
     )
     .await;
@@ -569,9 +566,7 @@ async fn two_servers_racing_for_one_subnet_never_share_an_address() {
     let admin = first.admin();
     let network = admin.network(json!({})).await;
     // 30 addresses for 40 ports: ten must fail, and no address may be handed out twice.
-    subnet(
-        &admin,
-        &network,
+    admin.subnet(&network,
         json!({"cidr": "10.0.0.0/24", "allocation_pools": [{"start": "10.0.0.1", "end": "10.0.0.30"}],
                "gateway_ip": null}),
     )
@@ -630,7 +625,7 @@ async fn only_the_network_owner_chooses_addresses_on_it() {
         )
         .await
         .expect(200);
-    let sub = subnet(&owner, &network, json!({"cidr": "10.0.0.0/24"})).await;
+    let sub = owner.subnet(&network, json!({"cidr": "10.0.0.0/24"})).await;
 
     // Another project may take an address, or one of a named subnet, but not choose one.
     let handed = create_port(&guest, &network, json!({})).await;

@@ -702,21 +702,6 @@ async fn a_dhcp_subnet_becomes_a_dhcp_options_row_its_ports_refer_to() {
         .is_empty());
 }
 
-/// Creates a subnet on `network` from `attrs`; its id.
-async fn subnet(admin: &common::Client, network: &str, attrs: Value) -> String {
-    let mut body = json!({ "network_id": network });
-    if let (Some(body), Some(attrs)) = (body.as_object_mut(), attrs.as_object()) {
-        body.extend(attrs.clone());
-    }
-    admin
-        .post("/v2.0/subnets", json!({ "subnet": body }))
-        .await
-        .expect(201)["subnet"]["id"]
-        .as_str()
-        .expect("subnet id")
-        .to_string()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ipv6_dhcp_subnet_is_served_and_a_gatewayless_ipv4_one_is_not() {
     let Some(nb) = NbDatabase::start("an_ipv6_dhcp_subnet_is_served") else {
@@ -725,27 +710,27 @@ async fn an_ipv6_dhcp_subnet_is_served_and_a_gatewayless_ipv4_one_is_not() {
     let server = start(&nb, &["--ovn-reconcile-interval", "1"]);
     let admin = server.admin();
     let network = admin.network(json!({})).await;
-    let v6 = subnet(
-        &admin,
-        &network,
-        json!({"ip_version": 6, "cidr": "2001:db8::/64", "ipv6_address_mode": "dhcpv6-stateful",
+    let v6 = admin
+        .subnet(
+            &network,
+            json!({"ip_version": 6, "cidr": "2001:db8::/64", "ipv6_address_mode": "dhcpv6-stateful",
             "dns_nameservers": ["2001:db8::53", "8.8.8.8"]}),
-    )
-    .await;
-    let v4 = subnet(
-        &admin,
-        &network,
-        json!({"ip_version": 4, "cidr": "10.8.0.0/24", "gateway_ip": null,
+        )
+        .await;
+    let v4 = admin
+        .subnet(
+            &network,
+            json!({"ip_version": 4, "cidr": "10.8.0.0/24", "gateway_ip": null,
             "allocation_pools": [{"start": "10.8.0.10", "end": "10.8.0.200"}]}),
-    )
-    .await;
-    let slaac = subnet(
-        &admin,
-        &network,
-        json!({"ip_version": 6, "cidr": "2001:db8:1::/64", "ipv6_address_mode": "slaac",
+        )
+        .await;
+    let slaac = admin
+        .subnet(
+            &network,
+            json!({"ip_version": 6, "cidr": "2001:db8:1::/64", "ipv6_address_mode": "slaac",
             "ipv6_ra_mode": "slaac"}),
-    )
-    .await;
+        )
+        .await;
     let port = admin
         .port(
             &network,

@@ -47,12 +47,7 @@ async fn add_subports_runs_the_same_statements_for_3_and_2000() {
                 json!({ "sub_ports": subports }),
             )
             .await;
-        let id = reply
-            .headers
-            .get("x-openstack-request-id")
-            .and_then(|v| v.to_str().ok())
-            .expect("request id header")
-            .to_string();
+        let id = request_id_of(&reply);
         let body = reply.expect(200);
         assert_eq!(
             body["sub_ports"].as_array().map(Vec::len),

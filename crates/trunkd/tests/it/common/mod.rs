@@ -468,6 +468,14 @@ impl Client {
         id_of(reply.expect(201), "network")
     }
 
+    /// A subnet on `network` (IPv4 unless `extra` says otherwise); its id.
+    pub async fn subnet(&self, network: &str, extra: Value) -> String {
+        let mut body = json!({"network_id": network, "ip_version": 4});
+        merge(&mut body, extra);
+        let reply = self.post("/v2.0/subnets", json!({ "subnet": body })).await;
+        id_of(reply.expect(201), "subnet")
+    }
+
     pub async fn port(&self, network: &str, extra: Value) -> String {
         let mut body = json!({"network_id": network});
         merge(&mut body, extra);
