@@ -35,6 +35,15 @@ fn start(nb: &NbDatabase, extra: &[&str]) -> Server {
     Server::start_with(&args)
 }
 
+/// Updates a subnet and waits until the drivers have the change.
+async fn update_subnet(admin: &common::Client, subnet: &str, body: Value) {
+    admin
+        .put(&format!("/v2.0/subnets/{subnet}"), body)
+        .await
+        .expect(200);
+    admin.wait_for_outbox_drained().await;
+}
+
 /// `ovn-nbctl get` of an optional column: `None` for an empty set.
 fn optional(nb: &NbDatabase, record: &str, column: &str) -> Option<String> {
     let value = nb.get(PORT, record, column);
@@ -637,14 +646,12 @@ async fn a_dhcp_subnet_becomes_a_dhcp_options_row_its_ports_refer_to() {
     );
 
     // New DNS servers change the options in place.
-    admin
-        .put(
-            &format!("/v2.0/subnets/{subnet}"),
-            json!({"subnet": {"dns_nameservers": ["9.9.9.9"]}}),
-        )
-        .await
-        .expect(200);
-    admin.wait_for_outbox_drained().await;
+    update_subnet(
+        &admin,
+        &subnet,
+        json!({"subnet": {"dns_nameservers": ["9.9.9.9"]}}),
+    )
+    .await;
     assert_eq!(dhcp_row(&nb, &subnet).as_deref(), Some(row.as_str()));
     assert_eq!(
         dhcp_option(&nb, &row, "dns_server").as_deref(),
@@ -660,26 +667,12 @@ async fn a_dhcp_subnet_becomes_a_dhcp_options_row_its_ports_refer_to() {
     assert_ne!(repaired, row);
 
     // DHCP off: the row goes and the port refers to nothing.
-    admin
-        .put(
-            &format!("/v2.0/subnets/{subnet}"),
-            json!({"subnet": {"enable_dhcp": false}}),
-        )
-        .await
-        .expect(200);
-    admin.wait_for_outbox_drained().await;
+    update_subnet(&admin, &subnet, json!({"subnet": {"enable_dhcp": false}})).await;
     assert_eq!(dhcp_row(&nb, &subnet), None);
     assert_eq!(optional(&nb, &port, "dhcpv4_options"), None);
 
     // On again, then the subnet deleted: gone again.
-    admin
-        .put(
-            &format!("/v2.0/subnets/{subnet}"),
-            json!({"subnet": {"enable_dhcp": true}}),
-        )
-        .await
-        .expect(200);
-    admin.wait_for_outbox_drained().await;
+    update_subnet(&admin, &subnet, json!({"subnet": {"enable_dhcp": true}})).await;
     let row = dhcp_row(&nb, &subnet).expect("the row again");
     assert_eq!(optional(&nb, &port, "dhcpv4_options"), Some(row));
     // The port gives its address back (a subnet in use cannot go), then the subnet goes.
@@ -781,14 +774,7 @@ async fn an_ipv6_dhcp_subnet_is_served_and_a_gatewayless_ipv4_one_is_not() {
     });
 
     // A gateway for the IPv4 subnet brings its row; the IPv6 reference stays.
-    admin
-        .put(
-            &format!("/v2.0/subnets/{v4}"),
-            json!({"subnet": {"gateway_ip": "10.8.0.1"}}),
-        )
-        .await
-        .expect(200);
-    admin.wait_for_outbox_drained().await;
+    update_subnet(&admin, &v4, json!({"subnet": {"gateway_ip": "10.8.0.1"}})).await;
     let v4_row = dhcp_row(&nb, &v4).expect("a DHCPv4 row once there is a gateway");
     assert_eq!(
         dhcp_option(&nb, &v4_row, "server_id").as_deref(),
@@ -798,26 +784,12 @@ async fn an_ipv6_dhcp_subnet_is_served_and_a_gatewayless_ipv4_one_is_not() {
     assert_eq!(optional(&nb, &port, "dhcpv6_options"), Some(row.clone()));
 
     // Without it again, the row goes.
-    admin
-        .put(
-            &format!("/v2.0/subnets/{v4}"),
-            json!({"subnet": {"gateway_ip": null}}),
-        )
-        .await
-        .expect(200);
-    admin.wait_for_outbox_drained().await;
+    update_subnet(&admin, &v4, json!({"subnet": {"gateway_ip": null}})).await;
     assert_eq!(dhcp_row(&nb, &v4), None);
     assert_eq!(optional(&nb, &port, "dhcpv4_options"), None);
 
     // DHCP off for the IPv6 subnet: its row goes and the port refers to nothing.
-    admin
-        .put(
-            &format!("/v2.0/subnets/{v6}"),
-            json!({"subnet": {"enable_dhcp": false}}),
-        )
-        .await
-        .expect(200);
-    admin.wait_for_outbox_drained().await;
+    update_subnet(&admin, &v6, json!({"subnet": {"enable_dhcp": false}})).await;
     assert_eq!(dhcp_row(&nb, &v6), None);
     assert_eq!(optional(&nb, &port, "dhcpv6_options"), None);
     assert!(nb

@@ -7,6 +7,17 @@ use crate::common;
 use common::{vlan, Identity, Server};
 use serde_json::{json, Value};
 
+/// A server that logs every statement with its request id to `log_path` (the request span is
+/// at info: enabled, so statements carry its id), with no port quota: the tests make
+/// thousands of ports in one project.
+fn counting_server(log_path: &std::path::Path) -> Server {
+    Server::start_traced(
+        &["--port-quota", "-1"],
+        log_path,
+        "warn,trunkd::api::request_id=info,sqlx::query=debug",
+    )
+}
+
 /// Statements the server logged inside the request whose id is `request_id`.
 fn statements_of(log: &str, request_id: &str) -> usize {
     log.lines()
@@ -18,13 +29,7 @@ fn statements_of(log: &str, request_id: &str) -> usize {
 async fn add_subports_runs_the_same_statements_for_3_and_2000() {
     let dir = tempfile::tempdir().expect("temp dir");
     let log_path = dir.path().join("server.log");
-    // The request span is at info: enabled, so statements carry its request id.
-    // 2,005 ports in one project: beyond the default port quota.
-    let server = Server::start_traced(
-        &["--port-quota", "-1"],
-        &log_path,
-        "warn,trunkd::api::request_id=info,sqlx::query=debug",
-    );
+    let server = counting_server(&log_path);
     let client = server.as_(Identity::member("counting"));
     let network = client.network(json!({})).await;
     let ports = client.ports(&network, 2 + 3 + 2_000).await;
@@ -86,11 +91,7 @@ fn request_id_of(reply: &common::Reply) -> String {
 async fn a_port_address_costs_the_same_statements_however_full_the_subnet() {
     let dir = tempfile::tempdir().expect("temp dir");
     let log_path = dir.path().join("server.log");
-    let server = Server::start_traced(
-        &["--port-quota", "-1"],
-        &log_path,
-        "warn,trunkd::api::request_id=info,sqlx::query=debug",
-    );
+    let server = counting_server(&log_path);
     let client = server.as_(Identity::member("counting"));
     let network = client.network(json!({})).await;
     client
