@@ -17,6 +17,8 @@ use crate::ids::{NetworkId, PortId, SubnetId, TrunkId};
 use crate::model::{Ipv6Mode, Network, NetworkType, Port, Subnet};
 use crate::ovsdb::datum;
 
+/// The `addresses` entry that makes OVN deliver frames for unknown destination MACs to a port.
+pub const UNKNOWN_ADDRESS: &str = "unknown";
 pub const SWITCH_TABLE: &str = "Logical_Switch";
 pub const PORT_TABLE: &str = "Logical_Switch_Port";
 pub const DHCP_TABLE: &str = "DHCP_Options";
@@ -319,7 +321,7 @@ impl PortRow {
             external_ids.insert(KEY_TRUNK_ID.to_string(), place.trunk.to_string());
         }
         // "MAC IP..." as OVN's addresses column takes it.
-        let addresses = if port.mac_address.is_empty() {
+        let mut addresses = if port.mac_address.is_empty() {
             Vec::new()
         } else {
             let mut entry = port.mac_address.clone();
@@ -334,6 +336,10 @@ impl PortRow {
         let port_security = if port.port_security_enabled {
             addresses.clone()
         } else {
+            // Unfiltered, the port may also receive frames for MACs that are not its own (a
+            // VM that routes or bridges), as with Neutron: OVN delivers frames for unknown
+            // destinations to ports listing "unknown".
+            addresses.push(UNKNOWN_ADDRESS.to_string());
             Vec::new()
         };
         // Only the chassis of the port's host may claim it, so a live migration's target
@@ -380,7 +386,7 @@ impl PortRow {
         Some(Self {
             name: localnet_name(network.id),
             kind: LOCALNET.to_string(),
-            addresses: vec!["unknown".to_string()],
+            addresses: vec![UNKNOWN_ADDRESS.to_string()],
             port_security: Vec::new(),
             enabled: None,
             options: [(OPTION_NETWORK_NAME.to_string(), physical_network.clone())].into(),
@@ -778,7 +784,11 @@ mod tests {
         open.port_security_enabled = false;
         let row = PortRow::desired(&open, None);
         assert!(row.port_security.is_empty());
-        assert_eq!(row.addresses, ["fa:16:3e:00:00:07 10.0.0.7 2001:db8::7"]);
+        assert_eq!(
+            row.addresses,
+            ["fa:16:3e:00:00:07 10.0.0.7 2001:db8::7", "unknown"],
+            "an unfiltered port also receives frames for other MACs"
+        );
 
         let mut no_mac = port(&network);
         no_mac.mac_address.clear();
