@@ -927,8 +927,8 @@ async fn port_security_follows_the_port_and_is_repaired() {
     assert_eq!(nb.get(PORT, &port, "port_security"), "[]");
     assert_eq!(
         nb.get(PORT, &port, "addresses"),
-        secured,
-        "still the port's addresses"
+        "[\"fa:16:3e:00:00:0a 10.0.0.10\", unknown]",
+        "the port's addresses, and unknown: it may receive frames for other MACs"
     );
 
     // On again, then an operator clears it: the reconciler puts it back.
@@ -1059,4 +1059,57 @@ async fn port_status_follows_the_logical_switch_port_up_column() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("the port up before start-up was not found up");
+}
+
+/// Two DHCP_Options rows of one subnet (what two writers left before inserts were guarded):
+/// the reconciler deletes the second and points the subnet's ports at the one it keeps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_dhcp_row_of_a_subnet_is_removed() {
+    let Some(nb) = NbDatabase::start("a_second_dhcp_row_of_a_subnet_is_removed") else {
+        return;
+    };
+    let server = start(&nb, &["--ovn-reconcile-interval", "1"]);
+    let admin = server.admin();
+    let network = admin.network(json!({})).await;
+    let subnet = admin.subnet(&network, json!({"cidr": "10.7.0.0/24"})).await;
+    let port = admin.port(&network, json!({})).await;
+    admin.wait_for_outbox_drained().await;
+    let first = dhcp_row(&nb, &subnet).expect("the subnet's row");
+    let revision = nb
+        .get(DHCP, &first, "external_ids:\"trunkd:revision_number\"")
+        .trim_matches('"')
+        .to_string();
+    nb.nbctl(&[
+        "create",
+        DHCP,
+        "cidr=10.7.0.0/24",
+        &format!("external_ids:\"trunkd:subnet_id\"={subnet}"),
+        &format!("external_ids:\"trunkd:network_id\"={network}"),
+        &format!("external_ids:\"trunkd:revision_number\"={revision}"),
+    ]);
+    let rows = |nb: &NbDatabase| {
+        nb.nbctl(&[
+            "--bare",
+            "--columns=_uuid",
+            "find",
+            DHCP,
+            &format!("external_ids:\"trunkd:subnet_id\"={subnet}"),
+        ])
+        .split_whitespace()
+        .map(str::to_string)
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(rows(&nb).len(), 2);
+    let kept = wait_for(Duration::from_secs(20), "the second row's removal", || {
+        let left = rows(&nb);
+        (left.len() == 1).then(|| left[0].clone())
+    });
+    wait_for(Duration::from_secs(20), "the port on the kept row", || {
+        (optional(&nb, &port, "dhcpv4_options").as_deref() == Some(kept.as_str())).then_some(())
+    });
+    assert_eq!(
+        nb.get(DHCP, &kept, "options:server_id").trim_matches('"'),
+        "10.7.0.1",
+        "the kept row is whole (options repaired if it was the bare copy)"
+    );
 }

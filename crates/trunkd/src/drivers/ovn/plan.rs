@@ -62,11 +62,37 @@ pub struct Current {
     pub switches: BTreeMap<NetworkId, Existing<SwitchRow>>,
     pub ports: BTreeMap<PortId, Existing<PortRow>>,
     pub dhcp: BTreeMap<SubnetId, Existing<DhcpRow>>,
+    /// trunkd's DHCP_Options rows beyond the first of a subnet (`add_dhcp`): left by two
+    /// writers that inserted one each before inserts were guarded; the plan deletes them.
+    pub extra_dhcp: Vec<(SubnetId, String)>,
     /// Localnet ports named `provnet-<network id>`, by network.
     pub localnets: BTreeMap<NetworkId, Existing<PortRow>>,
 }
 
 impl Current {
+    /// Adds a DHCP_Options row read from the database. Of several rows of one subnet, trunkd's
+    /// win over others and then the lowest UUID (any one would do; this one every reader
+    /// picks); trunkd's others are listed in `extra_dhcp`, another system's never.
+    pub fn add_dhcp(&mut self, id: SubnetId, existing: Existing<DhcpRow>) {
+        let kept = match self.dhcp.remove(&id) {
+            None => existing,
+            Some(first) => {
+                let ours = |e: &Existing<DhcpRow>| is_trunkd_row(&e.row.external_ids);
+                let (kept, extra) = match (ours(&first), ours(&existing)) {
+                    (true, false) => (first, existing),
+                    (false, true) => (existing, first),
+                    _ if first.uuid <= existing.uuid => (first, existing),
+                    _ => (existing, first),
+                };
+                if is_trunkd_row(&extra.row.external_ids) {
+                    self.extra_dhcp.push((id, extra.uuid));
+                }
+                kept
+            }
+        };
+        self.dhcp.insert(id, kept);
+    }
+
     /// Adds a switch read from the database. Switch names are not unique in OVN: of two
     /// named for the same network, the one trunkd wrote wins.
     pub fn add_switch(&mut self, id: NetworkId, existing: Existing<SwitchRow>) {
@@ -89,6 +115,7 @@ pub enum Change {
     CreateDhcp(SubnetId),
     UpdateDhcp(SubnetId),
     DeleteDhcp(SubnetId),
+    DeleteExtraDhcp(SubnetId),
     CreateLocalnet(NetworkId),
     UpdateLocalnet(NetworkId, Vec<&'static str>),
     DeleteLocalnet(NetworkId),
@@ -112,6 +139,9 @@ impl fmt::Display for Change {
             Change::CreateDhcp(id) => write!(f, "create DHCP_Options of subnet {id}"),
             Change::UpdateDhcp(id) => write!(f, "update DHCP_Options of subnet {id}"),
             Change::DeleteDhcp(id) => write!(f, "delete DHCP_Options of subnet {id}"),
+            Change::DeleteExtraDhcp(id) => {
+                write!(f, "delete a second DHCP_Options row of subnet {id}")
+            }
             Change::CreateLocalnet(id) => {
                 write!(
                     f,
@@ -220,6 +250,14 @@ fn plan_dhcp(
     dhcp_ops: &mut Vec<Value>,
 ) -> BTreeMap<SubnetId, RowRef> {
     let mut refs = BTreeMap::new();
+    for (id, uuid) in &current.extra_dhcp {
+        // Ports referring to it are pointed at the kept row below (references are weak).
+        dhcp_ops.push(json!({
+            "op": "delete", "table": DHCP_TABLE,
+            "where": [["_uuid", "==", datum::uuid(uuid)]],
+        }));
+        plan.changes.push(Change::DeleteExtraDhcp(*id));
+    }
     let ids: BTreeSet<SubnetId> = desired
         .dhcp
         .keys()
@@ -1176,6 +1214,52 @@ mod tests {
             ..Default::default()
         };
         assert!(plan(&desired, &current).is_empty());
+    }
+
+    #[test]
+    fn a_second_row_of_a_subnet_is_deleted_and_its_ports_moved_to_the_first() {
+        let (network, port, subnet) = (NetworkId::new(), PortId::new(), SubnetId::new());
+        let row = dhcp_row(subnet, "{8.8.8.8}");
+        // The port refers to the row that goes ("b"); "a" stays, whatever the read order.
+        let mut referring = port_row(port, 1, None);
+        referring.dhcpv4_options = Some(RowRef::Uuid("b".into()));
+        let desired = Desired {
+            ports: [(port, Some((network, port_row(port, 1, None))))].into(),
+            dhcp: [(subnet, row.clone())].into(),
+            port_subnets: [(port, v4_only(subnet))].into(),
+            ..Default::default()
+        };
+        let mut current = Current {
+            ports: [(port, existing_port(&referring, "p"))].into(),
+            ..Default::default()
+        };
+        current.add_dhcp(subnet, existing_dhcp(&row, "b"));
+        current.add_dhcp(subnet, existing_dhcp(&row, "a"));
+        assert_eq!(current.extra_dhcp, vec![(subnet, "b".to_string())]);
+        let plan = plan(&desired, &current);
+        assert_eq!(
+            plan.changes,
+            vec![
+                Change::DeleteExtraDhcp(subnet),
+                Change::UpdatePort(port, vec!["dhcpv4_options"])
+            ]
+        );
+        let deletes = ops_named(&plan, "delete");
+        assert_eq!(deletes.len(), 1);
+        assert_eq!(deletes[0]["where"][0][2], datum::uuid("b"));
+        let update = ops_named(&plan, "update")[0];
+        assert_eq!(
+            update["row"]["dhcpv4_options"],
+            datum::set_of([datum::uuid("a")])
+        );
+        // A row another system wrote is never deleted, nor kept over trunkd's.
+        let mut foreign = row.clone();
+        foreign.external_ids.clear();
+        let mut current = Current::default();
+        current.add_dhcp(subnet, existing_dhcp(&foreign, "0"));
+        current.add_dhcp(subnet, existing_dhcp(&row, "a"));
+        assert!(current.extra_dhcp.is_empty());
+        assert_eq!(current.dhcp[&subnet].uuid, "a");
     }
 
     fn localnet_row(network: NetworkId, revision: i64, tag: Option<i64>) -> PortRow {

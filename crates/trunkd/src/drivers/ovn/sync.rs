@@ -405,7 +405,7 @@ impl Engine {
                     }
                 } else if index < 2 * switch_count {
                     if let Some((id, existing)) = read_dhcp(&row) {
-                        current.dhcp.insert(id, existing);
+                        current.add_dhcp(id, existing);
                     }
                 } else if let Some((id, existing)) = read_port(&row) {
                     current.ports.insert(id, existing);
@@ -430,7 +430,7 @@ impl Engine {
         if let [switches, ports, dhcp] = results.as_slice() {
             for row in rows_of(dhcp) {
                 if let Some((id, existing)) = read_dhcp(&row) {
-                    current.dhcp.insert(id, existing);
+                    current.add_dhcp(id, existing);
                 }
             }
             for row in rows_of(switches) {
