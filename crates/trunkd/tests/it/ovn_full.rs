@@ -290,3 +290,49 @@ async fn a_hundred_plugged_vifs_turn_active() {
         .expect(200);
     assert_eq!(listed["ports"].as_array().map(Vec::len), Some(100));
 }
+
+/// A VLAN provider network reaches the southbound database as a localnet Port_Binding with
+/// its VLAN tag and physical network (issue 19, item 4): what ovn-controller needs to take the
+/// network's traffic to the bridge a chassis maps `physnet1` to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_network_is_a_localnet_binding() {
+    let Some(ovn) = Ovn::start("a_provider_network_is_a_localnet_binding") else {
+        return;
+    };
+    let server = start(&ovn);
+    let admin = server.admin();
+    let network = admin
+        .network(json!({"provider:network_type": "vlan",
+            "provider:physical_network": "physnet1", "provider:segmentation_id": 123}))
+        .await;
+    admin.wait_for_outbox_drained().await;
+    let name = format!("provnet-{network}");
+    let field = |ovn: &Ovn, column: &str| {
+        ovn.sbctl(&[
+            "--bare",
+            &format!("--columns={column}"),
+            "find",
+            "Port_Binding",
+            &format!("logical_port={name}"),
+        ])
+        .trim()
+        .to_string()
+    };
+    ovn.wait(
+        Duration::from_secs(15),
+        "the localnet binding in SB",
+        |ovn| field(ovn, "type") == "localnet",
+    );
+    assert_eq!(field(&ovn, "tag"), "123");
+    assert_eq!(field(&ovn, "options"), "network_name=physnet1");
+    // The network goes, and its binding with it.
+    admin
+        .delete(&format!("/v2.0/networks/{network}"))
+        .await
+        .expect(204);
+    ovn.wait(
+        Duration::from_secs(15),
+        "the localnet binding's removal",
+        |ovn| field(ovn, "type").is_empty(),
+    );
+}
