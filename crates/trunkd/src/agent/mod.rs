@@ -2,8 +2,11 @@
 //! start, whenever its connection to the local switch database comes back, when the bridges
 //! change, when the server notifies it over RabbitMQ, and periodically, it fetches the trunks
 //! bound to its host from the server, converges the switch to them in one transaction (create,
-//! repair, remove) and reports each trunk ACTIVE from the revision it wired. Losing a wake-up only delays convergence; nothing is remembered
-//! between passes except what Open vSwitch itself holds.
+//! repair, remove), then reports the ports it wired ACTIVE and its verdict on each trunk it
+//! could not wire whole (refused, and why) or had refused before (wired now). The trunk's
+//! status follows on the server, by the one rule for every driver. Losing a wake-up only
+//! delays convergence; nothing is remembered between passes except what Open vSwitch itself
+//! holds.
 
 pub mod names;
 pub mod server_api;
@@ -16,11 +19,13 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::Notify;
 
-use crate::model::TrunkStatus;
+use crate::ids::PortId;
+use crate::model::{PortStatus, TrunkStatus};
 use crate::ovsdb::{Client, MonitorEvent, Remote, Timing};
+use crate::service::{AgentPortState, AgentPortStates, AgentTrunk, AgentVerdict, AgentVerdictKind};
 use crate::supervisor::Supervisor;
 use server_api::{AgentAuth, ServerApi, ServerError};
-use wiring::Layout;
+use wiring::{Layout, TrunkOutcome};
 
 /// How long a burst of switch changes is let settle before a pass.
 const SETTLE: Duration = Duration::from_millis(300);
@@ -159,39 +164,75 @@ impl Agent {
                 tracing::info!(trigger, %change, "wired");
             }
         }
-        for trunk in desired.iter().filter(|t| t.status != TrunkStatus::Active) {
+        for (trunk, outcome) in desired.iter().zip(&plan.outcomes) {
+            self.report(trunk, outcome).await;
+        }
+    }
+
+    /// Tells the server what a pass did for `trunk`: binds its subports here, reports the
+    /// ports it wired that are not ACTIVE yet, and gives a verdict when the trunk is refused
+    /// now or was before. Nothing when all is as the server has it.
+    async fn report(&self, trunk: &AgentTrunk, outcome: &TrunkOutcome) {
+        let statuses: std::collections::HashMap<PortId, PortStatus> =
+            std::iter::once(&trunk.parent)
+                .chain(trunk.sub_ports.iter().map(|s| &s.port))
+                .map(|p| (p.port_id, p.status))
+                .collect();
+        let came_up: Vec<AgentPortState> = outcome
+            .wired
+            .iter()
+            .filter(|id| statuses.get(id) != Some(&PortStatus::Active))
+            .map(|id| AgentPortState {
+                port_id: *id,
+                status: PortStatus::Active,
+            })
+            .collect();
+        let refused_before = trunk.status == TrunkStatus::Error;
+        if came_up.is_empty() && outcome.refusal.is_none() && !refused_before {
+            return;
+        }
+        if !trunk.sub_ports.is_empty() {
             if let Err(error) = self.api.bind_subports(trunk.id).await {
                 tracing::warn!(trunk = %trunk.id, %error, "could not bind subports");
-                continue;
+                return;
             }
-            // ERROR may only move to BUILD; from there, ACTIVE.
-            let mut revision = trunk.revision_number;
-            if trunk.status == TrunkStatus::Error {
-                match self
-                    .api
-                    .report(trunk.id, revision, TrunkStatus::Build)
-                    .await
-                {
-                    Ok(next) => revision = next,
-                    Err(error) => {
-                        tracing::debug!(trunk = %trunk.id, %error, "could not leave ERROR; next pass");
-                        continue;
-                    }
-                }
-            }
-            match self
-                .api
-                .report(trunk.id, revision, TrunkStatus::Active)
-                .await
-            {
+        }
+        // The verdict first: it names the revision fetched, which the ports' reports may move.
+        let verdict = match &outcome.refusal {
+            Some(reason) => Some(AgentVerdictKind::Refused {
+                reason: reason.clone(),
+            }),
+            None if refused_before => Some(AgentVerdictKind::Wired),
+            None => None,
+        };
+        if let Some(verdict) = verdict {
+            let report = AgentVerdict {
+                revision_number: outcome.revision_number,
+                verdict,
+            };
+            match self.api.report_verdict(trunk.id, &report).await {
                 Ok(_) => {
-                    tracing::info!(trunk = %trunk.id, revision, "trunk wired; reported ACTIVE")
+                    tracing::info!(trunk = %trunk.id, verdict = ?report.verdict, "verdict reported")
                 }
-                // The trunk moved on since it was fetched: the next pass wires the new state.
+                // The trunk moved on since it was fetched: the next pass judges the new state.
                 Err(ServerError::Refused { status: 409, .. }) => {
                     tracing::debug!(trunk = %trunk.id, "trunk changed while wiring; next pass")
                 }
-                Err(error) => tracing::warn!(trunk = %trunk.id, %error, "status report failed"),
+                Err(error) => tracing::warn!(trunk = %trunk.id, %error, "verdict report failed"),
+            }
+        }
+        let ports = came_up.len();
+        match self
+            .api
+            .report_ports(&AgentPortStates { ports: came_up })
+            .await
+        {
+            Ok(()) if ports > 0 => {
+                tracing::info!(trunk = %trunk.id, ports, "reported wired ports ACTIVE")
+            }
+            Ok(()) => {}
+            Err(error) => {
+                tracing::warn!(trunk = %trunk.id, %error, "could not report port states; next pass")
             }
         }
     }

@@ -3,11 +3,10 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::ids::TrunkId;
-use crate::model::TrunkStatus;
-use crate::service::AgentTrunk;
+use crate::service::{AgentPortStates, AgentTrunk, AgentVerdict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -127,22 +126,41 @@ impl ServerApi {
         .map(drop)
     }
 
-    /// Reports `status` as of `revision`; returns the trunk's revision afterwards.
-    pub async fn report(
+    /// Reports the agent's verdict on a trunk; returns the trunk's revision afterwards.
+    pub async fn report_verdict(
         &self,
         trunk: TrunkId,
-        revision: i64,
-        status: TrunkStatus,
+        verdict: &AgentVerdict,
     ) -> Result<i64, ServerError> {
         let body = self
             .call(
                 reqwest::Method::PUT,
-                &format!("/agent/v1/trunks/{trunk}/status"),
-                Some(json!({ "status": status.as_str(), "revision_number": revision })),
+                &format!("/agent/v1/trunks/{trunk}/verdict"),
+                Some(to_body(verdict)?),
             )
             .await?;
         body["trunk"]["revision_number"]
             .as_i64()
-            .ok_or_else(|| ServerError::Unreachable(format!("unreadable report reply: {body}")))
+            .ok_or_else(|| ServerError::Unreachable(format!("unreadable verdict reply: {body}")))
     }
+
+    /// Reports the states of ports this host wired or unwired.
+    pub async fn report_ports(&self, states: &AgentPortStates) -> Result<(), ServerError> {
+        if states.ports.is_empty() {
+            return Ok(());
+        }
+        self.call(
+            reqwest::Method::PUT,
+            "/agent/v1/ports/status",
+            Some(to_body(states)?),
+        )
+        .await
+        .map(drop)
+    }
+}
+
+/// A typed request body as JSON.
+fn to_body(value: &impl serde::Serialize) -> Result<Value, ServerError> {
+    serde_json::to_value(value)
+        .map_err(|e| ServerError::Unreachable(format!("cannot encode a report: {e}")))
 }

@@ -71,24 +71,34 @@ pub struct Plan {
     pub operations: Vec<Value>,
     /// What the plan changes, for logs.
     pub changes: Vec<String>,
-    /// Trunks whose wiring the plan completes (or that are already complete).
-    pub wired: Vec<(TrunkId, i64)>,
+    /// Per trunk, at the revision planned: what the plan leaves wired, or why not all.
+    pub outcomes: Vec<TrunkOutcome>,
+}
+
+/// What a plan does for one trunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrunkOutcome {
+    pub trunk: TrunkId,
+    pub revision_number: i64,
+    /// The ports (parent first) whose pair the plan leaves in place.
+    pub wired: Vec<PortId>,
+    /// Why some members cannot be wired on this host; `None`: all are.
+    pub refusal: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PlanError {
     #[error("the integration bridge {0} does not exist")]
     NoIntegrationBridge(String),
-    #[error("no free local VLAN on this host for network {0}")]
-    NoLocalVlan(NetworkId),
 }
 
 /// Local VLAN of each network on the integration bridge: kept from the ports trunkd wired
-/// before (so a restart changes nothing), new networks get the lowest free VLAN.
+/// before (so a restart changes nothing), new networks get the lowest free VLAN. A network
+/// left without one (all 4,094 taken) is absent from the map.
 fn local_vlans(
     integration: &BridgeState,
     networks: &BTreeSet<NetworkId>,
-) -> Result<BTreeMap<NetworkId, i64>, PlanError> {
+) -> BTreeMap<NetworkId, i64> {
     let mut assigned: BTreeMap<NetworkId, i64> = BTreeMap::new();
     let mut used: BTreeSet<i64> = BTreeSet::new();
     for port in &integration.ports {
@@ -107,12 +117,14 @@ fn local_vlans(
     let mut result = BTreeMap::new();
     for network in networks {
         let vlan = match assigned.get(network) {
-            Some(vlan) => *vlan,
-            None => free.next().ok_or(PlanError::NoLocalVlan(*network))?,
+            Some(vlan) => Some(*vlan),
+            None => free.next(),
         };
-        result.insert(*network, vlan);
+        if let Some(vlan) = vlan {
+            result.insert(*network, vlan);
+        }
     }
-    Ok(result)
+    result
 }
 
 fn ids(
@@ -183,7 +195,8 @@ pub fn plan(
                 .chain(t.sub_ports.iter().map(|s| s.port.network_id))
         })
         .collect();
-    let vlans = local_vlans(integration, &networks)?;
+    let vlans = local_vlans(integration, &networks);
+    let mut outcomes = Vec::with_capacity(trunks.len());
 
     // Wanted ports per bridge name.
     let mut wanted: BTreeMap<String, Vec<WantedPort>> = BTreeMap::new();
@@ -198,12 +211,39 @@ pub fn plan(
             ]
             .into(),
         );
-        let members = std::iter::once((&trunk.parent, None)).chain(
+        let all = std::iter::once((&trunk.parent, None)).chain(
             trunk
                 .sub_ports
                 .iter()
                 .map(|s| (&s.port, Some(s.segmentation_id))),
         );
+        // A member whose network has no local VLAN here cannot be wired; without its parent,
+        // none of the trunk can. The rest keeps its wiring, and the trunk is refused.
+        let (members, stranded): (Vec<_>, Vec<_>) =
+            all.partition(|(port, _)| vlans.contains_key(&port.network_id));
+        let parent_stranded = !vlans.contains_key(&trunk.parent.network_id);
+        let members = if parent_stranded { Vec::new() } else { members };
+        outcomes.push(TrunkOutcome {
+            trunk: trunk.id,
+            revision_number: trunk.revision_number,
+            wired: members.iter().map(|(port, _)| port.port_id).collect(),
+            refusal: (!stranded.is_empty()).then(|| {
+                let networks: BTreeSet<String> = stranded
+                    .iter()
+                    .map(|(port, _)| port.network_id.to_string())
+                    .collect();
+                format!(
+                    "No free local VLAN on this host for network {}: {} of the trunk's \
+                     ports cannot be wired here.",
+                    networks.into_iter().collect::<Vec<_>>().join(", "),
+                    if parent_stranded {
+                        1 + trunk.sub_ports.len()
+                    } else {
+                        stranded.len()
+                    }
+                )
+            }),
+        });
         for (port, segmentation) in members {
             let external_ids = ids(
                 trunk.id,
@@ -340,7 +380,7 @@ pub fn plan(
 
     plan.operations = port_ops;
     plan.operations.extend(bridge_ops);
-    plan.wired = trunks.iter().map(|t| (t.id, t.revision_number)).collect();
+    plan.outcomes = outcomes;
     Ok(plan)
 }
 
@@ -396,6 +436,7 @@ mod tests {
             mac_address: "fa:16:3e:00:00:01".into(),
             network_id: network,
             admin_state_up: true,
+            status: crate::model::PortStatus::Down,
         }
     }
 

@@ -22,6 +22,15 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
          reaches N, or after wait_timeout seconds (1 to 60, default 30) as it is then.",
     ),
     (
+        "trunk-status-reason",
+        "Trunk status with reasons",
+        "A trunk's status follows from its ports by one rule (ERROR: a driver refused it; \
+         DOWN: the parent is not ACTIVE; ACTIVE: parent and every subport ACTIVE; DEGRADED: \
+         otherwise). status_reason says why a trunk is not ACTIVE and sub_ports_status gives \
+         each subport's status and reason, with codes driver_refused, parent_unbound, \
+         parent_down, not_claimed and subports_not_active.",
+    ),
+    (
         "trunk-details",
         "Trunk port details",
         "Ports that are trunk parents show their trunk and subports.",

@@ -104,7 +104,8 @@ pub fn router(state: AppState) -> Router {
             get(tags::check).put(tags::add).delete(tags::remove),
         )
         .route("/agent/v1/trunks", get(agent::trunks))
-        .route("/agent/v1/trunks/{id}/status", put(agent::report_status))
+        .route("/agent/v1/trunks/{id}/verdict", put(agent::report_verdict))
+        .route("/agent/v1/ports/status", put(agent::report_ports))
         .route(
             "/agent/v1/trunks/{id}/bind_subports",
             put(agent::bind_subports),

@@ -14,8 +14,8 @@ use super::wire::trunk::{
 use super::wire::{Items, Render};
 use crate::model::attrs::{NETWORK_ATTRS, PORT_ATTRS, TRUNK_ATTRS};
 use crate::model::{
-    FixedIp, Network, NetworkType, Port, SegmentationType, StandardAttrs, Subport, Trunk,
-    TrunkStatus,
+    FixedIp, Network, NetworkType, Port, PortStatus, SegmentationType, StandardAttrs, Subport,
+    Trunk, TrunkStatus,
 };
 use crate::service::{ListRules, PortView, Shown, TrunkDetails};
 
@@ -115,11 +115,13 @@ fn subport(n: u8, segmentation_id: i64) -> Subport {
         port_id: id(n),
         segmentation_type: SegmentationType::Vlan,
         segmentation_id,
+        port_status: PortStatus::Active,
     }
 }
 
+/// A trunk whose third subport, if any, is DOWN (so DEGRADED, with reasons).
 fn trunk(n: u8, subports: usize) -> Trunk {
-    Trunk {
+    let mut trunk = Trunk {
         id: id(n),
         project_id: crate::ids::ProjectId::new("p1"),
         port_id: id(10),
@@ -127,6 +129,11 @@ fn trunk(n: u8, subports: usize) -> Trunk {
         description: "tr".into(),
         admin_state_up: true,
         status: TrunkStatus::Active,
+        refusal: None,
+        parent_state: crate::model::health::ParentState {
+            status: PortStatus::Active,
+            bound: true,
+        },
         sub_ports: (0..subports)
             .map(|i| Subport {
                 port_id: id(30 + i as u8),
@@ -136,10 +143,17 @@ fn trunk(n: u8, subports: usize) -> Trunk {
                     SegmentationType::Vlan
                 },
                 segmentation_id: 200 + i as i64,
+                port_status: if i == 2 {
+                    PortStatus::Down
+                } else {
+                    PortStatus::Active
+                },
             })
             .collect(),
         std: std_attrs(&["t"]),
-    }
+    };
+    trunk.rederive_status();
+    trunk
 }
 
 async fn bytes(response: axum::response::Response) -> String {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::ids::TrunkId;
-use crate::model::{SegmentationType, Trunk, TrunkStatus};
+use crate::model::{SegmentationType, Trunk};
 use crate::store::PendingEvent;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,17 +36,29 @@ pub enum TrunkChange<'a> {
     Delete(&'a Trunk),
 }
 
-/// How a driver moves a trunk's status: only along legal edges of the state machine and only
-/// from the revision it acted on. Implemented by the service.
+/// A driver's judgement of one revision of a trunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Its data plane carries the trunk (clears an earlier refusal).
+    Wired,
+    /// Its data plane cannot carry the trunk, for this reason: the trunk is ERROR until it
+    /// changes or a later verdict says wired.
+    Refused(String),
+}
+
+/// How a driver gives its verdict on a trunk after commit, from the revision it acted on.
+/// The trunk's status follows from the verdict and its ports' statuses by one rule
+/// (`model::health`); no driver sets a status. Implemented by the service.
 #[async_trait]
 pub trait StatusReporter: Send + Sync {
-    /// Moves `trunk` to `status` if its revision is still `acted_on`. Returns the new revision,
-    /// or `None` when the trunk is gone or has moved on (the report is obsolete, not an error).
-    async fn report_status(
+    /// Records `verdict` on `trunk` if its revision is still `acted_on`. Returns the new
+    /// revision, or `None` when the trunk is gone or has moved on (the verdict is obsolete,
+    /// not an error).
+    async fn report_verdict(
         &self,
         trunk: TrunkId,
         acted_on: i64,
-        status: TrunkStatus,
+        verdict: Verdict,
     ) -> Result<Option<i64>, DriverError>;
 }
 
@@ -54,9 +66,9 @@ pub trait StatusReporter: Send + Sync {
 /// create or update answer must say what a GET right after it says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settlement {
-    /// Nothing to wire: the status the driver would report is this one, written in the
-    /// change's own transaction, so the answer is final.
-    InTransaction(TrunkStatus),
+    /// Nothing to wire and no data plane to report ports: ports are ACTIVE from the
+    /// transaction that creates or binds them, so the answer is final.
+    InTransaction,
     /// Wired when the dispatcher delivers the change's event (a database the driver writes
     /// at once): the API waits, bounded, for that delivery and answers with the state after it.
     OnDelivery,
@@ -175,12 +187,16 @@ impl DriverSet {
     }
 
     /// When the loaded drivers together are done with a change: in the transaction only if
-    /// every one of them is and they agree on the status; else on delivery if any driver
+    /// every one of them is; else on delivery if any driver
     /// wires on delivery; else when reported.
     pub fn settlement(&self) -> Settlement {
         let each: Vec<Settlement> = self.drivers.iter().map(|d| d.settlement()).collect();
         match each.first() {
-            Some(first @ Settlement::InTransaction(_)) if each.iter().all(|s| s == first) => *first,
+            Some(Settlement::InTransaction)
+                if each.iter().all(|s| *s == Settlement::InTransaction) =>
+            {
+                Settlement::InTransaction
+            }
             _ if each.contains(&Settlement::OnDelivery) => Settlement::OnDelivery,
             _ => Settlement::Reported,
         }

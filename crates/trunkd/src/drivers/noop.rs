@@ -1,9 +1,10 @@
-//! The `noop` driver of the embedded default: no data plane; trunks are ACTIVE from the
+//! The `noop` driver of the embedded default: no data plane; ports are ACTIVE from the
+//! transaction that creates or binds them, so trunks are ACTIVE by the status rule from the
 //! transaction that changes them.
 
 use async_trait::async_trait;
 
-use crate::model::{SegmentationType, TrunkStatus};
+use crate::model::SegmentationType;
 use crate::store::event::{Event, NetworkEvent, PortEvent, SubnetEvent, TrunkEventKind};
 use crate::store::PendingEvent;
 
@@ -20,11 +21,11 @@ impl TrunkDriver for NoopDriver {
         "noop"
     }
 
-    /// There is nothing to wire, so the status is known before commit: trunks are ACTIVE in
-    /// the write's own transaction and every answer is final (a status report after the
-    /// answer would make the answer stale, revision and status both).
+    /// There is nothing to wire, so the status is known before commit: ports, and so trunks,
+    /// are ACTIVE in the write's own transaction and every answer is final (a status report
+    /// after the answer would make the answer stale, revision and status both).
     fn settlement(&self) -> Settlement {
-        Settlement::InTransaction(TrunkStatus::Active)
+        Settlement::InTransaction
     }
 
     fn segmentation_types(&self) -> &'static [SegmentationType] {

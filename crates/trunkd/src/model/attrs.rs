@@ -195,6 +195,8 @@ pub const TRUNK_ATTRS: &[AttrSpec] = &[
     attr("tenant_id", Text, "t.project_id", OnCreate),
     attr("admin_state_up", Bool, "t.admin_state_up", Always),
     attr("status", Text, "t.status", Never),
+    shown("status_reason", Never),
+    shown("sub_ports_status", Never),
     attr("revision_number", Int, "t.revision_number", Never),
     sort_only("created_at", "t.created_at"),
     sort_only("updated_at", "t.updated_at"),

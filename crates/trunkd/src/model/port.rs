@@ -43,4 +43,12 @@ impl Port {
     pub fn is_bound(&self) -> bool {
         !self.host_id.is_empty()
     }
+
+    /// What the trunk status rule needs of this port as a trunk's parent.
+    pub fn parent_state(&self) -> crate::model::health::ParentState {
+        crate::model::health::ParentState {
+            status: self.status,
+            bound: self.is_bound(),
+        }
+    }
 }

@@ -1,29 +1,23 @@
-//! The trunk status state machine (spec 3.2).
+//! Statuses of trunks, ports and networks, and their wire text.
 //!
-//! [`TrunkStatus::can_move_to`] guards status *reports*: a driver's (through `StatusReporter`)
-//! and a host agent's both go through `Service::transition_trunk`, which refuses any edge not
-//! listed here with 409 `InvalidStatusTransition`.
-//!
-//! API writes do not ask it; they set the status in their own transaction. A trunk create,
-//! an add or remove of subports, and binding or moving the parent set DOWN, or, when the
-//! drivers settle in the transaction (`noop`), the status those drivers give (see
-//! `service::settle`; binding keeps the status as it was when they do not). So with `noop`,
-//! removing a subport takes an ERROR trunk straight to ACTIVE, an edge no report may take.
-//! Unbinding the parent always sets DOWN.
+//! A trunk's status is not set by anyone: it is derived from its parent's and subports' port
+//! statuses and its drivers' verdicts by one rule (`model::health`), which replaces the
+//! report-driven state machine of spec 3.2 (see the README, "Status"). BUILD is kept because
+//! Neutron lists it and clients filter on it; the rule never gives it.
 
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TrunkStatus {
-    /// Created, changed by the API, or parent unbound: waiting for a driver.
+    /// The parent port is not ACTIVE.
     Down,
-    /// A driver is wiring the trunk.
+    /// Neutron's "wiring in progress"; never derived by trunkd.
     Build,
-    /// All wired.
+    /// The parent and every subport are ACTIVE.
     Active,
-    /// Some subports failed.
+    /// The parent is ACTIVE and some subport is not.
     Degraded,
-    /// Wiring failed; the user must remove subports or delete the trunk.
+    /// A driver refused the trunk.
     Error,
 }
 
@@ -50,30 +44,8 @@ impl TrunkStatus {
         Self::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
-    /// Whether a driver's or agent's report may move a trunk from `self` to `next` (API writes
-    /// do not ask; see the module documentation).
-    ///
-    /// Staying in the same status is not a transition (callers treat it as a no-op).
-    /// Any other status may move to `DOWN`; leaving `DOWN` goes through `BUILD` (or straight to
-    /// a result when a driver wires synchronously); a report takes `ERROR` only to `DOWN` or
-    /// `BUILD`.
-    pub fn can_move_to(self, next: TrunkStatus) -> bool {
-        use TrunkStatus::*;
-        match (self, next) {
-            (a, b) if a == b => false,
-            (_, Down) => true,
-            (Down, Build | Active | Degraded | Error) => true,
-            (Build, Active | Degraded | Error) => true,
-            (Active | Degraded, Build | Active | Degraded | Error) => true,
-            (Error, Build) => true,
-            _ => false,
-        }
-    }
-
     /// Whether an API-side subport change is allowed in this status: a trunk in ERROR takes
-    /// no new subports, but may lose some (the user repairing it). The status the change
-    /// leaves is the service's to say (DOWN, or what drivers that settle in the transaction
-    /// report).
+    /// no new subports, but may lose some (the user repairing it, which clears the refusal).
     pub fn accepts_subport_change(self, removing: bool) -> bool {
         removing || self != TrunkStatus::Error
     }
@@ -146,31 +118,6 @@ plain_status! {
 mod tests {
     use super::TrunkStatus::*;
     use super::*;
-
-    #[test]
-    fn legal_edges_follow_the_spec() {
-        // (from, to, allowed), written out rather than derived from the code under test.
-        let table = [
-            (Down, Build, true),
-            (Down, Active, true),
-            (Build, Active, true),
-            (Build, Degraded, true),
-            (Build, Error, true),
-            (Build, Down, true),
-            (Active, Down, true),
-            (Active, Build, true),
-            (Degraded, Active, true),
-            (Error, Down, true),
-            (Error, Build, true),
-            (Error, Active, false),
-            (Error, Degraded, false),
-            (Down, Down, false),
-            (Active, Active, false),
-        ];
-        for (from, to, allowed) in table {
-            assert_eq!(from.can_move_to(to), allowed, "{from} -> {to}");
-        }
-    }
 
     #[test]
     fn error_refuses_adds_but_not_removes() {

@@ -1,7 +1,8 @@
 //! Trunks and subports.
 
 use crate::ids::{PortId, ProjectId, TrunkId};
-use crate::model::{StandardAttrs, TrunkStatus};
+use crate::model::health::{self, ParentState, StatusReason, SubportHealth};
+use crate::model::{PortStatus, StandardAttrs, TrunkStatus};
 
 /// How a subport's traffic is told apart on the parent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,6 +57,8 @@ pub struct Subport {
     pub port_id: PortId,
     pub segmentation_type: SegmentationType,
     pub segmentation_id: i64,
+    /// Its port's status, as read with the trunk (written only through the port).
+    pub port_status: PortStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +69,44 @@ pub struct Trunk {
     pub name: String,
     pub description: String,
     pub admin_state_up: bool,
+    /// Always what [`Trunk::derived_status`] gives: the service writes it in every
+    /// transaction that changes an input of the rule (`model::health`).
     pub status: TrunkStatus,
+    /// A driver's reason for refusing the trunk (ERROR), until the trunk changes or the
+    /// driver wires it after all.
+    pub refusal: Option<String>,
+    /// The parent port's status and binding, as read with the trunk.
+    pub parent_state: ParentState,
     pub sub_ports: Vec<Subport>,
     pub std: StandardAttrs,
+}
+
+impl Trunk {
+    /// The status the rule gives this trunk as it is now.
+    pub fn derived_status(&self) -> TrunkStatus {
+        health::derive_status(self.refusal.as_deref(), self.parent_state, &self.sub_ports)
+    }
+
+    /// Why the trunk is not ACTIVE, or `None`.
+    pub fn status_reason(&self) -> Option<StatusReason> {
+        health::trunk_reason(
+            self.refusal.as_deref(),
+            self.port_id,
+            self.parent_state,
+            &self.sub_ports,
+        )
+    }
+
+    /// Each subport's status and reason, in `sub_ports` order.
+    pub fn subport_health(&self) -> impl Iterator<Item = SubportHealth> + '_ {
+        self.sub_ports
+            .iter()
+            .map(|s| health::subport_health(self.port_id, self.parent_state, s))
+    }
+
+    /// Sets the status the rule gives; the status it had, if that changed.
+    pub fn rederive_status(&mut self) -> Option<TrunkStatus> {
+        let next = self.derived_status();
+        (next != self.status).then(|| std::mem::replace(&mut self.status, next))
+    }
 }

@@ -1,18 +1,23 @@
-//! What host agents may ask and tell: the trunks bound to their host, status reports about
-//! those trunks, and subport bindings. An agent acts only for the host its credential names:
-//! a report about a trunk bound elsewhere is refused (403) and logged, an unknown status is a
-//! 400, and a report from a stale revision or along an illegal edge of the state machine is a
-//! 409. These are the checks Neutron's agent channel lacks.
+//! What host agents may ask and tell: the trunks bound to their host, the state of the ports
+//! they wired, their verdict on a trunk (wired, or refused and why), and subport bindings. An
+//! agent acts only for the host its credential names: a report about a port or trunk bound
+//! elsewhere is refused (403, nothing written) and logged, an unknown status is a 400, and a
+//! verdict about a stale revision is a 409. No agent sets a trunk's status: it follows from
+//! the ports and the verdict by the one rule (`model::health`). These are the checks
+//! Neutron's agent channel lacks.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::drivers::port_state::{DataPlaneState, PortStateReport};
+use crate::drivers::Verdict;
 use crate::ids::{NetworkId, PortId, TrunkId};
-use crate::model::{Port, SegmentationType, Trunk, TrunkStatus};
+use crate::model::{Port, PortStatus, SegmentationType, Trunk, TrunkStatus};
 use crate::policy::Action;
 use crate::store::{Filter, ListQuery, SubportBinding, Value};
 
+use super::port_status::apply_port_states;
 use super::{owned_target, Context, ErrorKind, Service, ServiceError};
 
 /// `binding:vif_type` the ovs agent reports for ports it wires.
@@ -25,6 +30,48 @@ pub struct AgentPort {
     pub mac_address: String,
     pub network_id: NetworkId,
     pub admin_state_up: bool,
+    /// As stored: the agent reports the ports it wired that are not ACTIVE yet.
+    pub status: PortStatus,
+}
+
+/// An agent's word on one port it wired (or unwired).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AgentPortState {
+    pub port_id: PortId,
+    /// `ACTIVE` or `DOWN`.
+    pub status: PortStatus,
+}
+
+/// `PUT /agent/v1/ports/status`: the states of ports bound to the agent's host.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AgentPortStates {
+    pub ports: Vec<AgentPortState>,
+}
+
+/// `PUT /agent/v1/trunks/{id}/verdict`: the agent's verdict on one revision of a trunk.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AgentVerdict {
+    /// The revision the agent acted on.
+    pub revision_number: i64,
+    #[serde(flatten)]
+    pub verdict: AgentVerdictKind,
+}
+
+/// Wired, or refused with a reason for the user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum AgentVerdictKind {
+    Wired,
+    Refused { reason: String },
+}
+
+impl From<AgentVerdictKind> for Verdict {
+    fn from(kind: AgentVerdictKind) -> Self {
+        match kind {
+            AgentVerdictKind::Wired => Verdict::Wired,
+            AgentVerdictKind::Refused { reason } => Verdict::Refused(reason),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -52,6 +99,7 @@ fn agent_port(port: &Port) -> AgentPort {
         mac_address: port.mac_address.clone(),
         network_id: port.network_id,
         admin_state_up: port.admin_state_up,
+        status: port.status,
     }
 }
 
@@ -131,25 +179,88 @@ impl Service {
         Ok(wired)
     }
 
-    /// An agent's report that it wired `trunk` as of `revision`. Returns the new revision.
-    pub async fn agent_report_status(
+    /// An agent's verdict on `trunk` as of the revision it names. Returns the new revision.
+    pub async fn agent_report_verdict(
         &self,
         ctx: &Context,
         trunk: TrunkId,
-        revision: i64,
-        status: &str,
+        report: AgentVerdict,
     ) -> Result<i64, ServiceError> {
         let host = agent_host(ctx)?;
-        let Some(status) = TrunkStatus::parse(status) else {
-            return Err(ServiceError::invalid_input(
-                "status",
-                format!("'{status}' is not one of DOWN, BUILD, ACTIVE, DEGRADED, ERROR"),
-            ));
-        };
         self.guard(ctx)
             .require(Action::UpdateTrunkStatus, &crate::policy::Target::new())?;
-        self.transition_trunk_from(trunk, revision, status, Some(host))
-            .await
+        self.record_verdict_from(
+            trunk,
+            report.revision_number,
+            report.verdict.into(),
+            Some(host),
+        )
+        .await
+    }
+
+    /// An agent's report of the ports it wired (ACTIVE) or unwired (DOWN). Every port must be
+    /// bound to the agent's host, checked in the write's transaction: one that is not refuses
+    /// the whole report (403) and nothing is written. Unknown ports are skipped (deleted
+    /// meanwhile). Returns the ports whose status changed.
+    pub async fn agent_report_ports(
+        &self,
+        ctx: &Context,
+        report: &AgentPortStates,
+    ) -> Result<usize, ServiceError> {
+        let host = agent_host(ctx)?.to_string();
+        self.guard(ctx)
+            .require(Action::UpdateTrunkStatus, &crate::policy::Target::new())?;
+        let mut reports = Vec::with_capacity(report.ports.len());
+        for (index, entry) in report.ports.iter().enumerate() {
+            let state = match entry.status {
+                PortStatus::Active => DataPlaneState::Up,
+                PortStatus::Down => DataPlaneState::Down,
+                other => {
+                    return Err(ServiceError::invalid_input(
+                        &format!("ports[{index}].status"),
+                        format!("'{other}' is not one of ACTIVE, DOWN"),
+                    ))
+                }
+            };
+            reports.push(PortStateReport {
+                port: entry.port_id,
+                state,
+            });
+        }
+        let ids: Vec<PortId> = reports.iter().map(|r| r.port).collect();
+        let (changed, transitions) = self
+            .write(|tx| {
+                Box::pin(async {
+                    let tx = tx;
+                    let elsewhere = tx
+                        .get_ports(&ids)
+                        .await?
+                        .into_iter()
+                        .find(|p| p.host_id != host);
+                    if let Some(port) = elsewhere {
+                        tracing::warn!(
+                            port = %port.id,
+                            reporter = %host,
+                            bound_to = %port.host_id,
+                            "refused a port report about a port not bound to the reporting host"
+                        );
+                        return Err(ServiceError::Forbidden {
+                            message: format!(
+                                "Port {} is not bound to host {host}; \
+                                 its agent may not report on it.",
+                                port.id
+                            ),
+                        });
+                    }
+                    apply_port_states(tx.as_mut(), &reports).await
+                })
+            })
+            .await?;
+        if changed > 0 {
+            tracing::info!(ports = changed, agent = %host, "port status changed by an agent");
+        }
+        self.count_transitions(&transitions);
+        Ok(changed)
     }
 
     /// Binds the subports of `trunk` to the agent's host, as the parent is. Returns the ports

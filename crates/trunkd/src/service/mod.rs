@@ -25,7 +25,10 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-pub use agents::{AgentPort, AgentSubport, AgentTrunk};
+pub use agents::{
+    AgentPort, AgentPortState, AgentPortStates, AgentSubport, AgentTrunk, AgentVerdict,
+    AgentVerdictKind,
+};
 pub use context::Context;
 pub(crate) use context::{owned_target, Guard};
 pub use error::{ErrorKind, ServiceError};

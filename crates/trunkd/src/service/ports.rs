@@ -8,7 +8,7 @@ use rand::Rng;
 
 use crate::ids::{NetworkId, PortId, ProjectId, TrunkId};
 use crate::model::port::{SUBPORT_DEVICE_OWNER, VIF_UNBOUND};
-use crate::model::{Port, StandardAttrs, Subport, TrunkStatus};
+use crate::model::{Port, StandardAttrs, Subport};
 use crate::policy::{Action, PortBindingAttr, PortWriteAttr, Target};
 use crate::store::event::{self, ParentBinding, PortEvent, PortRef, PortUpdated, TrunkChange};
 use crate::store::NewEvent;
@@ -21,6 +21,7 @@ use super::addressing::{plan_refusal, require_fixed_ips, NetworkSubnets};
 use super::ipam::{self, Allocator, FixedIpRequest};
 use super::limits::{invisible_marker, marker_not_found};
 use super::networks::visible_network;
+use super::port_status::write_port_statuses;
 use super::{
     check_length, check_revision, hidden_fields, list_scope, owned_target, quota, Context,
     ErrorKind, Guard, Service, ServiceError, NAME_MAX,
@@ -575,6 +576,7 @@ impl Service {
                     }
                     check_member_device(tx.as_mut(), &port, &update).await?;
                     let old_host = port.host_id.clone();
+                    let old_status = port.status;
                     let old_mac = port.mac_address.clone();
                     if let Some(mac) = &mac {
                         if *mac != port.mac_address {
@@ -607,6 +609,7 @@ impl Service {
                             .await?;
                     }
                     if let Some(host_id) = &update.host_id {
+                        port.status = self.status_on_binding(port.status, &old_host, host_id);
                         port.host_id = host_id.clone();
                         port.vif_type = self.vif_type_for(host_id);
                     }
@@ -639,6 +642,9 @@ impl Service {
                     if old_host != port.host_id {
                         self.follow_parent_binding(tx.as_mut(), &port, &old_host)
                             .await?;
+                    }
+                    if old_status != port.status {
+                        self.rederive_trunk_of_subport(tx.as_mut(), port.id).await?;
                     }
                     let mut details = self.trunk_details_of(tx.as_mut(), &[id]).await?;
                     Ok::<_, ServiceError>((port, details.remove(&id)))
@@ -675,9 +681,10 @@ impl Service {
         Ok(())
     }
 
-    /// When a trunk parent's host changes, its subports' bindings follow (spec 3.1 rule 12);
-    /// when it becomes unbound, the trunk goes DOWN (spec 3.2). Same transaction as the port
-    /// change.
+    /// When a trunk parent's host changes, its subports' bindings follow (spec 3.1 rule 12),
+    /// their statuses with them (`service::port_status`), and the trunk's status is derived
+    /// again: unbound, the parent is DOWN and so is the trunk (spec 3.2). Same transaction as
+    /// the port change.
     async fn follow_parent_binding(
         &self,
         tx: &mut dyn StoreTx,
@@ -708,12 +715,19 @@ impl Service {
             },
         )
         .await?;
+        let mut restatus = Vec::new();
+        for subport in &mut trunk.sub_ports {
+            let status =
+                self.status_on_binding(subport.port_status, previous_host, &parent.host_id);
+            if status != subport.port_status {
+                subport.port_status = status;
+                restatus.push((subport.port_id, status));
+            }
+        }
+        write_port_statuses(tx, &restatus).await?;
         let unbound = !parent.is_bound();
-        trunk.status = if unbound {
-            TrunkStatus::Down
-        } else {
-            self.status_after_bind(trunk.status)
-        };
+        trunk.parent_state = parent.parent_state();
+        trunk.rederive_status();
         trunk.std.revision_number += 1;
         trunk.std.updated_at = now;
         tx.update_trunk(&trunk).await?;
@@ -734,6 +748,28 @@ impl Service {
             }),
         )
         .await?;
+        Ok(())
+    }
+
+    /// When a subport's own status changed with its binding, its trunk's status is derived
+    /// again, in the same transaction. (A parent's trunk is handled with its binding.)
+    async fn rederive_trunk_of_subport(
+        &self,
+        tx: &mut dyn StoreTx,
+        port: PortId,
+    ) -> Result<(), ServiceError> {
+        let trunks: Vec<TrunkId> = tx
+            .memberships(&[port])
+            .await?
+            .into_iter()
+            .filter(|m| !m.is_parent)
+            .map(|m| m.trunk_id)
+            .collect();
+        for id in trunks {
+            if let Some(mut trunk) = tx.get_trunk(id).await? {
+                super::port_status::rederive(tx, &mut trunk).await?;
+            }
+        }
         Ok(())
     }
 

@@ -3,9 +3,13 @@
 //! answer must already hold the status the drivers give the change:
 //! - drivers that settle in the transaction (`noop`): the status is written with the change;
 //! - drivers that settle on delivery (`ovn`): the call waits, at most `driver_wait`, until the
-//!   dispatcher has delivered the change's event, then reads the trunk again. On time-out it
-//!   answers with the committed state; the outbox finishes the work later, nothing is lost;
-//! - drivers whose status is reported later (`ovs`): the committed state, at once.
+//!   dispatcher has delivered the change's event (the data plane has the change), then reads
+//!   the trunk again. On time-out it answers with the committed state; the outbox finishes the
+//!   work later, nothing is lost;
+//! - drivers whose work is reported later (`ovs`): the committed state, at once.
+//!
+//! A status that moves later, because the data plane brought a port up, moves the revision:
+//! the answer is what a GET said at that revision.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +20,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use crate::drivers::delivered::Delivered;
 use crate::drivers::Settlement;
 use crate::ids::TrunkId;
-use crate::model::{Trunk, TrunkStatus};
+use crate::model::Trunk;
 use crate::store::ResourceKind;
 
 use super::Service;
@@ -28,25 +32,6 @@ const OUTBOX_LOOK_EVERY: Duration = Duration::from_millis(200);
 pub(crate) struct DeliveryWatch(broadcast::Receiver<Arc<Delivered>>);
 
 impl Service {
-    /// The status an API change to a trunk leaves it in, written in the change's transaction:
-    /// DOWN until a driver acts, or the status drivers that settle in the transaction give.
-    pub(crate) fn status_after_change(&self) -> TrunkStatus {
-        match self.drivers().settlement() {
-            Settlement::InTransaction(status) => status,
-            Settlement::OnDelivery | Settlement::Reported => TrunkStatus::Down,
-        }
-    }
-
-    /// The status a trunk takes in the transaction that binds its parent to a host (or moves
-    /// it): what drivers that settle in the transaction give; else as it was, until a driver
-    /// acts. (Unbinding always leaves DOWN.)
-    pub(crate) fn status_after_bind(&self, current: TrunkStatus) -> TrunkStatus {
-        match self.drivers().settlement() {
-            Settlement::InTransaction(status) => status,
-            Settlement::OnDelivery | Settlement::Reported => current,
-        }
-    }
-
     /// Before a trunk write: a watch on deliveries if the answer is to wait for them.
     pub(crate) fn watch_deliveries(&self) -> Option<DeliveryWatch> {
         (self.drivers().settlement() == Settlement::OnDelivery

@@ -1,17 +1,19 @@
-//! Status changes from drivers (and, later, agents): only along the state machine's edges and
-//! only from the revision the reporter acted on, so an old report never overwrites newer state.
+//! A driver's verdict on a trunk: wired, or refused with a reason (a host agent's comes through
+//! the agent API, checked against its host). The verdict is the one status input a driver
+//! gives; the status itself follows from the rule (`model::health`): a refusal makes the trunk
+//! ERROR, and its reason is shown until the trunk changes (an API write clears it; the driver
+//! judges the new revision) or the driver reports the trunk wired after all. A verdict names
+//! the revision it judged, so an old verdict never overwrites newer state.
 
 use async_trait::async_trait;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 
-use crate::drivers::{DriverError, StatusReporter};
+use crate::drivers::{DriverError, StatusReporter, Verdict};
 use crate::ids::TrunkId;
-use crate::model::TrunkStatus;
-use crate::store::event::{StatusChange, TrunkChange};
-use crate::store::NewEvent;
 
+use super::port_status::{rederive, Transition};
 use super::{ErrorKind, Service, ServiceError};
 
 /// Labels of the status-transition counter.
@@ -21,121 +23,104 @@ pub struct TransitionLabels {
     pub to: &'static str,
 }
 
-/// Trunk status transitions by edge, for `/metrics`.
+/// Trunk status changes made by data plane reports and verdicts, by edge, for `/metrics`.
 pub type TransitionCounter = Family<TransitionLabels, Counter>;
 
 impl Service {
-    /// Moves `id` to `status` if its revision is still `acted_on`. Returns the trunk's revision
-    /// afterwards. Errors: `TrunkNotFound`, 409 `StaleRevision`, 409 `InvalidStatusTransition`.
-    pub async fn transition_trunk(
+    /// Records `verdict` on `id` if its revision is still `acted_on`. Returns the trunk's
+    /// revision afterwards. Errors: `TrunkNotFound`, 409 `StaleRevision`.
+    pub async fn record_verdict(
         &self,
         id: TrunkId,
         acted_on: i64,
-        status: TrunkStatus,
+        verdict: Verdict,
     ) -> Result<i64, ServiceError> {
-        self.transition_trunk_from(id, acted_on, status, None).await
+        self.record_verdict_from(id, acted_on, verdict, None).await
     }
 
-    /// As [`Service::transition_trunk`], for a report from the agent of `host`: refused (403)
-    /// unless the trunk's parent port is bound to that host, checked in the same transaction.
-    pub(crate) async fn transition_trunk_from(
+    /// As [`Service::record_verdict`], from the agent of `host`: refused (403) unless the
+    /// trunk's parent port is bound to that host, checked in the same transaction.
+    pub(crate) async fn record_verdict_from(
         &self,
         id: TrunkId,
         acted_on: i64,
-        status: TrunkStatus,
+        verdict: Verdict,
         host: Option<&str>,
     ) -> Result<i64, ServiceError> {
-        self.write(|tx| {
-            Box::pin(async {
-                let tx = tx;
-                let Some(mut trunk) = tx.get_trunk(id).await? else {
-                    return Err(ServiceError::not_found(
-                        ErrorKind::TrunkNotFound,
-                        format!("Trunk {id} could not be found."),
-                    ));
-                };
-                if let Some(host) = host {
-                    let bound_to = tx.get_port(trunk.port_id).await?.map(|p| p.host_id);
-                    if bound_to.as_deref() != Some(host) {
-                        tracing::warn!(
-                            trunk = %id,
-                            reporter = host,
-                            bound_to = bound_to.as_deref().unwrap_or(""),
-                            "refused a status report about a trunk \
-                             not bound to the reporting host"
-                        );
-                        return Err(ServiceError::Forbidden {
-                            message: format!(
-                                "Trunk {id} is not bound to host {host}; \
-                             its agent may not report on it."
-                            ),
-                        });
+        let refusal = match verdict {
+            Verdict::Wired => None,
+            Verdict::Refused(reason) => Some(reason),
+        };
+        let (revision, transition) = self
+            .write(|tx| {
+                Box::pin(async {
+                    let tx = tx;
+                    let Some(mut trunk) = tx.get_trunk(id).await? else {
+                        return Err(ServiceError::not_found(
+                            ErrorKind::TrunkNotFound,
+                            format!("Trunk {id} could not be found."),
+                        ));
+                    };
+                    if let Some(host) = host {
+                        let bound_to = tx.get_port(trunk.port_id).await?.map(|p| p.host_id);
+                        if bound_to.as_deref() != Some(host) {
+                            tracing::warn!(
+                                trunk = %id,
+                                reporter = host,
+                                bound_to = bound_to.as_deref().unwrap_or(""),
+                                "refused a verdict about a trunk not bound to the reporting host"
+                            );
+                            return Err(ServiceError::Forbidden {
+                                message: format!(
+                                    "Trunk {id} is not bound to host {host}; \
+                                     its agent may not report on it."
+                                ),
+                            });
+                        }
                     }
-                }
-                if trunk.std.revision_number != acted_on {
-                    return Err(ServiceError::conflict(
-                        ErrorKind::StaleRevision,
-                        format!(
-                            "The report is about revision {acted_on} of trunk {id}, \
-                         which is now at revision {}.",
-                            trunk.std.revision_number
-                        ),
-                    ));
-                }
-                if trunk.status == status {
-                    return Ok((status, acted_on));
-                }
-                if !trunk.status.can_move_to(status) {
-                    return Err(ServiceError::conflict(
-                        ErrorKind::InvalidStatusTransition,
-                        format!("Trunk {id} cannot move from {} to {status}.", trunk.status),
-                    ));
-                }
-                let from = trunk.status;
-                trunk.status = status;
-                trunk.std.revision_number += 1;
-                trunk.std.updated_at = crate::model::now_timestamp();
-                tx.update_trunk(&trunk).await?;
-                // Not folded (service::outbox): a report is made while its driver delivers an
-                // older event of this trunk, and folding that one in would hand it to the driver
-                // again, whose report would fold it again, without end.
-                tx.insert_event(&NewEvent::new(
-                    trunk.std.revision_number,
-                    TrunkChange::StatusChanged(StatusChange {
-                        trunk_id: id,
-                        from,
-                        to: status,
-                    }),
-                ))
-                .await?;
-                tracing::info!(trunk = %id, %from, to = %status, "trunk status changed");
-                Ok::<_, ServiceError>((from, trunk.std.revision_number))
+                    if trunk.std.revision_number != acted_on {
+                        return Err(ServiceError::conflict(
+                            ErrorKind::StaleRevision,
+                            format!(
+                                "The report is about revision {acted_on} of trunk {id}, \
+                                 which is now at revision {}.",
+                                trunk.std.revision_number
+                            ),
+                        ));
+                    }
+                    if trunk.refusal == refusal {
+                        return Ok((acted_on, None));
+                    }
+                    if let Some(reason) = &refusal {
+                        tracing::warn!(trunk = %id, reason = %reason, "a driver refused the trunk");
+                    }
+                    trunk.refusal = refusal.clone();
+                    let transition = rederive(tx.as_mut(), &mut trunk).await?;
+                    if transition.is_none() {
+                        // Only the reason changed (one refusal for another): still a change.
+                        trunk.std.revision_number += 1;
+                        trunk.std.updated_at = crate::model::now_timestamp();
+                        tx.update_trunk(&trunk).await?;
+                    }
+                    Ok::<_, ServiceError>((trunk.std.revision_number, transition))
+                })
             })
-        })
-        .await
-        .map(|(from, revision)| {
-            if from != status {
-                self.transitions
-                    .get_or_create(&TransitionLabels {
-                        from: from.as_str(),
-                        to: status.as_str(),
-                    })
-                    .inc();
-            }
-            revision
-        })
+            .await?;
+        let transitions: Vec<Transition> = transition.into_iter().collect();
+        self.count_transitions(&transitions);
+        Ok(revision)
     }
 }
 
 #[async_trait]
 impl StatusReporter for Service {
-    async fn report_status(
+    async fn report_verdict(
         &self,
         trunk: TrunkId,
         acted_on: i64,
-        status: TrunkStatus,
+        verdict: Verdict,
     ) -> Result<Option<i64>, DriverError> {
-        match self.transition_trunk(trunk, acted_on, status).await {
+        match self.record_verdict(trunk, acted_on, verdict).await {
             Ok(revision) => Ok(Some(revision)),
             Err(ServiceError::NotFound { .. }) => Ok(None),
             Err(ServiceError::Conflict {

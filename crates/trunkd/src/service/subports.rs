@@ -136,7 +136,8 @@ impl Service {
 
     /// Rules that read the store: ports visible, not the parent, not in another trunk, not
     /// attached to a device, MTU within the parent's, segmentation unique in the trunk.
-    /// Returns the subports to store, in request order, with `inherit` resolved.
+    /// Returns the subports to store, in request order, with `inherit` resolved and each
+    /// with the status its port takes when it joins the parent's binding.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn check_subports_in_store(
         &self,
@@ -147,7 +148,7 @@ impl Service {
         existing: &[Subport],
         requests: &[SubportRequest],
         shapes: &[Segmentation],
-    ) -> Result<Vec<Subport>, ServiceError> {
+    ) -> Result<Joining, ServiceError> {
         let ids: Vec<PortId> = requests.iter().map(|r| r.port_id).collect();
         let ports: HashMap<PortId, Port> = tx
             .get_ports(&ids)
@@ -198,6 +199,7 @@ impl Service {
             .map(|s| (s.segmentation_type.as_str().to_string(), s.segmentation_id))
             .collect();
         let mut subports = Vec::with_capacity(requests.len());
+        let mut restatus = Vec::new();
         for (index, (request, shape)) in requests.iter().zip(shapes).enumerate() {
             let port = &ports[&request.port_id];
             let network = networks
@@ -238,14 +240,26 @@ impl Service {
                     segmentation_id,
                 ));
             }
+            let port_status = self.status_on_binding(port.status, &port.host_id, &parent.host_id);
+            if port_status != port.status {
+                restatus.push((port.id, port_status));
+            }
             subports.push(Subport {
                 port_id: request.port_id,
                 segmentation_type,
                 segmentation_id,
+                port_status,
             });
         }
-        Ok(subports)
+        Ok(Joining { subports, restatus })
     }
+}
+
+/// Subports that passed the rules, and the ports whose status changes as they join.
+pub(crate) struct Joining {
+    pub subports: Vec<Subport>,
+    /// Written with the subports' bindings (`service::port_status`).
+    pub restatus: Vec<(PortId, crate::model::PortStatus)>,
 }
 
 pub(crate) fn parent_in_use(port: PortId) -> ServiceError {

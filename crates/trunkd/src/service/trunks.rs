@@ -4,13 +4,14 @@
 use crate::drivers::{DriverError, TrunkChange};
 use crate::ids::{PortId, ProjectId, TrunkId};
 use crate::model::port::{SUBPORT_DEVICE_OWNER, VIF_UNBOUND};
-use crate::model::{Port, StandardAttrs, Subport, Trunk};
+use crate::model::{Port, PortStatus, StandardAttrs, Subport, Trunk, TrunkStatus};
 use crate::policy::{Action, Target};
 use crate::store::event::{self, TrunkMembers};
 use crate::store::NewEvent;
 use crate::store::{ListQuery, StoreError, StoreTx, SubportBinding};
 
 use super::limits::{invisible_marker, marker_not_found};
+use super::port_status::write_port_statuses;
 use super::ports::visible_port;
 use super::subports::{already_in_a_trunk, parent_in_use, SubportRequest};
 use super::{
@@ -135,6 +136,23 @@ impl Service {
         }
     }
 
+    /// Clears the binding of subports leaving `trunk` (rule 12). They were bound with the
+    /// parent, so when it is bound they are now bound nowhere, and DOWN.
+    async fn unbind_leaving(
+        &self,
+        tx: &mut dyn StoreTx,
+        trunk: &Trunk,
+        leaving: &[PortId],
+        now: &str,
+    ) -> Result<(), ServiceError> {
+        tx.set_subport_bindings(leaving, &Self::leaving_binding(now))
+            .await?;
+        if trunk.parent_state.bound {
+            tx.set_port_status(leaving, PortStatus::Down).await?;
+        }
+        Ok(())
+    }
+
     /// The parent port, checked against spec 3.1 rules 1 and 2.
     async fn check_parent(
         &self,
@@ -193,7 +211,7 @@ impl Service {
                     for (request, (port_id, project, shapes)) in requests.iter().zip(&prepared) {
                         let parent = self.check_parent(tx.as_mut(), &guard, *port_id).await?;
                         let id = TrunkId::new();
-                        let sub_ports = self
+                        let joining = self
                             .check_subports_in_store(
                                 tx.as_mut(),
                                 &guard,
@@ -206,17 +224,20 @@ impl Service {
                             .await?;
                         let mut std = StandardAttrs::fresh();
                         std.tags = request.tags.clone();
-                        let trunk = Trunk {
+                        let mut trunk = Trunk {
                             id,
                             project_id: project.clone(),
                             port_id: *port_id,
                             name: request.name.clone().unwrap_or_default(),
                             description: request.description.clone().unwrap_or_default(),
                             admin_state_up: request.admin_state_up.unwrap_or(true),
-                            status: self.status_after_change(),
-                            sub_ports,
+                            status: TrunkStatus::Down,
+                            refusal: None,
+                            parent_state: parent.parent_state(),
+                            sub_ports: joining.subports,
                             std,
                         };
+                        trunk.rederive_status();
                         self.drivers()
                             .precommit(&TrunkChange::Create(&trunk))
                             .map_err(refused)?;
@@ -227,6 +248,7 @@ impl Service {
                             trunk.sub_ports.iter().map(|s| s.port_id).collect();
                         tx.set_subport_bindings(&ports, &self.joining_binding(&trunk, &parent))
                             .await?;
+                        write_port_statuses(tx.as_mut(), &joining.restatus).await?;
                         super::outbox::record(
                             tx.as_mut(),
                             NewEvent::new(
@@ -365,7 +387,7 @@ impl Service {
                     .map_err(refused)?;
                 let ports: Vec<PortId> = trunk.sub_ports.iter().map(|s| s.port_id).collect();
                 let now = crate::model::now_timestamp();
-                tx.set_subport_bindings(&ports, &Self::leaving_binding(&now))
+                self.unbind_leaving(tx.as_mut(), &trunk, &ports, &now)
                     .await?;
                 tx.delete_trunk(id).await?;
                 super::outbox::record(
@@ -420,7 +442,7 @@ impl Service {
                             ),
                         }
                     })?;
-                    let added = self
+                    let joining = self
                         .check_subports_in_store(
                             tx.as_mut(),
                             &guard,
@@ -431,10 +453,11 @@ impl Service {
                             &shapes,
                         )
                         .await?;
-                    trunk.status = self.status_after_change();
+                    let added = joining.subports;
+                    trunk.sub_ports.extend(added.iter().cloned());
+                    trunk.rederive_status();
                     trunk.std.revision_number += 1;
                     trunk.std.updated_at = crate::model::now_timestamp();
-                    trunk.sub_ports.extend(added.iter().cloned());
                     self.drivers()
                         .precommit(&TrunkChange::AddSubports(&trunk))
                         .map_err(refused)?;
@@ -444,6 +467,7 @@ impl Service {
                     let ports: Vec<PortId> = added.iter().map(|s| s.port_id).collect();
                     tx.set_subport_bindings(&ports, &self.joining_binding(&trunk, &parent))
                         .await?;
+                    write_port_statuses(tx.as_mut(), &joining.restatus).await?;
                     tx.update_trunk(&trunk).await?;
                     super::outbox::record(
                         tx.as_mut(),
@@ -508,14 +532,17 @@ impl Service {
                     let removing: std::collections::HashSet<PortId> =
                         ports.iter().copied().collect();
                     trunk.sub_ports.retain(|s| !removing.contains(&s.port_id));
-                    trunk.status = self.status_after_change();
+                    // The user changed the trunk: a refusal was about an older revision, and
+                    // the drivers judge this one afresh.
+                    trunk.refusal = None;
+                    trunk.rederive_status();
                     trunk.std.revision_number += 1;
                     trunk.std.updated_at = crate::model::now_timestamp();
                     self.drivers()
                         .precommit(&TrunkChange::RemoveSubports(&trunk))
                         .map_err(refused)?;
                     tx.delete_subports(id, &ports).await?;
-                    tx.set_subport_bindings(&ports, &Self::leaving_binding(&trunk.std.updated_at))
+                    self.unbind_leaving(tx.as_mut(), &trunk, &ports, &trunk.std.updated_at)
                         .await?;
                     tx.update_trunk(&trunk).await?;
                     super::outbox::record(

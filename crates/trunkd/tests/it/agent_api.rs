@@ -1,7 +1,9 @@
 //! The agent API: each host agent authenticates with its own token, sees only its host's
-//! trunks, and its status reports are refused one by one when they are forged for another host
-//! (403, logged), name an unknown status (400), come from a stale revision or take an illegal
-//! edge of the state machine (409). Neutron's agent channel checks none of these.
+//! trunks, and its reports (port states, verdicts on trunks) are refused whole when they are
+//! about another host's ports or trunks (403, logged, nothing written), name an unknown status
+//! or verdict (400 naming the field), or judge a stale revision (409). A report moves no
+//! trunk status directly: the status follows from the ports and the verdict. Neutron's agent
+//! channel checks none of these.
 
 use crate::common;
 
@@ -46,13 +48,18 @@ impl Agent {
         body["trunks"].as_array().expect("trunks").clone()
     }
 
-    async fn report(&self, trunk: &str, body: Value) -> (StatusCode, Value) {
+    async fn verdict(&self, trunk: &str, body: Value) -> (StatusCode, Value) {
         self.call(
             reqwest::Method::PUT,
-            &format!("/agent/v1/trunks/{trunk}/status"),
+            &format!("/agent/v1/trunks/{trunk}/verdict"),
             Some(body),
         )
         .await
+    }
+
+    async fn ports(&self, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::PUT, "/agent/v1/ports/status", Some(body))
+            .await
     }
 }
 
@@ -167,13 +174,19 @@ async fn a_report_forged_for_another_host_is_refused_and_logged() {
     let revision = before["revision_number"].clone();
     let (status, body) = s
         .compute2
-        .report(
+        .verdict(
             &s.trunk,
-            json!({"status": "ERROR", "revision_number": revision}),
+            json!({"verdict": "refused", "reason": "forged", "revision_number": revision}),
         )
         .await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["NeutronError"]["type"], "PolicyNotAuthorized");
+    // One port of another host spoils the whole report.
+    let (status, body) = s
+        .compute2
+        .ports(json!({"ports": [{"port_id": s.subs[0], "status": "DOWN"}]}))
+        .await;
+    assert_eq!(status, 403, "{body}");
     assert_eq!(
         trunk_now(&s.server, &s.trunk).await,
         before,
@@ -181,45 +194,67 @@ async fn a_report_forged_for_another_host_is_refused_and_logged() {
     );
     let log = std::fs::read_to_string(&s.log).expect("log");
     assert!(
-        log.contains("refused a status report") && log.contains("compute-2"),
-        "the refusal is logged: {log}"
+        log.contains("refused a verdict") && log.contains("compute-2"),
+        "the refused verdict is logged: {log}"
+    );
+    assert!(
+        log.contains("refused a port report"),
+        "the refused port report is logged: {log}"
     );
 }
 
 #[tokio::test]
-async fn an_unknown_status_or_a_missing_revision_is_a_400_naming_the_field() {
+async fn bad_reports_are_400s_naming_the_field_and_change_nothing() {
     let s = setup().await;
     let before = trunk_now(&s.server, &s.trunk).await;
     let revision = before["revision_number"].clone();
-    let (status, body) = s
-        .compute1
-        .report(
-            &s.trunk,
-            json!({"status": "GREEN", "revision_number": revision}),
-        )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body["NeutronError"]["message"]
-        .as_str()
-        .unwrap_or("")
-        .contains("status"));
-    let (status, body) = s
-        .compute1
-        .report(&s.trunk, json!({"status": "ACTIVE"}))
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(body["NeutronError"]["message"]
-        .as_str()
-        .unwrap_or("")
-        .contains("revision_number"));
-    let (status, _) = s
-        .compute1
-        .report(
-            &s.trunk,
-            json!({"status": "BUILD", "revision_number": revision, "extra": 1}),
-        )
-        .await;
-    assert_eq!(status, 400);
+    let message = |body: &Value| {
+        body["NeutronError"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let verdicts = [
+        (
+            json!({"verdict": "GREEN", "revision_number": revision}),
+            "verdict",
+        ),
+        (json!({"verdict": "wired"}), "revision_number"),
+        (
+            json!({"verdict": "refused", "revision_number": revision}),
+            "reason",
+        ),
+        (
+            json!({"verdict": "wired", "reason": "x", "revision_number": revision}),
+            "reason",
+        ),
+        (
+            json!({"verdict": "wired", "revision_number": revision, "extra": 1}),
+            "extra",
+        ),
+    ];
+    for (body, field) in verdicts {
+        let (status, answer) = s.compute1.verdict(&s.trunk, body.clone()).await;
+        assert_eq!(status, 400, "{body} -> {answer}");
+        assert!(message(&answer).contains(field), "{body} -> {answer}");
+    }
+    let reports = [
+        (
+            json!({"ports": [{"port_id": s.subs[0], "status": "BUILD"}]}),
+            "ports[0].status",
+        ),
+        (
+            json!({"ports": [{"port_id": "not-a-uuid", "status": "ACTIVE"}]}),
+            "ports[0].port_id",
+        ),
+        (json!({"ports": [{"status": "ACTIVE"}]}), "ports[0].port_id"),
+        (json!({}), "ports"),
+    ];
+    for (body, field) in reports {
+        let (status, answer) = s.compute1.ports(body.clone()).await;
+        assert_eq!(status, 400, "{body} -> {answer}");
+        assert!(message(&answer).contains(field), "{body} -> {answer}");
+    }
     assert_eq!(
         trunk_now(&s.server, &s.trunk).await,
         before,
@@ -228,59 +263,78 @@ async fn an_unknown_status_or_a_missing_revision_is_a_400_naming_the_field() {
 }
 
 #[tokio::test]
-async fn stale_revisions_and_illegal_transitions_are_409s() {
+async fn a_refusal_is_error_with_its_reason_until_wired_and_port_reports_move_status() {
     let s = setup().await;
     let revision = trunk_now(&s.server, &s.trunk).await["revision_number"]
         .as_i64()
         .expect("revision");
     let (status, body) = s
         .compute1
-        .report(
+        .verdict(
             &s.trunk,
-            json!({"status": "BUILD", "revision_number": revision - 1}),
+            json!({"verdict": "wired", "revision_number": revision - 1}),
         )
         .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["NeutronError"]["type"], "StaleRevision");
 
-    // ACTIVE -> ERROR is legal; ERROR -> ACTIVE is not (only ERROR -> BUILD).
     let (status, body) = s
         .compute1
-        .report(
+        .verdict(
             &s.trunk,
-            json!({"status": "ERROR", "revision_number": revision}),
+            json!({"verdict": "refused", "reason": "no local VLAN left", "revision_number": revision}),
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let after_error = body["trunk"]["revision_number"].as_i64().expect("revision");
-    assert_eq!(after_error, revision + 1);
-    let (status, body) = s
-        .compute1
-        .report(
-            &s.trunk,
-            json!({"status": "ACTIVE", "revision_number": after_error}),
-        )
-        .await;
-    assert_eq!(status, 409, "{body}");
-    assert_eq!(body["NeutronError"]["type"], "InvalidStatusTransition");
+    let refused = body["trunk"]["revision_number"].as_i64().expect("revision");
+    assert_eq!(refused, revision + 1);
     let now = trunk_now(&s.server, &s.trunk).await;
     assert_eq!(now["status"], "ERROR");
-    assert_eq!(now["revision_number"], after_error);
-
+    assert_eq!(
+        now["status_reason"],
+        json!({"code": "driver_refused", "message": "no local VLAN left"})
+    );
     let (status, body) = s
         .compute1
-        .report(
+        .verdict(
             &s.trunk,
-            json!({"status": "BUILD", "revision_number": after_error}),
+            json!({"verdict": "wired", "revision_number": refused}),
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    let now = trunk_now(&s.server, &s.trunk).await;
+    assert_eq!(
+        (&now["status"], &now["status_reason"]),
+        (&json!("ACTIVE"), &Value::Null)
+    );
+
+    // The agent unwires a subport: DEGRADED, and that subport says why.
+    let (status, body) = s
+        .compute1
+        .ports(json!({"ports": [{"port_id": s.subs[1], "status": "DOWN"}]}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["changed_ports"], 1);
+    let now = trunk_now(&s.server, &s.trunk).await;
+    assert_eq!(now["status"], "DEGRADED");
+    assert_eq!(now["status_reason"]["code"], "subports_not_active");
+    let statuses = now["sub_ports_status"].as_array().expect("statuses");
+    assert_eq!(statuses[0]["status"], "ACTIVE");
+    assert_eq!(statuses[1]["port_id"], json!(s.subs[1]));
+    assert_eq!(statuses[1]["status"], "DOWN");
+    assert_eq!(statuses[1]["status_reason"]["code"], "not_claimed");
+    let (status, _) = s
+        .compute1
+        .ports(json!({"ports": [{"port_id": s.subs[1], "status": "ACTIVE"}]}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(trunk_now(&s.server, &s.trunk).await["status"], "ACTIVE");
 
     let (status, body) = s
         .compute1
-        .report(
+        .verdict(
             "00000000-0000-4000-8000-000000000000",
-            json!({"status": "BUILD", "revision_number": 1}),
+            json!({"verdict": "wired", "revision_number": 1}),
         )
         .await;
     assert_eq!(status, 404, "{body}");

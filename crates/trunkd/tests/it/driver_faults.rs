@@ -1,6 +1,6 @@
 //! Driver faults: a driver that fails, hangs or panics on some trunks' events holds up
 //! no other trunk, loses no event (each is retried with backoff, and the retries show in
-//! `/metrics`), and moves no trunk along an edge the state machine forbids.
+//! `/metrics`), and its verdict on each trunk lands exactly once.
 
 use crate::support;
 
@@ -14,11 +14,13 @@ use support::harness;
 use support::kit::settle;
 use trunkd::api::metrics::Metrics;
 use trunkd::drivers::dispatcher::Dispatcher;
-use trunkd::drivers::{DriverError, Settlement, StatusReporter, TrunkDriver};
+use trunkd::drivers::{DriverError, Settlement, StatusReporter, TrunkDriver, Verdict};
 use trunkd::ids::TrunkId;
 use trunkd::model::{SegmentationType, TrunkStatus};
 use trunkd::store::event::{TrunkEvent, TrunkEventKind};
 use trunkd::store::{PendingEvent, Store};
+
+const REFUSAL: &str = "the faulty driver refuses every trunk";
 
 /// How a trunk's first deliveries go wrong.
 #[derive(Clone, Copy, Debug)]
@@ -31,7 +33,8 @@ enum Fault {
     Panic(usize),
 }
 
-/// Wires trunks as the noop driver does, after misbehaving as its script says.
+/// Refuses every trunk it is handed (a verdict every driver may give after commit), after
+/// misbehaving as its script says.
 #[derive(Default)]
 struct FaultyDriver {
     faults: Mutex<HashMap<String, Fault>>,
@@ -105,14 +108,13 @@ impl TrunkDriver for FaultyDriver {
             .resource_id
             .parse()
             .map_err(|_| DriverError::Failed("bad trunk id".into()))?;
-        if let Some(revision) = status
-            .report_status(trunk, event.revision_number, TrunkStatus::Build)
-            .await?
-        {
-            status
-                .report_status(trunk, revision, TrunkStatus::Active)
-                .await?;
-        }
+        status
+            .report_verdict(
+                trunk,
+                event.revision_number,
+                Verdict::Refused(REFUSAL.into()),
+            )
+            .await?;
         Ok(())
     }
 }
@@ -184,21 +186,22 @@ async fn failing_hanging_and_panicking_deliveries_hold_up_no_other_trunk_and_los
     let metrics = Metrics::new(&dispatcher.stats, h.service.status_transitions());
     let running = tokio::spawn(dispatcher.run());
 
-    // The healthy trunks go ACTIVE while the hanging delivery is still in flight.
+    // The healthy trunks get the driver's verdict while the hanging delivery is still in
+    // flight.
     let (store, healthy_ones) = (h.store.as_ref(), &healthy);
     settle(
         Duration::from_secs(4),
-        "healthy trunks to go ACTIVE",
+        "healthy trunks to be judged",
         || async move {
-            let mut active = 0;
+            let mut judged = 0;
             for trunk in healthy_ones {
-                if status_of(store, *trunk).await == TrunkStatus::Active {
-                    active += 1;
+                if status_of(store, *trunk).await == TrunkStatus::Error {
+                    judged += 1;
                 }
             }
-            match active == healthy_ones.len() {
+            match judged == healthy_ones.len() {
                 true => Ok(()),
-                false => Err(format!("{active} of {} ACTIVE", healthy_ones.len())),
+                false => Err(format!("{judged} of {} judged", healthy_ones.len())),
             }
         },
     )
@@ -238,9 +241,12 @@ async fn failing_hanging_and_panicking_deliveries_hold_up_no_other_trunk_and_los
     .await;
     running.abort();
     for trunk in [hangs, fails, panics].iter().chain(&healthy) {
+        let now = h.service.get_trunk(&h.ctx(), *trunk).await.expect("trunk");
+        assert_eq!(now.status, TrunkStatus::Error);
         assert_eq!(
-            status_of(h.store.as_ref(), *trunk).await,
-            TrunkStatus::Active
+            now.status_reason().map(|r| r.message),
+            Some(REFUSAL.to_string()),
+            "the refusal's reason is shown"
         );
     }
 
@@ -257,11 +263,19 @@ async fn failing_hanging_and_panicking_deliveries_hold_up_no_other_trunk_and_los
     );
     assert_eq!(sample(&text, "trunkd_outbox_retrying_events"), 0.0);
     assert_eq!(sample(&text, "trunkd_outbox_pending_events"), 0.0);
-    let edges = transitions(&text);
-    assert!(!edges.is_empty(), "no transitions counted:\n{text}");
-    for (from, to) in edges {
-        assert!(from.can_move_to(to), "{from} -> {to} was taken");
-    }
+    // Each trunk went from DOWN (its parent port not up) to ERROR once, retries or not.
+    assert_eq!(
+        transitions(&text),
+        vec![(TrunkStatus::Down, TrunkStatus::Error)],
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "trunkd_trunk_status_transitions_total{from=\"DOWN\",to=\"ERROR\"}"
+        ),
+        8.0
+    );
     let attempts = driver.attempts.lock().expect("lock").clone();
     assert_eq!(attempts.get(&hangs.to_string()), Some(&2));
     assert_eq!(attempts.get(&fails.to_string()), Some(&3));

@@ -88,7 +88,7 @@ async fn networks_ports_and_trunks_become_northbound_rows() {
     let trunk = admin
         .trunk(&parent, json!([vlan(&subs[0], 101), vlan(&subs[1], 102)]))
         .await;
-    admin.wait_for_status(&trunk, "ACTIVE").await;
+    admin.wait_for_outbox_drained().await;
 
     let switch = format!("neutron-{network}");
     assert_eq!(nb.names("Logical_Switch"), vec![switch.clone()]);
@@ -132,7 +132,7 @@ async fn networks_ports_and_trunks_become_northbound_rows() {
         )
         .await
         .expect(200);
-    admin.wait_for_status(&trunk, "ACTIVE").await;
+    admin.wait_for_outbox_drained().await;
     assert_eq!(optional(&nb, &subs[1], "parent_name"), None);
     assert_eq!(optional(&nb, &subs[1], "tag"), None);
     assert_eq!(optional(&nb, &subs[0], "tag").as_deref(), Some("101"));
@@ -217,7 +217,7 @@ async fn adding_and_removing_4094_subports_is_one_transaction_each() {
     let trunk = admin.trunk(&parent, json!([])).await;
     // The trunk's event queues behind the 4,094 port creations.
     admin.wait_for_outbox_drained().await;
-    admin.wait_for_status(&trunk, "ACTIVE").await;
+    admin.wait_for_outbox_drained().await;
     wait_for_port_rows(&nb, 4095);
 
     let before = nb.transactions().len();
@@ -233,7 +233,7 @@ async fn adding_and_removing_4094_subports_is_one_transaction_each() {
         )
         .await
         .expect(200);
-    admin.wait_for_status(&trunk, "ACTIVE").await;
+    admin.wait_for_outbox_drained().await;
     let after = nb.transactions();
     let added = &after[before..];
     assert_eq!(added.len(), 1, "one NB transaction: {added:?}");
@@ -262,7 +262,7 @@ async fn adding_and_removing_4094_subports_is_one_transaction_each() {
         )
         .await
         .expect(200);
-    admin.wait_for_status(&trunk, "ACTIVE").await;
+    admin.wait_for_outbox_drained().await;
     let after = nb.transactions();
     let removed = &after[before..];
     assert_eq!(removed.len(), 1, "one NB transaction: {removed:?}");
@@ -330,7 +330,7 @@ async fn events_wait_while_the_database_is_down_and_catch_up() {
     );
 
     nb.up();
-    admin.wait_for_status(&trunk, "ACTIVE").await;
+    admin.wait_for_outbox_drained().await;
     readyz::until_ready(&server.base, Duration::from_secs(10)).await;
     assert_eq!(
         optional(&nb, &sub, "parent_name").as_deref(),
@@ -345,8 +345,19 @@ async fn answers_wait_for_the_northbound_transaction() {
         return;
     };
     let server = start(&nb, &[]);
-    // As Neutron's OVN driver, whose answers come after its NB write: ACTIVE already.
-    answers_are_final_under_concurrency(&server, "ACTIVE").await;
+    // As Neutron's OVN driver, whose answers come after its NB write. DOWN: no chassis has
+    // claimed the ports, and the status follows the ports.
+    answers_are_final_under_concurrency(&server, "DOWN").await;
+    // The answer came after the northbound transaction: the rows are there at once.
+    let admin = server.admin();
+    let network = admin.network(json!({})).await;
+    let ports = admin.ports(&network, 2).await;
+    admin.trunk(&ports[0], json!([vlan(&ports[1], 33)])).await;
+    assert_eq!(
+        optional(&nb, &ports[1], "parent_name").as_deref(),
+        Some(ports[0].as_str())
+    );
+    assert_eq!(optional(&nb, &ports[1], "tag").as_deref(), Some("33"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -369,7 +380,6 @@ async fn a_down_database_costs_one_outbox_row_per_trunk() {
             .collect()
     };
     let trunk = admin.trunk(&parent, vlans(&first, 100)).await;
-    admin.wait_for_status(&trunk, "ACTIVE").await;
     admin.wait_for_outbox_drained().await;
     assert_eq!(
         optional(&nb, &first[0], "parent_name").as_deref(),
@@ -416,7 +426,7 @@ async fn a_down_database_costs_one_outbox_row_per_trunk() {
     // trunk while the database was away and are named only by the folded event.
     nb.up();
     admin.wait_for_outbox_drained().await;
-    admin.wait_for_status(&trunk, "ACTIVE").await;
+    admin.wait_for_outbox_drained().await;
     for port in &last {
         assert_eq!(
             optional(&nb, port, "parent_name").as_deref(),
@@ -466,7 +476,7 @@ async fn old_events_delivered_again_change_nothing() {
     let trunk = admin
         .trunk(&parent, json!([vlan(&subs[0], 10), vlan(&subs[1], 20)]))
         .await;
-    admin.wait_for_status(&trunk, "ACTIVE").await;
+    admin.wait_for_outbox_drained().await;
     admin
         .put(
             &format!("/v2.0/trunks/{trunk}/remove_subports"),
@@ -474,8 +484,12 @@ async fn old_events_delivered_again_change_nothing() {
         )
         .await
         .expect(200);
-    let settled = admin.wait_for_status(&trunk, "ACTIVE").await;
     admin.wait_for_outbox_drained().await;
+    let settled = admin
+        .get(&format!("/v2.0/trunks/{trunk}"))
+        .await
+        .expect(200)["trunk"]
+        .clone();
     let before = nb.transactions().len();
 
     // The "created" event still lists subs[1] as a subport; it must not put it back.
@@ -489,8 +503,10 @@ async fn old_events_delivered_again_change_nothing() {
         .get(&format!("/v2.0/trunks/{trunk}"))
         .await
         .expect(200);
-    assert_eq!(now["trunk"]["status"], "ACTIVE");
-    assert_eq!(now["trunk"]["revision_number"], settled["revision_number"]);
+    assert_eq!(
+        now["trunk"], settled,
+        "re-delivery changed nothing in the store either"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -517,10 +533,9 @@ async fn the_reconciler_repairs_hand_made_drift_and_logs_it() {
     let network = admin.network(json!({})).await;
     let parent = admin.port(&network, json!({})).await;
     let subs = admin.ports(&network, 2).await;
-    let trunk = admin
+    admin
         .trunk(&parent, json!([vlan(&subs[0], 101), vlan(&subs[1], 102)]))
         .await;
-    admin.wait_for_status(&trunk, "ACTIVE").await;
     admin.wait_for_outbox_drained().await;
 
     // An operator edits one subport, deletes another, and a stale row claims to be trunkd's;
@@ -1112,4 +1127,127 @@ async fn a_second_dhcp_row_of_a_subnet_is_removed() {
         "10.7.0.1",
         "the kept row is whole (options repaired if it was the bare copy)"
     );
+}
+
+/// What a long-polling subscriber hands the test.
+struct Subscribed {
+    seen: tokio::sync::mpsc::UnboundedReceiver<Value>,
+    revision: i64,
+}
+
+impl Subscribed {
+    /// The next trunk the subscriber saw: the next revision, with `expected` status.
+    async fn next(&mut self, expected: &'static str) -> Value {
+        self.revision += 1;
+        let trunk = tokio::time::timeout(Duration::from_secs(20), self.seen.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no change to {expected} seen"))
+            .expect("the subscriber runs");
+        assert_eq!(
+            (trunk["revision_number"].as_i64(), trunk["status"].as_str()),
+            (Some(self.revision), Some(expected)),
+            "one revision per status change, none skipped: {trunk}"
+        );
+        trunk
+    }
+}
+
+/// A trunk's status follows its ports' by the one rule (issue 19, item 2), here with `up` set
+/// by hand as ovn-northd sets it once ovn-controller claims a port: DOWN while the parent is
+/// not up, DEGRADED while a subport is not, ACTIVE when all are. Each status change moves the
+/// revision by one, so a client that long-polls for the next revision after every answer sees
+/// every change, in order, with no gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trunk_status_follows_its_ports_and_a_long_poll_sees_every_change() {
+    let Some(nb) = NbDatabase::start("trunk_status_follows_ports") else {
+        return;
+    };
+    let server = start(&nb, &[]);
+    let admin = server.admin();
+    let network = admin.network(json!({})).await;
+    let parent = admin
+        .port(&network, json!({"binding:host_id": "compute-1"}))
+        .await;
+    let subs = admin.ports(&network, 2).await;
+    let trunk = admin
+        .trunk(&parent, json!([vlan(&subs[0], 10), vlan(&subs[1], 20)]))
+        .await;
+    admin.wait_for_outbox_drained().await;
+    let first = admin
+        .get(&format!("/v2.0/trunks/{trunk}"))
+        .await
+        .expect(200)["trunk"]
+        .clone();
+    assert_eq!(first["status"], "DOWN");
+    assert_eq!(first["status_reason"]["code"], "parent_down");
+    for entry in first["sub_ports_status"].as_array().expect("statuses") {
+        assert_eq!(entry["status"], "DOWN");
+        assert_eq!(entry["status_reason"]["code"], "parent_down", "{entry}");
+    }
+
+    // The subscriber: the next revision after every answer, each one handed to the test.
+    let (seen_tx, seen) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let subscriber = {
+        let admin = admin.clone();
+        let trunk = trunk.clone();
+        let mut revision = first["revision_number"].as_i64().expect("revision");
+        tokio::spawn(async move {
+            loop {
+                let body = admin
+                    .get(&format!(
+                        "/v2.0/trunks/{trunk}?wait_for_revision={}&wait_timeout=20",
+                        revision + 1
+                    ))
+                    .await
+                    .expect(200);
+                let trunk_now = body["trunk"].clone();
+                revision = trunk_now["revision_number"].as_i64().unwrap_or(revision);
+                if seen_tx.send(trunk_now).is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    let set_up = |port: &str, up: bool| {
+        nb.nbctl(&["set", PORT, port, &format!("up={up}")]);
+    };
+    let first_revision = first["revision_number"].as_i64().expect("revision");
+    // The test takes each step only after the subscriber has seen the last.
+    let mut subscribed = Subscribed {
+        seen,
+        revision: first_revision,
+    };
+    set_up(&parent, true);
+    let degraded = subscribed.next("DEGRADED").await;
+    assert_eq!(degraded["status_reason"]["code"], "subports_not_active");
+    assert_eq!(
+        degraded["sub_ports_status"][0]["status_reason"]["code"],
+        "not_claimed"
+    );
+    set_up(&subs[0], true);
+    set_up(&subs[1], true);
+    let active = subscribed.next("ACTIVE").await;
+    assert_eq!(active["status_reason"], Value::Null);
+    assert!(active["sub_ports_status"]
+        .as_array()
+        .expect("statuses")
+        .iter()
+        .all(|s| s["status"] == "ACTIVE" && s["status_reason"].is_null()));
+    // A subport's port goes down (its network broke) and comes back.
+    set_up(&subs[1], false);
+    let broken = subscribed.next("DEGRADED").await;
+    assert_eq!(broken["sub_ports_status"][0]["status"], "ACTIVE");
+    assert_eq!(broken["sub_ports_status"][1]["status"], "DOWN");
+    set_up(&subs[1], true);
+    subscribed.next("ACTIVE").await;
+    set_up(&parent, false);
+    let down = subscribed.next("DOWN").await;
+    assert_eq!(down["status_reason"]["code"], "parent_down");
+    subscriber.abort();
+    let status_now = admin
+        .get(&format!("/v2.0/trunks/{trunk}"))
+        .await
+        .expect(200)["trunk"]
+        .clone();
+    assert_eq!(status_now, down, "nothing moved after the last change");
 }

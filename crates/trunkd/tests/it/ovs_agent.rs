@@ -296,16 +296,29 @@ async fn the_agent_wires_trunks_into_open_vswitch() {
     agent = start_agent(&server, &switch, &token_file, &agent_broker, 1);
     let settled = admin.wait_for_status(&trunk, "ACTIVE").await;
 
-    // A trunk left in ERROR (as a failing agent would leave it) is recovered by the next pass,
-    // through BUILD, the only way out of ERROR.
+    // A trunk refused by an agent (as one that found no local VLAN would) is ERROR with the
+    // reason until an agent wires it: the next pass here does, and says so.
     let reported = reqwest::Client::new()
-        .put(format!("{}/agent/v1/trunks/{trunk}/status", server.base))
+        .put(format!("{}/agent/v1/trunks/{trunk}/verdict", server.base))
         .bearer_auth(&token)
-        .json(&json!({"status": "ERROR", "revision_number": settled["revision_number"]}))
+        .json(&json!({
+            "verdict": "refused",
+            "reason": "a passing fault",
+            "revision_number": settled["revision_number"],
+        }))
         .send()
         .await
         .expect("report");
     assert_eq!(reported.status(), 200);
+    let refused = admin
+        .get(&format!("/v2.0/trunks/{trunk}"))
+        .await
+        .expect(200);
+    assert_eq!(refused["trunk"]["status"], "ERROR");
+    assert_eq!(
+        refused["trunk"]["status_reason"]["message"],
+        "a passing fault"
+    );
     admin.wait_for_status(&trunk, "ACTIVE").await;
     readyz::until_ready(&server.base, Duration::from_secs(10)).await;
     proxy.down();

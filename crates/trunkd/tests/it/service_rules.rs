@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use support::{harness, vlan};
 use trunkd::drivers::dispatcher::Dispatcher;
 use trunkd::drivers::noop::NoopDriver;
-use trunkd::drivers::{DriverError, Settlement, StatusReporter, TrunkChange, TrunkDriver};
+use trunkd::drivers::port_state::{DataPlaneState, PortStateReport};
+use trunkd::drivers::{DriverError, Settlement, StatusReporter, TrunkChange, TrunkDriver, Verdict};
 use trunkd::model::{SegmentationType, TrunkStatus};
 use trunkd::service::{GatewayRequest, PortUpdate, ServiceError, SubnetCreate, SubnetUpdate};
 use trunkd::store::event::{Event, SubnetEvent, SubnetRef};
@@ -106,9 +107,11 @@ async fn rule9_error_refuses_adds_and_allows_removes() {
         .std
         .revision_number;
     h.service
-        .transition_trunk(trunk, revision, TrunkStatus::Error)
+        .record_verdict(trunk, revision, Verdict::Refused("cannot carry it".into()))
         .await
-        .expect("ACTIVE -> ERROR is legal");
+        .expect("a refusal");
+    let refused_trunk = h.service.get_trunk(&ctx, trunk).await.expect("trunk");
+    assert_eq!(refused_trunk.status, TrunkStatus::Error);
     let refused = h
         .service
         .add_subports(&ctx, trunk, vec![vlan(ports[2], 6)], None)
@@ -121,66 +124,91 @@ async fn rule9_error_refuses_adds_and_allows_removes() {
         .await
         .expect("removal repairs");
     assert_eq!(
-        repaired.status,
-        TrunkStatus::Active,
-        "noop settles the repaired trunk in the removal's own transaction"
+        (repaired.status, repaired.refusal),
+        (TrunkStatus::Active, None),
+        "the change clears the refusal and noop's ports are ACTIVE: ACTIVE in the \
+         removal's own transaction"
     );
     assert!(repaired.sub_ports.is_empty());
 }
 
 #[tokio::test]
-async fn state_machine_refuses_illegal_and_stale_reports() {
-    // A driver whose trunks wait in DOWN for a report (noop's are ACTIVE from the start).
+async fn verdicts_are_checked_against_the_revision_and_the_ports_decide_the_rest() {
+    // A driver with a data plane: ports wait in DOWN for a report (noop's are ACTIVE).
     let h = harness(vec![Arc::new(ScriptedDriver::default())]).await;
     let net = h.network().await;
-    let ports = h.ports(net, 1).await;
-    let trunk = h.trunk(ports[0], vec![]).await;
-    let r0 = h
-        .service
-        .get_trunk(&h.ctx(), trunk)
-        .await
-        .expect("trunk")
-        .std
-        .revision_number;
+    let ports = h.ports(net, 2).await;
+    let trunk = h.trunk(ports[0], vec![vlan(ports[1], 7)]).await;
+    let show = || async { h.service.get_trunk(&h.ctx(), trunk).await.expect("trunk") };
+    let created = show().await;
+    assert_eq!(created.status, TrunkStatus::Down, "the parent is not up");
+    let r0 = created.std.revision_number;
     let r1 = h
         .service
-        .transition_trunk(trunk, r0, TrunkStatus::Build)
+        .record_verdict(trunk, r0, Verdict::Refused("no room".into()))
         .await
-        .expect("DOWN -> BUILD");
+        .expect("a refusal");
     assert_eq!(r1, r0 + 1);
+    assert_eq!(show().await.status, TrunkStatus::Error);
     let stale = h
         .service
-        .transition_trunk(trunk, r0, TrunkStatus::Active)
+        .record_verdict(trunk, r0, Verdict::Wired)
         .await
         .expect_err("stale");
     assert_eq!(kind(&stale), "StaleRevision");
-    let r2 = h
-        .service
-        .transition_trunk(trunk, r1, TrunkStatus::Error)
-        .await
-        .expect("BUILD -> ERROR");
-    let illegal = h
-        .service
-        .transition_trunk(trunk, r2, TrunkStatus::Active)
-        .await
-        .expect_err("ERROR -> ACTIVE");
-    assert_eq!(kind(&illegal), "InvalidStatusTransition");
     assert_eq!(
         h.service
-            .transition_trunk(trunk, r2, TrunkStatus::Error)
+            .record_verdict(trunk, r1, Verdict::Refused("no room".into()))
             .await
             .ok(),
-        Some(r2),
-        "same status is a no-op"
+        Some(r1),
+        "the same verdict again changes nothing"
     );
-    let after = h.service.get_trunk(&h.ctx(), trunk).await.expect("trunk");
+    let r2 = h
+        .service
+        .record_verdict(trunk, r1, Verdict::Wired)
+        .await
+        .expect("wired after all");
     assert_eq!(
-        (after.status, after.std.revision_number),
-        (TrunkStatus::Error, r2)
+        show().await.status,
+        TrunkStatus::Down,
+        "wired, but the parent port is still not up"
     );
+    // The data plane brings the parent up: DEGRADED (the subport is not up), in the
+    // report's transaction, with a revision of its own.
+    let report = |port, state| PortStateReport { port, state };
+    h.service
+        .record_port_states(&[report(ports[0], DataPlaneState::Up)])
+        .await
+        .expect("report");
+    let degraded = show().await;
+    assert_eq!(
+        (degraded.status, degraded.std.revision_number),
+        (TrunkStatus::Degraded, r2 + 1)
+    );
+    let reasons: Vec<_> = degraded.subport_health().collect();
+    assert_eq!(
+        reasons[0].reason.as_ref().map(|r| r.code.as_str()),
+        Some("not_claimed")
+    );
+    h.service
+        .record_port_states(&[report(ports[1], DataPlaneState::Up)])
+        .await
+        .expect("report");
+    let active = show().await;
+    assert_eq!(
+        (active.status, active.status_reason()),
+        (TrunkStatus::Active, None)
+    );
+    // A report that changes nothing writes nothing.
+    h.service
+        .record_port_states(&[report(ports[1], DataPlaneState::Up)])
+        .await
+        .expect("report");
+    assert_eq!(show().await.std.revision_number, active.std.revision_number);
     let gone = h
         .service
-        .transition_trunk(trunkd::ids::TrunkId::new(), 0, TrunkStatus::Build)
+        .record_verdict(trunkd::ids::TrunkId::new(), 0, Verdict::Wired)
         .await
         .expect_err("unknown trunk");
     assert_eq!(kind(&gone), "TrunkNotFound");

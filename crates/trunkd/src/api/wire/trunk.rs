@@ -9,7 +9,7 @@ use super::{from_map, invalid, no_unknown, project, unrecognised, Attr, Render};
 use crate::api::error::ApiError;
 use crate::api::openapi::SegmentationType;
 use crate::ids::{PortId, ProjectId, TrunkId};
-use crate::model;
+use crate::model::{self, health};
 use crate::service::{self, SubportRequest as ServiceSubport};
 
 /// One `sub_ports` entry of a create, add_subports or remove_subports (which uses only
@@ -241,6 +241,52 @@ pub struct SubportsResponse<'a> {
     pub sub_ports: Subports<'a>,
 }
 
+/// Why a trunk or subport is not ACTIVE (extension `trunk-status-reason`).
+#[derive(Serialize, ToSchema)]
+pub struct StatusReason {
+    /// `driver_refused`, `parent_unbound`, `parent_down`, `not_claimed` or
+    /// `subports_not_active`.
+    code: &'static str,
+    message: String,
+}
+
+impl StatusReason {
+    fn of(reason: health::StatusReason) -> Self {
+        StatusReason {
+            code: reason.code.as_str(),
+            message: reason.message,
+        }
+    }
+}
+
+/// One subport's status (extension `trunk-status-reason`). Kept beside `sub_ports` rather
+/// than in its entries, whose keys clients compare with what they sent.
+#[derive(Serialize, ToSchema)]
+pub struct SubportStatus {
+    #[schema(value_type = String)]
+    port_id: PortId,
+    /// ACTIVE, DOWN, BUILD or ERROR.
+    status: &'static str,
+    /// Null when ACTIVE.
+    status_reason: Option<StatusReason>,
+}
+
+/// Each subport's status, in `sub_ports` order, derived as it is serialised.
+pub struct SubportStatuses<'a>(&'a model::Trunk);
+
+impl Serialize for SubportStatuses<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let trunk = self.0;
+        serializer.collect_seq(trunk.sub_ports.iter().zip(trunk.subport_health()).map(
+            |(subport, health)| SubportStatus {
+                port_id: subport.port_id,
+                status: health.status.as_str(),
+                status_reason: health.reason.map(StatusReason::of),
+            },
+        ))
+    }
+}
+
 /// A trunk as answered.
 // Fields in alphabetical order: the order of the keys in every answer (a test holds it).
 #[derive(Serialize, ToSchema)]
@@ -255,10 +301,17 @@ pub struct Trunk<'a> {
     port_id: PortId,
     project_id: &'a str,
     revision_number: i64,
-    /// DOWN, BUILD, ACTIVE, DEGRADED or ERROR.
+    /// DOWN, ACTIVE, DEGRADED or ERROR, derived from the parent and subports (see README,
+    /// "Status"). BUILD is accepted in filters for Neutron's sake but never given.
     status: &'a str,
+    /// Why the trunk is not ACTIVE; null when it is (extension `trunk-status-reason`).
+    status_reason: Option<StatusReason>,
     #[schema(value_type = Vec<Subport>)]
     sub_ports: Subports<'a>,
+    /// Each subport's status and reason, in `sub_ports` order (extension
+    /// `trunk-status-reason`).
+    #[schema(value_type = Vec<SubportStatus>)]
+    sub_ports_status: SubportStatuses<'a>,
     tags: &'a [String],
     tenant_id: &'a str,
     updated_at: &'a str,
@@ -276,7 +329,9 @@ impl<'a> Trunk<'a> {
             project_id: t.project_id.as_str(),
             revision_number: t.std.revision_number,
             status: t.status.as_str(),
+            status_reason: t.status_reason().map(StatusReason::of),
             sub_ports: Subports(&t.sub_ports),
+            sub_ports_status: SubportStatuses(t),
             tags: &t.std.tags,
             tenant_id: t.project_id.as_str(),
             updated_at: &t.std.updated_at,

@@ -21,7 +21,9 @@
 //! Each outbox event is handled level-triggered: the driver reads the current state of the
 //! event's networks, ports and trunks from the store and writes the difference to the database
 //! in one transaction ([`sync`]), so re-applying an event, or applying an old one late, is
-//! harmless. A trunk goes ACTIVE once that transaction commits. While the database is
+//! harmless. The driver sets no trunk status: a trunk's follows from its ports' (`model::health`),
+//! which OVN reports as above, and the driver never refuses a trunk after commit (it refuses
+//! what it cannot carry before, in `precommit`). While the database is
 //! unreachable the delivery fails, the event stays in the outbox and is retried with backoff.
 //! A reconciler ([`reconcile`]) compares everything on start, on every reconnection and
 //! periodically, and repairs drift. Port rows are found through a name index kept by a
@@ -41,10 +43,10 @@ use async_trait::async_trait;
 
 use super::port_state::PortStateFeed;
 use super::{DriverError, Settlement, StatusReporter, TrunkChange, TrunkDriver};
-use crate::model::{SegmentationType, TrunkStatus};
+use crate::model::SegmentationType;
 use crate::ovsdb::{Client, Remote, Timing};
 use crate::readiness::Readiness;
-use crate::store::event::{Event, NetworkEvent, PortEvent, SubnetEvent, TrunkEventKind};
+use crate::store::event::{Event, NetworkEvent, PortEvent, SubnetEvent};
 use crate::store::{DriverReads, PendingEvent};
 use crate::supervisor::TaskHandle;
 use sync::{Engine, Scope};
@@ -65,21 +67,6 @@ pub struct OvnDriver {
     engine: Arc<Engine>,
     /// The name-index follower and the reconciler, supervised; dropped with the driver.
     _background: [TaskHandle; 2],
-}
-
-/// Whether the trunk is wired, and may go ACTIVE, once the rows of an event of `kind` are
-/// written. Only wiring events are synced at all (the others change no row).
-fn activates(kind: TrunkEventKind) -> bool {
-    match kind {
-        TrunkEventKind::Created
-        | TrunkEventKind::SubportsAdded
-        | TrunkEventKind::SubportsRemoved
-        | TrunkEventKind::ParentBound => true,
-        // Gone, or no longer bound: nothing to be ACTIVE.
-        TrunkEventKind::Deleted | TrunkEventKind::ParentUnbound => false,
-        // Not synced: a name, tags or a status are not in the northbound database.
-        TrunkEventKind::Updated | TrunkEventKind::StatusChanged => false,
-    }
 }
 
 impl OvnDriver {
@@ -199,7 +186,7 @@ impl TrunkDriver for OvnDriver {
     async fn deliver(
         &self,
         event: &PendingEvent,
-        status: &dyn StatusReporter,
+        _status: &dyn StatusReporter,
     ) -> Result<(), DriverError> {
         let Some(scope) = Self::scope_of(event)? else {
             return Ok(());
@@ -221,37 +208,6 @@ impl TrunkDriver for OvnDriver {
             changes = outcome.changes.len(),
             "ovn driver applied an event"
         );
-        if event.event.as_trunk().is_some_and(|t| activates(t.kind())) {
-            for (trunk, revision) in &outcome.trunk_revisions {
-                status
-                    .report_status(*trunk, *revision, TrunkStatus::Active)
-                    .await?;
-            }
-        }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_wiring_events_activate() {
-        let activating: Vec<_> = TrunkEventKind::ALL
-            .into_iter()
-            .filter(|k| activates(*k))
-            .collect();
-        assert_eq!(
-            activating,
-            [
-                TrunkEventKind::Created,
-                TrunkEventKind::SubportsAdded,
-                TrunkEventKind::SubportsRemoved,
-                TrunkEventKind::ParentBound,
-            ]
-        );
-        // A fold may drop any other event before delivery.
-        assert!(activating.iter().all(|k| k.is_wiring()));
     }
 }

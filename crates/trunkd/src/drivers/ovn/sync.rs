@@ -51,8 +51,6 @@ pub struct Scope {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub changes: Vec<Change>,
-    /// The revision of each scoped trunk that the committed state reflects (absent: gone).
-    pub trunk_revisions: BTreeMap<TrunkId, i64>,
 }
 
 pub struct Engine {
@@ -181,13 +179,12 @@ impl Engine {
     /// Brings the scope's rows in line, in one transaction (none when nothing differs).
     pub async fn sync(&self, scope: &Scope, comment: &str) -> Result<Outcome, SyncError> {
         for _ in 0..CONFLICT_RETRIES {
-            let (desired, trunk_revisions) = self.desired_for(scope).await?;
+            let desired = self.desired_for(scope).await?;
             let current = self.current_for(&desired).await?;
             let plan = plan(&desired, &current);
             if self.commit(&plan, comment).await? {
                 return Ok(Outcome {
                     changes: plan.changes,
-                    trunk_revisions,
                 });
             }
         }
@@ -245,10 +242,7 @@ impl Engine {
     }
 
     /// The store's view of a scope: trunks with their ports, ports with their networks.
-    async fn desired_for(
-        &self,
-        scope: &Scope,
-    ) -> Result<(Desired, BTreeMap<TrunkId, i64>), SyncError> {
+    async fn desired_for(&self, scope: &Scope) -> Result<Desired, SyncError> {
         let mut tx = self.store.snapshot().await?;
         let mut trunks = Vec::new();
         let mut port_ids = scope.ports.clone();
@@ -318,12 +312,7 @@ impl Engine {
             desired.ports.insert(port.id, Some((port.network_id, row)));
         }
         (desired.dhcp, desired.port_subnets) = dhcp_rows(&subnets, &networks, &ports);
-        let revisions = trunks
-            .iter()
-            .filter(|t| scope.trunks.contains(&t.id))
-            .map(|t| (t.id, t.std.revision_number))
-            .collect();
-        Ok((desired, revisions))
+        Ok(desired)
     }
 
     /// The whole store, as rows.

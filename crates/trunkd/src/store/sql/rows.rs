@@ -7,6 +7,7 @@ use std::str::FromStr;
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::ids::{NetworkId, PortId, ProjectId, SubnetId, TrunkId};
+use crate::model::health::ParentState;
 use crate::model::{
     Ipv6Mode, Network, NetworkStatus, NetworkType, Port, PortStatus, SegmentationType,
     StandardAttrs, Subnet, Subport, Trunk, TrunkStatus,
@@ -68,17 +69,21 @@ impl Columns {
             ),
             trunk: format!(
                 "t.id, t.project_id, t.port_id, t.name, t.description, t.admin_state_up, \
-                 t.status, t.revision_number, t.created_at, t.updated_at, (SELECT {} \
-                 FROM trunk_members m WHERE m.trunk_id = t.id AND m.role = 'subport') \
-                 AS sub_ports_json, {}",
-                subports("m.port_id, m.segmentation_type, m.segmentation_id"),
+                 t.status, t.refusal, t.revision_number, t.created_at, t.updated_at, \
+                 (SELECT p.status FROM ports p WHERE p.id = t.port_id) AS parent_status, \
+                 (SELECT p.host_id FROM ports p WHERE p.id = t.port_id) AS parent_host, \
+                 (SELECT {} FROM trunk_members m JOIN ports p ON p.id = m.port_id \
+                 WHERE m.trunk_id = t.id AND m.role = 'subport') AS sub_ports_json, {}",
+                subports("m.port_id, m.segmentation_type, m.segmentation_id, p.status"),
                 tags("trunk")
             ),
             trunk_details_select: format!(
                 "SELECT t.port_id, t.id, (SELECT {} FROM trunk_members m \
                  JOIN ports p ON p.id = m.port_id \
                  WHERE m.trunk_id = t.id AND m.role = 'subport') AS sub_ports_json FROM trunks t",
-                subports("m.port_id, m.segmentation_type, m.segmentation_id, p.mac_address")
+                subports(
+                    "m.port_id, m.segmentation_type, m.segmentation_id, p.status, p.mac_address"
+                )
             ),
         }
     }
@@ -102,16 +107,18 @@ pub(super) fn parse_id<T: FromStr>(what: &str, text: &str) -> Result<T, StoreErr
     text.parse().map_err(|_| corrupt(what, text))
 }
 
-/// One element of a `sub_ports_json` column: port id, segmentation type and id.
-type SubportTuple<'r> = (&'r str, &'r str, i64);
+/// One element of a `sub_ports_json` column: port id, segmentation type and id, and the
+/// port's status.
+type SubportTuple<'r> = (&'r str, &'r str, i64, &'r str);
 
 fn subport_of(
-    (port_id, segmentation_type, segmentation_id): SubportTuple<'_>,
+    (port_id, segmentation_type, segmentation_id, status): SubportTuple<'_>,
 ) -> Result<Subport, StoreError> {
     Ok(Subport {
         port_id: parse_id("port id", port_id)?,
         segmentation_type: SegmentationType::parse(segmentation_type),
         segmentation_id,
+        port_status: PortStatus::parse(status).ok_or_else(|| corrupt("port status", status))?,
     })
 }
 
@@ -245,6 +252,19 @@ where
         let port_id: String = Self::get(row, "port_id")?;
         let status: String = Self::get(row, "status")?;
         let sub_ports: Vec<SubportTuple> = Self::json_column(row, "sub_ports_json")?;
+        // A parent cannot be deleted while it is one; were it missing, nothing carries the
+        // trunk.
+        let parent_status: Option<String> = Self::get(row, "parent_status")?;
+        let parent_host: Option<String> = Self::get(row, "parent_host")?;
+        let parent_state = ParentState {
+            status: match parent_status {
+                Some(text) => {
+                    PortStatus::parse(&text).ok_or_else(|| corrupt("port status", &text))?
+                }
+                None => PortStatus::Down,
+            },
+            bound: parent_host.is_some_and(|h| !h.is_empty()),
+        };
         Ok(Trunk {
             id: parse_id::<TrunkId>("trunk id", &id)?,
             project_id: ProjectId::new(Self::get::<String>(row, "project_id")?),
@@ -253,6 +273,8 @@ where
             description: Self::get(row, "description")?,
             admin_state_up: Self::get(row, "admin_state_up")?,
             status: TrunkStatus::parse(&status).ok_or_else(|| corrupt("trunk status", &status))?,
+            refusal: Self::get(row, "refusal")?,
+            parent_state,
             sub_ports: sub_ports
                 .into_iter()
                 .map(subport_of)
@@ -265,13 +287,16 @@ where
     pub(super) fn parent_trunk(row: &DbRow<D>) -> Result<ParentTrunk, StoreError> {
         let parent: String = Self::get(row, "port_id")?;
         let trunk_id: String = Self::get(row, "id")?;
-        let sub_ports: Vec<(&str, &str, i64, String)> = Self::json_column(row, "sub_ports_json")?;
+        let sub_ports: Vec<(&str, &str, i64, &str, String)> =
+            Self::json_column(row, "sub_ports_json")?;
         Ok(ParentTrunk {
             parent: parse_id("port id", &parent)?,
             trunk_id: parse_id("trunk id", &trunk_id)?,
             sub_ports: sub_ports
                 .into_iter()
-                .map(|(port, kind, id, mac)| Ok((subport_of((port, kind, id))?, mac)))
+                .map(|(port, kind, id, status, mac)| {
+                    Ok((subport_of((port, kind, id, status))?, mac))
+                })
                 .collect::<Result<_, StoreError>>()?,
         })
     }

@@ -713,8 +713,8 @@ where
     async fn insert_trunk(&mut self, trunk: &Trunk) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO trunks (id, project_id, port_id, name, description, admin_state_up, \
-             status, revision_number, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             status, refusal, revision_number, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(trunk.id.to_string())
         .bind(trunk.project_id.as_str())
@@ -723,6 +723,7 @@ where
         .bind(&trunk.description)
         .bind(trunk.admin_state_up)
         .bind(trunk.status.as_str())
+        .bind(trunk.refusal.clone())
         .bind(trunk.std.revision_number)
         .bind(&trunk.std.created_at)
         .bind(&trunk.std.updated_at)
@@ -751,12 +752,13 @@ where
     async fn update_trunk(&mut self, trunk: &Trunk) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE trunks SET name = $1, description = $2, admin_state_up = $3, status = $4, \
-             revision_number = $5, updated_at = $6 WHERE id = $7",
+             refusal = $5, revision_number = $6, updated_at = $7 WHERE id = $8",
         )
         .bind(&trunk.name)
         .bind(&trunk.description)
         .bind(trunk.admin_state_up)
         .bind(trunk.status.as_str())
+        .bind(trunk.refusal.clone())
         .bind(trunk.std.revision_number)
         .bind(&trunk.std.updated_at)
         .bind(trunk.id.to_string())
