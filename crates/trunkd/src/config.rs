@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::drivers::ovn::OvnSettings;
 use crate::model::NetworkType;
+use crate::ovsdb::Remote;
 use crate::service::limits::TAG_SETTING_CEILING;
 use crate::service::{NetworkSettings, RequestLimits, SegmentRange, ServiceSettings};
 
@@ -447,6 +448,7 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
         s.ovn_nb_connection.clone(),
         s.ovn_reconcile_interval,
     ));
+    let ovn_sb = checks.ok(ovn_sb_connection(&s.drivers, s.ovn_sb_connection.clone()));
     let rabbitmq_url = checks.ok(rabbitmq_url(&s.drivers, s.rabbitmq_url.clone()));
     let pagination_max_limit = checks.ok(match s.pagination_max_limit {
         -1 => Ok(None),
@@ -495,7 +497,13 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
             driver_wait: Duration::from_secs(driver_wait?),
             limits: limits?,
         },
-        ovn: ovn?,
+        ovn: match (ovn?, ovn_sb?) {
+            (Some(settings), sb_connection) => Some(OvnSettings {
+                sb_connection,
+                ..settings
+            }),
+            (None, _) => None,
+        },
         agent_credentials_file: s.agent_credentials_file,
         rabbitmq_url: rabbitmq_url?,
         auth: auth?,
@@ -736,8 +744,30 @@ fn ovn_settings(
     }
     Ok(Some(OvnSettings {
         nb_connection,
+        sb_connection: None,
         reconcile_interval: std::time::Duration::from_secs(seconds),
     }))
+}
+
+/// The southbound database of the `ovn` driver: optional, refused without the driver (checked
+/// apart from [`ovn_settings`], so that a bad value names this key whatever the NB one is).
+fn ovn_sb_connection(
+    drivers: &[String],
+    connection: Option<String>,
+) -> Result<Option<Remote>, ConfigError> {
+    let Some(connection) = connection else {
+        return Ok(None);
+    };
+    if !drivers.iter().any(|d| d == "ovn") {
+        return Err(invalid(
+            "ovn_sb_connection",
+            "is set but the ovn driver is not loaded (add --driver ovn)",
+        ));
+    }
+    connection
+        .parse()
+        .map(Some)
+        .map_err(|message: String| invalid("ovn_sb_connection", message))
 }
 
 #[cfg(test)]
@@ -789,6 +819,34 @@ mod tests {
                 error.to_string().contains(name),
                 "{error} does not name {name}"
             );
+        }
+    }
+
+    #[test]
+    fn the_southbound_connection_is_optional_and_needs_the_ovn_driver() {
+        let ovn = |sb: Option<&str>| ServerSettings {
+            drivers: vec!["ovn".into()],
+            ovn_nb_connection: Some("unix:/run/nb.sock".into()),
+            ovn_sb_connection: sb.map(str::to_string),
+            ..defaults()
+        };
+        let settings = |config: Config| config.ovn.expect("ovn settings");
+        let without = settings(resolve(ovn(None)).expect("no SB is valid"));
+        assert_eq!(without.sb_connection, None);
+        let with = settings(resolve(ovn(Some("tcp:10.0.0.10:6642"))).expect("SB is valid"));
+        assert_eq!(
+            with.sb_connection.map(|r| r.to_string()).as_deref(),
+            Some("tcp:10.0.0.10:6642")
+        );
+        for bad in [
+            ovn(Some("ssl:sb:6642")),
+            ServerSettings {
+                ovn_sb_connection: Some("tcp:127.0.0.1:6642".into()),
+                ..defaults()
+            },
+        ] {
+            let error = resolve(bad).expect_err("refused");
+            assert!(error.to_string().contains("ovn_sb_connection"), "{error}");
         }
     }
 

@@ -7,8 +7,8 @@
 //! at once, and a background prober ([`keep_probing`], under the supervisor) checks it every few
 //! seconds, with a time limit, so it also comes back up by itself. A dependency may instead
 //! have a `check`: a cheap function without I/O that reads the connection owner's own state
-//! (the OVN northbound session knows whether it is connected). `/metrics` shows each one as
-//! `trunkd_dependency_up{dependency}`.
+//! (an OVN session, northbound or southbound, knows whether it is connected). `/metrics`
+//! shows each one as `trunkd_dependency_up{dependency}`.
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -256,6 +256,9 @@ pub struct ServerSettings {
     /// OVN northbound database for the ovn driver: unix:PATH or tcp:HOST:PORT
     #[arg(long, env = "TRUNKD_OVN_NB_CONNECTION")]
     pub ovn_nb_connection: Option<String>,
+    /// OVN southbound database for the ovn driver (optional): unix:PATH or tcp:HOST:PORT
+    #[arg(long, env = "TRUNKD_OVN_SB_CONNECTION")]
+    pub ovn_sb_connection: Option<String>,
     /// Seconds between full OVN reconciliations
     #[arg(
         long,

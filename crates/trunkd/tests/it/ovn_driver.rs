@@ -4,7 +4,8 @@
 //! re-delivery of old events, the reconciler repairing hand-made drift, `/readyz` naming
 //! the northbound database while it is down, the DHCP_Options rows of IPv4 and IPv6 DHCP
 //! subnets (none for an IPv4 subnet without a gateway), the localnet port of a provider
-//! network, and a port's `port_security` and `requested-chassis`.
+//! network, a port's `port_security` and `requested-chassis`, and the southbound database as
+//! a dependency of its own (`--ovn-sb-connection`).
 
 use crate::common;
 use crate::nbdb;
@@ -337,6 +338,117 @@ async fn events_wait_while_the_database_is_down_and_catch_up() {
         Some(parent.as_str())
     );
     assert_eq!(optional(&nb, &sub, "tag").as_deref(), Some("42"));
+}
+
+/// `/metrics` as text.
+async fn metrics_text(server: &Server) -> String {
+    reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
+fn assert_dependency(metrics: &str, dependency: &str, up: u8) {
+    let line = format!("trunkd_dependency_up{{dependency=\"{dependency}\"}} {up}");
+    assert!(metrics.contains(&line), "no `{line}` in {metrics}");
+}
+
+/// With `--ovn-sb-connection` (issue 19, item 4) the southbound session is the dependency
+/// `ovn_sb` beside NB's `ovn`: `/readyz` names it while its server is down, `/metrics` shows
+/// it down, and both recover when the server is back. Its `Chassis` table is followed: a port
+/// bound to a host no chassis answers to is warned about in the log, a port bound to a known
+/// chassis's hostname is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_southbound_database_is_a_dependency_of_its_own() {
+    let test = "the_southbound_database_is_a_dependency_of_its_own";
+    let Some(nb) = NbDatabase::start(test) else {
+        return;
+    };
+    let Some(mut sb) = NbDatabase::start_southbound(test) else {
+        return;
+    };
+    // A chassis as ovn-controller would register it, known by its hostname.
+    sb.sbctl(&["chassis-add", "chassis-1", "geneve", "127.0.0.1"]);
+    sb.sbctl(&["set", "Chassis", "chassis-1", "hostname=compute-1"]);
+    let log_dir = tempfile::tempdir().expect("temp dir");
+    let log = log_dir.path().join("trunkd.log");
+    let (nb_connection, sb_connection) = (nb.connection(), sb.connection());
+    let server = Server::start_logged(
+        &[
+            "--noauth-default-admin",
+            "--driver",
+            "ovn",
+            "--ovn-nb-connection",
+            &nb_connection,
+            "--ovn-sb-connection",
+            &sb_connection,
+        ],
+        &log,
+    );
+    let ready = readyz::until_ready(&server.base, Duration::from_secs(10)).await;
+    assert_eq!(ready, json!({"status": "ready", "drivers": ["ovn"]}));
+    let metrics = metrics_text(&server).await;
+    assert_dependency(&metrics, "ovn", 1);
+    assert_dependency(&metrics, "ovn_sb", 1);
+    for task in ["ovn-sb-connection", "ovn-chassis"] {
+        let line = format!("trunkd_task_up{{task=\"{task}\"}} 1");
+        assert!(metrics.contains(&line), "no `{line}` in {metrics}");
+    }
+
+    // Ports bound to the known host and to one no chassis answers to.
+    let admin = server.admin();
+    let network = admin.network(json!({})).await;
+    let known = admin.port(&network, json!({})).await;
+    let typo = admin.port(&network, json!({})).await;
+    for (port, host) in [(&known, "compute-1"), (&typo, "compute-l")] {
+        admin
+            .put(
+                &format!("/v2.0/ports/{port}"),
+                json!({"port": {"binding:host_id": host}}),
+            )
+            .await
+            .expect(200);
+    }
+    admin.wait_for_outbox_drained().await;
+    let warning = "names no chassis in the OVN southbound database";
+    let warned = |port: &str| {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| line.contains(warning) && line.contains(port))
+            .count()
+    };
+    wait_for(
+        Duration::from_secs(10),
+        "the unknown chassis warning",
+        || (warned(&typo) > 0).then_some(()),
+    );
+    assert_eq!(warned(&typo), 1, "warned once");
+    assert_eq!(warned(&known), 0, "compute-1 is a chassis' hostname");
+
+    // SB goes: not ready, naming ovn_sb only (NB is still up).
+    sb.down();
+    let (not_ready, slowest) =
+        readyz::until_down(&server.base, "ovn_sb", Duration::from_secs(10)).await;
+    assert_eq!(
+        not_ready["dependencies"],
+        json!({"ovn_sb": "down"}),
+        "{not_ready}"
+    );
+    println!("SB database stopped: slowest /readyz {slowest:?}");
+    let metrics = metrics_text(&server).await;
+    assert_dependency(&metrics, "ovn_sb", 0);
+    assert_dependency(&metrics, "ovn", 1);
+    // The API carries on without SB.
+    admin.network(json!({})).await;
+
+    // SB is back: ready again; the warning is not repeated on the new snapshot.
+    sb.up();
+    readyz::until_ready(&server.base, Duration::from_secs(10)).await;
+    assert_dependency(&metrics_text(&server).await, "ovn_sb", 1);
+    assert_eq!(warned(&typo), 1, "not warned again after the reconnection");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,8 @@
 //! ovn-northd, a userspace Open vSwitch and ovn-controller as one chassis): VIFs plugged as
 //! os-vif plugs them are claimed, a subport is claimed with its parent's VIF, and frames on the
 //! parent's VIF reach the subport networks by their VLAN tag and only by it, as
-//! `ofproto/trace` follows them through the flows ovn-controller installed.
+//! `ofproto/trace` follows them through the flows ovn-controller installed; with
+//! `--ovn-sb-connection`, the chassis a port is bound to is checked against SB.
 
 use crate::common;
 use crate::ovn;
@@ -334,5 +335,74 @@ async fn a_provider_network_is_a_localnet_binding() {
         Duration::from_secs(15),
         "the localnet binding's removal",
         |ovn| field(ovn, "type").is_empty(),
+    );
+}
+
+/// With the southbound database configured (issue 19, item 4), against a real ovn-northd and
+/// ovn-controller: SB is the dependency `ovn_sb`, up; a port bound to this chassis is claimed
+/// with no warning, while one bound to a host no chassis answers to is warned about in the
+/// log (and its VIF stays unclaimed, which is what the warning is for).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_southbound_session_knows_the_chassis() {
+    let Some(ovn) = Ovn::start("the_southbound_session_knows_the_chassis") else {
+        return;
+    };
+    let log_dir = tempfile::tempdir().expect("temp dir");
+    let log = log_dir.path().join("trunkd.log");
+    let (nb, sb) = (ovn.nb_connection(), ovn.sb_connection());
+    let server = Server::start_logged(
+        &[
+            "--noauth-default-admin",
+            "--driver",
+            "ovn",
+            "--ovn-nb-connection",
+            &nb,
+            "--ovn-sb-connection",
+            &sb,
+        ],
+        &log,
+    );
+    crate::readyz::until_ready(&server.base, Duration::from_secs(10)).await;
+    let admin = server.admin();
+    let network = network_with_subnet(&admin, "bound", "10.2.0.0/24").await;
+    let (here, here_mac) = port(&admin, &network).await;
+    let (nowhere, nowhere_mac) = port(&admin, &network).await;
+    for (port, host) in [(&here, ovn.chassis()), (&nowhere, "no-such-host")] {
+        admin
+            .put(
+                &format!("/v2.0/ports/{port}"),
+                json!({"port": {"binding:host_id": host}}),
+            )
+            .await
+            .expect(200);
+    }
+    admin.wait_for_outbox_drained().await;
+    let warned = |port: &str| {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .any(|line| line.contains("names no chassis") && line.contains(port))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !warned(&nowhere) {
+        assert!(Instant::now() < deadline, "no warning about {nowhere}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    ovn.plug_vif(&here, &here_mac);
+    let tap_nowhere = ovn.plug_vif(&nowhere, &nowhere_mac);
+    ovn.wait_for_claim(&here);
+    wait_for_port_status(&admin, &here, "ACTIVE").await;
+    assert!(!warned(&here), "{here} is bound to this chassis");
+    let binding = ovn.binding(&nowhere).expect("the port's binding");
+    assert_eq!(binding.chassis, None, "{tap_nowhere} claimed elsewhere");
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("trunkd_dependency_up{dependency=\"ovn_sb\"} 1"),
+        "{metrics}"
     );
 }

@@ -138,6 +138,21 @@ fn bad_settings_stop_serve_before_anything_is_written() {
             "ovn_nb_connection",
         ),
         (
+            vec!["--ovn-sb-connection", "tcp:127.0.0.1:6642"],
+            "ovn_sb_connection",
+        ),
+        (
+            vec![
+                "--driver",
+                "ovn",
+                "--ovn-nb-connection",
+                "unix:/run/nb.sock",
+                "--ovn-sb-connection",
+                "ssl:sb:6642",
+            ],
+            "ovn_sb_connection",
+        ),
+        (
             vec![
                 "--driver",
                 "ovn",
@@ -170,6 +185,19 @@ fn check_config_runs_the_same_checks_and_writes_nothing() {
         &run(&["check-config", "--data-dir", data, "--driver", "nope"]),
         "drivers",
     );
+    // The southbound database without the ovn driver, from the file or the environment.
+    let file = dir.path().join("sb.toml");
+    std::fs::write(&file, "ovn_sb_connection = \"tcp:127.0.0.1:6642\"\n").expect("write");
+    let path = file.to_str().expect("utf-8 path");
+    assert_refused(
+        &run(&["check-config", "--config", path, "--data-dir", data]),
+        "ovn_sb_connection",
+    );
+    let mut command = trunkd();
+    command
+        .args(["check-config", "--data-dir", data])
+        .env("TRUNKD_OVN_SB_CONNECTION", "tcp:127.0.0.1:6642");
+    assert_refused(&output_of(command), "ovn_sb_connection");
     let migrated = run(&["migrate", "--data-dir", data]);
     assert!(migrated.status.success(), "{}", stderr(&migrated));
     let checked = run(&["check-config", "--data-dir", data]);

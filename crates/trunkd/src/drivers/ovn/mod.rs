@@ -28,7 +28,12 @@
 //! A reconciler ([`reconcile`]) compares everything on start, on every reconnection and
 //! periodically, and repairs drift. Port rows are found through a name index kept by a
 //! monitor ([`names`]), so reading N of them costs N hash lookups in the database, not N scans.
+//!
+//! With `ovn_sb_connection` the driver also keeps a session to the southbound database, the
+//! dependency `ovn_sb` beside the northbound's `ovn`, and follows its `Chassis` table to warn
+//! about ports whose `requested-chassis` no chassis answers to ([`chassis`]).
 
+mod chassis;
 mod names;
 pub mod plan;
 mod port_up;
@@ -55,24 +60,52 @@ use sync::{Engine, Scope};
 pub const SEGMENTATION_TYPES: &[SegmentationType] =
     &[SegmentationType::Vlan, SegmentationType::Inherit];
 
+/// The readiness dependency of the northbound session.
+pub const NB_DEPENDENCY: &str = "ovn";
+/// The readiness dependency of the southbound session (with `ovn_sb_connection`).
+pub const SB_DEPENDENCY: &str = "ovn_sb";
+
+/// Registers `client`'s session as the dependency `name`: up while it is connected. The check
+/// holds a weak reference, so it does not keep a stopped driver's session alive.
+fn register_session(readiness: &Readiness, name: &'static str, which: &str, client: &Arc<Client>) {
+    let session = Arc::downgrade(client);
+    let which = which.to_string();
+    readiness
+        .dependencies
+        .register_check(name, move || match session.upgrade() {
+            Some(client) if client.is_connected() => Ok(()),
+            Some(client) => Err(format!(
+                "not connected to the OVN {which} database at {}",
+                client.remote()
+            )),
+            None => Err("the OVN driver stopped".into()),
+        });
+}
+
 /// The driver's settings.
 #[derive(Debug, Clone)]
 pub struct OvnSettings {
     pub nb_connection: Remote,
+    /// The southbound database, when configured: readiness and the chassis check.
+    pub sb_connection: Option<Remote>,
     /// Time between full reconciliations.
     pub reconcile_interval: Duration,
 }
 
 pub struct OvnDriver {
     engine: Arc<Engine>,
-    /// The name-index follower and the reconciler, supervised; dropped with the driver.
-    _background: [TaskHandle; 2],
+    /// The name-index follower, the reconciler and, with a southbound database, the chassis
+    /// follower; supervised, dropped with the driver.
+    _background: Vec<TaskHandle>,
+    /// The southbound session, when configured (dropping it stops its connecting task).
+    _southbound: Option<Arc<Client>>,
 }
 
 impl OvnDriver {
     /// Connects in the background (start-up does not wait for the database) and starts the
     /// reconciler, its tasks under `readiness`'s supervisor. The northbound connection is the
-    /// dependency `ovn`: ready while the session is connected.
+    /// dependency `ovn`, the southbound one (if any) `ovn_sb`: each ready while its session is
+    /// connected.
     pub fn start(
         settings: OvnSettings,
         store: Arc<dyn DriverReads>,
@@ -85,32 +118,48 @@ impl OvnDriver {
             &readiness.tasks,
             "ovn-nb-connection",
         ));
-        let session = Arc::downgrade(&client);
-        readiness
-            .dependencies
-            .register_check("ovn", move || match session.upgrade() {
-                Some(client) if client.is_connected() => Ok(()),
-                Some(client) => Err(format!(
-                    "not connected to the OVN northbound database at {}",
-                    client.remote()
-                )),
-                None => Err("the OVN driver stopped".into()),
-            });
+        register_session(readiness, NB_DEPENDENCY, "northbound", &client);
+        let southbound = settings.sb_connection.map(|remote| {
+            let client = Arc::new(Client::start_supervised(
+                remote,
+                Timing::default(),
+                &readiness.tasks,
+                "ovn-sb-connection",
+            ));
+            register_session(readiness, SB_DEPENDENCY, "southbound", &client);
+            client
+        });
+        let chassis_check = southbound
+            .as_ref()
+            .map(|_| chassis::ChassisCheck::default());
         let engine = Arc::new(Engine::new(client, store));
         let connected = Arc::new(tokio::sync::Notify::new());
         let (names, reconciler) = (engine.clone(), engine.clone());
         let (names_connected, interval) = (connected.clone(), settings.reconcile_interval);
-        let background = [
+        let ports_check = chassis_check.clone();
+        let mut background = vec![
             readiness.tasks.spawn("ovn-ports", move || {
-                reconcile::follow_ports(names.clone(), names_connected.clone(), port_states.clone())
+                reconcile::follow_ports(
+                    names.clone(),
+                    names_connected.clone(),
+                    port_states.clone(),
+                    ports_check.clone(),
+                )
             }),
             readiness.tasks.spawn("ovn-reconciler", move || {
                 reconcile::run(reconciler.clone(), interval, connected.clone())
             }),
         ];
+        if let (Some(client), Some(check)) = (&southbound, chassis_check) {
+            let client = client.clone();
+            background.push(readiness.tasks.spawn("ovn-chassis", move || {
+                chassis::follow_chassis(client.clone(), check.clone())
+            }));
+        }
         Self {
             engine,
             _background: background,
+            _southbound: southbound,
         }
     }
 

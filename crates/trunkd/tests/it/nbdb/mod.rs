@@ -2,6 +2,9 @@
 //! from the `ovn-central` package, listening on a unix socket in its own temp dir. Tests read
 //! what trunkd wrote with `ovn-nbctl` and count committed transactions in the database log.
 //!
+//! [`NbDatabase::start_southbound`] is the same server with the OVN_Southbound schema, for
+//! trunkd's `--ovn-sb-connection`.
+//!
 //! Without the OVN tools (outside CI) [`NbDatabase::start`] returns `None` and the test prints
 //! SKIPPED; under CI the tools are required, so a missing package fails the run.
 #![allow(dead_code)]
@@ -16,9 +19,12 @@ use tempfile::TempDir;
 
 /// Where Debian's `ovn-central` puts the schema.
 const NB_SCHEMA: &str = "/usr/share/ovn/ovn-nb.ovsschema";
+const SB_SCHEMA: &str = "/usr/share/ovn/ovn-sb.ovsschema";
 
 pub struct NbDatabase {
     dir: TempDir,
+    /// `nb` or `sb`: names the database file and socket.
+    kind: &'static str,
     server: Option<Child>,
 }
 
@@ -26,28 +32,42 @@ impl NbDatabase {
     /// A fresh NB database with its server running, or `None` (after printing SKIPPED) when the
     /// OVN tools are not installed outside CI.
     pub fn start(test: &str) -> Option<NbDatabase> {
-        let tools = ["ovsdb-server", "ovsdb-tool", "ovn-nbctl"];
-        if !kit::require_package(test, "ovn-central", &tools, &[NB_SCHEMA]) {
+        Self::start_kind(test, "nb", NB_SCHEMA, "ovn-nbctl")
+    }
+
+    /// A fresh southbound database (no ovn-northd writes to it), or `None` as [`Self::start`].
+    pub fn start_southbound(test: &str) -> Option<NbDatabase> {
+        Self::start_kind(test, "sb", SB_SCHEMA, "ovn-sbctl")
+    }
+
+    fn start_kind(test: &str, kind: &'static str, schema: &str, ctl: &str) -> Option<NbDatabase> {
+        let tools = ["ovsdb-server", "ovsdb-tool", ctl];
+        if !kit::require_package(test, "ovn-central", &tools, &[schema]) {
             return None;
         }
         let dir = tempfile::tempdir().expect("temp dir");
         kit::stdout_of(
             Command::new("ovsdb-tool")
                 .arg("create")
-                .arg(dir.path().join("nb.db"))
-                .arg(NB_SCHEMA),
+                .arg(dir.path().join(format!("{kind}.db")))
+                .arg(schema),
             "ovsdb-tool create",
         );
-        let mut database = NbDatabase { dir, server: None };
+        let mut database = NbDatabase {
+            dir,
+            kind,
+            server: None,
+        };
         database.up();
         Some(database)
     }
 
     pub fn socket(&self) -> PathBuf {
-        self.dir.path().join("nb.sock")
+        self.dir.path().join(format!("{}.sock", self.kind))
     }
 
-    /// The `--ovn-nb-connection` value for trunkd.
+    /// The `--ovn-nb-connection` (or, for a southbound one, `--ovn-sb-connection`) value for
+    /// trunkd.
     pub fn connection(&self) -> String {
         format!("unix:{}", self.socket().display())
     }
@@ -58,7 +78,11 @@ impl NbDatabase {
 
     /// Starts the server on the same database file and socket.
     pub fn up(&mut self) {
-        assert!(self.server.is_none(), "the NB server is already running");
+        assert!(
+            self.server.is_none(),
+            "the {} server is already running",
+            self.kind
+        );
         let _ = std::fs::remove_file(self.socket());
         let dir = self.dir.path();
         let child = Command::new("ovsdb-server")
@@ -69,7 +93,7 @@ impl NbDatabase {
                 dir.join("ovsdb-server.log").display()
             ))
             .arg("--no-chdir")
-            .arg(dir.join("nb.db"))
+            .arg(dir.join(format!("{}.db", self.kind)))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -85,6 +109,17 @@ impl NbDatabase {
             let _ = child.wait();
         }
         let _ = std::fs::remove_file(self.socket());
+    }
+
+    /// Runs `ovn-sbctl` against this (southbound) database; its standard output, trimmed.
+    pub fn sbctl(&self, args: &[&str]) -> String {
+        kit::stdout_of(
+            Command::new("ovn-sbctl")
+                .arg(format!("--db={}", self.connection()))
+                .arg("--timeout=10")
+                .args(args),
+            &format!("ovn-sbctl {args:?}"),
+        )
     }
 
     /// Runs `ovn-nbctl` against this database and returns its standard output, trimmed.
@@ -122,7 +157,7 @@ impl NbDatabase {
         let log = kit::stdout_of(
             Command::new("ovsdb-tool")
                 .arg("show-log")
-                .arg(self.dir.path().join("nb.db")),
+                .arg(self.dir.path().join(format!("{}.db", self.kind))),
             "ovsdb-tool show-log",
         );
         log.lines()
