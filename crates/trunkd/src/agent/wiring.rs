@@ -583,6 +583,63 @@ mod tests {
         assert!(again.operations.is_empty(), "{:?}", again.changes);
     }
 
+    /// With every local VLAN taken, members on a network without one cannot be wired: the
+    /// rest of their trunk is, and the trunk is refused with the network named; a trunk
+    /// whose parent has none is refused whole.
+    #[test]
+    fn members_without_a_local_vlan_are_refused_and_the_rest_wired() {
+        let (kept, stranded) = (NetworkId::new(), NetworkId::new());
+        let mut switch = empty_switch();
+        // Every VLAN is in use on br-int; 7 by a network trunkd wired before.
+        switch.bridges[0].ports = (1..=4094)
+            .map(|vlan| PortState {
+                uuid: format!("u{vlan}"),
+                name: format!("other{vlan}"),
+                tag: Some(vlan),
+                trunks: Vec::new(),
+                interface_type: "internal".into(),
+                peer: None,
+                external_ids: if vlan == 7 {
+                    [(KEY_NETWORK.to_string(), kept.to_string())].into()
+                } else {
+                    BTreeMap::new()
+                },
+            })
+            .collect();
+        let mut partly = trunk(&[(kept, 10), (stranded, 20)]);
+        partly.parent.network_id = kept;
+        let mut whole = trunk(&[(kept, 30)]);
+        whole.parent.network_id = stranded;
+        let planned = plan(&[partly.clone(), whole.clone()], &switch, &layout()).expect("plan");
+        let [first, second] = &planned.outcomes[..] else {
+            panic!("one outcome per trunk: {:?}", planned.outcomes);
+        };
+        assert_eq!(
+            first.wired,
+            vec![partly.parent.port_id, partly.sub_ports[0].port.port_id]
+        );
+        let reason = first.refusal.as_deref().expect("refused");
+        assert!(reason.contains(&stranded.to_string()), "{reason}");
+        assert!(reason.contains("1 of the trunk's ports"), "{reason}");
+        assert!(second.wired.is_empty());
+        assert!(second
+            .refusal
+            .as_deref()
+            .is_some_and(|r| r.contains("2 of the trunk's ports")));
+        // Only the first trunk's bridge is made, with the two ports it can carry.
+        let bridges: Vec<&Value> = planned
+            .operations
+            .iter()
+            .filter(|o| o["table"] == "Bridge" && o["op"] == "insert")
+            .collect();
+        assert_eq!(bridges.len(), 1);
+        assert_eq!(bridges[0]["row"]["name"], names::trunk_bridge(partly.id));
+        assert_eq!(
+            bridges[0]["row"]["ports"][1].as_array().map(Vec::len),
+            Some(2)
+        );
+    }
+
     #[test]
     fn subports_on_one_network_share_its_local_vlan_and_it_survives_replanning() {
         let net = NetworkId::new();

@@ -100,7 +100,7 @@ impl Metrics {
         );
         registry.register(
             "trunk_status_transitions",
-            "Trunk status changes by edge of the state machine",
+            "Trunk status changes made by port-state reports and verdicts, by edge",
             transitions.clone(),
         );
         Self {

@@ -17,14 +17,20 @@ use serde_json::{json, Value};
 const PORT: &str = "Logical_Switch_Port";
 
 fn start(ovn: &Ovn) -> Server {
+    start_with(ovn, &[])
+}
+
+fn start_with(ovn: &Ovn, extra: &[&str]) -> Server {
     let connection = ovn.nb_connection();
-    Server::start_with(&[
+    let mut args = vec![
         "--noauth-default-admin",
         "--driver",
         "ovn",
         "--ovn-nb-connection",
         &connection,
-    ])
+    ];
+    args.extend_from_slice(extra);
+    Server::start_with(&args)
 }
 
 /// A network with one IPv4 subnet.
@@ -92,7 +98,8 @@ async fn trunk_frames_cross_ovn_by_their_vlan_tag() {
     let Some(ovn) = Ovn::start("trunk_frames_cross_ovn_by_their_vlan_tag") else {
         return;
     };
-    let server = start(&ovn);
+    // A short reconcile interval: the test breaks a network by hand and waits for repair.
+    let server = start_with(&ovn, &["--ovn-reconcile-interval", "2"]);
     let admin = server.admin();
     let parent_network = network_with_subnet(&admin, "parent", "10.0.0.0/24").await;
     let network_10 = network_with_subnet(&admin, "vlan10", "10.0.10.0/24").await;
@@ -103,9 +110,17 @@ async fn trunk_frames_cross_ovn_by_their_vlan_tag() {
     // Ordinary ports (VMs without trunks) on each subport's network.
     let (vm_10, vm_10_mac) = port(&admin, &network_10).await;
     let (vm_20, vm_20_mac) = port(&admin, &network_20).await;
-    admin
+    let trunk = admin
         .trunk(&parent, json!([vlan(&sub_10, 10), vlan(&sub_20, 20)]))
         .await;
+    // Bound to the chassis, as Nova binds a VM's port: its subports follow.
+    admin
+        .put(
+            &format!("/v2.0/ports/{parent}"),
+            json!({"port": {"binding:host_id": ovn.chassis()}}),
+        )
+        .await
+        .expect(200);
 
     // The driver's rows, before anything is plugged.
     ovn.wait(Duration::from_secs(15), "the subports' rows in NB", |ovn| {
@@ -138,6 +153,13 @@ async fn trunk_frames_cross_ovn_by_their_vlan_tag() {
         let body = admin.get(&format!("/v2.0/ports/{port}")).await.expect(200);
         assert_eq!(body["port"]["status"], "DOWN", "{port} before its VIF");
     }
+    // So is the trunk, and it says why (issue 19, item 2).
+    let before = admin
+        .get(&format!("/v2.0/trunks/{trunk}"))
+        .await
+        .expect(200);
+    assert_eq!(before["trunk"]["status"], "DOWN");
+    assert_eq!(before["trunk"]["status_reason"]["code"], "parent_down");
 
     // The parent's VIF: the parent and, with it, its subports are claimed.
     let tap_parent = ovn.plug_vif(&parent, &parent_mac);
@@ -147,6 +169,8 @@ async fn trunk_frames_cross_ovn_by_their_vlan_tag() {
     for port in [&parent, &sub_10, &sub_20] {
         wait_for_port_status(&admin, port, "ACTIVE").await;
     }
+    let active = admin.wait_for_status(&trunk, "ACTIVE").await;
+    assert_eq!(active["status_reason"], Value::Null);
 
     // Unicast tagged 10 from the parent's VIF to the VM on subport 10's network: it arrives
     // there, untagged, and nowhere else. Tagged 20, the same frame has no way to that VM.
@@ -205,6 +229,30 @@ async fn trunk_frames_cross_ovn_by_their_vlan_tag() {
         }]
     );
 
+    // Subport 20's network breaks: its logical switch is deleted by hand, and the subport's
+    // row with it. The trunk is DEGRADED and says which subport and why. The reconciler
+    // restores the switch and its rows, ovn-controller claims them again: ACTIVE.
+    ovn.nbctl(&["ls-del", &format!("neutron-{network_20}")]);
+    let degraded = admin.wait_for_status(&trunk, "DEGRADED").await;
+    let statuses = degraded["sub_ports_status"].as_array().expect("statuses");
+    let of = |port: &str| {
+        statuses
+            .iter()
+            .find(|s| s["port_id"] == port)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(of(&sub_10)["status"], "ACTIVE", "{degraded}");
+    assert_eq!(of(&sub_20)["status"], "DOWN", "{degraded}");
+    assert_eq!(of(&sub_20)["status_reason"]["code"], "not_claimed");
+    assert_eq!(degraded["status_reason"]["code"], "subports_not_active");
+    let recovered = admin.wait_for_status(&trunk, "ACTIVE").await;
+    assert!(
+        recovered["revision_number"].as_i64() > degraded["revision_number"].as_i64(),
+        "each status change moves the revision"
+    );
+    ovn.wait_for_claim(&sub_20);
+
     // The parent's VIF goes: the parent and its subports are released; the VMs stay.
     ovn.unplug_vif(&tap_parent);
     for port in [&parent, &sub_10, &sub_20] {
@@ -214,6 +262,8 @@ async fn trunk_frames_cross_ovn_by_their_vlan_tag() {
     ovn.wait_for_claim(&vm_10);
     let body = admin.get(&format!("/v2.0/ports/{vm_10}")).await.expect(200);
     assert_eq!(body["port"]["status"], "ACTIVE", "the VM stays up");
+    let down = admin.wait_for_status(&trunk, "DOWN").await;
+    assert_eq!(down["status_reason"]["code"], "parent_down");
 
     let took = began.elapsed();
     assert!(took < Duration::from_secs(60), "the test took {took:?}");

@@ -5,7 +5,10 @@
 //! snapshot (a new connection may have missed changes), then only the changes.
 //!
 //! Rows whose name is not a port id (localnet ports, rows of other systems) are ignored. A
-//! deleted row reports nothing: the port is gone, or its row is being written again.
+//! deleted row of a port that was up reports it down (a hand-deleted row, or its switch
+//! deleted): no chassis can hold a port that has no row. A row deleted and written again in
+//! one update reports only the new row's state, if it differs. A report about a port the
+//! store no longer has is skipped there.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -71,24 +74,29 @@ impl PortUp {
         reports
     }
 
-    /// A monitor update: the ports whose state changed (a new row counts as a change).
+    /// A monitor update: the ports whose state changed (a new row counts as a change, a
+    /// deleted row of a port that was up as going down).
     pub fn update(&self, table_updates: &Value) -> Vec<PortStateReport> {
         let mut map = self.map();
         let mut reports = Vec::new();
+        let mut written = std::collections::HashSet::new();
+        let mut deleted = Vec::new();
         for change in changes(table_updates) {
             match change.get("new") {
                 Some(new) => {
                     let Some(port) = port_of(new) else { continue };
+                    written.insert(port);
                     let up = up_in(new);
                     if map.insert(port, up) != Some(up) {
                         reports.push(report(port, up));
                     }
                 }
-                None => {
-                    if let Some(port) = change.get("old").and_then(port_of) {
-                        map.remove(&port);
-                    }
-                }
+                None => deleted.extend(change.get("old").and_then(port_of)),
+            }
+        }
+        for port in deleted.into_iter().filter(|p| !written.contains(p)) {
+            if map.remove(&port) == Some(true) {
+                reports.push(report(port, false));
             }
         }
         reports
@@ -122,14 +130,21 @@ mod tests {
             }})),
             vec![report(b, true)]
         );
-        // a's row is deleted and written again, down: reported as a new row.
-        assert!(ports
-            .update(&json!({"Logical_Switch_Port": {"u1": {"old": {"name": a.to_string()}}}}))
-            .is_empty());
+        // a's row is deleted and written again in one update, down: reported once.
         assert_eq!(
             ports.update(&json!({"Logical_Switch_Port": {
+                "u1": {"old": {"name": a.to_string()}},
                 "u9": {"new": {"name": a.to_string(), "up": ["set", []]}}}})),
             vec![report(a, false)]
         );
+        // b's row is deleted (by hand, or with its switch) while up: it is down.
+        assert_eq!(
+            ports.update(&json!({"Logical_Switch_Port": {"u2": {"old": {"name": b.to_string()}}}})),
+            vec![report(b, false)]
+        );
+        // a's, while down: nothing new to say.
+        assert!(ports
+            .update(&json!({"Logical_Switch_Port": {"u9": {"old": {"name": a.to_string()}}}}))
+            .is_empty());
     }
 }
