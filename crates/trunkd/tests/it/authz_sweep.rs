@@ -178,8 +178,14 @@ const ROWS: &[Row] = &[
     ),
     each(
         "PUT",
-        "/agent/v1/trunks/{id}/status",
-        "agent status",
+        "/agent/v1/trunks/{id}/verdict",
+        "agent verdict",
+        AGENT_ON_TRUNK,
+    ),
+    each(
+        "PUT",
+        "/agent/v1/ports/status",
+        "agent port states",
         AGENT_ON_TRUNK,
     ),
     each(
@@ -256,7 +262,7 @@ impl Fixture {
 }
 
 /// The request of `action` on `f`; `admin` reads what the request must name (the trunk's
-/// current revision, for an agent's status report).
+/// current revision, for an agent's verdict).
 async fn request_for(action: &str, f: &Fixture, admin: &Client) -> (Method, String, Option<Value>) {
     let t = &f.base.trunk;
     match action {
@@ -287,15 +293,20 @@ async fn request_for(action: &str, f: &Fixture, admin: &Client) -> (Method, Stri
         "check trunk tag" => (Method::GET, format!("/v2.0/trunks/{t}/tags/t"), None),
         "remove trunk tag" => (Method::DELETE, format!("/v2.0/trunks/{t}/tags/t"), None),
         "agent trunks" => (Method::GET, "/agent/v1/trunks".into(), None),
-        "agent status" => {
+        "agent verdict" => {
             let shown = admin.get(&format!("/v2.0/trunks/{t}")).await.expect(200);
             let revision = shown["trunk"]["revision_number"].clone();
             (
                 Method::PUT,
-                format!("/agent/v1/trunks/{t}/status"),
-                Some(json!({"status": "BUILD", "revision_number": revision})),
+                format!("/agent/v1/trunks/{t}/verdict"),
+                Some(json!({"verdict": "wired", "revision_number": revision})),
             )
         }
+        "agent port states" => (
+            Method::PUT,
+            "/agent/v1/ports/status".into(),
+            Some(json!({"ports": [{"port_id": f.base.trunk_parent, "status": "ACTIVE"}]})),
+        ),
         "agent bind subports" => (
             Method::PUT,
             format!("/agent/v1/trunks/{t}/bind_subports"),

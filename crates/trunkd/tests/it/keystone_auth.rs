@@ -196,8 +196,8 @@ async fn agents_authenticate_as_their_hosts_service_user() {
     assert_eq!(mine["host"], "hv1");
     assert_eq!(mine["trunks"][0]["id"], trunk.as_str());
 
-    let report = json!({"status": "BUILD", "revision_number": revision});
-    let path = format!("/agent/v1/trunks/{trunk}/status");
+    let report = json!({"verdict": "wired", "revision_number": revision});
+    let path = format!("/agent/v1/trunks/{trunk}/verdict");
     let hv2 = server.with_token(&keystone.issue("agent-hv2", "service", &["service"], hours(1)));
     hv2.put(&path, report.clone())
         .await

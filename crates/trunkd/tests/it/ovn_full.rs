@@ -456,3 +456,134 @@ async fn the_southbound_session_knows_the_chassis() {
         "{metrics}"
     );
 }
+
+/// A trunk of many subports (1,000; `TRUNKD_TEST_BIG_TRUNK` sets another count, up to 4,094)
+/// goes ACTIVE once its parent's VIF is plugged: ovn-controller claims the parent and every
+/// subport with it, and every subport is ACTIVE in the API. The time from the plug to the
+/// parent ACTIVE, to every port up in the southbound database (OVN's part) and to the trunk
+/// ACTIVE is printed for the issue's report; nothing about it is asserted beyond a generous
+/// limit. (On a 2-core machine with a userspace switch, OVN's part grows faster than the
+/// count: 6 s for 1,000 subports, 29 s for 2,000, over 600 s for 4,094, so CI runs 1,000.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_trunk_goes_active_after_its_parents_vif() {
+    let Some(ovn) = Ovn::start("a_big_trunk_goes_active") else {
+        return;
+    };
+    let count: usize = std::env::var("TRUNKD_TEST_BIG_TRUNK")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000)
+        .clamp(1, 4094);
+    let server = start_with(&ovn, &["--port-quota", "-1"]);
+    let admin = server.admin();
+    let network = admin.network(json!({"name": "big"})).await;
+    let (parent, parent_mac) = port(&admin, &network).await;
+    let mut subports = Vec::with_capacity(count);
+    while subports.len() < count {
+        let batch = (count - subports.len()).min(1000);
+        let body = admin
+            .post(
+                "/v2.0/ports",
+                json!({"ports": (0..batch).map(|_| json!({"network_id": network})).collect::<Vec<_>>()}),
+            )
+            .await
+            .expect(201);
+        subports.extend(
+            body["ports"]
+                .as_array()
+                .expect("ports")
+                .iter()
+                .map(|p| p["id"].as_str().expect("id").to_string()),
+        );
+    }
+    let sub_ports: Vec<Value> = subports
+        .iter()
+        .enumerate()
+        .map(|(i, port)| vlan(port, i as i64 + 1))
+        .collect();
+    let trunk = admin.trunk(&parent, json!(sub_ports)).await;
+    admin
+        .put(
+            &format!("/v2.0/ports/{parent}"),
+            json!({"port": {"binding:host_id": ovn.chassis()}}),
+        )
+        .await
+        .expect(200);
+    admin.wait_for_outbox_drained().await;
+    ovn.wait(
+        Duration::from_secs(300),
+        "the subports' bindings in SB",
+        |ovn| {
+            ovn.sbctl(&[
+                "--bare",
+                "--columns=logical_port",
+                "find",
+                "Port_Binding",
+                "type=\"\"",
+            ])
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .count()
+                > count
+        },
+    );
+
+    let plugged = Instant::now();
+    ovn.plug_vif(&parent, &parent_mac);
+    let shown = |path: String| {
+        let admin = admin.clone();
+        async move { admin.get(&path).await.expect(200) }
+    };
+    let mut parent_active = None;
+    // When OVN itself had every port up (SB Port_Binding `up`), to tell its time from ours.
+    let mut all_up_in_sb = None;
+    let up_in_sb = || {
+        ovn.sbctl(&[
+            "--bare",
+            "--columns=logical_port",
+            "find",
+            "Port_Binding",
+            "up=true",
+        ])
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count()
+    };
+    let mut polls = 0_u32;
+    loop {
+        polls += 1;
+        if parent_active.is_none()
+            && shown(format!("/v2.0/ports/{parent}?fields=status")).await["port"]["status"]
+                == "ACTIVE"
+        {
+            parent_active = Some(plugged.elapsed());
+        }
+        if all_up_in_sb.is_none() && polls % 10 == 0 && up_in_sb() > count {
+            all_up_in_sb = Some(plugged.elapsed());
+        }
+        let now = shown(format!("/v2.0/trunks/{trunk}?fields=status")).await;
+        if now["trunk"]["status"] == "ACTIVE" {
+            break;
+        }
+        assert!(
+            plugged.elapsed() < Duration::from_secs(600),
+            "trunk of {count} subports not ACTIVE 600 s after its parent's VIF \
+             (ports up in SB: {}): {now}",
+            up_in_sb()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let trunk_active = plugged.elapsed();
+    let whole = shown(format!("/v2.0/trunks/{trunk}")).await;
+    let statuses = whole["trunk"]["sub_ports_status"]
+        .as_array()
+        .expect("statuses");
+    assert_eq!(statuses.len(), count);
+    assert!(statuses.iter().all(|s| s["status"] == "ACTIVE"));
+    println!(
+        "trunk of {count} subports, after the parent's VIF was plugged: parent ACTIVE {:?}, \
+         every port up in SB by {:?}, trunk ACTIVE {trunk_active:?}",
+        parent_active.unwrap_or(trunk_active),
+        all_up_in_sb.unwrap_or(trunk_active)
+    );
+}
