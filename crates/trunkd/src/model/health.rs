@@ -1,7 +1,7 @@
 //! The one rule that derives a trunk's status, and each subport's, from what the data plane says
 //! of their ports (DESIGN.md "Status"; issue 19, item 2). It is the same rule for every driver:
-//! - ERROR: a driver refused the trunk (its reason is kept until the trunk changes or the
-//!   driver wires it after all);
+//! - ERROR: a driver refused the trunk (its reason is kept until subports are removed, the
+//!   parent moves to another host, or the driver wires it after all);
 //! - DOWN: the parent port is not ACTIVE;
 //! - ACTIVE: the parent and every subport are ACTIVE;
 //! - DEGRADED: the parent is ACTIVE and some subport is not.

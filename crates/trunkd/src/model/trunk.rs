@@ -72,8 +72,8 @@ pub struct Trunk {
     /// Always what [`Trunk::derived_status`] gives: the service writes it in every
     /// transaction that changes an input of the rule (`model::health`).
     pub status: TrunkStatus,
-    /// A driver's reason for refusing the trunk (ERROR), until the trunk changes or the
-    /// driver wires it after all.
+    /// A driver's reason for refusing the trunk (ERROR), until subports are removed, the
+    /// parent moves to another host, or the driver wires it after all.
     pub refusal: Option<String>,
     /// The parent port's status and binding, as read with the trunk.
     pub parent_state: ParentState,

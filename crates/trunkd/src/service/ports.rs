@@ -727,6 +727,9 @@ impl Service {
         write_port_statuses(tx, &restatus).await?;
         let unbound = !parent.is_bound();
         trunk.parent_state = parent.parent_state();
+        // A refusal was a host's (or a driver's for the old binding): the new one is judged
+        // afresh.
+        trunk.refusal = None;
         trunk.rederive_status();
         trunk.std.revision_number += 1;
         trunk.std.updated_at = now;

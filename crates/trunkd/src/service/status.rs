@@ -1,9 +1,10 @@
 //! A driver's verdict on a trunk: wired, or refused with a reason (a host agent's comes through
 //! the agent API, checked against its host). The verdict is the one status input a driver
 //! gives; the status itself follows from the rule (`model::health`): a refusal makes the trunk
-//! ERROR, and its reason is shown until the trunk changes (an API write clears it; the driver
-//! judges the new revision) or the driver reports the trunk wired after all. A verdict names
-//! the revision it judged, so an old verdict never overwrites newer state.
+//! ERROR, and its reason is shown until subports are removed or the parent moves to another
+//! host (those writes clear it; the drivers judge the new revision) or the driver reports the
+//! trunk wired after all. A verdict names the revision it judged, so an old verdict never
+//! overwrites newer state.
 
 use async_trait::async_trait;
 use prometheus_client::encoding::EncodeLabelSet;

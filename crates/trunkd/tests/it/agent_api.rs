@@ -328,7 +328,33 @@ async fn a_refusal_is_error_with_its_reason_until_wired_and_port_reports_move_st
         .ports(json!({"ports": [{"port_id": s.subs[1], "status": "ACTIVE"}]}))
         .await;
     assert_eq!(status, 200);
-    assert_eq!(trunk_now(&s.server, &s.trunk).await["status"], "ACTIVE");
+    let now = trunk_now(&s.server, &s.trunk).await;
+    assert_eq!(now["status"], "ACTIVE");
+
+    // Refused again; the parent moves to another host, whose drivers judge it afresh.
+    let (status, _) = s
+        .compute1
+        .verdict(
+            &s.trunk,
+            json!({"verdict": "refused", "reason": "full", "revision_number": now["revision_number"]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(trunk_now(&s.server, &s.trunk).await["status"], "ERROR");
+    s.server
+        .admin()
+        .put(
+            &format!("/v2.0/ports/{}", now["port_id"].as_str().expect("parent")),
+            json!({"port": {"binding:host_id": "compute-2"}}),
+        )
+        .await
+        .expect(200);
+    let moved = trunk_now(&s.server, &s.trunk).await;
+    assert_eq!(
+        (&moved["status"], &moved["status_reason"]),
+        (&json!("ACTIVE"), &Value::Null),
+        "the move cleared the refusal: {moved}"
+    );
 
     let (status, body) = s
         .compute1

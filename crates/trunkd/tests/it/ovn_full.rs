@@ -61,6 +61,17 @@ async fn port(admin: &Client, network: &str) -> (String, String) {
     (field("id"), field("mac_address"))
 }
 
+/// Binds `port` to the harness's chassis, as Nova binds a VM's port.
+async fn bind_to_chassis(admin: &Client, ovn: &Ovn, port: &str) {
+    admin
+        .put(
+            &format!("/v2.0/ports/{port}"),
+            json!({"port": {"binding:host_id": ovn.chassis()}}),
+        )
+        .await
+        .expect(200);
+}
+
 /// An ovn-nbctl value with its quotes off (`[]` for an empty set).
 fn nb_value(ovn: &Ovn, record: &str, column: &str) -> String {
     ovn.nbctl(&["--if-exists", "get", PORT, record, column])
@@ -114,13 +125,7 @@ async fn trunk_frames_cross_ovn_by_their_vlan_tag() {
         .trunk(&parent, json!([vlan(&sub_10, 10), vlan(&sub_20, 20)]))
         .await;
     // Bound to the chassis, as Nova binds a VM's port: its subports follow.
-    admin
-        .put(
-            &format!("/v2.0/ports/{parent}"),
-            json!({"port": {"binding:host_id": ovn.chassis()}}),
-        )
-        .await
-        .expect(200);
+    bind_to_chassis(&admin, &ovn, &parent).await;
 
     // The driver's rows, before anything is plugged.
     ovn.wait(Duration::from_secs(15), "the subports' rows in NB", |ovn| {
@@ -502,13 +507,7 @@ async fn a_big_trunk_goes_active_after_its_parents_vif() {
         .map(|(i, port)| vlan(port, i as i64 + 1))
         .collect();
     let trunk = admin.trunk(&parent, json!(sub_ports)).await;
-    admin
-        .put(
-            &format!("/v2.0/ports/{parent}"),
-            json!({"port": {"binding:host_id": ovn.chassis()}}),
-        )
-        .await
-        .expect(200);
+    bind_to_chassis(&admin, &ovn, &parent).await;
     admin.wait_for_outbox_drained().await;
     ovn.wait(
         Duration::from_secs(300),

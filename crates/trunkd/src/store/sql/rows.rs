@@ -72,9 +72,9 @@ impl Columns {
                  t.status, t.refusal, t.revision_number, t.created_at, t.updated_at, \
                  (SELECT p.status FROM ports p WHERE p.id = t.port_id) AS parent_status, \
                  (SELECT p.host_id FROM ports p WHERE p.id = t.port_id) AS parent_host, \
-                 (SELECT {} FROM trunk_members m JOIN ports p ON p.id = m.port_id \
+                 (SELECT {} FROM trunk_members m \
                  WHERE m.trunk_id = t.id AND m.role = 'subport') AS sub_ports_json, {}",
-                subports("m.port_id, m.segmentation_type, m.segmentation_id, p.status"),
+                subports("m.port_id, m.segmentation_type, m.segmentation_id, m.port_status"),
                 tags("trunk")
             ),
             trunk_details_select: format!(

@@ -557,8 +557,15 @@ where
         .bind(port.id.to_string())
         .execute(self.conn())
         .await
-        .map(|_| ())
-        .map_err(D::map_err)
+        .map_err(D::map_err)?;
+        // The copy a trunk reads its members' statuses from (migration 0006).
+        sqlx::query("UPDATE trunk_members SET port_status = $1 WHERE port_id = $2")
+            .bind(port.status.as_str())
+            .bind(port.id.to_string())
+            .execute(self.conn())
+            .await
+            .map(|_| ())
+            .map_err(D::map_err)
     }
 
     async fn delete_port(&mut self, id: PortId) -> Result<(), StoreError> {
@@ -585,15 +592,24 @@ where
         status: crate::model::PortStatus,
     ) -> Result<(), StoreError> {
         for chunk in ports.chunks(CHUNK) {
-            let mut builder = Builder::new("UPDATE ports SET status = ");
-            builder.push_bind(status.as_str().to_string());
-            builder.push(" WHERE id IN ");
-            push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
-            builder
-                .build::<D::Db>()
-                .execute(self.conn())
-                .await
-                .map_err(D::map_err)?;
+            // The ports, and the copy a trunk reads its members' statuses from (migration 0006).
+            for (update, key) in [
+                ("UPDATE ports SET status = ", " WHERE id IN "),
+                (
+                    "UPDATE trunk_members SET port_status = ",
+                    " WHERE port_id IN ",
+                ),
+            ] {
+                let mut builder = Builder::new(update);
+                builder.push_bind(status.as_str().to_string());
+                builder.push(key);
+                push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
+                builder
+                    .build::<D::Db>()
+                    .execute(self.conn())
+                    .await
+                    .map_err(D::map_err)?;
+            }
         }
         Ok(())
     }
@@ -731,11 +747,12 @@ where
         .await
         .map_err(D::map_err)?;
         sqlx::query(
-            "INSERT INTO trunk_members (port_id, trunk_id, role, position) \
-             VALUES ($1, $2, 'parent', 0)",
+            "INSERT INTO trunk_members (port_id, trunk_id, role, position, port_status) \
+             VALUES ($1, $2, 'parent', 0, $3)",
         )
         .bind(trunk.port_id.to_string())
         .bind(trunk.id.to_string())
+        .bind(trunk.parent_state.status.as_str())
         .execute(self.conn())
         .await
         .map_err(D::map_err)?;
@@ -804,7 +821,7 @@ where
         for chunk in subports.chunks(CHUNK) {
             let mut builder = Builder::new(
                 "INSERT INTO trunk_members (port_id, trunk_id, role, segmentation_type, \
-                 segmentation_id, position) ",
+                 segmentation_id, position, port_status) ",
             );
             builder.push_values(chunk, |mut row, subport| {
                 position += 1;
@@ -813,7 +830,8 @@ where
                     .push_bind("subport")
                     .push_bind(subport.segmentation_type.as_str().to_string())
                     .push_bind(subport.segmentation_id)
-                    .push_bind(position);
+                    .push_bind(position)
+                    .push_bind(subport.port_status.as_str());
             });
             builder
                 .build::<D::Db>()

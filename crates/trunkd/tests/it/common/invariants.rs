@@ -5,11 +5,15 @@
 //! neither does; undelivered events are folded into the next), no event for a change that
 //! is not in the store, and IP addresses (issue 18) that agree: each port's `fixed_ips` are
 //! exactly its allocation rows, no allocation outlives its port, and no free range holds an
-//! allocated address or overlaps another.
+//! allocated address or overlaps another. Statuses (issue 19): each member's copy of its
+//! port's status agrees with the port, and every trunk's stored status is what the status
+//! rule gives from its ports and its refusal.
 
 use std::collections::HashMap;
 
 use sqlx::Connection;
+use trunkd::model::health::{derive_status, ParentState};
+use trunkd::model::{PortStatus, SegmentationType, Subport};
 
 use super::{DatabaseLocation, Server};
 
@@ -33,6 +37,11 @@ pub struct Facts {
     allocations: Vec<(String, String, String)>,
     free_and_held: i64,
     overlapping_free_ranges: i64,
+    stale_member_statuses: i64,
+    /// (trunk id, stored status, refused, parent port status, parent host).
+    trunk_statuses: Vec<(String, String, bool, String, String)>,
+    /// (trunk id, subport's port status) of every subport.
+    subport_statuses: Vec<(String, String)>,
 }
 
 const PORTS_IN_TWO_ROLES: &str = "SELECT COUNT(*) FROM trunks t \
@@ -58,6 +67,12 @@ const FREE_AND_HELD: &str = "SELECT COUNT(*) FROM ip_allocations a JOIN ip_free_
 const OVERLAPPING_FREE_RANGES: &str = "SELECT COUNT(*) FROM ip_free_ranges a \
     JOIN ip_free_ranges b ON a.subnet_id = b.subnet_id AND a.first_key < b.first_key \
     AND b.first_key <= a.last_key";
+const STALE_MEMBER_STATUSES: &str = "SELECT COUNT(*) FROM trunk_members m \
+    JOIN ports p ON p.id = m.port_id WHERE m.port_status <> p.status";
+const TRUNK_STATUSES: &str = "SELECT t.id, t.status, t.refusal IS NOT NULL, p.status, p.host_id \
+    FROM trunks t JOIN ports p ON p.id = t.port_id";
+const SUBPORT_STATUSES: &str = "SELECT m.trunk_id, p.status FROM trunk_members m \
+    JOIN ports p ON p.id = m.port_id WHERE m.role = 'subport'";
 const UNDELIVERED_EVENTS: &str = "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL";
 
 macro_rules! read_facts {
@@ -116,6 +131,18 @@ macro_rules! read_facts {
                 .expect("query"),
             overlapping_free_ranges: sqlx::query_scalar(OVERLAPPING_FREE_RANGES)
                 .fetch_one(&mut *conn)
+                .await
+                .expect("query"),
+            stale_member_statuses: sqlx::query_scalar(STALE_MEMBER_STATUSES)
+                .fetch_one(&mut *conn)
+                .await
+                .expect("query"),
+            trunk_statuses: sqlx::query_as(TRUNK_STATUSES)
+                .fetch_all(&mut *conn)
+                .await
+                .expect("query"),
+            subport_statuses: sqlx::query_as(SUBPORT_STATUSES)
+                .fetch_all(&mut *conn)
                 .await
                 .expect("query"),
         }
@@ -220,4 +247,35 @@ pub async fn check_invariants_at(location: &DatabaseLocation, label: &str) {
         facts.overlapping_free_ranges, 0,
         "{label}: free ranges overlap"
     );
+    assert_eq!(
+        facts.stale_member_statuses, 0,
+        "{label}: a member's copy of its port's status disagrees with the port"
+    );
+    // Every trunk's stored status is the rule's answer from its ports, as stored.
+    let status = |text: &str| PortStatus::parse(text).expect("a port status");
+    let mut subports: HashMap<&str, Vec<Subport>> = HashMap::new();
+    for (trunk, port_status) in &facts.subport_statuses {
+        subports.entry(trunk).or_default().push(Subport {
+            port_id: trunkd::ids::PortId::new(),
+            segmentation_type: SegmentationType::Vlan,
+            segmentation_id: 1,
+            port_status: status(port_status),
+        });
+    }
+    for (trunk, stored, refused, parent_status, parent_host) in &facts.trunk_statuses {
+        let parent = ParentState {
+            status: status(parent_status),
+            bound: !parent_host.is_empty(),
+        };
+        let members = subports
+            .get(trunk.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let derived = derive_status(refused.then_some("refused"), parent, members);
+        assert_eq!(
+            stored.as_str(),
+            derived.as_str(),
+            "{label}: trunk {trunk} is stored {stored}, but its ports make it {derived}"
+        );
+    }
 }
