@@ -20,7 +20,7 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use crate::ids::PortId;
-use crate::model::{PortStatus, TrunkStatus};
+use crate::model::PortStatus;
 use crate::ovsdb::{Client, MonitorEvent, Remote, Timing};
 use crate::service::{AgentPortState, AgentPortStates, AgentTrunk, AgentVerdict, AgentVerdictKind};
 use crate::supervisor::Supervisor;
@@ -169,9 +169,9 @@ impl Agent {
         }
     }
 
-    /// Tells the server what a pass did for `trunk`: binds its subports here, reports the
-    /// ports it wired that are not ACTIVE yet, and gives a verdict when the trunk is refused
-    /// now or was before. Nothing when all is as the server has it.
+    /// Tells the server what a pass did for `trunk`: binds its subports here, gives a verdict
+    /// when the trunk's refusal changes (refused now, or wired after a refusal) and reports
+    /// the ports it wired that are not ACTIVE yet. Nothing when all is as the server has it.
     async fn report(&self, trunk: &AgentTrunk, outcome: &TrunkOutcome) {
         let statuses: std::collections::HashMap<PortId, PortStatus> =
             std::iter::once(&trunk.parent)
@@ -187,8 +187,17 @@ impl Agent {
                 status: PortStatus::Active,
             })
             .collect();
-        let refused_before = trunk.status == TrunkStatus::Error;
-        if came_up.is_empty() && outcome.refusal.is_none() && !refused_before {
+        // A verdict only when it changes what the server holds: a new or other refusal, or
+        // wired after a refusal.
+        let verdict = match (&outcome.refusal, &trunk.refusal) {
+            (Some(now), Some(before)) if now == before => None,
+            (Some(now), _) => Some(AgentVerdictKind::Refused {
+                reason: now.clone(),
+            }),
+            (None, Some(_)) => Some(AgentVerdictKind::Wired),
+            (None, None) => None,
+        };
+        if came_up.is_empty() && verdict.is_none() {
             return;
         }
         if !trunk.sub_ports.is_empty() {
@@ -198,13 +207,6 @@ impl Agent {
             }
         }
         // The verdict first: it names the revision fetched, which the ports' reports may move.
-        let verdict = match &outcome.refusal {
-            Some(reason) => Some(AgentVerdictKind::Refused {
-                reason: reason.clone(),
-            }),
-            None if refused_before => Some(AgentVerdictKind::Wired),
-            None => None,
-        };
         if let Some(verdict) = verdict {
             let report = AgentVerdict {
                 revision_number: outcome.revision_number,

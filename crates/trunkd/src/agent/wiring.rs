@@ -445,6 +445,7 @@ mod tests {
             id: TrunkId::new(),
             revision_number: 3,
             status: TrunkStatus::Down,
+            refusal: None,
             admin_state_up: true,
             parent: port(NetworkId::new()),
             sub_ports: subports

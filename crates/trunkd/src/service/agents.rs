@@ -88,6 +88,9 @@ pub struct AgentTrunk {
     pub id: TrunkId,
     pub revision_number: i64,
     pub status: TrunkStatus,
+    /// A driver's standing refusal of the trunk, so the agent repeats none and clears its own.
+    #[serde(default)]
+    pub refusal: Option<String>,
     pub admin_state_up: bool,
     pub parent: AgentPort,
     pub sub_ports: Vec<AgentSubport>,
@@ -170,6 +173,7 @@ impl Service {
                 id: trunk.id,
                 revision_number: trunk.std.revision_number,
                 status: trunk.status,
+                refusal: trunk.refusal.clone(),
                 admin_state_up: trunk.admin_state_up,
                 parent: agent_port(parent),
                 sub_ports,

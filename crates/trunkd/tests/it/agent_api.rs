@@ -294,6 +294,11 @@ async fn a_refusal_is_error_with_its_reason_until_wired_and_port_reports_move_st
         now["status_reason"],
         json!({"code": "driver_refused", "message": "no local VLAN left"})
     );
+    // The agent sees the standing refusal, so it need not repeat it every pass.
+    assert_eq!(
+        s.compute1.trunks().await[0]["refusal"],
+        "no local VLAN left"
+    );
     let (status, body) = s
         .compute1
         .verdict(
