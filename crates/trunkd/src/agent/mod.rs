@@ -19,6 +19,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::Notify;
 
+use crate::drivers::port_state::DataPlaneState;
 use crate::ids::PortId;
 use crate::model::PortStatus;
 use crate::ovsdb::{Client, MonitorEvent, Remote, Timing};
@@ -184,7 +185,7 @@ impl Agent {
             .filter(|id| statuses.get(id) != Some(&PortStatus::Active))
             .map(|id| AgentPortState {
                 port_id: *id,
-                status: PortStatus::Active,
+                status: DataPlaneState::Up,
             })
             .collect();
         // A verdict only when it changes what the server holds: a new or other refusal, or

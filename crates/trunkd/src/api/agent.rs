@@ -1,5 +1,6 @@
 //! The agent API (`/agent/v1`), for host agents only: the trunks to wire on the caller's host,
-//! port state reports, verdicts on trunks, subport bindings. Errors use Neutron's format like the rest of the API.
+//! port state reports, verdicts on trunks, subport bindings. Errors use Neutron's format like
+//! the rest of the API.
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -9,6 +10,7 @@ use crate::api::agent_auth::AgentCaller;
 use crate::api::body::{invalid, Fields, JsonBody};
 use crate::api::error::ApiError;
 use crate::api::{path_id, AppState};
+use crate::drivers::port_state::DataPlaneState;
 use crate::ids::{PortId, TrunkId};
 use crate::model::PortStatus;
 use crate::service::{AgentPortState, AgentPortStates, AgentVerdict, AgentVerdictKind, ErrorKind};
@@ -128,7 +130,8 @@ pub async fn report_ports(
             .parse()
             .map_err(|_| invalid(&field("port_id"), format!("'{port_id}' is not a port id")))?;
         let status = match PortStatus::parse(&status) {
-            Some(status @ (PortStatus::Active | PortStatus::Down)) => status,
+            Some(PortStatus::Active) => DataPlaneState::Up,
+            Some(PortStatus::Down) => DataPlaneState::Down,
             _ => {
                 return Err(invalid(
                     &field("status"),

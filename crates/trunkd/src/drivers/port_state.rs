@@ -13,10 +13,13 @@ use tokio::sync::mpsc;
 use crate::ids::PortId;
 use crate::model::PortStatus;
 
-/// A data plane's word on one port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A data plane's word on one port. On the agent API's wire as the status it means,
+/// `"ACTIVE"` or `"DOWN"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DataPlaneState {
+    #[serde(rename = "ACTIVE")]
     Up,
+    #[serde(rename = "DOWN")]
     Down,
 }
 

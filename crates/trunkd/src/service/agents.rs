@@ -38,8 +38,8 @@ pub struct AgentPort {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AgentPortState {
     pub port_id: PortId,
-    /// `ACTIVE` or `DOWN`.
-    pub status: PortStatus,
+    /// `ACTIVE` (wired) or `DOWN` (unwired).
+    pub status: DataPlaneState,
 }
 
 /// `PUT /agent/v1/ports/status`: the states of ports bound to the agent's host.
@@ -214,23 +214,14 @@ impl Service {
         let host = agent_host(ctx)?.to_string();
         self.guard(ctx)
             .require(Action::UpdateTrunkStatus, &crate::policy::Target::new())?;
-        let mut reports = Vec::with_capacity(report.ports.len());
-        for (index, entry) in report.ports.iter().enumerate() {
-            let state = match entry.status {
-                PortStatus::Active => DataPlaneState::Up,
-                PortStatus::Down => DataPlaneState::Down,
-                other => {
-                    return Err(ServiceError::invalid_input(
-                        &format!("ports[{index}].status"),
-                        format!("'{other}' is not one of ACTIVE, DOWN"),
-                    ))
-                }
-            };
-            reports.push(PortStateReport {
+        let reports: Vec<PortStateReport> = report
+            .ports
+            .iter()
+            .map(|entry| PortStateReport {
                 port: entry.port_id,
-                state,
-            });
-        }
+                state: entry.status,
+            })
+            .collect();
         let ids: Vec<PortId> = reports.iter().map(|r| r.port).collect();
         let (changed, transitions) = self
             .write(|tx| {
