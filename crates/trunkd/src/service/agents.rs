@@ -227,12 +227,8 @@ impl Service {
             .write(|tx| {
                 Box::pin(async {
                     let tx = tx;
-                    let elsewhere = tx
-                        .get_ports(&ids)
-                        .await?
-                        .into_iter()
-                        .find(|p| p.host_id != host);
-                    if let Some(port) = elsewhere {
+                    let ports = tx.get_ports(&ids).await?;
+                    if let Some(port) = ports.iter().find(|p| p.host_id != host) {
                         tracing::warn!(
                             port = %port.id,
                             reporter = %host,
@@ -247,7 +243,7 @@ impl Service {
                             ),
                         });
                     }
-                    apply_port_states(tx.as_mut(), &reports).await
+                    apply_port_states(tx.as_mut(), &ports, &reports).await
                 })
             })
             .await?;

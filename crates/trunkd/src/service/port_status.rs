@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use crate::drivers::port_state::{PortStateReport, PortStateSink};
 use crate::drivers::Settlement;
 use crate::ids::{PortId, TrunkId};
-use crate::model::{PortStatus, Trunk, TrunkStatus};
+use crate::model::{Port, PortStatus, Trunk, TrunkStatus};
 use crate::store::event::{StatusChange, TrunkChange};
 use crate::store::{NewEvent, StoreTx};
 
@@ -77,7 +77,9 @@ impl Service {
             .write(|tx| {
                 Box::pin(async {
                     let tx = tx;
-                    apply_port_states(tx.as_mut(), reports).await
+                    let ids: Vec<PortId> = reports.iter().map(|r| r.port).collect();
+                    let ports = tx.get_ports(&ids).await?;
+                    apply_port_states(tx.as_mut(), &ports, reports).await
                 })
             })
             .await?;
@@ -103,45 +105,44 @@ impl Service {
 }
 
 /// Writes `reports` that change a stored status and re-derives the trunks of the ports that
-/// changed, in the caller's transaction. Returns the number of ports changed and the trunk
-/// status changes.
+/// changed, in the caller's transaction. `ports` are the reported ports as the caller read
+/// them in this transaction (a report about a port not among them is skipped). Returns the
+/// number of ports changed and the trunk status changes.
 pub(crate) async fn apply_port_states(
     tx: &mut dyn StoreTx,
+    ports: &[Port],
     reports: &[PortStateReport],
 ) -> Result<(usize, Vec<Transition>), ServiceError> {
-    let ids: Vec<PortId> = reports.iter().map(|r| r.port).collect();
-    let stored: HashMap<PortId, PortStatus> = tx
-        .get_ports(&ids)
-        .await?
-        .into_iter()
-        .map(|port| (port.id, port.status))
+    let stored: HashMap<PortId, PortStatus> = ports.iter().map(|p| (p.id, p.status)).collect();
+    let changes: Vec<(PortId, PortStatus)> = reports
+        .iter()
+        .map(|r| (r.port, r.state.status()))
+        .filter(|(port, status)| stored.get(port).is_some_and(|s| s != status))
         .collect();
-    let mut moved: Vec<PortId> = Vec::new();
-    for status in [PortStatus::Active, PortStatus::Down] {
-        let moving: Vec<PortId> = reports
-            .iter()
-            .filter(|r| r.state.status() == status)
-            .filter(|r| stored.get(&r.port).is_some_and(|s| *s != status))
-            .map(|r| r.port)
-            .collect();
-        if !moving.is_empty() {
-            tx.set_port_status(&moving, status).await?;
-            moved.extend(moving);
-        }
-    }
+    write_port_statuses(tx, &changes).await?;
+    let moved: Vec<PortId> = changes.iter().map(|(port, _)| *port).collect();
     let trunks: BTreeSet<TrunkId> = tx
         .memberships(&moved)
         .await?
         .into_iter()
         .map(|m| m.trunk_id)
         .collect();
+    let transitions = rederive_all(tx, trunks).await?;
+    Ok((moved.len(), transitions))
+}
+
+/// [`rederive`] for each of `trunks` (one gone meanwhile is skipped).
+pub(crate) async fn rederive_all(
+    tx: &mut dyn StoreTx,
+    trunks: impl IntoIterator<Item = TrunkId>,
+) -> Result<Vec<Transition>, ServiceError> {
     let mut transitions = Vec::new();
     for id in trunks {
         if let Some(mut trunk) = tx.get_trunk(id).await? {
             transitions.extend(rederive(tx, &mut trunk).await?);
         }
     }
-    Ok((moved.len(), transitions))
+    Ok(transitions)
 }
 
 /// Sets `trunk`'s status to what the rule gives from its inputs as read (or as the caller

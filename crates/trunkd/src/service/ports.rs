@@ -21,7 +21,7 @@ use super::addressing::{plan_refusal, require_fixed_ips, NetworkSubnets};
 use super::ipam::{self, Allocator, FixedIpRequest};
 use super::limits::{invisible_marker, marker_not_found};
 use super::networks::visible_network;
-use super::port_status::write_port_statuses;
+use super::port_status::{rederive_all, write_port_statuses};
 use super::{
     check_length, check_revision, hidden_fields, list_scope, owned_target, quota, Context,
     ErrorKind, Guard, Service, ServiceError, NAME_MAX,
@@ -644,7 +644,15 @@ impl Service {
                             .await?;
                     }
                     if old_status != port.status {
-                        self.rederive_trunk_of_subport(tx.as_mut(), port.id).await?;
+                        // A subport's trunk (a parent's is re-derived with its binding above).
+                        let trunks: Vec<TrunkId> = tx
+                            .memberships(&[port.id])
+                            .await?
+                            .into_iter()
+                            .filter(|m| !m.is_parent)
+                            .map(|m| m.trunk_id)
+                            .collect();
+                        rederive_all(tx.as_mut(), trunks).await?;
                     }
                     let mut details = self.trunk_details_of(tx.as_mut(), &[id]).await?;
                     Ok::<_, ServiceError>((port, details.remove(&id)))
@@ -751,28 +759,6 @@ impl Service {
             }),
         )
         .await?;
-        Ok(())
-    }
-
-    /// When a subport's own status changed with its binding, its trunk's status is derived
-    /// again, in the same transaction. (A parent's trunk is handled with its binding.)
-    async fn rederive_trunk_of_subport(
-        &self,
-        tx: &mut dyn StoreTx,
-        port: PortId,
-    ) -> Result<(), ServiceError> {
-        let trunks: Vec<TrunkId> = tx
-            .memberships(&[port])
-            .await?
-            .into_iter()
-            .filter(|m| !m.is_parent)
-            .map(|m| m.trunk_id)
-            .collect();
-        for id in trunks {
-            if let Some(mut trunk) = tx.get_trunk(id).await? {
-                super::port_status::rederive(tx, &mut trunk).await?;
-            }
-        }
         Ok(())
     }
 

@@ -14,7 +14,7 @@ use prometheus_client::metrics::family::Family;
 use crate::drivers::{DriverError, StatusReporter, Verdict};
 use crate::ids::TrunkId;
 
-use super::port_status::{rederive, Transition};
+use super::port_status::rederive;
 use super::{ErrorKind, Service, ServiceError};
 
 /// Labels of the status-transition counter.
@@ -107,8 +107,7 @@ impl Service {
                 })
             })
             .await?;
-        let transitions: Vec<Transition> = transition.into_iter().collect();
-        self.count_transitions(&transitions);
+        self.count_transitions(transition.as_slice());
         Ok(revision)
     }
 }

@@ -82,7 +82,7 @@ impl Columns {
                  JOIN ports p ON p.id = m.port_id \
                  WHERE m.trunk_id = t.id AND m.role = 'subport') AS sub_ports_json FROM trunks t",
                 subports(
-                    "m.port_id, m.segmentation_type, m.segmentation_id, p.status, p.mac_address"
+                    "m.port_id, m.segmentation_type, m.segmentation_id, m.port_status, p.mac_address"
                 )
             ),
         }
