@@ -24,7 +24,9 @@ use crate::drivers::ovn::OvnSettings;
 use crate::model::NetworkType;
 use crate::ovsdb::Remote;
 use crate::service::limits::TAG_SETTING_CEILING;
-use crate::service::{NetworkSettings, RequestLimits, SegmentRange, ServiceSettings};
+use crate::service::{
+    NetworkSettings, RequestLimits, SegmentRange, ServiceSettings, VlanAllocation,
+};
 
 pub use layers::{command, defaults, Environment, Invocation, Sources};
 pub use settings::{
@@ -411,6 +413,12 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
         0..=7 * 24 * 3600,
         " seconds",
     ));
+    let vlan_reuse_cooldown = checks.ok(within(
+        "vlan_reuse_cooldown",
+        s.vlan_reuse_cooldown,
+        0..=24 * 3600,
+        " seconds",
+    ));
     let trunk_quota = checks.ok(quota("trunk_quota", s.trunk_quota));
     let network_quota = checks.ok(quota("network_quota", s.network_quota));
     let subnet_quota = checks.ok(quota("subnet_quota", s.subnet_quota));
@@ -496,6 +504,10 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
             port_quota: port_quota?,
             driver_wait: Duration::from_secs(driver_wait?),
             limits: limits?,
+            vlans: VlanAllocation {
+                reuse_cooldown: Duration::from_secs(vlan_reuse_cooldown?),
+                allocate_missing: s.vlan_allocate_missing,
+            },
         },
         ovn: match (ovn?, ovn_sb?) {
             (Some(settings), sb_connection) => Some(OvnSettings {

@@ -139,6 +139,8 @@ fn values() -> Vec<Value> {
         json!([{"ip_address": "10.0.0.1", "colour": 1, "age": 2}]),
         json!([7]),
         json!([{"port_id": UUID, "segmentation_type": "vlan", "segmentation_id": 5}]),
+        json!([{"port_id": UUID, "segmentation_type": "vlan", "segmentation_id": "auto"}]),
+        json!([{"port_id": UUID, "segmentation_type": "vlan", "segmentation_id": "Auto"}]),
         json!([{"port_id": UUID}, {"port_id": "nope"}]),
         json!({}),
         json!({"a": 1}),

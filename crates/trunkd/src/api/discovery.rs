@@ -31,6 +31,14 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
          parent_down, not_claimed and subports_not_active.",
     ),
     (
+        "trunk-vlan-allocation",
+        "Server-side VLAN IDs for subports",
+        "A vlan subport given with segmentation_id \"auto\" gets the lowest VLAN ID free on its \
+         trunk, in the transaction that adds it. An ID freed by a removal is not handed out \
+         again for vlan_reuse_cooldown seconds; an explicit free ID is always honoured. A trunk \
+         with no free ID answers 409 NoVlanIdAvailable.",
+    ),
+    (
         "trunk-details",
         "Trunk port details",
         "Ports that are trunk parents show their trunk and subports.",

@@ -73,6 +73,35 @@ pub enum SegmentationType {
     Inherit,
 }
 
+/// A subport's requested `segmentation_id`: 1 to 4094, or `"auto"` for the lowest VLAN ID free
+/// on the trunk (extension `trunk-vlan-allocation`). Written by hand: one of an integer and a
+/// one-word string, which the derive does not express without serde's `untagged`.
+pub struct SegmentationIdRequest;
+
+impl utoipa::PartialSchema for SegmentationIdRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, SchemaType, Type};
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::Integer))
+                    .minimum(Some(1))
+                    .maximum(Some(4094)),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::String))
+                    .enum_values(Some(["auto"])),
+            )
+            .description(Some(
+                "1 to 4094 for vlan, or \"auto\" for the lowest VLAN ID free on the trunk",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for SegmentationIdRequest {}
+
 macro_rules! wrappers {
     ($($one:ident { $key:ident : $inner:ty }),* $(,)?) => {
         $(

@@ -166,6 +166,21 @@ pub struct ServerSettings {
     /// Most subports in one request
     #[arg(long, env = "TRUNKD_MAX_SUBPORTS_PER_REQUEST", default_value_t = 4094)]
     pub max_subports_per_request: usize,
+    /// Seconds a VLAN ID freed by a subport removal rests before server-side allocation hands
+    /// it out again on the same trunk; 0 turns the rest off
+    #[arg(long, env = "TRUNKD_VLAN_REUSE_COOLDOWN", default_value_t = 60)]
+    pub vlan_reuse_cooldown: u64,
+    /// Allocate a VLAN ID for a vlan subport given without segmentation_id, as for
+    /// segmentation_id "auto" (off: such a subport is a 400, as in Neutron)
+    #[arg(
+        long,
+        env = "TRUNKD_VLAN_ALLOCATE_MISSING",
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        default_value_t = false,
+        default_missing_value = "true"
+    )]
+    pub vlan_allocate_missing: bool,
     /// Most tags one network, port or trunk may carry
     #[arg(
         long,

@@ -19,6 +19,7 @@ mod subnets;
 mod subports;
 pub mod tags;
 mod trunks;
+mod vlan_pool;
 pub mod waiting;
 
 use std::sync::Arc;
@@ -36,7 +37,7 @@ pub use limits::{ListRules, RequestLimits};
 pub use networks::{NetworkCreate, NetworkUpdate};
 pub use ports::{PortCreate, PortUpdate, PortView, TrunkDetails};
 pub use subnets::{GatewayRequest, SubnetCreate, SubnetUpdate};
-pub use subports::SubportRequest;
+pub use subports::{SegmentationIdRequest, SubportRequest};
 pub use trunks::{TrunkCreate, TrunkUpdate};
 
 use crate::drivers::delivered::DeliveryFeed;
@@ -121,6 +122,30 @@ pub struct ServiceSettings {
     pub driver_wait: std::time::Duration,
     /// Caps on tags, list filters and bulk creates.
     pub limits: RequestLimits,
+    /// Server-side VLAN allocation for subports.
+    pub vlans: VlanAllocation,
+}
+
+/// How the server picks VLAN IDs for subports that ask for one (`vlan_pool`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VlanAllocation {
+    /// How long an ID freed by a removal is not handed out again on its trunk (zero: at once).
+    pub reuse_cooldown: std::time::Duration,
+    /// A vlan subport without `segmentation_id` is allocated one, as for `"auto"`; off, it is a
+    /// 400 as in Neutron.
+    pub allocate_missing: bool,
+}
+
+/// Default of [`VlanAllocation::reuse_cooldown`].
+pub const DEFAULT_VLAN_REUSE_COOLDOWN: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Default for VlanAllocation {
+    fn default() -> Self {
+        Self {
+            reuse_cooldown: DEFAULT_VLAN_REUSE_COOLDOWN,
+            allocate_missing: false,
+        }
+    }
 }
 
 /// Default of [`ServiceSettings::driver_wait`].
@@ -137,6 +162,7 @@ impl Default for ServiceSettings {
             port_quota: Some(quota::DEFAULT_PORT_QUOTA),
             driver_wait: DEFAULT_DRIVER_WAIT,
             limits: RequestLimits::default(),
+            vlans: VlanAllocation::default(),
         }
     }
 }

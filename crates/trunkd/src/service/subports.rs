@@ -10,6 +10,7 @@ use crate::policy::Action;
 use crate::store::{Membership, StoreTx};
 
 use super::ports::{port_not_found, port_target};
+use super::vlan_pool::VlanPool;
 use super::{ErrorKind, Guard, Service, ServiceError};
 
 /// Lowest and highest VLAN id a subport may use.
@@ -21,13 +22,23 @@ pub const VLAN_MAX: i64 = 4094;
 pub struct SubportRequest {
     pub port_id: PortId,
     pub segmentation_type: Option<String>,
-    pub segmentation_id: Option<i64>,
+    pub segmentation_id: Option<SegmentationIdRequest>,
+}
+
+/// The `segmentation_id` a client gave for a subport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SegmentationIdRequest {
+    Id(i64),
+    /// `"auto"`: the lowest VLAN ID free on the trunk (extension `trunk-vlan-allocation`).
+    Auto,
 }
 
 /// A request entry that passed the shape checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Segmentation {
     Vlan(i64),
+    /// A VLAN ID the server picks in the write transaction (`vlan_pool`).
+    AutoVlan,
     Inherit,
 }
 
@@ -95,21 +106,27 @@ impl Service {
                 ));
             }
             let id_field = field(index, "segmentation_id");
+            let allocate_missing = self.settings().vlans.allocate_missing;
             let shape =
                 match (segmentation_type, request.segmentation_id) {
-                    (SegmentationType::Vlan, None) => {
+                    (SegmentationType::Vlan, None) if !allocate_missing => {
                         return Err(ServiceError::invalid_input(
                             &id_field,
-                            "this attribute is required",
+                            "this attribute is required (or \"auto\" for the lowest free VLAN ID)",
                         ))
                     }
-                    (SegmentationType::Vlan, Some(id)) if !(VLAN_MIN..=VLAN_MAX).contains(&id) => {
+                    (SegmentationType::Vlan, None | Some(SegmentationIdRequest::Auto)) => {
+                        Segmentation::AutoVlan
+                    }
+                    (SegmentationType::Vlan, Some(SegmentationIdRequest::Id(id)))
+                        if !(VLAN_MIN..=VLAN_MAX).contains(&id) =>
+                    {
                         return Err(ServiceError::invalid_input(
                             &id_field,
                             format!("{id} is not in range {VLAN_MIN} through {VLAN_MAX}"),
                         ))
                     }
-                    (SegmentationType::Vlan, Some(id)) => {
+                    (SegmentationType::Vlan, Some(SegmentationIdRequest::Id(id))) => {
                         if !vlans.insert(id) {
                             // Bad input, as Neutron's body validation finds it: no lookup has
                             // run yet. A clash with the trunk's own subports is a 409 later.
@@ -200,6 +217,7 @@ impl Service {
             .collect();
         let mut subports = Vec::with_capacity(requests.len());
         let mut restatus = Vec::new();
+        let mut allocating = Vec::new();
         for (index, (request, shape)) in requests.iter().zip(shapes).enumerate() {
             let port = &ports[&request.port_id];
             let network = networks
@@ -218,6 +236,11 @@ impl Service {
             }
             let (segmentation_type, segmentation_id) = match shape {
                 Segmentation::Vlan(id) => (SegmentationType::Vlan, *id),
+                Segmentation::AutoVlan => {
+                    // Given its ID below, once every explicit ID of the request is known.
+                    allocating.push(index);
+                    (SegmentationType::Vlan, 0)
+                }
                 Segmentation::Inherit => match network.segmentation_id {
                     Some(id) if network.network_type.is_segmented() => {
                         (SegmentationType::parse(network.network_type.as_str()), id)
@@ -233,7 +256,9 @@ impl Service {
                     }
                 },
             };
-            if !used.insert((segmentation_type.as_str().to_string(), segmentation_id)) {
+            if !matches!(shape, Segmentation::AutoVlan)
+                && !used.insert((segmentation_type.as_str().to_string(), segmentation_id))
+            {
                 return Err(duplicate(
                     trunk,
                     segmentation_type.as_str(),
@@ -251,7 +276,61 @@ impl Service {
                 port_status,
             });
         }
+        if !allocating.is_empty() {
+            self.allocate_vlans(tx, trunk, &used, &allocating, &mut subports)
+                .await?;
+        }
         Ok(Joining { subports, restatus })
+    }
+
+    /// Gives the subports at `indexes` the lowest VLAN IDs of `trunk` that are neither in
+    /// `used` nor resting after a removal (`vlan_reuse_cooldown`), in request order.
+    async fn allocate_vlans(
+        &self,
+        tx: &mut dyn StoreTx,
+        trunk: Option<TrunkId>,
+        used: &HashSet<(String, i64)>,
+        indexes: &[usize],
+        subports: &mut [Subport],
+    ) -> Result<(), ServiceError> {
+        let cooldown = self.settings().vlans.reuse_cooldown;
+        let resting = match trunk {
+            Some(trunk) if !cooldown.is_zero() => {
+                let cooldown_ms = i64::try_from(cooldown.as_millis()).unwrap_or(i64::MAX);
+                let since = chrono::Utc::now()
+                    .timestamp_millis()
+                    .saturating_sub(cooldown_ms);
+                tx.cooling_vlans(trunk, since).await?
+            }
+            _ => Vec::new(),
+        };
+        let vlan = SegmentationType::Vlan.as_str();
+        let in_use = used
+            .iter()
+            .filter(|(kind, _)| kind == vlan)
+            .map(|(_, id)| *id);
+        let mut pool = VlanPool::new(in_use, resting);
+        let ids = pool.allocate(indexes.len()).map_err(|exhausted| {
+            let on = trunk
+                .map(|t| format!("Trunk {t}"))
+                .unwrap_or("The trunk".into());
+            ServiceError::conflict(
+                ErrorKind::NoVlanIdAvailable,
+                format!(
+                    "{on} has no free VLAN ID for {}: {} in use and {} freed less than {} s ago \
+                     (vlan_reuse_cooldown). Remove subports, or give a segmentation_id that is \
+                     free.",
+                    field(indexes[exhausted.wanted_index], "segmentation_id"),
+                    exhausted.in_use,
+                    exhausted.resting,
+                    cooldown.as_secs(),
+                ),
+            )
+        })?;
+        for (index, id) in indexes.iter().zip(ids) {
+            subports[*index].segmentation_id = id;
+        }
+        Ok(())
     }
 }
 

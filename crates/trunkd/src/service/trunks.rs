@@ -4,7 +4,9 @@
 use crate::drivers::{DriverError, TrunkChange};
 use crate::ids::{PortId, ProjectId, TrunkId};
 use crate::model::port::{SUBPORT_DEVICE_OWNER, VIF_UNBOUND};
-use crate::model::{Port, PortStatus, StandardAttrs, Subport, Trunk, TrunkStatus};
+use crate::model::{
+    Port, PortStatus, SegmentationType, StandardAttrs, Subport, Trunk, TrunkStatus,
+};
 use crate::policy::{Action, Target};
 use crate::store::event::{self, TrunkMembers};
 use crate::store::NewEvent;
@@ -531,6 +533,15 @@ impl Service {
                     }
                     let removing: std::collections::HashSet<PortId> =
                         ports.iter().copied().collect();
+                    let freed: Vec<i64> = trunk
+                        .sub_ports
+                        .iter()
+                        .filter(|s| {
+                            removing.contains(&s.port_id)
+                                && s.segmentation_type == SegmentationType::Vlan
+                        })
+                        .map(|s| s.segmentation_id)
+                        .collect();
                     trunk.sub_ports.retain(|s| !removing.contains(&s.port_id));
                     // The user changed the trunk: a refusal was about an older revision, and
                     // the drivers judge this one afresh.
@@ -542,6 +553,10 @@ impl Service {
                         .precommit(&TrunkChange::RemoveSubports(&trunk))
                         .map_err(refused)?;
                     tx.delete_subports(id, &ports).await?;
+                    if !self.settings().vlans.reuse_cooldown.is_zero() && !freed.is_empty() {
+                        let now_ms = chrono::Utc::now().timestamp_millis();
+                        tx.cool_vlans(id, &freed, now_ms).await?;
+                    }
                     self.unbind_leaving(tx.as_mut(), &trunk, &ports, &trunk.std.updated_at)
                         .await?;
                     tx.update_trunk(&trunk).await?;

@@ -436,6 +436,21 @@ pub trait StoreTx: Send {
     ) -> Result<(), StoreError>;
     async fn delete_subports(&mut self, trunk: TrunkId, ports: &[PortId])
         -> Result<(), StoreError>;
+    /// VLAN IDs freed from `trunk` at or after `since_ms` (Unix milliseconds), which
+    /// allocation must not hand out yet; older records are deleted on the way.
+    async fn cooling_vlans(
+        &mut self,
+        trunk: TrunkId,
+        since_ms: i64,
+    ) -> Result<Vec<i64>, StoreError>;
+    /// Records VLAN `ids` as freed from `trunk` at `at_ms` (a later removal of the same ID
+    /// moves its time forward).
+    async fn cool_vlans(
+        &mut self,
+        trunk: TrunkId,
+        ids: &[i64],
+        at_ms: i64,
+    ) -> Result<(), StoreError>;
 
     // tags and events
     async fn replace_tags(

@@ -17,6 +17,8 @@ const ROWS: &[&str] = &[
     "remove 200 subports in one call",
     "add 200 subports, one per call",
     "remove 200 subports, one per call",
+    "add 200 subports with \"auto\" in one call",
+    "add one subport with \"auto\" per call, 8 trunks",
     "mixed: all operations",
     "mixed: show trunk",
     "mixed: add or remove one subport",

@@ -50,4 +50,5 @@ mod subnets;
 mod tags_and_lists;
 mod trunk_rules;
 mod trunk_wait;
+mod vlan_allocation;
 mod wire;

@@ -88,6 +88,16 @@ impl FromWire for i64 {
     }
 }
 
+/// A subport's `segmentation_id`: an integer as Neutron converts one, or the word `auto`.
+impl FromWire for crate::service::SegmentationIdRequest {
+    fn from_wire(value: Value) -> Result<Option<Self>, String> {
+        match value {
+            Value::String(word) if word == "auto" => Ok(Some(Self::Auto)),
+            other => Ok(body::to_int(other)?.map(Self::Id)),
+        }
+    }
+}
+
 impl FromWire for Map<String, Value> {
     fn from_wire(value: Value) -> Result<Option<Self>, String> {
         body::to_object(value).map(Some)

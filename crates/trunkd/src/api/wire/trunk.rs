@@ -10,7 +10,7 @@ use crate::api::error::ApiError;
 use crate::api::openapi::SegmentationType;
 use crate::ids::{PortId, ProjectId, TrunkId};
 use crate::model::{self, health};
-use crate::service::{self, SubportRequest as ServiceSubport};
+use crate::service::{self, SegmentationIdRequest, SubportRequest as ServiceSubport};
 
 /// One `sub_ports` entry of a create, add_subports or remove_subports (which uses only
 /// `port_id`; segmentation attributes there are checked and ignored).
@@ -22,10 +22,11 @@ pub struct SubportRequest {
     #[serde(default)]
     #[schema(value_type = SegmentationType, required = true)]
     segmentation_type: Attr<String>,
-    /// 1..4094 for `vlan`; absent for `inherit`.
+    /// 1..4094 for `vlan`, or `"auto"` for the lowest VLAN ID free on the trunk (extension
+    /// `trunk-vlan-allocation`); absent for `inherit`.
     #[serde(default)]
-    #[schema(value_type = Option<i64>, minimum = 1, maximum = 4094)]
-    segmentation_id: Attr<i64>,
+    #[schema(value_type = Option<crate::api::openapi::SegmentationIdRequest>)]
+    segmentation_id: Attr<SegmentationIdRequest>,
     #[serde(flatten)]
     #[schema(ignore)]
     unknown: Map<String, Value>,
@@ -53,7 +54,7 @@ impl SubportRequest {
         let segmentation_id = self
             .segmentation_id
             .take("")
-            .map_err(|_| invalid(&field("segmentation_id"), "not an integer"))?;
+            .map_err(|_| invalid(&field("segmentation_id"), "not an integer or \"auto\""))?;
         if !self.unknown.is_empty() {
             let message = unrecognised(&self.unknown).to_string();
             return Err(ApiError::bad_request(

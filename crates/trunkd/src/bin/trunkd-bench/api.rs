@@ -22,7 +22,8 @@ pub struct Api {
 #[derive(Debug, Clone, Copy)]
 pub struct Vlan<'a> {
     pub port_id: &'a str,
-    pub vlan: u16,
+    /// `None`: `"auto"`, the server picks the ID.
+    pub vlan: Option<u16>,
 }
 
 impl Api {
@@ -198,6 +199,31 @@ impl Api {
         Ok(elapsed)
     }
 
+    /// Adds `port` with `"auto"`; checks the answer gives it a VLAN ID.
+    pub async fn add_auto_subport(&self, trunk: &str, port: &str) -> Result<Duration, BenchError> {
+        let body = json!({ "sub_ports": vlan_list(&[Vlan { port_id: port, vlan: None }]) });
+        let (value, elapsed) = self
+            .call_json(
+                Method::PUT,
+                &format!("/trunks/{trunk}/add_subports"),
+                Some(&body),
+                StatusCode::OK,
+            )
+            .await?;
+        let given = value["sub_ports"].as_array().and_then(|subports| {
+            subports
+                .iter()
+                .find(|s| s["port_id"] == port)
+                .and_then(|s| s["segmentation_id"].as_i64())
+        });
+        match given {
+            Some(1..=4094) => Ok(elapsed),
+            _ => Err(BenchError::Unexpected(format!(
+                "{port} got no VLAN ID on trunk {trunk}: {given:?}"
+            ))),
+        }
+    }
+
     /// Removes subports by port; checks the trunk now has `expect_total`.
     pub async fn remove_subports(
         &self,
@@ -320,7 +346,10 @@ impl Api {
 fn vlan_list(subports: &[Vlan<'_>]) -> Vec<Value> {
     subports
         .iter()
-        .map(|s| json!({"port_id": s.port_id, "segmentation_type": "vlan", "segmentation_id": s.vlan}))
+        .map(|s| {
+            let id = s.vlan.map_or_else(|| json!("auto"), |vlan| json!(vlan));
+            json!({"port_id": s.port_id, "segmentation_type": "vlan", "segmentation_id": id})
+        })
         .collect()
 }
 

@@ -64,7 +64,7 @@ struct Args {
     /// An extra argument for `trunkd serve` (repeatable), e.g. --server-arg=--driver=noop.
     #[arg(long = "server-arg", allow_hyphen_values = true)]
     server_args: Vec<String>,
-    /// Run only the workloads whose name contains this (create, show, many, mixed, ipam).
+    /// Run only the workloads whose name contains this (create, show, many, allocate, mixed, ipam).
     #[arg(long)]
     only: Option<String>,
 }
@@ -151,6 +151,11 @@ async fn workloads_on(
         eprintln!("trunkd-bench: IP addresses on a /16");
         rows.extend(addresses::on_a_slash_16(&api, scale).await?);
         drained("ipam", api.wait_for_outbox(DRAIN_LIMIT).await?);
+    }
+    if wanted("allocate") {
+        eprintln!("trunkd-bench: VLAN allocation");
+        rows.extend(workloads::allocation(&api, scale).await?);
+        drained("allocate", api.wait_for_outbox(DRAIN_LIMIT).await?);
     }
     if wanted("mixed") {
         eprintln!("trunkd-bench: mixed");

@@ -35,6 +35,8 @@ pub struct Scale {
     pub ipam_ports: usize,
     /// Ports created (in bulk) between its first and second phases.
     pub ipam_fill: usize,
+    /// Subports each client adds, one per call, in the allocation workload.
+    pub allocation_per_client: usize,
 }
 
 impl Scale {
@@ -53,6 +55,7 @@ impl Scale {
             mixed: Duration::from_secs(30),
             ipam_ports: 1_000,
             ipam_fill: 30_000,
+            allocation_per_client: 64,
         }
     }
 
@@ -71,6 +74,7 @@ impl Scale {
             mixed: Duration::from_secs(2),
             ipam_ports: 100,
             ipam_fill: 1_000,
+            allocation_per_client: 8,
         }
     }
 }
@@ -129,7 +133,7 @@ fn vlans(ports: &[String]) -> Vec<Vlan<'_>> {
         .enumerate()
         .map(|(i, port_id)| Vlan {
             port_id,
-            vlan: (i % 4094 + 1) as u16,
+            vlan: Some((i % 4094 + 1) as u16),
         })
         .collect()
 }
@@ -328,6 +332,68 @@ pub async fn many_subports(api: &Api, scale: &Scale) -> Result<Vec<Measured>, Be
     Ok(results)
 }
 
+/// Server-side VLAN allocation (`"segmentation_id": "auto"`): `big` subports added to an
+/// empty trunk in one call (a fresh trunk each round, so no ID rests from the last), then one
+/// subport per call from every client, each on a trunk of its own.
+pub async fn allocation(api: &Api, scale: &Scale) -> Result<Vec<Measured>, BenchError> {
+    let network = api.create_network("bench-allocate").await?;
+    let ports = api
+        .create_ports(&network, scale.big_rounds + scale.big)
+        .await?;
+    let (parents, members) = ports.split_at(scale.big_rounds);
+    let autos: Vec<Vlan<'_>> = members
+        .iter()
+        .map(|port_id| Vlan {
+            port_id,
+            vlan: None,
+        })
+        .collect();
+    let n = label(scale.big);
+    let mut adds = Vec::with_capacity(scale.big_rounds);
+    let started = Instant::now();
+    for parent in parents {
+        let (trunk, _) = api.create_trunk(parent, &[]).await?;
+        adds.push(api.add_subports(&trunk, &autos, scale.big).await?);
+        api.delete_trunk(&trunk).await?;
+    }
+    let mut results = vec![Measured::new(
+        &format!("add {n} subports with \"auto\" in one call"),
+        1,
+        adds,
+        started.elapsed(),
+    )];
+
+    let clients = scale.clients.max(1);
+    let per_client = scale.allocation_per_client;
+    let ports = api
+        .create_ports(&network, clients + clients * per_client)
+        .await?;
+    let (parents, members) = ports.split_at(clients);
+    let mut trunks = Vec::with_capacity(clients);
+    for parent in parents {
+        trunks.push(api.create_trunk(parent, &[]).await?.0);
+    }
+    let (trunks, members) = (Arc::new(trunks), Arc::new(members.to_vec()));
+    let api = Arc::new(api.clone());
+    // Call `index` adds member `index` to trunk `index % clients`: every trunk gets calls from
+    // whichever client takes them, as many clients on many trunks do.
+    let (latencies, wall) = concurrently(clients, clients * per_client, move |index| {
+        let (api, trunks, members) = (api.clone(), trunks.clone(), members.clone());
+        async move {
+            api.add_auto_subport(&trunks[index % trunks.len()], &members[index])
+                .await
+        }
+    })
+    .await?;
+    results.push(Measured::new(
+        &format!("add one subport with \"auto\" per call, {clients} trunks"),
+        clients,
+        latencies,
+        wall,
+    ));
+    Ok(results)
+}
+
 /// What each mixed-workload client owns: a trunk with fixed subports, a port it adds and
 /// removes, and a spare parent it builds and deletes trunks on.
 struct Owned {
@@ -396,7 +462,7 @@ pub async fn mixed(api: &Api, scale: &Scale) -> Result<Vec<Measured>, BenchError
                         } else {
                             let vlan = Vlan {
                                 port_id: &mine.toggled_port,
-                                vlan: (FIXED_SUBPORTS + 1) as u16,
+                                vlan: Some((FIXED_SUBPORTS + 1) as u16),
                             };
                             api.add_subports(&mine.trunk, &[vlan], FIXED_SUBPORTS + 1)
                                 .await?
@@ -455,8 +521,10 @@ mod tests {
     fn vlans_stay_in_range() {
         let ports: Vec<String> = (0..5000).map(|i| i.to_string()).collect();
         let assigned = vlans(&ports);
-        assert!(assigned.iter().all(|v| (1..=4094).contains(&v.vlan)));
-        assert_eq!(assigned[0].vlan, 1);
-        assert_eq!(assigned[4093].vlan, 4094);
+        assert!(assigned
+            .iter()
+            .all(|v| v.vlan.is_some_and(|id| (1..=4094).contains(&id))));
+        assert_eq!(assigned[0].vlan, Some(1));
+        assert_eq!(assigned[4093].vlan, Some(4094));
     }
 }

@@ -843,6 +843,53 @@ where
         Ok(())
     }
 
+    async fn cooling_vlans(
+        &mut self,
+        trunk: TrunkId,
+        since_ms: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let trunk = trunk.to_string();
+        sqlx::query("DELETE FROM vlan_cooldowns WHERE trunk_id = $1 AND freed_at_ms < $2")
+            .bind(&trunk)
+            .bind(since_ms)
+            .execute(self.conn())
+            .await
+            .map_err(D::map_err)?;
+        sqlx::query_scalar("SELECT segmentation_id FROM vlan_cooldowns WHERE trunk_id = $1")
+            .bind(&trunk)
+            .fetch_all(self.conn())
+            .await
+            .map_err(D::map_err)
+    }
+
+    async fn cool_vlans(
+        &mut self,
+        trunk: TrunkId,
+        ids: &[i64],
+        at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let trunk = trunk.to_string();
+        for chunk in ids.chunks(CHUNK) {
+            let mut builder = Builder::new(
+                "INSERT INTO vlan_cooldowns (trunk_id, segmentation_id, freed_at_ms) ",
+            );
+            builder.push_values(chunk, |mut row, id| {
+                row.push_bind(trunk.clone()).push_bind(*id).push_bind(at_ms);
+            });
+            builder.push(
+                " ON CONFLICT (trunk_id, segmentation_id) \
+                 DO UPDATE SET freed_at_ms = excluded.freed_at_ms",
+            );
+            builder
+                .build::<D::Db>()
+                .persistent(cacheable(chunk.len()))
+                .execute(self.conn())
+                .await
+                .map_err(D::map_err)?;
+        }
+        Ok(())
+    }
+
     async fn delete_subports(
         &mut self,
         trunk: TrunkId,

@@ -118,6 +118,6 @@ pub fn vlan(port: PortId, id: i64) -> SubportRequest {
     SubportRequest {
         port_id: port,
         segmentation_type: Some("vlan".into()),
-        segmentation_id: Some(id),
+        segmentation_id: Some(trunkd::service::SegmentationIdRequest::Id(id)),
     }
 }
