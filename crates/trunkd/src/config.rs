@@ -419,6 +419,12 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
         0..=24 * 3600,
         " seconds",
     ));
+    let idempotency_retention = checks.ok(within(
+        "idempotency_retention",
+        s.idempotency_retention,
+        1..=7 * 24 * 3600,
+        " seconds",
+    ));
     let trunk_quota = checks.ok(quota("trunk_quota", s.trunk_quota));
     let network_quota = checks.ok(quota("network_quota", s.network_quota));
     let subnet_quota = checks.ok(quota("subnet_quota", s.subnet_quota));
@@ -504,6 +510,7 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
             port_quota: port_quota?,
             driver_wait: Duration::from_secs(driver_wait?),
             limits: limits?,
+            idempotency_retention: Duration::from_secs(idempotency_retention?),
             vlans: VlanAllocation {
                 reuse_cooldown: Duration::from_secs(vlan_reuse_cooldown?),
                 allocate_missing: s.vlan_allocate_missing,

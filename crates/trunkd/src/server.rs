@@ -391,6 +391,11 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         let (reports, sink) = (port_state_reports.clone(), port_state_sink.clone());
         async move { port_state::apply_forever(&mut *reports.lock().await, sink).await }
     });
+    let pruning_service = service.clone();
+    let pruning_task = readiness.tasks.spawn("idempotency-pruning", move || {
+        let service = pruning_service.clone();
+        async move { service.prune_idempotency_keys_forever().await }
+    });
     let dispatcher = Arc::new(dispatcher);
     let dispatcher_task = readiness.tasks.spawn("dispatcher", move || {
         let dispatcher = dispatcher.clone();
@@ -424,7 +429,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     )
     .await;
     // Every background task (the dispatcher, the probers, the drivers' tasks) is aborted.
-    drop((dispatcher_task, port_state_task, probers));
+    drop((dispatcher_task, port_state_task, pruning_task, probers));
     readiness.tasks.shutdown().await;
     tracing::info!("trunkd stopped");
     Ok(())

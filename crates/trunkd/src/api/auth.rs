@@ -112,10 +112,18 @@ pub(crate) async fn keystone_caller(
 /// The authenticated caller of a request.
 pub struct Caller(pub Context);
 
+/// A caller already authenticated by middleware (`idempotency`), with what it added to the
+/// context; [`Caller`] takes it rather than authenticating again.
+#[derive(Clone)]
+pub struct ClaimedCaller(pub Context);
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(ClaimedCaller(ctx)) = parts.extensions.get::<ClaimedCaller>() {
+            return Ok(Caller(ctx.clone()));
+        }
         let request_id = request_id::of(parts);
         let credentials = match &state.auth {
             AuthMode::Keystone(keystone) => keystone_caller(keystone, &parts.headers).await?,

@@ -69,33 +69,39 @@ impl FromRequest<AppState> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        let limit = state.max_body_bytes;
-        let headers = request.headers();
-        let declared = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        // A client that waits for `100 Continue` has sent nothing yet: answer at once.
-        let waits_to_send = headers
-            .get(header::EXPECT)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-        let reading = read_capped(request.into_body(), declared, limit);
-        let started = tokio::time::Instant::now();
-        match tokio::time::timeout(state.body_timeout, reading).await {
-            Err(_) => Err(ApiError::RequestTimeout(state.body_timeout)),
-            Ok(Err(Unread::TooLarge(rest))) => {
-                if !waits_to_send {
-                    let left = state.body_timeout.saturating_sub(started.elapsed());
-                    let _ = tokio::time::timeout(left, drain(rest)).await;
-                }
-                Err(ApiError::PayloadTooLarge(limit))
+        let bytes = read_body(request, state).await?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// A request's body bytes, within the configured size and time (413 and 408 past them).
+pub(crate) async fn read_body(request: Request, state: &AppState) -> Result<Vec<u8>, ApiError> {
+    let limit = state.max_body_bytes;
+    let headers = request.headers();
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    // A client that waits for `100 Continue` has sent nothing yet: answer at once.
+    let waits_to_send = headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let reading = read_capped(request.into_body(), declared, limit);
+    let started = tokio::time::Instant::now();
+    match tokio::time::timeout(state.body_timeout, reading).await {
+        Err(_) => Err(ApiError::RequestTimeout(state.body_timeout)),
+        Ok(Err(Unread::TooLarge(rest))) => {
+            if !waits_to_send {
+                let left = state.body_timeout.saturating_sub(started.elapsed());
+                let _ = tokio::time::timeout(left, drain(rest)).await;
             }
-            Ok(Err(Unread::Broken)) => Err(ApiError::bad_request(
-                "body",
-                "The request body could not be read to its end.",
-            )),
-            Ok(Ok(bytes)) => parse_json(&bytes).map(JsonBody),
+            Err(ApiError::PayloadTooLarge(limit))
         }
+        Ok(Err(Unread::Broken)) => Err(ApiError::bad_request(
+            "body",
+            "The request body could not be read to its end.",
+        )),
+        Ok(Ok(bytes)) => Ok(bytes),
     }
 }
 

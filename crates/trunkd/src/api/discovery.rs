@@ -39,6 +39,16 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
          with no free ID answers 409 NoVlanIdAvailable.",
     ),
     (
+        "idempotency-keys",
+        "Idempotent retries",
+        "A POST, PUT or DELETE with an Idempotency-Key header (1 to 255 visible ASCII \
+         characters) may be sent again within idempotency_retention (24 h): the same key from \
+         the same project with the same method, path, query and body gets the first answer \
+         (Idempotent-Replayed: true) and the work is not done again; with another request it \
+         is a 422 IdempotencyKeyReused. The key is claimed in the write's transaction. A \
+         request that failed claimed nothing.",
+    ),
+    (
         "trunk-details",
         "Trunk port details",
         "Ports that are trunk parents show their trunk and subports.",

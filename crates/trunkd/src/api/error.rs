@@ -22,6 +22,12 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("request body not received within {0:?}")]
     RequestTimeout(std::time::Duration),
+    /// An `Idempotency-Key` already used for another request.
+    #[error("Idempotency-Key '{0}' was used for another request")]
+    IdempotencyKeyReused(String),
+    /// The request that holds an `Idempotency-Key` committed but its answer was not recorded.
+    #[error("the answer of the request with Idempotency-Key '{key}' is not recorded")]
+    IdempotentAnswerMissing { key: String, request_id: String },
 }
 
 impl ApiError {
@@ -49,6 +55,13 @@ fn body(status: StatusCode, kind: &str, message: &str) -> Response {
     response
 }
 
+/// Marks a response with the error kind it carries, for middleware that acts on one kind
+/// (`idempotency`) without reading the body.
+fn with_kind(mut response: Response, kind: crate::service::ErrorKind) -> Response {
+    response.extensions_mut().insert(kind);
+    response
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
@@ -57,10 +70,10 @@ impl IntoResponse for ApiError {
                     body(StatusCode::BAD_REQUEST, "HTTPBadRequest", &message)
                 }
                 ServiceError::NotFound { kind, message } => {
-                    body(StatusCode::NOT_FOUND, kind.as_str(), &message)
+                    with_kind(body(StatusCode::NOT_FOUND, kind.as_str(), &message), kind)
                 }
                 ServiceError::Conflict { kind, message } => {
-                    body(StatusCode::CONFLICT, kind.as_str(), &message)
+                    with_kind(body(StatusCode::CONFLICT, kind.as_str(), &message), kind)
                 }
                 ServiceError::Forbidden { message } => {
                     body(StatusCode::FORBIDDEN, "PolicyNotAuthorized", &message)
@@ -110,6 +123,24 @@ impl IntoResponse for ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "HTTPRequestEntityTooLarge",
                 &format!("Request body is larger than the limit of {limit} bytes."),
+            ),
+            ApiError::IdempotencyKeyReused(key) => body(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "IdempotencyKeyReused",
+                &format!(
+                    "Idempotency-Key '{key}' was used in the last idempotency_retention for a \
+                     different request (method, path, query or body). Use a new key for a new \
+                     request."
+                ),
+            ),
+            ApiError::IdempotentAnswerMissing { key, request_id } => body(
+                StatusCode::CONFLICT,
+                "IdempotentAnswerMissing",
+                &format!(
+                    "The request {request_id} with Idempotency-Key '{key}' was done, but its \
+                     answer was not recorded (it is still finishing, or its server stopped). \
+                     Read the resource to see the outcome."
+                ),
             ),
             ApiError::RequestTimeout(limit) => body(
                 StatusCode::REQUEST_TIMEOUT,

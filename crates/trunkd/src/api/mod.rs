@@ -11,6 +11,7 @@ mod discovery;
 pub mod error;
 pub mod fuzz;
 mod health;
+pub mod idempotency;
 pub mod keystone;
 pub mod list;
 pub mod metrics;
@@ -116,6 +117,10 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::serve))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(no_such_resource)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::middleware,
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,

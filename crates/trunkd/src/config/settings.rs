@@ -181,6 +181,14 @@ pub struct ServerSettings {
         default_missing_value = "true"
     )]
     pub vlan_allocate_missing: bool,
+    /// Seconds an Idempotency-Key holds its request's answer; a retry with the key within it
+    /// gets that answer, after it the key is free and pruned
+    #[arg(
+        long,
+        env = "TRUNKD_IDEMPOTENCY_RETENTION",
+        default_value_t = crate::service::idempotency::DEFAULT_RETENTION.as_secs()
+    )]
+    pub idempotency_retention: u64,
     /// Most tags one network, port or trunk may carry
     #[arg(
         long,

@@ -224,7 +224,7 @@ impl Service {
             .collect();
         let ids: Vec<PortId> = reports.iter().map(|r| r.port).collect();
         let (changed, transitions) = self
-            .write(|tx| {
+            .write(ctx, |tx| {
                 Box::pin(async {
                     let tx = tx;
                     let ports = tx.get_ports(&ids).await?;
@@ -262,7 +262,7 @@ impl Service {
         trunk_id: TrunkId,
     ) -> Result<Vec<PortId>, ServiceError> {
         let host = agent_host(ctx)?.to_string();
-        self.write(|tx| {
+        self.write(ctx, |tx| {
             Box::pin(async {
                 let tx = tx;
                 let Some(trunk) = tx.get_trunk(trunk_id).await? else {

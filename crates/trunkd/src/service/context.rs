@@ -3,6 +3,7 @@
 use crate::ids::ProjectId;
 use crate::policy::{Action, Credentials, Policy, Target};
 use crate::service::ServiceError;
+use crate::store::idempotency::IdempotencyClaim;
 
 /// The caller of one request.
 #[derive(Debug, Clone)]
@@ -12,6 +13,8 @@ pub struct Context {
     pub request_id: String,
     /// The host whose agent is calling, authenticated by that agent's own credential.
     pub agent_host: Option<String>,
+    /// The idempotency key the caller sent, claimed by the request's write (`idempotency`).
+    pub idempotency: Option<IdempotencyClaim>,
 }
 
 impl Context {
@@ -22,6 +25,7 @@ impl Context {
             is_admin,
             request_id: request_id.into(),
             agent_host: None,
+            idempotency: None,
         }
     }
 

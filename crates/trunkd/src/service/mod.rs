@@ -6,6 +6,7 @@ mod addressing;
 mod agents;
 mod context;
 mod error;
+pub mod idempotency;
 pub mod ipam;
 pub mod limits;
 mod networks;
@@ -44,6 +45,7 @@ use crate::drivers::delivered::DeliveryFeed;
 use crate::drivers::DriverSet;
 use crate::model::NetworkType;
 use crate::policy::Policy;
+use crate::store::idempotency::IdempotencyClaim;
 use crate::store::{Store, StoreTx};
 
 /// How many times a write is run before a transaction conflict gives up with 503. On
@@ -124,6 +126,8 @@ pub struct ServiceSettings {
     pub limits: RequestLimits,
     /// Server-side VLAN allocation for subports.
     pub vlans: VlanAllocation,
+    /// How long an idempotency key holds its answer (`idempotency`).
+    pub idempotency_retention: std::time::Duration,
 }
 
 /// How the server picks VLAN IDs for subports that ask for one (`vlan_pool`).
@@ -163,6 +167,7 @@ impl Default for ServiceSettings {
             driver_wait: DEFAULT_DRIVER_WAIT,
             limits: RequestLimits::default(),
             vlans: VlanAllocation::default(),
+            idempotency_retention: idempotency::DEFAULT_RETENTION,
         }
     }
 }
@@ -281,8 +286,29 @@ impl Service {
     /// rather than an `async` closure: rustc cannot yet prove the future of a generic `async`
     /// closure `Send` for every lifetime of its argument, which axum's handlers need. The
     /// `let tx = tx;` moves the transaction into the future, which then borrows the rest.
+    ///
+    /// The write is `ctx`'s: when the caller sent an idempotency key, the key is claimed in
+    /// this transaction (`idempotency`), so the work never commits without its key or the
+    /// reverse. Writes no caller asked for (data-plane reports) use [`Service::write_internal`].
     pub(crate) async fn write<'s, T>(
         &'s self,
+        ctx: &Context,
+        body: impl for<'t> FnMut(&'t mut WriteTx<'s>) -> WriteBody<'t, T>,
+    ) -> Result<T, ServiceError> {
+        self.write_claiming(ctx.idempotency.as_ref(), body).await
+    }
+
+    /// [`Service::write`] for changes that come from the data plane, not from a request.
+    pub(crate) async fn write_internal<'s, T>(
+        &'s self,
+        body: impl for<'t> FnMut(&'t mut WriteTx<'s>) -> WriteBody<'t, T>,
+    ) -> Result<T, ServiceError> {
+        self.write_claiming(None, body).await
+    }
+
+    async fn write_claiming<'s, T>(
+        &'s self,
+        claim: Option<&IdempotencyClaim>,
         mut body: impl for<'t> FnMut(&'t mut WriteTx<'s>) -> WriteBody<'t, T>,
     ) -> Result<T, ServiceError> {
         let mut attempt: u32 = 0;
@@ -293,6 +319,12 @@ impl Service {
                     inner: self.store.begin_write().await?,
                     _scope: std::marker::PhantomData,
                 };
+                // First, so a request that lost the race for its key stops before its rule
+                // checks, which would judge the state the winner's work left.
+                if let Some(claim) = claim {
+                    idempotency::claim(tx.as_mut(), claim, self.settings.idempotency_retention)
+                        .await?;
+                }
                 let value = body(&mut tx).await?;
                 tx.inner.commit().await?;
                 Ok(value)

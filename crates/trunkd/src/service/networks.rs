@@ -279,7 +279,7 @@ impl Service {
             prepared.push((project, segment));
         }
         let created = self
-            .write(|tx| {
+            .write(ctx, |tx| {
                 Box::pin(async {
                     let tx = tx;
                     quota::check(
@@ -403,7 +403,7 @@ impl Service {
             check_mtu(mtu)?;
         }
         let network = self
-            .write(|tx| {
+            .write(ctx, |tx| {
                 Box::pin(async {
                     let tx = tx;
                     let mut network = visible_network(tx.as_mut(), &guard, id).await?;
@@ -459,7 +459,7 @@ impl Service {
         if_match: Option<i64>,
     ) -> Result<(), ServiceError> {
         let guard = self.guard(ctx);
-        self.write(|tx| {
+        self.write(ctx, |tx| {
             Box::pin(async {
                 let tx = tx;
                 let network = visible_network(tx.as_mut(), &guard, id).await?;

@@ -74,7 +74,7 @@ impl Service {
         reports: &[PortStateReport],
     ) -> Result<usize, ServiceError> {
         let (changed, transitions) = self
-            .write(|tx| {
+            .write_internal(|tx| {
                 Box::pin(async {
                     let tx = tx;
                     let ids: Vec<PortId> = reports.iter().map(|r| r.port).collect();

@@ -354,7 +354,7 @@ impl Service {
             prepared.push((network_id, project, mac));
         }
         let ports = self
-            .write(|tx| {
+            .write(ctx, |tx| {
                 Box::pin(async {
                     let tx = tx;
                     quota::check(
@@ -536,7 +536,7 @@ impl Service {
             mac_address: update.mac_address.as_deref(),
         })?;
         let (port, trunk_details) = self
-            .write(|tx| {
+            .write(ctx, |tx| {
                 Box::pin(async {
                     let tx = tx;
                     let mut port = visible_port(tx.as_mut(), &guard, id).await?;
@@ -769,7 +769,7 @@ impl Service {
         if_match: Option<i64>,
     ) -> Result<(), ServiceError> {
         let guard = self.guard(ctx);
-        self.write(|tx| {
+        self.write(ctx, |tx| {
             Box::pin(async {
                 let tx = tx;
                 let port = visible_port(tx.as_mut(), &guard, id).await?;

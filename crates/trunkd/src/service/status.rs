@@ -53,7 +53,7 @@ impl Service {
             Verdict::Refused(reason) => Some(reason),
         };
         let (revision, transition) = self
-            .write(|tx| {
+            .write_internal(|tx| {
                 Box::pin(async {
                     let tx = tx;
                     let Some(mut trunk) = tx.get_trunk(id).await? else {

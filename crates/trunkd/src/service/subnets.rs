@@ -522,7 +522,7 @@ impl Service {
             .map(|request| prepare(ctx, request))
             .collect::<Result<Vec<_>, _>>()?;
         let created = self
-            .write(|tx| {
+            .write(ctx, |tx| {
                 Box::pin(async {
                     let tx = tx;
                     quota::check(
@@ -650,7 +650,7 @@ impl Service {
             .map(check_routes)
             .transpose()?;
         let subnet = self
-            .write(|tx| {
+            .write(ctx, |tx| {
                 Box::pin(async {
                     let tx = tx;
                     let mut subnet = visible_subnet(tx.as_mut(), &guard, id).await?;
@@ -722,7 +722,7 @@ impl Service {
         if_match: Option<i64>,
     ) -> Result<(), ServiceError> {
         let guard = self.guard(ctx);
-        self.write(|tx| {
+        self.write(ctx, |tx| {
             Box::pin(async {
                 let tx = tx;
                 let subnet = visible_subnet(tx.as_mut(), &guard, id).await?;

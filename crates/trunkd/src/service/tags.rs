@@ -210,7 +210,7 @@ impl Service {
             }
             other => other,
         };
-        self.write(|tx| {
+        self.write(ctx, |tx| {
             Box::pin(async {
                 let tx = tx;
                 let mut resource = load(tx.as_mut(), &guard, target).await?;

@@ -203,7 +203,7 @@ impl Service {
         }
         let watch = self.watch_deliveries();
         let created = self
-            .write(|tx| {
+            .write(ctx, |tx| {
                 Box::pin(async {
                     let tx = tx;
                     let quota = self.settings().trunk_quota;
@@ -324,7 +324,7 @@ impl Service {
         Self::check_texts(update.name.as_ref(), update.description.as_ref())?;
         let watch = self.watch_deliveries();
         let updated = self
-            .write(|tx| {
+            .write(ctx, |tx| {
                 Box::pin(async {
                     let tx = tx;
                     let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
@@ -367,7 +367,7 @@ impl Service {
         if_match: Option<i64>,
     ) -> Result<(), ServiceError> {
         let guard = self.guard(ctx);
-        self.write(|tx| {
+        self.write(ctx, |tx| {
             Box::pin(async {
                 let tx = tx;
                 let trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
@@ -417,7 +417,7 @@ impl Service {
         let shapes = self.check_subport_shapes(&requests)?;
         let watch = self.watch_deliveries();
         let added = self
-            .write(|tx| {
+            .write(ctx, |tx| {
                 Box::pin(async {
                     let tx = tx;
                     let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
@@ -513,7 +513,7 @@ impl Service {
         }
         let watch = self.watch_deliveries();
         let removed = self
-            .write(|tx| {
+            .write(ctx, |tx| {
                 Box::pin(async {
                     let tx = tx;
                     let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;

@@ -16,6 +16,7 @@
 //! `store/postgres`). Drivers read through [`DriverReads`], which cannot write.
 
 pub mod event;
+pub mod idempotency;
 pub mod ipam;
 pub mod postgres;
 pub mod query;
@@ -261,6 +262,8 @@ pub trait Store: Outbox + Send + Sync + 'static {
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Closes the connections.
     async fn close(&self);
+    /// Deletes idempotency keys claimed before `before_ms`; returns how many.
+    async fn prune_idempotency_keys(&self, before_ms: i64) -> Result<u64, StoreError>;
     /// A transaction for a user operation that writes.
     async fn begin_write(&self) -> Result<Box<dyn StoreTx>, StoreError>;
     /// A read-only transaction: a consistent snapshot for reads and lists.
@@ -436,6 +439,26 @@ pub trait StoreTx: Send {
     ) -> Result<(), StoreError>;
     async fn delete_subports(&mut self, trunk: TrunkId, ports: &[PortId])
         -> Result<(), StoreError>;
+    // idempotency keys
+    /// Claims `claim`'s key at `now_ms`, taking over a claim made before `expired_before_ms`;
+    /// `false` when the key is held by a live claim.
+    async fn claim_idempotency_key(
+        &mut self,
+        claim: &idempotency::IdempotencyClaim,
+        now_ms: i64,
+        expired_before_ms: i64,
+    ) -> Result<bool, StoreError>;
+    async fn idempotency_record(
+        &mut self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<idempotency::IdempotencyRecord>, StoreError>;
+    /// Records the answer of the request that claimed (scope, key) with `fingerprint`.
+    async fn record_idempotent_answer(
+        &mut self,
+        claim: &idempotency::IdempotencyClaim,
+        answer: &idempotency::StoredAnswer,
+    ) -> Result<(), StoreError>;
     /// VLAN IDs freed from `trunk` at or after `since_ms` (Unix milliseconds), which
     /// allocation must not hand out yet; older records are deleted on the way.
     async fn cooling_vlans(

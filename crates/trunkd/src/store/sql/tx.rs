@@ -12,6 +12,7 @@ use sqlx::{
 
 use crate::ids::{NetworkId, PortId, ProjectId, SubnetId, TrunkId};
 use crate::model::{Network, NetworkType, Port, Subnet, Subport, Trunk};
+use crate::store::idempotency::{IdempotencyClaim, IdempotencyRecord, StoredAnswer};
 use crate::store::{
     ListQuery, Membership, NewEvent, ParentTrunk, PendingEvent, ResourceKind, StoreError, StoreTx,
     SubportBinding,
@@ -19,7 +20,7 @@ use crate::store::{
 
 use super::builder::Builder;
 use super::list::{self, Table};
-use super::{rows, Conn, DbRow, Dialect, SqlValue};
+use super::{rows, Conn, DbRow, Dialect, RowsAffected, SqlValue};
 
 /// Ids per statement for `IN (...)` lists and rows per multi-row insert: a request's whole list
 /// of subports (at most 4,094 by default) is one statement, so validating N subports takes the
@@ -841,6 +842,99 @@ where
                 .map_err(D::map_err)?;
         }
         Ok(())
+    }
+
+    async fn claim_idempotency_key(
+        &mut self,
+        claim: &IdempotencyClaim,
+        now_ms: i64,
+        expired_before_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, request_id, \
+             created_at_ms) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (scope, idempotency_key) DO UPDATE SET \
+             fingerprint = excluded.fingerprint, request_id = excluded.request_id, \
+             created_at_ms = excluded.created_at_ms, answer_status = NULL, \
+             answer_content_type = NULL, answer_body = NULL \
+             WHERE idempotency_keys.created_at_ms < $6",
+        )
+        .bind(&claim.scope)
+        .bind(&claim.key)
+        .bind(&claim.fingerprint)
+        .bind(&claim.request_id)
+        .bind(now_ms)
+        .bind(expired_before_ms)
+        .execute(self.conn())
+        .await
+        .map_err(D::map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn idempotency_record(
+        &mut self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        type Row = (
+            String,
+            String,
+            i64,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+        );
+        let found: Option<Row> = sqlx::query_as(
+            "SELECT fingerprint, request_id, created_at_ms, answer_status, \
+             answer_content_type, answer_body FROM idempotency_keys \
+             WHERE scope = $1 AND idempotency_key = $2",
+        )
+        .bind(scope)
+        .bind(key)
+        .fetch_optional(self.conn())
+        .await
+        .map_err(D::map_err)?;
+        Ok(found.map(
+            |(fingerprint, request_id, created_at_ms, status, content_type, body)| {
+                let answer = match (status.and_then(|s| u16::try_from(s).ok()), body) {
+                    (Some(status), Some(body)) => Some(StoredAnswer {
+                        status,
+                        content_type: content_type.unwrap_or_default(),
+                        body,
+                    }),
+                    _ => None,
+                };
+                IdempotencyRecord {
+                    fingerprint,
+                    request_id,
+                    created_at_ms,
+                    answer,
+                }
+            },
+        ))
+    }
+
+    async fn record_idempotent_answer(
+        &mut self,
+        claim: &IdempotencyClaim,
+        answer: &StoredAnswer,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET answer_status = $1, answer_content_type = $2, \
+             answer_body = $3 WHERE scope = $4 AND idempotency_key = $5 AND fingerprint = $6 \
+             AND request_id = $7",
+        )
+        .bind(i64::from(answer.status))
+        .bind(&answer.content_type)
+        .bind(&answer.body)
+        .bind(&claim.scope)
+        .bind(&claim.key)
+        .bind(&claim.fingerprint)
+        .bind(&claim.request_id)
+        .execute(self.conn())
+        .await
+        .map(|_| ())
+        .map_err(D::map_err)
     }
 
     async fn cooling_vlans(
