@@ -154,6 +154,7 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("get_trunk", "rule:admin_or_project_reader"),
     ("update_trunk", "rule:admin_or_project_member"),
     ("delete_trunk", "rule:admin_or_project_member"),
+    ("delete_trunk:force", "rule:admin_only"),
     ("add_subports", "rule:admin_or_project_member"),
     ("remove_subports", "rule:admin_or_project_member"),
     ("get_subports", "rule:admin_or_project_reader"),

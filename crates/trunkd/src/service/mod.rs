@@ -18,6 +18,7 @@ pub mod status;
 mod subnets;
 mod subports;
 pub mod tags;
+mod teardown;
 mod trunks;
 pub mod waiting;
 
@@ -37,6 +38,7 @@ pub use networks::{NetworkCreate, NetworkUpdate};
 pub use ports::{PortCreate, PortUpdate, PortView, TrunkDetails};
 pub use subnets::{GatewayRequest, SubnetCreate, SubnetUpdate};
 pub use subports::SubportRequest;
+pub use teardown::BoundParent;
 pub use trunks::{TrunkCreate, TrunkUpdate};
 
 use crate::drivers::delivered::DeliveryFeed;
