@@ -201,6 +201,6 @@ mod tests {
         let before = names.len();
         names.dedup();
         assert_eq!(before, names.len(), "a default rule is defined twice");
-        assert_eq!(before, 69);
+        assert_eq!(before, 70);
     }
 }

@@ -192,7 +192,7 @@ fn default_policy_table() {
         ("service", false, "update_trunks_tags", false),
         ("service", false, "delete_trunks_tags", false),
     ];
-    assert_eq!(table.len(), 5 * 2 * 13);
+    assert_eq!(table.len(), 5 * 2 * 14);
     let policy = Policy::defaults();
     let mut wrong = Vec::new();
     for (role, own_project, action, expected) in &table {
