@@ -49,6 +49,14 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
          request that failed claimed nothing.",
     ),
     (
+        "trunk-teardown",
+        "Trunk teardown in one call",
+        "DELETE /v2.0/trunks/{id}?delete_ports=true also deletes the parent and every subport \
+         port in the same transaction, all or nothing (409 while the parent is bound to a host, \
+         unless force=true by an admin); DELETE /v2.0/ports/{id}?remove_from_trunk=true takes a \
+         subport out of its trunk and deletes it in one transaction.",
+    ),
+    (
         "trunk-details",
         "Trunk port details",
         "Ports that are trunk parents show their trunk and subports.",

@@ -23,6 +23,7 @@ mod render_golden;
 pub mod request_id;
 mod subnets;
 mod tags;
+mod teardown;
 mod trunks;
 pub mod wire;
 

@@ -10,6 +10,7 @@ use crate::api::auth::Caller;
 use crate::api::body::{created as created_response, parse_create, unwrap_body, JsonBody, Wrapped};
 use crate::api::error::ApiError;
 use crate::api::list;
+use crate::api::teardown;
 use crate::api::wire::port::{PortCreate, PortList, PortResponse, PortUpdate, PortsCreated};
 use crate::api::wire::{self, from_map, refuse, Items, Render, Verb};
 use crate::api::{if_match, path_id, show_wanted, AppState, BaseUrl};
@@ -142,19 +143,25 @@ pub async fn update(
     delete,
     path = "/v2.0/ports/{id}",
     tag = "ports",
-    params(("id" = String, Path, description = "port id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
-    responses((status = 204, description = "Deleted"), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+    params(("id" = String, Path, description = "port id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N"), ("remove_from_trunk" = Option<bool>, Query, description = "extension trunk-teardown: true takes a subport out of its trunk (needs remove_subports on the trunk) and deletes it, in one transaction; a trunk parent stays a 409")),
+    responses((status = 204, description = "Deleted"), (status = 400, description = "Bad remove_from_trunk", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
 )]
 pub async fn delete(
     State(state): State<AppState>,
     Caller(ctx): Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
+    RawQuery(raw): RawQuery,
 ) -> Result<StatusCode, ApiError> {
     let id: PortId = path_id(&id, ErrorKind::PortNotFound, "Port")?;
-    state
-        .service
-        .delete_port(&ctx, id, if_match(&headers)?)
-        .await?;
+    let if_match = if_match(&headers)?;
+    if teardown::port_deletion(raw.as_deref())? {
+        state
+            .service
+            .delete_port_from_trunk(&ctx, id, if_match)
+            .await?;
+    } else {
+        state.service.delete_port(&ctx, id, if_match).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,6 +10,7 @@ use crate::api::auth::Caller;
 use crate::api::body::{created as created_response, parse_create, unwrap_body, JsonBody, Wrapped};
 use crate::api::error::ApiError;
 use crate::api::list;
+use crate::api::teardown;
 use crate::api::wire::trunk::{
     subport_requests, AddSubportsRequest, Subports, SubportsResponse, Trunk, TrunkCreate,
     TrunkList, TrunkResponse, TrunkUpdate, TrunksCreated,
@@ -168,20 +169,27 @@ pub async fn update(
     delete,
     path = "/v2.0/trunks/{id}",
     tag = "trunks",
-    params(("id" = String, Path, description = "trunk id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N")),
-    responses((status = 204, description = "Deleted"), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
+    params(("id" = String, Path, description = "trunk id (UUID)"), ("If-Match" = Option<String>, Header, description = "revision_number=N: refuse (412) unless the stored revision is N"), ("delete_ports" = Option<bool>, Query, description = "extension trunk-teardown: true also deletes the parent and every subport port, in one transaction (all or nothing); needs delete_port on each port; 409 while the parent is bound to a host"), ("force" = Option<bool>, Query, description = "with delete_ports=true: delete even while the parent is bound (policy delete_trunk:force, admins by default)")),
+    responses((status = 204, description = "Deleted"), (status = 400, description = "Bad delete_ports or force", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 403, description = "Policy forbids it on a resource the caller can see", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "Conflict with a rule (the type names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 412, description = "If-Match names another revision", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
 )]
 pub async fn delete(
     State(state): State<AppState>,
     Caller(ctx): Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
+    RawQuery(raw): RawQuery,
 ) -> Result<StatusCode, ApiError> {
     let id = trunk_id(&id)?;
-    state
-        .service
-        .delete_trunk(&ctx, id, if_match(&headers)?)
-        .await?;
+    let if_match = if_match(&headers)?;
+    match teardown::trunk_deletion(raw.as_deref())? {
+        None => state.service.delete_trunk(&ctx, id, if_match).await?,
+        Some(bound) => {
+            state
+                .service
+                .delete_trunk_with_ports(&ctx, id, bound, if_match)
+                .await?
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

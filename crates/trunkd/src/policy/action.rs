@@ -177,6 +177,9 @@ pub enum Action {
     GetTrunk,
     UpdateTrunk,
     DeleteTrunk,
+    /// Deleting a trunk with its ports (`delete_ports=true`) while its parent is bound to a
+    /// host (`force=true`): the instance on that host loses its network.
+    DeleteTrunkForce,
     AddSubports,
     RemoveSubports,
     GetSubports,
@@ -232,6 +235,7 @@ impl Action {
         Action::GetTrunk,
         Action::UpdateTrunk,
         Action::DeleteTrunk,
+        Action::DeleteTrunkForce,
         Action::AddSubports,
         Action::RemoveSubports,
         Action::GetSubports,
@@ -306,6 +310,7 @@ impl Action {
             GetTrunk => "get_trunk",
             UpdateTrunk => "update_trunk",
             DeleteTrunk => "delete_trunk",
+            DeleteTrunkForce => "delete_trunk:force",
             AddSubports => "add_subports",
             RemoveSubports => "remove_subports",
             GetSubports => "get_subports",

@@ -154,6 +154,7 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("get_trunk", "rule:admin_or_project_reader"),
     ("update_trunk", "rule:admin_or_project_member"),
     ("delete_trunk", "rule:admin_or_project_member"),
+    ("delete_trunk:force", "rule:admin_only"),
     ("add_subports", "rule:admin_or_project_member"),
     ("remove_subports", "rule:admin_or_project_member"),
     ("get_subports", "rule:admin_or_project_reader"),
@@ -200,6 +201,6 @@ mod tests {
         let before = names.len();
         names.dedup();
         assert_eq!(before, names.len(), "a default rule is defined twice");
-        assert_eq!(before, 69);
+        assert_eq!(before, 70);
     }
 }

@@ -44,6 +44,7 @@ fn default_policy_table() {
         ("admin", true, "get_trunk", true),
         ("admin", true, "update_trunk", true),
         ("admin", true, "delete_trunk", true),
+        ("admin", true, "delete_trunk:force", true),
         ("admin", true, "add_subports", true),
         ("admin", true, "remove_subports", true),
         ("admin", true, "get_subports", true),
@@ -60,6 +61,7 @@ fn default_policy_table() {
         ("admin", false, "get_trunk", true),
         ("admin", false, "update_trunk", true),
         ("admin", false, "delete_trunk", true),
+        ("admin", false, "delete_trunk:force", true),
         ("admin", false, "add_subports", true),
         ("admin", false, "remove_subports", true),
         ("admin", false, "get_subports", true),
@@ -74,6 +76,7 @@ fn default_policy_table() {
         ("member", true, "get_trunk", true),
         ("member", true, "update_trunk", true),
         ("member", true, "delete_trunk", true),
+        ("member", true, "delete_trunk:force", false),
         ("member", true, "add_subports", true),
         ("member", true, "remove_subports", true),
         ("member", true, "get_subports", true),
@@ -88,6 +91,7 @@ fn default_policy_table() {
         ("member", false, "get_trunk", false),
         ("member", false, "update_trunk", false),
         ("member", false, "delete_trunk", false),
+        ("member", false, "delete_trunk:force", false),
         ("member", false, "add_subports", false),
         ("member", false, "remove_subports", false),
         ("member", false, "get_subports", false),
@@ -102,6 +106,7 @@ fn default_policy_table() {
         ("reader", true, "get_trunk", true),
         ("reader", true, "update_trunk", false),
         ("reader", true, "delete_trunk", false),
+        ("reader", true, "delete_trunk:force", false),
         ("reader", true, "add_subports", false),
         ("reader", true, "remove_subports", false),
         ("reader", true, "get_subports", true),
@@ -116,6 +121,7 @@ fn default_policy_table() {
         ("reader", false, "get_trunk", false),
         ("reader", false, "update_trunk", false),
         ("reader", false, "delete_trunk", false),
+        ("reader", false, "delete_trunk:force", false),
         ("reader", false, "add_subports", false),
         ("reader", false, "remove_subports", false),
         ("reader", false, "get_subports", false),
@@ -130,6 +136,7 @@ fn default_policy_table() {
         ("", true, "get_trunk", false),
         ("", true, "update_trunk", false),
         ("", true, "delete_trunk", false),
+        ("", true, "delete_trunk:force", false),
         ("", true, "add_subports", false),
         ("", true, "remove_subports", false),
         ("", true, "get_subports", false),
@@ -144,6 +151,7 @@ fn default_policy_table() {
         ("", false, "get_trunk", false),
         ("", false, "update_trunk", false),
         ("", false, "delete_trunk", false),
+        ("", false, "delete_trunk:force", false),
         ("", false, "add_subports", false),
         ("", false, "remove_subports", false),
         ("", false, "get_subports", false),
@@ -158,6 +166,7 @@ fn default_policy_table() {
         ("service", true, "get_trunk", false),
         ("service", true, "update_trunk", false),
         ("service", true, "delete_trunk", false),
+        ("service", true, "delete_trunk:force", false),
         ("service", true, "add_subports", false),
         ("service", true, "remove_subports", false),
         ("service", true, "get_subports", false),
@@ -172,6 +181,7 @@ fn default_policy_table() {
         ("service", false, "get_trunk", false),
         ("service", false, "update_trunk", false),
         ("service", false, "delete_trunk", false),
+        ("service", false, "delete_trunk:force", false),
         ("service", false, "add_subports", false),
         ("service", false, "remove_subports", false),
         ("service", false, "get_subports", false),
@@ -182,7 +192,7 @@ fn default_policy_table() {
         ("service", false, "update_trunks_tags", false),
         ("service", false, "delete_trunks_tags", false),
     ];
-    assert_eq!(table.len(), 5 * 2 * 13);
+    assert_eq!(table.len(), 5 * 2 * 14);
     let policy = Policy::defaults();
     let mut wrong = Vec::new();
     for (role, own_project, action, expected) in &table {

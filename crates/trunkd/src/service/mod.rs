@@ -19,6 +19,7 @@ pub mod status;
 mod subnets;
 mod subports;
 pub mod tags;
+mod teardown;
 mod trunks;
 mod vlan_pool;
 pub mod waiting;
@@ -39,6 +40,7 @@ pub use networks::{NetworkCreate, NetworkUpdate};
 pub use ports::{PortCreate, PortUpdate, PortView, TrunkDetails};
 pub use subnets::{GatewayRequest, SubnetCreate, SubnetUpdate};
 pub use subports::{SegmentationIdRequest, SubportRequest};
+pub use teardown::BoundParent;
 pub use trunks::{TrunkCreate, TrunkUpdate};
 
 use crate::drivers::delivered::DeliveryFeed;

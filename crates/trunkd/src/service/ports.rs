@@ -775,30 +775,43 @@ impl Service {
                 let port = visible_port(tx.as_mut(), &guard, id).await?;
                 guard.require(Action::DeletePort, &port_target(&port))?;
                 check_revision(if_match, port.std.revision_number)?;
-                if let Some(membership) = tx.memberships(&[id]).await?.into_iter().next() {
-                    return Err(member_in_use(&membership));
-                }
-                let mut subnets = NetworkSubnets::default();
-                let ranges = subnets.of(tx.as_mut(), port.network_id).await?;
-                Allocator {
-                    subnets: ranges,
-                    network: port.network_id,
-                }
-                .release(tx.as_mut(), &port.fixed_ips)
-                .await?;
-                tx.delete_port(id).await?;
-                super::outbox::record(
-                    tx.as_mut(),
-                    NewEvent::new(
-                        port.std.revision_number + 1,
-                        PortEvent::Deleted(PortRef::new(id)),
-                    ),
-                )
-                .await?;
-                Ok::<_, ServiceError>(())
+                self.delete_port_in(tx.as_mut(), &port).await
             })
         })
         .await
+    }
+
+    /// The writes of a port's deletion once the caller may delete it, in the caller's
+    /// transaction: refused while it is a trunk member, else its addresses go back to IPAM
+    /// and the `deleted` event is recorded. Shared by `delete_port` and the teardown
+    /// (`service::teardown`).
+    pub(super) async fn delete_port_in(
+        &self,
+        tx: &mut dyn StoreTx,
+        port: &Port,
+    ) -> Result<(), ServiceError> {
+        let id = port.id;
+        if let Some(membership) = tx.memberships(&[id]).await?.into_iter().next() {
+            return Err(member_in_use(&membership));
+        }
+        let mut subnets = NetworkSubnets::default();
+        let ranges = subnets.of(tx, port.network_id).await?;
+        Allocator {
+            subnets: ranges,
+            network: port.network_id,
+        }
+        .release(tx, &port.fixed_ips)
+        .await?;
+        tx.delete_port(id).await?;
+        super::outbox::record(
+            tx,
+            NewEvent::new(
+                port.std.revision_number + 1,
+                PortEvent::Deleted(PortRef::new(id)),
+            ),
+        )
+        .await?;
+        Ok(())
     }
 }
 

@@ -46,7 +46,7 @@ pub(crate) fn trunk_target(trunk: &Trunk) -> Target {
     target
 }
 
-fn trunk_not_found(id: impl std::fmt::Display) -> ServiceError {
+pub(super) fn trunk_not_found(id: impl std::fmt::Display) -> ServiceError {
     ServiceError::not_found(
         ErrorKind::TrunkNotFound,
         format!("Trunk {id} could not be found."),
@@ -69,7 +69,7 @@ fn refused(error: DriverError) -> ServiceError {
     ServiceError::conflict(ErrorKind::TrunkDriverRefused, error.to_string())
 }
 
-fn check_manageable(trunk: &Trunk) -> Result<(), ServiceError> {
+pub(super) fn check_manageable(trunk: &Trunk) -> Result<(), ServiceError> {
     if trunk.admin_state_up {
         Ok(())
     } else {
@@ -373,37 +373,48 @@ impl Service {
                 let trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
                 guard.require(Action::DeleteTrunk, &trunk_target(&trunk))?;
                 check_revision(if_match, trunk.std.revision_number)?;
-                check_manageable(&trunk)?;
-                let parent_bound = tx
-                    .get_port(trunk.port_id)
-                    .await?
-                    .is_some_and(|p| p.is_bound());
-                if parent_bound && !self.drivers().can_manage_bound_port() {
-                    return Err(ServiceError::conflict(
-                        ErrorKind::TrunkInUse,
-                        format!("Trunk {id} is currently in use."),
-                    ));
-                }
-                self.drivers()
-                    .precommit(&TrunkChange::Delete(&trunk))
-                    .map_err(refused)?;
-                let ports: Vec<PortId> = trunk.sub_ports.iter().map(|s| s.port_id).collect();
-                let now = crate::model::now_timestamp();
-                self.unbind_leaving(tx.as_mut(), &trunk, &ports, &now)
-                    .await?;
-                tx.delete_trunk(id).await?;
-                super::outbox::record(
-                    tx.as_mut(),
-                    NewEvent::new(
-                        trunk.std.revision_number + 1,
-                        event::TrunkChange::Deleted(members(&trunk, &ports)),
-                    ),
-                )
-                .await?;
-                Ok::<_, ServiceError>(())
+                self.delete_trunk_in(tx.as_mut(), &trunk).await
             })
         })
         .await
+    }
+
+    /// The writes of a trunk's deletion once the caller may delete it, in the caller's
+    /// transaction: its subports are let go (unbound) and the `deleted` event recorded. Shared
+    /// by `delete_trunk` and the teardown (`service::teardown`).
+    pub(super) async fn delete_trunk_in(
+        &self,
+        tx: &mut dyn StoreTx,
+        trunk: &Trunk,
+    ) -> Result<(), ServiceError> {
+        let id = trunk.id;
+        check_manageable(trunk)?;
+        let parent_bound = tx
+            .get_port(trunk.port_id)
+            .await?
+            .is_some_and(|p| p.is_bound());
+        if parent_bound && !self.drivers().can_manage_bound_port() {
+            return Err(ServiceError::conflict(
+                ErrorKind::TrunkInUse,
+                format!("Trunk {id} is currently in use."),
+            ));
+        }
+        self.drivers()
+            .precommit(&TrunkChange::Delete(trunk))
+            .map_err(refused)?;
+        let ports: Vec<PortId> = trunk.sub_ports.iter().map(|s| s.port_id).collect();
+        let now = crate::model::now_timestamp();
+        self.unbind_leaving(tx, trunk, &ports, &now).await?;
+        tx.delete_trunk(id).await?;
+        super::outbox::record(
+            tx,
+            NewEvent::new(
+                trunk.std.revision_number + 1,
+                event::TrunkChange::Deleted(members(trunk, &ports)),
+            ),
+        )
+        .await?;
+        Ok(())
     }
 
     pub async fn add_subports(
@@ -516,63 +527,75 @@ impl Service {
             .write(ctx, |tx| {
                 Box::pin(async {
                     let tx = tx;
-                    let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
+                    let trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
                     guard.require(Action::RemoveSubports, &trunk_target(&trunk))?;
                     check_revision(if_match, trunk.std.revision_number)?;
                     check_manageable(&trunk)?;
                     if ports.is_empty() {
                         return Ok(trunk);
                     }
-                    let current: std::collections::HashSet<PortId> =
-                        trunk.sub_ports.iter().map(|s| s.port_id).collect();
-                    if let Some(missing) = ports.iter().find(|p| !current.contains(p)) {
-                        return Err(ServiceError::not_found(
-                            ErrorKind::SubPortNotFound,
-                            format!("Port {missing} is not a subport of trunk {id}."),
-                        ));
-                    }
-                    let removing: std::collections::HashSet<PortId> =
-                        ports.iter().copied().collect();
-                    let freed: Vec<i64> = trunk
-                        .sub_ports
-                        .iter()
-                        .filter(|s| {
-                            removing.contains(&s.port_id)
-                                && s.segmentation_type == SegmentationType::Vlan
-                        })
-                        .map(|s| s.segmentation_id)
-                        .collect();
-                    trunk.sub_ports.retain(|s| !removing.contains(&s.port_id));
-                    // The user changed the trunk: a refusal was about an older revision, and
-                    // the drivers judge this one afresh.
-                    trunk.refusal = None;
-                    trunk.rederive_status();
-                    trunk.std.revision_number += 1;
-                    trunk.std.updated_at = crate::model::now_timestamp();
-                    self.drivers()
-                        .precommit(&TrunkChange::RemoveSubports(&trunk))
-                        .map_err(refused)?;
-                    tx.delete_subports(id, &ports).await?;
-                    if !self.settings().vlans.reuse_cooldown.is_zero() && !freed.is_empty() {
-                        let now_ms = chrono::Utc::now().timestamp_millis();
-                        tx.cool_vlans(id, &freed, now_ms).await?;
-                    }
-                    self.unbind_leaving(tx.as_mut(), &trunk, &ports, &trunk.std.updated_at)
-                        .await?;
-                    tx.update_trunk(&trunk).await?;
-                    super::outbox::record(
-                        tx.as_mut(),
-                        NewEvent::new(
-                            trunk.std.revision_number,
-                            event::TrunkChange::SubportsRemoved(members(&trunk, &ports)),
-                        ),
-                    )
-                    .await?;
-                    Ok::<_, ServiceError>(trunk)
+                    self.remove_subports_in(tx.as_mut(), trunk, &ports).await
                 })
             })
             .await?;
         Ok(self.settle_one(watch, removed).await)
+    }
+
+    /// The writes of a removal of `ports` from `trunk` (already checked: visible, allowed,
+    /// revision, enabled), in the caller's transaction: the trunk's new revision and status,
+    /// the leaving ports unbound, and the `subports_removed` event. Shared by
+    /// `remove_subports` and a port deletion with `remove_from_trunk` (`service::teardown`).
+    pub(super) async fn remove_subports_in(
+        &self,
+        tx: &mut dyn StoreTx,
+        mut trunk: Trunk,
+        ports: &[PortId],
+    ) -> Result<Trunk, ServiceError> {
+        let id = trunk.id;
+        let current: std::collections::HashSet<PortId> =
+            trunk.sub_ports.iter().map(|s| s.port_id).collect();
+        if let Some(missing) = ports.iter().find(|p| !current.contains(p)) {
+            return Err(ServiceError::not_found(
+                ErrorKind::SubPortNotFound,
+                format!("Port {missing} is not a subport of trunk {id}."),
+            ));
+        }
+        let removing: std::collections::HashSet<PortId> = ports.iter().copied().collect();
+        let freed: Vec<i64> = trunk
+            .sub_ports
+            .iter()
+            .filter(|s| {
+                removing.contains(&s.port_id) && s.segmentation_type == SegmentationType::Vlan
+            })
+            .map(|s| s.segmentation_id)
+            .collect();
+        trunk.sub_ports.retain(|s| !removing.contains(&s.port_id));
+        // The user changed the trunk: a refusal was about an older revision, and the drivers
+        // judge this one afresh.
+        trunk.refusal = None;
+        trunk.rederive_status();
+        trunk.std.revision_number += 1;
+        trunk.std.updated_at = crate::model::now_timestamp();
+        self.drivers()
+            .precommit(&TrunkChange::RemoveSubports(&trunk))
+            .map_err(refused)?;
+        tx.delete_subports(id, ports).await?;
+        if !self.settings().vlans.reuse_cooldown.is_zero() && !freed.is_empty() {
+            let now_ms = chrono::Utc::now().timestamp_millis();
+            tx.cool_vlans(id, &freed, now_ms).await?;
+        }
+        self.unbind_leaving(tx, &trunk, ports, &trunk.std.updated_at)
+            .await?;
+        tx.update_trunk(&trunk).await?;
+        super::outbox::record(
+            tx,
+            NewEvent::new(
+                trunk.std.revision_number,
+                event::TrunkChange::SubportsRemoved(members(&trunk, ports)),
+            ),
+        )
+        .await?;
+        Ok(trunk)
     }
 
     /// [`Service::settled`] for one trunk.

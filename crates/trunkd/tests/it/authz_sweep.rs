@@ -147,6 +147,26 @@ const ROWS: &[Row] = &[
     table("GET", "/v2.0/trunks/{id}", "show trunk"),
     table("PUT", "/v2.0/trunks/{id}", "update trunk"),
     table("DELETE", "/v2.0/trunks/{id}", "delete trunk"),
+    // Extension trunk-teardown: the fixture's parent is bound to h1, so only a forced
+    // teardown (admins) goes through; a subport leaves its trunk as remove_subports allows.
+    each(
+        "DELETE",
+        "/v2.0/trunks/{id}",
+        "delete trunk with ports",
+        [401, 409, 409, 403, 404, 404, 404, 404, 401, 401],
+    ),
+    each(
+        "DELETE",
+        "/v2.0/trunks/{id}",
+        "force delete trunk with ports",
+        [401, 204, 403, 403, 404, 404, 404, 404, 401, 401],
+    ),
+    each(
+        "DELETE",
+        "/v2.0/ports/{id}",
+        "delete subport from its trunk",
+        [401, 204, 204, 403, 404, 404, 404, 404, 401, 401],
+    ),
     table("PUT", "/v2.0/trunks/{id}/add_subports", "add subports"),
     table(
         "PUT",
@@ -290,6 +310,21 @@ async fn request_for(action: &str, f: &Fixture, admin: &Client) -> (Method, Stri
             Some(json!({"subnet": {"name": "renamed"}})),
         ),
         "delete subnet" => (Method::DELETE, format!("/v2.0/subnets/{}", f.subnet), None),
+        "delete trunk with ports" => (
+            Method::DELETE,
+            format!("/v2.0/trunks/{t}?delete_ports=true"),
+            None,
+        ),
+        "force delete trunk with ports" => (
+            Method::DELETE,
+            format!("/v2.0/trunks/{t}?delete_ports=true&force=true"),
+            None,
+        ),
+        "delete subport from its trunk" => (
+            Method::DELETE,
+            format!("/v2.0/ports/{}?remove_from_trunk=true", f.base.subport),
+            None,
+        ),
         "check trunk tag" => (Method::GET, format!("/v2.0/trunks/{t}/tags/t"), None),
         "remove trunk tag" => (Method::DELETE, format!("/v2.0/trunks/{t}/tags/t"), None),
         "agent trunks" => (Method::GET, "/agent/v1/trunks".into(), None),

@@ -49,6 +49,7 @@ mod slow_readers;
 mod startup;
 mod subnets;
 mod tags_and_lists;
+mod teardown;
 mod trunk_rules;
 mod trunk_wait;
 mod vlan_allocation;
