@@ -18,7 +18,8 @@ use crate::ids::TrunkId;
 use crate::service::{ErrorKind, ServiceError};
 
 /// The formats `format=` accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum Format {
     NetworkData,
     Netplan,
@@ -73,7 +74,7 @@ pub fn format_of(raw: Option<&str>) -> Result<Format, ApiError> {
     get,
     path = "/v2.0/trunks/{id}/guest_config",
     tag = "trunks",
-    params(("id" = String, Path, description = "trunk id (UUID)"), ("format" = Option<String>, Query, description = "extension trunk-guest-config: network_data (default; OpenStack metadata network_data.json, application/json) or netplan (a netplan version 2 document, application/yaml)")),
+    params(("id" = String, Path, description = "trunk id (UUID)"), ("format" = inline(Option<crate::api::guest_config::Format>), Query, description = "extension trunk-guest-config: network_data (default; OpenStack metadata network_data.json, application/json) or netplan (a netplan version 2 document, application/yaml)")),
     responses((status = 200, description = "The parent as link trunk0 and each subport as VLAN trunk0.<vlan_id>, with MACs, MTUs and the fixed IPs; with format=netplan the same as a netplan document", content((crate::api::guest_config::network_data::NetworkData = "application/json"), (String = "application/yaml"))), (status = 400, description = "Bad format", body = crate::api::openapi::NeutronErrorResponse), (status = 401, description = "No identity", body = crate::api::openapi::NeutronErrorResponse), (status = 404, description = "Not found or not visible", body = crate::api::openapi::NeutronErrorResponse), (status = 409, description = "A subport is not a VLAN (SubPortNotVlan names it)", body = crate::api::openapi::NeutronErrorResponse), (status = 503, description = "The database is unavailable", body = crate::api::openapi::NeutronErrorResponse))
 )]
 pub async fn show(

@@ -114,7 +114,7 @@ pub struct TrunkNetworking<'a> {
 }
 
 /// The guest configuration of `input.trunk`. Checks every subport before anything else, so the
-/// answer names the first one (in VLAN order) a guest cannot configure.
+/// answer names the first one (in the trunk's subport order) a guest cannot configure.
 pub fn build(input: &TrunkNetworking<'_>) -> Result<GuestConfig, GuestConfigError> {
     let trunk = input.trunk;
     let mut vlan_ids = Vec::with_capacity(trunk.sub_ports.len());
