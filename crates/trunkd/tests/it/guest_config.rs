@@ -476,3 +476,31 @@ async fn inherited_vlans_are_configured_and_other_segmentations_are_a_409() {
         assert!(message.contains("vxlan"), "{message}");
     }
 }
+
+#[tokio::test]
+async fn an_operator_can_close_it_by_policy_without_closing_show() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "get_trunk_guest_config: \"rule:admin_or_project_member\"\n",
+    )
+    .expect("write policy");
+    let server = Server::start_with(&[
+        "--policy-strict",
+        "--policy-file",
+        policy.to_str().expect("path"),
+    ]);
+    let owner = server.as_(Identity::member("p1"));
+    let f = fixture(&owner).await;
+    owner.get(&path(&f.trunk, "")).await.expect(200);
+    let reader = server.as_(Identity::reader("p1"));
+    reader
+        .get(&format!("/v2.0/trunks/{}", f.trunk))
+        .await
+        .expect(200);
+    reader
+        .get(&path(&f.trunk, "?format=netplan"))
+        .await
+        .expect_error(404, "TrunkNotFound");
+}
