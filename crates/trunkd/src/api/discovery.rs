@@ -57,6 +57,15 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
          subport out of its trunk and deletes it in one transaction.",
     ),
     (
+        "trunk-guest-config",
+        "Trunk guest configuration",
+        "GET /v2.0/trunks/{id}/guest_config gives what a guest needs to bring its VLAN \
+         sub-interfaces up: format=network_data (default), OpenStack network_data.json links \
+         (the parent as phy, each subport as vlan) and networks from the fixed IPs; or \
+         format=netplan, a netplan version 2 document. 409 SubPortNotVlan when a subport is \
+         not a VLAN.",
+    ),
+    (
         "trunk-details",
         "Trunk port details",
         "Ports that are trunk parents show their trunk and subports.",

@@ -10,6 +10,7 @@ mod body_golden;
 mod discovery;
 pub mod error;
 pub mod fuzz;
+mod guest_config;
 mod health;
 pub mod idempotency;
 pub mod keystone;
@@ -97,6 +98,7 @@ pub fn router(state: AppState) -> Router {
             put(trunks::remove_subports),
         )
         .route("/v2.0/trunks/{id}/get_subports", get(trunks::get_subports))
+        .route("/v2.0/trunks/{id}/guest_config", get(guest_config::show))
         .route(
             "/v2.0/{collection}/{id}/tags",
             get(tags::list).put(tags::replace).delete(tags::clear),

@@ -207,6 +207,7 @@ one_of! {
         super::trunks::add_subports,
         super::trunks::remove_subports,
         super::trunks::get_subports,
+        super::guest_config::show,
         super::tags::list,
         super::tags::replace,
         super::tags::clear,

@@ -2,6 +2,7 @@
 //! HTTP and SQL.
 
 pub mod attrs;
+pub mod guest;
 pub mod health;
 pub mod network;
 pub mod port;

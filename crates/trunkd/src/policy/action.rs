@@ -183,6 +183,8 @@ pub enum Action {
     AddSubports,
     RemoveSubports,
     GetSubports,
+    /// The VLAN sub-interfaces a guest configures for a trunk (extension trunk-guest-config).
+    GetTrunkGuestConfig,
     /// A status report (drivers through the service, agents through the agent API).
     UpdateTrunkStatus,
     /// The agent API: the trunks bound to an agent's host.
@@ -239,6 +241,7 @@ impl Action {
         Action::AddSubports,
         Action::RemoveSubports,
         Action::GetSubports,
+        Action::GetTrunkGuestConfig,
         Action::UpdateTrunkStatus,
         Action::GetAgentTrunks,
         Action::UpdateSubportBindings,
@@ -314,6 +317,7 @@ impl Action {
             AddSubports => "add_subports",
             RemoveSubports => "remove_subports",
             GetSubports => "get_subports",
+            GetTrunkGuestConfig => "get_trunk_guest_config",
             UpdateTrunkStatus => "update_trunk_status",
             GetAgentTrunks => "get_agent_trunks",
             UpdateSubportBindings => "update_subport_bindings",

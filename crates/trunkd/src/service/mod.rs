@@ -6,6 +6,7 @@ mod addressing;
 mod agents;
 mod context;
 mod error;
+mod guest_config;
 pub mod idempotency;
 pub mod ipam;
 pub mod limits;

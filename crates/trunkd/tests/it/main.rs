@@ -19,6 +19,7 @@ mod bench_tool;
 mod client_contract;
 mod crash_safety;
 mod driver_faults;
+mod guest_config;
 mod idempotency;
 mod ipam;
 mod keystone_auth;
