@@ -425,6 +425,12 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
         1..=7 * 24 * 3600,
         " seconds",
     ));
+    let audit_retention = checks.ok(within(
+        "audit_retention",
+        s.audit_retention,
+        0..=10 * 366 * 24 * 3600,
+        " seconds",
+    ));
     let trunk_quota = checks.ok(quota("trunk_quota", s.trunk_quota));
     let network_quota = checks.ok(quota("network_quota", s.network_quota));
     let subnet_quota = checks.ok(quota("subnet_quota", s.subnet_quota));
@@ -511,6 +517,7 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
             driver_wait: Duration::from_secs(driver_wait?),
             limits: limits?,
             idempotency_retention: Duration::from_secs(idempotency_retention?),
+            audit_retention: Duration::from_secs(audit_retention?),
             vlans: VlanAllocation {
                 reuse_cooldown: Duration::from_secs(vlan_reuse_cooldown?),
                 allocate_missing: s.vlan_allocate_missing,

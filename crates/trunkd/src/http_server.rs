@@ -26,9 +26,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_io_timeout::TimeoutWriter;
-use tower::Layer;
 
-use crate::api::LocalAddr;
+use crate::api::{LocalAddr, PeerAddr};
 
 /// How long connections still serving a request get to finish once shutdown began.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,10 +45,10 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, local) = tokio::select! {
-            accepted = listener.accept() => match accepted.and_then(|(stream, _)| {
+        let (stream, local, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted.and_then(|(stream, peer)| {
                 let local = stream.local_addr()?;
-                Ok((stream, local))
+                Ok((stream, local, peer))
             }) {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -60,7 +59,12 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let service = TowerToHyperService::new(Extension(LocalAddr(local)).layer(router.clone()));
+        let service = TowerToHyperService::new(
+            tower::ServiceBuilder::new()
+                .layer(Extension(LocalAddr(local)))
+                .layer(Extension(PeerAddr(peer)))
+                .service(router.clone()),
+        );
         let mut stream = TimeoutWriter::new(stream);
         stream.set_timeout(Some(client_timeout));
         let connection = http1::Builder::new()

@@ -392,9 +392,9 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         async move { port_state::apply_forever(&mut *reports.lock().await, sink).await }
     });
     let pruning_service = service.clone();
-    let pruning_task = readiness.tasks.spawn("idempotency-pruning", move || {
+    let pruning_task = readiness.tasks.spawn("pruning", move || {
         let service = pruning_service.clone();
-        async move { service.prune_idempotency_keys_forever().await }
+        async move { service.prune_forever().await }
     });
     let dispatcher = Arc::new(dispatcher);
     let dispatcher_task = readiness.tasks.spawn("dispatcher", move || {

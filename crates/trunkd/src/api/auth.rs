@@ -140,8 +140,16 @@ impl FromRequestParts<AppState> for Caller {
                 )),
             },
         };
+        if let Some(identified) = parts.extensions.get::<request_id::Identified>() {
+            identified.set(
+                credentials.project_id.as_deref(),
+                credentials.user_id.as_deref(),
+            );
+        }
         let policy = state.service.policy();
-        Ok(Caller(Context::new(credentials, policy, request_id)))
+        let mut ctx = Context::new(credentials, policy, request_id);
+        ctx.global_request_id = request_id::global_of(parts);
+        Ok(Caller(ctx))
     }
 }
 

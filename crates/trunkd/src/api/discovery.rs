@@ -66,6 +66,16 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
          not a VLAN.",
     ),
     (
+        "trunk-audit",
+        "Trunk audit trail",
+        "GET /v2.0/trunks/{id}/audit lists every change to the trunk, oldest first: the action, \
+         when, the revision before and after, who (user, project, roles, request id and the \
+         caller's global request id; source api, agent with its host, or driver) and what \
+         changed (subports added or removed with their segmentation, status and host moves, \
+         attributes). Written in the change's transaction; kept audit_retention; paginated \
+         (limit, marker) and filtered (since, until, action).",
+    ),
+    (
         "trunk-details",
         "Trunk port details",
         "Ports that are trunk parents show their trunk and subports.",

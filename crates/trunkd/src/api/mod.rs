@@ -3,6 +3,7 @@
 
 mod agent;
 pub mod agent_auth;
+mod audit;
 pub mod auth;
 pub mod body;
 #[cfg(test)]
@@ -99,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v2.0/trunks/{id}/get_subports", get(trunks::get_subports))
         .route("/v2.0/trunks/{id}/guest_config", get(guest_config::show))
+        .route("/v2.0/trunks/{id}/audit", get(audit::list))
         .route(
             "/v2.0/{collection}/{id}/tags",
             get(tags::list).put(tags::replace).delete(tags::clear),
@@ -164,6 +166,10 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
 /// The local address a request's connection was accepted on (set by `http_server`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LocalAddr(pub std::net::SocketAddr);
+
+/// The client's address of a request's connection (set by `http_server`), for the access log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub std::net::SocketAddr);
 
 /// The start of every link the server hands out (`{base}/v2.0/...`): the configured
 /// `network_link_prefix`, else `http://` and the address the client's connection reached (the

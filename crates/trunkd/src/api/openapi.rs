@@ -208,6 +208,7 @@ one_of! {
         super::trunks::remove_subports,
         super::trunks::get_subports,
         super::guest_config::show,
+        super::audit::list,
         super::tags::list,
         super::tags::replace,
         super::tags::clear,

@@ -189,6 +189,13 @@ pub struct ServerSettings {
         default_value_t = crate::service::idempotency::DEFAULT_RETENTION.as_secs()
     )]
     pub idempotency_retention: u64,
+    /// Seconds a trunk's audit rows are kept; 0 keeps them forever
+    #[arg(
+        long,
+        env = "TRUNKD_AUDIT_RETENTION",
+        default_value_t = crate::service::audit::DEFAULT_RETENTION.as_secs()
+    )]
+    pub audit_retention: u64,
     /// Most tags one network, port or trunk may carry
     #[arg(
         long,

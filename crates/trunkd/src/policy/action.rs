@@ -185,6 +185,8 @@ pub enum Action {
     GetSubports,
     /// The VLAN sub-interfaces a guest configures for a trunk (extension trunk-guest-config).
     GetTrunkGuestConfig,
+    /// A trunk's audit trail (extension trunk-audit).
+    GetTrunkAudit,
     /// A status report (drivers through the service, agents through the agent API).
     UpdateTrunkStatus,
     /// The agent API: the trunks bound to an agent's host.
@@ -242,6 +244,7 @@ impl Action {
         Action::RemoveSubports,
         Action::GetSubports,
         Action::GetTrunkGuestConfig,
+        Action::GetTrunkAudit,
         Action::UpdateTrunkStatus,
         Action::GetAgentTrunks,
         Action::UpdateSubportBindings,
@@ -318,6 +321,7 @@ impl Action {
             RemoveSubports => "remove_subports",
             GetSubports => "get_subports",
             GetTrunkGuestConfig => "get_trunk_guest_config",
+            GetTrunkAudit => "get_trunk_audit",
             UpdateTrunkStatus => "update_trunk_status",
             GetAgentTrunks => "get_agent_trunks",
             UpdateSubportBindings => "update_subport_bindings",

@@ -159,6 +159,7 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ("remove_subports", "rule:admin_or_project_member"),
     ("get_subports", "rule:admin_or_project_reader"),
     ("get_trunk_guest_config", "rule:admin_or_project_reader"),
+    ("get_trunk_audit", "rule:admin_or_project_reader"),
     ("update_trunk_status", "rule:service_api"),
     // The agent API: host agents (service role, bound to their host by credential).
     ("get_agent_trunks", "rule:service_api"),
@@ -202,6 +203,6 @@ mod tests {
         let before = names.len();
         names.dedup();
         assert_eq!(before, names.len(), "a default rule is defined twice");
-        assert_eq!(before, 71);
+        assert_eq!(before, 72);
     }
 }

@@ -17,6 +17,7 @@ use crate::model::{Port, PortStatus, SegmentationType, Trunk, TrunkStatus};
 use crate::policy::Action;
 use crate::store::{Filter, ListQuery, SubportBinding, Value};
 
+use super::audit::Actor;
 use super::port_status::apply_port_states;
 use super::{owned_target, Context, ErrorKind, Service, ServiceError};
 
@@ -198,6 +199,7 @@ impl Service {
             report.revision_number,
             report.verdict.into(),
             Some(host),
+            &Actor::of(ctx),
         )
         .await
     }
@@ -243,7 +245,7 @@ impl Service {
                             ),
                         });
                     }
-                    apply_port_states(tx.as_mut(), &ports, &reports).await
+                    apply_port_states(tx.as_mut(), &Actor::of(ctx), &ports, &reports).await
                 })
             })
             .await?;

@@ -15,6 +15,9 @@ pub struct Context {
     pub agent_host: Option<String>,
     /// The idempotency key the caller sent, claimed by the request's write (`idempotency`).
     pub idempotency: Option<IdempotencyClaim>,
+    /// The caller's id of the whole operation across services (oslo's global request id),
+    /// recorded in the audit trail.
+    pub global_request_id: Option<String>,
 }
 
 impl Context {
@@ -26,6 +29,7 @@ impl Context {
             request_id: request_id.into(),
             agent_host: None,
             idempotency: None,
+            global_request_id: None,
         }
     }
 

@@ -90,24 +90,4 @@ impl Service {
         let before = live_since(self.settings.idempotency_retention);
         Ok(self.store.prune_idempotency_keys(before).await?)
     }
-
-    /// Prunes expired claims every [`PRUNE_EVERY`] (or a tenth of the retention, if shorter);
-    /// a failed pass is logged and the next one tries again. Expired claims are already
-    /// ignored by lookups, so pruning only keeps the table small.
-    pub async fn prune_idempotency_keys_forever(&self) {
-        let every = PRUNE_EVERY.min(self.settings.idempotency_retention / 10);
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            match self.prune_idempotency_keys().await {
-                Ok(0) => {}
-                Ok(pruned) => tracing::info!(pruned, "expired idempotency keys deleted"),
-                Err(error) => tracing::warn!(%error, "could not prune idempotency keys"),
-            }
-        }
-    }
 }
-
-/// Longest pause between two prunings of expired idempotency keys.
-pub const PRUNE_EVERY: Duration = Duration::from_secs(600);

@@ -4,6 +4,7 @@
 
 mod addressing;
 mod agents;
+pub mod audit;
 mod context;
 mod error;
 mod guest_config;
@@ -14,6 +15,7 @@ mod networks;
 pub(crate) mod outbox;
 mod port_status;
 mod ports;
+mod pruning;
 pub mod quota;
 mod settle;
 pub mod status;
@@ -131,6 +133,8 @@ pub struct ServiceSettings {
     pub vlans: VlanAllocation,
     /// How long an idempotency key holds its answer (`idempotency`).
     pub idempotency_retention: std::time::Duration,
+    /// How long audit rows are kept (`audit`); zero keeps them forever.
+    pub audit_retention: std::time::Duration,
 }
 
 /// How the server picks VLAN IDs for subports that ask for one (`vlan_pool`).
@@ -171,6 +175,7 @@ impl Default for ServiceSettings {
             limits: RequestLimits::default(),
             vlans: VlanAllocation::default(),
             idempotency_retention: idempotency::DEFAULT_RETENTION,
+            audit_retention: audit::DEFAULT_RETENTION,
         }
     }
 }

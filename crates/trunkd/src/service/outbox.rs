@@ -22,8 +22,23 @@ use crate::store::{NewEvent, PendingEvent, StoreTx};
 
 use super::ServiceError;
 
-/// Writes `event`, folded with `resource`'s undelivered events, which it deletes.
+/// Writes `event`, folded with `resource`'s undelivered events, which it deletes. Not for
+/// trunk events: those go through `audit::record_trunk_change`, which writes their audit row
+/// with them.
 pub(crate) async fn record(tx: &mut dyn StoreTx, event: NewEvent) -> Result<(), ServiceError> {
+    if matches!(event.event, Event::Trunk(_)) {
+        return Err(ServiceError::Internal {
+            message: format!(
+                "trunk event {} recorded without its audit row",
+                event.resource_id()
+            ),
+        });
+    }
+    record_any(tx, event).await
+}
+
+/// [`record`] for any event, trunk events included (for `audit`).
+pub(super) async fn record_any(tx: &mut dyn StoreTx, event: NewEvent) -> Result<(), ServiceError> {
     // A resource being created has no history: no query for it (bulk creates are large).
     let older = if event.event.is_creation() {
         Vec::new()

@@ -25,6 +25,7 @@ use crate::model::{Port, PortStatus, Trunk, TrunkStatus};
 use crate::store::event::{StatusChange, TrunkChange};
 use crate::store::{NewEvent, StoreTx};
 
+use super::audit::{record_trunk_change, Actor, AuditDetails};
 use super::status::TransitionLabels;
 use super::{Service, ServiceError};
 
@@ -79,7 +80,7 @@ impl Service {
                     let tx = tx;
                     let ids: Vec<PortId> = reports.iter().map(|r| r.port).collect();
                     let ports = tx.get_ports(&ids).await?;
-                    apply_port_states(tx.as_mut(), &ports, reports).await
+                    apply_port_states(tx.as_mut(), &Actor::driver(), &ports, reports).await
                 })
             })
             .await?;
@@ -110,6 +111,7 @@ impl Service {
 /// number of ports changed and the trunk status changes.
 pub(crate) async fn apply_port_states(
     tx: &mut dyn StoreTx,
+    actor: &Actor,
     ports: &[Port],
     reports: &[PortStateReport],
 ) -> Result<(usize, Vec<Transition>), ServiceError> {
@@ -127,19 +129,20 @@ pub(crate) async fn apply_port_states(
         .into_iter()
         .map(|m| m.trunk_id)
         .collect();
-    let transitions = rederive_all(tx, trunks).await?;
+    let transitions = rederive_all(tx, actor, trunks).await?;
     Ok((moved.len(), transitions))
 }
 
 /// [`rederive`] for each of `trunks` (one gone meanwhile is skipped).
 pub(crate) async fn rederive_all(
     tx: &mut dyn StoreTx,
+    actor: &Actor,
     trunks: impl IntoIterator<Item = TrunkId>,
 ) -> Result<Vec<Transition>, ServiceError> {
     let mut transitions = Vec::new();
     for id in trunks {
         if let Some(mut trunk) = tx.get_trunk(id).await? {
-            transitions.extend(rederive(tx, &mut trunk).await?);
+            transitions.extend(rederive(tx, actor, &mut trunk).await?);
         }
     }
     Ok(transitions)
@@ -152,6 +155,7 @@ pub(crate) async fn rederive_all(
 /// update.
 pub(crate) async fn rederive(
     tx: &mut dyn StoreTx,
+    actor: &Actor,
     trunk: &mut Trunk,
 ) -> Result<Option<Transition>, ServiceError> {
     let Some(from) = trunk.rederive_status() else {
@@ -162,14 +166,21 @@ pub(crate) async fn rederive(
     tx.update_trunk(trunk).await?;
     // Not folded (service::outbox): a status change is made while a driver delivers an older
     // event of this trunk, and folding that one in would hand it to the driver again.
-    tx.insert_event(&NewEvent::new(
-        trunk.std.revision_number,
-        TrunkChange::StatusChanged(StatusChange {
-            trunk_id: trunk.id,
-            from,
-            to: trunk.status,
-        }),
-    ))
+    record_trunk_change(
+        tx,
+        actor,
+        trunk.std.revision_number - 1,
+        NewEvent::new(
+            trunk.std.revision_number,
+            TrunkChange::StatusChanged(StatusChange {
+                trunk_id: trunk.id,
+                from,
+                to: trunk.status,
+            }),
+        ),
+        AuditDetails::default(),
+        false,
+    )
     .await?;
     Ok(Some(Transition {
         trunk: trunk.id,

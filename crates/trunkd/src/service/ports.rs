@@ -18,6 +18,7 @@ use crate::store::{
 };
 
 use super::addressing::{plan_refusal, require_fixed_ips, NetworkSubnets};
+use super::audit::{record_trunk_change, Actor, AuditDetails};
 use super::ipam::{self, Allocator, FixedIpRequest};
 use super::limits::{invisible_marker, marker_not_found};
 use super::networks::visible_network;
@@ -640,7 +641,7 @@ impl Service {
                     )
                     .await?;
                     if old_host != port.host_id {
-                        self.follow_parent_binding(tx.as_mut(), &port, &old_host)
+                        self.follow_parent_binding(tx.as_mut(), &Actor::of(ctx), &port, &old_host)
                             .await?;
                     }
                     if old_status != port.status {
@@ -652,7 +653,7 @@ impl Service {
                             .filter(|m| !m.is_parent)
                             .map(|m| m.trunk_id)
                             .collect();
-                        rederive_all(tx.as_mut(), trunks).await?;
+                        rederive_all(tx.as_mut(), &Actor::of(ctx), trunks).await?;
                     }
                     let mut details = self.trunk_details_of(tx.as_mut(), &[id]).await?;
                     Ok::<_, ServiceError>((port, details.remove(&id)))
@@ -696,6 +697,7 @@ impl Service {
     async fn follow_parent_binding(
         &self,
         tx: &mut dyn StoreTx,
+        actor: &Actor,
         parent: &Port,
         previous_host: &str,
     ) -> Result<(), ServiceError> {
@@ -738,12 +740,15 @@ impl Service {
         // A refusal was a host's (or a driver's for the old binding): the new one is judged
         // afresh.
         trunk.refusal = None;
+        let before = (trunk.std.revision_number, trunk.status);
         trunk.rederive_status();
         trunk.std.revision_number += 1;
         trunk.std.updated_at = now;
         tx.update_trunk(&trunk).await?;
-        super::outbox::record(
+        record_trunk_change(
             &mut *tx,
+            actor,
+            before.0,
             NewEvent::new(trunk.std.revision_number, {
                 let binding = ParentBinding::new(
                     trunk.id,
@@ -757,6 +762,8 @@ impl Service {
                     TrunkChange::ParentBound(binding)
                 }
             }),
+            AuditDetails::default().with_status(before.1, trunk.status),
+            true,
         )
         .await?;
         Ok(())

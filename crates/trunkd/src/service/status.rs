@@ -14,6 +14,7 @@ use prometheus_client::metrics::family::Family;
 use crate::drivers::{DriverError, StatusReporter, Verdict};
 use crate::ids::TrunkId;
 
+use super::audit::Actor;
 use super::port_status::rederive;
 use super::{ErrorKind, Service, ServiceError};
 
@@ -36,7 +37,8 @@ impl Service {
         acted_on: i64,
         verdict: Verdict,
     ) -> Result<i64, ServiceError> {
-        self.record_verdict_from(id, acted_on, verdict, None).await
+        self.record_verdict_from(id, acted_on, verdict, None, &Actor::driver())
+            .await
     }
 
     /// As [`Service::record_verdict`], from the agent of `host`: refused (403) unless the
@@ -47,6 +49,7 @@ impl Service {
         acted_on: i64,
         verdict: Verdict,
         host: Option<&str>,
+        actor: &Actor,
     ) -> Result<i64, ServiceError> {
         let refusal = match verdict {
             Verdict::Wired => None,
@@ -96,7 +99,7 @@ impl Service {
                         tracing::warn!(trunk = %id, reason = %reason, "a driver refused the trunk");
                     }
                     trunk.refusal = refusal.clone();
-                    let transition = rederive(tx.as_mut(), &mut trunk).await?;
+                    let transition = rederive(tx.as_mut(), actor, &mut trunk).await?;
                     if transition.is_none() {
                         // Only the reason changed (one refusal for another): still a change.
                         trunk.std.revision_number += 1;

@@ -261,8 +261,22 @@ impl Service {
                 resource.save(tx.as_mut()).await?;
                 let id = resource.id();
                 tx.replace_tags(kind, &id, &tags).await?;
-                if let Some(event) = resource.tags_event(tags.clone()) {
-                    super::outbox::record(tx.as_mut(), NewEvent::new(revision, event)).await?;
+                match resource.tags_event(tags.clone()) {
+                    Some(event @ Event::Trunk(_)) => {
+                        super::audit::record_trunk_change(
+                            tx.as_mut(),
+                            &super::audit::Actor::of(ctx),
+                            revision - 1,
+                            NewEvent::new(revision, event),
+                            super::audit::AuditDetails::default(),
+                            true,
+                        )
+                        .await?
+                    }
+                    Some(event) => {
+                        super::outbox::record(tx.as_mut(), NewEvent::new(revision, event)).await?
+                    }
+                    None => {}
                 }
                 Ok::<_, ServiceError>(tags)
             })

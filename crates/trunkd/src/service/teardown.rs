@@ -15,6 +15,7 @@ use crate::model::{Port, Trunk};
 use crate::policy::Action;
 use crate::store::{Membership, StoreTx};
 
+use super::audit::Actor;
 use super::ports::{port_not_found, port_target, visible_port};
 use super::trunks::{check_manageable, trunk_target, visible_trunk};
 use super::{check_revision, Context, ErrorKind, Guard, Service, ServiceError};
@@ -93,7 +94,8 @@ impl Service {
                 if let (Some(parent), BoundParent::Refuse) = (bound_parent, bound) {
                     return Err(parent_bound(&trunk, parent));
                 }
-                self.delete_trunk_in(tx.as_mut(), &trunk).await?;
+                self.delete_trunk_in(tx.as_mut(), &Actor::of(ctx), &trunk)
+                    .await?;
                 for port in ports {
                     // Read again: leaving the trunk changed the subports' bindings.
                     let port = tx
@@ -131,7 +133,8 @@ impl Service {
                     let trunk = visible_trunk(tx.as_mut(), &guard, membership.trunk_id).await?;
                     guard.require(Action::RemoveSubports, &trunk_target(&trunk))?;
                     check_manageable(&trunk)?;
-                    self.remove_subports_in(tx.as_mut(), trunk, &[id]).await?;
+                    self.remove_subports_in(tx.as_mut(), &Actor::of(ctx), trunk, &[id])
+                        .await?;
                     // Read again: leaving the trunk changed its binding.
                     port = tx.get_port(id).await?.ok_or_else(|| port_not_found(id))?;
                 }

@@ -12,6 +12,7 @@ use crate::store::event::{self, TrunkMembers};
 use crate::store::NewEvent;
 use crate::store::{ListQuery, StoreError, StoreTx, SubportBinding};
 
+use super::audit::{record_trunk_change, Actor, AuditDetails, Move};
 use super::limits::{invisible_marker, marker_not_found};
 use super::port_status::write_port_statuses;
 use super::ports::visible_port;
@@ -82,6 +83,34 @@ pub(super) fn check_manageable(trunk: &Trunk) -> Result<(), ServiceError> {
 
 fn members(trunk: &Trunk, ports: &[PortId]) -> TrunkMembers {
     TrunkMembers::new(trunk.id, trunk.port_id, ports.to_vec())
+}
+
+/// The attributes an update changed, each from and to.
+fn attribute_moves(before: &Trunk, after: &Trunk) -> AuditDetails {
+    let mut details = AuditDetails::default();
+    let mut moved = |name: &str, from: serde_json::Value, to: serde_json::Value| {
+        if from != to {
+            details
+                .attributes
+                .insert(name.to_string(), Move { from, to });
+        }
+    };
+    moved(
+        "name",
+        before.name.clone().into(),
+        after.name.clone().into(),
+    );
+    moved(
+        "description",
+        before.description.clone().into(),
+        after.description.clone().into(),
+    );
+    moved(
+        "admin_state_up",
+        before.admin_state_up.into(),
+        after.admin_state_up.into(),
+    );
+    details
 }
 
 /// A unique-key failure while writing subports, named as the rule it enforces.
@@ -201,6 +230,7 @@ impl Service {
             let shapes = self.check_subport_shapes(&request.sub_ports)?;
             prepared.push((port_id, project, shapes));
         }
+        let actor = Actor::of(ctx);
         let watch = self.watch_deliveries();
         let created = self
             .write(ctx, |tx| {
@@ -251,12 +281,17 @@ impl Service {
                         tx.set_subport_bindings(&ports, &self.joining_binding(&trunk, &parent))
                             .await?;
                         write_port_statuses(tx.as_mut(), &joining.restatus).await?;
-                        super::outbox::record(
+                        record_trunk_change(
                             tx.as_mut(),
+                            &actor,
+                            trunk.std.revision_number,
                             NewEvent::new(
                                 trunk.std.revision_number,
                                 event::TrunkChange::Created(members(&trunk, &ports)),
                             ),
+                            AuditDetails::added(&trunk.sub_ports)
+                                .with_status(TrunkStatus::Down, trunk.status),
+                            true,
                         )
                         .await?;
                         created.push(trunk);
@@ -330,6 +365,7 @@ impl Service {
                     let mut trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
                     guard.require(Action::UpdateTrunk, &trunk_target(&trunk))?;
                     check_revision(if_match, trunk.std.revision_number)?;
+                    let before = trunk.clone();
                     if let Some(name) = &update.name {
                         trunk.name = name.clone();
                     }
@@ -342,8 +378,10 @@ impl Service {
                     trunk.std.revision_number += 1;
                     trunk.std.updated_at = crate::model::now_timestamp();
                     tx.update_trunk(&trunk).await?;
-                    super::outbox::record(
+                    record_trunk_change(
                         tx.as_mut(),
+                        &Actor::of(ctx),
+                        before.std.revision_number,
                         NewEvent::new(
                             trunk.std.revision_number,
                             event::TrunkChange::Updated(event::TrunkUpdate::Attributes(members(
@@ -351,6 +389,8 @@ impl Service {
                                 &[],
                             ))),
                         ),
+                        attribute_moves(&before, &trunk),
+                        true,
                     )
                     .await?;
                     Ok::<_, ServiceError>(trunk)
@@ -373,7 +413,8 @@ impl Service {
                 let trunk = visible_trunk(tx.as_mut(), &guard, id).await?;
                 guard.require(Action::DeleteTrunk, &trunk_target(&trunk))?;
                 check_revision(if_match, trunk.std.revision_number)?;
-                self.delete_trunk_in(tx.as_mut(), &trunk).await
+                self.delete_trunk_in(tx.as_mut(), &Actor::of(ctx), &trunk)
+                    .await
             })
         })
         .await
@@ -385,6 +426,7 @@ impl Service {
     pub(super) async fn delete_trunk_in(
         &self,
         tx: &mut dyn StoreTx,
+        actor: &Actor,
         trunk: &Trunk,
     ) -> Result<(), ServiceError> {
         let id = trunk.id;
@@ -406,12 +448,16 @@ impl Service {
         let now = crate::model::now_timestamp();
         self.unbind_leaving(tx, trunk, &ports, &now).await?;
         tx.delete_trunk(id).await?;
-        super::outbox::record(
+        record_trunk_change(
             tx,
+            actor,
+            trunk.std.revision_number,
             NewEvent::new(
                 trunk.std.revision_number + 1,
                 event::TrunkChange::Deleted(members(trunk, &ports)),
             ),
+            AuditDetails::removed(&trunk.sub_ports),
+            true,
         )
         .await?;
         Ok(())
@@ -467,6 +513,7 @@ impl Service {
                         )
                         .await?;
                     let added = joining.subports;
+                    let before = (trunk.std.revision_number, trunk.status);
                     trunk.sub_ports.extend(added.iter().cloned());
                     trunk.rederive_status();
                     trunk.std.revision_number += 1;
@@ -482,12 +529,16 @@ impl Service {
                         .await?;
                     write_port_statuses(tx.as_mut(), &joining.restatus).await?;
                     tx.update_trunk(&trunk).await?;
-                    super::outbox::record(
+                    record_trunk_change(
                         tx.as_mut(),
+                        &Actor::of(ctx),
+                        before.0,
                         NewEvent::new(
                             trunk.std.revision_number,
                             event::TrunkChange::SubportsAdded(members(&trunk, &ports)),
                         ),
+                        AuditDetails::added(&added).with_status(before.1, trunk.status),
+                        true,
                     )
                     .await?;
                     Ok::<_, ServiceError>(trunk)
@@ -534,7 +585,8 @@ impl Service {
                     if ports.is_empty() {
                         return Ok(trunk);
                     }
-                    self.remove_subports_in(tx.as_mut(), trunk, &ports).await
+                    self.remove_subports_in(tx.as_mut(), &Actor::of(ctx), trunk, &ports)
+                        .await
                 })
             })
             .await?;
@@ -548,6 +600,7 @@ impl Service {
     pub(super) async fn remove_subports_in(
         &self,
         tx: &mut dyn StoreTx,
+        actor: &Actor,
         mut trunk: Trunk,
         ports: &[PortId],
     ) -> Result<Trunk, ServiceError> {
@@ -561,6 +614,13 @@ impl Service {
             ));
         }
         let removing: std::collections::HashSet<PortId> = ports.iter().copied().collect();
+        let before = (trunk.std.revision_number, trunk.status);
+        let leaving: Vec<Subport> = trunk
+            .sub_ports
+            .iter()
+            .filter(|s| removing.contains(&s.port_id))
+            .cloned()
+            .collect();
         let freed: Vec<i64> = trunk
             .sub_ports
             .iter()
@@ -587,12 +647,16 @@ impl Service {
         self.unbind_leaving(tx, &trunk, ports, &trunk.std.updated_at)
             .await?;
         tx.update_trunk(&trunk).await?;
-        super::outbox::record(
+        record_trunk_change(
             tx,
+            actor,
+            before.0,
             NewEvent::new(
                 trunk.std.revision_number,
                 event::TrunkChange::SubportsRemoved(members(&trunk, ports)),
             ),
+            AuditDetails::removed(&leaving).with_status(before.1, trunk.status),
+            true,
         )
         .await?;
         Ok(trunk)

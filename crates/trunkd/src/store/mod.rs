@@ -15,6 +15,7 @@
 //! Both backends are one SQL store (`store/sql`) over a dialect each (`store/sqlite`,
 //! `store/postgres`). Drivers read through [`DriverReads`], which cannot write.
 
+pub mod audit;
 pub mod event;
 pub mod idempotency;
 pub mod ipam;
@@ -262,6 +263,8 @@ pub trait Store: Outbox + Send + Sync + 'static {
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Closes the connections.
     async fn close(&self);
+    /// Deletes audit rows recorded before `before_ms`; returns how many.
+    async fn prune_audit(&self, before_ms: i64) -> Result<u64, StoreError>;
     /// Deletes idempotency keys claimed before `before_ms`; returns how many.
     async fn prune_idempotency_keys(&self, before_ms: i64) -> Result<u64, StoreError>;
     /// A transaction for a user operation that writes.
@@ -439,6 +442,12 @@ pub trait StoreTx: Send {
     ) -> Result<(), StoreError>;
     async fn delete_subports(&mut self, trunk: TrunkId, ports: &[PortId])
         -> Result<(), StoreError>;
+    // audit trail
+    async fn insert_audit(&mut self, row: &audit::NewAuditRow) -> Result<(), StoreError>;
+    async fn list_audit(
+        &mut self,
+        query: &audit::AuditQuery,
+    ) -> Result<Vec<audit::AuditRow>, StoreError>;
     // idempotency keys
     /// Claims `claim`'s key at `now_ms`, taking over a claim made before `expired_before_ms`;
     /// `false` when the key is held by a live claim.

@@ -175,6 +175,7 @@ const ROWS: &[Row] = &[
     ),
     table("GET", "/v2.0/trunks/{id}/get_subports", "get subports"),
     table("GET", "/v2.0/trunks/{id}/guest_config", "guest config"),
+    table("GET", "/v2.0/trunks/{id}/audit", "trunk audit"),
     table("GET", "/v2.0/{collection}/{id}/tags", "list trunk tags"),
     table("PUT", "/v2.0/{collection}/{id}/tags", "replace trunk tags"),
     table("DELETE", "/v2.0/{collection}/{id}/tags", "clear trunk tags"),

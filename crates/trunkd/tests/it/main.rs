@@ -14,6 +14,7 @@ pub mod tcp_proxy;
 pub mod vswitch;
 
 mod agent_api;
+mod audit;
 mod authz_sweep;
 mod bench_tool;
 mod client_contract;

@@ -164,6 +164,15 @@ where
         Ok(SchemaState::compare(applied, Self::expected_version()))
     }
 
+    async fn prune_audit(&self, before_ms: i64) -> Result<u64, StoreError> {
+        sqlx::query("DELETE FROM trunk_audit WHERE at_ms < $1")
+            .bind(before_ms)
+            .execute(&self.writes)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(D::map_err)
+    }
+
     async fn prune_idempotency_keys(&self, before_ms: i64) -> Result<u64, StoreError> {
         sqlx::query("DELETE FROM idempotency_keys WHERE created_at_ms < $1")
             .bind(before_ms)

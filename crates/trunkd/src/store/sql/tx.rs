@@ -12,6 +12,7 @@ use sqlx::{
 
 use crate::ids::{NetworkId, PortId, ProjectId, SubnetId, TrunkId};
 use crate::model::{Network, NetworkType, Port, Subnet, Subport, Trunk};
+use crate::store::audit::{AuditQuery, AuditRow, NewAuditRow};
 use crate::store::idempotency::{IdempotencyClaim, IdempotencyRecord, StoredAnswer};
 use crate::store::{
     ListQuery, Membership, NewEvent, ParentTrunk, PendingEvent, ResourceKind, StoreError, StoreTx,
@@ -842,6 +843,87 @@ where
                 .map_err(D::map_err)?;
         }
         Ok(())
+    }
+
+    async fn insert_audit(&mut self, row: &NewAuditRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO trunk_audit (trunk_id, at, at_ms, action, revision_before, \
+             revision_after, actor, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(row.trunk_id.to_string())
+        .bind(&row.at)
+        .bind(row.at_ms)
+        .bind(&row.action)
+        .bind(row.revision_before)
+        .bind(row.revision_after)
+        .bind(&row.actor_json)
+        .bind(&row.details_json)
+        .execute(self.conn())
+        .await
+        .map(|_| ())
+        .map_err(D::map_err)
+    }
+
+    async fn list_audit(&mut self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
+        let mut builder = Builder::new(
+            "SELECT id, trunk_id, at, at_ms, action, revision_before, revision_after, actor, \
+             details FROM trunk_audit WHERE trunk_id = ",
+        );
+        builder.push_bind(query.trunk_id.to_string());
+        if let Some(after) = query.after_id {
+            builder.push(" AND id > ").push_bind(after);
+        }
+        if let Some(since) = query.since_ms {
+            builder.push(" AND at_ms >= ").push_bind(since);
+        }
+        if let Some(until) = query.until_ms {
+            builder.push(" AND at_ms <= ").push_bind(until);
+        }
+        if let Some(action) = &query.action {
+            builder.push(" AND action = ").push_bind(action.clone());
+        }
+        builder.push(" ORDER BY id LIMIT ").push_bind(query.limit);
+        type Row = (i64, String, String, i64, String, i64, i64, String, String);
+        let rows: Vec<Row> = builder
+            .build::<D::Db>()
+            .fetch_all(self.conn())
+            .await
+            .map_err(D::map_err)?
+            .iter()
+            .map(|row| Row::from_row(row).map_err(D::map_err))
+            .collect::<Result<_, _>>()?;
+        rows.into_iter()
+            .map(
+                |(
+                    id,
+                    trunk,
+                    at,
+                    at_ms,
+                    action,
+                    revision_before,
+                    revision_after,
+                    actor,
+                    details,
+                )| {
+                    let trunk_id = trunk
+                        .parse()
+                        .map_err(|_| StoreError::Internal(format!("bad trunk id {trunk}")))?;
+                    Ok(AuditRow {
+                        id,
+                        row: NewAuditRow {
+                            trunk_id,
+                            at,
+                            at_ms,
+                            action,
+                            revision_before,
+                            revision_after,
+                            actor_json: actor,
+                            details_json: details,
+                        },
+                    })
+                },
+            )
+            .collect()
     }
 
     async fn claim_idempotency_key(

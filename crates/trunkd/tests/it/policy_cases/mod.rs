@@ -85,6 +85,7 @@ pub fn request_for(action: &str, f: &Fixture) -> (Method, String, Option<Value>)
         ),
         "get subports" => (Method::GET, format!("/v2.0/trunks/{t}/get_subports"), None),
         "guest config" => (Method::GET, format!("/v2.0/trunks/{t}/guest_config"), None),
+        "trunk audit" => (Method::GET, format!("/v2.0/trunks/{t}/audit"), None),
         "replace trunk tags" => (
             Method::PUT,
             format!("/v2.0/trunks/{t}/tags"),
@@ -157,6 +158,7 @@ pub const TABLE: &[(&str, [u16; 7])] = &[
     ("remove subports", [200, 200, 403, 404, 404, 404, 404]),
     ("get subports", [200, 200, 200, 404, 404, 404, 404]),
     ("guest config", [200, 200, 200, 404, 404, 404, 404]),
+    ("trunk audit", [200, 200, 200, 404, 404, 404, 404]),
     ("replace trunk tags", [200, 200, 403, 404, 404, 404, 404]),
     ("add trunk tag", [201, 201, 403, 404, 404, 404, 404]),
     ("clear trunk tags", [204, 204, 403, 404, 404, 404, 404]),
