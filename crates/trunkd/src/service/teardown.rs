@@ -10,6 +10,8 @@
 //! events: drivers see a trunk deletion followed by port deletions, as if the calls had been
 //! made one by one. Every permission is checked before anything is written.
 
+use std::collections::HashMap;
+
 use crate::ids::{PortId, TrunkId};
 use crate::model::{Port, Trunk};
 use crate::policy::Action;
@@ -39,6 +41,30 @@ async fn deletable_port(
     let port = visible_port(tx, guard, id).await?;
     guard.require(Action::DeletePort, &port_target(&port))?;
     Ok(port)
+}
+
+/// [`deletable_port`] for many, read in one statement, in the order of `ids`.
+async fn deletable_ports(
+    tx: &mut dyn StoreTx,
+    guard: &Guard<'_>,
+    ids: &[PortId],
+) -> Result<Vec<Port>, ServiceError> {
+    let mut found: HashMap<PortId, Port> = tx
+        .get_ports(ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    ids.iter()
+        .map(|id| {
+            let port = found
+                .remove(id)
+                .filter(|p| guard.allows(Action::GetPort, &port_target(p)))
+                .ok_or_else(|| port_not_found(*id))?;
+            guard.require(Action::DeletePort, &port_target(&port))?;
+            Ok(port)
+        })
+        .collect()
 }
 
 /// The 409 of a teardown while the parent is bound, naming the parent and its host.
@@ -84,10 +110,7 @@ impl Service {
                 }
                 check_revision(if_match, trunk.std.revision_number)?;
                 let ports = ports_of(&trunk);
-                let mut checked = Vec::with_capacity(ports.len());
-                for port in &ports {
-                    checked.push(deletable_port(tx.as_mut(), &guard, *port).await?);
-                }
+                let checked = deletable_ports(tx.as_mut(), &guard, &ports).await?;
                 let bound_parent = checked
                     .iter()
                     .find(|p| p.id == trunk.port_id && p.is_bound());
@@ -96,12 +119,15 @@ impl Service {
                 }
                 self.delete_trunk_in(tx.as_mut(), &Actor::of(ctx), &trunk)
                     .await?;
-                for port in ports {
-                    // Read again: leaving the trunk changed the subports' bindings.
-                    let port = tx
-                        .get_port(port)
-                        .await?
-                        .ok_or_else(|| port_not_found(port))?;
+                // Read again: leaving the trunk changed the subports' bindings.
+                let mut left: HashMap<PortId, Port> = tx
+                    .get_ports(&ports)
+                    .await?
+                    .into_iter()
+                    .map(|p| (p.id, p))
+                    .collect();
+                for id in ports {
+                    let port = left.remove(&id).ok_or_else(|| port_not_found(id))?;
                     self.delete_port_in(tx.as_mut(), &port).await?;
                 }
                 Ok::<_, ServiceError>(())

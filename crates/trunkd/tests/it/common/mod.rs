@@ -228,10 +228,14 @@ impl Server {
             .expect("VmRSS in /proc status")
     }
 
-    /// Stops the server and hands back its data.
+    /// Stops the server and hands back its data, once no transaction of the server can still
+    /// commit (on PostgreSQL its backends are gone).
     pub fn stop(mut self) -> Kept {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(database) = &self.database {
+            database.wait_until_unused(Duration::from_secs(30));
+        }
         let dir = tempfile::tempdir().expect("temp dir");
         Kept {
             data_dir: std::mem::replace(&mut self.data_dir, dir),

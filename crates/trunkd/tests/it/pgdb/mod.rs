@@ -71,6 +71,38 @@ impl TempDatabase {
     }
 }
 
+impl TempDatabase {
+    /// Waits until no connection uses the database. A server killed with SIGKILL leaves its
+    /// backends running until they notice: one that had received COMMIT finishes it, so a
+    /// transaction of the dead server can still become visible after another server has
+    /// started and read. Tests that restart on the same data wait here first.
+    pub fn wait_until_unused(&self, limit: std::time::Duration) {
+        let (admin, name) = (self.admin_url.clone(), self.name.clone());
+        run(async move {
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("connect as admin");
+            let deadline = std::time::Instant::now() + limit;
+            loop {
+                let users: i64 =
+                    sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = $1")
+                        .bind(&name)
+                        .fetch_one(&mut conn)
+                        .await
+                        .expect("pg_stat_activity");
+                if users == 0 {
+                    return;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{users} connections still use {name} {limit:?} after its server stopped"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        });
+    }
+}
+
 impl Drop for TempDatabase {
     fn drop(&mut self) {
         let (admin, statement) = (
