@@ -122,6 +122,9 @@ pub struct AuditDetails {
     /// The tags after a tag change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
+    /// A driver's reason for refusing the trunk (`null`: not refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Move<Option<String>>>,
 }
 
 impl AuditDetails {
@@ -231,24 +234,47 @@ pub(crate) async fn record_trunk_change(
             message: "a trunk event without its trunk".into(),
         })?;
     let details = details.completed_by(change);
-    let now = chrono::Utc::now();
-    let row = NewAuditRow {
+    record_entry(
+        tx,
+        actor,
         trunk_id,
-        at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        at_ms: now.timestamp_millis(),
-        action: change.kind().as_str().to_string(),
-        revision_before,
-        revision_after: event.revision_number,
-        actor_json: to_json(actor)?,
-        details_json: to_json(&details)?,
-    };
-    tx.insert_audit(&row).await?;
+        change.kind(),
+        (revision_before, event.revision_number),
+        &details,
+    )
+    .await?;
     if folded {
         super::outbox::record_any(tx, event).await
     } else {
         tx.insert_event(&event).await?;
         Ok(())
     }
+}
+
+/// Writes one audit row: `revisions` are the trunk's before and after the change. For the
+/// one change that has no event of its own (a refusal's reason replaced by another, status
+/// unchanged); every other goes through [`record_trunk_change`].
+pub(crate) async fn record_entry(
+    tx: &mut dyn StoreTx,
+    actor: &Actor,
+    trunk_id: TrunkId,
+    action: TrunkEventKind,
+    revisions: (i64, i64),
+    details: &AuditDetails,
+) -> Result<(), ServiceError> {
+    let now = chrono::Utc::now();
+    let row = NewAuditRow {
+        trunk_id,
+        at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        at_ms: now.timestamp_millis(),
+        action: action.as_str().to_string(),
+        revision_before: revisions.0,
+        revision_after: revisions.1,
+        actor_json: to_json(actor)?,
+        details_json: to_json(details)?,
+    };
+    tx.insert_audit(&row).await?;
+    Ok(())
 }
 
 fn to_json(value: &impl Serialize) -> Result<String, ServiceError> {

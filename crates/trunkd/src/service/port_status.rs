@@ -158,6 +158,17 @@ pub(crate) async fn rederive(
     actor: &Actor,
     trunk: &mut Trunk,
 ) -> Result<Option<Transition>, ServiceError> {
+    rederive_with(tx, actor, trunk, AuditDetails::default()).await
+}
+
+/// [`rederive`], with what else the audit entry of a status change should say (a driver's
+/// refusal, say).
+pub(crate) async fn rederive_with(
+    tx: &mut dyn StoreTx,
+    actor: &Actor,
+    trunk: &mut Trunk,
+    details: AuditDetails,
+) -> Result<Option<Transition>, ServiceError> {
     let Some(from) = trunk.rederive_status() else {
         return Ok(None);
     };
@@ -178,7 +189,7 @@ pub(crate) async fn rederive(
                 to: trunk.status,
             }),
         ),
-        AuditDetails::default(),
+        details,
         false,
     )
     .await?;

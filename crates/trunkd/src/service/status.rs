@@ -14,9 +14,10 @@ use prometheus_client::metrics::family::Family;
 use crate::drivers::{DriverError, StatusReporter, Verdict};
 use crate::ids::TrunkId;
 
-use super::audit::Actor;
-use super::port_status::rederive;
+use super::audit::{record_entry, Actor, AuditDetails, Move};
+use super::port_status::rederive_with;
 use super::{ErrorKind, Service, ServiceError};
+use crate::store::event::TrunkEventKind;
 
 /// Labels of the status-transition counter.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -98,13 +99,31 @@ impl Service {
                     if let Some(reason) = &refusal {
                         tracing::warn!(trunk = %id, reason = %reason, "a driver refused the trunk");
                     }
-                    trunk.refusal = refusal.clone();
-                    let transition = rederive(tx.as_mut(), actor, &mut trunk).await?;
+                    let previous = std::mem::replace(&mut trunk.refusal, refusal.clone());
+                    let details = AuditDetails {
+                        refusal: Some(Move {
+                            from: previous,
+                            to: refusal.clone(),
+                        }),
+                        ..AuditDetails::default()
+                    };
+                    let transition =
+                        rederive_with(tx.as_mut(), actor, &mut trunk, details.clone()).await?;
                     if transition.is_none() {
-                        // Only the reason changed (one refusal for another): still a change.
+                        // Only the reason changed (one refusal for another): still a change,
+                        // which no data plane acts on (no event) but the trail records.
                         trunk.std.revision_number += 1;
                         trunk.std.updated_at = crate::model::now_timestamp();
                         tx.update_trunk(&trunk).await?;
+                        record_entry(
+                            tx.as_mut(),
+                            actor,
+                            trunk.id,
+                            TrunkEventKind::StatusChanged,
+                            (trunk.std.revision_number - 1, trunk.std.revision_number),
+                            &details,
+                        )
+                        .await?;
                     }
                     Ok::<_, ServiceError>((trunk.std.revision_number, transition))
                 })

@@ -265,6 +265,35 @@ async fn status_moves_name_their_source_and_binding_moves_their_hosts() {
     assert_eq!(moved["changes"]["status"]["from"], "ACTIVE");
     assert_eq!(moved["changes"]["status"]["to"], "DEGRADED");
 
+    // A refusal says why; a second refusal for another reason is still an entry.
+    let agent = reqwest::Client::new();
+    for reason in ["no VLAN left", "bridge gone"] {
+        let revision = admin
+            .get(&format!("/v2.0/trunks/{trunk}"))
+            .await
+            .expect(200)["trunk"]["revision_number"]
+            .clone();
+        let reply = agent
+            .put(format!("{}/agent/v1/trunks/{trunk}/verdict", server.base))
+            .bearer_auth(&token)
+            .json(&json!({"verdict": "refused", "reason": reason, "revision_number": revision}))
+            .send()
+            .await
+            .expect("agent reaches trunkd");
+        assert_eq!(reply.status(), 200, "{reason}");
+    }
+    let refusals = entries(&trail(&admin, &trunk, "?action=status_changed").await);
+    let last_two: Vec<&Value> = refusals.iter().rev().take(2).rev().collect();
+    assert_eq!(
+        last_two[0]["changes"],
+        json!({"status": {"from": "DEGRADED", "to": "ERROR"},
+               "refusal": {"from": null, "to": "no VLAN left"}})
+    );
+    assert_eq!(
+        last_two[1]["changes"],
+        json!({"refusal": {"from": "no VLAN left", "to": "bridge gone"}})
+    );
+
     // The access log names the caller and the client.
     let text = std::fs::read_to_string(&log).expect("log");
     let served = text

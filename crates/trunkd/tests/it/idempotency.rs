@@ -256,6 +256,52 @@ async fn an_expired_key_is_a_new_request() {
     assert_ne!(first.body["network"]["id"], later.body["network"]["id"]);
 }
 
+/// How many keys the server's database holds.
+async fn stored_keys(location: &DatabaseLocation) -> i64 {
+    let sql = "SELECT COUNT(*) FROM idempotency_keys";
+    match location {
+        DatabaseLocation::Sqlite(path) => {
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .expect("open sqlite");
+            sqlx::query_scalar(sql)
+                .fetch_one(&mut conn)
+                .await
+                .expect("count")
+        }
+        DatabaseLocation::Postgres(url) => {
+            let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
+            sqlx::query_scalar(sql)
+                .fetch_one(&mut conn)
+                .await
+                .expect("count")
+        }
+    }
+}
+
+#[tokio::test]
+async fn expired_keys_are_pruned() {
+    let server = Server::start_with(&["--idempotency-retention", "1"]);
+    let admin = server.admin();
+    let body = json!({"network": {"name": "n"}});
+    let created = send(&admin, Method::POST, "/v2.0/networks", Some(body), "pruned").await;
+    assert_eq!(created.status.as_u16(), 201);
+    let location = server.database_location();
+    assert_eq!(
+        stored_keys(&location).await,
+        1,
+        "the key is stored with its work"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while stored_keys(&location).await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the key outlived its retention by 9 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test]
 async fn an_answer_lost_in_a_crash_is_never_redone() {
     let server = Server::start();
