@@ -218,9 +218,75 @@ one_of! {
         super::health::healthz,
         super::health::readyz,
     ),
-    components(schemas(SortDir))
+    components(schemas(SortDir)),
+    modifiers(&IdempotencyKeys)
 )]
 pub struct ApiDoc;
+
+/// Adds the `Idempotency-Key` header (extension `idempotency-keys`) and its 400, 409 and 422
+/// answers to every POST, PUT and DELETE under `/v2.0`, as `api::idempotency` serves them on
+/// each: one place, so no write operation is documented without it.
+struct IdempotencyKeys;
+
+impl utoipa::Modify for IdempotencyKeys {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        use utoipa::openapi::{ContentBuilder, Ref, Required, ResponseBuilder};
+        let header = ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(
+                "extension idempotency-keys: 1 to 255 visible ASCII characters; the same key \
+                 from the same project with the same request within idempotency_retention \
+                 answers the first answer (Idempotent-Replayed: true) without doing the work again",
+            ))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(super::idempotency::MAX_KEY_LEN))
+                    .pattern(Some("^[!-~]+$")),
+            ))
+            .build();
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("NeutronErrorResponse")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/v2.0/") {
+                continue;
+            }
+            for operation in [&mut item.post, &mut item.put, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                operation
+                    .parameters
+                    .get_or_insert_with(Vec::new)
+                    .push(header.clone());
+                let responses = &mut operation.responses.responses;
+                responses.entry("400".into()).or_insert_with(|| {
+                    error("Bad input, such as a bad Idempotency-Key; the message names it").into()
+                });
+                responses.entry("422".into()).or_insert_with(|| {
+                    error("Idempotency-Key used for another request (IdempotencyKeyReused)").into()
+                });
+                responses.entry("409".into()).or_insert_with(|| {
+                    error("The request with this Idempotency-Key was done but its answer is not recorded (IdempotentAnswerMissing)").into()
+                });
+            }
+        }
+    }
+}
 
 /// The document as pretty JSON, as committed in `openapi.json`.
 pub fn document() -> String {
