@@ -1,6 +1,7 @@
 //! `Idempotency-Key` on POST, PUT and DELETE under `/v2.0` (extension `idempotency-keys`): the
 //! HTTP side of `service::idempotency`. A request with a key is fingerprinted (SHA-256 of its
-//! method, path, query and body, byte for byte) and looked up in the caller's project:
+//! caller's user and roles, method, path, query, `If-Match` and body, byte for byte) and looked
+//! up in the caller's project:
 //! - a live key with the same fingerprint answers with the stored status and body (header
 //!   `Idempotent-Replayed: true`), waiting briefly if that request is still finishing;
 //! - a live key with another fingerprint is a 422 `IdempotencyKeyReused`;
@@ -61,15 +62,39 @@ fn key_of(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(text.to_string()))
 }
 
-/// SHA-256 (hex) of what makes a request this request: method, path and query, body.
-fn fingerprint(method: &Method, uri: &axum::http::Uri, body: &[u8]) -> String {
+/// SHA-256 (hex) of what makes a request this request: who sends it (user and roles: an
+/// answer rendered under one caller's policy is never replayed to another), method, path and
+/// query, `If-Match`, body.
+fn fingerprint(
+    identity: &str,
+    method: &Method,
+    uri: &axum::http::Uri,
+    if_match: &str,
+    body: &[u8],
+) -> String {
     let mut hash = Sha256::new();
-    hash.update(method.as_str().as_bytes());
-    hash.update(b"\n");
-    hash.update(uri.path_and_query().map_or("", |p| p.as_str()).as_bytes());
-    hash.update(b"\n");
+    for part in [
+        identity.as_bytes(),
+        method.as_str().as_bytes(),
+        uri.path_and_query().map_or("", |p| p.as_str()).as_bytes(),
+        if_match.as_bytes(),
+    ] {
+        hash.update(part);
+        hash.update(b"\n");
+    }
     hash.update(body);
     hex::encode(hash.finalize())
+}
+
+/// The caller as the fingerprint knows it: user and sorted roles.
+fn identity_of(credentials: &crate::policy::Credentials) -> String {
+    let mut roles = credentials.roles.clone();
+    roles.sort();
+    format!(
+        "{}|{}",
+        credentials.user_id.as_deref().unwrap_or(""),
+        roles.join(",")
+    )
 }
 
 pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -94,20 +119,31 @@ async fn idempotent(state: AppState, request: Request, next: Next) -> Result<Res
     let Caller(mut ctx) = Caller::from_request_parts(&mut parts, &state).await?;
     let bytes = body::read_body(Request::from_parts(parts.clone(), body), &state).await?;
     let credentials = &ctx.credentials;
-    let scope = credentials
-        .project_id
-        .clone()
-        .or_else(|| {
-            credentials
-                .user_id
-                .clone()
-                .map(|user| format!("user:{user}"))
-        })
-        .unwrap_or_default();
+    let scope =
+        match (&credentials.project_id, &credentials.user_id) {
+            (Some(project), _) => format!("project:{project}"),
+            (None, Some(user)) => format!("user:{user}"),
+            (None, None) => return Err(ApiError::bad_request(
+                "Idempotency-Key",
+                "Invalid Idempotency-Key header: a caller with neither project nor user cannot \
+                 hold keys.",
+            )),
+        };
+    let if_match = parts
+        .headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let claim = IdempotencyClaim {
         scope,
         key,
-        fingerprint: fingerprint(&parts.method, &parts.uri, &bytes),
+        fingerprint: fingerprint(
+            &identity_of(credentials),
+            &parts.method,
+            &parts.uri,
+            if_match,
+            &bytes,
+        ),
         request_id: ctx.request_id.clone(),
     };
     if let Some(replayed) = earlier_answer(&state, &claim).await? {
@@ -227,10 +263,28 @@ mod tests {
     fn fingerprints_tell_requests_apart() {
         let uri: axum::http::Uri = "/v2.0/trunks".parse().expect("uri");
         let other: axum::http::Uri = "/v2.0/trunks?x=1".parse().expect("uri");
-        let base = fingerprint(&Method::POST, &uri, b"{}");
-        assert_eq!(base, fingerprint(&Method::POST, &uri, b"{}"));
-        assert_ne!(base, fingerprint(&Method::PUT, &uri, b"{}"));
-        assert_ne!(base, fingerprint(&Method::POST, &other, b"{}"));
-        assert_ne!(base, fingerprint(&Method::POST, &uri, b"{ }"));
+        let base = fingerprint("u|member", &Method::POST, &uri, "", b"{}");
+        assert_eq!(
+            base,
+            fingerprint("u|member", &Method::POST, &uri, "", b"{}")
+        );
+        assert_ne!(base, fingerprint("u|member", &Method::PUT, &uri, "", b"{}"));
+        assert_ne!(
+            base,
+            fingerprint("u|member", &Method::POST, &other, "", b"{}")
+        );
+        assert_ne!(
+            base,
+            fingerprint("u|member", &Method::POST, &uri, "", b"{ }")
+        );
+        assert_ne!(
+            base,
+            fingerprint("v|member", &Method::POST, &uri, "", b"{}")
+        );
+        assert_ne!(base, fingerprint("u|admin", &Method::POST, &uri, "", b"{}"));
+        assert_ne!(
+            base,
+            fingerprint("u|member", &Method::POST, &uri, "revision_number=1", b"{}")
+        );
     }
 }

@@ -148,6 +148,17 @@ async fn keys_belong_to_their_project() {
     assert_eq!((a.status.as_u16(), b.status.as_u16()), (201, 201));
     assert!(!replayed(&b), "bob's key is not alice's");
     assert_ne!(a.body["network"]["id"], b.body["network"]["id"]);
+    // Another user of alice's project, with alice's key and body: never alice's answer.
+    let carol = server.as_(Identity::reader("alice-project"));
+    send(
+        &carol,
+        Method::POST,
+        "/v2.0/networks",
+        Some(json!({"network": {"name": "n"}})),
+        "same",
+    )
+    .await
+    .expect_error(422, "IdempotencyKeyReused");
 }
 
 #[tokio::test]
