@@ -4,11 +4,13 @@
 -- request ids, and the source: api, agent with its host, or driver) and what changed (details:
 -- subports added or removed with their segmentation, status and host moves, attributes).
 -- actor and details are JSON texts of typed values (src/service/audit.rs). Rows outlive their
--- trunk (no foreign key): an admin can still read who deleted it. Rows older than
+-- trunk (no foreign key), with its project (project_id), so its owner can still read who
+-- deleted it. Rows older than
 -- audit_retention are pruned.
 CREATE TABLE trunk_audit (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
     trunk_id         TEXT NOT NULL,
+    project_id       TEXT NOT NULL,
     at               TEXT NOT NULL,
     at_ms            BIGINT NOT NULL,
     action           TEXT NOT NULL,

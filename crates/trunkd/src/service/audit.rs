@@ -10,15 +10,15 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{PortId, TrunkId};
+use crate::ids::{PortId, ProjectId, TrunkId};
 use crate::model::{Subport, TrunkStatus};
 use crate::store::audit::{AuditQuery, AuditRow, NewAuditRow};
 use crate::store::event::{Event, TrunkChange, TrunkEventKind};
 use crate::store::{NewEvent, StoreTx};
 
 use super::trunks::trunk_target;
-use super::{Context, ErrorKind, Service, ServiceError};
-use crate::policy::{Action, Target};
+use super::{owned_target, Context, ErrorKind, Service, ServiceError};
+use crate::policy::Action;
 
 /// Where a change came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +216,7 @@ impl AuditEntry {
 pub(crate) async fn record_trunk_change(
     tx: &mut dyn StoreTx,
     actor: &Actor,
+    project: &ProjectId,
     revision_before: i64,
     event: NewEvent,
     details: AuditDetails,
@@ -237,7 +238,7 @@ pub(crate) async fn record_trunk_change(
     record_entry(
         tx,
         actor,
-        trunk_id,
+        (trunk_id, project),
         change.kind(),
         (revision_before, event.revision_number),
         &details,
@@ -257,7 +258,7 @@ pub(crate) async fn record_trunk_change(
 pub(crate) async fn record_entry(
     tx: &mut dyn StoreTx,
     actor: &Actor,
-    trunk_id: TrunkId,
+    (trunk_id, project): (TrunkId, &ProjectId),
     action: TrunkEventKind,
     revisions: (i64, i64),
     details: &AuditDetails,
@@ -265,6 +266,7 @@ pub(crate) async fn record_entry(
     let now = chrono::Utc::now();
     let row = NewAuditRow {
         trunk_id,
+        project_id: project.clone(),
         at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         at_ms: now.timestamp_millis(),
         action: action.as_str().to_string(),
@@ -298,9 +300,9 @@ pub struct AuditListing {
 pub const DEFAULT_RETENTION: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 3600);
 
 impl Service {
-    /// A page of trunk `id`'s audit trail, oldest first. The owner (`get_trunk_audit` on the
-    /// trunk) and admins may read it while the trunk exists; once it is deleted, callers the
-    /// rule allows on no project (admins). Anyone else gets `TrunkNotFound`.
+    /// A page of trunk `id`'s audit trail, oldest first, for callers `get_trunk_audit` allows
+    /// on the trunk (readers of its project and admins by default), also once it is deleted
+    /// (the trail keeps its project). Anyone else gets `TrunkNotFound`.
     pub async fn trunk_audit(
         &self,
         ctx: &Context,
@@ -315,7 +317,7 @@ impl Service {
             )
         };
         let mut tx = self.read().await?;
-        let exists = match tx.get_trunk(id).await? {
+        match tx.get_trunk(id).await? {
             Some(trunk) => {
                 let target = trunk_target(&trunk);
                 if !guard.allows(Action::GetTrunk, &target)
@@ -323,11 +325,27 @@ impl Service {
                 {
                     return Err(not_found());
                 }
-                true
             }
-            None if guard.allows(Action::GetTrunkAudit, &Target::new()) => false,
-            None => return Err(not_found()),
-        };
+            // Gone: its trail names the project it belonged to, and the rule is asked about
+            // that project (the owner may still read who deleted it).
+            None => {
+                let first = AuditQuery {
+                    trunk_id: id,
+                    after_id: None,
+                    since_ms: None,
+                    until_ms: None,
+                    action: None,
+                    limit: 1,
+                };
+                let owner = tx.list_audit(&first).await?.into_iter().next();
+                match owner {
+                    Some(row)
+                        if guard
+                            .allows(Action::GetTrunkAudit, &owned_target(&row.row.project_id)) => {}
+                    _ => return Err(not_found()),
+                }
+            }
+        }
         let query = AuditQuery {
             trunk_id: id,
             after_id: listing.marker,
@@ -342,10 +360,6 @@ impl Service {
             .into_iter()
             .map(AuditEntry::of)
             .collect::<Result<_, _>>()?;
-        if !exists && entries.is_empty() && listing == &AuditListing::default_page(listing.limit) {
-            // Neither a trunk nor a trail: no such trunk ever was (or its trail expired).
-            return Err(not_found());
-        }
         Ok(entries)
     }
 
@@ -358,16 +372,6 @@ impl Service {
         let before = chrono::Utc::now().timestamp_millis()
             - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
         Ok(self.store.prune_audit(before).await?)
-    }
-}
-
-impl AuditListing {
-    /// The first page, unfiltered.
-    fn default_page(limit: usize) -> Self {
-        Self {
-            limit,
-            ..Self::default()
-        }
     }
 }
 

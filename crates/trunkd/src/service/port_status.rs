@@ -180,6 +180,7 @@ pub(crate) async fn rederive_with(
     record_trunk_change(
         tx,
         actor,
+        &trunk.project_id,
         trunk.std.revision_number - 1,
         NewEvent::new(
             trunk.std.revision_number,

@@ -748,6 +748,7 @@ impl Service {
         record_trunk_change(
             &mut *tx,
             actor,
+            &trunk.project_id,
             before.0,
             NewEvent::new(trunk.std.revision_number, {
                 let binding = ParentBinding::new(

@@ -118,7 +118,7 @@ impl Service {
                         record_entry(
                             tx.as_mut(),
                             actor,
-                            trunk.id,
+                            (trunk.id, &trunk.project_id),
                             TrunkEventKind::StatusChanged,
                             (trunk.std.revision_number - 1, trunk.std.revision_number),
                             &details,

@@ -261,11 +261,12 @@ impl Service {
                 resource.save(tx.as_mut()).await?;
                 let id = resource.id();
                 tx.replace_tags(kind, &id, &tags).await?;
-                match resource.tags_event(tags.clone()) {
-                    Some(event @ Event::Trunk(_)) => {
+                match (&resource, resource.tags_event(tags.clone())) {
+                    (Tagged::Trunk(trunk), Some(event)) => {
                         super::audit::record_trunk_change(
                             tx.as_mut(),
                             &super::audit::Actor::of(ctx),
+                            &trunk.project_id,
                             revision - 1,
                             NewEvent::new(revision, event),
                             super::audit::AuditDetails::default(),
@@ -273,10 +274,10 @@ impl Service {
                         )
                         .await?
                     }
-                    Some(event) => {
+                    (_, Some(event)) => {
                         super::outbox::record(tx.as_mut(), NewEvent::new(revision, event)).await?
                     }
-                    None => {}
+                    (_, None) => {}
                 }
                 Ok::<_, ServiceError>(tags)
             })

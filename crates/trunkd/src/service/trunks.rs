@@ -247,7 +247,7 @@ impl Service {
                             .check_subports_in_store(
                                 tx.as_mut(),
                                 &guard,
-                                Some(id),
+                                None,
                                 &parent,
                                 &[],
                                 &request.sub_ports,
@@ -284,6 +284,7 @@ impl Service {
                         record_trunk_change(
                             tx.as_mut(),
                             &actor,
+                            &trunk.project_id,
                             trunk.std.revision_number,
                             NewEvent::new(
                                 trunk.std.revision_number,
@@ -381,6 +382,7 @@ impl Service {
                     record_trunk_change(
                         tx.as_mut(),
                         &Actor::of(ctx),
+                        &trunk.project_id,
                         before.std.revision_number,
                         NewEvent::new(
                             trunk.std.revision_number,
@@ -451,6 +453,7 @@ impl Service {
         record_trunk_change(
             tx,
             actor,
+            &trunk.project_id,
             trunk.std.revision_number,
             NewEvent::new(
                 trunk.std.revision_number + 1,
@@ -521,6 +524,11 @@ impl Service {
                     self.drivers()
                         .precommit(&TrunkChange::AddSubports(&trunk))
                         .map_err(refused)?;
+                    // The trunk's row first: two adds racing on one trunk (on PostgreSQL)
+                    // then meet at that row, a serialization failure that is run again, rather
+                    // than at the members' unique key, a 409 for IDs the caller let the server
+                    // pick.
+                    tx.update_trunk(&trunk).await?;
                     tx.insert_subports(id, &added)
                         .await
                         .map_err(|e| membership_conflict(e, &trunk))?;
@@ -528,10 +536,10 @@ impl Service {
                     tx.set_subport_bindings(&ports, &self.joining_binding(&trunk, &parent))
                         .await?;
                     write_port_statuses(tx.as_mut(), &joining.restatus).await?;
-                    tx.update_trunk(&trunk).await?;
                     record_trunk_change(
                         tx.as_mut(),
                         &Actor::of(ctx),
+                        &trunk.project_id,
                         before.0,
                         NewEvent::new(
                             trunk.std.revision_number,
@@ -650,6 +658,7 @@ impl Service {
         record_trunk_change(
             tx,
             actor,
+            &trunk.project_id,
             before.0,
             NewEvent::new(
                 trunk.std.revision_number,

@@ -135,9 +135,10 @@ async fn every_change_is_one_entry_saying_who_and_what() {
     );
     assert_eq!(all[4]["changes"]["tags"], json!(["blue"]));
 
-    // Another project sees no trail; after the delete only an admin does.
-    server
-        .as_(Identity::member("elsewhere"))
+    // Another project sees no trail, before the delete or after; the owner still sees who
+    // deleted the trunk.
+    let stranger = server.as_(Identity::member("elsewhere"));
+    stranger
         .get(&format!("/v2.0/trunks/{trunk}/audit"))
         .await
         .expect_error(404, "TrunkNotFound");
@@ -145,12 +146,22 @@ async fn every_change_is_one_entry_saying_who_and_what() {
         .delete(&format!("/v2.0/trunks/{trunk}"))
         .await
         .expect(204);
-    owner
+    stranger
         .get(&format!("/v2.0/trunks/{trunk}/audit"))
         .await
         .expect_error(404, "TrunkNotFound");
-    let after = trail(&server.admin(), &trunk, "?action=deleted").await;
+    let after = trail(&owner, &trunk, "?action=deleted").await;
     assert_eq!(actions(&after), ["deleted"]);
+    assert_eq!(
+        entries(&after)[0]["actor"]["project_id"],
+        "audited",
+        "{after}"
+    );
+    assert_eq!(
+        actions(&trail(&server.admin(), &trunk, "").await).len(),
+        6,
+        "admins read it too"
+    );
     assert_eq!(
         entries(&after)[0]["changes"]["sub_ports_removed"][0]["segmentation_id"],
         300
