@@ -9,6 +9,8 @@ use crate::ids::{NetworkId, PortId, TrunkId};
 use crate::model::guest::{self, GuestConfig, GuestConfigError, TrunkNetworking};
 use crate::policy::Action;
 
+use super::ports::port_target;
+use super::subnets::subnet_target;
 use super::trunks::{trunk_target, visible_trunk};
 use super::{Context, ErrorKind, Service, ServiceError};
 
@@ -33,7 +35,14 @@ impl Service {
         let port_ids: Vec<PortId> = std::iter::once(trunk.port_id)
             .chain(trunk.sub_ports.iter().map(|s| s.port_id))
             .collect();
-        let ports = tx.get_ports(&port_ids).await?;
+        let mut ports = tx.get_ports(&port_ids).await?;
+        // A member port the caller may not read (an admin put another project's port in the
+        // trunk) still is a sub-interface, but its addresses are not the caller's to learn.
+        for port in &mut ports {
+            if !guard.allows(Action::GetPort, &port_target(port)) {
+                port.fixed_ips.clear();
+            }
+        }
         let network_ids: Vec<NetworkId> = ports
             .iter()
             .map(|p| p.network_id)
@@ -43,7 +52,12 @@ impl Service {
         let networks = tx.get_networks(&network_ids).await?;
         let mut subnets = Vec::new();
         for network in &network_ids {
-            subnets.extend(tx.subnets_of_network(*network).await?);
+            subnets.extend(
+                tx.subnets_of_network(*network)
+                    .await?
+                    .into_iter()
+                    .filter(|subnet| guard.allows(Action::GetSubnet, &subnet_target(subnet))),
+            );
         }
         drop(tx);
         guest::build(&TrunkNetworking {

@@ -156,7 +156,11 @@ impl Service {
                     if membership.is_parent {
                         return Err(parent_of_a_trunk(&membership));
                     }
-                    let trunk = visible_trunk(tx.as_mut(), &guard, membership.trunk_id).await?;
+                    // A trunk the caller cannot see: the 409 a plain delete gives, which names
+                    // only what the caller knows (its port, and that it is a member).
+                    let trunk = visible_trunk(tx.as_mut(), &guard, membership.trunk_id)
+                        .await
+                        .map_err(|_| subport_of_a_trunk(id))?;
                     guard.require(Action::RemoveSubports, &trunk_target(&trunk))?;
                     check_manageable(&trunk)?;
                     self.remove_subports_in(tx.as_mut(), &Actor::of(ctx), trunk, &[id])
@@ -169,6 +173,14 @@ impl Service {
         })
         .await
     }
+}
+
+/// Neutron's `PortInUseAsSubPort` for a port whose trunk the caller cannot see.
+fn subport_of_a_trunk(port: PortId) -> ServiceError {
+    ServiceError::conflict(
+        ErrorKind::PortInUseAsSubPort,
+        format!("Port {port} is currently a subport of a trunk."),
+    )
 }
 
 /// Neutron's `PortInUseAsTrunkParent`, with the way out this extension offers.

@@ -2,12 +2,14 @@
 //! of the change they describe, read back a page at a time. The service gives the actor and the
 //! details as JSON texts of its typed values (`service::audit`); the store only keeps them.
 
-use crate::ids::TrunkId;
+use crate::ids::{ProjectId, TrunkId};
 
 /// One change to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAuditRow {
     pub trunk_id: TrunkId,
+    /// The trunk's project, kept for reading the trail once the trunk is gone.
+    pub project_id: ProjectId,
     /// RFC 3339, as the change's `updated_at`.
     pub at: String,
     pub at_ms: i64,

@@ -430,6 +430,44 @@ async fn another_projects_trunk_is_not_found() {
 }
 
 #[tokio::test]
+async fn another_projects_subport_shows_no_addresses_to_the_trunks_owner() {
+    let server = Server::start();
+    let owner = server.as_(Identity::member("p1"));
+    let other = server.as_(Identity::member("p2"));
+    let theirs = other.network(json!({"name": "theirs"})).await;
+    other.subnet(&theirs, json!({"cidr": "10.77.0.0/24"})).await;
+    let their_port = other.port(&theirs, json!({})).await;
+    let mine = owner.network(json!({})).await;
+    let parent = owner.port(&mine, json!({})).await;
+    let trunk = owner.trunk(&parent, json!([])).await;
+    // Only an admin can put another project's port in the trunk.
+    server
+        .admin()
+        .put(
+            &format!("/v2.0/trunks/{trunk}/add_subports"),
+            json!({"sub_ports": [vlan(&their_port, 77)]}),
+        )
+        .await
+        .expect(200);
+    let body = owner.get(&path(&trunk, "")).await.expect(200);
+    let links = body["links"].as_array().expect("links");
+    assert!(
+        links.iter().any(|l| l["vlan_id"] == 77),
+        "the sub-interface is there: {body}"
+    );
+    let text = body.to_string();
+    assert!(
+        !text.contains("10.77.0."),
+        "p2's address and subnet are not shown to p1: {body}"
+    );
+    let full = server.admin().get(&path(&trunk, "")).await.expect(200);
+    assert!(
+        full.to_string().contains("10.77.0."),
+        "an admin sees them: {full}"
+    );
+}
+
+#[tokio::test]
 async fn inherited_vlans_are_configured_and_other_segmentations_are_a_409() {
     let server = Server::start();
     let admin = server.admin();

@@ -847,10 +847,12 @@ where
 
     async fn insert_audit(&mut self, row: &NewAuditRow) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO trunk_audit (trunk_id, at, at_ms, action, revision_before, \
-             revision_after, actor, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO trunk_audit (trunk_id, project_id, at, at_ms, action, \
+             revision_before, revision_after, actor, details) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(row.trunk_id.to_string())
+        .bind(row.project_id.as_str())
         .bind(&row.at)
         .bind(row.at_ms)
         .bind(&row.action)
@@ -866,8 +868,8 @@ where
 
     async fn list_audit(&mut self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
         let mut builder = Builder::new(
-            "SELECT id, trunk_id, at, at_ms, action, revision_before, revision_after, actor, \
-             details FROM trunk_audit WHERE trunk_id = ",
+            "SELECT id, trunk_id, project_id, at, at_ms, action, revision_before, \
+             revision_after, actor, details FROM trunk_audit WHERE trunk_id = ",
         );
         builder.push_bind(query.trunk_id.to_string());
         if let Some(after) = query.after_id {
@@ -883,7 +885,18 @@ where
             builder.push(" AND action = ").push_bind(action.clone());
         }
         builder.push(" ORDER BY id LIMIT ").push_bind(query.limit);
-        type Row = (i64, String, String, i64, String, i64, i64, String, String);
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            i64,
+            String,
+            i64,
+            i64,
+            String,
+            String,
+        );
         let rows: Vec<Row> = builder
             .build::<D::Db>()
             .fetch_all(self.conn())
@@ -897,6 +910,7 @@ where
                 |(
                     id,
                     trunk,
+                    project,
                     at,
                     at_ms,
                     action,
@@ -912,6 +926,7 @@ where
                         id,
                         row: NewAuditRow {
                             trunk_id,
+                            project_id: ProjectId::new(project),
                             at,
                             at_ms,
                             action,
