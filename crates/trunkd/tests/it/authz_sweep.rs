@@ -165,7 +165,7 @@ const ROWS: &[Row] = &[
         "DELETE",
         "/v2.0/ports/{id}",
         "delete subport from its trunk",
-        [401, 204, 204, 403, 404, 404, 404, 404, 401, 401],
+        [401, 204, 204, 403, 404, 404, 404, 409, 401, 401],
     ),
     table("PUT", "/v2.0/trunks/{id}/add_subports", "add subports"),
     table(
