@@ -369,9 +369,10 @@ impl Service {
         if retention.is_zero() {
             return Ok(0);
         }
-        let before = chrono::Utc::now().timestamp_millis()
-            - i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
-        Ok(self.store.prune_audit(before).await?)
+        Ok(self
+            .store
+            .prune_audit(super::millis_before_now(retention))
+            .await?)
     }
 }
 

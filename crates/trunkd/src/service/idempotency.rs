@@ -27,7 +27,7 @@ fn now_ms() -> i64 {
 
 /// The oldest claim time still live under `retention`.
 fn live_since(retention: Duration) -> i64 {
-    now_ms().saturating_sub(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX))
+    super::millis_before_now(retention)
 }
 
 /// Claims `claim`'s key in the write transaction `tx`. A live claim of the same key by another

@@ -364,6 +364,14 @@ impl Service {
     }
 }
 
+/// The Unix time in milliseconds `span` before now: the cut-off of a retention or a rest
+/// (idempotency keys, audit rows, VLAN IDs freed by a removal).
+pub(crate) fn millis_before_now(span: std::time::Duration) -> i64 {
+    chrono::Utc::now()
+        .timestamp_millis()
+        .saturating_sub(i64::try_from(span.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// `If-Match: revision_number=N` against the stored revision.
 pub(crate) fn check_revision(expected: Option<i64>, current: i64) -> Result<(), ServiceError> {
     match expected {

@@ -296,11 +296,8 @@ impl Service {
         let cooldown = self.settings().vlans.reuse_cooldown;
         let resting = match trunk {
             Some(trunk) if !cooldown.is_zero() => {
-                let cooldown_ms = i64::try_from(cooldown.as_millis()).unwrap_or(i64::MAX);
-                let since = chrono::Utc::now()
-                    .timestamp_millis()
-                    .saturating_sub(cooldown_ms);
-                tx.cooling_vlans(trunk, since).await?
+                tx.cooling_vlans(trunk, super::millis_before_now(cooldown))
+                    .await?
             }
             _ => Vec::new(),
         };
