@@ -147,13 +147,7 @@ impl Agent {
                 return;
             }
         };
-        let plan = match wiring::plan(&desired, &state, &self.settings.layout) {
-            Ok(plan) => plan,
-            Err(error) => {
-                tracing::warn!(trigger, %error, "cannot wire this host's trunks");
-                return;
-            }
-        };
+        let plan = wiring::plan(&desired, &state, &self.settings.layout);
         if !plan.operations.is_empty() {
             let mut operations = plan.operations.clone();
             operations.push(json!({"op": "comment", "comment": format!("trunkd agent {}: {trigger}", self.settings.host)}));

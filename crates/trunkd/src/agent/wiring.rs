@@ -86,12 +86,6 @@ pub struct TrunkOutcome {
     pub refusal: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum PlanError {
-    #[error("the integration bridge {0} does not exist")]
-    NoIntegrationBridge(String),
-}
-
 /// Local VLAN of each network on the integration bridge: kept from the ports trunkd wired
 /// before (so a restart changes nothing), new networks get the lowest free VLAN. A network
 /// left without one (all 4,094 taken) is absent from the map.
@@ -177,17 +171,20 @@ fn interface_row(want: &WantedPort) -> Value {
     })
 }
 
-/// Plans the transaction that makes `state` wire exactly `trunks`.
-pub fn plan(
-    trunks: &[AgentTrunk],
-    state: &SwitchState,
-    layout: &Layout,
-) -> Result<Plan, PlanError> {
-    let integration = state
+/// Plans the transaction that makes `state` wire exactly `trunks`. A missing integration
+/// bridge is created (as `ovs-vsctl --may-exist add-br` would), with the ports it should hold.
+pub fn plan(trunks: &[AgentTrunk], state: &SwitchState, layout: &Layout) -> Plan {
+    let missing_integration = BridgeState {
+        uuid: String::new(),
+        name: layout.integration_bridge.clone(),
+        ports: Vec::new(),
+        external_ids: BTreeMap::new(),
+    };
+    let existing = state
         .bridges
         .iter()
-        .find(|b| b.name == layout.integration_bridge)
-        .ok_or_else(|| PlanError::NoIntegrationBridge(layout.integration_bridge.clone()))?;
+        .find(|b| b.name == layout.integration_bridge);
+    let integration = existing.unwrap_or(&missing_integration);
     let networks: BTreeSet<NetworkId> = trunks
         .iter()
         .flat_map(|t| {
@@ -280,6 +277,10 @@ pub fn plan(
         }
     }
 
+    if existing.is_none() {
+        wanted.entry(layout.integration_bridge.clone()).or_default();
+    }
+
     let mut plan = Plan::default();
     let mut bridge_ops = Vec::new();
     let mut port_ops = Vec::new();
@@ -354,12 +355,16 @@ pub fn plan(
         }
     }
 
-    // New trunk bridges, each created with its ports in place.
+    // New trunk bridges (and a missing integration bridge), each created with its ports.
     for (bridge, want) in wanted {
-        plan.changes.push(format!(
-            "create trunk bridge {bridge} with {} ports",
-            want.len()
-        ));
+        plan.changes.push(if bridge == layout.integration_bridge {
+            format!(
+                "create the missing integration bridge {bridge} with {} ports",
+                want.len()
+            )
+        } else {
+            format!("create trunk bridge {bridge} with {} ports", want.len())
+        });
         let refs = insert_ports(&want, &mut port_ops, &mut fresh);
         let bridge_name = fresh("b");
         bridge_ops.push(json!({
@@ -381,7 +386,7 @@ pub fn plan(
     plan.operations = port_ops;
     plan.operations.extend(bridge_ops);
     plan.outcomes = outcomes;
-    Ok(plan)
+    plan
 }
 
 /// Inserts a Port and its patch Interface per wanted port; returns references to the ports for
@@ -473,7 +478,7 @@ mod tests {
 
     /// Applies a plan's inserts to a state, as Open vSwitch would (enough for re-planning).
     fn applied(trunks: &[AgentTrunk], state: &SwitchState) -> SwitchState {
-        let plan = plan(trunks, state, &layout()).expect("plan");
+        let plan = plan(trunks, state, &layout());
         let interfaces: BTreeMap<&str, &Value> = plan
             .operations
             .iter()
@@ -580,7 +585,7 @@ mod tests {
             assert_eq!(near.peer.as_deref(), Some(far.name.as_str()));
         }
         // Planning again changes nothing.
-        let again = plan(&trunks, &state, &layout()).expect("plan");
+        let again = plan(&trunks, &state, &layout());
         assert!(again.operations.is_empty(), "{:?}", again.changes);
     }
 
@@ -611,7 +616,7 @@ mod tests {
         partly.parent.network_id = kept;
         let mut whole = trunk(&[(kept, 30)]);
         whole.parent.network_id = stranded;
-        let planned = plan(&[partly.clone(), whole.clone()], &switch, &layout()).expect("plan");
+        let planned = plan(&[partly.clone(), whole.clone()], &switch, &layout());
         let [first, second] = &planned.outcomes[..] else {
             panic!("one outcome per trunk: {:?}", planned.outcomes);
         };
@@ -670,7 +675,7 @@ mod tests {
             external_ids: BTreeMap::new(),
         });
         trunks[0].sub_ports.pop();
-        let removal = plan(&trunks, &state, &layout()).expect("plan");
+        let removal = plan(&trunks, &state, &layout());
         assert_eq!(
             removal
                 .changes
@@ -681,7 +686,7 @@ mod tests {
             "{:?}",
             removal.changes
         );
-        let none = plan(&[], &state, &layout()).expect("plan");
+        let none = plan(&[], &state, &layout());
         assert!(none
             .changes
             .iter()
@@ -715,18 +720,37 @@ mod tests {
             .find(|p| p.tag == Some(10))
             .expect("subport end");
         edited.tag = Some(99);
-        let repair = plan(&trunks, &state, &layout()).expect("plan");
+        let repair = plan(&trunks, &state, &layout());
         assert_eq!(repair.changes.len(), 1, "{:?}", repair.changes);
         assert!(repair.changes[0].starts_with("repair port tp-"));
     }
 
     #[test]
-    fn without_the_integration_bridge_nothing_is_planned() {
+    fn a_missing_integration_bridge_is_created_with_its_ports() {
         let mut state = empty_switch();
         state.bridges.clear();
+        let trunks = [trunk(&[(NetworkId::new(), 10)])];
+        let first = plan(&trunks, &state, &layout());
+        assert!(
+            first.changes.iter().any(|c| c.starts_with("create the missing integration bridge br-int with 2 ports")),
+            "{:?}",
+            first.changes
+        );
+        let created = applied(&trunks, &state);
+        let integration = created
+            .bridges
+            .iter()
+            .find(|b| b.name == "br-int")
+            .expect("br-int planned");
+        assert_eq!(integration.ports.len(), 2);
+        // Not a trunk bridge: a later plan must not remove it.
+        assert!(!integration.external_ids.contains_key(KEY_TRUNK));
+        assert!(plan(&trunks, &created, &layout()).changes.is_empty());
+        // With no trunk at all it is created too, empty.
+        let bare = plan(&[], &state, &layout());
         assert_eq!(
-            plan(&[trunk(&[])], &state, &layout()).err(),
-            Some(PlanError::NoIntegrationBridge("br-int".into()))
+            bare.changes,
+            ["create the missing integration bridge br-int with 0 ports"]
         );
     }
 }
