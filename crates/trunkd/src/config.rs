@@ -30,7 +30,7 @@ use crate::service::{
 
 pub use layers::{command, defaults, Environment, Invocation, Sources};
 pub use settings::{
-    AgentSettings, Cli, Command, DatabaseSettings, KeystoneSettings, ServerSettings,
+    AgentSettings, BackupArgs, Cli, Command, DatabaseSettings, KeystoneSettings, ServerSettings,
 };
 
 /// Neutron's port.
@@ -385,6 +385,9 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
         .bind
         .parse::<SocketAddr>()
         .map_err(|_| invalid("bind", format!("'{}' is not an ADDRESS:PORT", s.bind))));
+    if let (Some(AuthConfig::NoAuth), Some(bind)) = (&auth, &bind) {
+        checks.ok(noauth_reach(*bind, s.allow_insecure_remote));
+    }
     let drivers = checks.ok(if s.drivers.is_empty() {
         Err(invalid(
             "drivers",
@@ -638,6 +641,23 @@ fn request_limits(s: &ServerSettings, checks: &mut Checks) -> Option<RequestLimi
     })
 }
 
+/// noauth takes every caller at the word of its identity headers: anyone who can reach the
+/// port is an admin. So it listens on loopback only, unless the operator says in so many words
+/// that the network in front of it is trusted.
+fn noauth_reach(bind: SocketAddr, allow_insecure_remote: bool) -> Result<(), ConfigError> {
+    if bind.ip().is_loopback() || allow_insecure_remote {
+        return Ok(());
+    }
+    Err(invalid(
+        "bind",
+        format!(
+            "{bind} is not a loopback address, and auth noauth trusts any caller's identity \
+             headers: use auth = \"keystone\", or set allow_insecure_remote = true if only \
+             trusted clients can reach it"
+        ),
+    ))
+}
+
 /// `auth`: `noauth` (default) or `keystone`, which needs Keystone's URL and one complete
 /// service credential (a password, or an application credential).
 fn auth_config(s: &ServerSettings) -> Result<AuthConfig, ConfigError> {
@@ -845,6 +865,33 @@ mod tests {
                 error.to_string().contains(name),
                 "{error} does not name {name}"
             );
+        }
+    }
+
+    #[test]
+    fn noauth_listens_beyond_loopback_only_when_told_to() {
+        let at = |bind: &str, auth: &str, allow: bool| ServerSettings {
+            bind: bind.into(),
+            auth: auth.into(),
+            allow_insecure_remote: allow,
+            keystone: KeystoneSettings {
+                keystone_url: Some("http://keystone:5000".into()),
+                keystone_username: Some("trunkd".into()),
+                keystone_password: Some(Secret::from("secret".to_string())),
+                ..defaults::<ServerSettings>().keystone
+            },
+            ..defaults()
+        };
+        for loopback in ["127.0.0.1:9696", "[::1]:9696", "127.0.0.2:1"] {
+            assert!(resolve(at(loopback, "noauth", false)).is_ok(), "{loopback}");
+        }
+        for remote in ["0.0.0.0:9696", "[::]:9696", "192.0.2.7:9696"] {
+            let error = resolve(at(remote, "noauth", false)).expect_err(remote);
+            let text = error.to_string();
+            assert!(text.starts_with("setting bind:"), "{text}");
+            assert!(text.contains("allow_insecure_remote"), "{text}");
+            assert!(resolve(at(remote, "noauth", true)).is_ok(), "{remote}");
+            assert!(resolve(at(remote, "keystone", false)).is_ok(), "{remote}");
         }
     }
 

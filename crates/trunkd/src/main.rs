@@ -1,4 +1,4 @@
-//! The `trunkd` binary: `serve`, `migrate`, `check-config` and the host `agent`. Its settings
+//! The `trunkd` binary: `serve`, `migrate`, `check-config`, `backup` and the host `agent`. Its settings
 //! are declared and read in `trunkd::config`.
 
 use std::process::ExitCode;
@@ -33,7 +33,13 @@ enum Run {
     Serve(config::Config),
     Migrate(config::Config),
     CheckConfig(config::Config),
-    AgentToken { host: String },
+    Backup {
+        config: config::Config,
+        to: std::path::PathBuf,
+    },
+    AgentToken {
+        host: String,
+    },
     Agent(trunkd::agent::AgentSettings),
 }
 
@@ -54,6 +60,14 @@ fn settings(invocation: &Invocation) -> Result<Run, ConfigErrors> {
             let (settings, found) = sources.read::<config::DatabaseSettings>();
             errors.extend(found);
             config::resolve_database(settings).map(Run::Migrate)
+        }
+        Command::Backup(args) => {
+            let (settings, found) = sources.read::<config::DatabaseSettings>();
+            errors.extend(found);
+            config::resolve_database(settings).map(|config| Run::Backup {
+                config,
+                to: args.to.clone(),
+            })
         }
         Command::Agent(_) => {
             let (settings, found) = sources.read::<config::AgentSettings>();
@@ -90,17 +104,19 @@ async fn run(run: Run) -> Result<(), Vec<String>> {
         Run::Serve(config) => server::serve(config).await.map_err(lines),
         Run::Migrate(config) => server::migrate(&config)
             .await
-            .map(|()| {
-                println!(
-                    "trunkd: database {} is at the current schema",
-                    config.database.describe()
-                )
-            })
+            .map(|done| println!("trunkd: {done}"))
             .map_err(lines),
         Run::CheckConfig(config) => server::check_config(&config)
             .await
-            .map(|()| println!("trunkd: configuration OK"))
+            .map(|database| {
+                println!("trunkd: {database}");
+                println!("trunkd: configuration OK")
+            })
             .map_err(|errors| errors.iter().map(ToString::to_string).collect()),
+        Run::Backup { config, to } => server::backup(&config, &to)
+            .await
+            .map(|summary| println!("trunkd: backed up to {summary}"))
+            .map_err(lines),
     }
 }
 

@@ -50,6 +50,8 @@ pub enum StartupError {
     Bind { address: String, message: String },
     #[error("serving failed: {0}")]
     Serve(String),
+    #[error("{0}")]
+    Backup(String),
 }
 
 fn database_error(config: &Config, error: impl std::fmt::Display) -> StartupError {
@@ -262,32 +264,73 @@ async fn connect(config: &Config, create: bool) -> Result<Arc<dyn Store>, Startu
     }
 }
 
+/// What `check-config` found of the database, when nothing is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseCheck {
+    /// It exists and is at this binary's schema.
+    Current,
+    /// The SQLite file is not there yet: `serve` or `migrate` creates it.
+    Missing(String),
+    /// It exists and holds nothing yet: `serve` or `migrate` initialises it.
+    Empty(String),
+}
+
+impl std::fmt::Display for DatabaseCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseCheck::Current => f.write_str("the database is at this trunkd's schema"),
+            DatabaseCheck::Missing(database) => write!(
+                f,
+                "database {database} does not exist yet; `trunkd serve` (or `trunkd migrate`) \
+                 creates it"
+            ),
+            DatabaseCheck::Empty(database) => write!(
+                f,
+                "database {database} holds no schema yet; `trunkd serve` (or `trunkd migrate`) \
+                 initialises it"
+            ),
+        }
+    }
+}
+
 /// `trunkd check-config`: every start-up check, writing nothing; every failure, not only the
-/// first.
-pub async fn check_config(config: &Config) -> Result<(), Vec<StartupError>> {
+/// first. A database that does not exist yet, or is empty, is no failure: serve creates it.
+pub async fn check_config(config: &Config) -> Result<DatabaseCheck, Vec<StartupError>> {
+    let (database, database_error) = match check_database(config).await {
+        Ok(found) => (Some(found), None),
+        Err(error) => (None, Some(error)),
+    };
     let errors: Vec<StartupError> = [
         load_policy(config).err(),
         driver_kinds(config).err(),
         load_agent_credentials(config).err(),
-        check_schema(config).await.err(),
+        database_error,
     ]
     .into_iter()
     .flatten()
     .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors)
+    match database {
+        Some(found) if errors.is_empty() => Ok(found),
+        _ => Err(errors),
     }
 }
 
-/// The database exists and is at this binary's schema.
-async fn check_schema(config: &Config) -> Result<(), StartupError> {
+/// The database, if it exists, is one this binary can serve (now, or after it initialises it).
+async fn check_database(config: &Config) -> Result<DatabaseCheck, StartupError> {
+    if let DatabaseConfig::Sqlite(path) = &config.database {
+        if !path.exists() {
+            return Ok(DatabaseCheck::Missing(config.database.describe()));
+        }
+    }
     let store = connect(config, false).await?;
-    let state = store.schema_state().await;
+    let state = match store.schema_state().await {
+        Ok(state) => Ok(state),
+        Err(error) => Err(store.explain_unavailable(error).await),
+    };
     store.close().await;
     match state.map_err(|e| database_error(config, e))? {
-        SchemaState::Current => Ok(()),
+        SchemaState::Current => Ok(DatabaseCheck::Current),
+        SchemaState::Empty => Ok(DatabaseCheck::Empty(config.database.describe())),
         other => Err(database_error(config, schema_problem(&other))),
     }
 }
@@ -305,11 +348,29 @@ fn schema_problem(state: &SchemaState) -> String {
     }
 }
 
+/// Where the schema stands, with the root cause of an unreachable database.
+async fn schema_state(config: &Config, store: &dyn Store) -> Result<SchemaState, StartupError> {
+    match store.schema_state().await {
+        Ok(state) => Ok(state),
+        Err(error) => Err(database_error(
+            config,
+            store.explain_unavailable(error).await,
+        )),
+    }
+}
+
 /// For serve: a new (empty) database is initialised, any other schema must be current.
 async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
     let store = connect(config, true).await?;
-    let state = store.schema_state().await;
-    match state.map_err(|e| database_error(config, e))? {
+    let state = schema_state(config, store.as_ref()).await;
+    let state = match state {
+        Ok(state) => state,
+        Err(error) => {
+            store.close().await;
+            return Err(error);
+        }
+    };
+    match state {
         SchemaState::Current => Ok(store),
         SchemaState::Empty => {
             tracing::info!(database = %config.database.describe(), "initialising a new database");
@@ -326,18 +387,94 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
     }
 }
 
-/// `trunkd migrate`: brings the schema to this binary's version.
-pub async fn migrate(config: &Config) -> Result<(), StartupError> {
-    let store = connect(config, true).await?;
-    let result = match store.schema_state().await {
-        Ok(state @ SchemaState::Ahead { .. }) => {
-            Err(database_error(config, schema_problem(&state)))
+/// What `trunkd migrate` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Migrated {
+    /// The database was new (or empty): its schema was created.
+    Created {
+        database: String,
+        version: i64,
+    },
+    Upgraded {
+        database: String,
+        from: i64,
+        to: i64,
+    },
+    AlreadyCurrent {
+        database: String,
+        version: i64,
+    },
+}
+
+impl std::fmt::Display for Migrated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Migrated::Created { database, version } => write!(
+                f,
+                "created the schema of database {database} (a new database), at version {version}"
+            ),
+            Migrated::Upgraded { database, from, to } => {
+                write!(
+                    f,
+                    "migrated database {database} from schema version {from} to {to}"
+                )
+            }
+            Migrated::AlreadyCurrent { database, version } => write!(
+                f,
+                "database {database} is already at schema version {version}; nothing to do"
+            ),
         }
-        Ok(_) => store.migrate().await.map_err(|e| database_error(config, e)),
-        Err(e) => Err(database_error(config, e)),
-    };
+    }
+}
+
+/// `trunkd migrate`: brings the schema to this binary's version.
+pub async fn migrate(config: &Config) -> Result<Migrated, StartupError> {
+    let store = connect(config, true).await?;
+    let result = migrate_store(config, store.as_ref()).await;
     store.close().await;
     result
+}
+
+async fn migrate_store(config: &Config, store: &dyn Store) -> Result<Migrated, StartupError> {
+    let database = config.database.describe();
+    let version = store.expected_schema_version();
+    let done = match schema_state(config, store).await? {
+        state @ SchemaState::Ahead { .. } => {
+            return Err(database_error(config, schema_problem(&state)))
+        }
+        SchemaState::Current => {
+            return Ok(Migrated::AlreadyCurrent { database, version });
+        }
+        SchemaState::Empty => Migrated::Created { database, version },
+        SchemaState::Behind { applied, expected } => Migrated::Upgraded {
+            database,
+            from: applied,
+            to: expected,
+        },
+    };
+    store
+        .migrate()
+        .await
+        .map_err(|e| database_error(config, e))?;
+    Ok(done)
+}
+
+/// `trunkd backup --to FILE`: a consistent copy of the embedded database, taken while it may be
+/// serving. PostgreSQL has its own tools (pg_dump).
+pub async fn backup(
+    config: &Config,
+    target: &Path,
+) -> Result<crate::store::sqlite::backup::BackupSummary, StartupError> {
+    match &config.database {
+        DatabaseConfig::Sqlite(path) => crate::store::sqlite::backup::backup(path, target)
+            .await
+            .map_err(|e| StartupError::Backup(e.to_string())),
+        DatabaseConfig::Postgres(_) => Err(database_error(
+            config,
+            "trunkd backup copies the embedded SQLite database; back PostgreSQL up with \
+             pg_dump (README: Backups)",
+        )),
+    }
 }
 
 /// `trunkd serve`: checks, then serves until SIGINT/SIGTERM.
@@ -349,10 +486,16 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     } = check_static(&config)?;
     let readiness = Readiness::default();
     let auth = auth_mode(&config, &readiness)?;
-    let store = open_store(&config).await?;
-    let (port_states, port_state_reports) = port_state::port_state_feed();
-    let drivers = start_drivers(&driver_kinds, &store, &readiness, &port_states);
-    let probers = probe_dependencies(&readiness, &store, &auth);
+    if let AuthMode::NoAuth { default_admin } = &auth {
+        tracing::warn!(
+            default_admin,
+            "auth noauth: every caller is who its identity headers say (an admin too); use \
+             auth = \"keystone\" wherever anyone but you can reach {}",
+            config.bind
+        );
+    }
+    // The port before the database: a server that cannot listen must not have created or
+    // migrated anything.
     let listener = TcpListener::bind(config.bind)
         .await
         .map_err(|e| StartupError::Bind {
@@ -362,6 +505,10 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     let address = listener
         .local_addr()
         .map_err(|e| StartupError::Serve(e.to_string()))?;
+    let store = open_store(&config).await?;
+    let (port_states, port_state_reports) = port_state::port_state_feed();
+    let drivers = start_drivers(&driver_kinds, &store, &readiness, &port_states);
+    let probers = probe_dependencies(&readiness, &store, &auth);
 
     let wake = Arc::new(Notify::new());
     let deliveries = DeliveryFeed::new();
@@ -431,6 +578,8 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     // Every background task (the dispatcher, the probers, the drivers' tasks) is aborted.
     drop((dispatcher_task, port_state_task, pruning_task, probers));
     readiness.tasks.shutdown().await;
+    // The SQLite store checkpoints here: after a clean stop `trunkd.db` alone holds every commit.
+    store.close().await;
     tracing::info!("trunkd stopped");
     Ok(())
 }

@@ -50,6 +50,9 @@ pub enum Command {
     Migrate(DatabaseSettings),
     /// Run every start-up check without serving or writing anything.
     CheckConfig(ServerSettings),
+    /// Copy the embedded SQLite database, consistently, while it may be serving (for
+    /// PostgreSQL use pg_dump).
+    Backup(BackupArgs),
     /// Make a new token for the agent of one host: prints the token (give it to the agent)
     /// and the entry to add to the server's agent credentials file.
     AgentToken {
@@ -70,6 +73,16 @@ pub struct DatabaseSettings {
     /// postgres://USER:PASSWORD@HOST/DB for the scaled-out store [default: SQLite in the data dir]
     #[arg(long, env = "TRUNKD_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+}
+
+/// What `backup` reads: the database settings, and where the copy goes.
+#[derive(Args, Debug, Clone, PartialEq)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    /// The new file to write the copy to (never overwritten)
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
 }
 
 /// How trunkd (the server, or an agent) authenticates itself to Keystone.
@@ -139,6 +152,17 @@ pub struct ServerSettings {
         default_missing_value = "true"
     )]
     pub noauth_default_admin: bool,
+    /// Let auth noauth listen on an address other than loopback (noauth trusts whatever
+    /// identity a caller's headers claim)
+    #[arg(
+        long,
+        env = "TRUNKD_ALLOW_INSECURE_REMOTE",
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        default_value_t = false,
+        default_missing_value = "true"
+    )]
+    pub allow_insecure_remote: bool,
     /// Trunk driver to load (repeat or comma-separate)
     #[arg(
         long = "driver",

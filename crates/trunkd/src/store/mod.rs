@@ -261,8 +261,14 @@ pub trait Store: Outbox + Send + Sync + 'static {
     async fn schema_state(&self) -> Result<SchemaState, StoreError>;
     /// Applies every pending migration.
     async fn migrate(&self) -> Result<(), StoreError>;
-    /// Closes the connections.
+    /// Closes the connections, leaving the database whole in its file (see
+    /// `Dialect::checkpoint`).
     async fn close(&self);
+    /// The schema version this binary's migrations end at.
+    fn expected_schema_version(&self) -> i64;
+    /// `error`, with its root cause added when it is the database being unreachable and the
+    /// error alone does not say why ("connection refused" beside "pool timed out").
+    async fn explain_unavailable(&self, error: StoreError) -> StoreError;
     /// Deletes audit rows recorded before `before_ms`; returns how many.
     async fn prune_audit(&self, before_ms: i64) -> Result<u64, StoreError>;
     /// Deletes idempotency keys claimed before `before_ms`; returns how many.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPoolOptions, PgQueryResult};
-use sqlx::{Pool, Postgres};
+use sqlx::{ConnectOptions, Pool, Postgres};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::store::sql::{Conn, Dialect, Held, RowsAffected, SqlStore};
@@ -129,4 +129,32 @@ impl Dialect for PostgresDialect {
 
     /// The pool is the store's; nothing else to close.
     async fn close(&self) {}
+
+    /// One connection attempt of its own, outside the pool, for its error.
+    async fn unavailable_cause(&self, pool: &Pool<Postgres>) -> Option<String> {
+        let attempt = tokio::time::timeout(CAUSE_TIMEOUT, pool.connect_options().connect()).await;
+        match attempt {
+            Ok(Ok(conn)) => {
+                let _ = sqlx::Connection::close(conn).await;
+                None
+            }
+            Ok(Err(error)) => Some(root_message(&error)),
+            Err(_) => Some(format!(
+                "no answer to a connection attempt within {CAUSE_TIMEOUT:?}"
+            )),
+        }
+    }
+}
+
+/// How long the attempt that looks for why the database is unreachable may take.
+const CAUSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The innermost error's message: "Connection refused (os error 111)" rather than sqlx's
+/// "error communicating with database" around it.
+fn root_message(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut innermost = error;
+    while let Some(source) = innermost.source() {
+        innermost = source;
+    }
+    innermost.to_string()
 }

@@ -91,6 +91,18 @@ pub trait Dialect: Send + Sync + Sized + 'static {
 
     /// Closes what the dialect holds besides the store's pools.
     async fn close(&self);
+
+    /// Makes the database file whole before the store closes (SQLite moves its write-ahead log
+    /// into the main file, so that a copy of that file alone holds every commit).
+    async fn checkpoint(&self, _writes: &Pool<Self::Db>) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Why `pool` cannot reach the database, when its own error does not say (sqlx's pool
+    /// retries a refused connection until it times out, and reports only the timeout).
+    async fn unavailable_cause(&self, _pool: &Pool<Self::Db>) -> Option<String> {
+        None
+    }
 }
 
 /// The store over one SQL database. `SqliteStore` and `PgStore` are its two instances, each
@@ -203,10 +215,33 @@ where
         Ok(())
     }
 
+    /// Readers first: a checkpoint cannot empty a log a reader still uses.
     async fn close(&self) {
-        self.writes.close().await;
-        self.reads.close().await;
         self.dialect.close().await;
+        // On PostgreSQL `reads` is `writes`, and closing it closes both: nothing to checkpoint.
+        self.reads.close().await;
+        if let Err(error) = self.dialect.checkpoint(&self.writes).await {
+            tracing::warn!(%error, "could not checkpoint the database before closing it");
+        }
+        self.writes.close().await;
+    }
+
+    fn expected_schema_version(&self) -> i64 {
+        Self::expected_version()
+    }
+
+    async fn explain_unavailable(&self, error: StoreError) -> StoreError {
+        match error {
+            StoreError::Unavailable(message) => {
+                match self.dialect.unavailable_cause(&self.writes).await {
+                    Some(cause) if !message.contains(&cause) => {
+                        StoreError::Unavailable(format!("{message}: {cause}"))
+                    }
+                    _ => StoreError::Unavailable(message),
+                }
+            }
+            other => other,
+        }
     }
 
     async fn begin_write(&self) -> Result<Box<dyn StoreTx>, StoreError> {

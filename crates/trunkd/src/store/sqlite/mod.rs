@@ -8,6 +8,7 @@
 //! Durability: `synchronous=NORMAL` in WAL mode. A crash of the process loses nothing that was
 //! committed; a power loss may lose the last transactions but never corrupts the database.
 
+pub mod backup;
 mod errors;
 mod readers;
 
@@ -125,5 +126,24 @@ impl Dialect for SqliteDialect {
 
     async fn close(&self) {
         self.readers.close().await;
+    }
+
+    /// `wal_checkpoint(TRUNCATE)`: every committed page into the main file, and the log cut to
+    /// nothing. Without it a copy of `trunkd.db` taken after a clean stop can hold no tables at
+    /// all, every commit still being in `trunkd.db-wal`.
+    async fn checkpoint(&self, writes: &Pool<Sqlite>) -> Result<(), StoreError> {
+        let (busy, log_pages, moved_pages): (i64, i64, i64) =
+            sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(writes)
+                .await
+                .map_err(errors::map_err)?;
+        if busy != 0 {
+            return Err(StoreError::Unavailable(format!(
+                "another connection kept the write-ahead log busy ({moved_pages} of \
+                 {log_pages} pages moved)"
+            )));
+        }
+        tracing::debug!(pages = moved_pages, "checkpointed the write-ahead log");
+        Ok(())
     }
 }

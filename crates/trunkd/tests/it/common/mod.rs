@@ -56,6 +56,44 @@ pub fn trunkd() -> Command {
     command
 }
 
+/// The base URL a `trunkd serve` child (stdout piped) says it listens on; its stdout is read
+/// on from a thread of its own.
+pub fn listening_address(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("stdout piped");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("trunkd listening on ") {
+                let _ = sender.send(url.to_string());
+            }
+        }
+    });
+    receiver
+        .recv_timeout(Duration::from_secs(30))
+        .expect("trunkd reports its address within 30 s")
+}
+
+/// Sends SIGTERM to `child`, as systemd stops a service, and waits up to `limit` for it to
+/// exit; its exit status.
+pub fn terminate(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let sent = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -TERM failed");
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running {limit:?} after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 impl Server {
     pub fn start() -> Server {
         Self::start_with(&[])
@@ -121,18 +159,7 @@ impl Server {
             .stderr(stderr)
             .spawn()
             .expect("trunkd starts");
-        let stdout = child.stdout.take().expect("stdout piped");
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("trunkd listening on ") {
-                    let _ = sender.send(url.to_string());
-                }
-            }
-        });
-        let base = receiver
-            .recv_timeout(Duration::from_secs(30))
-            .expect("trunkd reports its address within 30 s");
+        let base = listening_address(&mut child);
         Server {
             child,
             base,
