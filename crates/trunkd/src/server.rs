@@ -323,12 +323,9 @@ async fn check_database(config: &Config) -> Result<DatabaseCheck, StartupError> 
         }
     }
     let store = connect(config, false).await?;
-    let state = match store.schema_state().await {
-        Ok(state) => Ok(state),
-        Err(error) => Err(store.explain_unavailable(error).await),
-    };
+    let state = schema_state(config, store.as_ref()).await;
     store.close().await;
-    match state.map_err(|e| database_error(config, e))? {
+    match state? {
         SchemaState::Current => Ok(DatabaseCheck::Current),
         SchemaState::Empty => Ok(DatabaseCheck::Empty(config.database.describe())),
         other => Err(database_error(config, schema_problem(&other))),

@@ -358,12 +358,16 @@ async fn the_agent_wires_trunks_into_open_vswitch() {
     // br-int deleted by hand: the agent creates it again at once (it hears of the change),
     // with the trunk's peers on it, instead of warning at every pass.
     switch.vsctl(&["del-br", "br-int"]);
-    wait_until(CONVERGE, "the agent recreated br-int with the trunk's peers", || {
-        switch.bridges().iter().any(|b| b == "br-int")
-            && switch
-                .ports("br-int")
-                .contains(&format!("tq-{}", prefix(&sub_a)))
-    });
+    wait_until(
+        CONVERGE,
+        "the agent recreated br-int with the trunk's peers",
+        || {
+            switch.bridges().iter().any(|b| b == "br-int")
+                && switch
+                    .ports("br-int")
+                    .contains(&format!("tq-{}", prefix(&sub_a)))
+        },
+    );
     assert_eq!(
         switch.vsctl(&["get", "Bridge", "br-int", "datapath_type"]),
         "netdev"
