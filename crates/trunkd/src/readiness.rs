@@ -11,7 +11,9 @@
 //! shows each one as `trunkd_dependency_up{dependency}`, its connection state as
 //! `trunkd_dependency_state{dependency, state}` (1 for the state it is in: `connecting` until
 //! first checked, `connected`, `failed`) and how many times it came back after failing as
-//! `trunkd_dependency_reconnects_total{dependency}`.
+//! `trunkd_dependency_reconnects_total{dependency}`. A checked dependency's changes are seen
+//! when it is read (each `/readyz` and `/metrics`), so a failure shorter than the time between
+//! two reads is not counted.
 
 use std::collections::BTreeMap;
 use std::future::Future;
