@@ -39,9 +39,10 @@ fn settings(invocation: &Invocation) -> Result<(Run, LogFormat), ConfigErrors> {
         Command::Serve(_) => server().map(Run::Serve),
         Command::CheckConfig(_) => server().map(Run::CheckConfig),
         Command::Migrate(_) => {
-            let (settings, found) = sources.read::<config::DatabaseSettings>();
+            let (settings, found) = sources.read::<config::MigrateSettings>();
             errors.extend(found);
-            config::resolve_database(settings).map(Run::Migrate)
+            format = settings.log.log_format;
+            config::resolve_database(settings.database).map(Run::Migrate)
         }
         Command::Agent(_) => {
             let (settings, found) = sources.read::<config::AgentSettings>();

@@ -457,6 +457,13 @@ mod tests {
         );
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(agent.log.log_format, LogFormat::Json, "the flag wins");
+        let (migrate, errors) = read::<crate::config::MigrateSettings>(
+            &["migrate"],
+            &[("TRUNKD_LOG_FORMAT", "json")],
+            None,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(migrate.log.log_format, LogFormat::Json);
         let (server, errors) =
             read::<ServerSettings>(&["serve"], &[("TRUNKD_LOG_FORMAT", "xml")], None);
         assert_eq!(server.log.log_format, LogFormat::Text);
@@ -599,12 +606,18 @@ mod tests {
     }
 
     #[test]
-    fn migrate_help_lists_the_database_flags_only() {
+    fn migrate_help_lists_the_database_and_log_flags_only() {
         let mut flags = flags_in_help("migrate");
         flags.sort();
         assert_eq!(
             flags,
-            ["--config", "--data-dir", "--database-url", "--help"]
+            [
+                "--config",
+                "--data-dir",
+                "--database-url",
+                "--help",
+                "--log-format"
+            ]
         );
         let serve = flags_in_help("serve");
         for flag in ["--bind", "--driver", "--keystone-url", "--policy-strict"] {

@@ -9,7 +9,7 @@
 //! carrying in `config::resolve`, a row in the README's table.
 //!
 //! Groups are per subcommand, so that each `--help` lists only what it reads: `migrate` reads
-//! [`DatabaseSettings`]; `serve` and `check-config` read [`ServerSettings`], which flattens it
+//! [`MigrateSettings`] ([`DatabaseSettings`] and [`LogSettings`]); `serve` and `check-config` read [`ServerSettings`], which flattens it
 //! and [`KeystoneSettings`]; `agent` reads [`AgentSettings`], which flattens the same Keystone
 //! group.
 
@@ -48,7 +48,7 @@ pub enum Command {
     /// Serve the API (creates and initialises a new database in the data directory).
     Serve(ServerSettings),
     /// Bring the database schema to this version.
-    Migrate(DatabaseSettings),
+    Migrate(MigrateSettings),
     /// Run every start-up check without serving or writing anything.
     CheckConfig(ServerSettings),
     /// Make a new token for the agent of one host: prints the token (give it to the agent)
@@ -132,6 +132,17 @@ pub struct LogSettings {
         default_value_t = LogFormat::Text
     )]
     pub log_format: LogFormat,
+}
+
+/// What `migrate` reads.
+#[derive(Args, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct MigrateSettings {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub database: DatabaseSettings,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub log: LogSettings,
 }
 
 /// What `serve` and `check-config` read.
