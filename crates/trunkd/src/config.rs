@@ -30,7 +30,8 @@ use crate::service::{
 
 pub use layers::{command, defaults, Environment, Invocation, Sources};
 pub use settings::{
-    AgentSettings, BackupArgs, Cli, Command, DatabaseSettings, KeystoneSettings, ServerSettings,
+    AgentSettings, BackupArgs, Cli, Command, DatabaseSettings, KeystoneSettings, LogSettings,
+    MigrateSettings, ServerSettings,
 };
 
 /// Neutron's port.

@@ -13,6 +13,7 @@ pub mod config;
 pub mod drivers;
 pub mod http_server;
 pub mod ids;
+pub mod logging;
 pub mod model;
 pub mod notify;
 pub mod ovsdb;

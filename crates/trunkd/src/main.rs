@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use trunkd::config::{self, Command, ConfigErrors, Environment, Invocation};
+use trunkd::logging::{self, LogFormat};
 use trunkd::server;
 
 /// mimalloc instead of glibc's allocator: request handling allocates many small, short-lived
@@ -11,22 +12,6 @@ use trunkd::server;
 /// server's CPU under load (a profile of the server under `trunkd-bench`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// The log filter unless `RUST_LOG` says otherwise. sqlx's own messages from WARN up; the
-/// exception is the notices PostgreSQL sends at WARNING: when a SERIALIZABLE commit fails
-/// (and the write is run again), sqlx still sends a ROLLBACK, and PostgreSQL's "there is no
-/// transaction in progress" for it would read like a fault to an operator.
-const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,sqlx::postgres::notice=error";
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-}
 
 /// What this run does, its settings read and checked.
 enum Run {
@@ -43,23 +28,27 @@ enum Run {
     Agent(trunkd::agent::AgentSettings),
 }
 
-/// Reads the settings of the subcommand `invocation` names from all their sources; every
-/// problem found, not only the first.
-fn settings(invocation: &Invocation) -> Result<Run, ConfigErrors> {
+/// Reads the settings of the subcommand `invocation` names from all their sources, with the
+/// log format they give; every problem found, not only the first.
+fn settings(invocation: &Invocation) -> Result<(Run, LogFormat), ConfigErrors> {
     let env = Environment::from_process();
     let (sources, mut errors) = invocation.sources(&env);
+    // Subcommands without the setting log as text.
+    let mut format = LogFormat::Text;
     let mut server = || {
         let (settings, found) = sources.read::<config::ServerSettings>();
         errors.extend(found);
+        format = settings.log.log_format;
         config::resolve(settings)
     };
     let resolved = match &invocation.cli.command {
         Command::Serve(_) => server().map(Run::Serve),
         Command::CheckConfig(_) => server().map(Run::CheckConfig),
         Command::Migrate(_) => {
-            let (settings, found) = sources.read::<config::DatabaseSettings>();
+            let (settings, found) = sources.read::<config::MigrateSettings>();
             errors.extend(found);
-            config::resolve_database(settings).map(Run::Migrate)
+            format = settings.log.log_format;
+            config::resolve_database(settings.database).map(Run::Migrate)
         }
         Command::Backup(args) => {
             let (settings, found) = sources.read::<config::DatabaseSettings>();
@@ -72,12 +61,13 @@ fn settings(invocation: &Invocation) -> Result<Run, ConfigErrors> {
         Command::Agent(_) => {
             let (settings, found) = sources.read::<config::AgentSettings>();
             errors.extend(found);
+            format = settings.log.log_format;
             config::resolve_agent(settings).map(Run::Agent)
         }
         Command::AgentToken { host } => Ok(Run::AgentToken { host: host.clone() }),
     };
     match resolved {
-        Ok(run) if errors.is_empty() => Ok(run),
+        Ok(run) if errors.is_empty() => Ok((run, format)),
         Ok(_) => Err(ConfigErrors(errors)),
         Err(ConfigErrors(more)) => {
             errors.extend(more);
@@ -96,11 +86,15 @@ async fn run(run: Run) -> Result<(), Vec<String>> {
             println!("\nadd to the server's agent credentials file:\n\n{entry}");
             Ok(())
         }
-        Run::Agent(settings) => tokio::select! {
-            outcome = trunkd::agent::run(settings) => outcome,
-            _ = tokio::signal::ctrl_c() => Ok(()),
+        Run::Agent(settings) => {
+            // The agent's tasks stop with its future, dropped here on SIGINT or SIGTERM.
+            let outcome = tokio::select! {
+                outcome = trunkd::agent::run(settings) => outcome,
+                () = server::shutdown_signal() => Ok(()),
+            };
+            tracing::info!("trunkd agent stopped");
+            outcome.map_err(|message| vec![message])
         }
-        .map_err(|message| vec![message]),
         Run::Serve(config) => server::serve(config).await.map_err(lines),
         Run::Migrate(config) => server::migrate(&config)
             .await
@@ -122,8 +116,8 @@ async fn run(run: Run) -> Result<(), Vec<String>> {
 
 fn main() -> ExitCode {
     let invocation = Invocation::parse(std::env::args_os()).unwrap_or_else(|error| error.exit());
-    init_logging();
-    let settings = match settings(&invocation) {
+    // Bad settings are told on stderr as they are, before (and without) any logger.
+    let (settings, format) = match settings(&invocation) {
         Ok(settings) => settings,
         Err(errors) => {
             for error in &errors.0 {
@@ -132,6 +126,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    logging::init(format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

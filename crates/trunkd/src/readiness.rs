@@ -8,7 +8,12 @@
 //! seconds, with a time limit, so it also comes back up by itself. A dependency may instead
 //! have a `check`: a cheap function without I/O that reads the connection owner's own state
 //! (an OVN session, northbound or southbound, knows whether it is connected). `/metrics`
-//! shows each one as `trunkd_dependency_up{dependency}`.
+//! shows each one as `trunkd_dependency_up{dependency}`, its connection state as
+//! `trunkd_dependency_state{dependency, state}` (1 for the state it is in: `connecting` until
+//! first checked, `connected`, `failed`) and how many times it came back after failing as
+//! `trunkd_dependency_reconnects_total{dependency}`. A checked dependency's changes are seen
+//! when it is read (each `/readyz` and `/metrics`), so a failure shorter than the time between
+//! two reads is not counted.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -16,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -52,11 +58,61 @@ impl State {
             State::Down(_) => "down",
         }
     }
+
+    /// The connection's state as `trunkd_dependency_state` labels it.
+    pub fn connection_state(&self) -> &'static str {
+        match self {
+            State::Unknown => "connecting",
+            State::Up => "connected",
+            State::Down(_) => "failed",
+        }
+    }
 }
+
+/// Every value of `trunkd_dependency_state`'s `state` label.
+const CONNECTION_STATES: [&str; 3] = ["connecting", "connected", "failed"];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DependencyLabels {
     dependency: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    dependency: String,
+    state: &'static str,
+}
+
+/// The dependencies' metric families, shared by the registry and every handle.
+#[derive(Clone, Default)]
+struct DependencyMetrics {
+    up: Family<DependencyLabels, Gauge>,
+    state: Family<StateLabels, Gauge>,
+    reconnects: Family<DependencyLabels, Counter>,
+}
+
+impl DependencyMetrics {
+    /// Shows `now` as `name`'s state; a failed dependency now up counts a reconnect.
+    fn record(&self, name: &str, previous: Option<&State>, now: &State) {
+        let dependency = DependencyLabels {
+            dependency: name.to_string(),
+        };
+        self.up
+            .get_or_create(&dependency)
+            .set(i64::from(now.is_up()));
+        for state in CONNECTION_STATES {
+            let labels = StateLabels {
+                dependency: name.to_string(),
+                state,
+            };
+            let current = i64::from(state == now.connection_state());
+            self.state.get_or_create(&labels).set(current);
+        }
+        let reconnects = self.reconnects.get_or_create(&dependency);
+        if matches!((previous, now), (Some(State::Down(_)), State::Up)) {
+            reconnects.inc();
+        }
+    }
 }
 
 type Check = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
@@ -77,7 +133,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Clone, Default)]
 pub struct Dependencies {
     entries: Arc<Mutex<BTreeMap<&'static str, Source>>>,
-    up: Family<DependencyLabels, Gauge>,
+    /// The checked dependencies' states when last read, to see them change.
+    checked: Arc<Mutex<BTreeMap<&'static str, State>>>,
+    metrics: DependencyMetrics,
 }
 
 /// The handle its owner sets one dependency's state through.
@@ -85,7 +143,7 @@ pub struct Dependencies {
 pub struct Dependency {
     name: &'static str,
     state: Arc<Mutex<State>>,
-    up: Gauge,
+    metrics: DependencyMetrics,
 }
 
 impl Dependency {
@@ -100,7 +158,7 @@ impl Dependency {
     /// Records a change, logging it when the dependency goes down or comes back.
     pub fn set(&self, state: State) {
         let previous = std::mem::replace(&mut *lock(&self.state), state.clone());
-        self.up.set(i64::from(state.is_up()));
+        self.metrics.record(self.name, Some(&previous), &state);
         match (&previous, &state) {
             (State::Up, State::Up) | (State::Down(_), State::Down(_)) => {}
             (_, State::Up) => tracing::info!(dependency = self.name, "dependency is up"),
@@ -132,14 +190,12 @@ impl Dependencies {
     /// A dependency whose state its owner sets; `Unknown` until then.
     pub fn register(&self, name: &'static str) -> Dependency {
         let state = Arc::new(Mutex::new(State::Unknown));
-        let up = self
-            .up
-            .get_or_create(&DependencyLabels {
-                dependency: name.to_string(),
-            })
-            .clone();
-        up.set(0);
-        let dependency = Dependency { name, state, up };
+        self.metrics.record(name, None, &State::Unknown);
+        let dependency = Dependency {
+            name,
+            state,
+            metrics: self.metrics.clone(),
+        };
         lock(&self.entries).insert(name, Source::Cached(dependency.clone()));
         dependency
     }
@@ -165,21 +221,26 @@ impl Dependencies {
     /// Every dependency's state now (checks are run), by name; updates the gauges.
     pub fn states(&self) -> Vec<(&'static str, State)> {
         let entries = lock(&self.entries);
+        let mut checked = lock(&self.checked);
         entries
             .iter()
             .map(|(name, source)| {
                 let state = match source {
-                    Source::Cached(dependency) => dependency.state(),
-                    Source::Check(check) => match check() {
-                        Ok(()) => State::Up,
-                        Err(reason) => State::Down(reason),
-                    },
+                    Source::Cached(dependency) => {
+                        let state = dependency.state();
+                        self.metrics.record(name, Some(&state), &state);
+                        state
+                    }
+                    Source::Check(check) => {
+                        let state = match check() {
+                            Ok(()) => State::Up,
+                            Err(reason) => State::Down(reason),
+                        };
+                        let previous = checked.insert(name, state.clone());
+                        self.metrics.record(name, previous.as_ref(), &state);
+                        state
+                    }
                 };
-                self.up
-                    .get_or_create(&DependencyLabels {
-                        dependency: name.to_string(),
-                    })
-                    .set(i64::from(state.is_up()));
                 (*name, state)
             })
             .collect()
@@ -190,12 +251,24 @@ impl Dependencies {
         let _ = self.states();
     }
 
-    /// Adds `trunkd_dependency_up` to `registry`.
+    /// Adds `trunkd_dependency_up`, `trunkd_dependency_state` and
+    /// `trunkd_dependency_reconnects_total` to `registry`.
     pub fn register_metrics(&self, registry: &mut Registry) {
         registry.register(
             "dependency_up",
             "Whether a connection the server depends on is up (1) or down or not yet checked (0)",
-            self.up.clone(),
+            self.metrics.up.clone(),
+        );
+        registry.register(
+            "dependency_state",
+            "A connection's state: 1 for the one it is in (connecting until first checked, \
+             connected, failed), 0 for the others",
+            self.metrics.state.clone(),
+        );
+        registry.register(
+            "dependency_reconnects",
+            "Times a connection came back after it had failed",
+            self.metrics.reconnects.clone(),
         );
     }
 }
@@ -319,6 +392,27 @@ mod tests {
             text.contains("trunkd_dependency_up{dependency=\"keystone\"} 0"),
             "{text}"
         );
+        for (state, value) in [("connecting", 0), ("connected", 0), ("failed", 1)] {
+            let line = format!(
+                "trunkd_dependency_state{{dependency=\"keystone\",state=\"{state}\"}} {value}"
+            );
+            assert!(text.contains(&line), "no `{line}` in {text}");
+        }
+        // Up, down, up: one reconnect (the first connection is not one).
+        keystone.set_up();
+        keystone.set_down("connection reset");
+        keystone.set_down("connection refused");
+        keystone.set_up();
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+        assert!(
+            text.contains("trunkd_dependency_reconnects_total{dependency=\"keystone\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("trunkd_dependency_state{dependency=\"keystone\",state=\"connected\"} 1"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -339,6 +433,15 @@ mod tests {
         );
         connected.store(true, std::sync::atomic::Ordering::SeqCst);
         assert_eq!(dependencies.states(), vec![("ovn", State::Up)]);
+        // A checked dependency's comeback counts too.
+        let mut registry = Registry::default();
+        dependencies.register_metrics(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+        assert!(
+            text.contains("dependency_reconnects_total{dependency=\"ovn\"} 1"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

@@ -30,6 +30,9 @@ use crate::store::sqlite::SqliteStore;
 use crate::store::{SchemaState, Store};
 use crate::supervisor::TaskHandle;
 
+/// How long the exit waits for the database's connections to close.
+const STORE_CLOSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Segmentation types the service can validate (spec 3.1 rule 5).
 pub const VALIDATED_SEGMENTATION_TYPES: &[SegmentationType] =
     &[SegmentationType::Vlan, SegmentationType::Inherit];
@@ -575,13 +578,21 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
     // Every background task (the dispatcher, the probers, the drivers' tasks) is aborted.
     drop((dispatcher_task, port_state_task, pruning_task, probers));
     readiness.tasks.shutdown().await;
-    // The SQLite store checkpoints here: after a clean stop `trunkd.db` alone holds every commit.
-    store.close().await;
+    // Then the database's connections, so that "stopped" is the last thing done (bounded: a
+    // connection still checked out somewhere must not hold the exit). The SQLite store
+    // checkpoints here: after a clean stop `trunkd.db` alone holds every commit.
+    if tokio::time::timeout(STORE_CLOSE_LIMIT, store.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!("database connections still in use at exit; left to the operating system");
+    }
     tracing::info!("trunkd stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM (logging "shutting down").
+pub async fn shutdown_signal() {
     let interrupt = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::warn!(%error, "cannot listen for Ctrl-C");

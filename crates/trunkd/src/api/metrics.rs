@@ -1,25 +1,31 @@
-//! Prometheus metrics: request counts and latency per operation, outbox lag, driver deliveries
-//! and failures, background tasks' restarts and the dependencies' states. Served as text on
-//! `/metrics`.
+//! Prometheus metrics: request counts and latency per operation, outbox lag and the oldest
+//! pending event's age, driver deliveries and failures, background tasks' restarts, the
+//! dependencies' connection states, the database pools, the build and the process (under the
+//! usual `process_*` names, without the `trunkd_` prefix). Served as text on `/metrics`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
+use crate::api::process_metrics::ProcessCollector;
 use crate::api::AppState;
 use crate::drivers::dispatcher::DispatchStats;
 use crate::readiness::{Dependencies, Readiness};
 use crate::service::status::TransitionCounter;
+use crate::store::pool::PoolStats;
 use crate::store::Store;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -43,25 +49,124 @@ fn latency_buckets() -> Histogram {
     ])
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: String,
+    /// `release` or `debug`.
+    profile: String,
+}
+
+/// The store's pools as last read, encoded at each scrape (sqlx keeps the numbers; these are
+/// copies, so they are a collector's rather than registered gauges and counters).
+#[derive(Debug, Default, Clone)]
+struct PoolCollector(Arc<Mutex<Vec<PoolStats>>>);
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    pool: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolStateLabels {
+    pool: &'static str,
+    state: &'static str,
+}
+
+/// Reads one counter of a pool's stats.
+type PoolCount = fn(&PoolStats) -> u64;
+
+impl Collector for PoolCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let pools = self.0.lock().map(|p| p.clone()).unwrap_or_default();
+        let as_gauge = |n: u64| ConstGauge::new(i64::try_from(n).unwrap_or(i64::MAX));
+        let mut family = encoder.encode_descriptor(
+            "db_pool_connections",
+            "Database connections by pool, in use or idle",
+            None,
+            MetricType::Gauge,
+        )?;
+        for stats in &pools {
+            for (state, value) in [("in_use", stats.in_use), ("idle", stats.idle)] {
+                let labels = PoolStateLabels {
+                    pool: stats.pool,
+                    state,
+                };
+                as_gauge(value).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        let mut family = encoder.encode_descriptor(
+            "db_pool_max_connections",
+            "Most connections a database pool opens",
+            None,
+            MetricType::Gauge,
+        )?;
+        for stats in &pools {
+            let labels = PoolLabels { pool: stats.pool };
+            as_gauge(stats.max).encode(family.encode_family(&labels)?)?;
+        }
+        let counters: [(&str, &str, PoolCount); 2] = [
+            (
+                "db_pool_waits",
+                "Transactions that found every connection of their pool taken and waited",
+                |s| s.waits,
+            ),
+            (
+                "db_pool_timeouts",
+                "Transactions that gave up waiting for a connection (the pool's acquire timeout)",
+                |s| s.timeouts,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for stats in &pools {
+                let labels = PoolLabels { pool: stats.pool };
+                ConstCounter::new(value(stats)).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 pub struct Metrics {
+    /// The root, holding the `process_*` metrics; the rest are in its `trunkd` sub-registry.
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
     outbox_pending: Gauge,
     outbox_retrying: Gauge,
     outbox_bytes: Gauge,
+    outbox_oldest_age: Gauge,
+    pools: PoolCollector,
     /// Dependencies whose checked states are read before each encoding.
     dependencies: Option<Dependencies>,
 }
 
 impl Metrics {
     pub fn new(dispatch: &DispatchStats, transitions: &TransitionCounter) -> Self {
-        let mut registry = Registry::with_prefix("trunkd");
+        let mut root = Registry::default();
+        root.register_collector(Box::new(ProcessCollector));
+        let registry = root.sub_registry_with_prefix("trunkd");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: LatencyFamily = Family::new_with_constructor(latency_buckets);
         let outbox_pending = Gauge::default();
         let outbox_retrying = Gauge::default();
         let outbox_bytes = Gauge::default();
+        let outbox_oldest_age = Gauge::default();
+        let pools = PoolCollector::default();
+        registry.register(
+            "build",
+            "This build of trunkd: its version and profile, as labels",
+            Info::new(BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                profile: if cfg!(debug_assertions) {
+                    "debug"
+                } else {
+                    "release"
+                }
+                .to_string(),
+            }),
+        );
+        registry.register_collector(Box::new(pools.clone()));
         registry.register("http_requests", "HTTP requests served", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -84,6 +189,11 @@ impl Metrics {
             outbox_bytes.clone(),
         );
         registry.register(
+            "outbox_oldest_pending_age_seconds",
+            "Seconds since the oldest undelivered event was committed; 0 when none waits",
+            outbox_oldest_age.clone(),
+        );
+        registry.register(
             "driver_deliveries",
             "Outbox events delivered to the drivers",
             dispatch.delivered.clone(),
@@ -104,32 +214,40 @@ impl Metrics {
             transitions.clone(),
         );
         Self {
-            registry,
+            registry: root,
             requests,
             latency,
             outbox_pending,
             outbox_retrying,
             outbox_bytes,
+            outbox_oldest_age,
+            pools,
             dependencies: None,
         }
     }
 
     /// Adds the supervised tasks' and the dependencies' metrics (`trunkd_task_restarts_total`,
-    /// `trunkd_task_up`, `trunkd_dependency_up`).
+    /// `trunkd_task_up`, `trunkd_dependency_*`).
     pub fn with_readiness(mut self, readiness: &Readiness) -> Self {
-        readiness.tasks.register_metrics(&mut self.registry);
-        readiness.dependencies.register_metrics(&mut self.registry);
+        let registry = self.registry.sub_registry_with_prefix("trunkd");
+        readiness.tasks.register_metrics(registry);
+        readiness.dependencies.register_metrics(registry);
         self.dependencies = Some(readiness.dependencies.clone());
         self
     }
 
-    /// The metrics in OpenMetrics text, with the outbox gauges read from `store` now.
+    /// The metrics in OpenMetrics text, with the outbox gauges and the pools read from
+    /// `store` now.
     pub async fn render(&self, store: &dyn Store) -> Result<String, std::fmt::Error> {
+        if let Ok(mut pools) = self.pools.0.lock() {
+            *pools = store.pools();
+        }
         match store.outbox_backlog().await {
             Ok(backlog) => {
                 self.outbox_pending.set(backlog.pending);
                 self.outbox_retrying.set(backlog.retrying);
                 self.outbox_bytes.set(backlog.bytes);
+                self.outbox_oldest_age.set(backlog.oldest_age_seconds);
             }
             Err(error) => tracing::warn!(%error, "could not count pending outbox events"),
         }

@@ -20,6 +20,7 @@ pub mod metrics;
 mod networks;
 pub mod openapi;
 mod ports;
+pub mod process_metrics;
 #[cfg(test)]
 mod render_golden;
 pub mod request_id;

@@ -444,6 +444,40 @@ mod tests {
     }
 
     #[test]
+    fn the_log_format_comes_from_any_source_and_a_bad_one_is_named() {
+        use crate::logging::LogFormat;
+        let (server, errors) =
+            read::<ServerSettings>(&["serve"], &[], Some("log_format = \"json\"\n"));
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(server.log.log_format, LogFormat::Json);
+        let (agent, errors) = read::<AgentSettings>(
+            &["agent", "--log-format", "json"],
+            &[("TRUNKD_LOG_FORMAT", "text")],
+            None,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(agent.log.log_format, LogFormat::Json, "the flag wins");
+        let (migrate, errors) = read::<crate::config::MigrateSettings>(
+            &["migrate"],
+            &[("TRUNKD_LOG_FORMAT", "json")],
+            None,
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(migrate.log.log_format, LogFormat::Json);
+        let (server, errors) =
+            read::<ServerSettings>(&["serve"], &[("TRUNKD_LOG_FORMAT", "xml")], None);
+        assert_eq!(server.log.log_format, LogFormat::Text);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("TRUNKD_LOG_FORMAT"), "{errors:?}");
+        assert!(errors[0].contains("'xml'"), "{errors:?}");
+        let (_, errors) = read::<ServerSettings>(&["serve"], &[], Some("log_format = \"yaml\"\n"));
+        assert!(
+            errors.len() == 1 && errors[0].contains("log_format"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
     fn a_variable_no_subcommand_reads_is_refused_by_name() {
         let env = [
             ("TRUNKD_TRUNK_QOUTA", "10"),
@@ -572,12 +606,18 @@ mod tests {
     }
 
     #[test]
-    fn migrate_help_lists_the_database_flags_only() {
+    fn migrate_help_lists_the_database_and_log_flags_only() {
         let mut flags = flags_in_help("migrate");
         flags.sort();
         assert_eq!(
             flags,
-            ["--config", "--data-dir", "--database-url", "--help"]
+            [
+                "--config",
+                "--data-dir",
+                "--database-url",
+                "--help",
+                "--log-format"
+            ]
         );
         let serve = flags_in_help("serve");
         for flag in ["--bind", "--driver", "--keystone-url", "--policy-strict"] {

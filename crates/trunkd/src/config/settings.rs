@@ -9,7 +9,7 @@
 //! carrying in `config::resolve`, a row in the README's table.
 //!
 //! Groups are per subcommand, so that each `--help` lists only what it reads: `migrate` reads
-//! [`DatabaseSettings`]; `serve` and `check-config` read [`ServerSettings`], which flattens it
+//! [`MigrateSettings`] ([`DatabaseSettings`] and [`LogSettings`]); `serve` and `check-config` read [`ServerSettings`], which flattens it
 //! and [`KeystoneSettings`]; `agent` reads [`AgentSettings`], which flattens the same Keystone
 //! group.
 
@@ -22,6 +22,7 @@ use super::{
     Secret, DEFAULT_BIND, DEFAULT_MAX_BODY_BYTES, DEFAULT_OVN_RECONCILE_INTERVAL,
     DEFAULT_PAGINATION_MAX_LIMIT,
 };
+use crate::logging::LogFormat;
 use crate::service::limits::{
     DEFAULT_MAX_BULK_ITEMS, DEFAULT_MAX_TAGS_PER_RESOURCE, DEFAULT_MAX_TAG_FILTER_TERMS,
 };
@@ -47,7 +48,7 @@ pub enum Command {
     /// Serve the API (creates and initialises a new database in the data directory).
     Serve(ServerSettings),
     /// Bring the database schema to this version.
-    Migrate(DatabaseSettings),
+    Migrate(MigrateSettings),
     /// Run every start-up check without serving or writing anything.
     CheckConfig(ServerSettings),
     /// Copy the embedded SQLite database, consistently, while it may be serving (for
@@ -133,12 +134,39 @@ pub struct KeystoneSettings {
     pub keystone_cache_size: usize,
 }
 
+/// How a long-running subcommand (`serve`, `agent`) logs.
+#[derive(Args, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct LogSettings {
+    /// Log line format: text, or json (one object a line, for a log collector)
+    #[arg(
+        long,
+        env = "TRUNKD_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
+}
+
+/// What `migrate` reads.
+#[derive(Args, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct MigrateSettings {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub database: DatabaseSettings,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub log: LogSettings,
+}
+
 /// What `serve` and `check-config` read.
 #[derive(Args, Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct ServerSettings {
     #[command(flatten)]
     #[serde(flatten)]
     pub database: DatabaseSettings,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub log: LogSettings,
     /// ADDRESS:PORT to listen on
     #[arg(long, env = "TRUNKD_BIND", default_value = DEFAULT_BIND)]
     pub bind: String,
@@ -366,6 +394,9 @@ pub struct AgentSettings {
     #[command(flatten)]
     #[serde(flatten)]
     pub keystone: KeystoneSettings,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub log: LogSettings,
     /// The local Open vSwitch database
     #[arg(
         long = "ovsdb",

@@ -19,6 +19,7 @@ pub mod audit;
 pub mod event;
 pub mod idempotency;
 pub mod ipam;
+pub mod pool;
 pub mod postgres;
 pub mod query;
 pub mod sql;
@@ -76,6 +77,8 @@ pub struct OutboxBacklog {
     pub retrying: i64,
     /// Their payloads' size in bytes: what a data plane that is down costs the database.
     pub bytes: i64,
+    /// Seconds since the oldest of them was committed (whole seconds); 0 when none is.
+    pub oldest_age_seconds: i64,
 }
 
 /// A trunk seen from its parent port: what `trunk_details` shows.
@@ -281,6 +284,8 @@ pub trait Store: Outbox + Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
     /// The store as drivers see it: reads only.
     fn driver_reads(self: Arc<Self>) -> Arc<dyn DriverReads>;
+    /// Its connection pools' occupancy, waits and timeouts (for `/metrics`).
+    fn pools(&self) -> Vec<pool::PoolStats>;
 }
 
 /// What a driver may do with the store: read one consistent snapshot. A driver turns stored

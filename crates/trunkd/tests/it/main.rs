@@ -31,6 +31,7 @@ mod load;
 mod member_devices;
 mod multi_server;
 mod neutron_conformance;
+mod observability;
 mod openapi;
 mod openstack_client;
 mod ovn_driver;

@@ -355,6 +355,17 @@ fn assert_dependency(metrics: &str, dependency: &str, up: u8) {
     assert!(metrics.contains(&line), "no `{line}` in {metrics}");
 }
 
+/// `dependency`'s connection is in `state` and came back `reconnects` times.
+fn assert_connection(metrics: &str, dependency: &str, state: &str, reconnects: u8) {
+    let lines = [
+        format!("trunkd_dependency_state{{dependency=\"{dependency}\",state=\"{state}\"}} 1"),
+        format!("trunkd_dependency_reconnects_total{{dependency=\"{dependency}\"}} {reconnects}"),
+    ];
+    for line in lines {
+        assert!(metrics.contains(&line), "no `{line}` in {metrics}");
+    }
+}
+
 /// With `--ovn-sb-connection` (issue 19, item 4) the southbound session is the dependency
 /// `ovn_sb` beside NB's `ovn`: `/readyz` names it while its server is down, `/metrics` shows
 /// it down, and both recover when the server is back. Its `Chassis` table is followed: a port
@@ -441,13 +452,17 @@ async fn the_southbound_database_is_a_dependency_of_its_own() {
     let metrics = metrics_text(&server).await;
     assert_dependency(&metrics, "ovn_sb", 0);
     assert_dependency(&metrics, "ovn", 1);
+    assert_connection(&metrics, "ovn_sb", "failed", 0);
     // The API carries on without SB.
     admin.network(json!({})).await;
 
     // SB is back: ready again; the warning is not repeated on the new snapshot.
     sb.up();
     readyz::until_ready(&server.base, Duration::from_secs(10)).await;
-    assert_dependency(&metrics_text(&server).await, "ovn_sb", 1);
+    let metrics = metrics_text(&server).await;
+    assert_dependency(&metrics, "ovn_sb", 1);
+    assert_connection(&metrics, "ovn_sb", "connected", 1);
+    assert_connection(&metrics, "ovn", "connected", 0);
     assert_eq!(warned(&typo), 1, "not warned again after the reconnection");
 }
 

@@ -116,6 +116,15 @@ impl Drop for Cluster {
     }
 }
 
+async fn metrics_text(base: &str) -> String {
+    reqwest::get(format!("{base}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
 #[tokio::test]
 async fn a_database_outage_is_503_and_heals_without_restart() {
     let cluster = Cluster::create();
@@ -159,6 +168,9 @@ async fn a_database_outage_is_503_and_heals_without_restart() {
     assert_eq!(status, 503);
     assert!(took < Duration::from_millis(600), "{took:?}");
     println!("database stopped: /readyz answered in {took:?}");
+    let metrics = metrics_text(&server.base).await;
+    let failed = "trunkd_dependency_state{dependency=\"database\",state=\"failed\"} 1";
+    assert!(metrics.contains(failed), "no `{failed}` in {metrics}");
 
     cluster.start();
     let admin = &admin;
@@ -184,6 +196,14 @@ async fn a_database_outage_is_503_and_heals_without_restart() {
     .await;
     let ready = admin.get("/readyz").await.expect(200);
     assert_eq!(ready, json!({"status": "ready", "drivers": ["noop"]}));
+    // Operators see the connection came back.
+    let metrics = metrics_text(&server.base).await;
+    for line in [
+        "trunkd_dependency_state{dependency=\"database\",state=\"connected\"} 1",
+        "trunkd_dependency_reconnects_total{dependency=\"database\"} 1",
+    ] {
+        assert!(metrics.contains(line), "no `{line}` in {metrics}");
+    }
     admin
         .get(&format!("/v2.0/networks/{before}"))
         .await

@@ -18,6 +18,7 @@ use sqlx::postgres::{PgPoolOptions, PgQueryResult};
 use sqlx::{ConnectOptions, Pool, Postgres};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::store::pool::{PoolCounters, PoolStats};
 use crate::store::sql::{Conn, Dialect, Held, RowsAffected, SqlStore};
 use crate::store::StoreError;
 
@@ -37,6 +38,8 @@ const CONCURRENT_WRITES: usize = 2;
 /// PostgreSQL's SQL and transactions; holds the server's write slots.
 pub struct PostgresDialect {
     writers: Arc<Semaphore>,
+    /// Waits and timeouts of transactions' takes from the pool.
+    counters: PoolCounters,
 }
 
 /// The store on a PostgreSQL database.
@@ -70,6 +73,7 @@ impl PgStore {
             .map_err(|e| StoreError::Unavailable(format!("database_url: {e}")))?;
         let dialect = PostgresDialect {
             writers: Arc::new(Semaphore::new(CONCURRENT_WRITES)),
+            counters: PoolCounters::default(),
         };
         Ok(SqlStore::new(pool.clone(), pool, dialect))
     }
@@ -112,16 +116,21 @@ impl Dialect for PostgresDialect {
             .acquire_owned()
             .await
             .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
-        let tx = pool
-            .begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE")
+        let tx = self
+            .counters
+            .take(pool, pool.begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE"))
             .await
             .map_err(errors::map_err)?;
         Ok(Box::new(SlottedTx { tx, _slot: slot }))
     }
 
     async fn begin_read(&self, pool: &Pool<Postgres>) -> Result<Box<dyn Held<Self>>, StoreError> {
-        let tx = pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        let tx = self
+            .counters
+            .take(
+                pool,
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+            )
             .await
             .map_err(errors::map_err)?;
         Ok(Box::new(tx))
@@ -129,6 +138,11 @@ impl Dialect for PostgresDialect {
 
     /// The pool is the store's; nothing else to close.
     async fn close(&self) {}
+
+    /// One pool serves writes and reads.
+    fn pools(&self, writes: &Pool<Postgres>, _reads: &Pool<Postgres>) -> Vec<PoolStats> {
+        vec![self.counters.of_pool("shared", writes)]
+    }
 
     /// One connection attempt of its own, outside the pool, for its error.
     async fn unavailable_cause(&self, pool: &Pool<Postgres>) -> Option<String> {

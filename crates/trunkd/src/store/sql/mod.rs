@@ -32,6 +32,7 @@ use sqlx::database::HasStatementCache;
 use sqlx::migrate::{Migrate, Migrator};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Type};
 
+use crate::store::pool::PoolStats;
 use crate::store::{
     DriverReads, Outbox, ReadOnly, SchemaState, Snapshot, Store, StoreError, StoreTx,
 };
@@ -103,6 +104,10 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     async fn unavailable_cause(&self, _pool: &Pool<Self::Db>) -> Option<String> {
         None
     }
+
+    /// The pools' stats: `writes` and `reads` are the store's pools (one pool, twice, where
+    /// the database has no reason to keep them apart), beside the dialect's own.
+    fn pools(&self, writes: &Pool<Self::Db>, reads: &Pool<Self::Db>) -> Vec<PoolStats>;
 }
 
 /// The store over one SQL database. `SqliteStore` and `PgStore` are its two instances, each
@@ -264,6 +269,10 @@ where
 
     fn driver_reads(self: Arc<Self>) -> Arc<dyn DriverReads> {
         self
+    }
+
+    fn pools(&self) -> Vec<PoolStats> {
+        self.dialect.pools(&self.writes, &self.reads)
     }
 }
 

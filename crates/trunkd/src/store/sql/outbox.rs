@@ -147,11 +147,13 @@ where
             .map_err(D::map_err)
     }
 
-    /// Pending and retrying events in one pass over the pending ones.
+    /// Pending and retrying events in one pass over the pending ones, with the oldest one's
+    /// commit time (timestamps as `now_timestamp` writes them sort as text).
     async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError> {
-        let (pending, retrying, bytes): (i64, i64, i64) = sqlx::query_as(
+        let (pending, retrying, bytes, oldest): (i64, i64, i64, String) = sqlx::query_as(
             "SELECT COUNT(*), COALESCE(SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(LENGTH(payload)), 0) FROM outbox WHERE delivered_at IS NULL",
+             COALESCE(SUM(LENGTH(payload)), 0), COALESCE(MIN(created_at), '') \
+             FROM outbox WHERE delivered_at IS NULL",
         )
         .fetch_one(&self.reads)
         .await
@@ -160,8 +162,17 @@ where
             pending,
             retrying,
             bytes,
+            oldest_age_seconds: age_seconds(&oldest, chrono::Utc::now()),
         })
     }
+}
+
+/// Whole seconds from the timestamp `since` to `now`; 0 for no timestamp (no pending event),
+/// one that does not parse, or one in the future (another server's clock).
+fn age_seconds(since: &str, now: chrono::DateTime<chrono::Utc>) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(since)
+        .map(|at| (now - at.with_timezone(&chrono::Utc)).num_seconds().max(0))
+        .unwrap_or(0)
 }
 
 pub(super) fn decode_events<D: Dialect>(rows: &[DbRow<D>]) -> Result<Vec<PendingEvent>, StoreError>
@@ -213,4 +224,20 @@ where
         row.try_get("v").map_err(D::map_err)?,
         row.try_get("failed").map_err(D::map_err)?,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oldest_events_age_is_counted_from_its_timestamp() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:01:30Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        assert_eq!(age_seconds("2026-01-01T00:00:00Z", now), 90);
+        assert_eq!(age_seconds("", now), 0);
+        assert_eq!(age_seconds("2026-01-01T00:02:00Z", now), 0);
+        assert_eq!(age_seconds(&crate::model::timestamp(now), now), 0);
+    }
 }

@@ -24,6 +24,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Pool, Sqlite};
 
+use crate::store::pool::{PoolCounters, PoolStats};
 use crate::store::sql::{Dialect, Held, RowsAffected, SqlStore};
 use crate::store::StoreError;
 
@@ -35,6 +36,10 @@ const READERS: usize = 4;
 /// SQLite's SQL and transactions; holds the store's reader connections.
 pub struct SqliteDialect {
     readers: readers::Readers,
+    /// Waits and timeouts of write transactions' takes.
+    writes: PoolCounters,
+    /// Never counted: the sqlx read pool serves only probes and metrics.
+    probes: PoolCounters,
 }
 
 /// The store on one SQLite file.
@@ -73,6 +78,8 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
         let dialect = SqliteDialect {
             readers: readers::Readers::new(read_options, READERS),
+            writes: PoolCounters::default(),
+            probes: PoolCounters::default(),
         };
         Ok(SqlStore::new(write_pool, read_pool, dialect))
     }
@@ -112,8 +119,9 @@ impl Dialect for SqliteDialect {
     async fn begin_write(&self, pool: &Pool<Sqlite>) -> Result<Box<dyn Held<Self>>, StoreError> {
         // IMMEDIATE takes the write lock now (waiting up to the busy timeout), so writers in
         // other processes queue instead of failing on a lock upgrade.
-        let tx = pool
-            .begin_with("BEGIN IMMEDIATE")
+        let tx = self
+            .writes
+            .take(pool, pool.begin_with("BEGIN IMMEDIATE"))
             .await
             .map_err(errors::map_err)?;
         Ok(Box::new(tx))
@@ -145,5 +153,15 @@ impl Dialect for SqliteDialect {
         }
         tracing::debug!(pages = moved_pages, "checkpointed the write-ahead log");
         Ok(())
+    }
+
+    /// The writers' pool, the API readers (`reads`) and the sqlx read pool of the health
+    /// probes and metrics (`probes`).
+    fn pools(&self, writes: &Pool<Sqlite>, reads: &Pool<Sqlite>) -> Vec<PoolStats> {
+        vec![
+            self.writes.of_pool("writes", writes),
+            self.readers.stats("reads"),
+            self.probes.of_pool("probes", reads),
+        ]
     }
 }

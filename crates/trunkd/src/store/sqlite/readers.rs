@@ -16,6 +16,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::errors::map_err;
 use super::SqliteDialect;
+use crate::store::pool::{PoolCounters, PoolStats};
 use crate::store::StoreError;
 
 type Manager = <sqlx::Sqlite as Database>::TransactionManager;
@@ -24,6 +25,8 @@ pub(super) struct Readers {
     idle: Arc<Mutex<Vec<SqliteConnection>>>,
     permits: Arc<Semaphore>,
     options: SqliteConnectOptions,
+    size: usize,
+    counters: PoolCounters,
 }
 
 /// A read transaction on one connection; ends (rolled back) when dropped.
@@ -40,10 +43,23 @@ impl Readers {
             idle: Arc::new(Mutex::new(Vec::with_capacity(size))),
             permits: Arc::new(Semaphore::new(size)),
             options,
+            size,
+            counters: PoolCounters::default(),
         }
     }
 
+    /// Their stats as a pool's: a read holds a permit while it runs (no timeout: a read waits
+    /// for one as long as it takes).
+    pub(super) fn stats(&self, name: &'static str) -> PoolStats {
+        let size = self.size as u64;
+        let in_use = size.saturating_sub(self.permits.available_permits() as u64);
+        let idle = self.idle.lock().map_or(0, |idle| idle.len() as u64);
+        self.counters.stats(name, in_use, idle, size)
+    }
+
     pub(super) async fn begin(&self) -> Result<ReadTx, StoreError> {
+        self.counters
+            .note_take(self.permits.available_permits() == 0);
         let permit = self
             .permits
             .clone()

@@ -1,0 +1,121 @@
+//! How full the database's connection pools are, and how often taking a connection had to
+//! wait or gave up waiting: `/metrics` shows it (`trunkd_db_pool_*`), so that a pool too small
+//! for the load shows before requests time out.
+//!
+//! sqlx counts neither waits nor timeouts, so [`PoolCounters`] counts them where the store
+//! takes a connection for a transaction (every user operation's, and the drivers' snapshots):
+//! a take that finds no idle connection in a full pool waits; one that ends in sqlx's
+//! `PoolTimedOut` timed out. Statements run straight on a pool (the dispatcher's outbox
+//! bookkeeping, health probes) are not counted.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One pool's occupancy and counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Which pool: `writes`, `reads` or `probes` (SQLite), `shared` (PostgreSQL).
+    pub pool: &'static str,
+    pub in_use: u64,
+    pub idle: u64,
+    pub max: u64,
+    /// Takes that found no idle connection and the pool full.
+    pub waits: u64,
+    /// Takes that gave up (the pool's acquire timeout).
+    pub timeouts: u64,
+}
+
+/// The waits and timeouts of one pool.
+#[derive(Debug, Default)]
+pub struct PoolCounters {
+    waits: AtomicU64,
+    timeouts: AtomicU64,
+}
+
+impl PoolCounters {
+    /// Counts a take that will wait, `full` being whether the pool had nothing to give.
+    pub fn note_take(&self, full: bool) {
+        if full {
+            self.waits.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Runs `take` on `pool` (a `begin` or an `acquire`), counting its wait or timeout.
+    pub async fn take<DB: sqlx::Database, T>(
+        &self,
+        pool: &sqlx::Pool<DB>,
+        take: impl Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, sqlx::Error> {
+        self.note_take(is_full(pool));
+        let outcome = take.await;
+        if matches!(outcome, Err(sqlx::Error::PoolTimedOut)) {
+            self.timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+        outcome
+    }
+
+    /// The stats of a pool of `max` connections, `in_use` of them taken and `idle` open and
+    /// free.
+    pub fn stats(&self, pool: &'static str, in_use: u64, idle: u64, max: u64) -> PoolStats {
+        PoolStats {
+            pool,
+            in_use,
+            idle,
+            max,
+            waits: self.waits.load(Ordering::Relaxed),
+            timeouts: self.timeouts.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The stats of an sqlx pool.
+    pub fn of_pool<DB: sqlx::Database>(
+        &self,
+        name: &'static str,
+        pool: &sqlx::Pool<DB>,
+    ) -> PoolStats {
+        let idle = pool.num_idle() as u64;
+        let open = u64::from(pool.size());
+        self.stats(
+            name,
+            open.saturating_sub(idle),
+            idle,
+            u64::from(pool.options().get_max_connections()),
+        )
+    }
+}
+
+/// No idle connection, and no room for another.
+fn is_full<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> bool {
+    pool.num_idle() == 0 && pool.size() >= pool.options().get_max_connections()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_take_from_a_full_pool_is_a_wait_and_its_time_out_a_timeout() {
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_millis(50))
+            .connect("sqlite::memory:")
+            .await
+            .expect("in-memory database");
+        let counters = PoolCounters::default();
+        let held = counters
+            .take(&pool, pool.acquire())
+            .await
+            .expect("the first connection");
+        assert_eq!(counters.of_pool("test", &pool).in_use, 1);
+        let refused = counters.take(&pool, pool.acquire()).await;
+        assert!(matches!(refused, Err(sqlx::Error::PoolTimedOut)));
+        drop(held);
+        let stats = counters.of_pool("test", &pool);
+        assert_eq!(
+            (stats.waits, stats.timeouts, stats.max),
+            (1, 1, 1),
+            "{stats:?}"
+        );
+    }
+}
