@@ -104,6 +104,8 @@ impl Checks {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
+    /// The API listener's certificate and key; none: plain HTTP.
+    pub tls: Option<crate::tls::KeyPairFiles>,
     pub data_dir: PathBuf,
     pub database: DatabaseConfig,
     pub noauth_default_admin: bool,
@@ -385,6 +387,7 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
         .bind
         .parse::<SocketAddr>()
         .map_err(|_| invalid("bind", format!("'{}' is not an ADDRESS:PORT", s.bind))));
+    let tls = checks.ok(tls_files(&s));
     let drivers = checks.ok(if s.drivers.is_empty() {
         Err(invalid(
             "drivers",
@@ -492,6 +495,7 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
     let database = checks.ok(database_config(s.database.database_url.clone(), &data_dir));
     Some(Config {
         bind: bind?,
+        tls: tls?,
         database: database?,
         data_dir,
         noauth_default_admin: s.noauth_default_admin,
@@ -600,6 +604,28 @@ fn agent_config(s: AgentSettings, checks: &mut Checks) -> Option<crate::agent::A
         resync_interval: Duration::from_secs(resync_interval?),
         rabbitmq_url: s.rabbitmq_url,
     })
+}
+
+/// `tls_cert_file` and `tls_key_file`: both or neither (their contents are checked by
+/// `server`, at start-up and by check-config).
+fn tls_files(s: &ServerSettings) -> Result<Option<crate::tls::KeyPairFiles>, ConfigError> {
+    match (&s.tls_cert_file, &s.tls_key_file) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => Ok(Some(crate::tls::KeyPairFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            cert_setting: "tls_cert_file",
+            key_setting: "tls_key_file",
+        })),
+        (Some(_), None) => Err(invalid(
+            "tls_key_file",
+            "tls_cert_file is set: give the certificate's private key too",
+        )),
+        (None, Some(_)) => Err(invalid(
+            "tls_cert_file",
+            "tls_key_file is set: give the certificate it belongs to too",
+        )),
+    }
 }
 
 /// `network_link_prefix`: an absolute http(s) URL, links are it plus `/v2.0/...` (a path in it

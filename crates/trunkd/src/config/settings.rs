@@ -129,6 +129,13 @@ pub struct ServerSettings {
     /// ADDRESS:PORT to listen on
     #[arg(long, env = "TRUNKD_BIND", default_value = DEFAULT_BIND)]
     pub bind: String,
+    /// PEM certificate (chain) to serve the API over TLS with; needs tls_key_file. SIGHUP
+    /// reloads both [default: plain HTTP]
+    #[arg(long, env = "TRUNKD_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of tls_cert_file
+    #[arg(long, env = "TRUNKD_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
     /// Treat calls without identity headers as an admin (noauth only)
     #[arg(
         long,

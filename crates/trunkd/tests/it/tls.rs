@@ -1,0 +1,202 @@
+//! TLS on the API listener: served with the configured pair, links name https, the handshake
+//! has the client timeout, SIGHUP swaps the pair (a bad one is logged and the old kept), and a
+//! bad pair stops start-up and check-config, naming the setting.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::common::{trunkd, Identity, Server};
+use crate::tls_kit::{client_trusting, TestCa};
+
+fn args(pair: &crate::tls_kit::PemPair) -> Vec<String> {
+    vec![
+        "--tls-cert-file".into(),
+        pair.cert.display().to_string(),
+        "--tls-key-file".into(),
+        pair.key.display().to_string(),
+    ]
+}
+
+#[tokio::test]
+async fn the_api_is_served_over_tls_with_https_links() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ca = TestCa::new("trunkd test CA");
+    let pair = ca.issue(&["127.0.0.1"], dir.path(), "server");
+    let args = args(&pair);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start_with(&refs).with_http(client_trusting(&ca));
+    assert!(
+        server.base.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.base
+    );
+
+    let admin = server.as_(Identity::admin());
+    let network = admin.network(json!({})).await;
+    let shown = admin
+        .get(&format!("/v2.0/networks/{network}"))
+        .await
+        .expect(200);
+    assert_eq!(shown["network"]["id"], network.as_str());
+    let versions = admin.get("/").await.expect(200);
+    assert_eq!(
+        versions["versions"][0]["links"][0]["href"],
+        format!("{}/v2.0/", server.base)
+    );
+
+    // Plain HTTP to the TLS port gets no answer, and a client that does not trust the CA
+    // does not get through either.
+    let plain = server.base.replacen("https://", "http://", 1);
+    assert!(reqwest::get(format!("{plain}/")).await.is_err());
+    let other = client_trusting(&TestCa::new("another CA"));
+    assert!(other.get(format!("{}/", server.base)).send().await.is_err());
+}
+
+#[tokio::test]
+async fn a_client_that_never_starts_the_handshake_is_cut_off_after_the_client_timeout() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ca = TestCa::new("trunkd test CA");
+    let pair = ca.issue(&["127.0.0.1"], dir.path(), "server");
+    let mut args = args(&pair);
+    args.extend(["--client-timeout".into(), "1".into()]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start_with(&refs);
+    let address = server.base.trim_start_matches("https://").to_string();
+    let mut silent = std::net::TcpStream::connect(&address).expect("connect");
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let started = Instant::now();
+    let mut buffer = [0u8; 64];
+    // The server closes the connection (a read of 0 bytes, or a reset) well before our 10 s.
+    let read = silent.read(&mut buffer);
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "closed after {waited:?}"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sighup_reloads_the_pair_and_a_bad_one_keeps_the_old() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (first, second) = (TestCa::new("first CA"), TestCa::new("second CA"));
+    let pair = first.issue(&["127.0.0.1"], dir.path(), "server");
+    let args = args(&pair);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let log = dir.path().join("trunkd.log");
+    let server = Server::start_traced(&refs, &log, "info");
+    let root = format!("{}/", server.base);
+    let hangup = || {
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &server.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    };
+    // A new client each time: a pooled connection would keep the pair it was opened with.
+    let answers = |ca: &TestCa| {
+        let request = client_trusting(ca).get(&root).send();
+        async move { request.await.is_ok_and(|r| r.status().is_success()) }
+    };
+    assert!(answers(&first).await);
+    assert!(!answers(&second).await);
+
+    // A key that is not the certificate's: logged as an ERROR, the first pair still served.
+    let stray = second.issue(&["127.0.0.1"], dir.path(), "stray");
+    std::fs::copy(&stray.key, &pair.key).expect("copy");
+    hangup();
+    crate::common::kit::settle(
+        Duration::from_secs(10),
+        "the reload error in the log",
+        || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            async move {
+                if text.contains("ERROR") && text.contains("tls_key_file") {
+                    Ok(())
+                } else {
+                    Err("not yet")
+                }
+            }
+        },
+    )
+    .await;
+    assert!(answers(&first).await);
+
+    // A good new pair from the second CA: new connections get it.
+    let renewed = second.issue(&["127.0.0.1"], dir.path(), "renewed");
+    std::fs::copy(&renewed.cert, &pair.cert).expect("copy");
+    std::fs::copy(&renewed.key, &pair.key).expect("copy");
+    hangup();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !answers(&second).await {
+        assert!(Instant::now() < deadline, "the new pair was not served");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!answers(&first).await);
+}
+
+#[test]
+fn a_bad_pair_is_refused_naming_the_setting() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ca = TestCa::new("trunkd test CA");
+    let pair = ca.issue(&["127.0.0.1"], dir.path(), "server");
+    let other = ca.issue(&["127.0.0.1"], dir.path(), "other");
+    let missing = dir.path().join("missing.pem");
+    let cert = pair.cert.to_str().expect("path");
+    let cases: [(&[&str], &str, &str); 4] = [
+        (&["--tls-cert-file", cert], "tls_key_file", "give"),
+        (
+            &[
+                "--tls-cert-file",
+                cert,
+                "--tls-key-file",
+                other.key.to_str().expect("p"),
+            ],
+            "tls_key_file",
+            "is not the key",
+        ),
+        (
+            &[
+                "--tls-cert-file",
+                missing.to_str().expect("p"),
+                "--tls-key-file",
+                pair.key.to_str().expect("p"),
+            ],
+            "tls_cert_file",
+            "cannot be read",
+        ),
+        (
+            &[
+                "--tls-cert-file",
+                pair.key.to_str().expect("p"),
+                "--tls-key-file",
+                pair.key.to_str().expect("p"),
+            ],
+            "tls_cert_file",
+            "no certificate",
+        ),
+    ];
+    for (flags, setting, why) in cases {
+        for subcommand in ["check-config", "serve"] {
+            let output = trunkd()
+                .arg(subcommand)
+                .arg("--data-dir")
+                .arg(dir.path())
+                .args(["--bind", "127.0.0.1:0"])
+                .args(flags)
+                .output()
+                .expect("trunkd runs");
+            assert!(!output.status.success(), "{subcommand} {flags:?} accepted");
+            let error = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                error.contains(&format!("setting {setting}")) && error.contains(why),
+                "{subcommand} {flags:?}: {error}"
+            );
+        }
+    }
+}
