@@ -75,10 +75,14 @@ pub struct DatabaseSettings {
 /// How trunkd (the server, or an agent) authenticates itself to Keystone.
 #[derive(Args, Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct KeystoneSettings {
-    /// Keystone's URL, e.g. http://keystone:5000 (the server's auth keystone; for the agent,
+    /// Keystone's URL, e.g. https://keystone:5000 (the server's auth keystone; for the agent,
     /// instead of a token file)
     #[arg(long, env = "TRUNKD_KEYSTONE_URL")]
     pub keystone_url: Option<String>,
+    /// PEM CA bundle that signs an https:// Keystone's certificate [default: the system's
+    /// trusted CAs]
+    #[arg(long, env = "TRUNKD_KEYSTONE_CAFILE")]
+    pub keystone_cafile: Option<PathBuf>,
     /// The service user in Keystone (trunkd's, or the agent's host's)
     #[arg(long, env = "TRUNKD_KEYSTONE_USERNAME")]
     pub keystone_username: Option<String>,
