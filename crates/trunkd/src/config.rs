@@ -474,6 +474,8 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
         s.ovn_reconcile_interval,
     ));
     let ovn_sb = checks.ok(ovn_sb_connection(&s.drivers, s.ovn_sb_connection.clone()));
+    let nb_tls = checks.ok(ovsdb_tls(OVN_NB_TLS, &s, s.ovn_nb_connection.as_deref()));
+    let sb_tls = checks.ok(ovsdb_tls(OVN_SB_TLS, &s, s.ovn_sb_connection.as_deref()));
     let rabbitmq_url = checks.ok(rabbitmq_url(&s.drivers, s.rabbitmq_url.clone()));
     let pagination_max_limit = checks.ok(match s.pagination_max_limit {
         -1 => Ok(None),
@@ -529,12 +531,13 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
                 allocate_missing: s.vlan_allocate_missing,
             },
         },
-        ovn: match (ovn?, ovn_sb?) {
-            (Some(settings), sb_connection) => Some(OvnSettings {
-                sb_connection,
+        ovn: match (ovn?, ovn_sb?, nb_tls?, sb_tls?) {
+            (Some(settings), sb_connection, nb_tls, sb_tls) => Some(OvnSettings {
+                nb_connection: with_tls(settings.nb_connection, nb_tls),
+                sb_connection: sb_connection.map(|remote| with_tls(remote, sb_tls)),
                 ..settings
             }),
-            (None, _) => None,
+            (None, ..) => None,
         },
         agent_credentials_file: s.agent_credentials_file,
         rabbitmq_url: rabbitmq_url?,
@@ -586,8 +589,15 @@ fn agent_config(s: AgentSettings, checks: &mut Checks) -> Option<crate::agent::A
     }));
     let ovsdb = checks.ok(s
         .agent_ovsdb
-        .parse()
-        .map_err(|e: String| invalid("agent_ovsdb", e)));
+        .parse::<Remote>()
+        .map_err(|e: String| invalid("agent_ovsdb", e))
+        .and_then(|remote| match remote.is_ssl() {
+            true => Err(invalid(
+                "agent_ovsdb",
+                "ssl: is not supported for the local Open vSwitch database: use unix:PATH",
+            )),
+            false => Ok(remote),
+        }));
     let resync_interval = checks.ok(at_least(
         "agent_resync_interval",
         s.agent_resync_interval,
@@ -781,7 +791,7 @@ fn ovn_settings(
         if loaded {
             return Err(invalid(
                 "ovn_nb_connection",
-                "the ovn driver needs the northbound database, as unix:PATH or tcp:HOST:PORT",
+                "the ovn driver needs the northbound database, as unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT",
             ));
         }
         return Ok(None);
@@ -806,6 +816,89 @@ fn ovn_settings(
         sb_connection: None,
         reconcile_interval: std::time::Duration::from_secs(seconds),
     }))
+}
+
+/// The settings of one OVN database's client TLS (Neutron's `[ovn]` names).
+struct OvsdbTlsSettings {
+    connection: &'static str,
+    private_key: &'static str,
+    certificate: &'static str,
+    ca_cert: &'static str,
+    files: fn(&ServerSettings) -> [&Option<PathBuf>; 3],
+}
+
+const OVN_NB_TLS: OvsdbTlsSettings = OvsdbTlsSettings {
+    connection: "ovn_nb_connection",
+    private_key: "ovn_nb_private_key",
+    certificate: "ovn_nb_certificate",
+    ca_cert: "ovn_nb_ca_cert",
+    files: |s| {
+        [
+            &s.ovn_nb_private_key,
+            &s.ovn_nb_certificate,
+            &s.ovn_nb_ca_cert,
+        ]
+    },
+};
+
+const OVN_SB_TLS: OvsdbTlsSettings = OvsdbTlsSettings {
+    connection: "ovn_sb_connection",
+    private_key: "ovn_sb_private_key",
+    certificate: "ovn_sb_certificate",
+    ca_cert: "ovn_sb_ca_cert",
+    files: |s| {
+        [
+            &s.ovn_sb_private_key,
+            &s.ovn_sb_certificate,
+            &s.ovn_sb_ca_cert,
+        ]
+    },
+};
+
+/// The client TLS of an `ssl:` OVN database, read and checked: all three files for an `ssl:`
+/// connection, none for another.
+fn ovsdb_tls(
+    names: OvsdbTlsSettings,
+    s: &ServerSettings,
+    connection: Option<&str>,
+) -> Result<Option<crate::tls::OvsdbTls>, ConfigError> {
+    let ssl = connection.is_some_and(|c| c.starts_with("ssl:"));
+    let [key, certificate, ca] = (names.files)(s);
+    match (key, certificate, ca) {
+        (None, None, None) if !ssl => Ok(None),
+        (Some(key), Some(certificate), Some(ca)) if ssl => {
+            let files = crate::tls::KeyPairFiles {
+                cert: certificate.clone(),
+                key: key.clone(),
+                cert_setting: names.certificate,
+                key_setting: names.private_key,
+            };
+            crate::tls::OvsdbTls::load(&files, ca, names.ca_cert)
+                .map(Some)
+                .map_err(|e| invalid(e.setting, format!("{}: {}", e.path, e.message)))
+        }
+        _ if ssl => Err(invalid(
+            names.connection,
+            format!(
+                "an ssl: connection needs {}, {} and {}",
+                names.private_key, names.certificate, names.ca_cert
+            ),
+        )),
+        _ => Err(invalid(
+            names.private_key,
+            format!(
+                "{}, {} and {} apply to an ssl: {} only",
+                names.private_key, names.certificate, names.ca_cert, names.connection
+            ),
+        )),
+    }
+}
+
+fn with_tls(remote: Remote, tls: Option<crate::tls::OvsdbTls>) -> Remote {
+    match tls {
+        Some(tls) => remote.with_tls(tls),
+        None => remote,
+    }
 }
 
 /// The southbound database of the `ovn` driver: optional, refused without the driver (checked

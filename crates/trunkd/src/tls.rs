@@ -1,4 +1,5 @@
-//! TLS material from PEM files, for the API listener and for the clients trunkd opens.
+//! TLS material from PEM files, for the API listener, the Keystone client's CA bundle and the
+//! OVSDB `ssl:` client ([`OvsdbTls`]).
 //!
 //! One place reads certificates, keys and CA bundles so that every problem with them reads
 //! the same way and names the setting the file came from: a file that cannot be read, one
@@ -143,6 +144,128 @@ impl ServerTls {
     pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
         let config = self.current.read().unwrap_or_else(|e| e.into_inner());
         tokio_rustls::TlsAcceptor::from(config.clone())
+    }
+}
+
+/// A client's TLS for an OVSDB `ssl:` remote, as OVS and OVN make it: the client presents its
+/// own certificate, and the server's must be signed by the given CA. Like OVS's own clients it
+/// does not match the server's certificate to the host name: `ovs-pki` certificates name no
+/// host, and the CA is one kept for the OVN deployment alone.
+#[derive(Clone)]
+pub struct OvsdbTls(Arc<rustls::ClientConfig>);
+
+impl std::fmt::Debug for OvsdbTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OvsdbTls")
+    }
+}
+
+/// Two are equal when they are the same loaded material.
+impl PartialEq for OvsdbTls {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for OvsdbTls {}
+
+impl OvsdbTls {
+    /// Reads the client's pair and the CA bundle.
+    pub fn load(
+        files: &KeyPairFiles,
+        ca: &Path,
+        ca_setting: &'static str,
+    ) -> Result<OvsdbTls, TlsError> {
+        let key = certified_key(files)?;
+        let mut roots = rustls::RootCertStore::empty();
+        for certificate in certificates(ca_setting, ca)? {
+            roots
+                .add(certificate)
+                .map_err(|e| error(ca_setting, ca, format!("holds an unusable CA: {e}")))?;
+        }
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider(),
+        )
+        .build()
+        .map_err(|e| error(ca_setting, ca, e.to_string()))?;
+        let config = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| error(ca_setting, ca, e.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(SignedByCa(verifier)))
+            .with_client_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(key)));
+        Ok(OvsdbTls(Arc::new(config)))
+    }
+
+    /// The TLS handshake over `stream`, to `address` (`host:port`).
+    pub async fn connect<S>(
+        &self,
+        address: &str,
+        stream: S,
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<S>>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let host = address
+            .rsplit_once(':')
+            .map_or(address, |(host, _)| host)
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let name = rustls::pki_types::ServerName::try_from(host.to_string())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        tokio_rustls::TlsConnector::from(self.0.clone())
+            .connect(name, stream)
+            .await
+    }
+}
+
+/// The chain checks of webpki (signed by a trusted CA, in date, fit for a server) without its
+/// host-name check, which comes last: a certificate that fails only that is accepted.
+#[derive(Debug)]
+struct SignedByCa(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for SignedByCa {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use rustls::{CertificateError, Error};
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
     }
 }
 

@@ -294,12 +294,31 @@ pub struct ServerSettings {
     /// MTU of the physical network
     #[arg(long, env = "TRUNKD_PHYSICAL_MTU", default_value_t = 1500)]
     pub physical_mtu: i64,
-    /// OVN northbound database for the ovn driver: unix:PATH or tcp:HOST:PORT
+    /// OVN northbound database for the ovn driver: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT
     #[arg(long, env = "TRUNKD_OVN_NB_CONNECTION")]
     pub ovn_nb_connection: Option<String>,
-    /// OVN southbound database for the ovn driver (optional): unix:PATH or tcp:HOST:PORT
+    /// PEM private key trunkd presents to an ssl: northbound database
+    #[arg(long, env = "TRUNKD_OVN_NB_PRIVATE_KEY")]
+    pub ovn_nb_private_key: Option<PathBuf>,
+    /// PEM certificate of ovn_nb_private_key
+    #[arg(long, env = "TRUNKD_OVN_NB_CERTIFICATE")]
+    pub ovn_nb_certificate: Option<PathBuf>,
+    /// PEM CA certificate that signed an ssl: northbound database's certificate
+    #[arg(long, env = "TRUNKD_OVN_NB_CA_CERT")]
+    pub ovn_nb_ca_cert: Option<PathBuf>,
+    /// OVN southbound database for the ovn driver (optional): unix:PATH, tcp:HOST:PORT or
+    /// ssl:HOST:PORT
     #[arg(long, env = "TRUNKD_OVN_SB_CONNECTION")]
     pub ovn_sb_connection: Option<String>,
+    /// PEM private key trunkd presents to an ssl: southbound database
+    #[arg(long, env = "TRUNKD_OVN_SB_PRIVATE_KEY")]
+    pub ovn_sb_private_key: Option<PathBuf>,
+    /// PEM certificate of ovn_sb_private_key
+    #[arg(long, env = "TRUNKD_OVN_SB_CERTIFICATE")]
+    pub ovn_sb_certificate: Option<PathBuf>,
+    /// PEM CA certificate that signed an ssl: southbound database's certificate
+    #[arg(long, env = "TRUNKD_OVN_SB_CA_CERT")]
+    pub ovn_sb_ca_cert: Option<PathBuf>,
     /// Seconds between full OVN reconciliations
     #[arg(
         long,

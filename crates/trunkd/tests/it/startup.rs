@@ -78,6 +78,41 @@ fn bad_settings_stop_serve_before_anything_is_written() {
             "agent_credentials_file",
         ),
         (vec!["--auth", "kerberos"], "auth"),
+        (
+            vec![
+                "--driver",
+                "ovn",
+                "--ovn-nb-connection",
+                "ssl:127.0.0.1:6641",
+            ],
+            "ovn_nb_connection",
+        ),
+        (
+            vec![
+                "--driver",
+                "ovn",
+                "--ovn-nb-connection",
+                "tcp:127.0.0.1:6641",
+                "--ovn-nb-ca-cert",
+                "/etc/ssl/certs/ca-certificates.crt",
+            ],
+            "ovn_nb_private_key",
+        ),
+        (
+            vec![
+                "--driver",
+                "ovn",
+                "--ovn-nb-connection",
+                "ssl:127.0.0.1:6641",
+                "--ovn-nb-private-key",
+                policy.to_str().expect("path"),
+                "--ovn-nb-certificate",
+                policy.to_str().expect("path"),
+                "--ovn-nb-ca-cert",
+                policy.to_str().expect("path"),
+            ],
+            "ovn_nb_certificate",
+        ),
         (vec!["--auth", "keystone"], "keystone_url"),
         (
             vec![

@@ -200,3 +200,55 @@ fn a_bad_pair_is_refused_naming_the_setting() {
         }
     }
 }
+
+/// The ovn driver on an `ssl:` northbound database: a real ovsdb-server listening with
+/// `pssl:`, which requires trunkd's client certificate; its own certificate names no host (as
+/// `ovs-pki` makes them), and only the CA is checked. Trusting another CA, trunkd does not get
+/// through and readiness says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ovn_driver_writes_to_an_ssl_northbound_database() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ca = TestCa::new("OVN test CA");
+    let ovsdb = ca.issue(&["ovnnb"], dir.path(), "ovsdb");
+    let client = ca.issue(&["trunkd"], dir.path(), "trunkd");
+    let ca_file = ca.write(dir.path(), "ca.pem");
+    let Some((nb, port)) = crate::nbdb::NbDatabase::start_ssl(
+        "the_ovn_driver_writes_to_an_ssl_northbound_database",
+        &ovsdb.key,
+        &ovsdb.cert,
+        &ca_file,
+    ) else {
+        return;
+    };
+    let connection = format!("ssl:127.0.0.1:{port}");
+    let start = |ca: &std::path::Path| {
+        Server::start_with(&[
+            "--noauth-default-admin",
+            "--driver",
+            "ovn",
+            "--ovn-nb-connection",
+            &connection,
+            "--ovn-nb-private-key",
+            client.key.to_str().expect("path"),
+            "--ovn-nb-certificate",
+            client.cert.to_str().expect("path"),
+            "--ovn-nb-ca-cert",
+            ca.to_str().expect("path"),
+        ])
+    };
+    let server = start(&ca_file);
+    let admin = server.admin();
+    let network = admin.network(json!({})).await;
+    let port_id = admin.port(&network, json!({})).await;
+    admin.wait_for_outbox_drained().await;
+    crate::common::kit::wait_for(Duration::from_secs(30), "the port's row", || {
+        nb.names("Logical_Switch_Port")
+            .contains(&port_id)
+            .then_some(())
+    });
+    crate::readyz::until_ready(&server.base, Duration::from_secs(10)).await;
+
+    let stranger = TestCa::new("a CA that signed nothing here").write(dir.path(), "other.pem");
+    let distrustful = start(&stranger);
+    crate::readyz::until_down(&distrustful.base, "ovn", Duration::from_secs(15)).await;
+}
