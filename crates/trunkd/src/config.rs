@@ -587,6 +587,12 @@ fn agent_config(s: AgentSettings, checks: &mut Checks) -> Option<crate::agent::A
             "is required: --server, TRUNKD_AGENT_SERVER or agent_server in the config file",
         )
     }));
+    let server_cafile = checks.ok(match &s.agent_server_cafile {
+        Some(path) => crate::tls::certificates("agent_server_cafile", path)
+            .map(|_| Some(path.clone()))
+            .map_err(|e| invalid("agent_server_cafile", format!("{}: {}", e.path, e.message))),
+        None => Ok(None),
+    });
     let ovsdb = checks.ok(s
         .agent_ovsdb
         .parse::<Remote>()
@@ -607,6 +613,7 @@ fn agent_config(s: AgentSettings, checks: &mut Checks) -> Option<crate::agent::A
     Some(crate::agent::AgentSettings {
         host: host?,
         server: server?,
+        server_cafile: server_cafile?,
         credential: credential?,
         ovsdb: ovsdb?,
         layout: crate::agent::wiring::Layout {

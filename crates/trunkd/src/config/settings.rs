@@ -362,6 +362,14 @@ pub struct AgentSettings {
     /// Base URL of a trunkd server, e.g. http://controller:9696
     #[arg(long = "server", value_name = "SERVER", env = "TRUNKD_AGENT_SERVER")]
     pub agent_server: Option<String>,
+    /// PEM CA bundle that signs an https:// server's certificate [default: the system's trusted
+    /// CAs]
+    #[arg(
+        long = "server-cafile",
+        value_name = "SERVER_CAFILE",
+        env = "TRUNKD_AGENT_SERVER_CAFILE"
+    )]
+    pub agent_server_cafile: Option<PathBuf>,
     /// File holding this host's agent token (from `trunkd agent-token`); or use Keystone
     #[arg(
         long = "token-file",

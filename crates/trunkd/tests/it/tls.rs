@@ -252,3 +252,40 @@ async fn the_ovn_driver_writes_to_an_ssl_northbound_database() {
     let distrustful = start(&stranger);
     crate::readyz::until_down(&distrustful.base, "ovn", Duration::from_secs(15)).await;
 }
+
+/// An agent reaches an https server through `agent_server_cafile`; trusting only the system's
+/// CAs, it does not.
+#[tokio::test]
+async fn the_agent_reaches_an_https_server_with_its_cafile() {
+    use trunkd::agent::server_api::{AgentAuth, ServerApi, ServerError};
+    let dir = tempfile::tempdir().expect("dir");
+    let ca = TestCa::new("trunkd test CA");
+    let pair = ca.issue(&["127.0.0.1"], dir.path(), "server");
+    let (token, entry) = crate::common::agent_token("compute-1");
+    let credentials = dir.path().join("agents.toml");
+    std::fs::write(&credentials, entry).expect("write credentials");
+    let mut args = args(&pair);
+    args.extend([
+        "--agent-credentials-file".into(),
+        credentials.display().to_string(),
+    ]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start_with(&refs);
+    let ca_file = ca.write(dir.path(), "ca.pem");
+
+    let trusting = ServerApi::new(
+        &server.base,
+        AgentAuth::Bearer(token.clone()),
+        Some(&ca_file),
+    )
+    .expect("client");
+    let desired = trusting.desired().await.expect("the agent API answers");
+    assert!(desired.is_empty());
+
+    let system = ServerApi::new(&server.base, AgentAuth::Bearer(token), None).expect("client");
+    let refused = system
+        .desired()
+        .await
+        .expect_err("an unknown CA is trusted");
+    assert!(matches!(refused, ServerError::Unreachable(_)), "{refused}");
+}
