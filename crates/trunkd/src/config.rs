@@ -105,6 +105,8 @@ impl Checks {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind: SocketAddr,
+    /// The API listener's certificate and key; none: plain HTTP.
+    pub tls: Option<crate::tls::KeyPairFiles>,
     pub data_dir: PathBuf,
     pub database: DatabaseConfig,
     pub noauth_default_admin: bool,
@@ -170,6 +172,8 @@ pub enum KeystoneCredential {
 pub struct KeystoneConfig {
     /// Keystone's base URL, as in the catalog (`http://keystone:5000`, with or without `/v3`).
     pub url: String,
+    /// CA bundle for an `https://` Keystone; none: the system's trusted CAs.
+    pub cafile: Option<PathBuf>,
     pub credential: KeystoneCredential,
     /// Validated tokens are trusted this long at most (revocation takes effect within it).
     pub cache_ttl: std::time::Duration,
@@ -389,6 +393,7 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
     if let (Some(AuthConfig::NoAuth), Some(bind)) = (&auth, &bind) {
         checks.ok(noauth_reach(*bind, s.allow_insecure_remote));
     }
+    let tls = checks.ok(tls_files(&s));
     let drivers = checks.ok(if s.drivers.is_empty() {
         Err(invalid(
             "drivers",
@@ -473,6 +478,8 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
         s.ovn_reconcile_interval,
     ));
     let ovn_sb = checks.ok(ovn_sb_connection(&s.drivers, s.ovn_sb_connection.clone()));
+    let nb_tls = checks.ok(ovsdb_tls(OVN_NB_TLS, &s, s.ovn_nb_connection.as_deref()));
+    let sb_tls = checks.ok(ovsdb_tls(OVN_SB_TLS, &s, s.ovn_sb_connection.as_deref()));
     let rabbitmq_url = checks.ok(rabbitmq_url(&s.drivers, s.rabbitmq_url.clone()));
     let pagination_max_limit = checks.ok(match s.pagination_max_limit {
         -1 => Ok(None),
@@ -496,6 +503,7 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
     let database = checks.ok(database_config(s.database.database_url.clone(), &data_dir));
     Some(Config {
         bind: bind?,
+        tls: tls?,
         database: database?,
         data_dir,
         noauth_default_admin: s.noauth_default_admin,
@@ -527,12 +535,13 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
                 allocate_missing: s.vlan_allocate_missing,
             },
         },
-        ovn: match (ovn?, ovn_sb?) {
-            (Some(settings), sb_connection) => Some(OvnSettings {
-                sb_connection,
+        ovn: match (ovn?, ovn_sb?, nb_tls?, sb_tls?) {
+            (Some(settings), sb_connection, nb_tls, sb_tls) => Some(OvnSettings {
+                nb_connection: with_tls(settings.nb_connection, nb_tls),
+                sb_connection: sb_connection.map(|remote| with_tls(remote, sb_tls)),
                 ..settings
             }),
-            (None, _) => None,
+            (None, ..) => None,
         },
         agent_credentials_file: s.agent_credentials_file,
         rabbitmq_url: rabbitmq_url?,
@@ -582,10 +591,23 @@ fn agent_config(s: AgentSettings, checks: &mut Checks) -> Option<crate::agent::A
             "is required: --server, TRUNKD_AGENT_SERVER or agent_server in the config file",
         )
     }));
+    let server_cafile = checks.ok(match &s.agent_server_cafile {
+        Some(path) => crate::tls::certificates("agent_server_cafile", path)
+            .map(|_| Some(path.clone()))
+            .map_err(|e| invalid("agent_server_cafile", format!("{}: {}", e.path, e.message))),
+        None => Ok(None),
+    });
     let ovsdb = checks.ok(s
         .agent_ovsdb
-        .parse()
-        .map_err(|e: String| invalid("agent_ovsdb", e)));
+        .parse::<Remote>()
+        .map_err(|e: String| invalid("agent_ovsdb", e))
+        .and_then(|remote| match remote.is_ssl() {
+            true => Err(invalid(
+                "agent_ovsdb",
+                "ssl: is not supported for the local Open vSwitch database: use unix:PATH",
+            )),
+            false => Ok(remote),
+        }));
     let resync_interval = checks.ok(at_least(
         "agent_resync_interval",
         s.agent_resync_interval,
@@ -595,6 +617,7 @@ fn agent_config(s: AgentSettings, checks: &mut Checks) -> Option<crate::agent::A
     Some(crate::agent::AgentSettings {
         host: host?,
         server: server?,
+        server_cafile: server_cafile?,
         credential: credential?,
         ovsdb: ovsdb?,
         layout: crate::agent::wiring::Layout {
@@ -604,6 +627,28 @@ fn agent_config(s: AgentSettings, checks: &mut Checks) -> Option<crate::agent::A
         resync_interval: Duration::from_secs(resync_interval?),
         rabbitmq_url: s.rabbitmq_url,
     })
+}
+
+/// `tls_cert_file` and `tls_key_file`: both or neither (their contents are checked by
+/// `server`, at start-up and by check-config).
+fn tls_files(s: &ServerSettings) -> Result<Option<crate::tls::KeyPairFiles>, ConfigError> {
+    match (&s.tls_cert_file, &s.tls_key_file) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => Ok(Some(crate::tls::KeyPairFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            cert_setting: "tls_cert_file",
+            key_setting: "tls_key_file",
+        })),
+        (Some(_), None) => Err(invalid(
+            "tls_key_file",
+            "tls_cert_file is set: give the certificate's private key too",
+        )),
+        (None, Some(_)) => Err(invalid(
+            "tls_cert_file",
+            "tls_key_file is set: give the certificate it belongs to too",
+        )),
+    }
 }
 
 /// `network_link_prefix`: an absolute http(s) URL, links are it plus `/v2.0/...` (a path in it
@@ -685,18 +730,22 @@ fn keystone_config(k: &KeystoneSettings) -> Result<KeystoneConfig, ConfigError> 
             "auth keystone needs Keystone's URL, e.g. http://keystone:5000",
         )
     })?;
-    if url.starts_with("https://") {
-        // No TLS stack is built in yet (it would be the largest dependency of all).
+    let https = url.starts_with("https://");
+    if !https && !url.starts_with("http://") {
         return Err(invalid(
             "keystone_url",
-            "https is not supported yet: reach Keystone's internal http endpoint",
+            format!("'{url}' is not an http:// or https:// URL"),
         ));
     }
-    if !url.starts_with("http://") {
-        return Err(invalid(
-            "keystone_url",
-            format!("'{url}' is not an http:// URL"),
-        ));
+    if let Some(cafile) = &k.keystone_cafile {
+        if !https {
+            return Err(invalid(
+                "keystone_cafile",
+                "is set but keystone_url is http://: give Keystone's https:// URL",
+            ));
+        }
+        crate::tls::certificates("keystone_cafile", cafile)
+            .map_err(|e| invalid("keystone_cafile", format!("{}: {}", e.path, e.message)))?;
     }
     let credential = match (
         &k.keystone_application_credential_id,
@@ -730,6 +779,7 @@ fn keystone_config(k: &KeystoneSettings) -> Result<KeystoneConfig, ConfigError> 
             .trim_end_matches('/')
             .trim_end_matches("/v3")
             .to_string(),
+        cafile: k.keystone_cafile.clone(),
         credential,
         cache_ttl: Duration::from_secs(ttl),
         cache_size: size,
@@ -769,7 +819,7 @@ fn ovn_settings(
         if loaded {
             return Err(invalid(
                 "ovn_nb_connection",
-                "the ovn driver needs the northbound database, as unix:PATH or tcp:HOST:PORT",
+                "the ovn driver needs the northbound database, as unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT",
             ));
         }
         return Ok(None);
@@ -794,6 +844,89 @@ fn ovn_settings(
         sb_connection: None,
         reconcile_interval: std::time::Duration::from_secs(seconds),
     }))
+}
+
+/// The settings of one OVN database's client TLS (Neutron's `[ovn]` names).
+struct OvsdbTlsSettings {
+    connection: &'static str,
+    private_key: &'static str,
+    certificate: &'static str,
+    ca_cert: &'static str,
+    files: fn(&ServerSettings) -> [&Option<PathBuf>; 3],
+}
+
+const OVN_NB_TLS: OvsdbTlsSettings = OvsdbTlsSettings {
+    connection: "ovn_nb_connection",
+    private_key: "ovn_nb_private_key",
+    certificate: "ovn_nb_certificate",
+    ca_cert: "ovn_nb_ca_cert",
+    files: |s| {
+        [
+            &s.ovn_nb_private_key,
+            &s.ovn_nb_certificate,
+            &s.ovn_nb_ca_cert,
+        ]
+    },
+};
+
+const OVN_SB_TLS: OvsdbTlsSettings = OvsdbTlsSettings {
+    connection: "ovn_sb_connection",
+    private_key: "ovn_sb_private_key",
+    certificate: "ovn_sb_certificate",
+    ca_cert: "ovn_sb_ca_cert",
+    files: |s| {
+        [
+            &s.ovn_sb_private_key,
+            &s.ovn_sb_certificate,
+            &s.ovn_sb_ca_cert,
+        ]
+    },
+};
+
+/// The client TLS of an `ssl:` OVN database, read and checked: all three files for an `ssl:`
+/// connection, none for another.
+fn ovsdb_tls(
+    names: OvsdbTlsSettings,
+    s: &ServerSettings,
+    connection: Option<&str>,
+) -> Result<Option<crate::tls::OvsdbTls>, ConfigError> {
+    let ssl = connection.is_some_and(|c| c.starts_with("ssl:"));
+    let [key, certificate, ca] = (names.files)(s);
+    match (key, certificate, ca) {
+        (None, None, None) if !ssl => Ok(None),
+        (Some(key), Some(certificate), Some(ca)) if ssl => {
+            let files = crate::tls::KeyPairFiles {
+                cert: certificate.clone(),
+                key: key.clone(),
+                cert_setting: names.certificate,
+                key_setting: names.private_key,
+            };
+            crate::tls::OvsdbTls::load(&files, ca, names.ca_cert)
+                .map(Some)
+                .map_err(|e| invalid(e.setting, format!("{}: {}", e.path, e.message)))
+        }
+        _ if ssl => Err(invalid(
+            names.connection,
+            format!(
+                "an ssl: connection needs {}, {} and {}",
+                names.private_key, names.certificate, names.ca_cert
+            ),
+        )),
+        _ => Err(invalid(
+            names.private_key,
+            format!(
+                "{}, {} and {} apply to an ssl: {} only",
+                names.private_key, names.certificate, names.ca_cert, names.connection
+            ),
+        )),
+    }
+}
+
+fn with_tls(remote: Remote, tls: Option<crate::tls::OvsdbTls>) -> Remote {
+    match tls {
+        Some(tls) => remote.with_tls(tls),
+        None => remote,
+    }
 }
 
 /// The southbound database of the `ovn` driver: optional, refused without the driver (checked

@@ -15,19 +15,26 @@
 //! Each request carries the address its connection was accepted on (`api::LocalAddr`), from
 //! which links are built when no `network_link_prefix` is configured, never from the request's
 //! `Host` header. On SIGINT/SIGTERM it stops accepting and lets requests in flight finish.
+//!
+//! With TLS (`tls_cert_file`/`tls_key_file`) each connection is a TLS one: the handshake runs in
+//! the connection's own task (a slow client never holds up the accept loop) and gets
+//! `client_timeout` too, over the same write-timed socket. SIGHUP reads the pair again.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::{Extension, Router};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_io_timeout::TimeoutWriter;
 
-use crate::api::{LocalAddr, PeerAddr};
+use crate::api::{LocalAddr, PeerAddr, Scheme};
+use crate::tls::ServerTls;
 
 /// How long connections still serving a request get to finish once shutdown began.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,13 +42,15 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pause after a failed accept (out of file descriptors, say), so the loop does not spin.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
-/// Serves `router` on `listener` until `shutdown` completes.
+/// Serves `router` on `listener` (over TLS when `tls` is given) until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     client_timeout: Duration,
+    tls: Option<Arc<ServerTls>>,
     shutdown: impl Future<Output = ()>,
 ) {
+    let reloader = tls.clone().map(|tls| tokio::spawn(reload_on_hangup(tls)));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -59,31 +68,100 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let service = TowerToHyperService::new(
-            tower::ServiceBuilder::new()
-                .layer(Extension(LocalAddr(local)))
-                .layer(Extension(PeerAddr(peer)))
-                .service(router.clone()),
-        );
+        let router = router.clone();
         let mut stream = TimeoutWriter::new(stream);
         stream.set_timeout(Some(client_timeout));
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(client_timeout)
-            .serve_connection(TokioIo::new(Box::pin(stream)), service);
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                // A client that went away or was too slow: its business, not an operator's.
-                tracing::debug!(%error, "connection ended with an error");
+        let stream = Box::pin(stream);
+        let watcher = graceful.watcher();
+        match &tls {
+            None => {
+                let connection = (local, peer, Scheme::Http);
+                tokio::spawn(serve_connection(
+                    stream,
+                    router,
+                    connection,
+                    client_timeout,
+                    watcher,
+                ));
             }
-        });
+            Some(tls) => {
+                let acceptor = tls.acceptor();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(client_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let connection = (local, peer, Scheme::Https);
+                            serve_connection(stream, router, connection, client_timeout, watcher)
+                                .await;
+                        }
+                        // A client that cannot or will not speak TLS: its business.
+                        Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                });
+            }
+        }
     }
     drop(listener);
+    if let Some(reloader) = reloader {
+        reloader.abort();
+    }
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
         .await
         .is_err()
     {
         tracing::warn!("requests still running after {DRAIN_TIMEOUT:?}; stopping anyway");
     }
+}
+
+/// Serves one connection's requests, with hyper's header-read timer.
+async fn serve_connection<S>(
+    stream: S,
+    router: Router,
+    (local, peer, scheme): (std::net::SocketAddr, std::net::SocketAddr, Scheme),
+    client_timeout: Duration,
+    watcher: Watcher,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = TowerToHyperService::new(
+        tower::ServiceBuilder::new()
+            .layer(Extension(LocalAddr(local)))
+            .layer(Extension(PeerAddr(peer)))
+            .layer(Extension(scheme))
+            .service(router),
+    );
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(client_timeout)
+        .serve_connection(TokioIo::new(stream), service);
+    if let Err(error) = watcher.watch(connection).await {
+        // A client that went away or was too slow: its business, not an operator's.
+        tracing::debug!(%error, "connection ended with an error");
+    }
+}
+
+/// Reads the certificate and key again on each SIGHUP; a pair that cannot be used is logged
+/// and the one in use stays.
+async fn reload_on_hangup(tls: Arc<ServerTls>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGHUP: TLS files will not be reloaded");
+                return;
+            }
+        };
+        while hangups.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate and key reloaded"),
+                Err(error) => {
+                    tracing::error!(%error, "SIGHUP: TLS files not reloaded; still serving the previous pair")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    drop(tls);
 }

@@ -29,6 +29,7 @@ use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{SchemaState, Store};
 use crate::supervisor::TaskHandle;
+use crate::tls::ServerTls;
 
 /// How long the exit waits for the database's connections to close.
 const STORE_CLOSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -47,6 +48,8 @@ pub enum StartupError {
     Drivers(String),
     #[error("setting agent_credentials_file: {0}")]
     AgentCredentials(String),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("database {path}: {message}")]
     Database { path: String, message: String },
     #[error("setting bind: cannot listen on {address}: {message}")]
@@ -222,11 +225,20 @@ pub fn load_agent_credentials(config: &Config) -> Result<AgentCredentials, Start
     }
 }
 
+/// The API listener's certificate and key, read and checked; none: plain HTTP.
+fn load_tls(config: &Config) -> Result<Option<Arc<ServerTls>>, StartupError> {
+    match &config.tls {
+        Some(files) => Ok(Some(Arc::new(ServerTls::load(files.clone())?))),
+        None => Ok(None),
+    }
+}
+
 /// What the server loads besides the database.
 struct Loaded {
     policy: Policy,
     drivers: Vec<DriverKind>,
     agents: AgentCredentials,
+    tls: Option<Arc<ServerTls>>,
 }
 
 /// Everything but the database, which the caller opens as it needs.
@@ -235,6 +247,7 @@ fn check_static(config: &Config) -> Result<Loaded, StartupError> {
         policy: load_policy(config)?,
         drivers: driver_kinds(config)?,
         agents: load_agent_credentials(config)?,
+        tls: load_tls(config)?,
     })
 }
 
@@ -307,6 +320,7 @@ pub async fn check_config(config: &Config) -> Result<DatabaseCheck, Vec<StartupE
         load_policy(config).err(),
         driver_kinds(config).err(),
         load_agent_credentials(config).err(),
+        load_tls(config).err(),
         database_error,
     ]
     .into_iter()
@@ -483,6 +497,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         policy,
         drivers: driver_kinds,
         agents,
+        tls,
     } = check_static(&config)?;
     let readiness = Readiness::default();
     let auth = auth_mode(&config, &readiness)?;
@@ -567,11 +582,13 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         "trunkd serving the Neutron v2.0 trunk API"
     );
     // A line for people and for test harnesses that bind port 0.
-    println!("trunkd listening on http://{address}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("trunkd listening on {scheme}://{address}");
     http_server::serve(
         listener,
         api::router(state),
         config.client_timeout,
+        tls,
         shutdown_signal(),
     )
     .await;

@@ -45,6 +45,8 @@ pub struct AgentSettings {
     pub host: String,
     /// Base URL of a trunkd server.
     pub server: String,
+    /// CA bundle for an `https://` server; none: the system's trusted CAs.
+    pub server_cafile: Option<std::path::PathBuf>,
     /// Its credential for the agent API.
     pub credential: AgentCredential,
     pub ovsdb: Remote,
@@ -68,7 +70,7 @@ pub async fn run(settings: AgentSettings) -> Result<(), String> {
             crate::api::keystone::KeystoneAuth::new(keystone.clone())?,
         )),
     };
-    let api = ServerApi::new(&settings.server, auth)?;
+    let api = ServerApi::new(&settings.server, auth, settings.server_cafile.as_deref())?;
     // Background tasks (the switch session, the broker subscription) restart after a panic;
     // they stop when this future is dropped.
     let supervisor = Supervisor::new();

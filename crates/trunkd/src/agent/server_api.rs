@@ -36,11 +36,25 @@ pub struct ServerApi {
 }
 
 impl ServerApi {
-    pub fn new(base: &str, auth: AgentAuth) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| e.to_string())?;
+    /// A client of the server at `base`; an `https://` one is trusted if a CA of `cafile`
+    /// signed its certificate, or without one, a CA the system trusts.
+    pub fn new(
+        base: &str,
+        auth: AgentAuth,
+        cafile: Option<&std::path::Path>,
+    ) -> Result<Self, String> {
+        let mut http = reqwest::Client::builder().timeout(Duration::from_secs(30));
+        if let Some(cafile) = cafile {
+            http = http.tls_built_in_root_certs(false);
+            for certificate in crate::tls::certificates("agent_server_cafile", cafile)
+                .map_err(|e| e.to_string())?
+            {
+                let certificate = reqwest::Certificate::from_der(&certificate)
+                    .map_err(|e| format!("setting agent_server_cafile: {e}"))?;
+                http = http.add_root_certificate(certificate);
+            }
+        }
+        let http = http.build().map_err(|e| e.to_string())?;
         Ok(Self {
             base: base.trim_end_matches('/').to_string(),
             auth,

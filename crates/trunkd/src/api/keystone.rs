@@ -79,6 +79,18 @@ fn expiry(text: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|e| format!("expires_at '{text}': {e}"))
 }
 
+/// An error with its causes: reqwest's own text says only that the request failed, the
+/// reason (refused, a certificate no CA in `keystone_cafile` signed) is in its sources.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
 /// Time from now until `at`, or zero if it has passed.
 fn until(at: DateTime<Utc>) -> Duration {
     (at - Utc::now()).to_std().unwrap_or(Duration::ZERO)
@@ -86,10 +98,19 @@ fn until(at: DateTime<Utc>) -> Duration {
 
 impl KeystoneAuth {
     pub fn new(config: KeystoneConfig) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .timeout(KEYSTONE_TIMEOUT)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let mut http = reqwest::Client::builder().timeout(KEYSTONE_TIMEOUT);
+        if let Some(cafile) = &config.cafile {
+            // Only the given CAs, as keystoneauth's `cafile` does.
+            http = http.tls_built_in_root_certs(false);
+            for certificate in
+                crate::tls::certificates("keystone_cafile", cafile).map_err(|e| e.to_string())?
+            {
+                let certificate = reqwest::Certificate::from_der(&certificate)
+                    .map_err(|e| format!("setting keystone_cafile: {e}"))?;
+                http = http.add_root_certificate(certificate);
+            }
+        }
+        let http = http.build().map_err(|e| e.to_string())?;
         Ok(Self {
             config,
             http,
@@ -116,7 +137,7 @@ impl KeystoneAuth {
             .get(format!("{}/v3", self.config.url))
             .send()
             .await
-            .map_err(|e| format!("Keystone unreachable: {e}"))?;
+            .map_err(|e| format!("Keystone unreachable: {}", chain(&e)))?;
         if response.status().is_server_error() {
             return Err(format!("Keystone answered {}", response.status()));
         }
@@ -172,7 +193,7 @@ impl KeystoneAuth {
             .json(&self.login_body())
             .send()
             .await
-            .map_err(|e| unavailable(e.to_string()))?;
+            .map_err(|e| unavailable(chain(&e)))?;
         if !response.status().is_success() {
             // Our own credential refused is a server fault, not the caller's: 503, logged.
             tracing::error!(status = %response.status(), "Keystone refused trunkd's service credential");
@@ -260,7 +281,7 @@ impl KeystoneAuth {
             .header("X-Subject-Token", token)
             .send()
             .await
-            .map_err(|e| TokenError::Unavailable(format!("Keystone unreachable: {e}")))
+            .map_err(|e| TokenError::Unavailable(format!("Keystone unreachable: {}", chain(&e))))
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Cached>> {

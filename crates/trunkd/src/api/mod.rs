@@ -168,12 +168,30 @@ pub fn if_match(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LocalAddr(pub std::net::SocketAddr);
 
+/// Whether a request's connection is plain HTTP or TLS (set by `http_server` on TLS ones), so
+/// links built from the local address name the scheme the client used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scheme {
+    #[default]
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
 /// The client's address of a request's connection (set by `http_server`), for the access log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerAddr(pub std::net::SocketAddr);
 
 /// The start of every link the server hands out (`{base}/v2.0/...`): the configured
-/// `network_link_prefix`, else `http://` and the address the client's connection reached (the
+/// `network_link_prefix`, else `http://` (`https://` over TLS) and the address the client's connection reached (the
 /// bind address, or with a wildcard bind the concrete one). Never the request's `Host` or
 /// `X-Forwarded-*` headers: a client could make them point anywhere.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,16 +207,21 @@ impl FromRequestParts<AppState> for BaseUrl {
         Ok(BaseUrl(base_url(
             state.link_prefix.as_deref(),
             parts.extensions.get::<LocalAddr>().copied(),
+            parts
+                .extensions
+                .get::<Scheme>()
+                .copied()
+                .unwrap_or_default(),
         )))
     }
 }
 
 /// See [`BaseUrl`]. Without a prefix or a connection (a router driven in-process) the links
 /// name the default bind address.
-pub fn base_url(link_prefix: Option<&str>, local: Option<LocalAddr>) -> String {
+pub fn base_url(link_prefix: Option<&str>, local: Option<LocalAddr>, scheme: Scheme) -> String {
     match (link_prefix, local) {
         (Some(prefix), _) => prefix.to_string(),
-        (None, Some(LocalAddr(address))) => format!("http://{address}"),
+        (None, Some(LocalAddr(address))) => format!("{}://{address}", scheme.as_str()),
         (None, None) => format!("http://{}", crate::config::DEFAULT_BIND),
     }
 }
@@ -255,11 +278,15 @@ mod tests {
     fn links_start_from_the_prefix_else_the_local_address() {
         let local = Some(LocalAddr(([10, 0, 0, 5], 9696).into()));
         assert_eq!(
-            base_url(Some("https://net.example/network"), local),
+            base_url(Some("https://net.example/network"), local, Scheme::Http),
             "https://net.example/network"
         );
-        assert_eq!(base_url(None, local), "http://10.0.0.5:9696");
+        assert_eq!(base_url(None, local, Scheme::Http), "http://10.0.0.5:9696");
+        assert_eq!(
+            base_url(None, local, Scheme::Https),
+            "https://10.0.0.5:9696"
+        );
         let v6 = Some(LocalAddr("[::1]:9696".parse().expect("address")));
-        assert_eq!(base_url(None, v6), "http://[::1]:9696");
+        assert_eq!(base_url(None, v6, Scheme::Http), "http://[::1]:9696");
     }
 }

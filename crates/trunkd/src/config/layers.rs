@@ -647,7 +647,7 @@ mod tests {
             .into_iter()
             .filter(|flag| flag.starts_with("--keystone-"))
             .collect();
-        assert_eq!(keystone.len(), 10, "{keystone:?}");
+        assert_eq!(keystone.len(), 11, "{keystone:?}");
         let agent = flags_in_help("agent");
         for flag in &keystone {
             assert!(agent.contains(flag), "the agent lacks {flag}");

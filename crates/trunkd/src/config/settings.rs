@@ -89,10 +89,14 @@ pub struct BackupArgs {
 /// How trunkd (the server, or an agent) authenticates itself to Keystone.
 #[derive(Args, Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct KeystoneSettings {
-    /// Keystone's URL, e.g. http://keystone:5000 (the server's auth keystone; for the agent,
+    /// Keystone's URL, e.g. https://keystone:5000 (the server's auth keystone; for the agent,
     /// instead of a token file)
     #[arg(long, env = "TRUNKD_KEYSTONE_URL")]
     pub keystone_url: Option<String>,
+    /// PEM CA bundle that signs an https:// Keystone's certificate [default: the system's
+    /// trusted CAs]
+    #[arg(long, env = "TRUNKD_KEYSTONE_CAFILE")]
+    pub keystone_cafile: Option<PathBuf>,
     /// The service user in Keystone (trunkd's, or the agent's host's)
     #[arg(long, env = "TRUNKD_KEYSTONE_USERNAME")]
     pub keystone_username: Option<String>,
@@ -170,6 +174,13 @@ pub struct ServerSettings {
     /// ADDRESS:PORT to listen on
     #[arg(long, env = "TRUNKD_BIND", default_value = DEFAULT_BIND)]
     pub bind: String,
+    /// PEM certificate (chain) to serve the API over TLS with; needs tls_key_file. SIGHUP
+    /// reloads both [default: plain HTTP]
+    #[arg(long, env = "TRUNKD_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of tls_cert_file
+    #[arg(long, env = "TRUNKD_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
     /// Treat calls without identity headers as an admin (noauth only)
     #[arg(
         long,
@@ -335,12 +346,31 @@ pub struct ServerSettings {
     /// MTU of the physical network
     #[arg(long, env = "TRUNKD_PHYSICAL_MTU", default_value_t = 1500)]
     pub physical_mtu: i64,
-    /// OVN northbound database for the ovn driver: unix:PATH or tcp:HOST:PORT
+    /// OVN northbound database for the ovn driver: unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT
     #[arg(long, env = "TRUNKD_OVN_NB_CONNECTION")]
     pub ovn_nb_connection: Option<String>,
-    /// OVN southbound database for the ovn driver (optional): unix:PATH or tcp:HOST:PORT
+    /// PEM private key trunkd presents to an ssl: northbound database
+    #[arg(long, env = "TRUNKD_OVN_NB_PRIVATE_KEY")]
+    pub ovn_nb_private_key: Option<PathBuf>,
+    /// PEM certificate of ovn_nb_private_key
+    #[arg(long, env = "TRUNKD_OVN_NB_CERTIFICATE")]
+    pub ovn_nb_certificate: Option<PathBuf>,
+    /// PEM CA certificate that signed an ssl: northbound database's certificate
+    #[arg(long, env = "TRUNKD_OVN_NB_CA_CERT")]
+    pub ovn_nb_ca_cert: Option<PathBuf>,
+    /// OVN southbound database for the ovn driver (optional): unix:PATH, tcp:HOST:PORT or
+    /// ssl:HOST:PORT
     #[arg(long, env = "TRUNKD_OVN_SB_CONNECTION")]
     pub ovn_sb_connection: Option<String>,
+    /// PEM private key trunkd presents to an ssl: southbound database
+    #[arg(long, env = "TRUNKD_OVN_SB_PRIVATE_KEY")]
+    pub ovn_sb_private_key: Option<PathBuf>,
+    /// PEM certificate of ovn_sb_private_key
+    #[arg(long, env = "TRUNKD_OVN_SB_CERTIFICATE")]
+    pub ovn_sb_certificate: Option<PathBuf>,
+    /// PEM CA certificate that signed an ssl: southbound database's certificate
+    #[arg(long, env = "TRUNKD_OVN_SB_CA_CERT")]
+    pub ovn_sb_ca_cert: Option<PathBuf>,
     /// Seconds between full OVN reconciliations
     #[arg(
         long,
@@ -384,6 +414,14 @@ pub struct AgentSettings {
     /// Base URL of a trunkd server, e.g. http://controller:9696
     #[arg(long = "server", value_name = "SERVER", env = "TRUNKD_AGENT_SERVER")]
     pub agent_server: Option<String>,
+    /// PEM CA bundle that signs an https:// server's certificate [default: the system's trusted
+    /// CAs]
+    #[arg(
+        long = "server-cafile",
+        value_name = "SERVER_CAFILE",
+        env = "TRUNKD_AGENT_SERVER_CAFILE"
+    )]
+    pub agent_server_cafile: Option<PathBuf>,
     /// File holding this host's agent token (from `trunkd agent-token`); or use Keystone
     #[arg(
         long = "token-file",

@@ -80,3 +80,64 @@ async fn trunkd_validates_real_keystone_tokens() {
         "a revoked token is refused once the cache TTL passed"
     );
 }
+
+/// Keystone behind https (a TLS-terminating proxy with a certificate from the test's own CA):
+/// trunkd trusts it through `keystone_cafile` only, and a CA that did not sign it makes every
+/// call a 503, never an allow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trunkd_reaches_keystone_over_https_with_its_cafile() {
+    use crate::tls_kit::{TestCa, TlsProxy};
+    let Some(keystone) =
+        RealKeystone::start("trunkd_reaches_keystone_over_https_with_its_cafile").await
+    else {
+        return;
+    };
+    keystone
+        .user_with_role("trunkd", "trunkd-secret", "service", "service")
+        .await;
+    keystone
+        .user_with_role("alice", "alice-secret", "demo", "member")
+        .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let ca = TestCa::new("keystone test CA");
+    let pair = ca.issue(&["127.0.0.1"], dir.path(), "keystone");
+    let target = keystone
+        .url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("keystone address");
+    let proxy = TlsProxy::start(target, &pair).await;
+    let https = format!("https://127.0.0.1:{}", proxy.port);
+    let start = |cafile: &std::path::Path| {
+        Server::start_with(&[
+            "--auth",
+            "keystone",
+            "--keystone-url",
+            &https,
+            "--keystone-cafile",
+            cafile.to_str().expect("path"),
+            "--keystone-username",
+            "trunkd",
+            "--keystone-password",
+            "trunkd-secret",
+        ])
+    };
+    let alice_token = keystone.token("alice", "alice-secret", "demo").await;
+
+    let server = start(&ca.write(dir.path(), "ca.pem"));
+    server
+        .with_token(&alice_token)
+        .post("/v2.0/networks", json!({"network": {"name": "n"}}))
+        .await
+        .expect(201);
+    let bogus = server
+        .with_token("gAAAAAnot-a-token")
+        .get("/v2.0/trunks")
+        .await;
+    assert_eq!(bogus.status, 401, "Keystone was asked and said no");
+
+    let stranger = TestCa::new("a CA that signed nothing here");
+    let wrong = start(&stranger.write(dir.path(), "stranger.pem"));
+    let refused = wrong.with_token(&alice_token).get("/v2.0/trunks").await;
+    assert_eq!(refused.status, 503, "an untrusted Keystone is unavailable");
+}

@@ -11,6 +11,7 @@ pub mod readyz;
 pub mod real_keystone;
 pub mod support;
 pub mod tcp_proxy;
+pub mod tls_kit;
 pub mod vswitch;
 
 mod agent_api;
@@ -55,6 +56,7 @@ mod startup;
 mod subnets;
 mod tags_and_lists;
 mod teardown;
+mod tls;
 mod trunk_rules;
 mod trunk_wait;
 mod vlan_allocation;

@@ -239,6 +239,12 @@ impl Server {
         }
     }
 
+    /// Talks to the server with `http` (a client that trusts a test CA, for a TLS server).
+    pub fn with_http(mut self, http: reqwest::Client) -> Server {
+        self.http = http;
+        self
+    }
+
     /// The server process's id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -26,6 +26,8 @@ pub struct NbDatabase {
     /// `nb` or `sb`: names the database file and socket.
     kind: &'static str,
     server: Option<Child>,
+    /// More `ovsdb-server` arguments (an `ssl:` listener and its files).
+    extra: Vec<String>,
 }
 
 impl NbDatabase {
@@ -57,9 +59,33 @@ impl NbDatabase {
             dir,
             kind,
             server: None,
+            extra: Vec::new(),
         };
         database.up();
         Some(database)
+    }
+
+    /// A fresh NB database that also listens with TLS on 127.0.0.1 (`pssl:`), with the server's
+    /// `key`/`certificate` and requiring clients' certificates signed by `ca` (as OVN deploys
+    /// it); the unix socket stays for the test's own `ovn-nbctl`. Returns the TLS port too.
+    pub fn start_ssl(
+        test: &str,
+        key: &std::path::Path,
+        certificate: &std::path::Path,
+        ca: &std::path::Path,
+    ) -> Option<(NbDatabase, u16)> {
+        let mut database = Self::start(test)?;
+        database.down();
+        let port = kit::free_port();
+        database.extra = vec![
+            format!("--remote=pssl:{port}:127.0.0.1"),
+            format!("--private-key={}", key.display()),
+            format!("--certificate={}", certificate.display()),
+            format!("--ca-cert={}", ca.display()),
+        ];
+        database.up();
+        kit::wait_for_tcp(([127, 0, 0, 1], port).into(), Duration::from_secs(10));
+        Some((database, port))
     }
 
     pub fn socket(&self) -> PathBuf {
@@ -93,6 +119,7 @@ impl NbDatabase {
                 dir.join("ovsdb-server.log").display()
             ))
             .arg("--no-chdir")
+            .args(&self.extra)
             .arg(dir.join(format!("{}.db", self.kind)))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
