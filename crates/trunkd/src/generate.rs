@@ -49,7 +49,7 @@ pub fn run(args: &GenerateArgs) -> Result<Vec<PathBuf>, GenerateError> {
         move |source| GenerateError { path, source }
     };
     std::fs::create_dir_all(out).map_err(failed(out))?;
-    let command = crate::config::command();
+    let command = for_operators(crate::config::command());
     match &args.what {
         Generated::Man { .. } => man_pages(command, out).map_err(failed(out)),
         Generated::Completions { shell, .. } => {
@@ -61,14 +61,32 @@ pub fn run(args: &GenerateArgs) -> Result<Vec<PathBuf>, GenerateError> {
     }
 }
 
-/// trunkd.1 for the whole command, then trunkd-NAME.1 for each visible subcommand (the hidden
-/// ones, this one among them, are not for operators).
+/// `command` less its hidden subcommands (this one among them: it is not for operators), which
+/// clap_complete would otherwise offer.
+fn for_operators(command: clap::Command) -> clap::Command {
+    let mut visible = clap::Command::new("trunkd")
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(command.get_arguments().cloned())
+        .subcommands(
+            command
+                .get_subcommands()
+                .filter(|c| !c.is_hide_set())
+                .cloned(),
+        )
+        .subcommand_required(command.is_subcommand_required_set());
+    if let Some(about) = command.get_about() {
+        visible = visible.about(about.clone());
+    }
+    visible
+}
+
+/// trunkd.1 for the whole command, then trunkd-NAME.1 for each subcommand.
 fn man_pages(command: clap::Command, out: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut command = command.disable_help_subcommand(true);
     // Built, each subcommand holds the global flags (`--config`) and is named `trunkd-NAME`.
     command.build();
     let mut written = vec![clap_mangen::Man::new(command.clone()).generate_to(out)?];
-    for subcommand in command.get_subcommands().filter(|c| !c.is_hide_set()) {
+    for subcommand in command.get_subcommands() {
         written.push(clap_mangen::Man::new(subcommand.clone()).generate_to(out)?);
     }
     Ok(written)

@@ -361,6 +361,10 @@ fn generate_writes_a_man_page_per_command_and_completions() {
         for word in ["check-config", "agent-token", "max-body-bytes"] {
             assert!(script.contains(word), "{shell}: no {word}");
         }
+        assert!(
+            !script.contains("generate"),
+            "{shell} offers the hidden command"
+        );
     }
 
     // A directory it cannot make is an error naming it, not a panic.
@@ -431,7 +435,7 @@ fn the_package_ships_every_part_and_the_apache_license() {
         ("packaging/trunkd.toml", "etc/trunkd/trunkd.toml"),
         ("packaging/trunkd.service", "usr/lib/systemd/system/"),
         ("packaging/trunkd-agent.service", "usr/lib/systemd/system/"),
-        ("target/release/packaging/man/*.1", "usr/share/man/man1/"),
+        ("target/release/packaging/man/*.1.gz", "usr/share/man/man1/"),
     ] {
         assert_eq!(assets.get(source), Some(&destination), "{source}");
     }
