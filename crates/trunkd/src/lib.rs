@@ -11,6 +11,7 @@ pub mod agent;
 pub mod api;
 pub mod config;
 pub mod drivers;
+pub mod generate;
 pub mod http_server;
 pub mod ids;
 pub mod logging;

@@ -1,8 +1,10 @@
-//! The `trunkd` binary: `serve`, `migrate`, `check-config`, `backup` and the host `agent`. Its settings
-//! are declared and read in `trunkd::config`.
+//! The `trunkd` binary: `serve`, `migrate`, `check-config`, `backup`, `agent-token` and the
+//! host `agent` (and the hidden `generate`, for packaging). Its settings are declared and read
+//! in `trunkd::config`.
 
 use std::process::ExitCode;
 
+use trunkd::config::settings::OutputFormat;
 use trunkd::config::{self, Command, ConfigErrors, Environment, Invocation};
 use trunkd::logging::{self, LogFormat};
 use trunkd::server;
@@ -24,8 +26,10 @@ enum Run {
     },
     AgentToken {
         host: String,
+        format: OutputFormat,
     },
     Agent(trunkd::agent::AgentSettings),
+    Generate(trunkd::generate::GenerateArgs),
 }
 
 /// Reads the settings of the subcommand `invocation` names from all their sources, with the
@@ -64,7 +68,11 @@ fn settings(invocation: &Invocation) -> Result<(Run, LogFormat), ConfigErrors> {
             format = settings.log.log_format;
             config::resolve_agent(settings).map(Run::Agent)
         }
-        Command::AgentToken { host } => Ok(Run::AgentToken { host: host.clone() }),
+        Command::AgentToken { host, format } => Ok(Run::AgentToken {
+            host: host.clone(),
+            format: *format,
+        }),
+        Command::Generate(args) => Ok(Run::Generate(args.clone())),
     };
     match resolved {
         Ok(run) if errors.is_empty() => Ok((run, format)),
@@ -80,12 +88,27 @@ fn settings(invocation: &Invocation) -> Result<(Run, LogFormat), ConfigErrors> {
 async fn run(run: Run) -> Result<(), Vec<String>> {
     let lines = |error: server::StartupError| vec![error.to_string()];
     match run {
-        Run::AgentToken { host } => {
+        Run::AgentToken { host, format } => {
             let (token, entry) = trunkd::api::agent_auth::new_token(&host);
-            println!("token for the agent of {host} (keep it secret): {token}");
-            println!("\nadd to the server's agent credentials file:\n\n{entry}");
+            match format {
+                OutputFormat::Text => {
+                    println!("token for the agent of {host} (keep it secret): {token}");
+                    println!("\nadd to the server's agent credentials file:\n\n{entry}");
+                }
+                OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::json!({"host": host, "token": token, "entry": entry})
+                ),
+            }
             Ok(())
         }
+        Run::Generate(args) => trunkd::generate::run(&args)
+            .map(|written| {
+                for path in written {
+                    println!("{}", path.display());
+                }
+            })
+            .map_err(|error| vec![error.to_string()]),
         Run::Agent(settings) => {
             // The agent's tasks stop with its future, dropped here on SIGINT or SIGTERM.
             let outcome = tokio::select! {

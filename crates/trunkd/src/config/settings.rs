@@ -15,7 +15,7 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -60,9 +60,22 @@ pub enum Command {
         /// The host the token will be bound to
         #[arg(long)]
         host: String,
+        /// text for a person; json for a script: one object with host, token and entry
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
     },
     /// Run the Open vSwitch agent of one host: wires the trunks bound to it.
     Agent(AgentSettings),
+    /// Write the man pages or a shell's completion script (for packaging).
+    #[command(hide = true)]
+    Generate(crate::generate::GenerateArgs),
+}
+
+/// How a command that prints a result prints it.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
 }
 
 /// Where the server's data lives.

@@ -39,6 +39,7 @@ mod ovn_driver;
 mod ovn_full;
 mod ovs_agent;
 mod ovsdb_client;
+mod packaging;
 mod policy_table;
 mod port_security;
 mod postgres_outage;
