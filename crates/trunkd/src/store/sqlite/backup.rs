@@ -83,6 +83,13 @@ pub async fn backup(source: &Path, target: &Path) -> Result<BackupSummary, Backu
         .map(|name| name.to_string_lossy().into_owned())
         .ok_or_else(|| target_error("names no file".into()))?;
     let partial = directory.join(format!(".{file_name}.partial-{}", std::process::id()));
+    // Made empty here first (VACUUM INTO takes an empty file), so that a directory this user
+    // cannot write in is told as such rather than as SQLite's "unable to open database".
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&partial)
+        .map_err(|e| target_error(format!("cannot write in {}: {e}", directory.display())))?;
 
     let copied = copy_into(source, &partial)
         .await
