@@ -124,8 +124,10 @@ pub struct Config {
     pub ovn: Option<OvnSettings>,
     /// Host agents' credentials (see `api::agent_auth`); none: no agent may call.
     pub agent_credentials_file: Option<PathBuf>,
-    /// The broker the `ovs` driver notifies agents through (`amqp://`).
+    /// The broker the `ovs` driver notifies agents through (`amqp://` or `amqps://`).
     pub rabbitmq_url: Option<String>,
+    /// CAs trusted for an `amqps://` broker; none: the system's.
+    pub rabbitmq_cafile: Option<PathBuf>,
     /// How callers are authenticated.
     pub auth: AuthConfig,
     /// Most items in one list answer; none: no limit.
@@ -481,6 +483,10 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
     let nb_tls = checks.ok(ovsdb_tls(OVN_NB_TLS, &s, s.ovn_nb_connection.as_deref()));
     let sb_tls = checks.ok(ovsdb_tls(OVN_SB_TLS, &s, s.ovn_sb_connection.as_deref()));
     let rabbitmq_url = checks.ok(rabbitmq_url(&s.drivers, s.rabbitmq_url.clone()));
+    let rabbitmq_cafile = checks.ok(rabbitmq_cafile(
+        s.rabbitmq_url.as_deref(),
+        s.rabbitmq_cafile.clone(),
+    ));
     let pagination_max_limit = checks.ok(match s.pagination_max_limit {
         -1 => Ok(None),
         limit => usize::try_from(limit)
@@ -545,6 +551,7 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
         },
         agent_credentials_file: s.agent_credentials_file,
         rabbitmq_url: rabbitmq_url?,
+        rabbitmq_cafile: rabbitmq_cafile?,
         auth: auth?,
         pagination_max_limit: pagination_max_limit?,
         network_link_prefix: network_link_prefix?,
@@ -608,6 +615,11 @@ fn agent_config(s: AgentSettings, checks: &mut Checks) -> Option<crate::agent::A
             )),
             false => Ok(remote),
         }));
+    let rabbitmq = checks.ok(agent_rabbitmq_url(s.rabbitmq_url.clone()));
+    let rabbitmq_cafile = checks.ok(rabbitmq_cafile(
+        s.rabbitmq_url.as_deref(),
+        s.rabbitmq_cafile.clone(),
+    ));
     let resync_interval = checks.ok(at_least(
         "agent_resync_interval",
         s.agent_resync_interval,
@@ -625,7 +637,8 @@ fn agent_config(s: AgentSettings, checks: &mut Checks) -> Option<crate::agent::A
             datapath_type: s.agent_datapath_type,
         },
         resync_interval: Duration::from_secs(resync_interval?),
-        rabbitmq_url: s.rabbitmq_url,
+        rabbitmq_url: rabbitmq?,
+        rabbitmq_cafile: rabbitmq_cafile?,
     })
 }
 
@@ -799,12 +812,46 @@ fn rabbitmq_url(drivers: &[String], url: Option<String>) -> Result<Option<String
             "rabbitmq_url",
             "is set but the ovs driver is not loaded (add --driver ovs)",
         )),
-        Some(url) if !url.starts_with("amqp://") => Err(invalid(
-            "rabbitmq_url",
-            format!("'{}' is not an amqp:// URL (amqps is not supported)", redact_password(&url)),
-        )),
-        Some(url) => Ok(Some(url)),
+        Some(url) => broker_url(url).map(Some),
     }
+}
+
+/// The agent's broker URL: optional, an amqp:// or amqps:// URL when given.
+fn agent_rabbitmq_url(url: Option<String>) -> Result<Option<String>, ConfigError> {
+    url.map(broker_url).transpose()
+}
+
+fn broker_url(url: String) -> Result<String, ConfigError> {
+    if url.starts_with("amqp://") || url.starts_with("amqps://") {
+        Ok(url)
+    } else {
+        Err(invalid(
+            "rabbitmq_url",
+            format!(
+                "'{}' is not an amqp:// or amqps:// URL",
+                redact_password(&url)
+            ),
+        ))
+    }
+}
+
+/// `rabbitmq_cafile`: only with an amqps:// broker, and a readable PEM bundle.
+fn rabbitmq_cafile(
+    url: Option<&str>,
+    cafile: Option<PathBuf>,
+) -> Result<Option<PathBuf>, ConfigError> {
+    let Some(path) = cafile else {
+        return Ok(None);
+    };
+    if !url.is_some_and(|url| url.starts_with("amqps://")) {
+        return Err(invalid(
+            "rabbitmq_cafile",
+            "is set but rabbitmq_url is not an amqps:// URL (the CAs are for TLS only)",
+        ));
+    }
+    crate::tls::certificates("rabbitmq_cafile", &path)
+        .map(|_| Some(path))
+        .map_err(|e| invalid("rabbitmq_cafile", format!("{}: {}", e.path, e.message)))
 }
 
 /// The `ovn` driver's settings: required when it is loaded, refused when it is not (a
@@ -953,6 +1000,45 @@ fn ovn_sb_connection(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amqps_is_accepted_and_a_cafile_needs_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let cafile = dir.path().join("ca.pem");
+        let key = rcgen::KeyPair::generate().expect("key");
+        let ca = rcgen::CertificateParams::new(vec!["ca".into()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("ca");
+        std::fs::write(&cafile, ca.pem()).expect("write");
+        let with = |url: &str, cafile: Option<&std::path::Path>| ServerSettings {
+            drivers: vec!["ovs".into()],
+            rabbitmq_url: Some(url.into()),
+            rabbitmq_cafile: cafile.map(std::path::Path::to_path_buf),
+            ..defaults()
+        };
+        let config = resolve(with("amqps://u:secret@rabbit:5671/%2f", Some(&cafile)))
+            .expect("amqps with a cafile");
+        assert_eq!(config.rabbitmq_cafile.as_deref(), Some(cafile.as_path()));
+        resolve(with("amqps://u:secret@rabbit:5671/%2f", None)).expect("amqps, system CAs");
+
+        for (url, cafile) in [
+            ("amqp://u:secret@rabbit:5672/%2f", Some(cafile.as_path())),
+            (
+                "amqps://u:secret@rabbit:5671/%2f",
+                Some(dir.path().join("none.pem").as_path()),
+            ),
+        ] {
+            let error = resolve(with(url, cafile)).expect_err("refused").to_string();
+            assert!(error.contains("rabbitmq_cafile"), "{error}");
+            assert!(!error.contains("secret"), "{error}");
+        }
+        let error = resolve(with("http://u:secret@rabbit/", None))
+            .expect_err("not amqp")
+            .to_string();
+        assert!(error.contains("rabbitmq_url"), "{error}");
+        assert!(!error.contains("secret"), "{error}");
+    }
 
     #[test]
     fn defaults_resolve() {

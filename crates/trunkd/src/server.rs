@@ -72,7 +72,7 @@ fn database_error(config: &Config, error: impl std::fmt::Display) -> StartupErro
 pub enum DriverKind {
     Noop,
     Ovn(OvnSettings),
-    Ovs { rabbitmq_url: String },
+    Ovs { broker: crate::notify::Broker },
 }
 
 impl DriverKind {
@@ -93,7 +93,7 @@ pub fn driver_kinds(config: &Config) -> Result<Vec<DriverKind>, StartupError> {
             ("noop", _) => kinds.push(DriverKind::Noop),
             ("ovs", _) => match &config.rabbitmq_url {
                 Some(url) => kinds.push(DriverKind::Ovs {
-                    rabbitmq_url: url.clone(),
+                    broker: crate::notify::Broker::new(url.clone(), config.rabbitmq_cafile.clone()),
                 }),
                 None => {
                     return Err(StartupError::Drivers(
@@ -148,8 +148,8 @@ fn start_drivers(
         .map(|kind| -> Arc<dyn TrunkDriver> {
             match kind {
                 DriverKind::Noop => Arc::new(NoopDriver),
-                DriverKind::Ovs { rabbitmq_url } => Arc::new(OvsDriver::start(
-                    rabbitmq_url.clone(),
+                DriverKind::Ovs { broker } => Arc::new(OvsDriver::start(
+                    broker.clone(),
                     store.clone().driver_reads(),
                     readiness,
                 )),

@@ -54,6 +54,8 @@ pub struct AgentSettings {
     pub resync_interval: Duration,
     /// Where the server's notifications come from; without it, periodic resync only.
     pub rabbitmq_url: Option<String>,
+    /// CA bundle for an `amqps://` broker; none: the system's trusted CAs.
+    pub rabbitmq_cafile: Option<std::path::PathBuf>,
 }
 
 struct Agent {
@@ -104,8 +106,9 @@ pub async fn run(settings: AgentSettings) -> Result<(), String> {
     let _subscription = match agent.settings.rabbitmq_url.clone() {
         Some(url) => {
             let (host, wake) = (agent.settings.host.clone(), notified.clone());
+            let broker = crate::notify::Broker::new(url, agent.settings.rabbitmq_cafile.clone());
             Some(supervisor.spawn("rabbitmq-subscription", move || {
-                crate::notify::subscriber::run(url.clone(), host.clone(), wake.clone())
+                crate::notify::subscriber::run(broker.clone(), host.clone(), wake.clone())
             }))
         }
         None => {

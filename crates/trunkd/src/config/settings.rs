@@ -394,9 +394,13 @@ pub struct ServerSettings {
     /// TOML file of host agents' token digests (`trunkd agent-token` makes entries)
     #[arg(long, env = "TRUNKD_AGENT_CREDENTIALS_FILE")]
     pub agent_credentials_file: Option<PathBuf>,
-    /// RabbitMQ the ovs driver notifies agents through: amqp://USER:PASSWORD@HOST:PORT/VHOST
+    /// RabbitMQ the ovs driver notifies agents through: amqp(s)://USER:PASSWORD@HOST:PORT/VHOST
     #[arg(long, env = "TRUNKD_RABBITMQ_URL", hide_env_values = true)]
     pub rabbitmq_url: Option<String>,
+    /// PEM CA bundle that signs an amqps:// broker's certificate [default: the system's trusted
+    /// CAs]
+    #[arg(long, env = "TRUNKD_RABBITMQ_CAFILE")]
+    pub rabbitmq_cafile: Option<PathBuf>,
     /// How callers authenticate: noauth or keystone
     #[arg(long, env = "TRUNKD_AUTH", default_value = "noauth")]
     pub auth: String,
@@ -480,10 +484,14 @@ pub struct AgentSettings {
         default_value_t = 30
     )]
     pub agent_resync_interval: u64,
-    /// RabbitMQ to hear of changes at once: amqp://USER:PASSWORD@HOST:PORT/VHOST [default: none,
+    /// RabbitMQ to hear of changes at once: amqp(s)://USER:PASSWORD@HOST:PORT/VHOST [default: none,
     /// periodic resync only]
     #[arg(long, env = "TRUNKD_RABBITMQ_URL", hide_env_values = true)]
     pub rabbitmq_url: Option<String>,
+    /// PEM CA bundle that signs an amqps:// broker's certificate [default: the system's trusted
+    /// CAs]
+    #[arg(long, env = "TRUNKD_RABBITMQ_CAFILE")]
+    pub rabbitmq_cafile: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use super::{DriverError, Settlement, StatusReporter, TrunkChange, TrunkDriver};
 use crate::ids::TrunkId;
 use crate::model::SegmentationType;
 use crate::notify::publisher::Publisher;
+use crate::notify::Broker;
 use crate::notify::Notification;
 use crate::readiness::Readiness;
 use crate::store::event::{
@@ -35,9 +36,9 @@ pub struct OvsDriver {
 impl OvsDriver {
     /// The driver, with the broker as the dependency `broker` of `readiness`, probed in the
     /// background.
-    pub fn start(rabbitmq_url: String, store: Arc<dyn DriverReads>, readiness: &Readiness) -> Self {
+    pub fn start(broker_at: Broker, store: Arc<dyn DriverReads>, readiness: &Readiness) -> Self {
         let broker = readiness.dependencies.register("broker");
-        let publisher = Arc::new(Publisher::new(rabbitmq_url).with_dependency(broker.clone()));
+        let publisher = Arc::new(Publisher::new(broker_at).with_dependency(broker.clone()));
         let probed = publisher.clone();
         let prober = readiness.probe("broker-probe", broker, move || {
             let publisher = probed.clone();

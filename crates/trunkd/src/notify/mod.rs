@@ -5,10 +5,13 @@
 //! Topology: one durable direct exchange; each agent binds a private queue with the routing
 //! key of its host, so a notification reaches the agents of the hosts it names and no other.
 
+pub mod connect;
 pub mod publisher;
 pub mod subscriber;
 
 use serde::{Deserialize, Serialize};
+
+pub use connect::{Broker, ConnectError};
 
 use crate::ids::TrunkId;
 use crate::store::event::TrunkEventKind;

@@ -5,26 +5,26 @@
 //! a periodic [`Publisher::probe`], sets the broker's readiness state when one is attached.
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Channel, Connection};
 use tokio::sync::Mutex;
 
-use super::{routing_key, Notification, EXCHANGE};
+use super::{routing_key, Broker, ConnectError, Notification, EXCHANGE};
 use crate::readiness::{Dependency, State};
 
 /// How long one publication (connect, publish, confirm) may take.
 const PUBLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub struct Publisher {
-    url: String,
+    broker: Broker,
     session: Mutex<Option<(Connection, Channel)>>,
     /// The broker's readiness state, set by each publication.
     dependency: Option<Dependency>,
 }
 
 impl Publisher {
-    pub fn new(url: String) -> Self {
+    pub fn new(broker: Broker) -> Self {
         Self {
-            url,
+            broker,
             session: Mutex::new(None),
             dependency: None,
         }
@@ -61,18 +61,18 @@ impl Publisher {
                 *session = Some(opened);
                 Ok(())
             }
-            Err(error) => Err(format!("RabbitMQ at {}: {error}", super::redact(&self.url))),
+            Err(error) => Err(format!("RabbitMQ at {}: {error}", self.broker.redacted())),
         }
     }
 
-    async fn open(&self) -> Result<(Connection, Channel), lapin::Error> {
-        let connection = Connection::connect(&self.url, ConnectionProperties::default()).await?;
+    async fn open(&self) -> Result<(Connection, Channel), ConnectError> {
+        let connection = self.broker.connect().await?;
         let channel = connection.create_channel().await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;
         super::declare_exchange(&channel).await?;
-        tracing::info!(broker = %super::redact(&self.url), "connected to RabbitMQ");
+        tracing::info!(broker = %self.broker.redacted(), "connected to RabbitMQ");
         Ok((connection, channel))
     }
 
@@ -117,7 +117,7 @@ impl Publisher {
                 let _ = connection.close(0, "trunkd: reconnecting".into()).await;
             }
         }
-        let outcome = outcome.map_err(|e| format!("RabbitMQ at {}: {e}", super::redact(&self.url)));
+        let outcome = outcome.map_err(|e| format!("RabbitMQ at {}: {e}", self.broker.redacted()));
         if let Some(dependency) = &self.dependency {
             dependency.observe(&outcome);
         }

@@ -8,25 +8,24 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties};
 use tokio::sync::Notify;
 
-use super::{routing_key, Notification, EXCHANGE};
+use super::{routing_key, Broker, ConnectError, Notification, EXCHANGE};
 
 const RECONNECT_MIN: Duration = Duration::from_millis(200);
 const RECONNECT_MAX: Duration = Duration::from_secs(10);
 
 /// Runs until dropped: wakes `wake` on every notification for `host`.
-pub async fn run(url: String, host: String, wake: Arc<Notify>) {
+pub async fn run(broker: Broker, host: String, wake: Arc<Notify>) {
     let mut pause = RECONNECT_MIN;
     loop {
-        match consume(&url, &host, &wake).await {
+        match consume(&broker, &host, &wake).await {
             Ok(()) => {
-                tracing::warn!(broker = %super::redact(&url), "RabbitMQ subscription ended; reconnecting");
+                tracing::warn!(broker = %broker.redacted(), "RabbitMQ subscription ended; reconnecting");
                 pause = RECONNECT_MIN;
             }
             Err(error) => tracing::warn!(
-                broker = %super::redact(&url),
+                broker = %broker.redacted(),
                 %error,
                 "RabbitMQ unavailable; relying on periodic resync until it returns"
             ),
@@ -36,8 +35,8 @@ pub async fn run(url: String, host: String, wake: Arc<Notify>) {
     }
 }
 
-async fn consume(url: &str, host: &str, wake: &Notify) -> Result<(), lapin::Error> {
-    let connection = Connection::connect(url, ConnectionProperties::default()).await?;
+async fn consume(broker: &Broker, host: &str, wake: &Notify) -> Result<(), ConnectError> {
+    let connection = broker.connect().await?;
     let channel = connection.create_channel().await?;
     super::declare_exchange(&channel).await?;
     // A private queue: the agent resyncs fully whenever it (re)subscribes, so nothing sent
@@ -70,7 +69,7 @@ async fn consume(url: &str, host: &str, wake: &Notify) -> Result<(), lapin::Erro
             FieldTable::default(),
         )
         .await?;
-    tracing::info!(broker = %super::redact(url), host, "subscribed to RabbitMQ notifications");
+    tracing::info!(broker = %broker.redacted(), host, "subscribed to RabbitMQ notifications");
     // Subscribed: anything missed before now is picked up by a pass.
     wake.notify_one();
     while let Some(delivery) = deliveries.next().await {

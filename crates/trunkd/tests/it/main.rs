@@ -15,6 +15,7 @@ pub mod tls_kit;
 pub mod vswitch;
 
 mod agent_api;
+mod amqps;
 mod audit;
 mod authz_sweep;
 mod backups;
