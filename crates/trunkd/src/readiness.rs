@@ -15,7 +15,7 @@
 //! when it is read (each `/readyz` and `/metrics`), so a failure shorter than the time between
 //! two reads is not counted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -89,11 +89,23 @@ struct DependencyMetrics {
     up: Family<DependencyLabels, Gauge>,
     state: Family<StateLabels, Gauge>,
     reconnects: Family<DependencyLabels, Counter>,
+    /// Dependencies that have been up at least once: only those can come *back*.
+    ever_up: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl DependencyMetrics {
-    /// Shows `now` as `name`'s state; a failed dependency now up counts a reconnect.
+    /// Shows `now` as `name`'s state; a dependency that had been up, then failed, and is up
+    /// again counts a reconnect. (A first connection that took a few checks to come up is
+    /// no reconnect: nothing had been lost.)
     fn record(&self, name: &str, previous: Option<&State>, now: &State) {
+        let had_been_up = {
+            let mut ever_up = lock(&self.ever_up);
+            let had_been_up = ever_up.contains(name);
+            if now.is_up() && !had_been_up {
+                ever_up.insert(name.to_string());
+            }
+            had_been_up
+        };
         let dependency = DependencyLabels {
             dependency: name.to_string(),
         };
@@ -109,7 +121,7 @@ impl DependencyMetrics {
             self.state.get_or_create(&labels).set(current);
         }
         let reconnects = self.reconnects.get_or_create(&dependency);
-        if matches!((previous, now), (Some(State::Down(_)), State::Up)) {
+        if had_been_up && matches!((previous, now), (Some(State::Down(_)), State::Up)) {
             reconnects.inc();
         }
     }
@@ -433,11 +445,25 @@ mod tests {
         );
         connected.store(true, std::sync::atomic::Ordering::SeqCst);
         assert_eq!(dependencies.states(), vec![("ovn", State::Up)]);
-        // A checked dependency's comeback counts too.
         let mut registry = Registry::default();
         dependencies.register_metrics(&mut registry);
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+        let reconnects = || {
+            let mut text = String::new();
+            prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+            text
+        };
+        // Down until its first connection: that is no reconnect.
+        let text = reconnects();
+        assert!(
+            text.contains("dependency_reconnects_total{dependency=\"ovn\"} 0"),
+            "{text}"
+        );
+        // A checked dependency's comeback counts.
+        connected.store(false, std::sync::atomic::Ordering::SeqCst);
+        dependencies.states();
+        connected.store(true, std::sync::atomic::Ordering::SeqCst);
+        dependencies.states();
+        let text = reconnects();
         assert!(
             text.contains("dependency_reconnects_total{dependency=\"ovn\"} 1"),
             "{text}"
