@@ -11,24 +11,11 @@ use crate::tls_kit::{TestCa, TlsProxy};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::kit::needed;
+use common::kit;
 use common::Server;
 use serde_json::json;
 use tokio::sync::Notify;
 use trunkd::notify::Broker;
-
-/// The broker: `TRUNKD_TEST_RABBITMQ` (HOST:PORT, guest/guest) or 127.0.0.1:5672. `None`
-/// (after printing SKIPPED) when it does not answer outside CI; CI requires it.
-fn broker() -> Option<std::net::SocketAddr> {
-    let address = std::env::var("TRUNKD_TEST_RABBITMQ").unwrap_or_else(|_| "127.0.0.1:5672".into());
-    let address: std::net::SocketAddr = address.parse().expect("TRUNKD_TEST_RABBITMQ is HOST:PORT");
-    let answers = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_ok();
-    needed(
-        answers.then_some(address),
-        &format!("run RabbitMQ at {address}"),
-        &format!("RabbitMQ is not running at {address}"),
-    )
-}
 
 /// The broker URL through the TLS proxy, by the name its certificate carries.
 fn amqps(port: u16) -> String {
@@ -43,7 +30,7 @@ async fn woken(wake: &Notify, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_travel_over_amqps_with_the_cafile_ca() {
-    let Some(plain) = broker() else {
+    let Some(plain) = kit::broker() else {
         return;
     };
     let dir = tempfile::tempdir().expect("dir");
@@ -94,7 +81,7 @@ async fn notifications_travel_over_amqps_with_the_cafile_ca() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broker_certificate_of_another_ca_is_refused() {
-    let Some(plain) = broker() else {
+    let Some(plain) = kit::broker() else {
         return;
     };
     let dir = tempfile::tempdir().expect("dir");

@@ -18,7 +18,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use common::answers::answers_are_final_under_concurrency;
-use common::kit::{needed, wait_until};
+use common::kit::{self, wait_until};
 use common::{vlan, Server};
 use serde_json::{json, Value};
 use vswitch::Vswitch;
@@ -36,19 +36,6 @@ impl Drop for AgentProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The broker: `TRUNKD_TEST_RABBITMQ` (HOST:PORT, guest/guest) or 127.0.0.1:5672. `None`
-/// (after printing SKIPPED) when it does not answer outside CI; CI requires it.
-fn broker() -> Option<std::net::SocketAddr> {
-    let address = std::env::var("TRUNKD_TEST_RABBITMQ").unwrap_or_else(|_| "127.0.0.1:5672".into());
-    let address: std::net::SocketAddr = address.parse().expect("TRUNKD_TEST_RABBITMQ is HOST:PORT");
-    let answers = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_ok();
-    needed(
-        answers.then_some(address),
-        &format!("run RabbitMQ at {address}"),
-        &format!("RabbitMQ is not running at {address}"),
-    )
 }
 
 fn amqp(port: u16) -> String {
@@ -111,7 +98,7 @@ fn trace(switch: &Vswitch, bridge: &str, vlan: Option<i64>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_wires_trunks_into_open_vswitch() {
-    let Some(broker) = broker() else {
+    let Some(broker) = kit::broker() else {
         return;
     };
     let Some(switch) = Vswitch::start("the_agent_wires_trunks_into_open_vswitch") else {
@@ -415,7 +402,7 @@ async fn the_agent_wires_trunks_into_open_vswitch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_with_the_ovs_driver_are_what_a_get_shows() {
-    let Some(broker) = broker() else {
+    let Some(broker) = kit::broker() else {
         return;
     };
     let server = Server::start_with(&[

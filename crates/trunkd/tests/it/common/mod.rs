@@ -263,22 +263,7 @@ impl Server {
 
     /// Asks the server to stop as an init system does (SIGTERM) and waits for it to exit.
     pub fn terminate(mut self) -> std::process::ExitStatus {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(sent.success(), "SIGTERM sent");
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait for the server") {
-                return status;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the server did not stop within 30 s of SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        terminate(&mut self.child, Duration::from_secs(30))
     }
 
     /// Stops the server and hands back its data, once no transaction of the server can still

@@ -213,3 +213,16 @@ pub async fn settle<T, E: Display, F: Future<Output = Result<T, E>>>(
         tokio::time::sleep(POLL).await;
     }
 }
+
+/// The RabbitMQ tests use: `TRUNKD_TEST_RABBITMQ` (HOST:PORT, guest/guest) or 127.0.0.1:5672.
+/// `None` (after printing SKIPPED) when it does not answer outside CI; CI requires it.
+pub fn broker() -> Option<std::net::SocketAddr> {
+    let address = std::env::var("TRUNKD_TEST_RABBITMQ").unwrap_or_else(|_| "127.0.0.1:5672".into());
+    let address: std::net::SocketAddr = address.parse().expect("TRUNKD_TEST_RABBITMQ is HOST:PORT");
+    let answers = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_ok();
+    needed(
+        answers.then_some(address),
+        &format!("run RabbitMQ at {address}"),
+        &format!("RabbitMQ is not running at {address}"),
+    )
+}
