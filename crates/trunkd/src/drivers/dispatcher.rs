@@ -8,7 +8,7 @@
 //! holds that resource's lease in the database, so one server at a time works on a resource; a
 //! server that dies leaves a lease that expires, and another server takes over.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,10 +17,14 @@ use tokio::sync::Notify;
 
 use crate::drivers::delivered::DeliveryFeed;
 use crate::drivers::{DriverError, DriverSet, StatusReporter, TrunkDriver};
-use crate::store::{PendingEvent, ResourceKind, Store, StoreError};
+use crate::store::{Deliveries, FailedDelivery, PendingEvent, ResourceKey, Store, StoreError};
 
 /// Events read per pass.
 const BATCH: i64 = 500;
+/// Most resources' outcomes recorded in one transaction: those whose deliveries have finished
+/// when the dispatcher looks (so an idle dispatcher records each at once, a busy one many
+/// together).
+const RECORD_AT_ONCE: usize = 256;
 /// Resources whose events are delivered at once. Each resource's events stay in order; a
 /// driver that hangs on one resource holds up only that resource (until its time limit),
 /// not the others.
@@ -162,83 +166,108 @@ impl Dispatcher {
         }
     }
 
-    /// One pass over pending events. Returns whether it delivered anything (so the caller
-    /// loops at once while there is work).
+    /// One pass over pending events: leases the resources whose oldest event is due (one
+    /// transaction), reads their events afresh under the lease (so events another server
+    /// finished are not sent again), delivers each resource's in order, several resources at
+    /// once, and records the outcomes of those done so far together, giving their leases back.
+    /// Returns whether it delivered anything (so the caller loops at once while there is work).
     pub async fn pass(&self) -> Result<bool, StoreError> {
         let events = self.store.pending_events(BATCH).await?;
         let now = chrono::Utc::now().timestamp_millis();
         // Each resource once, in the order of its oldest pending event, if that one is due.
-        let mut seen: HashSet<(ResourceKind, String)> = HashSet::new();
-        let due: Vec<(ResourceKind, String)> = events
+        let mut seen: HashSet<ResourceKey> = HashSet::new();
+        let due: Vec<ResourceKey> = events
             .into_iter()
-            .filter(|e| {
-                seen.insert((e.resource(), e.resource_id.clone())) && e.next_attempt_ms <= now
+            .map(|e| {
+                (
+                    ResourceKey::new(e.resource(), e.resource_id),
+                    e.next_attempt_ms,
+                )
             })
-            .map(|e| (e.resource(), e.resource_id))
+            .filter(|(key, next_attempt_ms)| seen.insert(key.clone()) && *next_attempt_ms <= now)
+            .map(|(key, _)| key)
             .collect();
-        let outcomes: Vec<Result<bool, StoreError>> = futures_util::stream::iter(due)
-            .map(|(resource, id)| async move { self.lease_and_deliver(resource, &id).await })
+        let held = self.store.take_leases(&due, &self.owner, LEASE_MS).await?;
+        if held.is_empty() {
+            return Ok(false); // nothing due, or other servers deliver it all
+        }
+        let leased_at = std::time::Instant::now();
+        let mut by_resource: HashMap<ResourceKey, Vec<PendingEvent>> = HashMap::new();
+        for event in self.store.pending_events_of_each(&held).await? {
+            by_resource
+                .entry(ResourceKey::new(
+                    event.resource(),
+                    event.resource_id.clone(),
+                ))
+                .or_default()
+                .push(event);
+        }
+        let work: Vec<(ResourceKey, Vec<PendingEvent>)> = held
+            .into_iter()
+            .map(|key| {
+                let events = by_resource.remove(&key).unwrap_or_default();
+                (key, events)
+            })
+            .collect();
+        let mut outcomes = futures_util::stream::iter(work)
+            .map(|(key, events)| self.deliver_resource(key, events, leased_at))
             .buffer_unordered(CONCURRENT_RESOURCES)
-            .collect()
-            .await;
+            .ready_chunks(RECORD_AT_ONCE);
         let mut delivered_any = false;
-        for outcome in outcomes {
-            delivered_any |= outcome?;
+        let mut first_error = None;
+        while let Some(finished) = outcomes.next().await {
+            let mut deliveries = Deliveries::default();
+            for outcome in finished {
+                delivered_any |= !outcome.delivered.is_empty();
+                deliveries.absorb(outcome);
+            }
+            // Events delivered but not recorded are delivered again later (at least once);
+            // their leases run out by themselves.
+            match self.store.record_deliveries(&self.owner, &deliveries).await {
+                Ok(marked) => {
+                    self.stats.delivered.inc_by(marked);
+                }
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
         }
-        Ok(delivered_any)
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(delivered_any),
+        }
     }
 
-    /// Delivers one resource's due events if this server gets its lease.
-    async fn lease_and_deliver(
+    /// Delivers one leased resource's pending events in order, stopping at the first failure;
+    /// returns what happened, its lease given back.
+    async fn deliver_resource(
         &self,
-        resource: ResourceKind,
-        id: &str,
-    ) -> Result<bool, StoreError> {
-        if !self
-            .store
-            .try_lease(resource, id, &self.owner, LEASE_MS)
-            .await?
-        {
-            return Ok(false); // another server is delivering this resource's events
-        }
-        let outcome = self.deliver_resource(resource, id).await;
-        self.store.release_lease(resource, id, &self.owner).await?;
-        outcome
-    }
-
-    /// Delivers one resource's pending events in order, stopping at the first failure. Reads
-    /// them afresh under the lease, so events another server finished are not sent again.
-    async fn deliver_resource(&self, resource: ResourceKind, id: &str) -> Result<bool, StoreError> {
-        let events = self.store.pending_events_of(resource, id).await?;
+        key: ResourceKey,
+        events: Vec<PendingEvent>,
+        mut leased_at: std::time::Instant,
+    ) -> Deliveries {
         let now = chrono::Utc::now().timestamp_millis();
-        let mut delivered_any = false;
-        // The caller has just taken the lease; renew it once a third of it has run, not before
-        // every event (each renewal is a write, and writes are what SQLite serialises).
-        let mut leased_at = std::time::Instant::now();
+        let mut outcome = Deliveries::default();
         for event in events {
             if event.next_attempt_ms > now {
                 break;
             }
+            // Renewed once a third of the lease has run, not before every event (each renewal
+            // is a write).
             if leased_at.elapsed() >= RENEW_AFTER {
-                if !self
+                match self
                     .store
-                    .try_lease(resource, id, &self.owner, LEASE_MS)
-                    .await?
+                    .take_leases(std::slice::from_ref(&key), &self.owner, LEASE_MS)
+                    .await
                 {
-                    break;
+                    Ok(held) if !held.is_empty() => leased_at = std::time::Instant::now(),
+                    _ => break,
                 }
-                leased_at = std::time::Instant::now();
             }
             match self.deliver(&event).await {
                 Ok(()) => {
                     self.feed.publish(&event);
-                    if self.store.mark_event_delivered(event.id).await? {
-                        self.stats.delivered.inc();
-                    } else {
-                        // Folded into a newer event meanwhile, which is delivered in its turn.
-                        tracing::debug!(event_id = event.id, "delivered an event since folded");
-                    }
-                    delivered_any = true;
+                    outcome.delivered.push(event.id);
                 }
                 Err(error) => {
                     let retry_in = backoff_ms(event.attempts);
@@ -251,15 +280,18 @@ impl Dispatcher {
                         %error,
                         "driver failed to handle event; will retry"
                     );
-                    self.store
-                        .mark_event_failed(event.id, &error.to_string(), retry_in)
-                        .await?;
+                    outcome.failed.push(FailedDelivery {
+                        id: event.id,
+                        error: error.to_string(),
+                        retry_in_ms: retry_in,
+                    });
                     self.stats.failed.inc();
                     break;
                 }
             }
         }
-        Ok(delivered_any)
+        outcome.released.push(key);
+        outcome
     }
 
     /// Hands one event to every driver in turn, and counts a failure against the driver that

@@ -212,7 +212,56 @@ impl SchemaState {
     }
 }
 
-/// The outbox as the dispatcher sees it: pending events, delivery leases, outcomes.
+/// A resource whose outbox events are delivered in order, under one lease.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ResourceKey {
+    pub kind: ResourceKind,
+    pub id: String,
+}
+
+impl ResourceKey {
+    pub fn new(kind: ResourceKind, id: impl Into<String>) -> Self {
+        Self {
+            kind,
+            id: id.into(),
+        }
+    }
+}
+
+/// An event a driver failed to handle, and when to try it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedDelivery {
+    pub id: i64,
+    pub error: String,
+    pub retry_in_ms: i64,
+}
+
+/// What the dispatcher did with the events of the resources it leased, recorded together.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deliveries {
+    /// Events every driver accepted.
+    pub delivered: Vec<i64>,
+    pub failed: Vec<FailedDelivery>,
+    /// Resources whose leases this dispatcher gives up.
+    pub released: Vec<ResourceKey>,
+}
+
+impl Deliveries {
+    pub fn is_empty(&self) -> bool {
+        self.delivered.is_empty() && self.failed.is_empty() && self.released.is_empty()
+    }
+
+    /// Adds `other`'s outcomes to these.
+    pub fn absorb(&mut self, other: Deliveries) {
+        self.delivered.extend(other.delivered);
+        self.failed.extend(other.failed);
+        self.released.extend(other.released);
+    }
+}
+
+/// The outbox as the dispatcher sees it: pending events, delivery leases, outcomes. Leases and
+/// outcomes are taken and recorded for many resources in one transaction each, since every
+/// write waits its turn for the database (on SQLite, for the one writer).
 #[async_trait]
 pub trait Outbox: Send + Sync {
     /// Undelivered outbox events, oldest first.
@@ -223,31 +272,29 @@ pub trait Outbox: Send + Sync {
         resource: ResourceKind,
         resource_id: &str,
     ) -> Result<Vec<PendingEvent>, StoreError>;
-    /// Takes or renews the lease to deliver a resource's events for `lease_ms`, unless another
-    /// owner holds an unexpired one. Returns whether `owner` holds it.
-    async fn try_lease(
+    /// Undelivered outbox events of each of `resources` (a page of each), oldest first, read
+    /// in one snapshot.
+    async fn pending_events_of_each(
         &self,
-        resource: ResourceKind,
-        resource_id: &str,
+        resources: &[ResourceKey],
+    ) -> Result<Vec<PendingEvent>, StoreError>;
+    /// Takes or renews the lease to deliver each resource's events for `lease_ms`, unless
+    /// another owner holds an unexpired one; all in one transaction. Returns the resources
+    /// `owner` holds now, in the order given.
+    async fn take_leases(
+        &self,
+        resources: &[ResourceKey],
         owner: &str,
         lease_ms: i64,
-    ) -> Result<bool, StoreError>;
-    async fn release_lease(
+    ) -> Result<Vec<ResourceKey>, StoreError>;
+    /// Records deliveries and failures and gives up leases, in one transaction. Returns how
+    /// many of the delivered events were still there to mark (one folded into a newer event
+    /// of its resource while it was being delivered is not).
+    async fn record_deliveries(
         &self,
-        resource: ResourceKind,
-        resource_id: &str,
         owner: &str,
-    ) -> Result<(), StoreError>;
-    /// Marks an event delivered; `false` when it is no longer there (folded into a newer
-    /// event of its resource while it was being delivered).
-    async fn mark_event_delivered(&self, id: i64) -> Result<bool, StoreError>;
-    /// Records a failed delivery and when to try again.
-    async fn mark_event_failed(
-        &self,
-        id: i64,
-        error: &str,
-        retry_in_ms: i64,
-    ) -> Result<(), StoreError>;
+        deliveries: &Deliveries,
+    ) -> Result<u64, StoreError>;
     /// Number of undelivered events (outbox lag, for metrics and tests).
     async fn pending_event_count(&self) -> Result<i64, StoreError>;
     /// Undelivered events, and how many of them wait for a retry, counted together.

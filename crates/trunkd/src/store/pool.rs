@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// One pool's occupancy and counters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolStats {
-    /// Which pool: `writes`, `reads` or `probes` (SQLite), `shared` (PostgreSQL).
+    /// Which pool: `writes` or `reads` (SQLite), `shared` (PostgreSQL).
     pub pool: &'static str,
     pub in_use: u64,
     pub idle: u64,
@@ -40,6 +40,11 @@ impl PoolCounters {
         }
     }
 
+    /// Counts a take that gave up waiting.
+    pub fn note_timeout(&self) {
+        self.timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Runs `take` on `pool` (a `begin` or an `acquire`), counting its wait or timeout.
     pub async fn take<DB: sqlx::Database, T>(
         &self,
@@ -49,7 +54,7 @@ impl PoolCounters {
         self.note_take(is_full(pool));
         let outcome = take.await;
         if matches!(outcome, Err(sqlx::Error::PoolTimedOut)) {
-            self.timeouts.fetch_add(1, Ordering::Relaxed);
+            self.note_timeout();
         }
         outcome
     }

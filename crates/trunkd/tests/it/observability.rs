@@ -42,8 +42,8 @@ fn request_id(reply: &crate::common::Reply) -> String {
 async fn json_logs_keep_the_callers_request_id_on_every_line_of_its_request() {
     let dir = tempfile::tempdir().expect("temp dir");
     let log = dir.path().join("trunkd.log");
-    // sqlx's statements are logged (at DEBUG) inside the request's span: lines besides the
-    // access line.
+    // The store's statements are logged (at DEBUG: `trunkd::store` on SQLite, `sqlx::query` on
+    // PostgreSQL) inside the request's span: lines besides the access line.
     let server = Server::start_traced(
         &["--log-format", "json"],
         &log,
@@ -285,7 +285,7 @@ async fn metrics_show_the_build_the_process_the_pools_and_the_dependencies() {
     let pools: &[&str] = if server.database.is_some() {
         &["shared"]
     } else {
-        &["writes", "reads", "probes"]
+        &["writes", "reads"]
     };
     for pool in pools {
         let pool = format!("pool=\"{pool}\"");

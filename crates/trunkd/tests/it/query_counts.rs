@@ -1,5 +1,5 @@
 //! Validating and storing N subports takes the same number of SQL statements whatever N: the
-//! server's statement log (sqlx at debug, each line inside its request's span) is counted for
+//! server's statement log (at debug, each line inside its request's span) is counted for
 //! one add_subports call of 3 subports and one of 2,000.
 
 use crate::common;
@@ -14,14 +14,17 @@ fn counting_server(log_path: &std::path::Path) -> Server {
     Server::start_traced(
         &["--port-quota", "-1"],
         log_path,
-        "warn,trunkd::api::request_id=info,sqlx::query=debug",
+        &format!(
+            "warn,trunkd::api::request_id=info,{}",
+            common::STATEMENTS_AT_DEBUG
+        ),
     )
 }
 
 /// Statements the server logged inside the request whose id is `request_id`.
 fn statements_of(log: &str, request_id: &str) -> usize {
     log.lines()
-        .filter(|line| line.contains(request_id) && line.contains("sqlx::query"))
+        .filter(|line| line.contains(request_id) && common::is_statement_line(line))
         .count()
 }
 

@@ -16,7 +16,7 @@ fn reads_of(log: &str, request_id: &str) -> (usize, u64) {
     let mut rows = 0;
     for line in log
         .lines()
-        .filter(|line| line.contains(request_id) && line.contains("sqlx::query"))
+        .filter(|line| line.contains(request_id) && common::is_statement_line(line))
     {
         statements += 1;
         let returned = line
@@ -60,7 +60,10 @@ async fn allocation_reads_do_not_grow_with_the_ids_in_use() {
     let server = Server::start_traced(
         &["--network-quota", "-1"],
         &log_path,
-        "warn,trunkd::api::request_id=info,sqlx::query=debug",
+        &format!(
+            "warn,trunkd::api::request_id=info,{}",
+            common::STATEMENTS_AT_DEBUG
+        ),
     );
     let admin = server.admin();
     let first = admin

@@ -16,7 +16,7 @@ use trunkd::drivers::{DriverError, Settlement, StatusReporter, TrunkChange, Trun
 use trunkd::model::{SegmentationType, TrunkStatus};
 use trunkd::service::{GatewayRequest, PortUpdate, ServiceError, SubnetCreate, SubnetUpdate};
 use trunkd::store::event::{Event, SubnetEvent, SubnetRef};
-use trunkd::store::{PendingEvent, ResourceKind};
+use trunkd::store::{PendingEvent, ResourceKey, ResourceKind};
 
 /// A driver whose behaviour a test sets.
 #[derive(Default)]
@@ -546,12 +546,13 @@ async fn a_lease_left_by_a_dead_server_is_taken_over_when_it_expires() {
     let h = harness(vec![driver.clone()]).await;
     let net = h.network().await;
     // Another server took the network's lease and died.
+    let network = ResourceKey::new(ResourceKind::Network, net.to_string());
     let taken = h
         .store
-        .try_lease(ResourceKind::Network, &net.to_string(), "dead-server", 300)
+        .take_leases(std::slice::from_ref(&network), "dead-server", 300)
         .await
         .expect("lease");
-    assert!(taken);
+    assert_eq!(taken, vec![network]);
     let reporter: Arc<dyn StatusReporter> = h.service.clone();
     let dispatcher = Dispatcher::new(
         h.store.clone(),

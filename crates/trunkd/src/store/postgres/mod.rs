@@ -7,6 +7,7 @@
 //! ONLY, so a response is one consistent snapshot. Nothing takes row locks (`FOR UPDATE`) or
 //! advisory locks.
 
+mod conn;
 mod errors;
 
 use std::sync::Arc;
@@ -14,12 +15,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgPoolOptions, PgQueryResult};
-use sqlx::{ConnectOptions, Pool, Postgres};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{ConnectOptions, PgConnection, Pool, Postgres};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::store::pool::{PoolCounters, PoolStats};
-use crate::store::sql::{Conn, Dialect, Held, RowsAffected, SqlStore};
+use crate::store::sql::{Dialect, Held, SqlStore};
 use crate::store::StoreError;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -28,15 +29,19 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 const POOL_SIZE: u32 = 16;
 
 /// Write transactions one server runs at once. SERIALIZABLE aborts a transaction whose reads
-/// another's writes invalidated, and while tables are small their index pages (the unit of
-/// PostgreSQL's predicate locks) are shared by every row: 64 concurrent trunk creates aborted
-/// each other until requests ran out of retries (trunkd-bench saw 503s, and still did now and
-/// then with four slots). Queueing writers in-process keeps conflicts, and so retries, rare;
-/// other servers' writers still conflict and are retried as before.
+/// another's writes invalidated, and a btree read locks the whole leaf page it visits. Two
+/// reads still make writes on different trunks conflict (issue 22's study, `pg_locks` per
+/// statement): the outbox fold (`take_pending_events`) reads the leaf page every write inserts
+/// its own outbox row into, and the membership check reads the `trunk_members` leaf page other
+/// creates insert their parent into. Until those reads go, 64 concurrent writers abort each
+/// other until requests run out of retries; queueing writers in-process keeps conflicts rare
+/// (`trunkd_write_transaction_conflicts_total` counts them); other servers' writers still
+/// conflict and are retried as before.
 const CONCURRENT_WRITES: usize = 2;
 
 /// PostgreSQL's SQL and transactions; holds the server's write slots.
 pub struct PostgresDialect {
+    pool: Pool<Postgres>,
     writers: Arc<Semaphore>,
     /// Waits and timeouts of transactions' takes from the pool.
     counters: PoolCounters,
@@ -53,7 +58,7 @@ struct SlottedTx {
 
 #[async_trait]
 impl Held<PostgresDialect> for SlottedTx {
-    fn conn(&mut self) -> &mut Conn<PostgresDialect> {
+    fn conn(&mut self) -> &mut PgConnection {
         &mut self.tx
     }
 
@@ -72,26 +77,31 @@ impl PgStore {
             .connect_lazy(url)
             .map_err(|e| StoreError::Unavailable(format!("database_url: {e}")))?;
         let dialect = PostgresDialect {
+            pool,
             writers: Arc::new(Semaphore::new(CONCURRENT_WRITES)),
             counters: PoolCounters::default(),
         };
-        Ok(SqlStore::new(pool.clone(), pool, dialect))
+        Ok(SqlStore::new(dialect))
     }
 }
 
-impl RowsAffected for PgQueryResult {
-    fn rows_affected(&self) -> u64 {
-        PgQueryResult::rows_affected(self)
+/// A read or bookkeeping transaction, straight from the pool.
+struct ReadTx(sqlx::Transaction<'static, Postgres>);
+
+#[async_trait]
+impl Held<PostgresDialect> for ReadTx {
+    fn conn(&mut self) -> &mut PgConnection {
+        &mut self.0
+    }
+
+    async fn finish(self: Box<Self>) -> Result<(), StoreError> {
+        self.0.commit().await.map_err(errors::map_err)
     }
 }
 
 #[async_trait]
 impl Dialect for PostgresDialect {
-    type Db = Postgres;
-
-    fn migrator() -> &'static Migrator {
-        &MIGRATOR
-    }
+    type Conn = PgConnection;
 
     const HAS_HISTORY: &'static str = "SELECT to_regclass('_sqlx_migrations') IS NOT NULL";
     const TABLE_COUNT: &'static str = "SELECT COUNT(*) FROM information_schema.tables \
@@ -105,11 +115,19 @@ impl Dialect for PostgresDialect {
         format!("json_build_array({items})")
     }
 
-    fn map_err(error: sqlx::Error) -> StoreError {
-        errors::map_err(error)
+    fn expected_version() -> i64 {
+        MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
     }
 
-    async fn begin_write(&self, pool: &Pool<Postgres>) -> Result<Box<dyn Held<Self>>, StoreError> {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Schema(e.to_string()))
+    }
+
+    async fn begin_write(&self) -> Result<Box<dyn Held<Self>>, StoreError> {
+        let pool = &self.pool;
         let slot = self
             .writers
             .clone()
@@ -124,7 +142,22 @@ impl Dialect for PostgresDialect {
         Ok(Box::new(SlottedTx { tx, _slot: slot }))
     }
 
-    async fn begin_read(&self, pool: &Pool<Postgres>) -> Result<Box<dyn Held<Self>>, StoreError> {
+    /// READ COMMITTED, and no write slot: the dispatcher's leases and marks, the prunes.
+    async fn begin_bookkeeping(&self) -> Result<Box<dyn Held<Self>>, StoreError> {
+        let pool = &self.pool;
+        let tx = self
+            .counters
+            .take(
+                pool,
+                pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED"),
+            )
+            .await
+            .map_err(errors::map_err)?;
+        Ok(Box::new(ReadTx(tx)))
+    }
+
+    async fn begin_read(&self) -> Result<Box<dyn Held<Self>>, StoreError> {
+        let pool = &self.pool;
         let tx = self
             .counters
             .take(
@@ -133,19 +166,21 @@ impl Dialect for PostgresDialect {
             )
             .await
             .map_err(errors::map_err)?;
-        Ok(Box::new(tx))
+        Ok(Box::new(ReadTx(tx)))
     }
 
-    /// The pool is the store's; nothing else to close.
-    async fn close(&self) {}
+    async fn close(&self) {
+        self.pool.close().await;
+    }
 
     /// One pool serves writes and reads.
-    fn pools(&self, writes: &Pool<Postgres>, _reads: &Pool<Postgres>) -> Vec<PoolStats> {
-        vec![self.counters.of_pool("shared", writes)]
+    fn pools(&self) -> Vec<PoolStats> {
+        vec![self.counters.of_pool("shared", &self.pool)]
     }
 
     /// One connection attempt of its own, outside the pool, for its error.
-    async fn unavailable_cause(&self, pool: &Pool<Postgres>) -> Option<String> {
+    async fn unavailable_cause(&self) -> Option<String> {
+        let pool = &self.pool;
         let attempt = tokio::time::timeout(CAUSE_TIMEOUT, pool.connect_options().connect()).await;
         match attempt {
             Ok(Ok(conn)) => {

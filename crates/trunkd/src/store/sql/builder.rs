@@ -1,52 +1,16 @@
 //! Statements built at run time (`IN` lists, multi-row inserts, list filters), for any dialect.
 //!
-//! Why not sqlx's `QueryBuilder`: its query borrows the builder while holding arguments of the
-//! builder's own lifetime, which only works where the driver's argument type is known (SQLite's
-//! carries a lifetime, and a generic one cannot be shortened). This builder keeps the values
-//! aside and binds them when the statement is built, on a query that borrows only its text.
-//! Placeholders are written when the statement is built: `$N` for PostgreSQL, a bare `?` for
-//! SQLite. SQLite keeps numbered parameters in a list it searches by name, once per parameter
-//! as it parses and again as sqlx binds each one, which made a statement's cost grow with the
-//! square of its parameters (a 4,094-row insert of 7 values a row spent most of its seconds
-//! comparing `$N` names); bare `?` are numbered by position and never looked up.
+//! Why not sqlx's `QueryBuilder`: statements run on rusqlite (SQLite) as well as on sqlx
+//! (PostgreSQL), through `exec.rs`; this builder keeps the values aside and hands text and
+//! values to the connection together.
+//! Placeholders are written when the statement runs, in the connection's style
+//! ([`SqlConn::POSITIONAL`]: a 4,094-row insert of 7 values a row spent most of its seconds
+//! comparing `$N` names in SQLite).
 
 use std::fmt::{Display, Write};
 
-use sqlx::query::Query;
-use sqlx::Database;
-
-use super::SqlValue;
-
-/// A value to bind.
-pub(super) enum Param {
-    Text(String),
-    Int(i64),
-    Bool(bool),
-}
-
-impl From<String> for Param {
-    fn from(text: String) -> Self {
-        Param::Text(text)
-    }
-}
-
-impl From<&str> for Param {
-    fn from(text: &str) -> Self {
-        Param::Text(text.to_string())
-    }
-}
-
-impl From<i64> for Param {
-    fn from(number: i64) -> Self {
-        Param::Int(number)
-    }
-}
-
-impl From<bool> for Param {
-    fn from(flag: bool) -> Self {
-        Param::Bool(flag)
-    }
-}
+use super::exec::{keep, Decode, Param, SqlConn};
+use crate::store::StoreError;
 
 /// SQL text and the values its placeholders stand for.
 pub(super) struct Builder {
@@ -54,8 +18,6 @@ pub(super) struct Builder {
     /// Where in `sql` each value's placeholder goes, in order.
     marks: Vec<usize>,
     params: Vec<Param>,
-    /// The text with its placeholders, once built.
-    built: String,
 }
 
 impl Builder {
@@ -64,18 +26,16 @@ impl Builder {
             sql: sql.into(),
             marks: Vec::new(),
             params: Vec::new(),
-            built: String::new(),
         }
     }
 
-    /// The text with a placeholder at each mark, in `DB`'s style.
-    fn text_for<DB: Database>(&self) -> String {
-        let positional = DB::NAME == "SQLite";
+    /// The text with a placeholder at each mark, in `C`'s style.
+    fn text_for<C: SqlConn + ?Sized>(&self) -> String {
         let mut text = String::with_capacity(self.sql.len() + self.marks.len() * 6);
         let mut from = 0;
         for (index, mark) in self.marks.iter().enumerate() {
             text.push_str(&self.sql[from..*mark]);
-            if positional {
+            if C::POSITIONAL {
                 text.push('?');
             } else {
                 let _ = write!(text, "${}", index + 1);
@@ -126,23 +86,25 @@ impl Builder {
         self
     }
 
-    /// The statement with its values bound. Takes the values: build once.
-    pub(super) fn build<DB: Database>(&mut self) -> Query<'_, DB, DB::Arguments<'_>>
-    where
-        String: SqlValue<DB>,
-        i64: SqlValue<DB>,
-        bool: SqlValue<DB>,
-    {
-        self.built = self.text_for::<DB>();
-        let mut query = sqlx::query(&self.built);
-        for param in std::mem::take(&mut self.params) {
-            query = match param {
-                Param::Text(text) => query.bind(text),
-                Param::Int(number) => query.bind(number),
-                Param::Bool(flag) => query.bind(flag),
-            };
-        }
-        query
+    /// Runs the statement; returns the number of rows changed.
+    pub(super) async fn execute<C: SqlConn + ?Sized>(
+        self,
+        conn: &mut C,
+    ) -> Result<u64, StoreError> {
+        let text = self.text_for::<C>();
+        let keep = keep(self.params.len());
+        conn.execute(&text, self.params, keep).await
+    }
+
+    /// Runs the statement and decodes every row it returns.
+    pub(super) async fn fetch<C: SqlConn + ?Sized, T: Send>(
+        self,
+        conn: &mut C,
+        decode: Decode<'_, T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let text = self.text_for::<C>();
+        let keep = keep(self.params.len());
+        conn.fetch(&text, self.params, keep, decode).await
     }
 }
 

@@ -3,82 +3,57 @@
 //! created before the schema had free ranges.
 
 use async_trait::async_trait;
-use sqlx::{ColumnIndex, Database, Executor, IntoArguments, Pool, Row};
 
 use crate::ids::SubnetId;
 use crate::model::AllocationPool;
 use crate::store::ipam::{Address, Allocation, FreeRange, IpamTx};
 use crate::store::StoreError;
 
-use super::{Conn, DbRow, Dialect, SqlTx, SqlValue};
+use super::exec::{get, SqlConn, Stmt};
+use super::{Dialect, SqlTx};
 
 /// `(first, last)` key texts of one free range.
 type RangeKeys = (String, String);
 
-/// Runs a query of bound texts and reads the named text columns of the rows it returns.
-async fn texts<D: Dialect>(
-    conn: &mut Conn<D>,
+/// Runs a statement of bound texts.
+fn statement(sql: &'static str, values: &[String]) -> Stmt {
+    values
+        .iter()
+        .fold(Stmt::new(sql), |statement, value| statement.bind(value))
+}
+
+/// Runs a query of bound texts and reads one named text column of the rows it returns.
+async fn texts<C: SqlConn>(
+    conn: &mut C,
     sql: &'static str,
     values: &[String],
-    columns: &[&str],
-) -> Result<Vec<Vec<String>>, StoreError>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
-    for<'a> &'a str: ColumnIndex<DbRow<D>>,
-    String: SqlValue<D::Db>,
-{
-    let mut query = sqlx::query::<D::Db>(sql);
-    for value in values {
-        query = query.bind(value.clone());
-    }
-    let rows = query.fetch_all(conn).await.map_err(D::map_err)?;
-    rows.iter()
-        .map(|row| {
-            columns
-                .iter()
-                .map(|column| row.try_get::<String, _>(*column).map_err(D::map_err))
-                .collect()
-        })
-        .collect()
+    column: &'static str,
+) -> Result<Vec<String>, StoreError> {
+    statement(sql, values)
+        .fetch(conn, &|row| get(row, column))
+        .await
 }
 
 /// The one range a query of `first_key, last_key` found, if any.
-async fn one_range<D: Dialect>(
-    conn: &mut Conn<D>,
+async fn one_range<C: SqlConn>(
+    conn: &mut C,
     sql: &'static str,
     values: &[String],
-) -> Result<Option<RangeKeys>, StoreError>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
-    for<'a> &'a str: ColumnIndex<DbRow<D>>,
-    String: SqlValue<D::Db>,
-{
-    let found = texts::<D>(conn, sql, values, &["first_key", "last_key"]).await?;
-    Ok(found.into_iter().next().and_then(|mut row| {
-        let last = row.pop()?;
-        let first = row.pop()?;
-        Some((first, last))
-    }))
+) -> Result<Option<RangeKeys>, StoreError> {
+    statement(sql, values)
+        .fetch_optional(conn, &|row| {
+            Ok((get(row, "first_key")?, get(row, "last_key")?))
+        })
+        .await
 }
 
 /// Runs one statement of bound texts.
-async fn run<D: Dialect>(
-    conn: &mut Conn<D>,
+async fn run<C: SqlConn>(
+    conn: &mut C,
     sql: &'static str,
     values: &[String],
-) -> Result<(), StoreError>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
-    String: SqlValue<D::Db>,
-{
-    let mut query = sqlx::query::<D::Db>(sql);
-    for value in values {
-        query = query.bind(value.clone());
-    }
-    query.execute(conn).await.map(|_| ()).map_err(D::map_err)
+) -> Result<(), StoreError> {
+    statement(sql, values).execute(conn).await.map(|_| ())
 }
 
 const INSERT_RANGE: &str =
@@ -90,14 +65,7 @@ const SET_LAST: &str =
     "UPDATE ip_free_ranges SET last_key = $3 WHERE subnet_id = $1 AND first_key = $2";
 
 #[async_trait]
-impl<D: Dialect> IpamTx for SqlTx<D>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
-    for<'a> &'a str: ColumnIndex<DbRow<D>>,
-    String: SqlValue<D::Db>,
-    bool: SqlValue<D::Db>,
-{
+impl<D: Dialect> IpamTx for SqlTx<D> {
     async fn seed_free_ranges(
         &mut self,
         subnet: SubnetId,
@@ -105,24 +73,23 @@ where
     ) -> Result<(), StoreError> {
         let subnet = subnet.to_string();
         for range in ranges {
-            run::<D>(
+            run(
                 self.conn(),
                 INSERT_RANGE,
                 &[subnet.clone(), range.first.key(), range.last.key()],
             )
             .await?;
         }
-        sqlx::query("UPDATE subnets SET ipam_seeded = $1 WHERE id = $2")
+        Stmt::new("UPDATE subnets SET ipam_seeded = $1 WHERE id = $2")
             .bind(true)
             .bind(subnet)
             .execute(self.conn())
             .await
             .map(|_| ())
-            .map_err(D::map_err)
     }
 
     async fn clear_free_ranges(&mut self, subnet: SubnetId) -> Result<(), StoreError> {
-        run::<D>(
+        run(
             self.conn(),
             "DELETE FROM ip_free_ranges WHERE subnet_id = $1",
             &[subnet.to_string()],
@@ -132,7 +99,7 @@ where
 
     async fn take_lowest_free(&mut self, subnet: SubnetId) -> Result<Option<Address>, StoreError> {
         let subnet = subnet.to_string();
-        let lowest = one_range::<D>(
+        let lowest = one_range(
             self.conn(),
             "SELECT first_key, last_key FROM ip_free_ranges \
              WHERE subnet_id = $1 ORDER BY first_key LIMIT 1",
@@ -145,9 +112,9 @@ where
         let first = Address::from_key(&first_key)?;
         match first.next() {
             Some(next) if first_key != last_key => {
-                run::<D>(self.conn(), SET_FIRST, &[subnet, first_key, next.key()]).await?;
+                run(self.conn(), SET_FIRST, &[subnet, first_key, next.key()]).await?;
             }
-            _ => run::<D>(self.conn(), DELETE_RANGE, &[subnet, first_key]).await?,
+            _ => run(self.conn(), DELETE_RANGE, &[subnet, first_key]).await?,
         }
         Ok(Some(first))
     }
@@ -155,7 +122,7 @@ where
     async fn take_free(&mut self, subnet: SubnetId, address: Address) -> Result<bool, StoreError> {
         let subnet = subnet.to_string();
         let key = address.key();
-        let Some((first_key, last_key)) = one_range::<D>(
+        let Some((first_key, last_key)) = one_range(
             self.conn(),
             "SELECT first_key, last_key FROM ip_free_ranges \
              WHERE subnet_id = $1 AND first_key <= $2 ORDER BY first_key DESC LIMIT 1",
@@ -171,21 +138,21 @@ where
         let starts_here = first_key == key;
         let ends_here = last_key == key;
         match (starts_here, ends_here, address.previous(), address.next()) {
-            (true, true, _, _) => run::<D>(self.conn(), DELETE_RANGE, &[subnet, first_key]).await?,
+            (true, true, _, _) => run(self.conn(), DELETE_RANGE, &[subnet, first_key]).await?,
             (true, false, _, Some(next)) => {
-                run::<D>(self.conn(), SET_FIRST, &[subnet, first_key, next.key()]).await?
+                run(self.conn(), SET_FIRST, &[subnet, first_key, next.key()]).await?
             }
             (false, true, Some(previous), _) => {
-                run::<D>(self.conn(), SET_LAST, &[subnet, first_key, previous.key()]).await?
+                run(self.conn(), SET_LAST, &[subnet, first_key, previous.key()]).await?
             }
             (false, false, Some(previous), Some(next)) => {
-                run::<D>(
+                run(
                     self.conn(),
                     SET_LAST,
                     &[subnet.clone(), first_key, previous.key()],
                 )
                 .await?;
-                run::<D>(self.conn(), INSERT_RANGE, &[subnet, next.key(), last_key]).await?;
+                run(self.conn(), INSERT_RANGE, &[subnet, next.key(), last_key]).await?;
             }
             // An address strictly inside a range has both neighbours; one at the edge of the
             // address space is an edge of its range.
@@ -202,7 +169,7 @@ where
         let subnet = subnet.to_string();
         let key = address.key();
         let below = match address.previous() {
-            Some(previous) => one_range::<D>(
+            Some(previous) => one_range(
                 self.conn(),
                 "SELECT first_key, last_key FROM ip_free_ranges \
                  WHERE subnet_id = $1 AND last_key = $2",
@@ -214,7 +181,7 @@ where
         };
         let above = match address.next() {
             Some(next) => {
-                one_range::<D>(
+                one_range(
                     self.conn(),
                     "SELECT first_key, last_key FROM ip_free_ranges \
                      WHERE subnet_id = $1 AND first_key = $2",
@@ -226,21 +193,21 @@ where
         };
         match (below, above) {
             (Some(below_first), Some((above_first, above_last))) => {
-                run::<D>(self.conn(), DELETE_RANGE, &[subnet.clone(), above_first]).await?;
-                run::<D>(self.conn(), SET_LAST, &[subnet, below_first, above_last]).await
+                run(self.conn(), DELETE_RANGE, &[subnet.clone(), above_first]).await?;
+                run(self.conn(), SET_LAST, &[subnet, below_first, above_last]).await
             }
             (Some(below_first), None) => {
-                run::<D>(self.conn(), SET_LAST, &[subnet, below_first, key]).await
+                run(self.conn(), SET_LAST, &[subnet, below_first, key]).await
             }
             (None, Some((above_first, _))) => {
-                run::<D>(self.conn(), SET_FIRST, &[subnet, above_first, key]).await
+                run(self.conn(), SET_FIRST, &[subnet, above_first, key]).await
             }
-            (None, None) => run::<D>(self.conn(), INSERT_RANGE, &[subnet, key.clone(), key]).await,
+            (None, None) => run(self.conn(), INSERT_RANGE, &[subnet, key.clone(), key]).await,
         }
     }
 
     async fn insert_allocation(&mut self, allocation: &Allocation) -> Result<(), StoreError> {
-        run::<D>(
+        run(
             self.conn(),
             "INSERT INTO ip_allocations (subnet_id, address_key, ip_address, port_id, network_id) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -260,7 +227,7 @@ where
         subnet: SubnetId,
         address: Address,
     ) -> Result<(), StoreError> {
-        run::<D>(
+        run(
             self.conn(),
             "DELETE FROM ip_allocations WHERE subnet_id = $1 AND address_key = $2",
             &[subnet.to_string(), address.key()],
@@ -269,25 +236,22 @@ where
     }
 
     async fn addresses_in_use(&mut self, subnet: SubnetId) -> Result<Vec<Address>, StoreError> {
-        let keys = texts::<D>(
+        let keys = texts(
             self.conn(),
             "SELECT address_key FROM ip_allocations WHERE subnet_id = $1 ORDER BY address_key",
             &[subnet.to_string()],
-            &["address_key"],
+            "address_key",
         )
         .await?;
-        keys.iter()
-            .flatten()
-            .map(|key| Address::from_key(key))
-            .collect()
+        keys.iter().map(|key| Address::from_key(key)).collect()
     }
 
     async fn subnet_in_use(&mut self, subnet: SubnetId) -> Result<bool, StoreError> {
-        let found = texts::<D>(
+        let found = texts(
             self.conn(),
             "SELECT port_id FROM ip_allocations WHERE subnet_id = $1 LIMIT 1",
             &[subnet.to_string()],
-            &["port_id"],
+            "port_id",
         )
         .await?;
         Ok(!found.is_empty())
@@ -316,32 +280,20 @@ pub(super) fn pool_ranges(pools: &[AllocationPool]) -> Result<Vec<FreeRange>, St
 /// Subnets created before schema version 5, whose free ranges were never written, with
 /// their pools as free ranges (less nothing: ports could not take addresses from subnets
 /// then). The store seeds them after migrating.
-pub(super) async fn unseeded_subnets<D: Dialect>(
-    pool: &Pool<D::Db>,
-) -> Result<Vec<(SubnetId, Vec<FreeRange>)>, StoreError>
-where
-    for<'c> &'c Pool<D::Db>: Executor<'c, Database = D::Db>,
-    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
-    for<'a> &'a str: ColumnIndex<DbRow<D>>,
-    String: SqlValue<D::Db>,
-    bool: SqlValue<D::Db>,
-{
-    let rows =
-        sqlx::query::<D::Db>("SELECT id, allocation_pools FROM subnets WHERE ipam_seeded = $1")
-            .bind(false)
-            .fetch_all(pool)
-            .await
-            .map_err(D::map_err)?;
-    rows.iter()
-        .map(|row| {
-            let id: String = row.try_get("id").map_err(D::map_err)?;
-            let pools: String = row.try_get("allocation_pools").map_err(D::map_err)?;
+pub(super) async fn unseeded_subnets<C: SqlConn>(
+    conn: &mut C,
+) -> Result<Vec<(SubnetId, Vec<FreeRange>)>, StoreError> {
+    Stmt::new("SELECT id, allocation_pools FROM subnets WHERE ipam_seeded = $1")
+        .bind(false)
+        .fetch(conn, &|row| {
+            let id: &str = get(row, "id")?;
+            let pools: &str = get(row, "allocation_pools")?;
             let subnet: SubnetId = id
                 .parse()
                 .map_err(|_| StoreError::Internal(format!("bad subnet id {id:?}")))?;
-            let pools: Vec<AllocationPool> = serde_json::from_str(&pools)
+            let pools: Vec<AllocationPool> = serde_json::from_str(pools)
                 .map_err(|_| StoreError::Internal(format!("bad allocation pools of {id}")))?;
             Ok((subnet, pool_ranges(&pools)?))
         })
-        .collect()
+        .await
 }

@@ -1,13 +1,11 @@
 //! SQL for list calls: filters, tag filters, sorting and keyset pagination from a marker.
 //! The same SQL on every dialect.
 
-use sqlx::{ColumnIndex, Database, Executor, IntoArguments, Row};
-
 use crate::model::attrs::{self, AttrKind, AttrSpec};
 use crate::store::{ListQuery, ResourceKind, Scope, StoreError, Value};
 
 use super::builder::Builder;
-use super::{Conn, DbRow, Dialect, SqlValue};
+use super::exec::{get, Decode, SqlConn};
 
 /// How one resource's API attributes map onto one table.
 pub(super) struct Table {
@@ -119,21 +117,13 @@ fn resolve_sort(table: &Table, query: &ListQuery) -> Result<Vec<ResolvedKey>, St
 
 /// The marker row's sort values, looked up within the caller's scope: a row they cannot see
 /// is not found, exactly like an id that does not exist.
-async fn marker_values<D: Dialect>(
-    conn: &mut Conn<D>,
+async fn marker_values<C: SqlConn>(
+    conn: &mut C,
     table: &Table,
     keys: &[ResolvedKey],
     scope: &Scope,
     marker: &str,
-) -> Result<Vec<Value>, StoreError>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
-    usize: ColumnIndex<DbRow<D>>,
-    String: SqlValue<D::Db>,
-    i64: SqlValue<D::Db>,
-    bool: SqlValue<D::Db>,
-{
+) -> Result<Vec<Value>, StoreError> {
     let expressions: Vec<&str> = keys.iter().map(|k| k.expression).collect();
     let mut builder = Builder::new(format!(
         "SELECT {} FROM {} t WHERE t.id = ",
@@ -142,22 +132,25 @@ where
     ));
     builder.push_bind(marker.to_string());
     push_scope(&mut builder, table, scope);
-    let row = builder
-        .build::<D::Db>()
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(D::map_err)?
-        .ok_or_else(|| StoreError::MarkerNotFound(marker.to_string()))?;
-    keys.iter()
-        .enumerate()
-        .map(|(index, key)| {
-            Ok(match key.kind {
-                AttrKind::Text => Value::Text(row.try_get(index).map_err(D::map_err)?),
-                AttrKind::Int => Value::Int(row.try_get(index).map_err(D::map_err)?),
-                AttrKind::Bool => Value::Bool(row.try_get(index).map_err(D::map_err)?),
-            })
+    let kinds: Vec<AttrKind> = keys.iter().map(|key| key.kind).collect();
+    builder
+        .fetch(conn, &|row| {
+            kinds
+                .iter()
+                .enumerate()
+                .map(|(index, kind)| {
+                    Ok(match kind {
+                        AttrKind::Text => Value::Text(get(row, index)?),
+                        AttrKind::Int => Value::Int(get(row, index)?),
+                        AttrKind::Bool => Value::Bool(get(row, index)?),
+                    })
+                })
+                .collect::<Result<Vec<Value>, StoreError>>()
         })
-        .collect()
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| StoreError::MarkerNotFound(marker.to_string()))
 }
 
 /// `AND (<the rows of the scope>)`.
@@ -203,22 +196,15 @@ fn push_has_all_tags(builder: &mut Builder, table: &Table, tags: &[String]) {
 }
 
 /// Runs a list query and returns the rows in the requested order.
-pub(super) async fn list_rows<D: Dialect>(
-    (conn, columns): (&mut Conn<D>, &str),
+pub(super) async fn list_rows<C: SqlConn, T: Send>(
+    (conn, columns): (&mut C, &str),
     table: &Table,
     query: &ListQuery,
-) -> Result<Vec<DbRow<D>>, StoreError>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
-    usize: ColumnIndex<DbRow<D>>,
-    String: SqlValue<D::Db>,
-    i64: SqlValue<D::Db>,
-    bool: SqlValue<D::Db>,
-{
+    decode: Decode<'_, T>,
+) -> Result<Vec<T>, StoreError> {
     let keys = resolve_sort(table, query)?;
     let marker = match &query.marker {
-        Some(marker) => Some(marker_values::<D>(conn, table, &keys, &query.scope, marker).await?),
+        Some(marker) => Some(marker_values(&mut *conn, table, &keys, &query.scope, marker).await?),
         None => None,
     };
 
@@ -292,11 +278,7 @@ where
         builder.push(" LIMIT ");
         builder.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
     }
-    let mut rows = builder
-        .build::<D::Db>()
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(D::map_err)?;
+    let mut rows = builder.fetch(conn, decode).await?;
     if query.page_reverse {
         rows.reverse();
     }

@@ -3,22 +3,12 @@
 //! the SQL text of JSON aggregation, error codes, how transactions begin, the migrations).
 //! `store/sqlite` and `store/postgres` are the two dialects.
 //!
-//! Why generic over sqlx's native drivers rather than one codebase on sqlx's `Any` driver: `Any`
-//! copies every value of every row into owned values before it is decoded (a page of 1,000
-//! trunks would copy each JSON column once more, where `rows.rs` borrows it from the row), and
-//! it opens connections from a URL, which loses the SQLite options that are not URL parameters
-//! (`row_buffer_size`, the read-only reader connections of `store/sqlite/readers.rs`). Here
-//! each database runs its own driver, monomorphised, with its own statement cache.
-//!
-//! The SQL that both databases accept (`$N` placeholders, `ON CONFLICT ... DO UPDATE`,
-//! `DELETE ... RETURNING`, standard types) is written once in `tx.rs`, `list.rs` and
-//! `outbox.rs`; what is not is asked of the dialect.
-//!
-//! The `where` clauses on the generic items repeat what this code needs of sqlx's driver (run
-//! statements on a connection, bind and decode text, integers and booleans): Rust does not let
-//! a trait carry such bounds for its users, so each generic item states those it uses.
+//! Statements run through one seam, `exec.rs`: PostgreSQL's through sqlx, SQLite's through
+//! rusqlite on the calling thread (`store/sqlite/conn.rs`). Rows are decoded through the seam's
+//! typed columns, borrowing text (JSON aggregates, ids) from the row where the driver allows.
 
 mod builder;
+pub mod exec;
 mod ipam;
 pub(super) mod list;
 pub(super) mod outbox;
@@ -28,46 +18,20 @@ pub(super) mod tx;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sqlx::database::HasStatementCache;
-use sqlx::migrate::{Migrate, Migrator};
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Type};
 
 use crate::store::pool::PoolStats;
 use crate::store::{
     DriverReads, Outbox, ReadOnly, SchemaState, Snapshot, Store, StoreError, StoreTx,
 };
+use exec::{get, SqlConn, Stmt};
 pub use tx::{Held, SqlTx};
 
-/// A connection of the dialect's database.
-pub(crate) type Conn<D> = <<D as Dialect>::Db as Database>::Connection;
-/// A row of the dialect's database.
-pub(crate) type DbRow<D> = <<D as Dialect>::Db as Database>::Row;
-
-/// A Rust type the driver binds and decodes as itself (a shorthand in the bounds below).
-pub trait SqlValue<DB: Database>:
-    for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>
-{
-}
-
-impl<DB: Database, T> SqlValue<DB> for T where
-    T: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>
-{
-}
-
-/// How many rows a statement changed (each driver's result has it, under no common trait).
-pub trait RowsAffected {
-    fn rows_affected(&self) -> u64;
-}
-
-/// What differs between the SQL databases the store runs on. An instance also holds the
-/// database's own transaction machinery (SQLite's reader connections, PostgreSQL's write slots).
+/// What differs between the SQL databases the store runs on. An instance holds the
+/// database's connections (SQLite's writer and readers, PostgreSQL's pool).
 #[async_trait]
 pub trait Dialect: Send + Sync + Sized + 'static {
-    /// The sqlx driver.
-    type Db: Database<Connection: Migrate, QueryResult: RowsAffected> + HasStatementCache;
-
-    /// The migrations of this database's schema.
-    fn migrator() -> &'static Migrator;
+    /// A connection of this database, as the seam sees it.
+    type Conn: SqlConn;
 
     /// One row, one boolean: whether sqlx's migration history table exists.
     const HAS_HISTORY: &'static str;
@@ -81,53 +45,50 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     /// SQL for one JSON array of the comma-separated expressions `items`.
     fn json_tuple(items: &str) -> String;
 
-    /// Translates the driver's errors, naming violated rules by what they mean.
-    fn map_err(error: sqlx::Error) -> StoreError;
+    /// The newest migration this binary has.
+    fn expected_version() -> i64;
+
+    /// Applies every pending migration, each in its own transaction.
+    async fn migrate(&self) -> Result<(), StoreError>;
 
     /// Begins a transaction for a user operation that writes.
-    async fn begin_write(&self, pool: &Pool<Self::Db>) -> Result<Box<dyn Held<Self>>, StoreError>;
+    async fn begin_write(&self) -> Result<Box<dyn Held<Self>>, StoreError>;
 
-    /// Begins a read-only transaction over one consistent snapshot.
-    async fn begin_read(&self, pool: &Pool<Self::Db>) -> Result<Box<dyn Held<Self>>, StoreError>;
-
-    /// Closes what the dialect holds besides the store's pools.
-    async fn close(&self);
-
-    /// Makes the database file whole before the store closes (SQLite moves its write-ahead log
-    /// into the main file, so that a copy of that file alone holds every commit).
-    async fn checkpoint(&self, _writes: &Pool<Self::Db>) -> Result<(), StoreError> {
-        Ok(())
+    /// Begins a transaction for bookkeeping whose statements are each safe on their own
+    /// (upserts of leases, marks by id, deletes by age): it checks no rule against what it
+    /// reads, so it needs no serializable isolation (and takes no predicate locks).
+    async fn begin_bookkeeping(&self) -> Result<Box<dyn Held<Self>>, StoreError> {
+        self.begin_write().await
     }
 
-    /// Why `pool` cannot reach the database, when its own error does not say (sqlx's pool
+    /// Begins a read-only transaction over one consistent snapshot.
+    async fn begin_read(&self) -> Result<Box<dyn Held<Self>>, StoreError>;
+
+    /// Closes the connections, leaving the database whole (SQLite moves its write-ahead log
+    /// into the main file first, so that a copy of that file alone holds every commit).
+    async fn close(&self);
+
+    /// Why the database cannot be reached, when its own error does not say (sqlx's pool
     /// retries a refused connection until it times out, and reports only the timeout).
-    async fn unavailable_cause(&self, _pool: &Pool<Self::Db>) -> Option<String> {
+    async fn unavailable_cause(&self) -> Option<String> {
         None
     }
 
-    /// The pools' stats: `writes` and `reads` are the store's pools (one pool, twice, where
-    /// the database has no reason to keep them apart), beside the dialect's own.
-    fn pools(&self, writes: &Pool<Self::Db>, reads: &Pool<Self::Db>) -> Vec<PoolStats>;
+    /// The connection pools' stats.
+    fn pools(&self) -> Vec<PoolStats>;
 }
 
 /// The store over one SQL database. `SqliteStore` and `PgStore` are its two instances, each
 /// with its own constructor.
 pub struct SqlStore<D: Dialect> {
-    /// User writes and the dispatcher's outbox statements.
-    writes: Pool<D::Db>,
-    /// Health checks and outbox metrics (the same pool as `writes` where the database has no
-    /// reason to keep them apart).
-    reads: Pool<D::Db>,
     dialect: D,
     /// The column lists in this dialect's SQL.
     columns: Arc<rows::Columns>,
 }
 
 impl<D: Dialect> SqlStore<D> {
-    pub(crate) fn new(writes: Pool<D::Db>, reads: Pool<D::Db>, dialect: D) -> Self {
+    pub(crate) fn new(dialect: D) -> Self {
         Self {
-            writes,
-            reads,
             dialect,
             columns: Arc::new(rows::Columns::new::<D>()),
         }
@@ -135,11 +96,37 @@ impl<D: Dialect> SqlStore<D> {
 
     /// The latest migration version this binary knows.
     pub fn expected_version() -> i64 {
-        D::migrator().iter().map(|m| m.version).max().unwrap_or(0)
+        D::expected_version()
     }
 
-    fn transaction(&self, held: Box<dyn Held<D>>) -> SqlTx<D> {
-        SqlTx::new(held, self.columns.clone())
+    async fn write_tx(&self) -> Result<SqlTx<D>, StoreError> {
+        Ok(SqlTx::new(
+            self.dialect.begin_write().await?,
+            self.columns.clone(),
+        ))
+    }
+
+    async fn read_tx(&self) -> Result<SqlTx<D>, StoreError> {
+        Ok(SqlTx::new(
+            self.dialect.begin_read().await?,
+            self.columns.clone(),
+        ))
+    }
+
+    /// A bookkeeping transaction ([`Dialect::begin_bookkeeping`]).
+    async fn bookkeeping_tx(&self) -> Result<SqlTx<D>, StoreError> {
+        Ok(SqlTx::new(
+            self.dialect.begin_bookkeeping().await?,
+            self.columns.clone(),
+        ))
+    }
+
+    /// Runs one bookkeeping statement in a transaction of its own.
+    async fn execute_alone(&self, statement: Stmt) -> Result<u64, StoreError> {
+        let mut tx = self.bookkeeping_tx().await?;
+        let changed = statement.execute(tx.conn()).await?;
+        tx.finish().await?;
+        Ok(changed)
     }
 }
 
@@ -147,25 +134,12 @@ impl<D: Dialect> SqlStore<D> {
 impl<D: Dialect> Store for SqlStore<D>
 where
     SqlStore<D>: Outbox,
-    SqlTx<D>: StoreTx,
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
-    for<'a> &'a str: ColumnIndex<DbRow<D>>,
-    usize: ColumnIndex<DbRow<D>>,
-    String: SqlValue<D::Db>,
-    i64: SqlValue<D::Db>,
-    bool: SqlValue<D::Db>,
 {
     async fn schema_state(&self) -> Result<SchemaState, StoreError> {
-        let has_history: bool = sqlx::query_scalar(D::HAS_HISTORY)
-            .fetch_one(&self.writes)
-            .await
-            .map_err(D::map_err)?;
+        let mut tx = self.read_tx().await?;
+        let has_history: bool = Stmt::new(D::HAS_HISTORY).scalar(tx.conn()).await?;
         if !has_history {
-            let tables: i64 = sqlx::query_scalar(D::TABLE_COUNT)
-                .fetch_one(&self.writes)
-                .await
-                .map_err(D::map_err)?;
+            let tables: i64 = Stmt::new(D::TABLE_COUNT).scalar(tx.conn()).await?;
             return if tables == 0 {
                 Ok(SchemaState::Empty)
             } else {
@@ -174,7 +148,14 @@ where
                 ))
             };
         }
-        let (applied, failed) = outbox::applied_migrations::<D>(&self.writes).await?;
+        let (applied, failed) = Stmt::new(
+            "SELECT COALESCE(MAX(version), 0) AS v, \
+             COALESCE(SUM(CASE WHEN success THEN 0 ELSE 1 END), 0) AS failed \
+             FROM _sqlx_migrations",
+        )
+        .fetch_optional(tx.conn(), &|row| Ok((get(row, "v")?, get(row, "failed")?)))
+        .await?
+        .unwrap_or((0, 0));
         if failed > 0 {
             return Err(StoreError::Schema("a migration failed part-way".into()));
         }
@@ -182,36 +163,26 @@ where
     }
 
     async fn prune_audit(&self, before_ms: i64) -> Result<u64, StoreError> {
-        sqlx::query("DELETE FROM trunk_audit WHERE at_ms < $1")
-            .bind(before_ms)
-            .execute(&self.writes)
+        self.execute_alone(Stmt::new("DELETE FROM trunk_audit WHERE at_ms < $1").bind(before_ms))
             .await
-            .map(|done| done.rows_affected())
-            .map_err(D::map_err)
     }
 
     async fn prune_idempotency_keys(&self, before_ms: i64) -> Result<u64, StoreError> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE created_at_ms < $1")
-            .bind(before_ms)
-            .execute(&self.writes)
-            .await
-            .map(|done| done.rows_affected())
-            .map_err(D::map_err)
+        self.execute_alone(
+            Stmt::new("DELETE FROM idempotency_keys WHERE created_at_ms < $1").bind(before_ms),
+        )
+        .await
     }
 
-    /// Applies every pending migration, each in its own transaction.
     async fn migrate(&self) -> Result<(), StoreError> {
-        D::migrator()
-            .run(&self.writes)
-            .await
-            .map_err(|e| StoreError::Schema(e.to_string()))?;
-        let unseeded = ipam::unseeded_subnets::<D>(&self.writes).await?;
+        self.dialect.migrate().await?;
+        let mut tx = self.write_tx().await?;
+        let unseeded = ipam::unseeded_subnets(tx.conn()).await?;
+        for (subnet, ranges) in &unseeded {
+            crate::store::ipam::IpamTx::seed_free_ranges(&mut tx, *subnet, ranges).await?;
+        }
+        tx.finish().await?;
         if !unseeded.is_empty() {
-            let mut tx = self.begin_write().await?;
-            for (subnet, ranges) in &unseeded {
-                tx.ipam().seed_free_ranges(*subnet, ranges).await?;
-            }
-            tx.commit().await?;
             tracing::info!(
                 subnets = unseeded.len(),
                 "wrote the free address ranges of subnets created before IPAM"
@@ -220,15 +191,8 @@ where
         Ok(())
     }
 
-    /// Readers first: a checkpoint cannot empty a log a reader still uses.
     async fn close(&self) {
         self.dialect.close().await;
-        // On PostgreSQL `reads` is `writes`, and closing it closes both: nothing to checkpoint.
-        self.reads.close().await;
-        if let Err(error) = self.dialect.checkpoint(&self.writes).await {
-            tracing::warn!(%error, "could not checkpoint the database before closing it");
-        }
-        self.writes.close().await;
     }
 
     fn expected_schema_version(&self) -> i64 {
@@ -237,34 +201,28 @@ where
 
     async fn explain_unavailable(&self, error: StoreError) -> StoreError {
         match error {
-            StoreError::Unavailable(message) => {
-                match self.dialect.unavailable_cause(&self.writes).await {
-                    Some(cause) if !message.contains(&cause) => {
-                        StoreError::Unavailable(format!("{message}: {cause}"))
-                    }
-                    _ => StoreError::Unavailable(message),
+            StoreError::Unavailable(message) => match self.dialect.unavailable_cause().await {
+                Some(cause) if !message.contains(&cause) => {
+                    StoreError::Unavailable(format!("{message}: {cause}"))
                 }
-            }
+                _ => StoreError::Unavailable(message),
+            },
             other => other,
         }
     }
 
     async fn begin_write(&self) -> Result<Box<dyn StoreTx>, StoreError> {
-        let held = self.dialect.begin_write(&self.writes).await?;
-        Ok(Box::new(self.transaction(held)))
+        Ok(Box::new(self.write_tx().await?))
     }
 
     async fn begin_read(&self) -> Result<Box<dyn StoreTx>, StoreError> {
-        let held = self.dialect.begin_read(&self.writes).await?;
-        Ok(Box::new(self.transaction(held)))
+        Ok(Box::new(self.read_tx().await?))
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.reads)
-            .await
-            .map(|_| ())
-            .map_err(D::map_err)
+        let mut tx = self.read_tx().await?;
+        let _: i64 = Stmt::new("SELECT 1").scalar(tx.conn()).await?;
+        Ok(())
     }
 
     fn driver_reads(self: Arc<Self>) -> Arc<dyn DriverReads> {
@@ -272,17 +230,13 @@ where
     }
 
     fn pools(&self) -> Vec<PoolStats> {
-        self.dialect.pools(&self.writes, &self.reads)
+        self.dialect.pools()
     }
 }
 
 #[async_trait]
-impl<D: Dialect> DriverReads for SqlStore<D>
-where
-    SqlTx<D>: StoreTx,
-{
+impl<D: Dialect> DriverReads for SqlStore<D> {
     async fn snapshot(&self) -> Result<Box<dyn Snapshot>, StoreError> {
-        let held = self.dialect.begin_read(&self.writes).await?;
-        Ok(Box::new(ReadOnly(Box::new(self.transaction(held)))))
+        Ok(Box::new(ReadOnly(Box::new(self.read_tx().await?))))
     }
 }

@@ -2,15 +2,21 @@
 //! SQL on every dialect.
 
 use async_trait::async_trait;
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
-use crate::store::{Outbox, OutboxBacklog, PendingEvent, ResourceKind, StoreError};
+use crate::store::{
+    Deliveries, Outbox, OutboxBacklog, PendingEvent, ResourceKey, ResourceKind, StoreError,
+};
 
-use super::{Conn, DbRow, Dialect, RowsAffected, SqlStore, SqlValue};
+use super::builder::Builder;
+use super::exec::{get, SqlRow, Stmt};
+use super::{Dialect, SqlStore};
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
+
+/// Event ids per statement when marking them delivered.
+const ID_CHUNK: usize = 1_000;
 
 /// Most events of one resource read at once.
 const RESOURCE_PAGE: i64 = 100;
@@ -19,23 +25,13 @@ const PENDING_COLUMNS: &str = "SELECT id, resource_type, resource_id, event, rev
     payload, attempts, next_attempt_ms FROM outbox WHERE delivered_at IS NULL";
 
 #[async_trait]
-impl<D: Dialect> Outbox for SqlStore<D>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
-    for<'q> &'q str: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'a> &'a str: ColumnIndex<DbRow<D>>,
-    String: SqlValue<D::Db>,
-    i64: SqlValue<D::Db>,
-    usize: ColumnIndex<DbRow<D>>,
-{
+impl<D: Dialect> Outbox for SqlStore<D> {
     async fn pending_events(&self, limit: i64) -> Result<Vec<PendingEvent>, StoreError> {
-        let rows = sqlx::query(&format!("{PENDING_COLUMNS} ORDER BY id LIMIT $1"))
+        let mut tx = self.read_tx().await?;
+        Stmt::new(format!("{PENDING_COLUMNS} ORDER BY id LIMIT $1"))
             .bind(limit)
-            .fetch_all(&self.writes)
+            .fetch(tx.conn(), &decode_event)
             .await
-            .map_err(D::map_err)?;
-        decode_events::<D>(&rows)
     }
 
     async fn pending_events_of(
@@ -45,119 +41,151 @@ where
     ) -> Result<Vec<PendingEvent>, StoreError> {
         // A page: undelivered events are folded into one per resource as they are recorded, so
         // more than a few means events from before that, or a burst being recorded right now.
-        let rows = sqlx::query(&format!(
+        let mut tx = self.read_tx().await?;
+        Stmt::new(format!(
             "{PENDING_COLUMNS} AND resource_type = $1 AND resource_id = $2 ORDER BY id LIMIT {RESOURCE_PAGE}"
         ))
         .bind(resource.as_str())
         .bind(resource_id)
-        .fetch_all(&self.writes)
+        .fetch(tx.conn(), &decode_event)
         .await
-        .map_err(D::map_err)?;
-        decode_events::<D>(&rows)
     }
 
-    /// Takes (or renews) the delivery lease of a resource unless another owner holds an
-    /// unexpired one. Returns whether `owner` holds it now.
-    async fn try_lease(
+    async fn pending_events_of_each(
         &self,
-        resource: ResourceKind,
-        resource_id: &str,
+        resources: &[ResourceKey],
+    ) -> Result<Vec<PendingEvent>, StoreError> {
+        let mut tx = self.read_tx().await?;
+        let mut events = Vec::new();
+        for resource in resources {
+            events.extend(
+                Stmt::new(format!(
+                    "{PENDING_COLUMNS} AND resource_type = $1 AND resource_id = $2 \
+                     ORDER BY id LIMIT {RESOURCE_PAGE}"
+                ))
+                .bind(resource.kind.as_str())
+                .bind(&resource.id)
+                .fetch(tx.conn(), &decode_event)
+                .await?,
+            );
+        }
+        Ok(events)
+    }
+
+    /// Takes (or renews) the delivery lease of each resource unless another owner holds an
+    /// unexpired one.
+    async fn take_leases(
+        &self,
+        resources: &[ResourceKey],
         owner: &str,
         lease_ms: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Vec<ResourceKey>, StoreError> {
+        if resources.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = now_ms();
-        let done = sqlx::query(
-            "INSERT INTO outbox_leases (resource_type, resource_id, owner, expires_ms) \
-             VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (resource_type, resource_id) DO UPDATE \
-             SET owner = excluded.owner, expires_ms = excluded.expires_ms \
-             WHERE outbox_leases.expires_ms < $5 OR outbox_leases.owner = excluded.owner",
-        )
-        .bind(resource.as_str())
-        .bind(resource_id)
-        .bind(owner)
-        .bind(now + lease_ms)
-        .bind(now)
-        .execute(&self.writes)
-        .await
-        .map_err(D::map_err)?;
-        Ok(done.rows_affected() == 1)
+        let mut tx = self.bookkeeping_tx().await?;
+        let mut held = Vec::with_capacity(resources.len());
+        for resource in resources {
+            let taken = Stmt::new(
+                "INSERT INTO outbox_leases (resource_type, resource_id, owner, expires_ms) \
+                 VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (resource_type, resource_id) DO UPDATE \
+                 SET owner = excluded.owner, expires_ms = excluded.expires_ms \
+                 WHERE outbox_leases.expires_ms < $5 OR outbox_leases.owner = excluded.owner",
+            )
+            .bind(resource.kind.as_str())
+            .bind(&resource.id)
+            .bind(owner)
+            .bind(now + lease_ms)
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+            if taken == 1 {
+                held.push(resource.clone());
+            }
+        }
+        tx.finish().await?;
+        Ok(held)
     }
 
-    async fn release_lease(
+    async fn record_deliveries(
         &self,
-        resource: ResourceKind,
-        resource_id: &str,
         owner: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "DELETE FROM outbox_leases WHERE resource_type = $1 AND resource_id = $2 AND owner = $3",
-        )
-        .bind(resource.as_str())
-        .bind(resource_id)
-        .bind(owner)
-        .execute(&self.writes)
-        .await
-        .map(|_| ())
-        .map_err(D::map_err)
-    }
-
-    async fn mark_event_delivered(&self, id: i64) -> Result<bool, StoreError> {
-        sqlx::query("UPDATE outbox SET delivered_at = $1, last_error = NULL WHERE id = $2")
-            .bind(crate::model::now_timestamp())
-            .bind(id)
-            .execute(&self.writes)
-            .await
-            .map(|done| done.rows_affected() == 1)
-            .map_err(D::map_err)
-    }
-
-    async fn mark_event_failed(
-        &self,
-        id: i64,
-        error: &str,
-        retry_in_ms: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, next_attempt_ms = $2 \
-             WHERE id = $3",
-        )
-        .bind(error)
-        .bind(now_ms() + retry_in_ms)
-        .bind(id)
-        .execute(&self.writes)
-        .await
-        .map(|_| ())
-        .map_err(D::map_err)
+        deliveries: &Deliveries,
+    ) -> Result<u64, StoreError> {
+        if deliveries.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.bookkeeping_tx().await?;
+        let mut marked = 0;
+        let now = crate::model::now_timestamp();
+        for chunk in deliveries.delivered.chunks(ID_CHUNK) {
+            let mut builder = Builder::new("UPDATE outbox SET delivered_at = ");
+            builder.push_bind(now.clone());
+            builder.push(", last_error = NULL WHERE id IN (");
+            let mut ids = builder.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id);
+            }
+            builder.push(")");
+            marked += builder.execute(tx.conn()).await?;
+        }
+        for failed in &deliveries.failed {
+            Stmt::new(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $1, \
+                 next_attempt_ms = $2 WHERE id = $3",
+            )
+            .bind(&failed.error)
+            .bind(now_ms() + failed.retry_in_ms)
+            .bind(failed.id)
+            .execute(tx.conn())
+            .await?;
+        }
+        for resource in &deliveries.released {
+            Stmt::new(
+                "DELETE FROM outbox_leases WHERE resource_type = $1 AND resource_id = $2 \
+                 AND owner = $3",
+            )
+            .bind(resource.kind.as_str())
+            .bind(&resource.id)
+            .bind(owner)
+            .execute(tx.conn())
+            .await?;
+        }
+        tx.finish().await?;
+        Ok(marked)
     }
 
     async fn prune_delivered_events(&self, before: &str) -> Result<u64, StoreError> {
-        sqlx::query("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1")
-            .bind(before)
-            .execute(&self.writes)
-            .await
-            .map(|done| done.rows_affected())
-            .map_err(D::map_err)
+        self.execute_alone(
+            Stmt::new("DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1")
+                .bind(before),
+        )
+        .await
     }
 
     async fn pending_event_count(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL")
-            .fetch_one(&self.reads)
+        let mut tx = self.read_tx().await?;
+        Stmt::new("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL")
+            .scalar(tx.conn())
             .await
-            .map_err(D::map_err)
     }
 
     /// Pending and retrying events in one pass over the pending ones, with the oldest one's
     /// commit time (timestamps as `now_timestamp` writes them sort as text).
     async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError> {
-        let (pending, retrying, bytes, oldest): (i64, i64, i64, String) = sqlx::query_as(
+        let mut tx = self.read_tx().await?;
+        let (pending, retrying, bytes, oldest): (i64, i64, i64, String) = Stmt::new(
             "SELECT COUNT(*), COALESCE(SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END), 0), \
              COALESCE(SUM(LENGTH(payload)), 0), COALESCE(MIN(created_at), '') \
              FROM outbox WHERE delivered_at IS NULL",
         )
-        .fetch_one(&self.reads)
-        .await
-        .map_err(D::map_err)?;
+        .fetch_optional(tx.conn(), &|row| {
+            Ok((get(row, 0)?, get(row, 1)?, get(row, 2)?, get(row, 3)?))
+        })
+        .await?
+        .unwrap_or((0, 0, 0, String::new()));
         Ok(OutboxBacklog {
             pending,
             retrying,
@@ -175,55 +203,23 @@ fn age_seconds(since: &str, now: chrono::DateTime<chrono::Utc>) -> i64 {
         .unwrap_or(0)
 }
 
-pub(super) fn decode_events<D: Dialect>(rows: &[DbRow<D>]) -> Result<Vec<PendingEvent>, StoreError>
-where
-    for<'a> &'a str: ColumnIndex<DbRow<D>>,
-    String: SqlValue<D::Db>,
-    i64: SqlValue<D::Db>,
-{
-    rows.iter()
-        .map(|row| {
-            let kind: String = row.try_get("resource_type").map_err(D::map_err)?;
-            let payload: String = row.try_get("payload").map_err(D::map_err)?;
-            let id: i64 = row.try_get("id").map_err(D::map_err)?;
-            let resource = ResourceKind::parse(&kind).ok_or_else(|| {
-                StoreError::Internal(format!("outbox row of unknown kind {kind}"))
-            })?;
-            let name: String = row.try_get("event").map_err(D::map_err)?;
-            Ok(PendingEvent {
-                id,
-                resource_id: row.try_get("resource_id").map_err(D::map_err)?,
-                event: crate::store::event::Event::decode(resource, &name, &payload)
-                    .map_err(|e| StoreError::Internal(format!("outbox event {id}: {e}")))?,
-                revision_number: row.try_get("revision_number").map_err(D::map_err)?,
-                attempts: row.try_get("attempts").map_err(D::map_err)?,
-                next_attempt_ms: row.try_get("next_attempt_ms").map_err(D::map_err)?,
-            })
-        })
-        .collect()
-}
-
-/// The newest applied migration and the number of failed ones, from sqlx's history table.
-pub(super) async fn applied_migrations<D: Dialect>(
-    pool: &Pool<D::Db>,
-) -> Result<(i64, i64), StoreError>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
-    for<'a> &'a str: ColumnIndex<DbRow<D>>,
-    i64: SqlValue<D::Db>,
-{
-    let row = sqlx::query(
-        "SELECT COALESCE(MAX(version), 0) AS v, \
-         COALESCE(SUM(CASE WHEN success THEN 0 ELSE 1 END), 0) AS failed FROM _sqlx_migrations",
-    )
-    .fetch_one(pool)
-    .await
-    .map_err(D::map_err)?;
-    Ok((
-        row.try_get("v").map_err(D::map_err)?,
-        row.try_get("failed").map_err(D::map_err)?,
-    ))
+/// One row of [`PENDING_COLUMNS`] (or of a `RETURNING` of the same columns).
+pub(super) fn decode_event(row: &dyn SqlRow) -> Result<PendingEvent, StoreError> {
+    let kind: &str = get(row, "resource_type")?;
+    let payload: &str = get(row, "payload")?;
+    let id: i64 = get(row, "id")?;
+    let resource = ResourceKind::parse(kind)
+        .ok_or_else(|| StoreError::Internal(format!("outbox row of unknown kind {kind}")))?;
+    let name: &str = get(row, "event")?;
+    Ok(PendingEvent {
+        id,
+        resource_id: get(row, "resource_id")?,
+        event: crate::store::event::Event::decode(resource, name, payload)
+            .map_err(|e| StoreError::Internal(format!("outbox event {id}: {e}")))?,
+        revision_number: get(row, "revision_number")?,
+        attempts: get(row, "attempts")?,
+        next_attempt_ms: get(row, "next_attempt_ms")?,
+    })
 }
 
 #[cfg(test)]

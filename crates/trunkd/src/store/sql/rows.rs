@@ -1,10 +1,7 @@
 //! Column lists and row decoding, shared by the SQL dialects: the column lists are built once
 //! per store in its dialect's SQL ([`Columns`]), the decoding is generic over the dialect.
 
-use std::marker::PhantomData;
 use std::str::FromStr;
-
-use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::ids::{NetworkId, PortId, ProjectId, SubnetId, TrunkId};
 use crate::model::health::ParentState;
@@ -14,7 +11,8 @@ use crate::model::{
 };
 use crate::store::{ParentTrunk, ResourceKind, StoreError};
 
-use super::{DbRow, Dialect, SqlValue};
+use super::exec::{get, SqlRow};
+use super::Dialect;
 
 // Each resource is read in one row: its tags (and a trunk's subports) come aggregated as JSON
 // text in extra columns, so a show is one statement and a list one statement per page, however
@@ -122,182 +120,159 @@ fn subport_of(
     })
 }
 
-/// Decodes rows of a dialect's database.
-pub(super) struct Decoder<D>(PhantomData<D>);
+// Decoders of rows, one per resource: each reads the columns of its list in `Columns`.
 
-impl<D: Dialect> Decoder<D>
-where
-    for<'r> &'r str: Decode<'r, D::Db> + Type<D::Db> + ColumnIndex<DbRow<D>>,
-    String: SqlValue<D::Db>,
-    i64: SqlValue<D::Db>,
-    bool: SqlValue<D::Db>,
-{
-    fn get<'r, T>(row: &'r DbRow<D>, column: &str) -> Result<T, StoreError>
-    where
-        T: Decode<'r, D::Db> + Type<D::Db>,
-    {
-        row.try_get(column).map_err(D::map_err)
-    }
+/// Decodes a JSON text column written by [`Dialect::json_array_agg`], borrowing strings
+/// from the row where it can (ids and MAC addresses hold nothing JSON escapes).
+fn json_column<'r, T: serde::Deserialize<'r>>(
+    row: &'r dyn SqlRow,
+    column: &str,
+) -> Result<T, StoreError> {
+    let text: &'r str = get(row, column)?;
+    serde_json::from_str(text).map_err(|_| corrupt(column, text))
+}
 
-    /// Decodes a JSON text column written by [`Dialect::json_array_agg`], borrowing strings
-    /// from the row where it can (ids and MAC addresses hold nothing JSON escapes).
-    fn json_column<'r, T: serde::Deserialize<'r>>(
-        row: &'r DbRow<D>,
-        column: &str,
-    ) -> Result<T, StoreError> {
-        let text: &'r str = Self::get(row, column)?;
-        serde_json::from_str(text).map_err(|_| corrupt(column, text))
-    }
+fn std_attrs(row: &dyn SqlRow) -> Result<StandardAttrs, StoreError> {
+    Ok(StandardAttrs {
+        revision_number: get(row, "revision_number")?,
+        created_at: get(row, "created_at")?,
+        updated_at: get(row, "updated_at")?,
+        tags: json_column(row, "tags_json")?,
+    })
+}
 
-    fn std_attrs(row: &DbRow<D>) -> Result<StandardAttrs, StoreError> {
-        Ok(StandardAttrs {
-            revision_number: Self::get(row, "revision_number")?,
-            created_at: Self::get(row, "created_at")?,
-            updated_at: Self::get(row, "updated_at")?,
-            tags: Self::json_column(row, "tags_json")?,
-        })
-    }
+pub(super) fn network(row: &dyn SqlRow) -> Result<Network, StoreError> {
+    let id: String = get(row, "id")?;
+    let network_type: String = get(row, "network_type")?;
+    let status: String = get(row, "status")?;
+    Ok(Network {
+        id: parse_id::<NetworkId>("network id", &id)?,
+        project_id: ProjectId::new(get::<String>(row, "project_id")?),
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        admin_state_up: get(row, "admin_state_up")?,
+        status: NetworkStatus::parse(&status).ok_or_else(|| corrupt("network status", &status))?,
+        shared: get(row, "shared")?,
+        mtu: get(row, "mtu")?,
+        network_type: NetworkType::parse(&network_type)
+            .ok_or_else(|| corrupt("network type", &network_type))?,
+        physical_network: get(row, "physical_network")?,
+        segmentation_id: get(row, "segmentation_id")?,
+        port_security_enabled: get(row, "port_security_enabled")?,
+        subnets: json_column(row, "subnets_json")?,
+        std: std_attrs(row)?,
+    })
+}
 
-    pub(super) fn network(row: &DbRow<D>) -> Result<Network, StoreError> {
-        let id: String = Self::get(row, "id")?;
-        let network_type: String = Self::get(row, "network_type")?;
-        let status: String = Self::get(row, "status")?;
-        Ok(Network {
-            id: parse_id::<NetworkId>("network id", &id)?,
-            project_id: ProjectId::new(Self::get::<String>(row, "project_id")?),
-            name: Self::get(row, "name")?,
-            description: Self::get(row, "description")?,
-            admin_state_up: Self::get(row, "admin_state_up")?,
-            status: NetworkStatus::parse(&status)
-                .ok_or_else(|| corrupt("network status", &status))?,
-            shared: Self::get(row, "shared")?,
-            mtu: Self::get(row, "mtu")?,
-            network_type: NetworkType::parse(&network_type)
-                .ok_or_else(|| corrupt("network type", &network_type))?,
-            physical_network: Self::get(row, "physical_network")?,
-            segmentation_id: Self::get(row, "segmentation_id")?,
-            port_security_enabled: Self::get(row, "port_security_enabled")?,
-            subnets: Self::json_column(row, "subnets_json")?,
-            std: Self::std_attrs(row)?,
-        })
-    }
+pub(super) fn subnet(row: &dyn SqlRow) -> Result<Subnet, StoreError> {
+    let id: String = get(row, "id")?;
+    let network_id: String = get(row, "network_id")?;
+    let mode = |column: &str| -> Result<Option<Ipv6Mode>, StoreError> {
+        let text: Option<String> = get(row, column)?;
+        text.map(|text| Ipv6Mode::parse(&text).ok_or_else(|| corrupt(column, &text)))
+            .transpose()
+    };
+    let json = |column: &str| -> Result<String, StoreError> { get(row, column) };
+    let pools = json("allocation_pools")?;
+    let dns = json("dns_nameservers")?;
+    let routes = json("host_routes")?;
+    Ok(Subnet {
+        id: parse_id::<SubnetId>("subnet id", &id)?,
+        project_id: ProjectId::new(get::<String>(row, "project_id")?),
+        network_id: parse_id::<NetworkId>("network id", &network_id)?,
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        ip_version: get(row, "ip_version")?,
+        cidr: get(row, "cidr")?,
+        gateway_ip: get(row, "gateway_ip")?,
+        allocation_pools: serde_json::from_str(&pools)
+            .map_err(|_| corrupt("allocation_pools", &pools))?,
+        enable_dhcp: get(row, "enable_dhcp")?,
+        dns_nameservers: serde_json::from_str(&dns)
+            .map_err(|_| corrupt("dns_nameservers", &dns))?,
+        host_routes: serde_json::from_str(&routes).map_err(|_| corrupt("host_routes", &routes))?,
+        ipv6_address_mode: mode("ipv6_address_mode")?,
+        ipv6_ra_mode: mode("ipv6_ra_mode")?,
+        network_shared: get::<Option<bool>>(row, "network_shared")?.unwrap_or(false),
+        std: std_attrs(row)?,
+    })
+}
 
-    pub(super) fn subnet(row: &DbRow<D>) -> Result<Subnet, StoreError> {
-        let id: String = Self::get(row, "id")?;
-        let network_id: String = Self::get(row, "network_id")?;
-        let mode = |column: &str| -> Result<Option<Ipv6Mode>, StoreError> {
-            let text: Option<String> = Self::get(row, column)?;
-            text.map(|text| Ipv6Mode::parse(&text).ok_or_else(|| corrupt(column, &text)))
-                .transpose()
-        };
-        let json = |column: &str| -> Result<String, StoreError> { Self::get(row, column) };
-        let pools = json("allocation_pools")?;
-        let dns = json("dns_nameservers")?;
-        let routes = json("host_routes")?;
-        Ok(Subnet {
-            id: parse_id::<SubnetId>("subnet id", &id)?,
-            project_id: ProjectId::new(Self::get::<String>(row, "project_id")?),
-            network_id: parse_id::<NetworkId>("network id", &network_id)?,
-            name: Self::get(row, "name")?,
-            description: Self::get(row, "description")?,
-            ip_version: Self::get(row, "ip_version")?,
-            cidr: Self::get(row, "cidr")?,
-            gateway_ip: Self::get(row, "gateway_ip")?,
-            allocation_pools: serde_json::from_str(&pools)
-                .map_err(|_| corrupt("allocation_pools", &pools))?,
-            enable_dhcp: Self::get(row, "enable_dhcp")?,
-            dns_nameservers: serde_json::from_str(&dns)
-                .map_err(|_| corrupt("dns_nameservers", &dns))?,
-            host_routes: serde_json::from_str(&routes)
-                .map_err(|_| corrupt("host_routes", &routes))?,
-            ipv6_address_mode: mode("ipv6_address_mode")?,
-            ipv6_ra_mode: mode("ipv6_ra_mode")?,
-            network_shared: Self::get::<Option<bool>>(row, "network_shared")?.unwrap_or(false),
-            std: Self::std_attrs(row)?,
-        })
-    }
+pub(super) fn port(row: &dyn SqlRow) -> Result<Port, StoreError> {
+    let id: String = get(row, "id")?;
+    let network_id: String = get(row, "network_id")?;
+    let fixed_ips: String = get(row, "fixed_ips")?;
+    let profile: String = get(row, "profile")?;
+    let status: String = get(row, "status")?;
+    Ok(Port {
+        id: parse_id::<PortId>("port id", &id)?,
+        project_id: ProjectId::new(get::<String>(row, "project_id")?),
+        network_id: parse_id::<NetworkId>("network id", &network_id)?,
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        mac_address: get(row, "mac_address")?,
+        admin_state_up: get(row, "admin_state_up")?,
+        status: PortStatus::parse(&status).ok_or_else(|| corrupt("port status", &status))?,
+        device_id: get(row, "device_id")?,
+        device_owner: get(row, "device_owner")?,
+        fixed_ips: serde_json::from_str(&fixed_ips)
+            .map_err(|_| corrupt("fixed_ips", &fixed_ips))?,
+        host_id: get(row, "host_id")?,
+        vif_type: get(row, "vif_type")?,
+        vnic_type: get(row, "vnic_type")?,
+        profile: serde_json::from_str(&profile)
+            .map_err(|_| corrupt("binding profile", &profile))?,
+        port_security_enabled: get(row, "port_security_enabled")?,
+        std: std_attrs(row)?,
+    })
+}
 
-    pub(super) fn port(row: &DbRow<D>) -> Result<Port, StoreError> {
-        let id: String = Self::get(row, "id")?;
-        let network_id: String = Self::get(row, "network_id")?;
-        let fixed_ips: String = Self::get(row, "fixed_ips")?;
-        let profile: String = Self::get(row, "profile")?;
-        let status: String = Self::get(row, "status")?;
-        Ok(Port {
-            id: parse_id::<PortId>("port id", &id)?,
-            project_id: ProjectId::new(Self::get::<String>(row, "project_id")?),
-            network_id: parse_id::<NetworkId>("network id", &network_id)?,
-            name: Self::get(row, "name")?,
-            description: Self::get(row, "description")?,
-            mac_address: Self::get(row, "mac_address")?,
-            admin_state_up: Self::get(row, "admin_state_up")?,
-            status: PortStatus::parse(&status).ok_or_else(|| corrupt("port status", &status))?,
-            device_id: Self::get(row, "device_id")?,
-            device_owner: Self::get(row, "device_owner")?,
-            fixed_ips: serde_json::from_str(&fixed_ips)
-                .map_err(|_| corrupt("fixed_ips", &fixed_ips))?,
-            host_id: Self::get(row, "host_id")?,
-            vif_type: Self::get(row, "vif_type")?,
-            vnic_type: Self::get(row, "vnic_type")?,
-            profile: serde_json::from_str(&profile)
-                .map_err(|_| corrupt("binding profile", &profile))?,
-            port_security_enabled: Self::get(row, "port_security_enabled")?,
-            std: Self::std_attrs(row)?,
-        })
-    }
+/// A trunk row with its subports and tags.
+pub(super) fn trunk(row: &dyn SqlRow) -> Result<Trunk, StoreError> {
+    let id: String = get(row, "id")?;
+    let port_id: String = get(row, "port_id")?;
+    let status: String = get(row, "status")?;
+    let sub_ports: Vec<SubportTuple> = json_column(row, "sub_ports_json")?;
+    // A parent cannot be deleted while it is one; were it missing, nothing carries the
+    // trunk.
+    let parent_status: Option<String> = get(row, "parent_status")?;
+    let parent_host: Option<String> = get(row, "parent_host")?;
+    let parent_state = ParentState {
+        status: match parent_status {
+            Some(text) => PortStatus::parse(&text).ok_or_else(|| corrupt("port status", &text))?,
+            None => PortStatus::Down,
+        },
+        bound: parent_host.is_some_and(|h| !h.is_empty()),
+    };
+    Ok(Trunk {
+        id: parse_id::<TrunkId>("trunk id", &id)?,
+        project_id: ProjectId::new(get::<String>(row, "project_id")?),
+        port_id: parse_id::<PortId>("port id", &port_id)?,
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        admin_state_up: get(row, "admin_state_up")?,
+        status: TrunkStatus::parse(&status).ok_or_else(|| corrupt("trunk status", &status))?,
+        refusal: get(row, "refusal")?,
+        parent_state,
+        sub_ports: sub_ports
+            .into_iter()
+            .map(subport_of)
+            .collect::<Result<_, _>>()?,
+        std: std_attrs(row)?,
+    })
+}
 
-    /// A trunk row with its subports and tags.
-    pub(super) fn trunk(row: &DbRow<D>) -> Result<Trunk, StoreError> {
-        let id: String = Self::get(row, "id")?;
-        let port_id: String = Self::get(row, "port_id")?;
-        let status: String = Self::get(row, "status")?;
-        let sub_ports: Vec<SubportTuple> = Self::json_column(row, "sub_ports_json")?;
-        // A parent cannot be deleted while it is one; were it missing, nothing carries the
-        // trunk.
-        let parent_status: Option<String> = Self::get(row, "parent_status")?;
-        let parent_host: Option<String> = Self::get(row, "parent_host")?;
-        let parent_state = ParentState {
-            status: match parent_status {
-                Some(text) => {
-                    PortStatus::parse(&text).ok_or_else(|| corrupt("port status", &text))?
-                }
-                None => PortStatus::Down,
-            },
-            bound: parent_host.is_some_and(|h| !h.is_empty()),
-        };
-        Ok(Trunk {
-            id: parse_id::<TrunkId>("trunk id", &id)?,
-            project_id: ProjectId::new(Self::get::<String>(row, "project_id")?),
-            port_id: parse_id::<PortId>("port id", &port_id)?,
-            name: Self::get(row, "name")?,
-            description: Self::get(row, "description")?,
-            admin_state_up: Self::get(row, "admin_state_up")?,
-            status: TrunkStatus::parse(&status).ok_or_else(|| corrupt("trunk status", &status))?,
-            refusal: Self::get(row, "refusal")?,
-            parent_state,
-            sub_ports: sub_ports
-                .into_iter()
-                .map(subport_of)
-                .collect::<Result<_, _>>()?,
-            std: Self::std_attrs(row)?,
-        })
-    }
-
-    /// A row of [`Columns::trunk_details_select`].
-    pub(super) fn parent_trunk(row: &DbRow<D>) -> Result<ParentTrunk, StoreError> {
-        let parent: String = Self::get(row, "port_id")?;
-        let trunk_id: String = Self::get(row, "id")?;
-        let sub_ports: Vec<(&str, &str, i64, &str, String)> =
-            Self::json_column(row, "sub_ports_json")?;
-        Ok(ParentTrunk {
-            parent: parse_id("port id", &parent)?,
-            trunk_id: parse_id("trunk id", &trunk_id)?,
-            sub_ports: sub_ports
-                .into_iter()
-                .map(|(port, kind, id, status, mac)| {
-                    Ok((subport_of((port, kind, id, status))?, mac))
-                })
-                .collect::<Result<_, StoreError>>()?,
-        })
-    }
+/// A row of [`Columns::trunk_details_select`].
+pub(super) fn parent_trunk(row: &dyn SqlRow) -> Result<ParentTrunk, StoreError> {
+    let parent: String = get(row, "port_id")?;
+    let trunk_id: String = get(row, "id")?;
+    let sub_ports: Vec<(&str, &str, i64, &str, String)> = json_column(row, "sub_ports_json")?;
+    Ok(ParentTrunk {
+        parent: parse_id("port id", &parent)?,
+        trunk_id: parse_id("trunk id", &trunk_id)?,
+        sub_ports: sub_ports
+            .into_iter()
+            .map(|(port, kind, id, status, mac)| Ok((subport_of((port, kind, id, status))?, mac)))
+            .collect::<Result<_, StoreError>>()?,
+    })
 }

@@ -6,9 +6,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sqlx::{
-    ColumnIndex, Database, Decode, Encode, Executor, FromRow, IntoArguments, Transaction, Type,
-};
 
 use crate::ids::{NetworkId, PortId, ProjectId, SubnetId, TrunkId};
 use crate::model::{Network, NetworkType, Port, Subnet, Subport, Trunk};
@@ -20,8 +17,9 @@ use crate::store::{
 };
 
 use super::builder::Builder;
+use super::exec::{get, Decode, SqlConn, Stmt};
 use super::list::{self, Table};
-use super::{rows, Conn, DbRow, Dialect, RowsAffected, SqlValue};
+use super::{rows, Dialect};
 
 /// Ids per statement for `IN (...)` lists and rows per multi-row insert: a request's whole list
 /// of subports (at most 4,094 by default) is one statement, so validating N subports takes the
@@ -53,24 +51,13 @@ const LOWEST_FREE_SEGMENT: &str = "SELECT MIN(c) FROM ( \
         ORDER BY n.segmentation_id LIMIT 1) gap \
     ) free";
 
-/// The connection a [`SqlTx`] runs on, and how its transaction ends: an sqlx transaction
-/// from a pool, or (SQLite API reads) a connection of the store's own readers.
+/// The connection a [`SqlTx`] runs on, and how its transaction ends (each dialect's own:
+/// an sqlx transaction on PostgreSQL, a connection of the store's own on SQLite).
 #[async_trait]
 pub trait Held<D: Dialect>: Send {
-    fn conn(&mut self) -> &mut Conn<D>;
+    fn conn(&mut self) -> &mut D::Conn;
     /// Ends the transaction, its writes durable.
     async fn finish(self: Box<Self>) -> Result<(), StoreError>;
-}
-
-#[async_trait]
-impl<D: Dialect> Held<D> for Transaction<'static, D::Db> {
-    fn conn(&mut self) -> &mut Conn<D> {
-        self
-    }
-
-    async fn finish(self: Box<Self>) -> Result<(), StoreError> {
-        (*self).commit().await.map_err(D::map_err)
-    }
 }
 
 /// One transaction of a [`super::SqlStore`].
@@ -84,13 +71,18 @@ impl<D: Dialect> SqlTx<D> {
         Self { held, columns }
     }
 
-    pub(super) fn conn(&mut self) -> &mut Conn<D> {
+    pub(super) fn conn(&mut self) -> &mut D::Conn {
         self.held.conn()
     }
 
     /// The connection, and the columns `table` is read with.
-    fn conn_and_columns(&mut self, table: &Table) -> (&mut Conn<D>, &str) {
+    fn conn_and_columns(&mut self, table: &Table) -> (&mut D::Conn, &str) {
         (self.held.conn(), self.columns.of(table.kind))
+    }
+
+    /// Ends the transaction, its writes durable.
+    pub(super) async fn finish(self) -> Result<(), StoreError> {
+        self.held.finish().await
     }
 }
 
@@ -98,19 +90,13 @@ fn to_json(value: &impl serde::Serialize) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Internal(e.to_string()))
 }
 
-/// Selects rows of `table` whose id is in `ids`, in chunks.
-async fn rows_by_ids<D: Dialect>(
-    (conn, columns): (&mut Conn<D>, &str),
+/// Reads the rows of `table` whose id is in `ids`, in chunks.
+async fn rows_by_ids<C: SqlConn, T: Send>(
+    (conn, columns): (&mut C, &str),
     table: &Table,
     ids: &[String],
-) -> Result<Vec<DbRow<D>>, StoreError>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
-    String: SqlValue<D::Db>,
-    i64: SqlValue<D::Db>,
-    bool: SqlValue<D::Db>,
-{
+    decode: Decode<'_, T>,
+) -> Result<Vec<T>, StoreError> {
     let mut found = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
         let mut builder = Builder::new(format!(
@@ -118,33 +104,19 @@ where
             columns, table.name
         ));
         push_in_list(&mut builder, chunk.iter().cloned());
-        found.extend(
-            builder
-                .build::<D::Db>()
-                .persistent(cacheable(chunk.len()))
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(D::map_err)?,
-        );
+        found.extend(builder.fetch(&mut *conn, decode).await?);
     }
     Ok(found)
 }
 
 /// Tags of a resource that has none stored yet (a new one, or one whose tags were just
 /// deleted); nothing to do when `tags` is empty, so a create without tags costs no statement.
-async fn insert_tags<D: Dialect>(
-    conn: &mut Conn<D>,
+async fn insert_tags<C: SqlConn>(
+    conn: &mut C,
     kind: ResourceKind,
     id: &str,
     tags: &[String],
-) -> Result<(), StoreError>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
-    String: SqlValue<D::Db>,
-    i64: SqlValue<D::Db>,
-    bool: SqlValue<D::Db>,
-{
+) -> Result<(), StoreError> {
     // Three bound values a tag: chunks keep each statement far below SQLite's 32,766.
     for chunk in tags.chunks(1_000) {
         let mut builder = Builder::new("INSERT INTO tags (resource_type, resource_id, tag) ");
@@ -153,20 +125,9 @@ where
                 .push_bind(id.to_string())
                 .push_bind(tag.clone());
         });
-        builder
-            .build::<D::Db>()
-            .execute(&mut *conn)
-            .await
-            .map_err(D::map_err)?;
+        builder.execute(&mut *conn).await?;
     }
     Ok(())
-}
-
-/// Whether a statement built for `len` ids is worth keeping prepared on its connection. Short
-/// lists recur (one id: a show); long ones vary in length, and each kept statement of thousands
-/// of parameters would hold its memory until the cache evicted it.
-fn cacheable(len: usize) -> bool {
-    len <= 16
 }
 
 /// Pushes `(v1, v2, ...)` with every value bound, for `IN` lists.
@@ -184,19 +145,7 @@ fn ids_text<T: ToString>(ids: &[T]) -> Vec<String> {
 }
 
 #[async_trait]
-impl<D: Dialect> StoreTx for SqlTx<D>
-where
-    for<'c> &'c mut Conn<D>: Executor<'c, Database = D::Db>,
-    for<'q> <D::Db as Database>::Arguments<'q>: IntoArguments<'q, D::Db>,
-    for<'q> &'q str: Encode<'q, D::Db> + Decode<'q, D::Db> + Type<D::Db>,
-    for<'a> &'a str: ColumnIndex<DbRow<D>>,
-    usize: ColumnIndex<DbRow<D>>,
-    String: SqlValue<D::Db>,
-    i64: SqlValue<D::Db>,
-    bool: SqlValue<D::Db>,
-    Option<String>: SqlValue<D::Db>,
-    Option<i64>: SqlValue<D::Db>,
-{
+impl<D: Dialect> StoreTx for SqlTx<D> {
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         self.held.finish().await
     }
@@ -210,27 +159,27 @@ where
     }
 
     async fn get_networks(&mut self, ids: &[NetworkId]) -> Result<Vec<Network>, StoreError> {
-        let found = rows_by_ids::<D>(
+        rows_by_ids(
             self.conn_and_columns(&list::NETWORKS),
             &list::NETWORKS,
             &ids_text(ids),
+            &rows::network,
         )
-        .await?;
-        found.iter().map(rows::Decoder::<D>::network).collect()
+        .await
     }
 
     async fn list_networks(&mut self, query: &ListQuery) -> Result<Vec<Network>, StoreError> {
-        let found = list::list_rows::<D>(
+        list::list_rows(
             self.conn_and_columns(&list::NETWORKS),
             &list::NETWORKS,
             query,
+            &rows::network,
         )
-        .await?;
-        found.iter().map(rows::Decoder::<D>::network).collect()
+        .await
     }
 
     async fn insert_network(&mut self, network: &Network) -> Result<(), StoreError> {
-        sqlx::query(
+        Stmt::new(
             "INSERT INTO networks (id, project_id, name, description, admin_state_up, status, \
              shared, mtu, network_type, physical_network, segmentation_id, revision_number, \
              created_at, updated_at, port_security_enabled) \
@@ -252,9 +201,8 @@ where
         .bind(&network.std.updated_at)
         .bind(network.port_security_enabled)
         .execute(self.conn())
-        .await
-        .map_err(D::map_err)?;
-        insert_tags::<D>(
+        .await?;
+        insert_tags(
             self.conn(),
             ResourceKind::Network,
             &network.id.to_string(),
@@ -264,7 +212,7 @@ where
     }
 
     async fn update_network(&mut self, network: &Network) -> Result<(), StoreError> {
-        sqlx::query(
+        Stmt::new(
             "UPDATE networks SET name = $1, description = $2, admin_state_up = $3, status = $4, \
              shared = $5, mtu = $6, revision_number = $7, updated_at = $8, \
              port_security_enabled = $9 WHERE id = $10",
@@ -282,51 +230,45 @@ where
         .execute(self.conn())
         .await
         .map(|_| ())
-        .map_err(D::map_err)
     }
 
     async fn delete_network(&mut self, id: NetworkId) -> Result<(), StoreError> {
         let id = id.to_string();
         // The network's subnets go with it (Neutron deletes them when no port holds an
         // address), their tags first.
-        sqlx::query(
+        Stmt::new(
             "DELETE FROM tags WHERE resource_type = $1 \
              AND resource_id IN (SELECT id FROM subnets WHERE network_id = $2)",
         )
         .bind(ResourceKind::Subnet.as_str())
         .bind(id.clone())
         .execute(self.conn())
-        .await
-        .map_err(D::map_err)?;
+        .await?;
         // Their free ranges too (no port holds an address: the network has no port).
-        sqlx::query(
+        Stmt::new(
             "DELETE FROM ip_free_ranges \
              WHERE subnet_id IN (SELECT id FROM subnets WHERE network_id = $1)",
         )
         .bind(id.clone())
         .execute(self.conn())
-        .await
-        .map_err(D::map_err)?;
-        sqlx::query("DELETE FROM subnets WHERE network_id = $1")
+        .await?;
+        Stmt::new("DELETE FROM subnets WHERE network_id = $1")
             .bind(id.clone())
             .execute(self.conn())
-            .await
-            .map_err(D::map_err)?;
+            .await?;
         self.replace_tags(ResourceKind::Network, &id, &[]).await?;
-        sqlx::query("DELETE FROM networks WHERE id = $1")
+        Stmt::new("DELETE FROM networks WHERE id = $1")
             .bind(id)
             .execute(self.conn())
             .await
             .map(|_| ())
-            .map_err(D::map_err)
     }
 
     async fn network_has_ports(&mut self, id: NetworkId) -> Result<bool, StoreError> {
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM ports WHERE network_id = $1)")
+        Stmt::new("SELECT EXISTS (SELECT 1 FROM ports WHERE network_id = $1)")
             .bind(id.to_string())
-            .fetch_one(self.conn())
+            .scalar(self.conn())
             .await
-            .map_err(D::map_err)
     }
 
     async fn segment_in_use(
@@ -335,16 +277,15 @@ where
         physical_network: Option<&str>,
         id: i64,
     ) -> Result<bool, StoreError> {
-        sqlx::query_scalar(
+        Stmt::new(
             "SELECT EXISTS (SELECT 1 FROM networks WHERE network_type = $1 \
              AND COALESCE(physical_network, '') = $2 AND segmentation_id = $3)",
         )
         .bind(network_type.as_str())
         .bind(physical_network.unwrap_or(""))
         .bind(id)
-        .fetch_one(self.conn())
+        .scalar(self.conn())
         .await
-        .map_err(D::map_err)
     }
 
     async fn lowest_free_segment(
@@ -357,52 +298,50 @@ where
         if from > to {
             return Ok(None);
         }
-        sqlx::query_scalar(LOWEST_FREE_SEGMENT)
+        Stmt::new(LOWEST_FREE_SEGMENT)
             .bind(network_type.as_str())
             .bind(physical_network.unwrap_or(""))
             .bind(from)
             .bind(to)
-            .fetch_one(self.conn())
+            .scalar(self.conn())
             .await
-            .map_err(D::map_err)
     }
 
     async fn get_subnet(&mut self, id: SubnetId) -> Result<Option<Subnet>, StoreError> {
-        let found = rows_by_ids::<D>(
+        let found = rows_by_ids(
             self.conn_and_columns(&list::SUBNETS),
             &list::SUBNETS,
             &[id.to_string()],
+            &rows::subnet,
         )
         .await?;
-        found
-            .iter()
-            .map(rows::Decoder::<D>::subnet)
-            .next()
-            .transpose()
+        Ok(found.into_iter().next())
     }
 
     async fn list_subnets(&mut self, query: &ListQuery) -> Result<Vec<Subnet>, StoreError> {
-        let found =
-            list::list_rows::<D>(self.conn_and_columns(&list::SUBNETS), &list::SUBNETS, query)
-                .await?;
-        found.iter().map(rows::Decoder::<D>::subnet).collect()
+        list::list_rows(
+            self.conn_and_columns(&list::SUBNETS),
+            &list::SUBNETS,
+            query,
+            &rows::subnet,
+        )
+        .await
     }
 
     async fn subnets_of_network(&mut self, network: NetworkId) -> Result<Vec<Subnet>, StoreError> {
         let (conn, columns) = self.conn_and_columns(&list::SUBNETS);
-        let found = sqlx::query(&format!(
+        let found = Stmt::new(format!(
             "SELECT {columns} FROM subnets t WHERE t.network_id = $1 \
              ORDER BY t.created_at, t.id"
         ))
         .bind(network.to_string())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(D::map_err)?;
-        found.iter().map(rows::Decoder::<D>::subnet).collect()
+        .fetch(&mut *conn, &rows::subnet)
+        .await?;
+        Ok(found)
     }
 
     async fn insert_subnet(&mut self, subnet: &Subnet) -> Result<(), StoreError> {
-        sqlx::query(
+        Stmt::new(
             "INSERT INTO subnets (id, project_id, network_id, name, description, ip_version, \
              cidr, gateway_ip, allocation_pools, enable_dhcp, dns_nameservers, host_routes, \
              ipv6_address_mode, ipv6_ra_mode, revision_number, created_at, updated_at) \
@@ -426,9 +365,8 @@ where
         .bind(&subnet.std.created_at)
         .bind(&subnet.std.updated_at)
         .execute(self.conn())
-        .await
-        .map_err(D::map_err)?;
-        insert_tags::<D>(
+        .await?;
+        insert_tags(
             self.conn(),
             ResourceKind::Subnet,
             &subnet.id.to_string(),
@@ -438,7 +376,7 @@ where
     }
 
     async fn update_subnet(&mut self, subnet: &Subnet) -> Result<(), StoreError> {
-        sqlx::query(
+        Stmt::new(
             "UPDATE subnets SET name = $1, description = $2, gateway_ip = $3, \
              allocation_pools = $4, enable_dhcp = $5, dns_nameservers = $6, host_routes = $7, \
              revision_number = $8, updated_at = $9 WHERE id = $10",
@@ -456,23 +394,20 @@ where
         .execute(self.conn())
         .await
         .map(|_| ())
-        .map_err(D::map_err)
     }
 
     async fn delete_subnet(&mut self, id: SubnetId) -> Result<(), StoreError> {
         let id = id.to_string();
         self.replace_tags(ResourceKind::Subnet, &id, &[]).await?;
-        sqlx::query("DELETE FROM ip_free_ranges WHERE subnet_id = $1")
+        Stmt::new("DELETE FROM ip_free_ranges WHERE subnet_id = $1")
             .bind(id.clone())
             .execute(self.conn())
-            .await
-            .map_err(D::map_err)?;
-        sqlx::query("DELETE FROM subnets WHERE id = $1")
+            .await?;
+        Stmt::new("DELETE FROM subnets WHERE id = $1")
             .bind(id)
             .execute(self.conn())
             .await
             .map(|_| ())
-            .map_err(D::map_err)
     }
 
     async fn get_port(&mut self, id: PortId) -> Result<Option<Port>, StoreError> {
@@ -480,23 +415,27 @@ where
     }
 
     async fn get_ports(&mut self, ids: &[PortId]) -> Result<Vec<Port>, StoreError> {
-        let found = rows_by_ids::<D>(
+        rows_by_ids(
             self.conn_and_columns(&list::PORTS),
             &list::PORTS,
             &ids_text(ids),
+            &rows::port,
         )
-        .await?;
-        found.iter().map(rows::Decoder::<D>::port).collect()
+        .await
     }
 
     async fn list_ports(&mut self, query: &ListQuery) -> Result<Vec<Port>, StoreError> {
-        let found =
-            list::list_rows::<D>(self.conn_and_columns(&list::PORTS), &list::PORTS, query).await?;
-        found.iter().map(rows::Decoder::<D>::port).collect()
+        list::list_rows(
+            self.conn_and_columns(&list::PORTS),
+            &list::PORTS,
+            query,
+            &rows::port,
+        )
+        .await
     }
 
     async fn insert_port(&mut self, port: &Port) -> Result<(), StoreError> {
-        sqlx::query(
+        Stmt::new(
             "INSERT INTO ports (id, project_id, network_id, name, description, mac_address, \
              admin_state_up, status, device_id, device_owner, fixed_ips, host_id, vif_type, \
              vnic_type, profile, revision_number, created_at, updated_at, port_security_enabled) \
@@ -523,9 +462,8 @@ where
         .bind(&port.std.updated_at)
         .bind(port.port_security_enabled)
         .execute(self.conn())
-        .await
-        .map_err(D::map_err)?;
-        insert_tags::<D>(
+        .await?;
+        insert_tags(
             self.conn(),
             ResourceKind::Port,
             &port.id.to_string(),
@@ -535,7 +473,7 @@ where
     }
 
     async fn update_port(&mut self, port: &Port) -> Result<(), StoreError> {
-        sqlx::query(
+        Stmt::new(
             "UPDATE ports SET name = $1, description = $2, mac_address = $3, admin_state_up = $4, \
              status = $5, device_id = $6, device_owner = $7, fixed_ips = $8, host_id = $9, \
              vif_type = $10, vnic_type = $11, profile = $12, revision_number = $13, \
@@ -558,16 +496,14 @@ where
         .bind(port.port_security_enabled)
         .bind(port.id.to_string())
         .execute(self.conn())
-        .await
-        .map_err(D::map_err)?;
+        .await?;
         // The copy a trunk reads its members' statuses from (migration 0006).
-        sqlx::query("UPDATE trunk_members SET port_status = $1 WHERE port_id = $2")
+        Stmt::new("UPDATE trunk_members SET port_status = $1 WHERE port_id = $2")
             .bind(port.status.as_str())
             .bind(port.id.to_string())
             .execute(self.conn())
             .await
             .map(|_| ())
-            .map_err(D::map_err)
     }
 
     async fn delete_port(&mut self, id: PortId) -> Result<(), StoreError> {
@@ -575,17 +511,15 @@ where
         self.replace_tags(ResourceKind::Port, &id, &[]).await?;
         // The service gave the port's addresses back to their free ranges first; what it held
         // goes with it in any case, or the rows would keep the port (and its addresses) alive.
-        sqlx::query("DELETE FROM ip_allocations WHERE port_id = $1")
+        Stmt::new("DELETE FROM ip_allocations WHERE port_id = $1")
             .bind(id.clone())
             .execute(self.conn())
-            .await
-            .map_err(D::map_err)?;
-        sqlx::query("DELETE FROM ports WHERE id = $1")
+            .await?;
+        Stmt::new("DELETE FROM ports WHERE id = $1")
             .bind(id)
             .execute(self.conn())
             .await
             .map(|_| ())
-            .map_err(D::map_err)
     }
 
     async fn set_port_status(
@@ -606,11 +540,7 @@ where
                 builder.push_bind(status.as_str().to_string());
                 builder.push(key);
                 push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
-                builder
-                    .build::<D::Db>()
-                    .execute(self.conn())
-                    .await
-                    .map_err(D::map_err)?;
+                builder.execute(self.conn()).await?;
             }
         }
         Ok(())
@@ -634,12 +564,7 @@ where
             builder.push_bind(binding.updated_at.clone());
             builder.push(", revision_number = revision_number + 1 WHERE id IN ");
             push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
-            builder
-                .build::<D::Db>()
-                .persistent(cacheable(chunk.len()))
-                .execute(self.conn())
-                .await
-                .map_err(D::map_err)?;
+            builder.execute(self.conn()).await?;
         }
         Ok(())
     }
@@ -651,20 +576,15 @@ where
                 Builder::new("SELECT port_id, trunk_id, role FROM trunk_members WHERE port_id IN ");
             push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
             let page = builder
-                .build::<D::Db>()
-                .persistent(cacheable(chunk.len()))
-                .fetch_all(self.conn())
-                .await
-                .map_err(D::map_err)?;
-            for row in &page {
-                let (port, trunk, role): (String, String, String) =
-                    FromRow::from_row(row).map_err(D::map_err)?;
-                found.push(Membership {
-                    port_id: rows::parse_id("port id", &port)?,
-                    trunk_id: rows::parse_id("trunk id", &trunk)?,
-                    is_parent: role == "parent",
-                });
-            }
+                .fetch(self.conn(), &|row| {
+                    Ok(Membership {
+                        port_id: rows::parse_id("port id", get(row, "port_id")?)?,
+                        trunk_id: rows::parse_id("trunk id", get(row, "trunk_id")?)?,
+                        is_parent: get::<&str>(row, "role")? == "parent",
+                    })
+                })
+                .await?;
+            found.extend(page);
         }
         Ok(found)
     }
@@ -678,15 +598,7 @@ where
             let mut builder = Builder::new(self.columns.trunk_details_select.clone());
             builder.push(" WHERE t.port_id IN ");
             push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
-            let page = builder
-                .build::<D::Db>()
-                .persistent(cacheable(chunk.len()))
-                .fetch_all(self.conn())
-                .await
-                .map_err(D::map_err)?;
-            for row in &page {
-                found.push(rows::Decoder::<D>::parent_trunk(row)?);
-            }
+            found.extend(builder.fetch(self.conn(), &rows::parent_trunk).await?);
         }
         Ok(found)
     }
@@ -703,33 +615,36 @@ where
             ResourceKind::Port => "SELECT COUNT(*) FROM ports WHERE project_id = $1",
             ResourceKind::Trunk => "SELECT COUNT(*) FROM trunks WHERE project_id = $1",
         };
-        let count: i64 = sqlx::query_scalar(statement)
+        let count: i64 = Stmt::new(statement)
             .bind(project.as_str())
-            .fetch_one(self.conn())
-            .await
-            .map_err(D::map_err)?;
+            .scalar(self.conn())
+            .await?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
     async fn get_trunk(&mut self, id: TrunkId) -> Result<Option<Trunk>, StoreError> {
-        let found = rows_by_ids::<D>(
+        let found = rows_by_ids(
             self.conn_and_columns(&list::TRUNKS),
             &list::TRUNKS,
             &[id.to_string()],
+            &rows::trunk,
         )
         .await?;
-        found.first().map(rows::Decoder::<D>::trunk).transpose()
+        Ok(found.into_iter().next())
     }
 
     async fn list_trunks(&mut self, query: &ListQuery) -> Result<Vec<Trunk>, StoreError> {
-        let found =
-            list::list_rows::<D>(self.conn_and_columns(&list::TRUNKS), &list::TRUNKS, query)
-                .await?;
-        found.iter().map(rows::Decoder::<D>::trunk).collect()
+        list::list_rows(
+            self.conn_and_columns(&list::TRUNKS),
+            &list::TRUNKS,
+            query,
+            &rows::trunk,
+        )
+        .await
     }
 
     async fn insert_trunk(&mut self, trunk: &Trunk) -> Result<(), StoreError> {
-        sqlx::query(
+        Stmt::new(
             "INSERT INTO trunks (id, project_id, port_id, name, description, admin_state_up, \
              status, refusal, revision_number, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -746,9 +661,8 @@ where
         .bind(&trunk.std.created_at)
         .bind(&trunk.std.updated_at)
         .execute(self.conn())
-        .await
-        .map_err(D::map_err)?;
-        sqlx::query(
+        .await?;
+        Stmt::new(
             "INSERT INTO trunk_members (port_id, trunk_id, role, position, port_status) \
              VALUES ($1, $2, 'parent', 0, $3)",
         )
@@ -756,10 +670,9 @@ where
         .bind(trunk.id.to_string())
         .bind(trunk.parent_state.status.as_str())
         .execute(self.conn())
-        .await
-        .map_err(D::map_err)?;
+        .await?;
         self.insert_subports(trunk.id, &trunk.sub_ports).await?;
-        insert_tags::<D>(
+        insert_tags(
             self.conn(),
             ResourceKind::Trunk,
             &trunk.id.to_string(),
@@ -769,7 +682,7 @@ where
     }
 
     async fn update_trunk(&mut self, trunk: &Trunk) -> Result<(), StoreError> {
-        sqlx::query(
+        Stmt::new(
             "UPDATE trunks SET name = $1, description = $2, admin_state_up = $3, status = $4, \
              refusal = $5, revision_number = $6, updated_at = $7 WHERE id = $8",
         )
@@ -784,23 +697,20 @@ where
         .execute(self.conn())
         .await
         .map(|_| ())
-        .map_err(D::map_err)
     }
 
     async fn delete_trunk(&mut self, id: TrunkId) -> Result<(), StoreError> {
         let id = id.to_string();
         self.replace_tags(ResourceKind::Trunk, &id, &[]).await?;
-        sqlx::query("DELETE FROM trunk_members WHERE trunk_id = $1")
+        Stmt::new("DELETE FROM trunk_members WHERE trunk_id = $1")
             .bind(&id)
             .execute(self.conn())
-            .await
-            .map_err(D::map_err)?;
-        sqlx::query("DELETE FROM trunks WHERE id = $1")
+            .await?;
+        Stmt::new("DELETE FROM trunks WHERE id = $1")
             .bind(&id)
             .execute(self.conn())
             .await
             .map(|_| ())
-            .map_err(D::map_err)
     }
 
     async fn insert_subports(
@@ -812,13 +722,11 @@ where
             return Ok(());
         }
         let trunk_text = trunk.to_string();
-        let last: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(position), 0) FROM trunk_members WHERE trunk_id = $1",
-        )
-        .bind(&trunk_text)
-        .fetch_one(self.conn())
-        .await
-        .map_err(D::map_err)?;
+        let last: i64 =
+            Stmt::new("SELECT COALESCE(MAX(position), 0) FROM trunk_members WHERE trunk_id = $1")
+                .bind(&trunk_text)
+                .scalar(self.conn())
+                .await?;
         let mut position = last;
         for chunk in subports.chunks(CHUNK) {
             let mut builder = Builder::new(
@@ -835,18 +743,13 @@ where
                     .push_bind(position)
                     .push_bind(subport.port_status.as_str());
             });
-            builder
-                .build::<D::Db>()
-                .persistent(cacheable(chunk.len()))
-                .execute(self.conn())
-                .await
-                .map_err(D::map_err)?;
+            builder.execute(self.conn()).await?;
         }
         Ok(())
     }
 
     async fn insert_audit(&mut self, row: &NewAuditRow) -> Result<(), StoreError> {
-        sqlx::query(
+        Stmt::new(
             "INSERT INTO trunk_audit (trunk_id, project_id, at, at_ms, action, \
              revision_before, revision_after, actor, details) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -863,7 +766,6 @@ where
         .execute(self.conn())
         .await
         .map(|_| ())
-        .map_err(D::map_err)
     }
 
     async fn list_audit(&mut self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
@@ -885,60 +787,25 @@ where
             builder.push(" AND action = ").push_bind(action.clone());
         }
         builder.push(" ORDER BY id LIMIT ").push_bind(query.limit);
-        type Row = (
-            i64,
-            String,
-            String,
-            String,
-            i64,
-            String,
-            i64,
-            i64,
-            String,
-            String,
-        );
-        let rows: Vec<Row> = builder
-            .build::<D::Db>()
-            .fetch_all(self.conn())
+        builder
+            .fetch(self.conn(), &|row| {
+                let trunk: &str = get(row, "trunk_id")?;
+                Ok(AuditRow {
+                    id: get(row, "id")?,
+                    row: NewAuditRow {
+                        trunk_id: rows::parse_id("trunk id", trunk)?,
+                        project_id: ProjectId::new(get::<String>(row, "project_id")?),
+                        at: get(row, "at")?,
+                        at_ms: get(row, "at_ms")?,
+                        action: get(row, "action")?,
+                        revision_before: get(row, "revision_before")?,
+                        revision_after: get(row, "revision_after")?,
+                        actor_json: get(row, "actor")?,
+                        details_json: get(row, "details")?,
+                    },
+                })
+            })
             .await
-            .map_err(D::map_err)?
-            .iter()
-            .map(|row| Row::from_row(row).map_err(D::map_err))
-            .collect::<Result<_, _>>()?;
-        rows.into_iter()
-            .map(
-                |(
-                    id,
-                    trunk,
-                    project,
-                    at,
-                    at_ms,
-                    action,
-                    revision_before,
-                    revision_after,
-                    actor,
-                    details,
-                )| {
-                    let trunk_id = trunk
-                        .parse()
-                        .map_err(|_| StoreError::Internal(format!("bad trunk id {trunk}")))?;
-                    Ok(AuditRow {
-                        id,
-                        row: NewAuditRow {
-                            trunk_id,
-                            project_id: ProjectId::new(project),
-                            at,
-                            at_ms,
-                            action,
-                            revision_before,
-                            revision_after,
-                            actor_json: actor,
-                            details_json: details,
-                        },
-                    })
-                },
-            )
-            .collect()
     }
 
     async fn claim_idempotency_key(
@@ -947,7 +814,7 @@ where
         now_ms: i64,
         expired_before_ms: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let done = Stmt::new(
             "INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, request_id, \
              created_at_ms) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (scope, idempotency_key) DO UPDATE SET \
@@ -963,9 +830,8 @@ where
         .bind(now_ms)
         .bind(expired_before_ms)
         .execute(self.conn())
-        .await
-        .map_err(D::map_err)?;
-        Ok(done.rows_affected() == 1)
+        .await?;
+        Ok(done == 1)
     }
 
     async fn idempotency_record(
@@ -973,42 +839,33 @@ where
         scope: &str,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        type Row = (
-            String,
-            String,
-            i64,
-            Option<i64>,
-            Option<String>,
-            Option<String>,
-        );
-        let found: Option<Row> = sqlx::query_as(
+        Stmt::new(
             "SELECT fingerprint, request_id, created_at_ms, answer_status, \
              answer_content_type, answer_body FROM idempotency_keys \
              WHERE scope = $1 AND idempotency_key = $2",
         )
         .bind(scope)
         .bind(key)
-        .fetch_optional(self.conn())
+        .fetch_optional(self.conn(), &|row| {
+            let status: Option<i64> = get(row, "answer_status")?;
+            let body: Option<String> = get(row, "answer_body")?;
+            let answer = match (status.and_then(|s| u16::try_from(s).ok()), body) {
+                (Some(status), Some(body)) => Some(StoredAnswer {
+                    status,
+                    content_type: get::<Option<String>>(row, "answer_content_type")?
+                        .unwrap_or_default(),
+                    body,
+                }),
+                _ => None,
+            };
+            Ok(IdempotencyRecord {
+                fingerprint: get(row, "fingerprint")?,
+                request_id: get(row, "request_id")?,
+                created_at_ms: get(row, "created_at_ms")?,
+                answer,
+            })
+        })
         .await
-        .map_err(D::map_err)?;
-        Ok(found.map(
-            |(fingerprint, request_id, created_at_ms, status, content_type, body)| {
-                let answer = match (status.and_then(|s| u16::try_from(s).ok()), body) {
-                    (Some(status), Some(body)) => Some(StoredAnswer {
-                        status,
-                        content_type: content_type.unwrap_or_default(),
-                        body,
-                    }),
-                    _ => None,
-                };
-                IdempotencyRecord {
-                    fingerprint,
-                    request_id,
-                    created_at_ms,
-                    answer,
-                }
-            },
-        ))
     }
 
     async fn record_idempotent_answer(
@@ -1016,7 +873,7 @@ where
         claim: &IdempotencyClaim,
         answer: &StoredAnswer,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        Stmt::new(
             "UPDATE idempotency_keys SET answer_status = $1, answer_content_type = $2, \
              answer_body = $3 WHERE scope = $4 AND idempotency_key = $5 AND fingerprint = $6 \
              AND request_id = $7",
@@ -1031,7 +888,6 @@ where
         .execute(self.conn())
         .await
         .map(|_| ())
-        .map_err(D::map_err)
     }
 
     async fn cooling_vlans(
@@ -1040,17 +896,15 @@ where
         since_ms: i64,
     ) -> Result<Vec<i64>, StoreError> {
         let trunk = trunk.to_string();
-        sqlx::query("DELETE FROM vlan_cooldowns WHERE trunk_id = $1 AND freed_at_ms < $2")
+        Stmt::new("DELETE FROM vlan_cooldowns WHERE trunk_id = $1 AND freed_at_ms < $2")
             .bind(&trunk)
             .bind(since_ms)
             .execute(self.conn())
-            .await
-            .map_err(D::map_err)?;
-        sqlx::query_scalar("SELECT segmentation_id FROM vlan_cooldowns WHERE trunk_id = $1")
+            .await?;
+        Stmt::new("SELECT segmentation_id FROM vlan_cooldowns WHERE trunk_id = $1")
             .bind(&trunk)
-            .fetch_all(self.conn())
+            .scalars(self.conn())
             .await
-            .map_err(D::map_err)
     }
 
     async fn cool_vlans(
@@ -1071,12 +925,7 @@ where
                 " ON CONFLICT (trunk_id, segmentation_id) \
                  DO UPDATE SET freed_at_ms = excluded.freed_at_ms",
             );
-            builder
-                .build::<D::Db>()
-                .persistent(cacheable(chunk.len()))
-                .execute(self.conn())
-                .await
-                .map_err(D::map_err)?;
+            builder.execute(self.conn()).await?;
         }
         Ok(())
     }
@@ -1092,12 +941,7 @@ where
             builder.push_bind(trunk.to_string());
             builder.push(" AND port_id IN ");
             push_in_list(&mut builder, chunk.iter().map(ToString::to_string));
-            builder
-                .build::<D::Db>()
-                .persistent(cacheable(chunk.len()))
-                .execute(self.conn())
-                .await
-                .map_err(D::map_err)?;
+            builder.execute(self.conn()).await?;
         }
         Ok(())
     }
@@ -1108,17 +952,16 @@ where
         id: &str,
         tags: &[String],
     ) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM tags WHERE resource_type = $1 AND resource_id = $2")
+        Stmt::new("DELETE FROM tags WHERE resource_type = $1 AND resource_id = $2")
             .bind(kind.as_str())
             .bind(id)
             .execute(self.conn())
-            .await
-            .map_err(D::map_err)?;
-        insert_tags::<D>(self.conn(), kind, id, tags).await
+            .await?;
+        insert_tags(self.conn(), kind, id, tags).await
     }
 
     async fn insert_event(&mut self, event: &NewEvent) -> Result<(), StoreError> {
-        sqlx::query(
+        Stmt::new(
             "INSERT INTO outbox (resource_type, resource_id, event, revision_number, payload, \
              created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -1136,7 +979,6 @@ where
         .execute(self.conn())
         .await
         .map(|_| ())
-        .map_err(D::map_err)
     }
 
     async fn take_pending_events(
@@ -1144,17 +986,16 @@ where
         resource: ResourceKind,
         resource_id: &str,
     ) -> Result<Vec<PendingEvent>, StoreError> {
-        let rows = sqlx::query(
+        let rows = Stmt::new(
             "DELETE FROM outbox WHERE resource_type = $1 AND resource_id = $2 \
              AND delivered_at IS NULL RETURNING id, resource_type, resource_id, event, \
              revision_number, payload, attempts, next_attempt_ms",
         )
         .bind(resource.as_str())
         .bind(resource_id)
-        .fetch_all(self.conn())
-        .await
-        .map_err(D::map_err)?;
-        let mut events = super::outbox::decode_events::<D>(&rows)?;
+        .fetch(self.conn(), &super::outbox::decode_event)
+        .await?;
+        let mut events = rows;
         events.sort_by_key(|e| e.id);
         Ok(events)
     }

@@ -1,34 +1,40 @@
 //! Translation of SQLite errors into [`StoreError`], naming violated rules by what they mean.
 
-use sqlx::error::ErrorKind;
-
 use crate::store::{Constraint, StoreError};
 
-/// SQLite's primary result codes for "another connection holds the lock".
-const SQLITE_BUSY: i64 = 5;
-const SQLITE_LOCKED: i64 = 6;
+/// SQLite's extended result codes for the constraints that name a rule.
+const SQLITE_CONSTRAINT_FOREIGNKEY: i32 = 787;
+const SQLITE_CONSTRAINT_PRIMARYKEY: i32 = 1555;
+const SQLITE_CONSTRAINT_UNIQUE: i32 = 2067;
 
-pub(crate) fn map_err(error: sqlx::Error) -> StoreError {
-    match error {
-        sqlx::Error::Database(db) => {
-            let message = db.message().to_string();
-            let code = db
-                .code()
-                .and_then(|c| c.parse::<i64>().ok())
-                .map(|c| c & 0xff);
-            match db.kind() {
-                ErrorKind::UniqueViolation => StoreError::Unique(constraint_of(&message)),
-                ErrorKind::ForeignKeyViolation => StoreError::ForeignKey,
-                _ if code == Some(SQLITE_BUSY) || code == Some(SQLITE_LOCKED) => {
+/// rusqlite's errors (the store's connections, `conn.rs`).
+pub(crate) fn map_lite_err(error: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode;
+    match &error {
+        rusqlite::Error::SqliteFailure(failure, message) => {
+            let message = message.clone().unwrap_or_else(|| failure.to_string());
+            match (failure.code, failure.extended_code) {
+                (_, SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY) => {
+                    StoreError::Unique(constraint_of(&message))
+                }
+                (_, SQLITE_CONSTRAINT_FOREIGNKEY) => StoreError::ForeignKey,
+                (ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked, _) => {
                     StoreError::Contention(message)
                 }
+                (
+                    ErrorCode::CannotOpen
+                    | ErrorCode::SystemIoFailure
+                    | ErrorCode::DiskFull
+                    | ErrorCode::ReadOnly
+                    | ErrorCode::PermissionDenied
+                    | ErrorCode::NotADatabase
+                    | ErrorCode::DatabaseCorrupt,
+                    _,
+                ) => StoreError::Unavailable(message),
                 _ => StoreError::Internal(message),
             }
         }
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            StoreError::Unavailable(error.to_string())
-        }
-        other => StoreError::Internal(other.to_string()),
+        _ => StoreError::Internal(error.to_string()),
     }
 }
 

@@ -1,48 +1,41 @@
-//! The embedded store's read connections for API reads, kept here rather than in an sqlx pool.
-//!
-//! Why by hand: every sqlx connection runs on a worker thread of its own, and each command is a
-//! round trip to it. sqlx's pool pings a connection each time it comes back, and a read
-//! transaction's COMMIT is awaited, so a trunk show cost four round trips of which one did the
-//! work (issue 8's profile: thread hand-offs were the largest cost). Here a read takes an idle
-//! connection, begins a transaction (one snapshot for all its statements), and when dropped
-//! queues a ROLLBACK without waiting (a read transaction wrote nothing) and puts the
-//! connection back. A connection whose BEGIN fails is dropped, and a new one opened next time.
+//! The embedded store's read connections: API reads, health probes, the drivers' snapshots and
+//! the dispatcher's scans. A read takes an idle connection (opening one when none is idle, up
+//! to the limit), begins a transaction (one snapshot for all its statements) and, when dropped,
+//! rolls it back and puts the connection back. A connection whose BEGIN fails is dropped, and a
+//! new one opened next time. In WAL mode a reader never waits for the writer.
 
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{ConnectOptions, Database, TransactionManager};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::errors::map_err;
+use super::conn::SqliteConn;
 use super::SqliteDialect;
 use crate::store::pool::{PoolCounters, PoolStats};
 use crate::store::StoreError;
 
-type Manager = <sqlx::Sqlite as Database>::TransactionManager;
-
 pub(super) struct Readers {
-    idle: Arc<Mutex<Vec<SqliteConnection>>>,
+    idle: Arc<Mutex<Vec<SqliteConn>>>,
     permits: Arc<Semaphore>,
-    options: SqliteConnectOptions,
+    path: PathBuf,
     size: usize,
     counters: PoolCounters,
 }
 
 /// A read transaction on one connection; ends (rolled back) when dropped.
 pub(super) struct ReadTx {
-    conn: Option<SqliteConnection>,
-    idle: Arc<Mutex<Vec<SqliteConnection>>>,
+    conn: Option<SqliteConn>,
+    idle: Arc<Mutex<Vec<SqliteConn>>>,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Readers {
-    /// Up to `size` read-only connections, opened when first needed.
-    pub(super) fn new(options: SqliteConnectOptions, size: usize) -> Readers {
+    /// Up to `size` read-only connections to `path`, opened when first needed.
+    pub(super) fn new(path: PathBuf, size: usize) -> Readers {
         Readers {
             idle: Arc::new(Mutex::new(Vec::with_capacity(size))),
             permits: Arc::new(Semaphore::new(size)),
-            options,
+            path,
             size,
             counters: PoolCounters::default(),
         }
@@ -69,10 +62,10 @@ impl Readers {
         let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let mut conn = match idle {
             Some(conn) => conn,
-            None => self.options.connect().await.map_err(map_err)?,
+            None => SqliteConn::open_reader(&self.path)?,
         };
         // On failure the connection is dropped here, not returned: it may be broken.
-        Manager::begin(&mut conn, None).await.map_err(map_err)?;
+        conn.batch("BEGIN")?;
         Ok(ReadTx {
             conn: Some(conn),
             idle: self.idle.clone(),
@@ -81,28 +74,24 @@ impl Readers {
     }
 
     /// Refuses new reads and closes the idle connections.
-    pub(super) async fn close(&self) {
+    pub(super) fn close(&self) {
         self.permits.close();
-        let idle: Vec<SqliteConnection> = match self.idle.lock() {
-            Ok(mut idle) => idle.drain(..).collect(),
-            Err(_) => Vec::new(),
-        };
-        for conn in idle {
-            let _ = sqlx::Connection::close(conn).await;
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
         }
     }
 }
 
 #[async_trait::async_trait]
 impl crate::store::sql::Held<SqliteDialect> for ReadTx {
-    fn conn(&mut self) -> &mut SqliteConnection {
+    fn conn(&mut self) -> &mut SqliteConn {
         match self.conn.as_mut() {
             Some(conn) => conn,
             None => unreachable!("a reader's connection is taken only when it is dropped"),
         }
     }
 
-    /// Nothing to make durable; dropping queues the ROLLBACK.
+    /// Nothing to make durable; dropping ends the transaction.
     async fn finish(self: Box<Self>) -> Result<(), StoreError> {
         Ok(())
     }
@@ -111,9 +100,11 @@ impl crate::store::sql::Held<SqliteDialect> for ReadTx {
 impl Drop for ReadTx {
     fn drop(&mut self) {
         if let Some(mut conn) = self.conn.take() {
-            Manager::start_rollback(&mut conn);
-            if let Ok(mut idle) = self.idle.lock() {
-                idle.push(conn);
+            // A connection that cannot end its transaction is dropped, not reused.
+            if conn.batch("ROLLBACK").is_ok() {
+                if let Ok(mut idle) = self.idle.lock() {
+                    idle.push(conn);
+                }
             }
         }
     }

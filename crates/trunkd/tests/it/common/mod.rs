@@ -45,6 +45,15 @@ impl Drop for Server {
     }
 }
 
+/// The log filter that has the store log every statement at DEBUG: sqlx's on PostgreSQL,
+/// trunkd's own on SQLite.
+pub const STATEMENTS_AT_DEBUG: &str = "sqlx::query=debug,trunkd::store::sqlite=debug";
+
+/// Whether a log line is one of the store's statements (see [`STATEMENTS_AT_DEBUG`]).
+pub fn is_statement_line(line: &str) -> bool {
+    line.contains("sqlx::query") || line.contains("ran a statement")
+}
+
 pub fn trunkd() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_trunkd"));
     command.env("RUST_LOG", "warn");
