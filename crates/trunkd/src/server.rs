@@ -542,8 +542,12 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         .with_feed(deliveries)
         .with_retention(config.outbox_retention);
     let metrics = Arc::new(
-        api::metrics::Metrics::new(&dispatcher.stats, service.status_transitions())
-            .with_readiness(&readiness),
+        api::metrics::Metrics::new(
+            &dispatcher.stats,
+            service.status_transitions(),
+            service.write_stats(),
+        )
+        .with_readiness(&readiness),
     );
     // The data plane's word on ports, written by the service (restarts take the receiver
     // back from the task that panicked).

@@ -25,6 +25,7 @@ use crate::api::AppState;
 use crate::drivers::dispatcher::DispatchStats;
 use crate::readiness::{Dependencies, Readiness};
 use crate::service::status::TransitionCounter;
+use crate::service::WriteStats;
 use crate::store::pool::PoolStats;
 use crate::store::Store;
 
@@ -142,7 +143,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(dispatch: &DispatchStats, transitions: &TransitionCounter) -> Self {
+    pub fn new(
+        dispatch: &DispatchStats,
+        transitions: &TransitionCounter,
+        writes: &WriteStats,
+    ) -> Self {
         let mut root = Registry::default();
         root.register_collector(Box::new(ProcessCollector));
         let registry = root.sub_registry_with_prefix("trunkd");
@@ -207,6 +212,21 @@ impl Metrics {
             "driver_failures_by_driver",
             "Failed deliveries by the driver that failed: the driver the backlog waits for",
             dispatch.failed_by_driver.clone(),
+        );
+        registry.register(
+            "write_transaction_runs",
+            "Runs of write transactions: every request's first, and each run again after a conflict",
+            writes.runs.clone(),
+        );
+        registry.register(
+            "write_transaction_conflicts",
+            "Write transaction runs that ended in a conflict (a serialization failure) and were run again or given up",
+            writes.conflicts.clone(),
+        );
+        registry.register(
+            "write_transactions_exhausted",
+            "Write requests that ran out of attempts after conflicts (answered 503)",
+            writes.exhausted.clone(),
         );
         registry.register(
             "trunk_status_transitions",

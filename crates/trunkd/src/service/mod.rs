@@ -190,10 +190,24 @@ pub struct Service {
     /// Deliveries the dispatcher made, for writes that wait for theirs.
     deliveries: DeliveryFeed,
     transitions: status::TransitionCounter,
+    /// How write transactions fared (runs, conflicts), for `/metrics`.
+    writes: WriteStats,
     /// Bumped after every commit, for long polls (`waiting`).
     commits: tokio::sync::watch::Sender<u64>,
     /// Long polls this server may hold at once.
     waiters: Arc<tokio::sync::Semaphore>,
+}
+
+/// How write transactions fared, on `/metrics`: the share of runs that ended in a conflict
+/// (PostgreSQL's serialization failures, SQLite's busy lock) is what concurrency costs.
+#[derive(Debug, Clone, Default)]
+pub struct WriteStats {
+    /// Runs of write bodies: each request's first, and every run again after a conflict.
+    pub runs: prometheus_client::metrics::counter::Counter,
+    /// Runs that ended in a transaction conflict (each is run again, or given up on).
+    pub conflicts: prometheus_client::metrics::counter::Counter,
+    /// Requests that ran out of attempts (answered 503).
+    pub exhausted: prometheus_client::metrics::counter::Counter,
 }
 
 /// The future of one run of a [`Service::write`] body.
@@ -244,6 +258,7 @@ impl Service {
             outbox_wake,
             deliveries: DeliveryFeed::new(),
             transitions: status::TransitionCounter::default(),
+            writes: WriteStats::default(),
             commits: tokio::sync::watch::Sender::new(0),
             waiters: Arc::new(tokio::sync::Semaphore::new(waiting::MAX_WAITERS)),
         }
@@ -259,6 +274,11 @@ impl Service {
     /// Trunk status transitions made so far, by edge.
     pub fn status_transitions(&self) -> &status::TransitionCounter {
         &self.transitions
+    }
+
+    /// Write transactions run and retried so far.
+    pub fn write_stats(&self) -> &WriteStats {
+        &self.writes
     }
 
     pub fn policy(&self) -> &Policy {
@@ -322,6 +342,7 @@ impl Service {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
+            self.writes.runs.inc();
             let outcome = async {
                 let mut tx = WriteTx {
                     inner: self.store.begin_write().await?,
@@ -340,10 +361,13 @@ impl Service {
             .await;
             match outcome {
                 Err(ServiceError::Retry(reason)) if attempt < MAX_WRITE_ATTEMPTS => {
+                    self.writes.conflicts.inc();
                     tracing::debug!(%reason, attempt, "transaction conflict; running again");
                     tokio::time::sleep(retry_pause(attempt)).await;
                 }
                 Err(ServiceError::Retry(reason)) => {
+                    self.writes.conflicts.inc();
+                    self.writes.exhausted.inc();
                     break Err(ServiceError::Unavailable {
                         message: format!("The database stayed busy: {reason}"),
                     });

@@ -183,7 +183,11 @@ async fn failing_hanging_and_panicking_deliveries_hold_up_no_other_trunk_and_los
         h.wake.clone(),
     )
     .with_delivery_timeout(Duration::from_secs(5));
-    let metrics = Metrics::new(&dispatcher.stats, h.service.status_transitions());
+    let metrics = Metrics::new(
+        &dispatcher.stats,
+        h.service.status_transitions(),
+        h.service.write_stats(),
+    );
     let running = tokio::spawn(dispatcher.run());
 
     // The healthy trunks get the driver's verdict while the hanging delivery is still in

@@ -314,6 +314,17 @@ async fn metrics_show_the_build_the_process_the_pools_and_the_dependencies() {
         .map(|state| sample(&text, "trunkd_db_pool_connections", &[&writes, state]))
         .sum();
     assert!(opened >= 1.0, "{text}");
+    // Two writes (the network, the port), each run once: nothing conflicted.
+    let runs = sample(&text, "trunkd_write_transaction_runs_total", &[]);
+    assert!(runs >= 2.0, "write runs {runs}");
+    assert_eq!(
+        sample(&text, "trunkd_write_transaction_conflicts_total", &[]),
+        0.0
+    );
+    assert_eq!(
+        sample(&text, "trunkd_write_transactions_exhausted_total", &[]),
+        0.0
+    );
 
     let database = "dependency=\"database\"";
     assert_eq!(
