@@ -10,12 +10,13 @@
 mod conn;
 mod errors;
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgConnection, Pool, Postgres};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -70,12 +71,23 @@ impl Held<PostgresDialect> for SlottedTx {
 impl PgStore {
     /// Connects (lazily: the pool opens connections as requests need them, and recovers by
     /// itself when the database comes back). `url` is a `postgres://` URL.
+    ///
+    /// Every connection plans without sequential scans where an index applies
+    /// (`enable_seqscan = off`): a sequential scan in a SERIALIZABLE transaction takes a
+    /// predicate lock on the whole table, which any concurrent insert into that table then
+    /// conflicts with. Once a young database is analyzed its tables are small enough that the
+    /// planner scans them whole; with the setting, writes on different trunks stopped
+    /// aborting each other on those tables. Per connection rather than per transaction:
+    /// PostgreSQL keeps a prepared statement's generic plan for the connection, and a plan made
+    /// under another setting would be reused.
     pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Unavailable(format!("database_url: {e}")))?
+            .options([("enable_seqscan", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_lazy(url)
-            .map_err(|e| StoreError::Unavailable(format!("database_url: {e}")))?;
+            .connect_lazy_with(options);
         let dialect = PostgresDialect {
             pool,
             writers: Arc::new(Semaphore::new(CONCURRENT_WRITES)),
