@@ -97,6 +97,22 @@ impl PgStore {
     }
 }
 
+impl PostgresDialect {
+    /// A transaction begun by `begin`, straight from the pool (no write slot).
+    async fn begin_unslotted(
+        &self,
+        begin: &'static str,
+    ) -> Result<Box<dyn Held<Self>>, StoreError> {
+        let pool = &self.pool;
+        let tx = self
+            .counters
+            .take(pool, pool.begin_with(begin))
+            .await
+            .map_err(errors::map_err)?;
+        Ok(Box::new(ReadTx(tx)))
+    }
+}
+
 /// A read or bookkeeping transaction, straight from the pool.
 struct ReadTx(sqlx::Transaction<'static, Postgres>);
 
@@ -156,29 +172,13 @@ impl Dialect for PostgresDialect {
 
     /// READ COMMITTED, and no write slot: the dispatcher's leases and marks, the prunes.
     async fn begin_bookkeeping(&self) -> Result<Box<dyn Held<Self>>, StoreError> {
-        let pool = &self.pool;
-        let tx = self
-            .counters
-            .take(
-                pool,
-                pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED"),
-            )
+        self.begin_unslotted("BEGIN ISOLATION LEVEL READ COMMITTED")
             .await
-            .map_err(errors::map_err)?;
-        Ok(Box::new(ReadTx(tx)))
     }
 
     async fn begin_read(&self) -> Result<Box<dyn Held<Self>>, StoreError> {
-        let pool = &self.pool;
-        let tx = self
-            .counters
-            .take(
-                pool,
-                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
-            )
+        self.begin_unslotted("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
-            .map_err(errors::map_err)?;
-        Ok(Box::new(ReadTx(tx)))
     }
 
     async fn close(&self) {

@@ -1,5 +1,5 @@
 //! The SQL store: one implementation of [`Store`], [`Outbox`] and [`StoreTx`] for every SQL
-//! database, generic over a [`Dialect`] that holds what differs between them (the sqlx driver,
+//! database, generic over a [`Dialect`] that holds what differs between them (the connections,
 //! the SQL text of JSON aggregation, error codes, how transactions begin, the migrations).
 //! `store/sqlite` and `store/postgres` are the two dialects.
 //!
