@@ -348,15 +348,28 @@ impl Service {
                     inner: self.store.begin_write().await?,
                     _scope: std::marker::PhantomData,
                 };
-                // First, so a request that lost the race for its key stops before its rule
-                // checks, which would judge the state the winner's work left.
-                if let Some(claim) = claim {
-                    idempotency::claim(tx.as_mut(), claim, self.settings.idempotency_retention)
-                        .await?;
+                let ran = async {
+                    // First, so a request that lost the race for its key stops before its rule
+                    // checks, which would judge the state the winner's work left.
+                    if let Some(claim) = claim {
+                        idempotency::claim(tx.as_mut(), claim, self.settings.idempotency_retention)
+                            .await?;
+                    }
+                    body(&mut tx).await
                 }
-                let value = body(&mut tx).await?;
-                tx.inner.commit().await?;
-                Ok(value)
+                .await;
+                match ran {
+                    Ok(value) => {
+                        tx.inner.commit().await?;
+                        Ok(value)
+                    }
+                    // The refusal may rest on writes not committed yet (SQLite's group
+                    // commit): it is answered once they are.
+                    Err(error) => {
+                        tx.inner.roll_back().await?;
+                        Err(error)
+                    }
+                }
             }
             .await;
             match outcome {

@@ -410,6 +410,12 @@ pub trait Snapshot: Send {
 pub trait StoreTx: Send {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 
+    /// Ends the transaction without its writes, once what it read is durable: a refusal
+    /// answered after it stands (on SQLite a write may have read the uncommitted writes of the
+    /// requests before it in its batch; this waits for that batch). An error says that what it
+    /// read did not commit after all.
+    async fn roll_back(self: Box<Self>) -> Result<(), StoreError>;
+
     /// The same transaction's IP address management.
     fn ipam(&mut self) -> &mut dyn ipam::IpamTx;
 

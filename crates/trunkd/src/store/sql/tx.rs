@@ -58,6 +58,12 @@ pub trait Held<D: Dialect>: Send {
     fn conn(&mut self) -> &mut D::Conn;
     /// Ends the transaction, its writes durable.
     async fn finish(self: Box<Self>) -> Result<(), StoreError>;
+
+    /// Ends the transaction without its writes, once what it read is durable (see
+    /// [`StoreTx::roll_back`]). Dropping rolls back too, without waiting.
+    async fn abandon(self: Box<Self>) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// One transaction of a [`super::SqlStore`].
@@ -148,6 +154,10 @@ fn ids_text<T: ToString>(ids: &[T]) -> Vec<String> {
 impl<D: Dialect> StoreTx for SqlTx<D> {
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         self.held.finish().await
+    }
+
+    async fn roll_back(self: Box<Self>) -> Result<(), StoreError> {
+        self.held.abandon().await
     }
 
     fn ipam(&mut self) -> &mut dyn crate::store::ipam::IpamTx {

@@ -266,6 +266,24 @@ impl Shared {
         outcome
     }
 
+    /// Waits until batch `number` has ended; an error if it failed to commit.
+    async fn wait_for(
+        &self,
+        mut committed: watch::Receiver<Committed>,
+        number: u64,
+    ) -> Result<(), StoreError> {
+        let ended = committed
+            .wait_for(|committed| committed.through >= number)
+            .await
+            .map_err(|_| closed())?;
+        match ended.failed.get(&number) {
+            Some(failure) => Err(StoreError::Unavailable(format!(
+                "the batch of writes did not commit: {failure}"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Ends batch `number`, failed with `failure` if any.
     fn publish(&self, number: u64, failure: Option<String>) {
         self.committed.send_modify(|committed| {
@@ -322,6 +340,27 @@ impl Held<SqliteDialect> for WriteTx {
         }
     }
 
+    /// Rolls back to its savepoint; when the batch holds earlier requests' writes (which this
+    /// one read), waits for that batch like a member, so a refusal resting on them is answered
+    /// only once they are committed.
+    async fn abandon(mut self: Box<Self>) -> Result<(), StoreError> {
+        let Some(mut guard) = self.guard.take() else {
+            return Ok(());
+        };
+        let shared = self.shared.clone();
+        shared.roll_back_request(&mut guard);
+        let Some(batch) = guard.batch.filter(|batch| batch.members > 0) else {
+            return Ok(());
+        };
+        if shared.queued.load(Ordering::SeqCst) == 0 {
+            return shared.commit(&mut guard);
+        }
+        let committed = shared.committed.subscribe();
+        drop(guard);
+        shared.commit_wanted.notify_one();
+        shared.wait_for(committed, batch.number).await
+    }
+
     async fn finish(mut self: Box<Self>) -> Result<(), StoreError> {
         let Some(mut guard) = self.guard.take() else {
             return Err(closed());
@@ -347,19 +386,10 @@ impl Held<SqliteDialect> for WriteTx {
             return shared.commit(state);
         }
         // Others are queued: they join this batch, and the last of them commits it.
-        let mut committed = shared.committed.subscribe();
+        let committed = shared.committed.subscribe();
         drop(guard);
         shared.commit_wanted.notify_one();
-        let ended = committed
-            .wait_for(|committed| committed.through >= number)
-            .await
-            .map_err(|_| closed())?;
-        match ended.failed.get(&number) {
-            Some(failure) => Err(StoreError::Unavailable(format!(
-                "the write did not commit: {failure}"
-            ))),
-            None => Ok(()),
-        }
+        shared.wait_for(committed, number).await
     }
 }
 
@@ -466,6 +496,47 @@ mod tests {
         while let Some(joined) = tasks.join_next().await {
             joined.expect("task");
         }
+    }
+
+    /// A refusal that read an earlier request's uncommitted write (in its batch) is answered
+    /// only once that write is committed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refusal_waits_for_the_writes_it_read() {
+        let dir = tempfile::tempdir().expect("dir");
+        let writer = Arc::new(writer(&dir).await);
+        let mut first = writer.begin().await.expect("begin");
+        insert(&mut first, 1).await.expect("insert");
+        let second = {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                let mut tx = writer.begin().await.expect("begin");
+                let seen: i64 = Stmt::new("SELECT COUNT(*) FROM t WHERE id = 1")
+                    .scalar(tx.conn())
+                    .await
+                    .expect("count");
+                assert_eq!(
+                    seen, 1,
+                    "the batch's earlier write is visible to its writes"
+                );
+                Box::new(tx).abandon().await.expect("roll back");
+            })
+        };
+        // The second is queued: the first leaves the batch open for it.
+        while writer.shared.queued.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        let finishing = tokio::spawn(Box::new(first).finish());
+        second.await.expect("second");
+        let mut reader = SqliteConn::open_reader(&dir.path().join("w.db")).expect("reader");
+        let committed: i64 = Stmt::new("SELECT COUNT(*) FROM t WHERE id = 1")
+            .scalar(&mut reader)
+            .await
+            .expect("count");
+        assert_eq!(
+            committed, 1,
+            "answered before the write it read was committed"
+        );
+        finishing.await.expect("first").expect("commit");
     }
 
     /// A transaction dropped before it finished (an error, a client gone) leaves nothing.
