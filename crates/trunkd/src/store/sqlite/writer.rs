@@ -499,10 +499,12 @@ mod tests {
     }
 
     /// A refusal that read an earlier request's uncommitted write (in its batch) is answered
-    /// only once that write is committed.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    /// only once that write is committed. On one thread, so that nothing else (the committer
+    /// task) commits the batch between the refusal's answer and the look at the database.
+    #[tokio::test]
     async fn a_refusal_waits_for_the_writes_it_read() {
         let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("w.db");
         let writer = Arc::new(writer(&dir).await);
         let mut first = writer.begin().await.expect("begin");
         insert(&mut first, 1).await.expect("insert");
@@ -519,6 +521,12 @@ mod tests {
                     "the batch's earlier write is visible to its writes"
                 );
                 Box::new(tx).abandon().await.expect("roll back");
+                // Answered: the write it read must be committed now, before this task yields.
+                let mut reader = SqliteConn::open_reader(&path).expect("reader");
+                Stmt::new("SELECT COUNT(*) FROM t WHERE id = 1")
+                    .scalar::<_, i64>(&mut reader)
+                    .await
+                    .expect("count")
             })
         };
         // The second is queued: the first leaves the batch open for it.
@@ -526,12 +534,7 @@ mod tests {
             tokio::task::yield_now().await;
         }
         let finishing = tokio::spawn(Box::new(first).finish());
-        second.await.expect("second");
-        let mut reader = SqliteConn::open_reader(&dir.path().join("w.db")).expect("reader");
-        let committed: i64 = Stmt::new("SELECT COUNT(*) FROM t WHERE id = 1")
-            .scalar(&mut reader)
-            .await
-            .expect("count");
+        let committed = second.await.expect("second");
         assert_eq!(
             committed, 1,
             "answered before the write it read was committed"
