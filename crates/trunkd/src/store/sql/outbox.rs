@@ -21,14 +21,22 @@ const ID_CHUNK: usize = 1_000;
 /// Most events of one resource read at once.
 const RESOURCE_PAGE: i64 = 100;
 
-const PENDING_COLUMNS: &str = "SELECT id, resource_type, resource_id, event, revision_number, \
-    payload, attempts, next_attempt_ms FROM outbox WHERE delivered_at IS NULL";
+/// The undelivered events, `$rest` narrowing and ordering them: one fixed statement each.
+macro_rules! pending_events {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, resource_type, resource_id, event, revision_number, payload, attempts, \
+             next_attempt_ms FROM outbox WHERE delivered_at IS NULL",
+            $rest
+        )
+    };
+}
 
 #[async_trait]
 impl<D: Dialect> Outbox for SqlStore<D> {
     async fn pending_events(&self, limit: i64) -> Result<Vec<PendingEvent>, StoreError> {
         let mut tx = self.read_tx().await?;
-        Stmt::new(format!("{PENDING_COLUMNS} ORDER BY id LIMIT $1"))
+        Stmt::new(pending_events!(" ORDER BY id LIMIT $1"))
             .bind(limit)
             .fetch(tx.conn(), &decode_event)
             .await
@@ -39,18 +47,13 @@ impl<D: Dialect> Outbox for SqlStore<D> {
         resource: ResourceKind,
         resource_id: &str,
     ) -> Result<Vec<PendingEvent>, StoreError> {
-        // A page: undelivered events are folded into one per resource as they are recorded, so
-        // more than a few means events from before that, or a burst being recorded right now.
-        let mut tx = self.read_tx().await?;
-        Stmt::new(format!(
-            "{PENDING_COLUMNS} AND resource_type = $1 AND resource_id = $2 ORDER BY id LIMIT {RESOURCE_PAGE}"
-        ))
-        .bind(resource.as_str())
-        .bind(resource_id)
-        .fetch(tx.conn(), &decode_event)
-        .await
+        self.pending_events_of_each(&[ResourceKey::new(resource, resource_id)])
+            .await
     }
 
+    /// A page of each: undelivered events are folded into one per resource as they are
+    /// recorded, so more than a few means events from before that, or a burst being recorded
+    /// right now.
     async fn pending_events_of_each(
         &self,
         resources: &[ResourceKey],
@@ -59,12 +62,12 @@ impl<D: Dialect> Outbox for SqlStore<D> {
         let mut events = Vec::new();
         for resource in resources {
             events.extend(
-                Stmt::new(format!(
-                    "{PENDING_COLUMNS} AND resource_type = $1 AND resource_id = $2 \
-                     ORDER BY id LIMIT {RESOURCE_PAGE}"
+                Stmt::new(pending_events!(
+                    " AND resource_type = $1 AND resource_id = $2 ORDER BY id LIMIT $3"
                 ))
                 .bind(resource.kind.as_str())
                 .bind(&resource.id)
+                .bind(RESOURCE_PAGE)
                 .fetch(tx.conn(), &decode_event)
                 .await?,
             );
@@ -203,7 +206,7 @@ fn age_seconds(since: &str, now: chrono::DateTime<chrono::Utc>) -> i64 {
         .unwrap_or(0)
 }
 
-/// One row of [`PENDING_COLUMNS`] (or of a `RETURNING` of the same columns).
+/// One row of a `pending_events!` statement (or of a `RETURNING` of the same columns).
 pub(super) fn decode_event(row: &dyn SqlRow) -> Result<PendingEvent, StoreError> {
     let kind: &str = get(row, "resource_type")?;
     let payload: &str = get(row, "payload")?;
