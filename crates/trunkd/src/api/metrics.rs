@@ -190,7 +190,7 @@ impl Metrics {
         );
         registry.register(
             "outbox_pending_bytes",
-            "Size of the undelivered events' payloads (one event per resource: they are folded)",
+            "Size of the undelivered events' payloads (a resource waiting for a retry keeps one: they are folded)",
             outbox_bytes.clone(),
         );
         registry.register(

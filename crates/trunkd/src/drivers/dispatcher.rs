@@ -8,7 +8,7 @@
 //! holds that resource's lease in the database, so one server at a time works on a resource; a
 //! server that dies leaves a lease that expires, and another server takes over.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,8 +16,11 @@ use futures_util::StreamExt;
 use tokio::sync::Notify;
 
 use crate::drivers::delivered::DeliveryFeed;
+use crate::drivers::folding::{fold_pending, FoldedDelivery};
 use crate::drivers::{DriverError, DriverSet, StatusReporter, TrunkDriver};
-use crate::store::{Deliveries, FailedDelivery, PendingEvent, ResourceKey, Store, StoreError};
+use crate::store::{
+    CompactedRows, Deliveries, FailedDelivery, PendingEvent, ResourceKey, Store, StoreError,
+};
 
 /// Events read per pass.
 const BATCH: i64 = 500;
@@ -168,25 +171,29 @@ impl Dispatcher {
 
     /// One pass over pending events: leases the resources whose oldest event is due (one
     /// transaction), reads their events afresh under the lease (so events another server
-    /// finished are not sent again), delivers each resource's in order, several resources at
-    /// once, and records the outcomes of those done so far together, giving their leases back.
-    /// Returns whether it delivered anything (so the caller loops at once while there is work).
+    /// finished are not sent again), folds each resource's into as few deliveries as its events
+    /// allow (`folding`), delivers them in order, several resources at once, and records the
+    /// outcomes of those done so far together, giving their leases back. Resources not yet due
+    /// get their rows folded into one meanwhile. Returns whether it delivered anything (so the
+    /// caller loops at once while there is work).
     pub async fn pass(&self) -> Result<bool, StoreError> {
         let events = self.store.pending_events(BATCH).await?;
         let now = chrono::Utc::now().timestamp_millis();
-        // Each resource once, in the order of its oldest pending event, if that one is due.
-        let mut seen: HashSet<ResourceKey> = HashSet::new();
-        let due: Vec<ResourceKey> = events
-            .into_iter()
-            .map(|e| {
-                (
-                    ResourceKey::new(e.resource(), e.resource_id),
-                    e.next_attempt_ms,
-                )
-            })
-            .filter(|(key, next_attempt_ms)| seen.insert(key.clone()) && *next_attempt_ms <= now)
-            .map(|(key, _)| key)
-            .collect();
+        // Each resource once, in the order of its oldest pending event: due, or waiting.
+        let mut rows_of: HashMap<ResourceKey, Vec<PendingEvent>> = HashMap::new();
+        let mut due: Vec<ResourceKey> = Vec::new();
+        for event in events {
+            let key = ResourceKey::new(event.resource(), event.resource_id.clone());
+            let rows = rows_of.entry(key.clone()).or_default();
+            if rows.is_empty() && event.next_attempt_ms <= now {
+                due.push(key);
+            }
+            rows.push(event);
+        }
+        for key in &due {
+            rows_of.remove(key);
+        }
+        self.compact_waiting(rows_of).await;
         let held = self.store.take_leases(&due, &self.owner, LEASE_MS).await?;
         if held.is_empty() {
             return Ok(false); // nothing due, or other servers deliver it all
@@ -202,15 +209,15 @@ impl Dispatcher {
                 .or_default()
                 .push(event);
         }
-        let work: Vec<(ResourceKey, Vec<PendingEvent>)> = held
+        let work: Vec<(ResourceKey, Vec<FoldedDelivery>)> = held
             .into_iter()
             .map(|key| {
                 let events = by_resource.remove(&key).unwrap_or_default();
-                (key, events)
+                (key, fold_pending(events))
             })
             .collect();
         let mut outcomes = futures_util::stream::iter(work)
-            .map(|(key, events)| self.deliver_resource(key, events, leased_at))
+            .map(|(key, deliveries)| self.deliver_resource(key, deliveries, leased_at))
             .buffer_unordered(CONCURRENT_RESOURCES)
             .ready_chunks(RECORD_AT_ONCE);
         let mut delivered_any = false;
@@ -238,18 +245,42 @@ impl Dispatcher {
         }
     }
 
-    /// Delivers one leased resource's pending events in order, stopping at the first failure;
-    /// returns what happened, its lease given back.
+    /// Folds the rows of resources waiting for a retry into one each (those this pass read),
+    /// so a resource whose data plane is down keeps one row however often it changes. No lease
+    /// is needed: a fold written over rows another server delivers meanwhile only names again
+    /// what they named, and rows already marked delivered are left alone.
+    async fn compact_waiting(&self, rows_of: HashMap<ResourceKey, Vec<PendingEvent>>) {
+        let compacted: Vec<CompactedRows> = rows_of
+            .into_values()
+            .filter(|rows| rows.len() > 1)
+            .flat_map(fold_pending)
+            .filter_map(|delivery| delivery.compaction())
+            .collect();
+        if compacted.is_empty() {
+            return;
+        }
+        let deliveries = Deliveries {
+            compacted,
+            ..Deliveries::default()
+        };
+        if let Err(error) = self.store.record_deliveries(&self.owner, &deliveries).await {
+            // Harmless: the rows stay as they are and are folded when delivered.
+            tracing::warn!(%error, "could not fold the outbox rows of resources awaiting a retry");
+        }
+    }
+
+    /// Delivers one leased resource's folded events in order, stopping at the first failure
+    /// (whose rows are written back as one); returns what happened, its lease given back.
     async fn deliver_resource(
         &self,
         key: ResourceKey,
-        events: Vec<PendingEvent>,
+        deliveries: Vec<FoldedDelivery>,
         mut leased_at: std::time::Instant,
     ) -> Deliveries {
         let now = chrono::Utc::now().timestamp_millis();
         let mut outcome = Deliveries::default();
-        for event in events {
-            if event.next_attempt_ms > now {
+        for delivery in deliveries {
+            if delivery.next_attempt_ms() > now {
                 break;
             }
             // Renewed once a third of the lease has run, not before every event (each renewal
@@ -264,15 +295,17 @@ impl Dispatcher {
                     _ => break,
                 }
             }
-            match self.deliver(&event).await {
+            let event = &delivery.event;
+            match self.deliver(event).await {
                 Ok(()) => {
-                    self.feed.publish(&event);
-                    outcome.delivered.push(event.id);
+                    self.feed.publish(event);
+                    outcome.delivered.extend(&delivery.rows);
                 }
                 Err(error) => {
                     let retry_in = backoff_ms(event.attempts);
                     tracing::warn!(
                         event_id = event.id,
+                        folded_rows = delivery.rows.len(),
                         resource = event.resource().as_str(),
                         resource_id = %event.resource_id,
                         attempt = event.attempts + 1,
@@ -280,8 +313,10 @@ impl Dispatcher {
                         %error,
                         "driver failed to handle event; will retry"
                     );
+                    outcome.compacted.extend(delivery.compaction());
                     outcome.failed.push(FailedDelivery {
                         id: event.id,
+                        attempts: event.attempts + 1,
                         error: error.to_string(),
                         retry_in_ms: retry_in,
                     });

@@ -4,6 +4,7 @@
 
 pub mod delivered;
 pub mod dispatcher;
+pub mod folding;
 pub mod noop;
 pub mod ovn;
 pub mod ovs;

@@ -209,8 +209,8 @@ impl AuditEntry {
     }
 }
 
-/// Records a trunk change: its outbox event (folded as `outbox::record` folds, or not, as
-/// `folded` says) and its audit row, in the transaction `tx` that makes the change.
+/// Records a trunk change: its outbox event and its audit row, in the transaction `tx` that
+/// makes the change.
 /// `revision_before` is the trunk's revision before the change; the event carries the one
 /// after.
 pub(crate) async fn record_trunk_change(
@@ -220,7 +220,6 @@ pub(crate) async fn record_trunk_change(
     revision_before: i64,
     event: NewEvent,
     details: AuditDetails,
-    folded: bool,
 ) -> Result<(), ServiceError> {
     let Event::Trunk(trunk_event) = &event.event else {
         return Err(ServiceError::Internal {
@@ -244,12 +243,8 @@ pub(crate) async fn record_trunk_change(
         &details,
     )
     .await?;
-    if folded {
-        super::outbox::record_any(tx, event).await
-    } else {
-        tx.insert_event(&event).await?;
-        Ok(())
-    }
+    tx.insert_event(&event).await?;
+    Ok(())
 }
 
 /// Writes one audit row: `revisions` are the trunk's before and after the change. For the

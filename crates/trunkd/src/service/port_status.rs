@@ -175,8 +175,7 @@ pub(crate) async fn rederive_with(
     trunk.std.revision_number += 1;
     trunk.std.updated_at = crate::model::now_timestamp();
     tx.update_trunk(trunk).await?;
-    // Not folded (service::outbox): a status change is made while a driver delivers an older
-    // event of this trunk, and folding that one in would hand it to the driver again.
+    // Delivered on its own, not folded over older events (`Event::stands_alone`).
     record_trunk_change(
         tx,
         actor,
@@ -191,7 +190,6 @@ pub(crate) async fn rederive_with(
             }),
         ),
         details,
-        false,
     )
     .await?;
     Ok(Some(Transition {

@@ -764,7 +764,6 @@ impl Service {
                 }
             }),
             AuditDetails::default().with_status(before.1, trunk.status),
-            true,
         )
         .await?;
         Ok(())

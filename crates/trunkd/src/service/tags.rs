@@ -270,7 +270,6 @@ impl Service {
                             revision - 1,
                             NewEvent::new(revision, event),
                             super::audit::AuditDetails::default(),
-                            true,
                         )
                         .await?
                     }

@@ -292,7 +292,6 @@ impl Service {
                             ),
                             AuditDetails::added(&trunk.sub_ports)
                                 .with_status(TrunkStatus::Down, trunk.status),
-                            true,
                         )
                         .await?;
                         created.push(trunk);
@@ -392,7 +391,6 @@ impl Service {
                             ))),
                         ),
                         attribute_moves(&before, &trunk),
-                        true,
                     )
                     .await?;
                     Ok::<_, ServiceError>(trunk)
@@ -460,7 +458,6 @@ impl Service {
                 event::TrunkChange::Deleted(members(trunk, &ports)),
             ),
             AuditDetails::removed(&trunk.sub_ports),
-            true,
         )
         .await?;
         Ok(())
@@ -546,7 +543,6 @@ impl Service {
                             event::TrunkChange::SubportsAdded(members(&trunk, &ports)),
                         ),
                         AuditDetails::added(&added).with_status(before.1, trunk.status),
-                        true,
                     )
                     .await?;
                     Ok::<_, ServiceError>(trunk)
@@ -665,7 +661,6 @@ impl Service {
                 event::TrunkChange::SubportsRemoved(members(&trunk, ports)),
             ),
             AuditDetails::removed(&leaving).with_status(before.1, trunk.status),
-            true,
         )
         .await?;
         Ok(trunk)

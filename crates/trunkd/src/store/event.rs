@@ -626,6 +626,15 @@ impl Event {
         }
     }
 
+    /// Whether the dispatcher hands this event over on its own rather than with the resource's
+    /// older undelivered events folded into it: a creation has nothing older, and a trunk's
+    /// status change is recorded while a driver delivers an older event of the trunk, which
+    /// folding would hand to that driver again. A later event folds both in.
+    pub fn stands_alone(&self) -> bool {
+        self.is_creation()
+            || matches!(self, Event::Trunk(trunk) if trunk.change.kind() == TrunkEventKind::StatusChanged)
+    }
+
     /// The trunk event, if this is one.
     pub fn as_trunk(&self) -> Option<&TrunkEvent> {
         match self {

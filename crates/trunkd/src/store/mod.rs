@@ -231,30 +231,53 @@ impl ResourceKey {
 /// An event a driver failed to handle, and when to try it again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailedDelivery {
+    /// The row that carries the attempt (the newest of those folded into the delivery).
     pub id: i64,
+    /// Attempts made so far, this one included.
+    pub attempts: i64,
     pub error: String,
     pub retry_in_ms: i64,
 }
 
+/// A resource's undelivered rows written back as the one event they fold into: `event` goes
+/// into the newest row, `keep`, with the attempts made so far and the retry time of the oldest
+/// (whose error it takes too), and the older ones, `absorbed`, are deleted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompactedRows {
+    pub keep: i64,
+    pub revision_number: i64,
+    pub event: event::Event,
+    pub attempts: i64,
+    pub next_attempt_ms: i64,
+    /// Oldest first.
+    pub absorbed: Vec<i64>,
+}
+
 /// What the dispatcher did with the events of the resources it leased, recorded together.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Deliveries {
     /// Events every driver accepted.
     pub delivered: Vec<i64>,
     pub failed: Vec<FailedDelivery>,
+    /// Undelivered rows folded into one (for a failed delivery, or rows not yet due).
+    pub compacted: Vec<CompactedRows>,
     /// Resources whose leases this dispatcher gives up.
     pub released: Vec<ResourceKey>,
 }
 
 impl Deliveries {
     pub fn is_empty(&self) -> bool {
-        self.delivered.is_empty() && self.failed.is_empty() && self.released.is_empty()
+        self.delivered.is_empty()
+            && self.failed.is_empty()
+            && self.compacted.is_empty()
+            && self.released.is_empty()
     }
 
     /// Adds `other`'s outcomes to these.
     pub fn absorb(&mut self, other: Deliveries) {
         self.delivered.extend(other.delivered);
         self.failed.extend(other.failed);
+        self.compacted.extend(other.compacted);
         self.released.extend(other.released);
     }
 }
@@ -287,9 +310,9 @@ pub trait Outbox: Send + Sync {
         owner: &str,
         lease_ms: i64,
     ) -> Result<Vec<ResourceKey>, StoreError>;
-    /// Records deliveries and failures and gives up leases, in one transaction. Returns how
-    /// many of the delivered events were still there to mark (one folded into a newer event
-    /// of its resource while it was being delivered is not).
+    /// Records compactions, deliveries and failures and gives up leases, in one transaction.
+    /// Returns how many of the delivered rows were still there to mark (another server may
+    /// have compacted or marked them meanwhile).
     async fn record_deliveries(
         &self,
         owner: &str,
@@ -555,12 +578,6 @@ pub trait StoreTx: Send {
         id: &str,
         tags: &[String],
     ) -> Result<(), StoreError>;
+    /// Appends an outbox event (the dispatcher folds a resource's rows, `drivers::folding`).
     async fn insert_event(&mut self, event: &NewEvent) -> Result<(), StoreError>;
-    /// Deletes the undelivered events of one resource and returns them, oldest first, so the
-    /// caller can fold them into the event it records next.
-    async fn take_pending_events(
-        &mut self,
-        resource: ResourceKind,
-        resource_id: &str,
-    ) -> Result<Vec<PendingEvent>, StoreError>;
 }

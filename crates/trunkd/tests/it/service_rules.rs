@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use support::{harness, vlan};
 use trunkd::drivers::dispatcher::Dispatcher;
+use trunkd::drivers::folding::fold_pending;
 use trunkd::drivers::noop::NoopDriver;
 use trunkd::drivers::port_state::{DataPlaneState, PortStateReport};
 use trunkd::drivers::{DriverError, Settlement, StatusReporter, TrunkChange, TrunkDriver, Verdict};
@@ -309,7 +310,7 @@ async fn driver_veto_writes_nothing() {
 }
 
 #[tokio::test]
-async fn every_change_records_one_outbox_event_folded_per_resource() {
+async fn every_change_appends_one_outbox_event_and_the_dispatcher_folds_them() {
     let h = harness(vec![Arc::new(NoopDriver)]).await;
     let ctx = h.ctx();
     let net = h.network().await; // 1
@@ -332,25 +333,36 @@ async fn every_change_records_one_outbox_event_folded_per_resource() {
         .delete_trunk(&ctx, trunk, None)
         .await
         .expect("delete"); // 1
-                           // Undelivered, the trunk's four events are folded into the last: 1 + 3 + 1.
-    assert_eq!(h.store.pending_event_count().await.expect("count"), 5);
-    let trunk_events = h
+    assert_eq!(h.store.pending_event_count().await.expect("count"), 8);
+    let trunk_rows = h
         .store
         .pending_events_of(ResourceKind::Trunk, &trunk.to_string())
         .await
         .expect("events");
-    assert_eq!(trunk_events.len(), 1);
-    assert_eq!(trunk_events[0].event.name(), "deleted");
-    assert_eq!(trunk_events[0].revision_number, 3);
     assert_eq!(
-        trunk_events[0].event.sub_ports(),
+        trunk_rows.len(),
+        4,
+        "one row per change, none for the refused one"
+    );
+    // Delivered, the trunk's four rows are one event: the last, naming what left before it.
+    let deliveries = fold_pending(trunk_rows.clone());
+    assert_eq!(deliveries.len(), 1);
+    let folded = &deliveries[0].event;
+    assert_eq!(folded.event.name(), "deleted");
+    assert_eq!(folded.revision_number, 3);
+    assert_eq!(
+        folded.event.sub_ports(),
         [ports[1]],
         "the port that left is still named"
+    );
+    assert_eq!(
+        deliveries[0].rows,
+        trunk_rows.iter().map(|e| e.id).collect::<Vec<_>>()
     );
 }
 
 #[tokio::test]
-async fn subnet_changes_record_one_folded_event_naming_the_network() {
+async fn subnet_changes_fold_into_one_event_naming_the_network() {
     let h = harness(vec![Arc::new(NoopDriver)]).await;
     let ctx = h.ctx();
     let net = h.network().await;
@@ -406,21 +418,22 @@ async fn subnet_changes_record_one_folded_event_naming_the_network() {
         .update_subnet(&ctx, subnet, update, None)
         .await
         .expect("update");
-    let events = events_of().await;
+    let events = fold_pending(events_of().await);
     assert_eq!(events.len(), 1, "the update is folded over the creation");
-    assert_eq!(events[0].event.name(), "updated");
+    assert_eq!(events[0].rows.len(), 2);
+    assert_eq!(events[0].event.event.name(), "updated");
     assert_eq!(
-        events[0].revision_number, updated.item.std.revision_number,
+        events[0].event.revision_number, updated.item.std.revision_number,
         "the update's revision"
     );
     h.service
         .delete_subnet(&ctx, subnet, None)
         .await
         .expect("delete");
-    let events = events_of().await;
+    let events = fold_pending(events_of().await);
     assert_eq!(events.len(), 1);
     assert_eq!(
-        events[0].event,
+        events[0].event.event,
         Event::Subnet(SubnetEvent::Deleted(SubnetRef {
             id: subnet,
             network_id: net
@@ -428,7 +441,7 @@ async fn subnet_changes_record_one_folded_event_naming_the_network() {
     );
     assert_eq!(
         h.store.pending_event_count().await.expect("count"),
-        before + 1
+        before + 3
     );
 }
 
@@ -456,6 +469,7 @@ async fn dispatcher_retries_failures_and_keeps_per_trunk_order() {
         reporter,
         h.wake.clone(),
     );
+    let rows = h.store.pending_event_count().await.expect("count");
     // The first event (the network's) fails once; it and the later events of the same
     // resource wait, events of other resources go through.
     dispatcher.pass().await.expect("pass");
@@ -479,7 +493,16 @@ async fn dispatcher_retries_failures_and_keeps_per_trunk_order() {
     );
     assert_eq!(order_of(b.to_string()).len(), 1);
     assert_eq!(dispatcher.stats.failed.get(), 1);
-    assert_eq!(dispatcher.stats.delivered.get(), delivered.len() as u64);
+    assert_eq!(
+        delivered.len() as i64,
+        rows - 1,
+        "a's two rows went in one delivery"
+    );
+    assert_eq!(
+        dispatcher.stats.delivered.get(),
+        rows as u64,
+        "every row counts as delivered"
+    );
 
     // Delivered events are pruned after their retention; pending ones never are.
     h.service
@@ -491,7 +514,7 @@ async fn dispatcher_retries_failures_and_keeps_per_trunk_order() {
         .prune_delivered_events("9999-01-01T00:00:00Z")
         .await
         .expect("prune");
-    assert_eq!(pruned, delivered.len() as u64);
+    assert_eq!(pruned, rows as u64);
     assert_eq!(h.store.pending_event_count().await.expect("count"), 1);
     assert_eq!(
         h.store
@@ -499,6 +522,100 @@ async fn dispatcher_retries_failures_and_keeps_per_trunk_order() {
             .await
             .expect("prune"),
         0
+    );
+}
+
+/// While a resource's data plane fails, its rows are written back as one (on the failed
+/// attempt, and again as changes arrive before the retry), keeping the attempt count and the
+/// retry time; the retry delivers the one folded event.
+#[tokio::test]
+async fn a_failing_resources_rows_fold_into_one_that_keeps_its_backoff() {
+    let driver = Arc::new(ScriptedDriver {
+        bound_ok: true,
+        ..Default::default()
+    });
+    let h = harness(vec![driver.clone()]).await;
+    let ctx = h.ctx();
+    let net = h.network().await;
+    let ports = h.ports(net, 4).await;
+    let trunk = h.trunk(ports[0], vec![]).await;
+    let reporter: Arc<dyn StatusReporter> = h.service.clone();
+    let dispatcher = Dispatcher::new(
+        h.store.clone(),
+        h.service.drivers().clone(),
+        reporter,
+        h.wake.clone(),
+    );
+    dispatcher.pass().await.expect("pass");
+    assert_eq!(h.store.pending_event_count().await.expect("count"), 0);
+    let rows_of_trunk = || async {
+        h.store
+            .pending_events_of(ResourceKind::Trunk, &trunk.to_string())
+            .await
+            .expect("events")
+    };
+
+    driver.failures_left.store(1, Ordering::SeqCst);
+    for (port, vlan_id) in [(ports[1], 11), (ports[2], 12)] {
+        h.service
+            .add_subports(&ctx, trunk, vec![vlan(port, vlan_id)], None)
+            .await
+            .expect("add");
+    }
+    assert_eq!(rows_of_trunk().await.len(), 2);
+    dispatcher
+        .pass()
+        .await
+        .expect("a failed attempt is no error");
+    let rows = rows_of_trunk().await;
+    assert_eq!(
+        rows.len(),
+        1,
+        "the failed delivery's rows are written back as one"
+    );
+    let failed = rows[0].clone();
+    assert_eq!(failed.attempts, 1);
+    assert!(failed.next_attempt_ms > chrono::Utc::now().timestamp_millis());
+    assert_eq!(failed.event.name(), "subports_added");
+    assert_eq!(failed.event.sub_ports(), [ports[1], ports[2]]);
+
+    // Changes before the retry is due are folded into that row's successor at the next pass,
+    // which leaves the retry time and the attempts as they were.
+    h.service
+        .remove_subports(&ctx, trunk, vec![ports[1]], None)
+        .await
+        .expect("remove");
+    h.service
+        .add_subports(&ctx, trunk, vec![vlan(ports[3], 13)], None)
+        .await
+        .expect("add");
+    assert_eq!(rows_of_trunk().await.len(), 3);
+    dispatcher.pass().await.expect("pass");
+    let rows = rows_of_trunk().await;
+    assert_eq!(
+        rows.len(),
+        1,
+        "rows waiting for a retry are folded into one"
+    );
+    assert!(rows[0].id > failed.id, "the newest row carries the fold");
+    assert_eq!(rows[0].attempts, 1);
+    assert_eq!(rows[0].next_attempt_ms, failed.next_attempt_ms);
+    assert_eq!(rows[0].event.name(), "subports_added");
+    assert_eq!(rows[0].event.sub_ports(), [ports[1], ports[2], ports[3]]);
+    assert_eq!(
+        dispatcher.stats.failed.get(),
+        1,
+        "not tried again before it is due"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    dispatcher.pass().await.expect("pass");
+    assert_eq!(h.store.pending_event_count().await.expect("count"), 0);
+    let delivered = driver.delivered.lock().expect("lock").clone();
+    assert_eq!(
+        delivered.last(),
+        Some(&(trunk.to_string(), "subports_added".to_string(), rows[0].id)),
+        "one delivery for the four changes"
     );
 }
 

@@ -4,11 +4,12 @@
 use async_trait::async_trait;
 
 use crate::store::{
-    Deliveries, Outbox, OutboxBacklog, PendingEvent, ResourceKey, ResourceKind, StoreError,
+    CompactedRows, Deliveries, Outbox, OutboxBacklog, PendingEvent, ResourceKey, ResourceKind,
+    StoreError,
 };
 
 use super::builder::Builder;
-use super::exec::{get, SqlRow, Stmt};
+use super::exec::{get, SqlConn, SqlRow, Stmt};
 use super::{Dialect, SqlStore};
 
 fn now_ms() -> i64 {
@@ -123,6 +124,9 @@ impl<D: Dialect> Outbox for SqlStore<D> {
         let mut tx = self.bookkeeping_tx().await?;
         let mut marked = 0;
         let now = crate::model::now_timestamp();
+        for compacted in &deliveries.compacted {
+            compact(tx.conn(), compacted).await?;
+        }
         for chunk in deliveries.delivered.chunks(ID_CHUNK) {
             let mut builder = Builder::new("UPDATE outbox SET delivered_at = ");
             builder.push_bind(now.clone());
@@ -136,9 +140,10 @@ impl<D: Dialect> Outbox for SqlStore<D> {
         }
         for failed in &deliveries.failed {
             Stmt::new(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = $1, \
-                 next_attempt_ms = $2 WHERE id = $3",
+                "UPDATE outbox SET attempts = $1, last_error = $2, next_attempt_ms = $3 \
+                 WHERE id = $4 AND delivered_at IS NULL",
             )
+            .bind(failed.attempts)
             .bind(&failed.error)
             .bind(now_ms() + failed.retry_in_ms)
             .bind(failed.id)
@@ -196,6 +201,46 @@ impl<D: Dialect> Outbox for SqlStore<D> {
             oldest_age_seconds: age_seconds(&oldest, chrono::Utc::now()),
         })
     }
+}
+
+/// Writes `rows`' fold into its newest row and deletes the others; rows delivered meanwhile
+/// (by another server) are left alone.
+async fn compact<C: SqlConn + ?Sized>(
+    conn: &mut C,
+    rows: &CompactedRows,
+) -> Result<(), StoreError> {
+    let Some(oldest) = rows.absorbed.first() else {
+        return Ok(());
+    };
+    Stmt::new(
+        "UPDATE outbox SET event = $1, revision_number = $2, payload = $3, attempts = $4, \
+         next_attempt_ms = $5, \
+         last_error = COALESCE((SELECT o.last_error FROM outbox o WHERE o.id = $6), last_error) \
+         WHERE id = $7 AND delivered_at IS NULL",
+    )
+    .bind(rows.event.name())
+    .bind(rows.revision_number)
+    .bind(
+        rows.event
+            .payload_json()
+            .map_err(|e| StoreError::Internal(format!("outbox payload: {e}")))?,
+    )
+    .bind(rows.attempts)
+    .bind(rows.next_attempt_ms)
+    .bind(*oldest)
+    .bind(rows.keep)
+    .execute(conn)
+    .await?;
+    for chunk in rows.absorbed.chunks(ID_CHUNK) {
+        let mut builder = Builder::new("DELETE FROM outbox WHERE delivered_at IS NULL AND id IN (");
+        let mut ids = builder.separated(", ");
+        for id in chunk {
+            ids.push_bind(*id);
+        }
+        builder.push(")");
+        builder.execute(conn).await?;
+    }
+    Ok(())
 }
 
 /// Whole seconds from the timestamp `since` to `now`; 0 for no timestamp (no pending event),

@@ -12,8 +12,7 @@ use crate::model::{Network, NetworkType, Port, Subnet, Subport, Trunk};
 use crate::store::audit::{AuditQuery, AuditRow, NewAuditRow};
 use crate::store::idempotency::{IdempotencyClaim, IdempotencyRecord, StoredAnswer};
 use crate::store::{
-    ListQuery, Membership, NewEvent, ParentTrunk, PendingEvent, ResourceKind, StoreError, StoreTx,
-    SubportBinding,
+    ListQuery, Membership, NewEvent, ParentTrunk, ResourceKind, StoreError, StoreTx, SubportBinding,
 };
 
 use super::builder::Builder;
@@ -989,24 +988,5 @@ impl<D: Dialect> StoreTx for SqlTx<D> {
         .execute(self.conn())
         .await
         .map(|_| ())
-    }
-
-    async fn take_pending_events(
-        &mut self,
-        resource: ResourceKind,
-        resource_id: &str,
-    ) -> Result<Vec<PendingEvent>, StoreError> {
-        let rows = Stmt::new(
-            "DELETE FROM outbox WHERE resource_type = $1 AND resource_id = $2 \
-             AND delivered_at IS NULL RETURNING id, resource_type, resource_id, event, \
-             revision_number, payload, attempts, next_attempt_ms",
-        )
-        .bind(resource.as_str())
-        .bind(resource_id)
-        .fetch(self.conn(), &super::outbox::decode_event)
-        .await?;
-        let mut events = rows;
-        events.sort_by_key(|e| e.id);
-        Ok(events)
     }
 }
