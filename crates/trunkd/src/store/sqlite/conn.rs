@@ -34,7 +34,8 @@ pub struct SqliteConn {
 }
 
 impl SqliteConn {
-    /// The connection that writes: creates the file if needed, WAL mode, foreign keys on.
+    /// The connection that writes: creates the file if needed, WAL mode, foreign keys on, no
+    /// automatic checkpoints (the store's `checkpointer` thread copies the log instead).
     ///
     /// Durability: `synchronous=NORMAL` in WAL mode. A crash of the process loses nothing that
     /// was committed (the log is written before COMMIT returns); a power loss may lose the last
@@ -55,7 +56,10 @@ impl SqliteConn {
             )));
         }
         conn.db
-            .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .execute_batch(
+                "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                 PRAGMA wal_autocheckpoint = 0;",
+            )
             .map_err(|e| unavailable(path, e))?;
         Ok(conn)
     }

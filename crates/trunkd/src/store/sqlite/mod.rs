@@ -8,11 +8,15 @@
 //! in the order they asked. Reads run on a few read-only connections of their own (`readers`),
 //! each read one transaction over a committed snapshot, never waiting for the writer.
 //!
+//! The log is copied into the database file by a thread of its own (`checkpointer`), not by
+//! the COMMIT that fills it.
+//!
 //! Durability: `synchronous=NORMAL` in WAL mode. A crash of the process loses nothing that was
 //! committed; a power loss may lose the last transactions but never corrupts the database.
 //! Migrations run through sqlx's migrator, on a connection of their own.
 
 pub mod backup;
+mod checkpointer;
 mod conn;
 mod errors;
 mod readers;
@@ -40,6 +44,8 @@ pub struct SqliteDialect {
     path: PathBuf,
     writer: writer::Writer,
     readers: readers::Readers,
+    /// Copies the log into the database file (`checkpointer`); taken when the store closes.
+    checkpointer: std::sync::Mutex<Option<checkpointer::Checkpointer>>,
 }
 
 /// The store on one SQLite file.
@@ -53,6 +59,7 @@ impl SqliteStore {
             path: path.to_path_buf(),
             writer,
             readers: readers::Readers::new(path.to_path_buf(), READERS),
+            checkpointer: std::sync::Mutex::new(Some(checkpointer::Checkpointer::start(path)?)),
         };
         Ok(SqlStore::new(dialect))
     }
@@ -120,6 +127,11 @@ impl Dialect for SqliteDialect {
     /// all, every commit still being in `trunkd.db-wal`.
     async fn close(&self) {
         self.readers.close();
+        let checkpointer = self.checkpointer.lock().ok().and_then(|mut c| c.take());
+        if let Some(mut checkpointer) = checkpointer {
+            // Waits for a checkpoint under way, off the async workers.
+            let _ = tokio::task::spawn_blocking(move || checkpointer.stop()).await;
+        }
         if let Err(error) = self.writer.checkpoint_and_close().await {
             tracing::warn!(%error, "could not checkpoint the database before closing it");
         }
