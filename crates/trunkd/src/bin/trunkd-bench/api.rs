@@ -315,21 +315,9 @@ impl Api {
     /// next workload does not share the machine with the last one's deliveries; returns how
     /// long that took.
     pub async fn wait_for_outbox(&self, limit: Duration) -> Result<Duration, BenchError> {
-        const METRIC: &str = "trunkd_outbox_pending_events ";
         let started = Instant::now();
         loop {
-            let text = self
-                .http
-                .get(format!("{}/metrics", self.root))
-                .send()
-                .await?
-                .text()
-                .await?;
-            let pending: f64 = text
-                .lines()
-                .find_map(|line| line.strip_prefix(METRIC))
-                .and_then(|value| value.trim().parse().ok())
-                .ok_or_else(|| BenchError::Unexpected(format!("no {METRIC}in /metrics")))?;
+            let pending = self.metric("trunkd_outbox_pending_events").await?;
             if pending == 0.0 {
                 return Ok(started.elapsed());
             }
@@ -339,6 +327,62 @@ impl Api {
                 )));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The server's write transactions so far: runs, runs retried after a serialization
+    /// conflict, and requests that ran out of retries.
+    pub async fn write_transactions(&self) -> Result<WriteCounts, BenchError> {
+        Ok(WriteCounts {
+            runs: self.metric("trunkd_write_transaction_runs_total").await?,
+            conflicts: self
+                .metric("trunkd_write_transaction_conflicts_total")
+                .await?,
+            exhausted: self
+                .metric("trunkd_write_transactions_exhausted_total")
+                .await?,
+        })
+    }
+
+    /// One unlabelled sample of the server's `/metrics`.
+    async fn metric(&self, name: &str) -> Result<f64, BenchError> {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.root))
+            .send()
+            .await?
+            .text()
+            .await?;
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|value| value.trim().parse().ok())
+            .ok_or_else(|| BenchError::Unexpected(format!("no {name} in /metrics")))
+    }
+}
+
+/// Write transaction counters of one or more servers (`/metrics`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteCounts {
+    pub runs: f64,
+    pub conflicts: f64,
+    pub exhausted: f64,
+}
+
+impl WriteCounts {
+    /// What happened between `earlier` and these.
+    pub fn since(self, earlier: WriteCounts) -> WriteCounts {
+        WriteCounts {
+            runs: self.runs - earlier.runs,
+            conflicts: self.conflicts - earlier.conflicts,
+            exhausted: self.exhausted - earlier.exhausted,
+        }
+    }
+
+    pub fn add(self, other: WriteCounts) -> WriteCounts {
+        WriteCounts {
+            runs: self.runs + other.runs,
+            conflicts: self.conflicts + other.conflicts,
+            exhausted: self.exhausted + other.exhausted,
         }
     }
 }

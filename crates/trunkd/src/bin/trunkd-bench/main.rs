@@ -67,6 +67,12 @@ struct Args {
     /// Run only the workloads whose name contains this (create, show, many, allocate, mixed, ipam).
     #[arg(long)]
     only: Option<String>,
+    /// Instead, start this many servers on one PostgreSQL database and run the create and
+    /// mixed workloads on all of them at once (the clients shared out among them, each server
+    /// on trunks of its own), then report the share of write transactions retried for a
+    /// serialization conflict, from the servers' `/metrics`.
+    #[arg(long, default_value_t = 1, requires = "postgres", value_parser = clap::value_parser!(u16).range(1..=8))]
+    servers: u16,
 }
 
 fn trunkd_path(args: &Args) -> Result<PathBuf, BenchError> {
@@ -165,7 +171,111 @@ async fn workloads_on(
     Ok(rows)
 }
 
+/// The create and mixed workloads on `count` servers sharing one PostgreSQL database at once,
+/// and their write transactions' conflicts.
+async fn run_shared(admin_url: &str, args: &Args, count: usize) -> Result<(), BenchError> {
+    let clients = (args.clients / count).max(1);
+    let scale = if args.quick {
+        Scale::quick(clients)
+    } else {
+        Scale::full(clients)
+    };
+    let trunkd = trunkd_path(args)?;
+    let store = Store::Postgres {
+        admin_url: admin_url.to_string(),
+    };
+    let first = BenchServer::start(&trunkd, &store, &args.server_args).await?;
+    let mut others = Vec::new();
+    for _ in 1..count {
+        match BenchServer::start_sharing(&trunkd, &first, &args.server_args).await {
+            Ok(server) => others.push(server),
+            Err(error) => {
+                first.stop(true).await?;
+                return Err(error);
+            }
+        }
+    }
+    let outcome = shared_workloads(&first, &others, &scale).await;
+    for server in others {
+        server.stop(outcome.is_err()).await?;
+    }
+    first.stop(outcome.is_err()).await?;
+    let (rows, counts) = outcome?;
+    let title = format!("PostgreSQL, {count} servers on one database, {clients} clients each");
+    println!("{}", stats::table(&title, &rows, None));
+    let share = |part: f64| {
+        if counts.runs > 0.0 {
+            100.0 * part / counts.runs
+        } else {
+            0.0
+        }
+    };
+    println!(
+        "write transaction runs: {}, retried for a serialization conflict: {} ({:.2} %), \
+         requests out of retries: {}",
+        counts.runs,
+        counts.conflicts,
+        share(counts.conflicts),
+        counts.exhausted
+    );
+    Ok(())
+}
+
+/// Runs create, then mixed, on every server at once (each in projects of its own, so on its
+/// own trunks); returns every server's rows and their write counters summed over the runs.
+async fn shared_workloads(
+    first: &BenchServer,
+    others: &[BenchServer],
+    scale: &Scale,
+) -> Result<(Vec<Summary>, api::WriteCounts), BenchError> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(scale.clients * 2)
+        .build()?;
+    let apis: Vec<(api::Api, api::Api)> = std::iter::once(first)
+        .chain(others)
+        .enumerate()
+        .map(|(i, server)| {
+            (
+                api::Api::new(http.clone(), &server.base, &format!("bench-{i}")),
+                api::Api::new(http.clone(), &server.base, &format!("bench-list-{i}")),
+            )
+        })
+        .collect();
+    let mut before = api::WriteCounts::default();
+    for (api, _) in &apis {
+        before = before.add(api.write_transactions().await?);
+    }
+    eprintln!("trunkd-bench: create on {} servers", apis.len());
+    let created = futures_util::future::try_join_all(
+        apis.iter()
+            .map(|(_, list_api)| workloads::create(list_api, scale)),
+    )
+    .await?;
+    for (api, _) in &apis {
+        api.wait_for_outbox(DRAIN_LIMIT).await?;
+    }
+    eprintln!("trunkd-bench: mixed on {} servers", apis.len());
+    let mixed = futures_util::future::try_join_all(
+        apis.iter().map(|(api, _)| workloads::mixed(api, scale)),
+    )
+    .await?;
+    let mut after = api::WriteCounts::default();
+    for (api, _) in &apis {
+        after = after.add(api.write_transactions().await?);
+    }
+    let rows = created
+        .iter()
+        .chain(mixed.iter().flatten())
+        .map(stats::Measured::summary)
+        .collect();
+    Ok((rows, after.since(before)))
+}
+
 async fn run(args: Args) -> Result<(), BenchError> {
+    if args.servers > 1 {
+        let admin_url = args.postgres.clone().unwrap_or_default();
+        return run_shared(&admin_url, &args, usize::from(args.servers)).await;
+    }
     let scale = if args.quick {
         Scale::quick(args.clients)
     } else {

@@ -39,20 +39,53 @@ impl BenchServer {
         store: &Store,
         extra_args: &[String],
     ) -> Result<BenchServer, BenchError> {
-        let unique = format!(
-            "trunkd-bench-{}-{}",
-            std::process::id(),
-            rand::random::<u32>()
-        );
-        let data_dir = std::env::temp_dir().join(&unique);
-        std::fs::create_dir_all(&data_dir)?;
+        let unique = unique_name();
         let database = match store {
             Store::Sqlite => None,
             Store::Postgres { admin_url } => {
                 Some(Database::create(admin_url, &unique.replace('-', "_")).await?)
             }
         };
-        let spawned = spawn(trunkd, &data_dir, database.as_ref(), extra_args);
+        let url = database.as_ref().map(Database::url).transpose();
+        let url = match url {
+            Ok(url) => url,
+            Err(error) => {
+                if let Some(database) = database {
+                    database.drop_it().await?;
+                }
+                return Err(error);
+            }
+        };
+        Self::launch(trunkd, &unique, url.as_deref(), database, extra_args).await
+    }
+
+    /// Another server on `first`'s database (PostgreSQL), as several API servers share one;
+    /// `first` drops the database when it stops.
+    pub async fn start_sharing(
+        trunkd: &Path,
+        first: &BenchServer,
+        extra_args: &[String],
+    ) -> Result<BenchServer, BenchError> {
+        let url = first.database.as_ref().map(Database::url).transpose()?;
+        let Some(url) = url else {
+            return Err(BenchError::Server(
+                "only servers on PostgreSQL share a database".into(),
+            ));
+        };
+        Self::launch(trunkd, &unique_name(), Some(&url), None, extra_args).await
+    }
+
+    /// Spawns the server and waits for the address it reports.
+    async fn launch(
+        trunkd: &Path,
+        unique: &str,
+        database_url: Option<&str>,
+        database: Option<Database>,
+        extra_args: &[String],
+    ) -> Result<BenchServer, BenchError> {
+        let data_dir = std::env::temp_dir().join(unique);
+        std::fs::create_dir_all(&data_dir)?;
+        let spawned = spawn(trunkd, &data_dir, database_url, extra_args);
         let mut child = match spawned {
             Ok(child) => child,
             Err(error) => {
@@ -130,12 +163,21 @@ impl BenchServer {
     }
 }
 
+/// A name no other bench run uses (data directory, database).
+fn unique_name() -> String {
+    format!(
+        "trunkd-bench-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
 /// Runs `trunkd serve` on an ephemeral port with its own data directory (and database), its
 /// log in the data directory, and none of the caller's `TRUNKD_*` settings.
 fn spawn(
     trunkd: &Path,
     data_dir: &Path,
-    database: Option<&Database>,
+    database_url: Option<&str>,
     extra_args: &[String],
 ) -> Result<Child, BenchError> {
     let log = std::fs::File::create(data_dir.join("server.log"))?;
@@ -155,8 +197,8 @@ fn spawn(
             command.args([flag, "-1"]);
         }
     }
-    if let Some(database) = database {
-        command.args(["--database-url", &database.url()?]);
+    if let Some(url) = database_url {
+        command.args(["--database-url", url]);
     }
     command
         .args(extra_args)
