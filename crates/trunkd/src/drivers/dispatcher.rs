@@ -18,9 +18,7 @@ use tokio::sync::Notify;
 use crate::drivers::delivered::DeliveryFeed;
 use crate::drivers::folding::{fold_pending, FoldedDelivery};
 use crate::drivers::{DriverError, DriverSet, StatusReporter, TrunkDriver};
-use crate::store::{
-    CompactedRows, Deliveries, FailedDelivery, PendingEvent, ResourceKey, Store, StoreError,
-};
+use crate::store::{Deliveries, FailedDelivery, PendingEvent, ResourceKey, Store, StoreError};
 
 /// Events read per pass.
 const BATCH: i64 = 500;
@@ -246,25 +244,40 @@ impl Dispatcher {
     }
 
     /// Folds the rows of resources waiting for a retry into one each (those this pass read),
-    /// so a resource whose data plane is down keeps one row however often it changes. No lease
-    /// is needed: a fold written over rows another server delivers meanwhile only names again
-    /// what they named, and rows already marked delivered are left alone.
+    /// so a resource whose data plane is down keeps one row however often it changes. Under
+    /// the resources' leases, as deliveries are: no other server records outcomes for their
+    /// rows meanwhile. Rows another server delivered or folded since they were read are left
+    /// alone (the fold only names again what they named).
     async fn compact_waiting(&self, rows_of: HashMap<ResourceKey, Vec<PendingEvent>>) {
-        let compacted: Vec<CompactedRows> = rows_of
-            .into_values()
-            .filter(|rows| rows.len() > 1)
-            .flat_map(fold_pending)
-            .filter_map(|delivery| delivery.compaction())
+        let waiting: HashMap<ResourceKey, Vec<PendingEvent>> = rows_of
+            .into_iter()
+            .filter(|(_, rows)| rows.len() > 1)
             .collect();
-        if compacted.is_empty() {
+        if waiting.is_empty() {
             return;
         }
-        let deliveries = Deliveries {
-            compacted,
-            ..Deliveries::default()
+        let keys: Vec<ResourceKey> = waiting.keys().cloned().collect();
+        let held = match self.store.take_leases(&keys, &self.owner, LEASE_MS).await {
+            Ok(held) => held,
+            Err(error) => {
+                tracing::warn!(%error, "could not lease resources awaiting a retry to fold their outbox rows");
+                return;
+            }
         };
+        let mut deliveries = Deliveries::default();
+        for key in held {
+            if let Some(rows) = waiting.get(&key) {
+                deliveries.compacted.extend(
+                    fold_pending(rows.clone())
+                        .iter()
+                        .filter_map(FoldedDelivery::compaction),
+                );
+            }
+            deliveries.released.push(key);
+        }
         if let Err(error) = self.store.record_deliveries(&self.owner, &deliveries).await {
-            // Harmless: the rows stay as they are and are folded when delivered.
+            // Harmless: the rows stay as they are and are folded when delivered; the leases
+            // run out by themselves.
             tracing::warn!(%error, "could not fold the outbox rows of resources awaiting a retry");
         }
     }

@@ -1,6 +1,8 @@
 //! [`Outbox`] over SQL: the queries the dispatcher runs outside user transactions, the same
 //! SQL on every dialect.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 
 use crate::store::{
@@ -89,8 +91,8 @@ impl<D: Dialect> Outbox for SqlStore<D> {
         }
         let now = now_ms();
         let mut tx = self.bookkeeping_tx().await?;
-        let mut held = Vec::with_capacity(resources.len());
-        for resource in resources {
+        let mut taken_ones = HashSet::with_capacity(resources.len());
+        for resource in in_lock_order(resources) {
             let taken = Stmt::new(
                 "INSERT INTO outbox_leases (resource_type, resource_id, owner, expires_ms) \
                  VALUES ($1, $2, $3, $4) \
@@ -106,11 +108,15 @@ impl<D: Dialect> Outbox for SqlStore<D> {
             .execute(tx.conn())
             .await?;
             if taken == 1 {
-                held.push(resource.clone());
+                taken_ones.insert(resource);
             }
         }
         tx.finish().await?;
-        Ok(held)
+        Ok(resources
+            .iter()
+            .filter(|resource| taken_ones.contains(resource))
+            .cloned()
+            .collect())
     }
 
     async fn record_deliveries(
@@ -150,7 +156,7 @@ impl<D: Dialect> Outbox for SqlStore<D> {
             .execute(tx.conn())
             .await?;
         }
-        for resource in &deliveries.released {
+        for resource in in_lock_order(&deliveries.released) {
             Stmt::new(
                 "DELETE FROM outbox_leases WHERE resource_type = $1 AND resource_id = $2 \
                  AND owner = $3",
@@ -201,6 +207,15 @@ impl<D: Dialect> Outbox for SqlStore<D> {
             oldest_age_seconds: age_seconds(&oldest, chrono::Utc::now()),
         })
     }
+}
+
+/// `resources` in one order every server locks lease rows in, so that two servers taking and
+/// giving back leases of the same resources at once never wait for each other in a cycle (on
+/// PostgreSQL that is a deadlock, and one of the transactions fails).
+fn in_lock_order(resources: &[ResourceKey]) -> Vec<&ResourceKey> {
+    let mut ordered: Vec<&ResourceKey> = resources.iter().collect();
+    ordered.sort_by(|a, b| (a.kind.as_str(), &a.id).cmp(&(b.kind.as_str(), &b.id)));
+    ordered
 }
 
 /// Writes `rows`' fold into its newest row and deletes the others; rows delivered meanwhile
