@@ -30,14 +30,14 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 const POOL_SIZE: u32 = 16;
 
 /// Write transactions one server runs at once. SERIALIZABLE aborts a transaction whose reads
-/// another's writes invalidated, and a btree read locks the whole leaf page it visits. Two
-/// reads still make writes on different trunks conflict (issue 22's study, `pg_locks` per
-/// statement): the outbox fold (`take_pending_events`) reads the leaf page every write inserts
-/// its own outbox row into, and the membership check reads the `trunk_members` leaf page other
-/// creates insert their parent into. Until those reads go, 64 concurrent writers abort each
-/// other until requests run out of retries; queueing writers in-process keeps conflicts rare
-/// (`trunkd_write_transaction_conflicts_total` counts them); other servers' writers still
-/// conflict and are retried as before.
+/// another's writes invalidated, and a btree read locks the whole leaf page it visits. Writes
+/// no longer read the outbox (the dispatcher folds it) and updates find room on their page
+/// (migration 0010), but the membership check still reads the `trunk_members` leaf page other
+/// creates insert their parent into. Measured with `trunkd-bench --servers 2` (README, issue
+/// 22): at 2 per server about 2 % of write runs are retried; at 16, 9.5 %, and the predicate
+/// lock table (`max_pred_locks_per_transaction`) ran out under the load, failing a request.
+/// Queueing writers in-process keeps both away (`trunkd_write_transaction_conflicts_total`
+/// counts the retries); other servers' writers still conflict and are retried as before.
 const CONCURRENT_WRITES: usize = 2;
 
 /// PostgreSQL's SQL and transactions; holds the server's write slots.
