@@ -200,34 +200,32 @@ async fn run_shared(admin_url: &str, args: &Args, count: usize) -> Result<(), Be
         server.stop(outcome.is_err()).await?;
     }
     first.stop(outcome.is_err()).await?;
-    let (rows, counts) = outcome?;
+    let (rows, phases) = outcome?;
     let title = format!("PostgreSQL, {count} servers on one database, {clients} clients each");
     println!("{}", stats::table(&title, &rows, None));
-    let share = |part: f64| {
-        if counts.runs > 0.0 {
-            100.0 * part / counts.runs
+    for (phase, counts) in phases {
+        let share = if counts.runs > 0.0 {
+            100.0 * counts.conflicts / counts.runs
         } else {
             0.0
-        }
-    };
-    println!(
-        "write transaction runs: {}, retried for a serialization conflict: {} ({:.2} %), \
-         requests out of retries: {}",
-        counts.runs,
-        counts.conflicts,
-        share(counts.conflicts),
-        counts.exhausted
-    );
+        };
+        println!(
+            "{phase}: write transaction runs {}, retried for a serialization conflict {} \
+             ({share:.2} %), requests out of retries {}",
+            counts.runs, counts.conflicts, counts.exhausted
+        );
+    }
     Ok(())
 }
 
 /// Runs create, then mixed, on every server at once (each in projects of its own, so on its
-/// own trunks); returns every server's rows and their write counters summed over the runs.
+/// own trunks); returns every server's rows and their write counters, summed over the servers,
+/// for each workload.
 async fn shared_workloads(
     first: &BenchServer,
     others: &[BenchServer],
     scale: &Scale,
-) -> Result<(Vec<Summary>, api::WriteCounts), BenchError> {
+) -> Result<(Vec<Summary>, Vec<(&'static str, api::WriteCounts)>), BenchError> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(scale.clients * 2)
         .build()?;
@@ -241,10 +239,14 @@ async fn shared_workloads(
             )
         })
         .collect();
-    let mut before = api::WriteCounts::default();
-    for (api, _) in &apis {
-        before = before.add(api.write_transactions().await?);
-    }
+    let counts = || async {
+        let mut sum = api::WriteCounts::default();
+        for (api, _) in &apis {
+            sum = sum.add(api.write_transactions().await?);
+        }
+        Ok::<_, BenchError>(sum)
+    };
+    let before = counts().await?;
     eprintln!("trunkd-bench: create on {} servers", apis.len());
     let created = futures_util::future::try_join_all(
         apis.iter()
@@ -254,21 +256,25 @@ async fn shared_workloads(
     for (api, _) in &apis {
         api.wait_for_outbox(DRAIN_LIMIT).await?;
     }
+    let created_counts = counts().await?;
     eprintln!("trunkd-bench: mixed on {} servers", apis.len());
     let mixed = futures_util::future::try_join_all(
         apis.iter().map(|(api, _)| workloads::mixed(api, scale)),
     )
     .await?;
-    let mut after = api::WriteCounts::default();
-    for (api, _) in &apis {
-        after = after.add(api.write_transactions().await?);
-    }
+    let after = counts().await?;
     let rows = created
         .iter()
         .chain(mixed.iter().flatten())
         .map(stats::Measured::summary)
         .collect();
-    Ok((rows, after.since(before)))
+    Ok((
+        rows,
+        vec![
+            ("create", created_counts.since(before)),
+            ("mixed", after.since(created_counts)),
+        ],
+    ))
 }
 
 async fn run(args: Args) -> Result<(), BenchError> {
