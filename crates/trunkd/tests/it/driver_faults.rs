@@ -13,7 +13,6 @@ use async_trait::async_trait;
 use support::harness;
 use support::kit::settle;
 use trunkd::api::metrics::Metrics;
-use trunkd::drivers::dispatcher::Dispatcher;
 use trunkd::drivers::{DriverError, Settlement, StatusReporter, TrunkDriver, Verdict};
 use trunkd::ids::TrunkId;
 use trunkd::model::{SegmentationType, TrunkStatus};
@@ -175,14 +174,7 @@ async fn failing_hanging_and_panicking_deliveries_hold_up_no_other_trunk_and_los
         faults.insert(panics.to_string(), Fault::Panic(2));
     }
 
-    let reporter: Arc<dyn StatusReporter> = h.service.clone();
-    let dispatcher = Dispatcher::new(
-        h.store.clone(),
-        h.service.drivers().clone(),
-        reporter,
-        h.wake.clone(),
-    )
-    .with_delivery_timeout(Duration::from_secs(5));
+    let dispatcher = h.dispatcher().with_delivery_timeout(Duration::from_secs(5));
     let metrics = Metrics::new(
         &dispatcher.stats,
         h.service.status_transitions(),

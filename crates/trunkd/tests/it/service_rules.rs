@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use support::{harness, vlan};
-use trunkd::drivers::dispatcher::Dispatcher;
 use trunkd::drivers::folding::fold_pending;
 use trunkd::drivers::noop::NoopDriver;
 use trunkd::drivers::port_state::{DataPlaneState, PortStateReport};
@@ -462,13 +461,7 @@ async fn dispatcher_retries_failures_and_keeps_per_trunk_order() {
         .await
         .expect("add");
     let b = h.trunk(ports[2], vec![]).await;
-    let reporter: Arc<dyn StatusReporter> = h.service.clone();
-    let dispatcher = Dispatcher::new(
-        h.store.clone(),
-        h.service.drivers().clone(),
-        reporter,
-        h.wake.clone(),
-    );
+    let dispatcher = h.dispatcher();
     let rows = h.store.pending_event_count().await.expect("count");
     // The first event (the network's) fails once; it and the later events of the same
     // resource wait, events of other resources go through.
@@ -539,13 +532,7 @@ async fn a_failing_resources_rows_fold_into_one_that_keeps_its_backoff() {
     let net = h.network().await;
     let ports = h.ports(net, 4).await;
     let trunk = h.trunk(ports[0], vec![]).await;
-    let reporter: Arc<dyn StatusReporter> = h.service.clone();
-    let dispatcher = Dispatcher::new(
-        h.store.clone(),
-        h.service.drivers().clone(),
-        reporter,
-        h.wake.clone(),
-    );
+    let dispatcher = h.dispatcher();
     dispatcher.pass().await.expect("pass");
     assert_eq!(h.store.pending_event_count().await.expect("count"), 0);
     let rows_of_trunk = || async {
@@ -629,13 +616,7 @@ async fn a_panicking_driver_fails_the_attempt_not_the_dispatcher() {
     let h = harness(vec![driver.clone()]).await;
     let net = h.network().await;
     h.ports(net, 1).await;
-    let reporter: Arc<dyn StatusReporter> = h.service.clone();
-    let dispatcher = Dispatcher::new(
-        h.store.clone(),
-        h.service.drivers().clone(),
-        reporter,
-        h.wake.clone(),
-    );
+    let dispatcher = h.dispatcher();
     dispatcher
         .pass()
         .await
@@ -670,13 +651,7 @@ async fn a_lease_left_by_a_dead_server_is_taken_over_when_it_expires() {
         .await
         .expect("lease");
     assert_eq!(taken, vec![network]);
-    let reporter: Arc<dyn StatusReporter> = h.service.clone();
-    let dispatcher = Dispatcher::new(
-        h.store.clone(),
-        h.service.drivers().clone(),
-        reporter,
-        h.wake.clone(),
-    );
+    let dispatcher = h.dispatcher();
     dispatcher.pass().await.expect("pass");
     assert_eq!(
         h.store.pending_event_count().await.expect("count"),

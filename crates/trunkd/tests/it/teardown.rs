@@ -16,7 +16,6 @@ use common::{vlan, Client, Identity, Server};
 use reqwest::Method;
 use serde_json::{json, Value};
 use support::kit::settle;
-use trunkd::drivers::dispatcher::Dispatcher;
 use trunkd::drivers::{DriverError, Settlement, StatusReporter, TrunkDriver};
 use trunkd::model::SegmentationType;
 use trunkd::service::BoundParent;
@@ -411,13 +410,7 @@ async fn drivers_see_a_trunk_deletion_then_each_ports() {
             vec![support::vlan(ports[1], 10), support::vlan(ports[2], 20)],
         )
         .await;
-    let reporter: Arc<dyn StatusReporter> = h.service.clone();
-    let dispatcher = Dispatcher::new(
-        h.store.clone(),
-        h.service.drivers().clone(),
-        reporter,
-        h.wake.clone(),
-    );
+    let dispatcher = h.dispatcher();
     let running = tokio::spawn(dispatcher.run());
     let trunk_id = trunk.to_string();
     let seen = &recorder;

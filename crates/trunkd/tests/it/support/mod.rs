@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use tempfile::TempDir;
 use tokio::sync::Notify;
-use trunkd::drivers::{DriverSet, TrunkDriver};
+use trunkd::drivers::dispatcher::Dispatcher;
+use trunkd::drivers::{DriverSet, StatusReporter, TrunkDriver};
 use trunkd::ids::{NetworkId, PortId, TrunkId};
 use trunkd::policy::{Credentials, Policy};
 use trunkd::service::{
@@ -73,6 +74,17 @@ pub fn admin(policy: &Policy) -> Context {
 impl Harness {
     pub fn ctx(&self) -> Context {
         admin(self.service.policy())
+    }
+
+    /// A dispatcher over this harness's store and drivers, reporting to its service.
+    pub fn dispatcher(&self) -> Dispatcher {
+        let reporter: Arc<dyn StatusReporter> = self.service.clone();
+        Dispatcher::new(
+            self.store.clone(),
+            self.service.drivers().clone(),
+            reporter,
+            self.wake.clone(),
+        )
     }
 
     pub async fn network(&self) -> NetworkId {
