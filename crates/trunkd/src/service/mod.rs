@@ -11,6 +11,7 @@ mod guest_config;
 pub mod idempotency;
 pub mod ipam;
 pub mod limits;
+mod memberships;
 mod networks;
 pub(crate) mod outbox;
 mod port_status;

@@ -9,6 +9,7 @@ use crate::model::{Port, SegmentationType, Subport};
 use crate::policy::Action;
 use crate::store::{Membership, StoreTx};
 
+use super::memberships::KnownMemberships;
 use super::ports::{port_not_found, port_target};
 use super::vlan_pool::VlanPool;
 use super::{ErrorKind, Guard, Service, ServiceError};
@@ -151,16 +152,18 @@ impl Service {
         Ok(shapes)
     }
 
-    /// Rules that read the store: ports visible, not the parent, not in another trunk, not
-    /// attached to a device, MTU within the parent's, segmentation unique in the trunk.
-    /// Returns the subports to store, in request order, with `inherit` resolved and each
-    /// with the status its port takes when it joins the parent's binding.
+    /// Rules that read the store: ports visible, not the parent, not in another trunk (as
+    /// `known` has it, read before the transaction), not attached to a device, MTU within the
+    /// parent's, segmentation unique in the trunk. `trunk` is the trunk they join, none for one
+    /// being created. Returns the subports to store, in request order, with `inherit` resolved
+    /// and each with the status its port takes when it joins the parent's binding.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn check_subports_in_store(
         &self,
         tx: &mut dyn StoreTx,
         guard: &Guard<'_>,
         trunk: Option<TrunkId>,
+        known: &KnownMemberships,
         parent: &Port,
         existing: &[Subport],
         requests: &[SubportRequest],
@@ -180,7 +183,7 @@ impl Service {
         if ids.contains(&parent.id) {
             return Err(parent_in_use(parent.id));
         }
-        if let Some(taken) = tx.memberships(&ids).await?.first() {
+        if let Some(taken) = known.first_of(&ids) {
             return Err(already_in_a_trunk(taken));
         }
         for id in &ids {

@@ -14,6 +14,7 @@ use crate::store::{ListQuery, StoreError, StoreTx, SubportBinding};
 
 use super::audit::{record_trunk_change, Actor, AuditDetails, Move};
 use super::limits::{invisible_marker, marker_not_found};
+use super::memberships::KnownMemberships;
 use super::port_status::write_port_statuses;
 use super::ports::visible_port;
 use super::subports::{already_in_a_trunk, parent_in_use, SubportRequest};
@@ -190,9 +191,10 @@ impl Service {
         tx: &mut dyn StoreTx,
         guard: &Guard<'_>,
         port_id: PortId,
+        known: &KnownMemberships,
     ) -> Result<Port, ServiceError> {
         let parent = visible_port(tx, guard, port_id).await?;
-        if let Some(membership) = tx.memberships(&[port_id]).await?.first() {
+        if let Some(membership) = known.first_of(&[port_id]) {
             return Err(already_in_a_trunk(membership));
         }
         if parent.is_bound() && !self.drivers().can_manage_bound_port() {
@@ -230,24 +232,38 @@ impl Service {
             let shapes = self.check_subport_shapes(&request.sub_ports)?;
             prepared.push((port_id, project, shapes));
         }
+        let named: Vec<PortId> = prepared
+            .iter()
+            .map(|(port_id, _, _)| *port_id)
+            .chain(
+                requests
+                    .iter()
+                    .flat_map(|r| r.sub_ports.iter().map(|s| s.port_id)),
+            )
+            .collect();
+        let read_before = KnownMemberships::read(self, &named).await?;
         let actor = Actor::of(ctx);
         let watch = self.watch_deliveries();
         let created = self
             .write(ctx, |tx| {
                 Box::pin(async {
                     let tx = tx;
+                    let mut known = read_before.clone();
                     let quota = self.settings().trunk_quota;
                     quota::check_trunks(tx.as_mut(), quota, prepared.iter().map(|(_, p, _)| p))
                         .await?;
                     let mut created = Vec::with_capacity(requests.len());
                     for (request, (port_id, project, shapes)) in requests.iter().zip(&prepared) {
-                        let parent = self.check_parent(tx.as_mut(), &guard, *port_id).await?;
+                        let parent = self
+                            .check_parent(tx.as_mut(), &guard, *port_id, &known)
+                            .await?;
                         let id = TrunkId::new();
                         let joining = self
                             .check_subports_in_store(
                                 tx.as_mut(),
                                 &guard,
                                 None,
+                                &known,
                                 &parent,
                                 &[],
                                 &request.sub_ports,
@@ -276,6 +292,7 @@ impl Service {
                         tx.insert_trunk(&trunk)
                             .await
                             .map_err(|e| membership_conflict(e, &trunk))?;
+                        known.join(&trunk);
                         let ports: Vec<PortId> =
                             trunk.sub_ports.iter().map(|s| s.port_id).collect();
                         tx.set_subport_bindings(&ports, &self.joining_binding(&trunk, &parent))
@@ -472,6 +489,8 @@ impl Service {
     ) -> Result<Trunk, ServiceError> {
         let guard = self.guard(ctx);
         let shapes = self.check_subport_shapes(&requests)?;
+        let named: Vec<PortId> = requests.iter().map(|r| r.port_id).collect();
+        let known = KnownMemberships::read(self, &named).await?;
         let watch = self.watch_deliveries();
         let added = self
             .write(ctx, |tx| {
@@ -506,6 +525,7 @@ impl Service {
                             tx.as_mut(),
                             &guard,
                             Some(id),
+                            &known,
                             &parent,
                             &trunk.sub_ports,
                             &requests,
