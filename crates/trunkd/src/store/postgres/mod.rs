@@ -31,13 +31,14 @@ const POOL_SIZE: u32 = 16;
 
 /// Write transactions one server runs at once. SERIALIZABLE aborts a transaction whose reads
 /// another's writes invalidated, and a btree read locks the whole leaf page it visits. Writes
-/// no longer read the outbox (the dispatcher folds it) and updates find room on their page
-/// (migration 0010), but the membership check still reads the `trunk_members` leaf page other
-/// creates insert their parent into. Measured with `trunkd-bench --servers 2` (README, issue
-/// 22): at 2 per server about 2 % of write runs are retried; at 16, 9.5 %, and the predicate
-/// lock table (`max_pred_locks_per_transaction`) ran out under the load, failing a request.
-/// Queueing writers in-process keeps both away (`trunkd_write_transaction_conflicts_total`
-/// counts the retries); other servers' writers still conflict and are retried as before.
+/// no longer read the outbox (the dispatcher folds it) or trunk memberships (read before the
+/// transaction), and updates find room on their page (migration 0010). Measured with
+/// `trunkd-bench --servers 2` (README, issue 22): at 2 per server 0.10 % of create runs and
+/// 0.88 % of the mixed workload's are retried; at 16, 0.41 % and 4.05 %, with no more done, and
+/// an earlier run at 16 filled the predicate lock table (`max_pred_locks_per_transaction`),
+/// failing a request. Queueing writers in-process keeps both away
+/// (`trunkd_write_transaction_conflicts_total` counts the retries); other servers' writers
+/// still conflict and are retried as before.
 const CONCURRENT_WRITES: usize = 2;
 
 /// PostgreSQL's SQL and transactions; holds the server's write slots.
