@@ -28,13 +28,6 @@ pub struct Checkpointer {
     thread: Option<JoinHandle<()>>,
 }
 
-/// What one PASSIVE checkpoint saw: frames in the log and frames copied into the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Checkpointed {
-    pub log_frames: i64,
-    pub copied_frames: i64,
-}
-
 impl Checkpointer {
     /// Opens a connection of its own to `path` and starts the thread.
     pub fn start(path: &Path) -> Result<Checkpointer, StoreError> {
@@ -79,14 +72,9 @@ impl Drop for Checkpointer {
     }
 }
 
-/// One PASSIVE checkpoint on `db`.
-pub fn checkpoint_passive(db: &Connection) -> rusqlite::Result<Checkpointed> {
-    db.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-        Ok(Checkpointed {
-            log_frames: row.get(1)?,
-            copied_frames: row.get(2)?,
-        })
-    })
+/// One PASSIVE checkpoint on `db`; returns the frames the log held.
+fn checkpoint_passive(db: &Connection) -> rusqlite::Result<i64> {
+    db.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
 }
 
 /// Checkpoints until told to stop: often while the log grows, seldom while it is idle. A
@@ -105,12 +93,12 @@ fn run(db: &Connection, stop: &(Mutex<bool>, Condvar)) {
         }
         drop(guard);
         match checkpoint_passive(db) {
-            Ok(seen) => {
+            Ok(log_frames) => {
                 if failing {
                     tracing::info!("checkpoints of the SQLite log work again");
                     failing = false;
                 }
-                every = if seen.log_frames > 0 {
+                every = if log_frames > 0 {
                     BUSY_EVERY
                 } else {
                     IDLE_EVERY
