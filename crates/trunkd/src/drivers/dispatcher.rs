@@ -249,7 +249,7 @@ impl Dispatcher {
     /// rows meanwhile. Rows another server delivered or folded since they were read are left
     /// alone (the fold only names again what they named).
     async fn compact_waiting(&self, rows_of: HashMap<ResourceKey, Vec<PendingEvent>>) {
-        let waiting: HashMap<ResourceKey, Vec<PendingEvent>> = rows_of
+        let mut waiting: HashMap<ResourceKey, Vec<PendingEvent>> = rows_of
             .into_iter()
             .filter(|(_, rows)| rows.len() > 1)
             .collect();
@@ -266,9 +266,9 @@ impl Dispatcher {
         };
         let mut deliveries = Deliveries::default();
         for key in held {
-            if let Some(rows) = waiting.get(&key) {
+            if let Some(rows) = waiting.remove(&key) {
                 deliveries.compacted.extend(
-                    fold_pending(rows.clone())
+                    fold_pending(rows)
                         .iter()
                         .filter_map(FoldedDelivery::compaction),
                 );
