@@ -171,15 +171,20 @@ async fn workloads_on(
     Ok(rows)
 }
 
+/// The workloads' sizes for `clients` clients: full, or seconds' worth with `--quick`.
+fn scale_of(args: &Args, clients: usize) -> Scale {
+    if args.quick {
+        Scale::quick(clients)
+    } else {
+        Scale::full(clients)
+    }
+}
+
 /// The create and mixed workloads on `count` servers sharing one PostgreSQL database at once,
 /// and their write transactions' conflicts.
 async fn run_shared(admin_url: &str, args: &Args, count: usize) -> Result<(), BenchError> {
     let clients = (args.clients / count).max(1);
-    let scale = if args.quick {
-        Scale::quick(clients)
-    } else {
-        Scale::full(clients)
-    };
+    let scale = scale_of(args, clients);
     let trunkd = trunkd_path(args)?;
     let store = Store::Postgres {
         admin_url: admin_url.to_string(),
@@ -190,6 +195,9 @@ async fn run_shared(admin_url: &str, args: &Args, count: usize) -> Result<(), Be
         match BenchServer::start_sharing(&trunkd, &first, &args.server_args).await {
             Ok(server) => others.push(server),
             Err(error) => {
+                for server in others {
+                    server.stop(true).await?;
+                }
                 first.stop(true).await?;
                 return Err(error);
             }
@@ -282,11 +290,7 @@ async fn run(args: Args) -> Result<(), BenchError> {
         let admin_url = args.postgres.clone().unwrap_or_default();
         return run_shared(&admin_url, &args, usize::from(args.servers)).await;
     }
-    let scale = if args.quick {
-        Scale::quick(args.clients)
-    } else {
-        Scale::full(args.clients)
-    };
+    let scale = scale_of(&args, args.clients);
     let mut sqlite_rows = None;
     if !args.postgres_only {
         let (rows, peak) = run_on(&Store::Sqlite, &args, &scale).await?;
