@@ -5,7 +5,10 @@
 //! A dependency's state is cached, so `/readyz` never waits on a dependency that hangs. It is
 //! set by whoever owns the connection: a request that finds Keystone unreachable marks it down
 //! at once, and a background prober ([`keep_probing`], under the supervisor) checks it every few
-//! seconds, with a time limit, so it also comes back up by itself. A dependency may instead
+//! seconds, with a time limit, so it also comes back up by itself. Each call or probe is an
+//! [`Attempt`] numbered when it begins, and an outcome that arrives after a later-begun
+//! attempt's has been recorded is dropped: a slow probe that began during an outage cannot
+//! undo a later probe's finding that the dependency is back. A dependency may instead
 //! have a `check`: a cheap function without I/O that reads the connection owner's own state
 //! (an OVN session, northbound or southbound, knows whether it is connected). `/metrics`
 //! shows each one as `trunkd_dependency_up{dependency}`, its connection state as
@@ -17,6 +20,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -154,8 +158,65 @@ pub struct Dependencies {
 #[derive(Clone)]
 pub struct Dependency {
     name: &'static str,
-    state: Arc<Mutex<State>>,
+    state: Arc<Mutex<Observed>>,
+    /// Attempts begun so far: each [`Attempt`] is numbered from it.
+    begun: Arc<AtomicU64>,
     metrics: DependencyMetrics,
+}
+
+/// A dependency's state and the number of the attempt that found it.
+struct Observed {
+    state: State,
+    by_attempt: u64,
+}
+
+/// One call or probe of a dependency, begun before its outcome is known. Its outcome is
+/// recorded only if no attempt begun after it has been recorded already: a probe that started
+/// while the database was down and timed out after a later probe found it back must not mark
+/// it down again (and count a second reconnect).
+#[must_use = "an attempt records nothing until it is observed"]
+pub struct Attempt {
+    dependency: Dependency,
+    number: u64,
+}
+
+impl Attempt {
+    /// Records `state`, unless a later attempt's outcome is recorded already.
+    pub fn set(self, state: State) {
+        let dependency = &self.dependency;
+        let previous = {
+            let mut observed = lock(&dependency.state);
+            if observed.by_attempt > self.number {
+                tracing::debug!(
+                    dependency = dependency.name,
+                    ?state,
+                    "outcome of an attempt overtaken by a later one is ignored"
+                );
+                return;
+            }
+            observed.by_attempt = self.number;
+            std::mem::replace(&mut observed.state, state.clone())
+        };
+        dependency
+            .metrics
+            .record(dependency.name, Some(&previous), &state);
+        match (&previous, &state) {
+            (State::Up, State::Up) | (State::Down(_), State::Down(_)) => {}
+            (_, State::Up) => tracing::info!(dependency = dependency.name, "dependency is up"),
+            (_, State::Down(reason)) => {
+                tracing::warn!(dependency = dependency.name, %reason, "dependency is down")
+            }
+            (_, State::Unknown) => {}
+        }
+    }
+
+    /// Records a call's or a probe's outcome.
+    pub fn observe<E: std::fmt::Display>(self, outcome: &Result<(), E>) {
+        match outcome {
+            Ok(()) => self.set(State::Up),
+            Err(error) => self.set(State::Down(error.to_string())),
+        }
+    }
 }
 
 impl Dependency {
@@ -164,21 +225,20 @@ impl Dependency {
     }
 
     pub fn state(&self) -> State {
-        lock(&self.state).clone()
+        lock(&self.state).state.clone()
     }
 
-    /// Records a change, logging it when the dependency goes down or comes back.
-    pub fn set(&self, state: State) {
-        let previous = std::mem::replace(&mut *lock(&self.state), state.clone());
-        self.metrics.record(self.name, Some(&previous), &state);
-        match (&previous, &state) {
-            (State::Up, State::Up) | (State::Down(_), State::Down(_)) => {}
-            (_, State::Up) => tracing::info!(dependency = self.name, "dependency is up"),
-            (_, State::Down(reason)) => {
-                tracing::warn!(dependency = self.name, %reason, "dependency is down")
-            }
-            (_, State::Unknown) => {}
+    /// Begins a call or probe whose outcome will be observed through the returned attempt.
+    pub fn attempt(&self) -> Attempt {
+        Attempt {
+            dependency: self.clone(),
+            number: self.begun.fetch_add(1, Ordering::SeqCst) + 1,
         }
+    }
+
+    /// Records a state known now (an attempt begun and ended at once).
+    pub fn set(&self, state: State) {
+        self.attempt().set(state);
     }
 
     pub fn set_up(&self) {
@@ -188,24 +248,20 @@ impl Dependency {
     pub fn set_down(&self, reason: impl Into<String>) {
         self.set(State::Down(reason.into()));
     }
-
-    /// Sets the state from a probe's or a call's outcome.
-    pub fn observe<E: std::fmt::Display>(&self, outcome: &Result<(), E>) {
-        match outcome {
-            Ok(()) => self.set_up(),
-            Err(error) => self.set_down(error.to_string()),
-        }
-    }
 }
 
 impl Dependencies {
     /// A dependency whose state its owner sets; `Unknown` until then.
     pub fn register(&self, name: &'static str) -> Dependency {
-        let state = Arc::new(Mutex::new(State::Unknown));
+        let state = Arc::new(Mutex::new(Observed {
+            state: State::Unknown,
+            by_attempt: 0,
+        }));
         self.metrics.record(name, None, &State::Unknown);
         let dependency = Dependency {
             name,
             state,
+            begun: Arc::new(AtomicU64::new(0)),
             metrics: self.metrics.clone(),
         };
         lock(&self.entries).insert(name, Source::Cached(dependency.clone()));
@@ -361,11 +417,12 @@ where
     Fut: Future<Output = Result<(), String>>,
 {
     loop {
+        let attempt = dependency.attempt();
         let outcome = match tokio::time::timeout(limit, probe()).await {
             Ok(outcome) => outcome,
             Err(_) => Err(format!("no answer within {limit:?}")),
         };
-        dependency.observe(&outcome);
+        attempt.observe(&outcome);
         let pause = if outcome.is_ok() {
             PROBE_EVERY
         } else {
@@ -425,6 +482,32 @@ mod tests {
             text.contains("trunkd_dependency_state{dependency=\"keystone\",state=\"connected\"} 1"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn an_outcome_overtaken_by_a_later_attempt_is_ignored() {
+        let dependencies = Dependencies::default();
+        let database = dependencies.register("database");
+        let mut registry = Registry::default();
+        dependencies.register_metrics(&mut registry);
+        database.set_up();
+        database.set_down("connection refused");
+        // A probe begins while the database is down; /readyz begins after it and finds the
+        // database back before the probe gives up.
+        let slow_probe = database.attempt();
+        let readyz = database.attempt();
+        readyz.observe(&Ok::<(), String>(()));
+        slow_probe.observe(&Err("no answer within 2s"));
+        assert_eq!(database.state(), State::Up);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+        assert!(
+            text.contains("dependency_reconnects_total{dependency=\"database\"} 1"),
+            "{text}"
+        );
+        // An attempt begun after every recorded one still counts, whatever it finds.
+        database.attempt().observe(&Err("connection reset"));
+        assert_eq!(database.state(), State::Down("connection reset".into()));
     }
 
     #[test]

@@ -58,12 +58,13 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError>
         Some(DependencyState::Down(_)) => DATABASE_DOWN_PING_TIMEOUT,
         _ => DATABASE_PING_TIMEOUT,
     };
+    let attempt = database.as_ref().map(|d| d.attempt());
     let ping = match tokio::time::timeout(limit, store.ping()).await {
         Ok(outcome) => outcome.map_err(|e| e.to_string()),
         Err(_) => Err(format!("no answer within {limit:?}")),
     };
-    if let Some(database) = &database {
-        database.observe(&ping);
+    if let Some(attempt) = attempt {
+        attempt.observe(&ping);
     }
     let mut report = state.readiness.report();
     if database.is_none() {

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{KeystoneConfig, KeystoneCredential};
 use crate::policy::Credentials;
-use crate::readiness::Dependency;
+use crate::readiness::{Dependency, State as DependencyState};
 
 /// Renew the service token this long before it expires.
 const RENEW_BEFORE: Duration = Duration::from_secs(60);
@@ -225,12 +225,13 @@ impl KeystoneAuth {
         if token.len() > 8192 || token.chars().any(|c| !c.is_ascii_graphic()) {
             return Err(TokenError::Invalid("The token is malformed.".into()));
         }
+        let attempt = self.dependency.as_ref().map(|d| d.attempt());
         let outcome = self.validate_with_keystone(token, key).await;
-        if let Some(dependency) = &self.dependency {
-            match &outcome {
-                Err(TokenError::Unavailable(reason)) => dependency.set_down(reason.clone()),
-                Ok(_) | Err(TokenError::Invalid(_)) => dependency.set_up(),
-            }
+        if let Some(attempt) = attempt {
+            attempt.set(match &outcome {
+                Err(TokenError::Unavailable(reason)) => DependencyState::Down(reason.clone()),
+                Ok(_) | Err(TokenError::Invalid(_)) => DependencyState::Up,
+            });
         }
         outcome
     }

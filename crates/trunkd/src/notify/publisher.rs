@@ -80,6 +80,7 @@ impl Publisher {
     pub async fn publish(&self, host: &str, notification: &Notification) -> Result<(), String> {
         let body = serde_json::to_vec(notification).map_err(|e| e.to_string())?;
         let mut session = self.session.lock().await;
+        let check = self.dependency.as_ref().map(|d| d.attempt());
         let attempt = async {
             if session.is_none() {
                 *session = Some(self.open().await.map_err(|e| e.to_string())?);
@@ -118,8 +119,8 @@ impl Publisher {
             }
         }
         let outcome = outcome.map_err(|e| format!("RabbitMQ at {}: {e}", self.broker.redacted()));
-        if let Some(dependency) = &self.dependency {
-            dependency.observe(&outcome);
+        if let Some(check) = check {
+            check.observe(&outcome);
         }
         outcome
     }
