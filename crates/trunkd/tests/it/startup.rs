@@ -306,12 +306,22 @@ fn migrate_says_what_it_did() {
         .fetch_one(&mut conn)
         .await
         .expect("newest");
-        // The newest migration changes nothing on SQLite (its PostgreSQL twin sets fillfactors):
-        // forgetting it undoes it.
+        // The newest migration puts the project's ids into two indexes: the older indexes
+        // back, and the migration forgotten, undo it.
         assert_eq!(
-            description, "room for hot updates",
+            description, "list pages in project order",
             "this test undoes the newest migration by hand: teach it the new one"
         );
+        for (table, index) in [("trunks", "trunks_project"), ("ports", "ports_project")] {
+            sqlx::query(&format!("DROP INDEX {index}"))
+                .execute(&mut conn)
+                .await
+                .expect("drop the new index");
+            sqlx::query(&format!("CREATE INDEX {index} ON {table} (project_id)"))
+                .execute(&mut conn)
+                .await
+                .expect("the old index");
+        }
         sqlx::query("DELETE FROM _sqlx_migrations WHERE version = ?")
             .bind(newest)
             .execute(&mut conn)

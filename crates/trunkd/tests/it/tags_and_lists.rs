@@ -497,3 +497,72 @@ async fn lists_tell_members_nothing_policy_hides() {
         .expect(200);
     assert!(shown["port"]["binding:vif_details"].is_object(), "{shown}");
 }
+
+/// The plan the database makes for a project member's first page of `table`, in the shape the
+/// store's list builds (`WHERE 1 = 1 AND (t.project_id = ...) ORDER BY t.id ASC LIMIT ...`),
+/// planned as the server plans it (no statistics on SQLite, no sequential scans on PostgreSQL).
+async fn member_page_plan(location: &common::DatabaseLocation, table: &str) -> String {
+    use sqlx::{Connection, Row};
+    let sql = format!(
+        "SELECT t.id FROM {table} t WHERE 1 = 1 AND (t.project_id = 'lister') \
+         ORDER BY t.id ASC LIMIT 10"
+    );
+    match location {
+        common::DatabaseLocation::Sqlite(path) => {
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                .await
+                .expect("open SQLite");
+            let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .fetch_all(&mut conn)
+                .await
+                .expect("plan");
+            rows.iter()
+                .map(|row| row.get::<String, _>("detail"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        common::DatabaseLocation::Postgres(url) => {
+            let mut conn = sqlx::PgConnection::connect(url)
+                .await
+                .expect("open PostgreSQL");
+            sqlx::query("SET enable_seqscan = off")
+                .execute(&mut conn)
+                .await
+                .expect("as the server plans");
+            let rows = sqlx::query(&format!("EXPLAIN {sql}"))
+                .fetch_all(&mut conn)
+                .await
+                .expect("plan");
+            rows.iter()
+                .map(|row| row.get::<String, _>(0))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_members_page_is_read_in_id_order_not_sorted_from_the_whole_project() {
+    let server = Server::start();
+    let lister = server.as_(Identity::member("lister"));
+    let network = lister.network(json!({})).await;
+    let parents = lister.ports(&network, 30).await;
+    for parent in &parents {
+        lister.trunk(parent, json!([])).await;
+    }
+    let page = lister.get("/v2.0/trunks?limit=10").await.expect(200);
+    assert_eq!(ids(&page, "trunks").len(), 10);
+    let location = server.database_location();
+    for table in ["trunks", "ports"] {
+        let plan = member_page_plan(&location, table).await;
+        // A sort means every row of the project was read and its columns computed first.
+        for sorted in ["TEMP B-TREE", "Sort"] {
+            assert!(!plan.contains(sorted), "{table}: {plan}");
+        }
+        let index = format!("{table}_project");
+        assert!(
+            plan.contains(&index),
+            "{table} not read through {index}: {plan}"
+        );
+    }
+}
