@@ -195,11 +195,13 @@ impl Attempt {
                 return;
             }
             observed.by_attempt = self.number;
-            std::mem::replace(&mut observed.state, state.clone())
+            let previous = std::mem::replace(&mut observed.state, state.clone());
+            // Under the lock, so the gauges end on the state recorded last.
+            dependency
+                .metrics
+                .record(dependency.name, Some(&previous), &state);
+            previous
         };
-        dependency
-            .metrics
-            .record(dependency.name, Some(&previous), &state);
         match (&previous, &state) {
             (State::Up, State::Up) | (State::Down(_), State::Down(_)) => {}
             (_, State::Up) => tracing::info!(dependency = dependency.name, "dependency is up"),
