@@ -84,6 +84,20 @@ fn settings(invocation: &Invocation) -> Result<(Run, LogFormat), ConfigErrors> {
     }
 }
 
+/// Prints a command's report line to stdout, as `println!` does, except that a reader that has
+/// stopped reading (`trunkd check-config | grep -q OK`) ends the output quietly: `println!`
+/// panics on the broken pipe, and the command's exit status would then say it failed.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(error) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if error.kind() != std::io::ErrorKind::BrokenPipe {
+                eprintln!("trunkd: cannot write to standard output: {error}");
+            }
+        }
+    }};
+}
+
 /// Runs it; the errors that stopped it, one per line.
 async fn run(run: Run) -> Result<(), Vec<String>> {
     let lines = |error: server::StartupError| vec![error.to_string()];
@@ -92,10 +106,10 @@ async fn run(run: Run) -> Result<(), Vec<String>> {
             let (token, entry) = trunkd::api::agent_auth::new_token(&host);
             match format {
                 OutputFormat::Text => {
-                    println!("token for the agent of {host} (keep it secret): {token}");
-                    println!("\nadd to the server's agent credentials file:\n\n{entry}");
+                    say!("token for the agent of {host} (keep it secret): {token}");
+                    say!("\nadd to the server's agent credentials file:\n\n{entry}");
                 }
-                OutputFormat::Json => println!(
+                OutputFormat::Json => say!(
                     "{}",
                     serde_json::json!({"host": host, "token": token, "entry": entry})
                 ),
@@ -105,7 +119,7 @@ async fn run(run: Run) -> Result<(), Vec<String>> {
         Run::Generate(args) => trunkd::generate::run(&args)
             .map(|written| {
                 for path in written {
-                    println!("{}", path.display());
+                    say!("{}", path.display());
                 }
             })
             .map_err(|error| vec![error.to_string()]),
@@ -121,18 +135,18 @@ async fn run(run: Run) -> Result<(), Vec<String>> {
         Run::Serve(config) => server::serve(config).await.map_err(lines),
         Run::Migrate(config) => server::migrate(&config)
             .await
-            .map(|done| println!("trunkd: {done}"))
+            .map(|done| say!("trunkd: {done}"))
             .map_err(lines),
         Run::CheckConfig(config) => server::check_config(&config)
             .await
             .map(|database| {
-                println!("trunkd: {database}");
-                println!("trunkd: configuration OK")
+                say!("trunkd: {database}");
+                say!("trunkd: configuration OK")
             })
             .map_err(|errors| errors.iter().map(ToString::to_string).collect()),
         Run::Backup { config, to } => server::backup(&config, &to)
             .await
-            .map(|summary| println!("trunkd: backed up to {summary}"))
+            .map(|summary| say!("trunkd: backed up to {summary}"))
             .map_err(lines),
     }
 }

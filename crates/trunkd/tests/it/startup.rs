@@ -238,6 +238,25 @@ fn bad_settings_stop_serve_before_anything_is_written() {
 }
 
 #[test]
+fn a_reader_that_stops_reading_the_report_is_no_failure() {
+    // `trunkd check-config | grep -q OK`: grep exits at its match and the next line meets a
+    // closed pipe. Here the pipe is closed before trunkd writes anything.
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().to_str().expect("utf-8 path");
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let mut command = trunkd();
+    command
+        .args(["check-config", "--data-dir", data])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped());
+    let output = command.output().expect("run trunkd");
+    let text = stderr(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+}
+
+#[test]
 fn check_config_runs_the_same_checks_and_writes_nothing() {
     let dir = tempfile::tempdir().expect("dir");
     let data = dir.path().to_str().expect("utf-8 path");
