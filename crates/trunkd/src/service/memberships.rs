@@ -6,9 +6,10 @@
 //! up inside the write transaction, on PostgreSQL at SERIALIZABLE, that read locked the index
 //! page other writes insert their members into, and creates of unrelated trunks on two servers
 //! aborted each other (issue 22, two servers: 2.47 % of create runs retried with the read in the
-//! transaction, 0.10 % with it here). So it is read in a snapshot of its own just before. A port that joins a
-//! trunk in between makes the write's insert fail on the key, answered as `TrunkPortInUse`;
-//! ports a request itself puts into a trunk are added as the write goes ([`join`]).
+//! transaction, 0.10 % with it here). So it is read in a snapshot of its own just before. A
+//! port that joins a trunk in between makes the write's insert fail on the key, answered as
+//! `TrunkPortInUse`; ports a request itself puts into a trunk are added as the write goes
+//! ([`join`]).
 //!
 //! [`join`]: KnownMemberships::join
 
