@@ -28,13 +28,13 @@ pub(crate) struct KnownMemberships {
 }
 
 impl KnownMemberships {
-    /// The memberships of `ports`, read in one snapshot.
+    /// The memberships of `ports`, read outside a transaction (one statement for all but the
+    /// largest requests; the write's keys, not this read, enforce the rule).
     pub(crate) async fn read(service: &Service, ports: &[PortId]) -> Result<Self, ServiceError> {
         if ports.is_empty() {
             return Ok(Self::default());
         }
-        let mut tx = service.read().await?;
-        let found = tx.memberships(ports).await?;
+        let found = service.read_once().await?.memberships(ports).await?;
         Ok(Self {
             by_port: found.into_iter().map(|m| (m.port_id, m)).collect(),
         })

@@ -52,7 +52,7 @@ use crate::drivers::DriverSet;
 use crate::model::NetworkType;
 use crate::policy::Policy;
 use crate::store::idempotency::IdempotencyClaim;
-use crate::store::{Store, StoreTx};
+use crate::store::{OneRead, Store, StoreTx};
 
 /// How many times a write is run before a transaction conflict gives up with 503. On
 /// PostgreSQL, SERIALIZABLE's predicate locks cover index pages, and while tables are small
@@ -399,6 +399,11 @@ impl Service {
 
     async fn read(&self) -> Result<Box<dyn StoreTx>, ServiceError> {
         Ok(self.store.begin_read().await?)
+    }
+
+    /// A read of one statement, outside a transaction.
+    async fn read_once(&self) -> Result<Box<dyn OneRead>, ServiceError> {
+        Ok(self.store.read_once().await?)
     }
 }
 

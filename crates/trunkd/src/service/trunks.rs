@@ -61,7 +61,12 @@ pub(crate) async fn visible_trunk(
     guard: &Guard<'_>,
     id: TrunkId,
 ) -> Result<Trunk, ServiceError> {
-    match tx.get_trunk(id).await? {
+    visible(guard, tx.get_trunk(id).await?, id)
+}
+
+/// `found`, the trunk `id` as read, if the caller may see it; not found otherwise.
+fn visible(guard: &Guard<'_>, found: Option<Trunk>, id: TrunkId) -> Result<Trunk, ServiceError> {
+    match found {
         Some(trunk) if guard.allows(Action::GetTrunk, &trunk_target(&trunk)) => Ok(trunk),
         _ => Err(trunk_not_found(id)),
     }
@@ -320,10 +325,11 @@ impl Service {
         Ok(self.settled(watch, created).await)
     }
 
+    /// One statement outside a transaction ([`crate::store::OneRead`]).
     pub async fn get_trunk(&self, ctx: &Context, id: TrunkId) -> Result<Trunk, ServiceError> {
         let guard = self.guard(ctx);
-        let mut tx = self.read().await?;
-        visible_trunk(tx.as_mut(), &guard, id).await
+        let found = self.read_once().await?.trunk(id).await?;
+        visible(&guard, found, id)
     }
 
     pub async fn get_subports(

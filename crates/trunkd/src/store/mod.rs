@@ -350,12 +350,31 @@ pub trait Store: Outbox + Send + Sync + 'static {
     async fn begin_write(&self) -> Result<Box<dyn StoreTx>, StoreError>;
     /// A read-only transaction: a consistent snapshot for reads and lists.
     async fn begin_read(&self) -> Result<Box<dyn StoreTx>, StoreError>;
+    /// A read that runs one statement outside any transaction ([`OneRead`]).
+    async fn read_once(&self) -> Result<Box<dyn OneRead>, StoreError>;
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
     /// The store as drivers see it: reads only.
     fn driver_reads(self: Arc<Self>) -> Arc<dyn DriverReads>;
     /// Its connection pools' occupancy, waits and timeouts (for `/metrics`).
     fn pools(&self) -> Vec<pool::PoolStats>;
+}
+
+/// A read of one statement, outside any transaction: a single statement sees one snapshot of
+/// its own, so it needs no BEGIN, and on PostgreSQL none is sent (a show took three round
+/// trips, BEGIN, SELECT and ROLLBACK; now one). Each method consumes the read, so a second
+/// statement, which would see another snapshot, cannot be run on it: reads of more than one
+/// statement take [`Store::begin_read`].
+#[async_trait]
+pub trait OneRead: Send {
+    /// The trunk `id`, in one statement.
+    async fn trunk(self: Box<Self>, id: TrunkId) -> Result<Option<Trunk>, StoreError>;
+    /// The memberships of `ports`: one statement for up to 4,096 ports; more are read
+    /// 4,096 per statement, each chunk in a snapshot of its own. Callers use it to choose
+    /// an error before a write, whose keys enforce the rule itself.
+    async fn memberships(self: Box<Self>, ports: &[PortId]) -> Result<Vec<Membership>, StoreError>;
+    /// Whether the database answers: `SELECT 1`.
+    async fn ping(self: Box<Self>) -> Result<(), StoreError>;
 }
 
 /// What a driver may do with the store: read one consistent snapshot. A driver turns stored

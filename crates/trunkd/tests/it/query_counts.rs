@@ -1,6 +1,7 @@
 //! Validating and storing N subports takes the same number of SQL statements whatever N: the
 //! server's statement log (at debug, each line inside its request's span) is counted for
-//! one add_subports call of 3 subports and one of 2,000.
+//! one add_subports call of 3 subports and one of 2,000. The same log shows which requests
+//! begin a transaction: a show runs its one statement outside any.
 
 use crate::common;
 
@@ -137,4 +138,61 @@ async fn a_port_address_costs_the_same_statements_however_full_the_subnet() {
         counts.iter().all(|c| *c == counts[0]),
         "empty, 2,000 taken, 1,000 holes: {counts:?} statements"
     );
+}
+
+/// Lines of the request `request_id` that contain `what`.
+fn lines_of(log: &str, request_id: &str, what: &str) -> usize {
+    log.lines()
+        .filter(|line| line.contains(request_id) && line.contains(what))
+        .count()
+}
+
+/// A trunk show is one statement outside any transaction (on PostgreSQL a BEGIN and a
+/// ROLLBACK fewer round trips), and a create with subports begins its write transaction and
+/// nothing else: the memberships it reads first are one statement outside a transaction too.
+#[tokio::test]
+async fn a_show_and_the_read_before_a_create_begin_no_transaction() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log_path = dir.path().join("server.log");
+    let server = Server::start_traced(
+        &[],
+        &log_path,
+        &format!(
+            "warn,trunkd::api::request_id=info,trunkd::store::sql=debug,{}",
+            common::STATEMENTS_AT_DEBUG
+        ),
+    );
+    let client = server.as_(Identity::member("counting"));
+    let network = client.network(json!({})).await;
+    let ports = client.ports(&network, 2).await;
+    let reply = client
+        .post(
+            "/v2.0/trunks",
+            json!({"trunk": {"port_id": ports[0], "sub_ports": [vlan(&ports[1], 7)]}}),
+        )
+        .await;
+    let create = request_id_of(&reply);
+    let trunk = reply.expect(201)["trunk"]["id"]
+        .as_str()
+        .expect("trunk id")
+        .to_string();
+    let reply = client.get(&format!("/v2.0/trunks/{trunk}")).await;
+    let show = request_id_of(&reply);
+    assert_eq!(
+        reply.expect(200)["trunk"]["sub_ports"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    drop(server);
+    let log = std::fs::read_to_string(&log_path).expect("server log");
+    let began = |request: &str, kind: &str| lines_of(&log, request, &format!("began a {kind}"));
+    assert_eq!(
+        began(&create, "write transaction"),
+        1,
+        "the statement log was not captured"
+    );
+    assert_eq!(began(&create, "read transaction"), 0, "create");
+    assert_eq!(began(&show, "read transaction"), 0, "show");
+    assert_eq!(statements_of(&log, &show), 1, "show");
 }

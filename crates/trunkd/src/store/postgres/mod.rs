@@ -114,6 +114,21 @@ impl PostgresDialect {
     }
 }
 
+/// A connection from the pool in autocommit, for one statement.
+struct Autocommit(sqlx::pool::PoolConnection<Postgres>);
+
+#[async_trait]
+impl Held<PostgresDialect> for Autocommit {
+    fn conn(&mut self) -> &mut PgConnection {
+        &mut self.0
+    }
+
+    /// Its one statement committed as it ran.
+    async fn finish(self: Box<Self>) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
 /// A read or bookkeeping transaction, straight from the pool.
 struct ReadTx(sqlx::Transaction<'static, Postgres>);
 
@@ -180,6 +195,16 @@ impl Dialect for PostgresDialect {
     async fn begin_read(&self) -> Result<Box<dyn Held<Self>>, StoreError> {
         self.begin_unslotted("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
+    }
+
+    async fn begin_single(&self) -> Result<Box<dyn Held<Self>>, StoreError> {
+        let pool = &self.pool;
+        let conn = self
+            .counters
+            .take(pool, pool.acquire())
+            .await
+            .map_err(errors::map_err)?;
+        Ok(Box::new(Autocommit(conn)))
     }
 
     async fn close(&self) {

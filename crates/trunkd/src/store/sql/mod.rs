@@ -19,9 +19,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::ids::{PortId, TrunkId};
+use crate::model::Trunk;
 use crate::store::pool::PoolStats;
 use crate::store::{
-    DriverReads, Outbox, ReadOnly, SchemaState, Snapshot, Store, StoreError, StoreTx,
+    DriverReads, Membership, OneRead, Outbox, ReadOnly, SchemaState, Snapshot, Store, StoreError,
+    StoreTx,
 };
 use exec::{get, SqlConn, Stmt};
 pub use tx::{Held, SqlTx};
@@ -64,6 +67,10 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     /// Begins a read-only transaction over one consistent snapshot.
     async fn begin_read(&self) -> Result<Box<dyn Held<Self>>, StoreError>;
 
+    /// A read connection in autocommit, for one statement ([`crate::store::OneRead`]): no
+    /// BEGIN is sent and nothing is rolled back.
+    async fn begin_single(&self) -> Result<Box<dyn Held<Self>>, StoreError>;
+
     /// Closes the connections, leaving the database whole (SQLite moves its write-ahead log
     /// into the main file first, so that a copy of that file alone holds every commit).
     async fn close(&self);
@@ -100,6 +107,7 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     async fn write_tx(&self) -> Result<SqlTx<D>, StoreError> {
+        tracing::debug!("began a write transaction");
         Ok(SqlTx::new(
             self.dialect.begin_write().await?,
             self.columns.clone(),
@@ -107,10 +115,19 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     async fn read_tx(&self) -> Result<SqlTx<D>, StoreError> {
+        tracing::debug!("began a read transaction");
         Ok(SqlTx::new(
             self.dialect.begin_read().await?,
             self.columns.clone(),
         ))
+    }
+
+    /// A connection for one statement outside a transaction ([`OneRead`]).
+    async fn single(&self) -> Result<Single<D>, StoreError> {
+        Ok(Single(SqlTx::new(
+            self.dialect.begin_single().await?,
+            self.columns.clone(),
+        )))
     }
 
     /// A bookkeeping transaction ([`Dialect::begin_bookkeeping`]).
@@ -219,10 +236,12 @@ where
         Ok(Box::new(self.read_tx().await?))
     }
 
+    async fn read_once(&self) -> Result<Box<dyn OneRead>, StoreError> {
+        Ok(Box::new(self.single().await?))
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut tx = self.read_tx().await?;
-        let _: i64 = Stmt::new("SELECT 1").scalar(tx.conn()).await?;
-        Ok(())
+        Box::new(self.single().await?).ping().await
     }
 
     fn driver_reads(self: Arc<Self>) -> Arc<dyn DriverReads> {
@@ -231,6 +250,28 @@ where
 
     fn pools(&self) -> Vec<PoolStats> {
         self.dialect.pools()
+    }
+}
+
+/// A connection in autocommit that runs one of [`StoreTx`]'s reads ([`OneRead`]).
+struct Single<D: Dialect>(SqlTx<D>);
+
+#[async_trait]
+impl<D: Dialect> OneRead for Single<D> {
+    async fn trunk(mut self: Box<Self>, id: TrunkId) -> Result<Option<Trunk>, StoreError> {
+        self.0.get_trunk(id).await
+    }
+
+    async fn memberships(
+        mut self: Box<Self>,
+        ports: &[PortId],
+    ) -> Result<Vec<Membership>, StoreError> {
+        self.0.memberships(ports).await
+    }
+
+    async fn ping(mut self: Box<Self>) -> Result<(), StoreError> {
+        let _: i64 = Stmt::new("SELECT 1").scalar(self.0.conn()).await?;
+        Ok(())
     }
 }
 

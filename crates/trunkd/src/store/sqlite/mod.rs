@@ -33,6 +33,7 @@ use crate::store::pool::PoolStats;
 use crate::store::sql::{Dialect, Held, SqlStore};
 use crate::store::StoreError;
 pub use conn::SqliteConn;
+use readers::ReadScope;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -118,7 +119,11 @@ impl Dialect for SqliteDialect {
     }
 
     async fn begin_read(&self) -> Result<Box<dyn Held<Self>>, StoreError> {
-        Ok(Box::new(self.readers.begin().await?))
+        Ok(Box::new(self.readers.begin(ReadScope::Snapshot).await?))
+    }
+
+    async fn begin_single(&self) -> Result<Box<dyn Held<Self>>, StoreError> {
+        Ok(Box::new(self.readers.begin(ReadScope::OneStatement).await?))
     }
 
     /// Readers first: a checkpoint cannot empty a log a reader still uses. Then

@@ -1,8 +1,9 @@
 //! The embedded store's read connections: API reads, health probes, the drivers' snapshots and
 //! the dispatcher's scans. A read takes an idle connection (opening one when none is idle, up
-//! to the limit), begins a transaction (one snapshot for all its statements) and, when dropped,
-//! rolls it back and puts the connection back. A connection whose BEGIN fails is dropped, and a
-//! new one opened next time. In WAL mode a reader never waits for the writer.
+//! to the limit), begins a transaction (one snapshot for all its statements) unless it runs a
+//! single statement, and, when dropped, rolls it back and puts the connection back. A
+//! connection whose BEGIN or ROLLBACK fails is dropped, and a new one opened next time. In WAL
+//! mode a reader never waits for the writer.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -22,9 +23,19 @@ pub(super) struct Readers {
     counters: PoolCounters,
 }
 
-/// A read transaction on one connection; ends (rolled back) when dropped.
+/// What a read covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ReadScope {
+    /// Several statements over one snapshot: a transaction.
+    Snapshot,
+    /// One statement, its own snapshot: no transaction.
+    OneStatement,
+}
+
+/// A read on one connection; its transaction, if any, ends (rolled back) when dropped.
 pub(super) struct ReadTx {
     conn: Option<SqliteConn>,
+    scope: ReadScope,
     idle: Arc<Mutex<Vec<SqliteConn>>>,
     _permit: OwnedSemaphorePermit,
 }
@@ -50,7 +61,7 @@ impl Readers {
         self.counters.stats(name, in_use, idle, size)
     }
 
-    pub(super) async fn begin(&self) -> Result<ReadTx, StoreError> {
+    pub(super) async fn begin(&self, scope: ReadScope) -> Result<ReadTx, StoreError> {
         self.counters
             .note_take(self.permits.available_permits() == 0);
         let permit = self
@@ -64,10 +75,13 @@ impl Readers {
             Some(conn) => conn,
             None => SqliteConn::open_reader(&self.path)?,
         };
-        // On failure the connection is dropped here, not returned: it may be broken.
-        conn.batch("BEGIN")?;
+        if scope == ReadScope::Snapshot {
+            // On failure the connection is dropped here, not returned: it may be broken.
+            conn.batch("BEGIN")?;
+        }
         Ok(ReadTx {
             conn: Some(conn),
+            scope,
             idle: self.idle.clone(),
             _permit: permit,
         })
@@ -101,7 +115,7 @@ impl Drop for ReadTx {
     fn drop(&mut self) {
         if let Some(mut conn) = self.conn.take() {
             // A connection that cannot end its transaction is dropped, not reused.
-            if conn.batch("ROLLBACK").is_ok() {
+            if self.scope == ReadScope::OneStatement || conn.batch("ROLLBACK").is_ok() {
                 if let Ok(mut idle) = self.idle.lock() {
                     idle.push(conn);
                 }
