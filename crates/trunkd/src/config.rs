@@ -109,6 +109,8 @@ pub struct Config {
     pub tls: Option<crate::tls::KeyPairFiles>,
     pub data_dir: PathBuf,
     pub database: DatabaseConfig,
+    /// Write transactions run at once on PostgreSQL (unused on SQLite, which has one writer).
+    pub postgres_write_slots: usize,
     pub noauth_default_admin: bool,
     pub drivers: Vec<String>,
     pub policy_file: Option<PathBuf>,
@@ -418,6 +420,13 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
         " seconds",
     ));
     let driver_wait = checks.ok(within("driver_wait", s.driver_wait, 0..=300, " seconds"));
+    // Reads need a connection of the pool too.
+    let postgres_write_slots = checks.ok(within(
+        "postgres_write_slots",
+        s.postgres_write_slots,
+        1..=crate::store::postgres::POOL_SIZE - 1,
+        "",
+    ));
     let outbox_retention = checks.ok(within(
         "outbox_retention",
         s.outbox_retention,
@@ -511,6 +520,7 @@ fn server_config(s: ServerSettings, checks: &mut Checks) -> Option<Config> {
         bind: bind?,
         tls: tls?,
         database: database?,
+        postgres_write_slots: postgres_write_slots?,
         data_dir,
         noauth_default_admin: s.noauth_default_admin,
         drivers: drivers?,
@@ -1046,6 +1056,10 @@ mod tests {
         assert_eq!(config.bind.to_string(), DEFAULT_BIND);
         assert_eq!(config.drivers, vec!["noop"]);
         assert_eq!(config.service.networks.vlan_ranges[0].first, 1000);
+        assert_eq!(
+            config.postgres_write_slots,
+            crate::store::postgres::DEFAULT_WRITE_SLOTS
+        );
     }
 
     #[test]
@@ -1071,6 +1085,14 @@ mod tests {
                 tenant_network_type: "ethernet".into(),
                 ..defaults()
             },
+            ServerSettings {
+                postgres_write_slots: 0,
+                ..defaults()
+            },
+            ServerSettings {
+                postgres_write_slots: crate::store::postgres::POOL_SIZE,
+                ..defaults()
+            },
         ];
         let names = [
             "bind",
@@ -1078,6 +1100,8 @@ mod tests {
             "network_vlan_ranges",
             "vxlan_range",
             "tenant_network_type",
+            "postgres_write_slots",
+            "postgres_write_slots",
         ];
         for (case, name) in cases.into_iter().zip(names) {
             let error = resolve(case).expect_err("invalid setting accepted");

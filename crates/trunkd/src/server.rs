@@ -274,7 +274,8 @@ async fn connect(config: &Config, create: bool) -> Result<Arc<dyn Store>, Startu
             Ok(Arc::new(store))
         }
         DatabaseConfig::Postgres(url) => {
-            let store = PgStore::connect(url).map_err(|e| database_error(config, e))?;
+            let store = PgStore::connect(url, config.postgres_write_slots)
+                .map_err(|e| database_error(config, e))?;
             Ok(Arc::new(store))
         }
     }

@@ -27,6 +27,7 @@ use crate::service::limits::{
     DEFAULT_MAX_BULK_ITEMS, DEFAULT_MAX_TAGS_PER_RESOURCE, DEFAULT_MAX_TAG_FILTER_TERMS,
 };
 use crate::service::quota::{DEFAULT_NETWORK_QUOTA, DEFAULT_PORT_QUOTA, DEFAULT_SUBNET_QUOTA};
+use crate::store::postgres::DEFAULT_WRITE_SLOTS;
 
 /// The command line.
 #[derive(Parser, Debug)]
@@ -184,6 +185,14 @@ pub struct ServerSettings {
     #[command(flatten)]
     #[serde(flatten)]
     pub log: LogSettings,
+    /// Write transactions this server runs at once on PostgreSQL: more let one server write
+    /// faster, and make several servers retry more of them for serialization conflicts
+    #[arg(
+        long,
+        env = "TRUNKD_POSTGRES_WRITE_SLOTS",
+        default_value_t = DEFAULT_WRITE_SLOTS
+    )]
+    pub postgres_write_slots: usize,
     /// ADDRESS:PORT to listen on
     #[arg(long, env = "TRUNKD_BIND", default_value = DEFAULT_BIND)]
     pub bind: String,

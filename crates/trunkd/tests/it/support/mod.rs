@@ -17,7 +17,7 @@ use trunkd::policy::{Credentials, Policy};
 use trunkd::service::{
     Context, NetworkCreate, PortCreate, Service, ServiceSettings, SubportRequest, TrunkCreate,
 };
-use trunkd::store::postgres::PgStore;
+use trunkd::store::postgres::{PgStore, DEFAULT_WRITE_SLOTS};
 use trunkd::store::sqlite::SqliteStore;
 use trunkd::store::Store;
 
@@ -34,7 +34,9 @@ pub async fn harness(drivers: Vec<Arc<dyn TrunkDriver>>) -> Harness {
     let dir = tempfile::tempdir().expect("temp dir");
     let database = pgdb::TempDatabase::create();
     let store: Arc<dyn Store> = match &database {
-        Some(database) => Arc::new(PgStore::connect(&database.url).expect("connect")),
+        Some(database) => {
+            Arc::new(PgStore::connect(&database.url, DEFAULT_WRITE_SLOTS).expect("connect"))
+        }
         None => Arc::new(
             SqliteStore::open(&dir.path().join("t.db"))
                 .await
