@@ -168,6 +168,41 @@ async fn every_change_is_one_entry_saying_who_and_what() {
     );
 }
 
+/// A bulk create records every trunk's entry and event, also past the rows one insert holds
+/// (they are inserted together at the commit, 1,000 rows a statement).
+#[tokio::test]
+async fn a_bulk_create_of_more_trunks_than_one_insert_holds_records_each() {
+    const TRUNKS: usize = 1_001;
+    let server = Server::start_with(&["--port-quota", "-1"]);
+    let owner = server.as_(Identity::member("audited"));
+    let net = owner.network(json!({})).await;
+    let parents = owner.ports(&net, TRUNKS).await;
+    let trunks: Vec<Value> = parents
+        .iter()
+        .map(|parent| json!({"port_id": parent}))
+        .collect();
+    owner.wait_for_outbox_drained().await;
+    let delivered = "trunkd_driver_deliveries_total";
+    let before = owner.metric(delivered).await;
+    let created = owner
+        .post("/v2.0/trunks", json!({ "trunks": trunks }))
+        .await
+        .expect(201);
+    let ids: Vec<String> = created["trunks"]
+        .as_array()
+        .expect("trunks")
+        .iter()
+        .map(|t| t["id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(ids.len(), TRUNKS);
+    for trunk in [&ids[0], &ids[999], &ids[1_000]] {
+        assert_eq!(actions(&trail(&owner, trunk, "").await), vec!["created"]);
+    }
+    // A creation stands alone: one outbox row a trunk.
+    owner.wait_for_outbox_drained().await;
+    assert_eq!(owner.metric(delivered).await - before, TRUNKS as f64);
+}
+
 #[tokio::test]
 async fn pages_and_filters() {
     let server = Server::start();

@@ -196,3 +196,52 @@ async fn a_show_and_the_read_before_a_create_begin_no_transaction() {
     assert_eq!(began(&show, "read transaction"), 0, "show");
     assert_eq!(statements_of(&log, &show), 1, "show");
 }
+
+/// A write's audit row and outbox event wait for its commit and go in together: on PostgreSQL
+/// one statement (a round trip less in a write slot), on SQLite, which has no data-modifying
+/// `WITH`, one per table. Both come after every other statement of the write but the commit.
+#[tokio::test]
+async fn a_writes_audit_row_and_event_are_inserted_together_at_its_commit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log_path = dir.path().join("server.log");
+    let server = counting_server(&log_path);
+    let on_postgres = matches!(
+        server.database_location(),
+        common::DatabaseLocation::Postgres(_)
+    );
+    let client = server.as_(Identity::member("counting"));
+    let network = client.network(json!({})).await;
+    let ports = client.ports(&network, 1).await;
+    let trunk = client.trunk(&ports[0], json!([])).await;
+    let reply = client
+        .put(
+            &format!("/v2.0/trunks/{trunk}"),
+            json!({"trunk": {"name": "renamed"}}),
+        )
+        .await;
+    let rename = request_id_of(&reply);
+    reply.expect(200);
+    drop(server);
+    let log = std::fs::read_to_string(&log_path).expect("server log");
+    let statements: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains(&rename) && common::is_statement_line(line))
+        .collect();
+    let inserting = |table: &str| {
+        statements
+            .iter()
+            .position(|line| line.contains(&format!("INSERT INTO {table}")))
+            .unwrap_or_else(|| panic!("no insert into {table} in {statements:#?}"))
+    };
+    let (audit, outbox) = (inserting("trunk_audit"), inserting("outbox"));
+    let last_before_commit = statements
+        .iter()
+        .rposition(|line| !line.contains("COMMIT") && !line.contains("RELEASE"))
+        .expect("statements");
+    if on_postgres {
+        assert_eq!(audit, outbox, "one statement: {statements:#?}");
+    } else {
+        assert_eq!(outbox, audit + 1, "one after the other: {statements:#?}");
+    }
+    assert_eq!(outbox, last_before_commit, "{statements:#?}");
+}

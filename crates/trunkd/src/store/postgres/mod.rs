@@ -153,6 +153,7 @@ impl Dialect for PostgresDialect {
     const HAS_HISTORY: &'static str = "SELECT to_regclass('_sqlx_migrations') IS NOT NULL";
     const TABLE_COUNT: &'static str = "SELECT COUNT(*) FROM information_schema.tables \
         WHERE table_schema = current_schema()";
+    const WRITES_IN_WITH: bool = true;
 
     fn json_array_agg(value: &str, order: &str) -> String {
         format!("COALESCE(json_agg({value} ORDER BY {order}), '[]')::text")

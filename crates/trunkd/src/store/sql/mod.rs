@@ -7,6 +7,7 @@
 //! rusqlite on the calling thread (`store/sqlite/conn.rs`). Rows are decoded through the seam's
 //! typed columns, borrowing text (JSON aggregates, ids) from the row where the driver allows.
 
+mod appended;
 mod builder;
 pub mod exec;
 mod ipam;
@@ -40,6 +41,9 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     const HAS_HISTORY: &'static str;
     /// One row, one count: the tables of the database trunkd would use, whatever they are.
     const TABLE_COUNT: &'static str;
+    /// Whether a `WITH` may hold an `INSERT` (PostgreSQL's data-modifying `WITH`), so that
+    /// inserts into two tables go in one statement.
+    const WRITES_IN_WITH: bool;
 
     /// SQL for a JSON array (as text) of `value` over an aggregate's rows in `order`; `[]` when
     /// there are none. Used to read a resource's subports and tags in its own row.

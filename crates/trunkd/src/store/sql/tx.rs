@@ -15,6 +15,7 @@ use crate::store::{
     ListQuery, Membership, NewEvent, ParentTrunk, ResourceKind, StoreError, StoreTx, SubportBinding,
 };
 
+use super::appended::Appended;
 use super::builder::Builder;
 use super::exec::{get, Decode, SqlConn, Stmt};
 use super::list::{self, Table};
@@ -69,11 +70,17 @@ pub trait Held<D: Dialect>: Send {
 pub struct SqlTx<D: Dialect> {
     held: Box<dyn Held<D>>,
     columns: Arc<rows::Columns>,
+    /// Audit rows and outbox events, inserted when it commits.
+    appended: Appended,
 }
 
 impl<D: Dialect> SqlTx<D> {
     pub(super) fn new(held: Box<dyn Held<D>>, columns: Arc<rows::Columns>) -> Self {
-        Self { held, columns }
+        Self {
+            held,
+            columns,
+            appended: Appended::default(),
+        }
     }
 
     pub(super) fn conn(&mut self) -> &mut D::Conn {
@@ -85,8 +92,10 @@ impl<D: Dialect> SqlTx<D> {
         (self.held.conn(), self.columns.of(table.kind))
     }
 
-    /// Ends the transaction, its writes durable.
-    pub(super) async fn finish(self) -> Result<(), StoreError> {
+    /// Inserts the rows it appended, then ends the transaction, its writes durable.
+    pub(super) async fn finish(mut self) -> Result<(), StoreError> {
+        let appended = std::mem::take(&mut self.appended);
+        appended.insert::<D>(self.held.conn()).await?;
         self.held.finish().await
     }
 }
@@ -152,7 +161,7 @@ fn ids_text<T: ToString>(ids: &[T]) -> Vec<String> {
 #[async_trait]
 impl<D: Dialect> StoreTx for SqlTx<D> {
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        self.held.finish().await
+        self.finish().await
     }
 
     async fn roll_back(self: Box<Self>) -> Result<(), StoreError> {
@@ -757,24 +766,10 @@ impl<D: Dialect> StoreTx for SqlTx<D> {
         Ok(())
     }
 
+    /// Held until the commit ([`Appended`]).
     async fn insert_audit(&mut self, row: &NewAuditRow) -> Result<(), StoreError> {
-        Stmt::new(
-            "INSERT INTO trunk_audit (trunk_id, project_id, at, at_ms, action, \
-             revision_before, revision_after, actor, details) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(row.trunk_id.to_string())
-        .bind(row.project_id.as_str())
-        .bind(&row.at)
-        .bind(row.at_ms)
-        .bind(&row.action)
-        .bind(row.revision_before)
-        .bind(row.revision_after)
-        .bind(&row.actor_json)
-        .bind(&row.details_json)
-        .execute(self.conn())
-        .await
-        .map(|_| ())
+        self.appended.audit(row);
+        Ok(())
     }
 
     async fn list_audit(&mut self, query: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
@@ -969,24 +964,8 @@ impl<D: Dialect> StoreTx for SqlTx<D> {
         insert_tags(self.conn(), kind, id, tags).await
     }
 
+    /// Held until the commit ([`Appended`]).
     async fn insert_event(&mut self, event: &NewEvent) -> Result<(), StoreError> {
-        Stmt::new(
-            "INSERT INTO outbox (resource_type, resource_id, event, revision_number, payload, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(event.resource().as_str())
-        .bind(event.resource_id())
-        .bind(event.event.name())
-        .bind(event.revision_number)
-        .bind(
-            event
-                .event
-                .payload_json()
-                .map_err(|e| StoreError::Internal(format!("outbox payload: {e}")))?,
-        )
-        .bind(crate::model::now_timestamp())
-        .execute(self.conn())
-        .await
-        .map(|_| ())
+        self.appended.event(event)
     }
 }

@@ -74,6 +74,7 @@ impl Dialect for SqliteDialect {
         WHERE type = 'table' AND name = '_sqlx_migrations')";
     const TABLE_COUNT: &'static str =
         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'";
+    const WRITES_IN_WITH: bool = false;
 
     fn json_array_agg(value: &str, order: &str) -> String {
         format!("json_group_array({value} ORDER BY {order})")
