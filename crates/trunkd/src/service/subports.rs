@@ -169,6 +169,14 @@ impl Service {
         requests: &[SubportRequest],
         shapes: &[Segmentation],
     ) -> Result<Joining, ServiceError> {
+        if requests.is_empty() {
+            // Nothing joins, so no network's MTU to compare: a bare trunk's create reads none
+            // (on PostgreSQL a round trip fewer inside its write slot).
+            return Ok(Joining {
+                subports: Vec::new(),
+                restatus: Vec::new(),
+            });
+        }
         let ids: Vec<PortId> = requests.iter().map(|r| r.port_id).collect();
         let ports: HashMap<PortId, Port> = tx
             .get_ports(&ids)

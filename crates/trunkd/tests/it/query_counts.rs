@@ -150,6 +150,7 @@ fn lines_of(log: &str, request_id: &str, what: &str) -> usize {
 /// A trunk show is one statement outside any transaction (on PostgreSQL a BEGIN and a
 /// ROLLBACK fewer round trips), and a create with subports begins its write transaction and
 /// nothing else: the memberships it reads first are one statement outside a transaction too.
+/// A create without subports does not read its parent's network either.
 #[tokio::test]
 async fn a_show_and_the_read_before_a_create_begin_no_transaction() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -164,7 +165,7 @@ async fn a_show_and_the_read_before_a_create_begin_no_transaction() {
     );
     let client = server.as_(Identity::member("counting"));
     let network = client.network(json!({})).await;
-    let ports = client.ports(&network, 2).await;
+    let ports = client.ports(&network, 3).await;
     let reply = client
         .post(
             "/v2.0/trunks",
@@ -176,6 +177,11 @@ async fn a_show_and_the_read_before_a_create_begin_no_transaction() {
         .as_str()
         .expect("trunk id")
         .to_string();
+    let reply = client
+        .post("/v2.0/trunks", json!({"trunk": {"port_id": ports[2]}}))
+        .await;
+    let bare = request_id_of(&reply);
+    reply.expect(201);
     let reply = client.get(&format!("/v2.0/trunks/{trunk}")).await;
     let show = request_id_of(&reply);
     assert_eq!(
@@ -195,6 +201,17 @@ async fn a_show_and_the_read_before_a_create_begin_no_transaction() {
     assert_eq!(began(&create, "read transaction"), 0, "create");
     assert_eq!(began(&show, "read transaction"), 0, "show");
     assert_eq!(statements_of(&log, &show), 1, "show");
+    // A trunk without subports compares no MTUs: its parent's network is not read.
+    assert_eq!(
+        lines_of(&log, &create, "FROM networks"),
+        1,
+        "with a subport"
+    );
+    assert_eq!(
+        lines_of(&log, &bare, "FROM networks"),
+        0,
+        "without subports"
+    );
 }
 
 /// A write's audit row and outbox event wait for its commit and go in together: on PostgreSQL
