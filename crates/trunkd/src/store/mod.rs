@@ -549,6 +549,8 @@ pub trait StoreTx: Send {
     async fn delete_subports(&mut self, trunk: TrunkId, ports: &[PortId])
         -> Result<(), StoreError>;
     // audit trail
+    /// Records an audit row, inserted when the transaction commits (with its outbox events):
+    /// this transaction's own reads do not see it.
     async fn insert_audit(&mut self, row: &audit::NewAuditRow) -> Result<(), StoreError>;
     async fn list_audit(
         &mut self,
@@ -597,6 +599,7 @@ pub trait StoreTx: Send {
         id: &str,
         tags: &[String],
     ) -> Result<(), StoreError>;
-    /// Appends an outbox event (the dispatcher folds a resource's rows, `drivers::folding`).
+    /// Appends an outbox event (the dispatcher folds a resource's rows, `drivers::folding`),
+    /// inserted when the transaction commits: this transaction's own reads do not see it.
     async fn insert_event(&mut self, event: &NewEvent) -> Result<(), StoreError>;
 }
