@@ -9,7 +9,6 @@ use common::invariants::check_invariants;
 use common::{Client, DatabaseLocation, Identity, Server};
 use reqwest::Method;
 use serde_json::{json, Value};
-use sqlx::Connection;
 
 const KEY: &str = "Idempotency-Key";
 
@@ -34,22 +33,6 @@ async fn trunk_count(client: &Client) -> usize {
     client.get("/v2.0/trunks").await.expect(200)["trunks"]
         .as_array()
         .map_or(0, Vec::len)
-}
-
-/// Runs one SQL statement on the server's database, as an operator (or a crash) would leave it.
-async fn execute(location: &DatabaseLocation, sql: &str) {
-    match location {
-        DatabaseLocation::Sqlite(path) => {
-            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                .await
-                .expect("open sqlite");
-            sqlx::query(sql).execute(&mut conn).await.expect("sql");
-        }
-        DatabaseLocation::Postgres(url) => {
-            let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
-            sqlx::query(sql).execute(&mut conn).await.expect("sql");
-        }
-    }
 }
 
 #[tokio::test]
@@ -269,25 +252,9 @@ async fn an_expired_key_is_a_new_request() {
 
 /// How many keys the server's database holds.
 async fn stored_keys(location: &DatabaseLocation) -> i64 {
-    let sql = "SELECT COUNT(*) FROM idempotency_keys";
-    match location {
-        DatabaseLocation::Sqlite(path) => {
-            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                .await
-                .expect("open sqlite");
-            sqlx::query_scalar(sql)
-                .fetch_one(&mut conn)
-                .await
-                .expect("count")
-        }
-        DatabaseLocation::Postgres(url) => {
-            let mut conn = sqlx::PgConnection::connect(url).await.expect("connect");
-            sqlx::query_scalar(sql)
-                .fetch_one(&mut conn)
-                .await
-                .expect("count")
-        }
-    }
+    location
+        .integer("SELECT COUNT(*) FROM idempotency_keys")
+        .await
 }
 
 #[tokio::test]
@@ -328,12 +295,13 @@ async fn an_answer_lost_in_a_crash_is_never_redone() {
     .await;
     assert_eq!(first.status.as_u16(), 201);
     // As a server that died between its commit and recording the answer leaves it.
-    execute(
-        &server.database_location(),
-        "UPDATE idempotency_keys SET answer_status = NULL, answer_body = NULL \
-         WHERE idempotency_key = 'lost'",
-    )
-    .await;
+    server
+        .database_location()
+        .execute(
+            "UPDATE idempotency_keys SET answer_status = NULL, answer_body = NULL \
+             WHERE idempotency_key = 'lost'",
+        )
+        .await;
     send(&admin, Method::POST, "/v2.0/networks", Some(body), "lost")
         .await
         .expect_error(409, "IdempotentAnswerMissing");

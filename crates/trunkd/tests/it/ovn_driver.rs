@@ -15,10 +15,9 @@ use std::time::Duration;
 
 use common::answers::answers_are_final_under_concurrency;
 use common::kit::wait_for;
-use common::{vlan, DatabaseLocation, Server};
+use common::{vlan, Server};
 use nbdb::NbDatabase;
 use serde_json::{json, Value};
-use sqlx::Connection;
 
 const PORT: &str = "Logical_Switch_Port";
 const DHCP: &str = "DHCP_Options";
@@ -581,21 +580,10 @@ async fn a_down_database_costs_one_outbox_row_per_trunk() {
 /// Marks every delivered outbox event as pending again, so the driver receives each one a
 /// second time, including events older than the state they would describe.
 async fn redeliver_everything(server: &Server) {
-    const SQL: &str = "UPDATE outbox SET delivered_at = NULL, attempts = 0, next_attempt_ms = 0";
-    match server.database_location() {
-        DatabaseLocation::Sqlite(path) => {
-            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                .await
-                .expect("open SQLite");
-            sqlx::query(SQL).execute(&mut conn).await.expect("requeue");
-        }
-        DatabaseLocation::Postgres(url) => {
-            let mut conn = sqlx::PgConnection::connect(&url)
-                .await
-                .expect("open PostgreSQL");
-            sqlx::query(SQL).execute(&mut conn).await.expect("requeue");
-        }
-    }
+    server
+        .database_location()
+        .execute("UPDATE outbox SET delivered_at = NULL, attempts = 0, next_attempt_ms = 0")
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

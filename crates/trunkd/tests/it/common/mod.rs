@@ -32,6 +32,54 @@ pub enum DatabaseLocation {
     Postgres(String),
 }
 
+impl DatabaseLocation {
+    /// Runs `sql` on a connection of the test's own, as an operator (or a crash) would.
+    pub async fn execute(&self, sql: &str) {
+        use sqlx::Connection;
+        match self {
+            DatabaseLocation::Sqlite(path) => {
+                let url = format!("sqlite://{}", path.display());
+                let mut conn = sqlx::SqliteConnection::connect(&url)
+                    .await
+                    .expect("open SQLite");
+                sqlx::query(sql).execute(&mut conn).await.expect(sql);
+            }
+            DatabaseLocation::Postgres(url) => {
+                let mut conn = sqlx::PgConnection::connect(url)
+                    .await
+                    .expect("open PostgreSQL");
+                sqlx::query(sql).execute(&mut conn).await.expect(sql);
+            }
+        }
+    }
+
+    /// The one integer `sql` returns (a count), read on a connection of the test's own.
+    pub async fn integer(&self, sql: &str) -> i64 {
+        use sqlx::Connection;
+        match self {
+            DatabaseLocation::Sqlite(path) => {
+                let url = format!("sqlite://{}", path.display());
+                let mut conn = sqlx::SqliteConnection::connect(&url)
+                    .await
+                    .expect("open SQLite");
+                sqlx::query_scalar(sql)
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect(sql)
+            }
+            DatabaseLocation::Postgres(url) => {
+                let mut conn = sqlx::PgConnection::connect(url)
+                    .await
+                    .expect("open PostgreSQL");
+                sqlx::query_scalar(sql)
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect(sql)
+            }
+        }
+    }
+}
+
 /// What a stopped server leaves behind, to start another on the same data.
 pub struct Kept {
     pub data_dir: TempDir,
