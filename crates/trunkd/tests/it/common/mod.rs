@@ -32,51 +32,47 @@ pub enum DatabaseLocation {
     Postgres(String),
 }
 
+/// A connection of the test's own to a server's database.
+enum OwnConnection {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
 impl DatabaseLocation {
-    /// Runs `sql` on a connection of the test's own, as an operator (or a crash) would.
-    pub async fn execute(&self, sql: &str) {
+    async fn connect(&self) -> OwnConnection {
         use sqlx::Connection;
         match self {
-            DatabaseLocation::Sqlite(path) => {
-                let url = format!("sqlite://{}", path.display());
-                let mut conn = sqlx::SqliteConnection::connect(&url)
+            DatabaseLocation::Sqlite(path) => OwnConnection::Sqlite(
+                sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
                     .await
-                    .expect("open SQLite");
-                sqlx::query(sql).execute(&mut conn).await.expect(sql);
-            }
-            DatabaseLocation::Postgres(url) => {
-                let mut conn = sqlx::PgConnection::connect(url)
+                    .expect("open SQLite"),
+            ),
+            DatabaseLocation::Postgres(url) => OwnConnection::Postgres(
+                sqlx::PgConnection::connect(url)
                     .await
-                    .expect("open PostgreSQL");
-                sqlx::query(sql).execute(&mut conn).await.expect(sql);
+                    .expect("open PostgreSQL"),
+            ),
+        }
+    }
+
+    /// Runs `sql` on a connection of the test's own, as an operator (or a crash) would.
+    pub async fn execute(&self, sql: &str) {
+        match self.connect().await {
+            OwnConnection::Sqlite(mut conn) => sqlx::query(sql).execute(&mut conn).await.map(drop),
+            OwnConnection::Postgres(mut conn) => {
+                sqlx::query(sql).execute(&mut conn).await.map(drop)
             }
         }
+        .expect(sql);
     }
 
     /// The one integer `sql` returns (a count), read on a connection of the test's own.
     pub async fn integer(&self, sql: &str) -> i64 {
-        use sqlx::Connection;
-        match self {
-            DatabaseLocation::Sqlite(path) => {
-                let url = format!("sqlite://{}", path.display());
-                let mut conn = sqlx::SqliteConnection::connect(&url)
-                    .await
-                    .expect("open SQLite");
-                sqlx::query_scalar(sql)
-                    .fetch_one(&mut conn)
-                    .await
-                    .expect(sql)
-            }
-            DatabaseLocation::Postgres(url) => {
-                let mut conn = sqlx::PgConnection::connect(url)
-                    .await
-                    .expect("open PostgreSQL");
-                sqlx::query_scalar(sql)
-                    .fetch_one(&mut conn)
-                    .await
-                    .expect(sql)
-            }
+        match self.connect().await {
+            OwnConnection::Sqlite(mut conn) => sqlx::query_scalar(sql).fetch_one(&mut conn).await,
+            OwnConnection::Postgres(mut conn) => sqlx::query_scalar(sql).fetch_one(&mut conn).await,
         }
+        .expect(sql)
     }
 }
 
