@@ -40,7 +40,7 @@ pub const POOL_SIZE: usize = 16;
 /// failing a request. Queueing writers in-process keeps both away
 /// (`trunkd_write_transaction_conflicts_total` counts the retries); other servers' writers
 /// still conflict and are retried as before. A server alone on its database gains from more:
-/// at 8, creates from one server ran 1.8-1.9x as fast as at 2 (README, issue 22).
+/// at 8, creates from one server ran 1.8-1.9x as fast as at 2 (README: Benchmarks).
 pub const DEFAULT_WRITE_SLOTS: usize = 2;
 
 /// PostgreSQL's SQL and transactions; holds the server's write slots.
