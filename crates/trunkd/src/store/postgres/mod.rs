@@ -30,17 +30,16 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 pub const POOL_SIZE: usize = 16;
 
 /// Write transactions one server runs at once by default (setting `postgres_write_slots`).
-/// SERIALIZABLE aborts a transaction whose reads
-/// another's writes invalidated, and a btree read locks the whole leaf page it visits. Writes
-/// no longer read the outbox (the dispatcher folds it) or trunk memberships (read before the
-/// transaction), and updates find room on their page (migration 0010). Measured with
-/// `trunkd-bench --servers 2` (README, issue 22): at 2 per server 0.10 % of create runs and
-/// 0.88 % of the mixed workload's are retried; at 16, 0.41 % and 4.05 %, with no more done, and
-/// an earlier run at 16 filled the predicate lock table (`max_pred_locks_per_transaction`),
-/// failing a request. Queueing writers in-process keeps both away
-/// (`trunkd_write_transaction_conflicts_total` counts the retries); other servers' writers
-/// still conflict and are retried as before. A server alone on its database gains from more:
-/// at 8, creates from one server ran 1.8-1.9x as fast as at 2 (README: Benchmarks).
+/// SERIALIZABLE aborts a transaction whose reads another's writes invalidated, and a btree
+/// read locks the whole leaf page it visits. Writes no longer read the outbox (the dispatcher
+/// folds it) or trunk memberships (read before the transaction), and updates find room on
+/// their page (migration 0010). Measured with `trunkd-bench --servers 2` (README: Benchmarks):
+/// at 2 per server 0.14 % of create runs and 0.66 % of the mixed workload's are retried; at 4,
+/// 0.21 % and 1.63 %; at 8, 0.60 % and 3.67 %; an earlier run at 16 filled the predicate lock
+/// table (`max_pred_locks_per_transaction`), failing a request. Queueing writers in-process
+/// keeps both away (`trunkd_write_transaction_conflicts_total` counts the retries); other
+/// servers' writers still conflict and are retried as before. A server alone on its database
+/// gains from more: at 8, creates from one server ran 1.8-1.9x as fast as at 2.
 pub const DEFAULT_WRITE_SLOTS: usize = 2;
 
 /// PostgreSQL's SQL and transactions; holds the server's write slots.
