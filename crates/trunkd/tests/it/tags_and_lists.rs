@@ -502,16 +502,13 @@ async fn lists_tell_members_nothing_policy_hides() {
 /// store's list builds (`WHERE 1 = 1 AND (t.project_id = ...) ORDER BY t.id ASC LIMIT ...`),
 /// planned as the server plans it (no statistics on SQLite, no sequential scans on PostgreSQL).
 async fn member_page_plan(location: &common::DatabaseLocation, table: &str) -> String {
-    use sqlx::{Connection, Row};
+    use sqlx::Row;
     let sql = format!(
         "SELECT t.id FROM {table} t WHERE 1 = 1 AND (t.project_id = 'lister') \
          ORDER BY t.id ASC LIMIT 10"
     );
-    match location {
-        common::DatabaseLocation::Sqlite(path) => {
-            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-                .await
-                .expect("open SQLite");
+    match location.connect().await {
+        common::OwnConnection::Sqlite(mut conn) => {
             let rows = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
                 .fetch_all(&mut conn)
                 .await
@@ -521,10 +518,7 @@ async fn member_page_plan(location: &common::DatabaseLocation, table: &str) -> S
                 .collect::<Vec<_>>()
                 .join("\n")
         }
-        common::DatabaseLocation::Postgres(url) => {
-            let mut conn = sqlx::PgConnection::connect(url)
-                .await
-                .expect("open PostgreSQL");
+        common::OwnConnection::Postgres(mut conn) => {
             sqlx::query("SET enable_seqscan = off")
                 .execute(&mut conn)
                 .await

@@ -33,13 +33,14 @@ pub enum DatabaseLocation {
 }
 
 /// A connection of the test's own to a server's database.
-enum OwnConnection {
+pub enum OwnConnection {
     Sqlite(sqlx::SqliteConnection),
     Postgres(sqlx::PgConnection),
 }
 
 impl DatabaseLocation {
-    async fn connect(&self) -> OwnConnection {
+    /// Opens a connection of the test's own to the database.
+    pub async fn connect(&self) -> OwnConnection {
         use sqlx::Connection;
         match self {
             DatabaseLocation::Sqlite(path) => OwnConnection::Sqlite(
