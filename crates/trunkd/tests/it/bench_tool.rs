@@ -1,12 +1,14 @@
 //! The benchmark tool still works: `trunkd-bench --quick` runs every workload against the
-//! real server (on PostgreSQL too when the suite runs there) and prints a row for each. This
-//! checks the tool, not the speed: timings are reported by the bench, never asserted.
+//! real server (on PostgreSQL too when the suite runs there) and prints a row for each, and
+//! the outbox drain's line. This checks the tool, not the speed: timings are reported by the
+//! bench, never asserted.
 
 use crate::pgdb;
 
 use std::process::Command;
 
 const ROWS: &[&str] = &[
+    "show the trunk extension (no store)",
     "create trunk (no subports)",
     "list 300 trunks, page of 100",
     "show trunk (100 subports)",
@@ -64,5 +66,30 @@ fn quick_run_reports_every_workload() {
         let p99: f64 = cells[6].parse().expect("p99");
         assert!(p50 > 0.0 && p50 <= p99, "{row}: p50 {p50} p99 {p99}");
     }
+    // The mixed run, timed as a whole, says what a request cost the server and the client
+    // in CPU (2 s of it cannot round to nothing).
+    let mixed = stdout
+        .lines()
+        .find(|line| line.starts_with("| mixed: all operations |"))
+        .unwrap_or_else(|| panic!("no mixed row:\n{stdout}"));
+    let cells: Vec<&str> = mixed.split('|').map(str::trim).collect();
+    // ... | requests/s | server CPU µs/request | bench CPU µs/request |
+    for cell in &cells[8..=9] {
+        let micros: f64 = cell.parse().unwrap_or_else(|_| panic!("{mixed}"));
+        assert!(micros > 0.0, "{mixed}");
+    }
     assert!(stdout.contains("Server peak RSS (VmHWM)"), "{stdout}");
+    // The quick drain creates 500 trunks, one event each; the line says how many were
+    // delivered and how fast.
+    let drain = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("outbox drain (noop driver): "))
+        .unwrap_or_else(|| panic!("no outbox drain line:\n{stdout}"));
+    let events: f64 = drain
+        .split(' ')
+        .next()
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no event count in {drain:?}"));
+    assert_eq!(events, 500.0, "{drain}");
+    assert!(drain.contains(" events/s"), "{drain}");
 }

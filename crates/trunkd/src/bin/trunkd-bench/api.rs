@@ -167,6 +167,41 @@ impl Api {
         Ok((id_of(trunk)?, elapsed))
     }
 
+    /// One trunk, with no subports, on each of `parents`, in one bulk call; checks one trunk
+    /// came back for each and returns the call's latency.
+    pub async fn create_trunks(&self, parents: &[String]) -> Result<Duration, BenchError> {
+        let trunks: Vec<Value> = parents
+            .iter()
+            .map(|parent| json!({"port_id": parent}))
+            .collect();
+        let body = json!({ "trunks": trunks });
+        let (value, elapsed) = self
+            .call_json(Method::POST, "/trunks", Some(&body), StatusCode::CREATED)
+            .await?;
+        let created = value["trunks"].as_array().map_or(0, Vec::len);
+        if created != parents.len() {
+            return Err(BenchError::Unexpected(format!(
+                "a bulk create of {} trunks answered {created}",
+                parents.len()
+            )));
+        }
+        Ok(elapsed)
+    }
+
+    /// The trunk extension's description: a call that reads no store and answers a small
+    /// body, so it costs only the HTTP layers (and this client).
+    pub async fn show_trunk_extension(&self) -> Result<Duration, BenchError> {
+        let (value, elapsed) = self
+            .call_json(Method::GET, "/extensions/trunk", None, StatusCode::OK)
+            .await?;
+        if value["extension"]["alias"] != "trunk" {
+            return Err(BenchError::Unexpected(format!(
+                "the trunk extension came back as {value}"
+            )));
+        }
+        Ok(elapsed)
+    }
+
     pub async fn delete_trunk(&self, trunk: &str) -> Result<Duration, BenchError> {
         let (_, elapsed) = self
             .call(
@@ -330,6 +365,14 @@ impl Api {
         }
     }
 
+    /// Outbox events the server has handed to its drivers so far, and those it has not yet.
+    pub async fn outbox_counts(&self) -> Result<OutboxCounts, BenchError> {
+        Ok(OutboxCounts {
+            delivered: self.metric("trunkd_driver_deliveries_total").await?,
+            pending: self.metric("trunkd_outbox_pending_events").await?,
+        })
+    }
+
     /// The server's write transactions so far: runs, runs retried after a serialization
     /// conflict, and requests that ran out of retries.
     pub async fn write_transactions(&self) -> Result<WriteCounts, BenchError> {
@@ -358,6 +401,15 @@ impl Api {
             .and_then(|value| value.trim().parse().ok())
             .ok_or_else(|| BenchError::Unexpected(format!("no {name} in /metrics")))
     }
+}
+
+/// A server's outbox counters (`/metrics`).
+#[derive(Debug, Clone, Copy)]
+pub struct OutboxCounts {
+    /// Events handed to every driver since the server started.
+    pub delivered: f64,
+    /// Committed events not yet handed to every driver.
+    pub pending: f64,
 }
 
 /// Write transaction counters of one or more servers (`/metrics`).

@@ -5,6 +5,8 @@
 
 mod addresses;
 mod api;
+mod cpu;
+mod drain;
 mod server;
 mod stats;
 mod workloads;
@@ -64,7 +66,8 @@ struct Args {
     /// An extra argument for `trunkd serve` (repeatable), e.g. --server-arg=--driver=noop.
     #[arg(long = "server-arg", allow_hyphen_values = true)]
     server_args: Vec<String>,
-    /// Run only the workloads whose name contains this (create, show, many, allocate, mixed, ipam).
+    /// Run only the workloads whose name contains this (ceiling, create, show, many, allocate,
+    /// mixed, ipam, drain).
     #[arg(long)]
     only: Option<String>,
     /// Instead, start this many servers on one PostgreSQL database and run the create and
@@ -136,6 +139,10 @@ async fn workloads_on(
             took.as_secs_f64()
         )
     };
+    if wanted("ceiling") {
+        eprintln!("trunkd-bench: the smallest call");
+        rows.push(workloads::ceiling(&api, scale).await?);
+    }
     if wanted("create") {
         let list_api = api::Api::new(http.clone(), &server.base, "bench-list");
         eprintln!("trunkd-bench: create and list");
@@ -167,10 +174,18 @@ async fn workloads_on(
         // A project of its own: its list pages hold its own trunks whether it runs alone or
         // after the others (in the bench's project, the allocation workload's 64 trunks of 64
         // subports each made every page several times larger after a full run).
-        let mixed_api = api::Api::new(http, &server.base, "bench-mixed");
+        let mixed_api = api::Api::new(http.clone(), &server.base, "bench-mixed");
         eprintln!("trunkd-bench: mixed");
         rows.extend(workloads::mixed(&mixed_api, scale).await?);
         drained("mixed", api.wait_for_outbox(DRAIN_LIMIT).await?);
+    }
+    if wanted("drain") {
+        let drain_api = api::Api::new(http, &server.base, "bench-drain");
+        eprintln!("trunkd-bench: outbox drain");
+        println!(
+            "{}",
+            drain::drain(&drain_api, scale, DRAIN_LIMIT).await?.line()
+        );
     }
     Ok(rows)
 }

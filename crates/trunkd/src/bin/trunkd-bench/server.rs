@@ -107,6 +107,7 @@ impl BenchServer {
                 }
             }
         });
+        crate::cpu::watch(child.id());
         let mut server = BenchServer {
             child,
             base: String::new(),
@@ -146,6 +147,7 @@ impl BenchServer {
 
     /// Stops the server and removes what it left behind, except its log if `keep_log`.
     pub async fn stop(mut self, keep_log: bool) -> Result<(), BenchError> {
+        crate::cpu::forget(self.child.id());
         let _ = self.child.kill();
         let _ = self.child.wait();
         if keep_log {
@@ -210,6 +212,7 @@ fn spawn(
 
 impl Drop for BenchServer {
     fn drop(&mut self) {
+        crate::cpu::forget(self.child.id());
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -4,6 +4,8 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use crate::cpu;
+
 /// What one workload measured for one operation.
 #[derive(Debug, Clone)]
 pub struct Measured {
@@ -12,6 +14,9 @@ pub struct Measured {
     pub latencies: Vec<Duration>,
     /// Wall-clock time of the whole run, for throughput.
     pub wall: Duration,
+    /// CPU time the server and this client used in that time, where the run was timed as a
+    /// whole (not for one operation among others).
+    pub cpu: cpu::Used,
 }
 
 impl Measured {
@@ -21,7 +26,14 @@ impl Measured {
             clients,
             latencies,
             wall,
+            cpu: cpu::Used::default(),
         }
+    }
+
+    /// With the CPU time the run used.
+    pub fn with_cpu(mut self, used: cpu::Used) -> Self {
+        self.cpu = used;
+        self
     }
 
     pub fn summary(&self) -> Summary {
@@ -40,8 +52,15 @@ impl Measured {
             p95: percentile(&sorted, 95.0),
             p99: percentile(&sorted, 99.0),
             per_second,
+            server_cpu_per_request: per_request(self.cpu.servers, sorted.len()),
+            client_cpu_per_request: per_request(self.cpu.client, sorted.len()),
         }
     }
+}
+
+fn per_request(used: Option<Duration>, requests: usize) -> Option<Duration> {
+    let requests = u32::try_from(requests).ok().filter(|n| *n > 0)?;
+    Some(used? / requests)
 }
 
 /// One row of the table.
@@ -54,6 +73,9 @@ pub struct Summary {
     pub p95: Duration,
     pub p99: Duration,
     pub per_second: f64,
+    /// CPU time per request, of the server(s) and of the bench client.
+    pub server_cpu_per_request: Option<Duration>,
+    pub client_cpu_per_request: Option<Duration>,
 }
 
 /// Nearest-rank percentile of sorted samples; zero when there are none.
@@ -69,26 +91,34 @@ fn ms(duration: Duration) -> String {
     format!("{:.2}", duration.as_secs_f64() * 1000.0)
 }
 
+/// Whole microseconds, or nothing where the run was not timed as a whole.
+fn micros(duration: Option<Duration>) -> String {
+    duration.map_or_else(String::new, |d| format!("{:.0}", d.as_secs_f64() * 1e6))
+}
+
 /// The results table, as Markdown so it can go into the README unchanged.
 pub fn table(title: &str, rows: &[Summary], peak_rss_kib: Option<u64>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "### {title}\n");
     let _ = writeln!(
         out,
-        "| operation | clients | requests | p50 ms | p95 ms | p99 ms | requests/s |"
+        "| operation | clients | requests | p50 ms | p95 ms | p99 ms | requests/s \
+         | server CPU µs/request | bench CPU µs/request |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {:.0} |",
+            "| {} | {} | {} | {} | {} | {} | {:.0} | {} | {} |",
             row.operation,
             row.clients,
             row.requests,
             ms(row.p50),
             ms(row.p95),
             ms(row.p99),
-            row.per_second
+            row.per_second,
+            micros(row.server_cpu_per_request),
+            micros(row.client_cpu_per_request),
         );
     }
     match peak_rss_kib {

@@ -12,6 +12,7 @@ use rand::{Rng, SeedableRng};
 use tokio::task::JoinSet;
 
 use crate::api::{Api, Vlan};
+use crate::cpu;
 use crate::stats::Measured;
 use crate::BenchError;
 
@@ -37,6 +38,8 @@ pub struct Scale {
     pub ipam_fill: usize,
     /// Subports each client adds, one per call, in the allocation workload.
     pub allocation_per_client: usize,
+    /// Trunks created in bulk calls, whose events the drain workload times the delivery of.
+    pub drain_trunks: usize,
 }
 
 impl Scale {
@@ -56,6 +59,7 @@ impl Scale {
             ipam_ports: 1_000,
             ipam_fill: 30_000,
             allocation_per_client: 64,
+            drain_trunks: 20_000,
         }
     }
 
@@ -75,23 +79,25 @@ impl Scale {
             ipam_ports: 100,
             ipam_fill: 1_000,
             allocation_per_client: 8,
+            drain_trunks: 500,
         }
     }
 }
 
 /// Runs `total` calls of `op` (given the call's index) from `clients` concurrent tasks;
-/// returns each call's latency and the wall time of the whole run.
+/// returns each call's latency, the wall time of the whole run and the CPU time it used.
 async fn concurrently<F, Fut>(
     clients: usize,
     total: usize,
     op: F,
-) -> Result<(Vec<Duration>, Duration), BenchError>
+) -> Result<(Vec<Duration>, Duration, cpu::Used), BenchError>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Duration, BenchError>> + Send + 'static,
 {
     let op = Arc::new(op);
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu_before = cpu::Sample::now();
     let started = Instant::now();
     let mut tasks = JoinSet::new();
     for _ in 0..clients.max(1) {
@@ -111,7 +117,8 @@ where
     while let Some(joined) = tasks.join_next().await {
         all.extend(joined.map_err(|e| BenchError::Unexpected(e.to_string()))??);
     }
-    Ok((all, started.elapsed()))
+    let wall = started.elapsed();
+    Ok((all, wall, cpu::Sample::now().since(&cpu_before)))
 }
 
 fn label(count: usize) -> String {
@@ -142,7 +149,7 @@ fn vlans(ports: &[String]) -> Vec<Vlan<'_>> {
 pub async fn create(api: &Api, scale: &Scale) -> Result<Measured, BenchError> {
     let network = api.create_network("bench-list").await?;
     let parents = Arc::new(api.create_ports(&network, scale.trunks_to_list).await?);
-    let (latencies, wall) = {
+    let (latencies, wall, used) = {
         let (api, parents) = (api.clone(), parents.clone());
         concurrently(scale.clients, parents.len(), move |i| {
             let (api, parents) = (api.clone(), parents.clone());
@@ -150,12 +157,7 @@ pub async fn create(api: &Api, scale: &Scale) -> Result<Measured, BenchError> {
         })
         .await?
     };
-    Ok(Measured::new(
-        "create trunk (no subports)",
-        scale.clients,
-        latencies,
-        wall,
-    ))
+    Ok(Measured::new("create trunk (no subports)", scale.clients, latencies, wall).with_cpu(used))
 }
 
 /// Lists the trunks `create` made, page by page, checking every one comes back once.
@@ -193,6 +195,22 @@ pub async fn list(api: &Api, scale: &Scale) -> Result<Measured, BenchError> {
         page_latencies,
         started.elapsed(),
     ))
+}
+
+/// The smallest API call (the trunk extension's description: no store, a small body) from
+/// many clients: what the HTTP layers and this client cost on the machine, so the other rows
+/// can be read against the most requests per second it serves at all.
+pub async fn ceiling(api: &Api, scale: &Scale) -> Result<Measured, BenchError> {
+    let (latencies, wall, used) = {
+        let api = api.clone();
+        concurrently(scale.clients, scale.many_client_requests, move |_| {
+            let api = api.clone();
+            async move { api.show_trunk_extension().await }
+        })
+        .await?
+    };
+    let operation = "show the trunk extension (no store)";
+    Ok(Measured::new(operation, scale.clients, latencies, wall).with_cpu(used))
 }
 
 /// Reads one trunk with `show_subports` subports, and its parent port with trunk_details,
@@ -250,8 +268,8 @@ where
         (scale.clients, scale.many_client_requests),
     ] {
         let read = read.clone();
-        let (latencies, wall) = concurrently(clients, total, move |_| read()).await?;
-        results.push(Measured::new(operation, clients, latencies, wall));
+        let (latencies, wall, used) = concurrently(clients, total, move |_| read()).await?;
+        results.push(Measured::new(operation, clients, latencies, wall).with_cpu(used));
     }
     Ok(results)
 }
@@ -377,7 +395,7 @@ pub async fn allocation(api: &Api, scale: &Scale) -> Result<Vec<Measured>, Bench
     let api = Arc::new(api.clone());
     // Call `index` adds member `index` to trunk `index % clients`: every trunk gets calls from
     // whichever client takes them, as many clients on many trunks do.
-    let (latencies, wall) = concurrently(clients, clients * per_client, move |index| {
+    let (latencies, wall, used) = concurrently(clients, clients * per_client, move |index| {
         let (api, trunks, members) = (api.clone(), trunks.clone(), members.clone());
         async move {
             api.add_auto_subport(&trunks[index % trunks.len()], &members[index])
@@ -385,12 +403,15 @@ pub async fn allocation(api: &Api, scale: &Scale) -> Result<Vec<Measured>, Bench
         }
     })
     .await?;
-    results.push(Measured::new(
-        &format!("add one subport with \"auto\" per call, {clients} trunks"),
-        clients,
-        latencies,
-        wall,
-    ));
+    results.push(
+        Measured::new(
+            &format!("add one subport with \"auto\" per call, {clients} trunks"),
+            clients,
+            latencies,
+            wall,
+        )
+        .with_cpu(used),
+    );
     Ok(results)
 }
 
@@ -439,6 +460,7 @@ pub async fn mixed(api: &Api, scale: &Scale) -> Result<Vec<Measured>, BenchError
     }
     let (parents, trunks) = (Arc::new(parents), Arc::new(trunks));
     let deadline = Instant::now() + scale.mixed;
+    let cpu_before = cpu::Sample::now();
     let started = Instant::now();
     let mut tasks = JoinSet::new();
     for (client, mine) in owned.into_iter().enumerate() {
@@ -492,13 +514,10 @@ pub async fn mixed(api: &Api, scale: &Scale) -> Result<Vec<Measured>, BenchError
         }
     }
     let wall = started.elapsed();
+    let used = cpu::Sample::now().since(&cpu_before);
     let all: Vec<Duration> = by_operation.iter().flatten().copied().collect();
-    let mut results = vec![Measured::new(
-        "mixed: all operations",
-        scale.clients,
-        all,
-        wall,
-    )];
+    let mut results =
+        vec![Measured::new("mixed: all operations", scale.clients, all, wall).with_cpu(used)];
     for (name, latencies) in MIXED_OPERATIONS.iter().zip(by_operation) {
         results.push(Measured::new(name, scale.clients, latencies, wall));
     }
