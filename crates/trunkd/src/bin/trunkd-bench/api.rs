@@ -5,6 +5,8 @@
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::BenchError;
@@ -69,20 +71,23 @@ impl Api {
         Ok((bytes, elapsed))
     }
 
-    async fn call_json(
+    /// A call whose answer is parsed as `T`: the measured calls parse only the fields they
+    /// check (serde skips the rest without building them), so the client spends little of
+    /// the CPU it shares with the server.
+    async fn call_json<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         body: Option<&Value>,
         expected: StatusCode,
-    ) -> Result<(Value, Duration), BenchError> {
+    ) -> Result<(T, Duration), BenchError> {
         let (bytes, elapsed) = self.call(method, path, body, expected).await?;
         Ok((serde_json::from_slice(&bytes)?, elapsed))
     }
 
     pub async fn create_network(&self, name: &str) -> Result<String, BenchError> {
         let body = json!({"network": {"name": name}});
-        let (value, _) = self
+        let (value, _): (Value, _) = self
             .call_json(Method::POST, "/networks", Some(&body), StatusCode::CREATED)
             .await?;
         id_of(&value["network"])
@@ -99,7 +104,7 @@ impl Api {
             let batch = (count - ids.len()).min(500);
             let ports: Vec<Value> = (0..batch).map(|_| json!({"network_id": network})).collect();
             let body = json!({ "ports": ports });
-            let (value, _) = self
+            let (value, _): (Value, _) = self
                 .call_json(Method::POST, "/ports", Some(&body), StatusCode::CREATED)
                 .await?;
             for port in value["ports"].as_array().into_iter().flatten() {
@@ -112,7 +117,7 @@ impl Api {
     /// An IPv4 subnet of `cidr` on `network`, with Neutron's default pool.
     pub async fn create_subnet(&self, network: &str, cidr: &str) -> Result<String, BenchError> {
         let body = json!({"subnet": {"network_id": network, "ip_version": 4, "cidr": cidr}});
-        let (value, _) = self
+        let (value, _): (Value, _) = self
             .call_json(Method::POST, "/subnets", Some(&body), StatusCode::CREATED)
             .await?;
         id_of(&value["subnet"])
@@ -125,7 +130,7 @@ impl Api {
         network: &str,
     ) -> Result<(String, String, Duration), BenchError> {
         let body = json!({"port": {"network_id": network}});
-        let (value, elapsed) = self
+        let (value, elapsed): (Value, _) = self
             .call_json(Method::POST, "/ports", Some(&body), StatusCode::CREATED)
             .await?;
         let port = &value["port"];
@@ -159,12 +164,11 @@ impl Api {
         subports: &[Vlan<'_>],
     ) -> Result<(String, Duration), BenchError> {
         let body = json!({"trunk": {"port_id": parent, "sub_ports": vlan_list(subports)}});
-        let (value, elapsed) = self
+        let (created, elapsed): (CreatedTrunk, _) = self
             .call_json(Method::POST, "/trunks", Some(&body), StatusCode::CREATED)
             .await?;
-        let trunk = &value["trunk"];
-        check_subport_count(trunk, subports.len())?;
-        Ok((id_of(trunk)?, elapsed))
+        created.trunk.check_subport_count(subports.len())?;
+        Ok((created.trunk.id, elapsed))
     }
 
     /// One trunk, with no subports, on each of `parents`, in one bulk call; checks one trunk
@@ -175,10 +179,10 @@ impl Api {
             .map(|parent| json!({"port_id": parent}))
             .collect();
         let body = json!({ "trunks": trunks });
-        let (value, elapsed) = self
+        let (value, elapsed): (CreatedTrunks, _) = self
             .call_json(Method::POST, "/trunks", Some(&body), StatusCode::CREATED)
             .await?;
-        let created = value["trunks"].as_array().map_or(0, Vec::len);
+        let created = value.trunks.len();
         if created != parents.len() {
             return Err(BenchError::Unexpected(format!(
                 "a bulk create of {} trunks answered {created}",
@@ -191,7 +195,7 @@ impl Api {
     /// The trunk extension's description: a call that reads no store and answers a small
     /// body, so it costs only the HTTP layers (and this client).
     pub async fn show_trunk_extension(&self) -> Result<Duration, BenchError> {
-        let (value, elapsed) = self
+        let (value, elapsed): (Value, _) = self
             .call_json(Method::GET, "/extensions/trunk", None, StatusCode::OK)
             .await?;
         if value["extension"]["alias"] != "trunk" {
@@ -222,7 +226,7 @@ impl Api {
         expect_total: usize,
     ) -> Result<Duration, BenchError> {
         let body = json!({ "sub_ports": vlan_list(subports) });
-        let (value, elapsed) = self
+        let (answer, elapsed): (TrunkSubports, _) = self
             .call_json(
                 Method::PUT,
                 &format!("/trunks/{trunk}/add_subports"),
@@ -230,14 +234,14 @@ impl Api {
                 StatusCode::OK,
             )
             .await?;
-        check_subport_count(&value, expect_total)?;
+        answer.check_subport_count(expect_total)?;
         Ok(elapsed)
     }
 
     /// Adds `port` with `"auto"`; checks the answer gives it a VLAN ID.
     pub async fn add_auto_subport(&self, trunk: &str, port: &str) -> Result<Duration, BenchError> {
         let body = json!({ "sub_ports": vlan_list(&[Vlan { port_id: port, vlan: None }]) });
-        let (value, elapsed) = self
+        let (answer, elapsed): (TrunkVlans, _) = self
             .call_json(
                 Method::PUT,
                 &format!("/trunks/{trunk}/add_subports"),
@@ -245,12 +249,11 @@ impl Api {
                 StatusCode::OK,
             )
             .await?;
-        let given = value["sub_ports"].as_array().and_then(|subports| {
-            subports
-                .iter()
-                .find(|s| s["port_id"] == port)
-                .and_then(|s| s["segmentation_id"].as_i64())
-        });
+        let given = answer
+            .sub_ports
+            .iter()
+            .find(|subport| subport.port_id == port)
+            .and_then(|subport| subport.segmentation_id);
         match given {
             Some(1..=4094) => Ok(elapsed),
             _ => Err(BenchError::Unexpected(format!(
@@ -268,7 +271,7 @@ impl Api {
     ) -> Result<Duration, BenchError> {
         let list: Vec<Value> = ports.iter().map(|p| json!({ "port_id": p })).collect();
         let body = json!({ "sub_ports": list });
-        let (value, elapsed) = self
+        let (answer, elapsed): (TrunkSubports, _) = self
             .call_json(
                 Method::PUT,
                 &format!("/trunks/{trunk}/remove_subports"),
@@ -276,7 +279,7 @@ impl Api {
                 StatusCode::OK,
             )
             .await?;
-        check_subport_count(&value, expect_total)?;
+        answer.check_subport_count(expect_total)?;
         Ok(elapsed)
     }
 
@@ -315,7 +318,7 @@ impl Api {
     }
 
     pub async fn port(&self, port: &str) -> Result<Value, BenchError> {
-        let (value, _) = self
+        let (value, _): (Value, _) = self
             .call_json(Method::GET, &format!("/ports/{port}"), None, StatusCode::OK)
             .await?;
         Ok(value["port"].clone())
@@ -332,16 +335,13 @@ impl Api {
         if let Some(marker) = marker {
             path.push_str(&format!("&marker={marker}"));
         }
-        let (value, elapsed) = self
+        let (page, elapsed): (TrunkPage, _) = self
             .call_json(Method::GET, &path, None, StatusCode::OK)
             .await?;
-        let ids = value["trunks"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(id_of)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((ids, elapsed))
+        Ok((
+            page.trunks.into_iter().map(|trunk| trunk.id).collect(),
+            elapsed,
+        ))
     }
 }
 
@@ -456,13 +456,57 @@ fn id_of(value: &Value) -> Result<String, BenchError> {
         .ok_or_else(|| BenchError::Unexpected(format!("no id in {value}")))
 }
 
-fn check_subport_count(trunk: &Value, expected: usize) -> Result<(), BenchError> {
-    let got = trunk["sub_ports"].as_array().map(Vec::len);
-    if got != Some(expected) {
-        return Err(BenchError::Unexpected(format!(
-            "trunk {} has {got:?} subports, expected {expected}",
-            trunk["id"]
-        )));
+/// `{"trunk": {...}}`, of which the bench reads the id and counts the subports.
+#[derive(Deserialize)]
+struct CreatedTrunk {
+    trunk: TrunkSubports,
+}
+
+/// `{"trunks": [...]}` of a bulk create, counted.
+#[derive(Deserialize)]
+struct CreatedTrunks {
+    trunks: Vec<IgnoredAny>,
+}
+
+/// A trunk's id and how many subports it has; every other field is skipped.
+#[derive(Deserialize)]
+struct TrunkSubports {
+    id: String,
+    sub_ports: Vec<IgnoredAny>,
+}
+
+impl TrunkSubports {
+    fn check_subport_count(&self, expected: usize) -> Result<(), BenchError> {
+        let got = self.sub_ports.len();
+        if got != expected {
+            return Err(BenchError::Unexpected(format!(
+                "trunk {} has {got} subports, expected {expected}",
+                self.id
+            )));
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// A trunk's subports' ports and VLAN IDs.
+#[derive(Deserialize)]
+struct TrunkVlans {
+    sub_ports: Vec<SubportVlan>,
+}
+
+#[derive(Deserialize)]
+struct SubportVlan {
+    port_id: String,
+    segmentation_id: Option<i64>,
+}
+
+/// A page of trunks, of which the bench reads the ids.
+#[derive(Deserialize)]
+struct TrunkPage {
+    trunks: Vec<TrunkId>,
+}
+
+#[derive(Deserialize)]
+struct TrunkId {
+    id: String,
 }
