@@ -251,3 +251,24 @@ impl SqlRow for LiteRow<'_, '_> {
         Ok(self.int(column)?.map(|number| number != 0))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The SQLite built into trunkd has neither process-wide lock that `.cargo/config.toml`
+    /// compiles out (`LIBSQLITE3_FLAGS`): a build that loses the setting fails here rather
+    /// than only running slower.
+    #[test]
+    fn sqlite_is_built_without_the_process_wide_locks() {
+        let db = rusqlite::Connection::open_in_memory().expect("an in-memory database");
+        let used = |option: &str| -> i64 {
+            db.query_row("SELECT sqlite_compileoption_used(?1)", [option], |row| {
+                row.get(0)
+            })
+            .expect("sqlite_compileoption_used")
+        };
+        assert_eq!(used("ENABLE_MEMORY_MANAGEMENT"), 0, "one shared page cache");
+        assert_eq!(used("DEFAULT_MEMSTATUS=0"), 1, "allocations counted");
+        // The check itself can tell: an option the build has is reported as used.
+        assert_eq!(used("THREADSAFE=1"), 1);
+    }
+}
