@@ -55,6 +55,14 @@ fn status_kib(status: &str, name: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// CPU seconds (user and system, every thread) process `pid` has used so far, from
+/// `/proc/<pid>/stat`; `None` where that cannot be read (the benchmark tool reads its
+/// server's and its own).
+pub fn cpu_seconds_of(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&stat).0
+}
+
 /// From `/proc/<pid>/stat`: CPU seconds (user + system) and the start time in ticks after
 /// boot. The command name (field 2) is in parentheses and may hold spaces or parentheses, so
 /// the fields are counted from after its last `)`.
