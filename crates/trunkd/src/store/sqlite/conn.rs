@@ -254,11 +254,11 @@ impl SqlRow for LiteRow<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    /// The SQLite built into trunkd has neither process-wide lock that `.cargo/config.toml`
-    /// compiles out (`LIBSQLITE3_FLAGS`): a build that loses the setting fails here rather
-    /// than only running slower.
+    /// The SQLite built into trunkd has the compile options `.cargo/config.toml` gives it
+    /// (`LIBSQLITE3_FLAGS`: neither process-wide lock, no bulk page-cache allocation): a build
+    /// that loses the setting fails here rather than only running slower.
     #[test]
-    fn sqlite_is_built_without_the_process_wide_locks() {
+    fn sqlite_is_built_with_the_options_of_the_cargo_config() {
         let db = rusqlite::Connection::open_in_memory().expect("an in-memory database");
         let used = |option: &str| -> i64 {
             db.query_row("SELECT sqlite_compileoption_used(?1)", [option], |row| {
@@ -268,6 +268,11 @@ mod tests {
         };
         assert_eq!(used("ENABLE_MEMORY_MANAGEMENT"), 0, "one shared page cache");
         assert_eq!(used("DEFAULT_MEMSTATUS=0"), 1, "allocations counted");
+        assert_eq!(
+            used("DEFAULT_PCACHE_INITSZ=0"),
+            1,
+            "page caches allocated in bulk"
+        );
         // The check itself can tell: an option the build has is reported as used.
         assert_eq!(used("THREADSAFE=1"), 1);
     }
