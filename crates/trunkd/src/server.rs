@@ -569,7 +569,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         async move { dispatcher.serve().await }
     });
 
-    let state = AppState {
+    let state = AppState::new(api::Shared {
         service,
         auth,
         max_body_bytes: config.max_body_bytes,
@@ -579,7 +579,7 @@ pub async fn serve(config: Config) -> Result<(), StartupError> {
         link_prefix: config.network_link_prefix.clone(),
         max_page: config.pagination_max_limit,
         readiness: readiness.clone(),
-    };
+    });
     tracing::info!(
         %address,
         drivers = ?drivers.names(),

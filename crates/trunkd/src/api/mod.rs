@@ -42,9 +42,28 @@ use crate::service::Service;
 pub use auth::AuthMode;
 use error::ApiError;
 
-/// What every handler can reach.
+/// What every handler can reach, in one allocation: axum clones the state for each
+/// middleware and extractor that asks for it, several times a request, and a clone of this is
+/// one reference count rather than one per field (and a copy of the link prefix).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The fields of [`AppState`].
+pub struct Shared {
     pub service: Arc<Service>,
     pub auth: AuthMode,
     pub max_body_bytes: usize,
