@@ -71,7 +71,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn this_processs_time_grows_while_it_computes() {
+    fn this_process_cpu_time_grows_while_it_computes() {
         let before = cpu_of(std::process::id()).expect("this process's /proc/<pid>/stat");
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         let mut spent = 0u64;
