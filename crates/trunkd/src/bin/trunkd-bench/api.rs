@@ -352,7 +352,10 @@ impl Api {
     pub async fn wait_for_outbox(&self, limit: Duration) -> Result<Duration, BenchError> {
         let started = Instant::now();
         loop {
-            let pending = self.metric("trunkd_outbox_pending_events").await?;
+            let pending = self
+                .metrics()
+                .await?
+                .value("trunkd_outbox_pending_events")?;
             if pending == 0.0 {
                 return Ok(started.elapsed());
             }
@@ -365,30 +368,30 @@ impl Api {
         }
     }
 
-    /// Outbox events the server has handed to its drivers so far, and those it has not yet.
+    /// Outbox events the server has handed to its drivers so far, and those it has not yet
+    /// (one scrape).
     pub async fn outbox_counts(&self) -> Result<OutboxCounts, BenchError> {
+        let metrics = self.metrics().await?;
         Ok(OutboxCounts {
-            delivered: self.metric("trunkd_driver_deliveries_total").await?,
-            pending: self.metric("trunkd_outbox_pending_events").await?,
+            delivered: metrics.value("trunkd_driver_deliveries_total")?,
+            pending: metrics.value("trunkd_outbox_pending_events")?,
         })
     }
 
     /// The server's write transactions so far: runs, runs retried after a serialization
-    /// conflict, and requests that ran out of retries.
+    /// conflict, and requests that ran out of retries (one scrape).
     pub async fn write_transactions(&self) -> Result<WriteCounts, BenchError> {
+        let metrics = self.metrics().await?;
         Ok(WriteCounts {
-            runs: self.metric("trunkd_write_transaction_runs_total").await?,
-            conflicts: self
-                .metric("trunkd_write_transaction_conflicts_total")
-                .await?,
-            exhausted: self
-                .metric("trunkd_write_transactions_exhausted_total")
-                .await?,
+            runs: metrics.value("trunkd_write_transaction_runs_total")?,
+            conflicts: metrics.value("trunkd_write_transaction_conflicts_total")?,
+            exhausted: metrics.value("trunkd_write_transactions_exhausted_total")?,
         })
     }
 
-    /// One unlabelled sample of the server's `/metrics`.
-    async fn metric(&self, name: &str) -> Result<f64, BenchError> {
+    /// The server's `/metrics` now: one scrape for every value read from it, so the values
+    /// belong together and the server renders them (and counts its outbox) once.
+    async fn metrics(&self) -> Result<Scrape, BenchError> {
         let text = self
             .http
             .get(format!("{}/metrics", self.root))
@@ -396,7 +399,18 @@ impl Api {
             .await?
             .text()
             .await?;
-        text.lines()
+        Ok(Scrape(text))
+    }
+}
+
+/// One `/metrics` answer.
+struct Scrape(String);
+
+impl Scrape {
+    /// The unlabelled sample called `name`.
+    fn value(&self, name: &str) -> Result<f64, BenchError> {
+        self.0
+            .lines()
             .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
             .and_then(|value| value.trim().parse().ok())
             .ok_or_else(|| BenchError::Unexpected(format!("no {name} in /metrics")))
