@@ -1,6 +1,7 @@
 //! PostgreSQL going away and coming back: meanwhile requests get a 503 NeutronError and
 //! `/readyz` says not ready (naming the database, and answering at once), nothing is
-//! half-written, and the server recovers by itself.
+//! half-written, and the server recovers by itself. Also connections the database ends while
+//! they sit idle in the server's pool: replaced before a request gets one.
 //! The test runs its own PostgreSQL cluster (initdb in a temp dir) so it can stop it without
 //! disturbing anything else.
 
@@ -208,5 +209,52 @@ async fn a_database_outage_is_503_and_heals_without_restart() {
         .get(&format!("/v2.0/networks/{before}"))
         .await
         .expect(200);
+    admin.network(json!({"name": "after"})).await;
+}
+
+/// Ends every client connection to the cluster but its own; returns how many it ended.
+async fn drop_client_connections(cluster: &Cluster) -> i64 {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&cluster.url())
+        .await
+        .expect("connect");
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()) AS ended",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("terminate backends")
+}
+
+/// The server pings a pooled connection only when it sat idle for a while (not before every
+/// transaction): connections the database dropped meanwhile (a restart, an idle timeout, an
+/// operator ending sessions) are found and replaced before a request gets one, so the
+/// requests that come next are answered as if nothing happened.
+#[tokio::test]
+async fn connections_dropped_while_idle_are_replaced_before_requests_get_them() {
+    let cluster = Cluster::create();
+    let data_dir = tempfile::tempdir().expect("dir");
+    let server = common::Server::start_in(
+        common::Kept {
+            data_dir,
+            database: None,
+        },
+        &["--database-url", &cluster.url()],
+    );
+    let admin = server.as_(Identity::admin());
+    let network = admin.network(json!({"name": "kept"})).await;
+    let path = format!("/v2.0/networks/{network}");
+    // Concurrent reads leave several connections in the pool.
+    let reads = || futures_util::future::join_all((0..8).map(|_| admin.get(&path)));
+    for reply in reads().await {
+        reply.expect(200);
+    }
+    let dropped = drop_client_connections(&cluster).await;
+    assert!(dropped > 0, "the server held no connection to drop");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for reply in reads().await {
+        reply.expect(200);
+    }
     admin.network(json!({"name": "after"})).await;
 }
