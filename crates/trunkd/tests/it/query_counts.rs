@@ -262,3 +262,66 @@ async fn a_writes_audit_row_and_event_are_inserted_together_at_its_commit() {
     }
     assert_eq!(outbox, last_before_commit, "{statements:#?}");
 }
+
+/// A create writes the trunk and its parent's membership in one statement on PostgreSQL (a
+/// round trip less in a write slot; SQLite, without data-modifying `WITH`, in two), and numbers
+/// a new trunk's subports from the start without reading the members' last position.
+#[tokio::test]
+async fn a_create_inserts_its_trunk_and_parent_together_and_reads_no_position() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log_path = dir.path().join("server.log");
+    let server = counting_server(&log_path);
+    let on_postgres = matches!(
+        server.database_location(),
+        common::DatabaseLocation::Postgres(_)
+    );
+    let client = server.as_(Identity::member("counting"));
+    let network = client.network(json!({})).await;
+    let ports = client.ports(&network, 3).await;
+    let reply = client
+        .post(
+            "/v2.0/trunks",
+            json!({"trunk": {"port_id": ports[0], "sub_ports": [vlan(&ports[1], 7), vlan(&ports[2], 8)]}}),
+        )
+        .await;
+    let create = request_id_of(&reply);
+    let body = reply.expect(201);
+    let positions: Vec<i64> = body["trunk"]["sub_ports"]
+        .as_array()
+        .expect("sub_ports")
+        .iter()
+        .map(|s| s["segmentation_id"].as_i64().expect("segmentation_id"))
+        .collect();
+    assert_eq!(positions, [7, 8], "subports in the order given");
+    let trunk = body["trunk"]["id"].as_str().expect("id").to_string();
+    let shown = client
+        .get(&format!("/v2.0/trunks/{trunk}"))
+        .await
+        .expect(200);
+    assert_eq!(shown["trunk"]["sub_ports"], body["trunk"]["sub_ports"]);
+    drop(server);
+    let log = std::fs::read_to_string(&log_path).expect("server log");
+    let statements: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains(&create) && common::is_statement_line(line))
+        .collect();
+    let trunk_inserts: Vec<&&str> = statements
+        .iter()
+        .filter(|line| line.contains("INSERT INTO trunks"))
+        .collect();
+    assert_eq!(trunk_inserts.len(), 1, "{statements:#?}");
+    let parent_rows = statements
+        .iter()
+        .filter(|line| line.contains("INSERT INTO trunk_members") && line.contains("'parent'"))
+        .count();
+    assert_eq!(parent_rows, 1, "{statements:#?}");
+    assert_eq!(
+        trunk_inserts[0].contains("INSERT INTO trunk_members"),
+        on_postgres,
+        "the parent's membership with the trunk on PostgreSQL only: {statements:#?}"
+    );
+    assert!(
+        !statements.iter().any(|line| line.contains("MAX(position)")),
+        "a new trunk's last position was read: {statements:#?}"
+    );
+}

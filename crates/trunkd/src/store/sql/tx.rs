@@ -75,6 +75,35 @@ pub struct SqlTx<D: Dialect> {
 }
 
 impl<D: Dialect> SqlTx<D> {
+    /// Inserts `subports` as members of `trunk`, numbered on from position `last`.
+    async fn insert_members_after(
+        &mut self,
+        trunk: TrunkId,
+        subports: &[Subport],
+        last: i64,
+    ) -> Result<(), StoreError> {
+        let trunk_text = trunk.to_string();
+        let mut position = last;
+        for chunk in subports.chunks(CHUNK) {
+            let mut builder = Builder::new(
+                "INSERT INTO trunk_members (port_id, trunk_id, role, segmentation_type, \
+                 segmentation_id, position, port_status) ",
+            );
+            builder.push_values(chunk, |mut row, subport| {
+                position += 1;
+                row.push_bind(subport.port_id.to_string())
+                    .push_bind(trunk_text.clone())
+                    .push_bind("subport")
+                    .push_bind(subport.segmentation_type.as_str().to_string())
+                    .push_bind(subport.segmentation_id)
+                    .push_bind(position)
+                    .push_bind(subport.port_status.as_str());
+            });
+            builder.execute(self.conn()).await?;
+        }
+        Ok(())
+    }
+
     pub(super) fn new(held: Box<dyn Held<D>>, columns: Arc<rows::Columns>) -> Self {
         Self {
             held,
@@ -662,34 +691,56 @@ impl<D: Dialect> StoreTx for SqlTx<D> {
     }
 
     async fn insert_trunk(&mut self, trunk: &Trunk) -> Result<(), StoreError> {
-        Stmt::new(
-            "INSERT INTO trunks (id, project_id, port_id, name, description, admin_state_up, \
-             status, refusal, revision_number, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(trunk.id.to_string())
-        .bind(trunk.project_id.as_str())
-        .bind(trunk.port_id.to_string())
-        .bind(&trunk.name)
-        .bind(&trunk.description)
-        .bind(trunk.admin_state_up)
-        .bind(trunk.status.as_str())
-        .bind(trunk.refusal.clone())
-        .bind(trunk.std.revision_number)
-        .bind(&trunk.std.created_at)
-        .bind(&trunk.std.updated_at)
-        .execute(self.conn())
-        .await?;
-        Stmt::new(
-            "INSERT INTO trunk_members (port_id, trunk_id, role, position, port_status) \
-             VALUES ($1, $2, 'parent', 0, $3)",
-        )
-        .bind(trunk.port_id.to_string())
-        .bind(trunk.id.to_string())
-        .bind(trunk.parent_state.status.as_str())
-        .execute(self.conn())
-        .await?;
-        self.insert_subports(trunk.id, &trunk.sub_ports).await?;
+        // The parent's membership row in the same statement where the dialect allows it (a
+        // round trip less inside a PostgreSQL write slot); the member row reads the trunk's,
+        // so the trunk goes in first and a parent already in a trunk still fails on the
+        // trunks' own key, as with two statements.
+        const TRUNK: &str = "INSERT INTO trunks (id, project_id, port_id, name, description, \
+            admin_state_up, status, refusal, revision_number, created_at, updated_at) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+        const TRUNK_AND_PARENT: &str = "WITH trunk AS (INSERT INTO trunks (id, project_id, \
+            port_id, name, description, admin_state_up, status, refusal, revision_number, \
+            created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+            RETURNING id, port_id) \
+            INSERT INTO trunk_members (port_id, trunk_id, role, position, port_status) \
+            SELECT port_id, id, 'parent', 0, $12 FROM trunk";
+        let sql = if D::WRITES_IN_WITH {
+            TRUNK_AND_PARENT
+        } else {
+            TRUNK
+        };
+        let statement = Stmt::new(sql)
+            .bind(trunk.id.to_string())
+            .bind(trunk.project_id.as_str())
+            .bind(trunk.port_id.to_string())
+            .bind(&trunk.name)
+            .bind(&trunk.description)
+            .bind(trunk.admin_state_up)
+            .bind(trunk.status.as_str())
+            .bind(trunk.refusal.clone())
+            .bind(trunk.std.revision_number)
+            .bind(&trunk.std.created_at)
+            .bind(&trunk.std.updated_at);
+        if D::WRITES_IN_WITH {
+            statement
+                .bind(trunk.parent_state.status.as_str())
+                .execute(self.conn())
+                .await?;
+        } else {
+            statement.execute(self.conn()).await?;
+            Stmt::new(
+                "INSERT INTO trunk_members (port_id, trunk_id, role, position, port_status) \
+                 VALUES ($1, $2, 'parent', 0, $3)",
+            )
+            .bind(trunk.port_id.to_string())
+            .bind(trunk.id.to_string())
+            .bind(trunk.parent_state.status.as_str())
+            .execute(self.conn())
+            .await?;
+        }
+        // A new trunk's subports are numbered from the start: no need to look up the last.
+        self.insert_members_after(trunk.id, &trunk.sub_ports, 0)
+            .await?;
         insert_tags(
             self.conn(),
             ResourceKind::Trunk,
@@ -739,31 +790,12 @@ impl<D: Dialect> StoreTx for SqlTx<D> {
         if subports.is_empty() {
             return Ok(());
         }
-        let trunk_text = trunk.to_string();
         let last: i64 =
             Stmt::new("SELECT COALESCE(MAX(position), 0) FROM trunk_members WHERE trunk_id = $1")
-                .bind(&trunk_text)
+                .bind(trunk.to_string())
                 .scalar(self.conn())
                 .await?;
-        let mut position = last;
-        for chunk in subports.chunks(CHUNK) {
-            let mut builder = Builder::new(
-                "INSERT INTO trunk_members (port_id, trunk_id, role, segmentation_type, \
-                 segmentation_id, position, port_status) ",
-            );
-            builder.push_values(chunk, |mut row, subport| {
-                position += 1;
-                row.push_bind(subport.port_id.to_string())
-                    .push_bind(trunk_text.clone())
-                    .push_bind("subport")
-                    .push_bind(subport.segmentation_type.as_str().to_string())
-                    .push_bind(subport.segmentation_id)
-                    .push_bind(position)
-                    .push_bind(subport.port_status.as_str());
-            });
-            builder.execute(self.conn()).await?;
-        }
-        Ok(())
+        self.insert_members_after(trunk, subports, last).await
     }
 
     /// Held until the commit ([`Appended`]).
