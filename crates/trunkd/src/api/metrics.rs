@@ -105,10 +105,16 @@ impl Collector for PoolCollector {
             let labels = PoolLabels { pool: stats.pool };
             as_gauge(stats.max).encode(family.encode_family(&labels)?)?;
         }
-        let counters: [(&str, &str, PoolCount); 2] = [
+        let counters: [(&str, &str, PoolCount); 3] = [
+            (
+                "db_pool_takes",
+                "Transactions (and one-statement reads) that took a connection from their pool",
+                |s| s.takes,
+            ),
             (
                 "db_pool_waits",
-                "Transactions that found every connection of their pool taken and waited",
+                "Transactions that found every connection of their pool (on PostgreSQL, or every \
+                 write slot) taken and waited",
                 |s| s.waits,
             ),
             (
@@ -123,6 +129,17 @@ impl Collector for PoolCollector {
                 let labels = PoolLabels { pool: stats.pool };
                 ConstCounter::new(value(stats)).encode(family.encode_family(&labels)?)?;
             }
+        }
+        let mut family = encoder.encode_descriptor(
+            "db_pool_wait_seconds",
+            "Time takes spent waiting for a connection of their pool, in all (on PostgreSQL \
+             with the wait for a write slot); divided by the waits, the mean wait",
+            None,
+            MetricType::Counter,
+        )?;
+        for stats in &pools {
+            let labels = PoolLabels { pool: stats.pool };
+            ConstCounter::new(stats.waited.as_secs_f64()).encode(family.encode_family(&labels)?)?;
         }
         Ok(())
     }

@@ -1,12 +1,14 @@
-//! How full the database's connection pools are, and how often taking a connection had to
-//! wait or gave up waiting: `/metrics` shows it (`trunkd_db_pool_*`), so that a pool too small
-//! for the load shows before requests time out.
+//! How full the database's connection pools are, and how often and how long taking a
+//! connection had to wait or gave up waiting: `/metrics` shows it (`trunkd_db_pool_*`), so that
+//! a pool too small for the load shows before requests time out, and so that time spent
+//! queueing for the store can be told from time spent elsewhere.
 //!
 //! sqlx counts neither waits nor timeouts, so [`PoolCounters`] counts them where the store
 //! takes a connection for a transaction (every user operation's, and the drivers' snapshots):
 //! a take that finds no idle connection in a full pool waits; one that ends in sqlx's
-//! `PoolTimedOut` timed out. Statements run straight on a pool (the dispatcher's outbox
-//! bookkeeping, health probes) are not counted.
+//! `PoolTimedOut` timed out; a wait is timed from the take until it has its connection.
+//! Statements run straight on a pool (the dispatcher's outbox bookkeeping, health probes) are
+//! not counted.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,8 +21,13 @@ pub struct PoolStats {
     pub in_use: u64,
     pub idle: u64,
     pub max: u64,
-    /// Takes that found no idle connection and the pool full.
+    /// Transactions (and one-statement reads) that took a connection.
+    pub takes: u64,
+    /// Takes that found no idle connection and the pool full (on PostgreSQL, or no free
+    /// write slot).
     pub waits: u64,
+    /// Time those waits lasted, in all (on PostgreSQL with the wait for a write slot).
+    pub waited: std::time::Duration,
     /// Takes that gave up (the pool's acquire timeout).
     pub timeouts: u64,
 }
@@ -28,16 +35,28 @@ pub struct PoolStats {
 /// The waits and timeouts of one pool.
 #[derive(Debug, Default)]
 pub struct PoolCounters {
+    takes: AtomicU64,
     waits: AtomicU64,
+    waited_micros: AtomicU64,
     timeouts: AtomicU64,
 }
 
 impl PoolCounters {
     /// Counts a take that will wait, `full` being whether the pool had nothing to give.
     pub fn note_take(&self, full: bool) {
+        self.takes.fetch_add(1, Ordering::Relaxed);
         if full {
             self.waits.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Runs `wait`, a take's wait for its connection (or slot), adding the time it took.
+    pub async fn timed<T>(&self, wait: impl Future<Output = T>) -> T {
+        let began = std::time::Instant::now();
+        let outcome = wait.await;
+        let micros = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.waited_micros.fetch_add(micros, Ordering::Relaxed);
+        outcome
     }
 
     /// Counts a take that gave up waiting.
@@ -51,8 +70,27 @@ impl PoolCounters {
         pool: &sqlx::Pool<DB>,
         take: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<T, sqlx::Error> {
-        self.note_take(is_full(pool));
-        let outcome = take.await;
+        self.take_after(false, pool, take).await
+    }
+
+    /// [`PoolCounters::take`] for a transaction that may have waited already (for a write
+    /// slot, timed by the caller): such a take counts as one wait, whether or not the pool
+    /// then made it wait too.
+    pub async fn take_after<DB: sqlx::Database, T>(
+        &self,
+        waited: bool,
+        pool: &sqlx::Pool<DB>,
+        take: impl Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, sqlx::Error> {
+        let full = is_full(pool);
+        self.note_take(waited || full);
+        // A take from a full pool is timed (with the BEGIN its future sends once it has a
+        // connection, a round trip against the wait); one that found a connection is not.
+        let outcome = if full {
+            self.timed(take).await
+        } else {
+            take.await
+        };
         if matches!(outcome, Err(sqlx::Error::PoolTimedOut)) {
             self.note_timeout();
         }
@@ -67,7 +105,9 @@ impl PoolCounters {
             in_use,
             idle,
             max,
+            takes: self.takes.load(Ordering::Relaxed),
             waits: self.waits.load(Ordering::Relaxed),
+            waited: std::time::Duration::from_micros(self.waited_micros.load(Ordering::Relaxed)),
             timeouts: self.timeouts.load(Ordering::Relaxed),
         }
     }
@@ -118,8 +158,13 @@ mod tests {
         drop(held);
         let stats = counters.of_pool("test", &pool);
         assert_eq!(
-            (stats.waits, stats.timeouts, stats.max),
-            (1, 1, 1),
+            (stats.takes, stats.waits, stats.timeouts, stats.max),
+            (2, 1, 1, 1),
+            "{stats:?}"
+        );
+        // The wait lasted the acquire timeout; the first take, from a pool with room, none.
+        assert!(
+            stats.waited >= Duration::from_millis(50) && stats.waited < Duration::from_secs(5),
             "{stats:?}"
         );
     }

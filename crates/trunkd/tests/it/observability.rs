@@ -364,6 +364,46 @@ async fn metrics_show_the_build_the_process_the_pools_and_the_dependencies() {
     );
 }
 
+/// Writes that queue for the store show on `/metrics`: how many took a connection, how many
+/// waited, and for how long in all, so an operator can tell a store that makes requests wait
+/// (the mean wait: seconds over waits) from one that does not.
+#[tokio::test]
+async fn writes_that_queue_for_the_store_count_their_waits_and_wait_time() {
+    let server = Server::start();
+    let admin = server.admin();
+    let pool = if server.database.is_some() {
+        "pool=\"shared\""
+    } else {
+        "pool=\"writes\""
+    };
+    let before = metrics(&server).await;
+    let takes_before = sample(&before, "trunkd_db_pool_takes_total", &[pool]);
+    let mut written = 0.0;
+    let mut text = before;
+    // Rounds of concurrent creates until some had to wait (the first round almost always;
+    // three rounds stay within the default network quota of 100).
+    for _ in 0..3 {
+        let creates = (0..32).map(|_| admin.post("/v2.0/networks", json!({"network": {}})));
+        for reply in futures_util::future::join_all(creates).await {
+            reply.expect(201);
+        }
+        written += 32.0;
+        text = metrics(&server).await;
+        if sample(&text, "trunkd_db_pool_waits_total", &[pool]) > 0.0 {
+            break;
+        }
+    }
+    let waits = sample(&text, "trunkd_db_pool_waits_total", &[pool]);
+    assert!(waits > 0.0, "no write waited: {text}");
+    let takes = sample(&text, "trunkd_db_pool_takes_total", &[pool]) - takes_before;
+    assert!(takes >= written, "{takes} takes for {written} writes");
+    let waited = sample(&text, "trunkd_db_pool_wait_seconds_total", &[pool]);
+    assert!(
+        waited > 0.0 && waited < 60.0 * waits,
+        "{waits} waits lasted {waited} s in all"
+    );
+}
+
 #[tokio::test]
 async fn the_oldest_pending_events_age_grows_while_a_driver_fails() {
     // Nothing listens on port 9's AMQP: every notification to an agent fails and is retried.

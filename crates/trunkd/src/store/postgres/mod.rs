@@ -195,15 +195,24 @@ impl Dialect for PostgresDialect {
 
     async fn begin_write(&self) -> Result<Box<dyn Held<Self>>, StoreError> {
         let pool = &self.pool;
-        let slot = self
-            .writers
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+        let (slot, waited) = match self.writers.clone().try_acquire_owned() {
+            Ok(slot) => (slot, false),
+            Err(_) => {
+                let slot = self
+                    .counters
+                    .timed(self.writers.clone().acquire_owned())
+                    .await
+                    .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+                (slot, true)
+            }
+        };
         let tx = self
             .counters
-            .take(pool, pool.begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE"))
+            .take_after(
+                waited,
+                pool,
+                pool.begin_with("BEGIN ISOLATION LEVEL SERIALIZABLE"),
+            )
             .await
             .map_err(errors::map_err)?;
         Ok(Box::new(SlottedTx { tx, _slot: slot }))

@@ -62,14 +62,19 @@ impl Readers {
     }
 
     pub(super) async fn begin(&self, scope: ReadScope) -> Result<ReadTx, StoreError> {
-        self.counters
-            .note_take(self.permits.available_permits() == 0);
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => {
+                self.counters.note_take(false);
+                permit
+            }
+            Err(_) => {
+                self.counters.note_take(true);
+                self.counters
+                    .timed(self.permits.clone().acquire_owned())
+                    .await
+                    .map_err(|_| StoreError::Unavailable("the store is closed".into()))?
+            }
+        };
         let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let mut conn = match idle {
             Some(conn) => conn,

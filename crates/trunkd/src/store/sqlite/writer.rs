@@ -232,7 +232,8 @@ impl Shared {
         }
         self.counters.note_take(true);
         let _queued = Queued::new(&self.queued);
-        match tokio::time::timeout(TURN_TIMEOUT, self.state.clone().lock_owned()).await {
+        let turn = tokio::time::timeout(TURN_TIMEOUT, self.state.clone().lock_owned());
+        match self.counters.timed(turn).await {
             Ok(guard) => Ok(guard),
             Err(_) => {
                 self.counters.note_timeout();
