@@ -1,7 +1,7 @@
 //! The benchmark tool still works: `trunkd-bench --quick` runs every workload against the
-//! real server (on PostgreSQL too when the suite runs there) and prints a row for each, and
-//! the outbox drain's line. This checks the tool, not the speed: timings are reported by the
-//! bench, never asserted.
+//! real server (on PostgreSQL too when the suite runs there) and prints a row for each, the
+//! mixed workload's line on its waits for the store, and the outbox drain's line. This checks
+//! the tool, not the speed: timings are reported by the bench, never asserted.
 
 use crate::pgdb;
 
@@ -79,6 +79,24 @@ fn quick_run_reports_every_workload() {
         assert!(micros > 0.0, "{mixed}");
     }
     assert!(stdout.contains("Server peak RSS (VmHWM)"), "{stdout}");
+    // The mixed run says how often and how long its writes waited for the store: its
+    // writes (more than none in 2 s) each took the write pool once.
+    let pool = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("mixed, the store: "))
+        .unwrap_or_else(|| panic!("no line on the store's pool:\n{stdout}"));
+    let expected = if on_postgres.is_some() {
+        "`shared`"
+    } else {
+        "`writes`"
+    };
+    let takes: f64 = pool
+        .split_once(" pool's ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no take count in {pool:?}"));
+    assert!(takes > 0.0 && pool.contains(expected), "{pool}");
+    assert!(pool.ends_with(" ms each on average"), "{pool}");
     // The quick drain creates 500 trunks, one event each; the line says how many were
     // delivered and how fast.
     let drain = stdout

@@ -389,6 +389,27 @@ impl Api {
         })
     }
 
+    /// The store pool writes take (SQLite's `writes`, its one writer; PostgreSQL's
+    /// `shared`, with its write slots): takes, waits and time waited so far (one scrape).
+    pub async fn write_pool(&self) -> Result<PoolWaits, BenchError> {
+        let metrics = self.metrics().await?;
+        let pool = if metrics
+            .0
+            .contains("trunkd_db_pool_takes_total{pool=\"writes\"}")
+        {
+            "writes"
+        } else {
+            "shared"
+        };
+        let of = |name: &str| metrics.value(&format!("{name}{{pool=\"{pool}\"}}"));
+        Ok(PoolWaits {
+            pool,
+            takes: of("trunkd_db_pool_takes_total")?,
+            waits: of("trunkd_db_pool_waits_total")?,
+            waited_seconds: of("trunkd_db_pool_wait_seconds_total")?,
+        })
+    }
+
     /// The server's `/metrics` now: one scrape for every value read from it, so the values
     /// belong together and the server renders them (and counts its outbox) once.
     async fn metrics(&self) -> Result<Scrape, BenchError> {
@@ -414,6 +435,41 @@ impl Scrape {
             .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
             .and_then(|value| value.trim().parse().ok())
             .ok_or_else(|| BenchError::Unexpected(format!("no {name} in /metrics")))
+    }
+}
+
+/// One store pool's takes and waits (`/metrics`).
+#[derive(Debug, Clone, Copy)]
+pub struct PoolWaits {
+    pub pool: &'static str,
+    pub takes: f64,
+    pub waits: f64,
+    pub waited_seconds: f64,
+}
+
+impl PoolWaits {
+    /// What happened between `earlier` and these.
+    pub fn since(self, earlier: PoolWaits) -> PoolWaits {
+        PoolWaits {
+            pool: self.pool,
+            takes: self.takes - earlier.takes,
+            waits: self.waits - earlier.waits,
+            waited_seconds: self.waited_seconds - earlier.waited_seconds,
+        }
+    }
+
+    /// One line for the bench's output, about the workload `what`.
+    pub fn line(&self, what: &str) -> String {
+        let mean_ms = if self.waits > 0.0 {
+            self.waited_seconds * 1000.0 / self.waits
+        } else {
+            0.0
+        };
+        format!(
+            "{what}: {:.0} of the `{}` pool's {:.0} takes waited for it, {mean_ms:.2} ms each \
+             on average",
+            self.waits, self.pool, self.takes
+        )
     }
 }
 

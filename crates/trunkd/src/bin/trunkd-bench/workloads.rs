@@ -459,6 +459,7 @@ pub async fn mixed(api: &Api, scale: &Scale) -> Result<Vec<Measured>, BenchError
         });
     }
     let (parents, trunks) = (Arc::new(parents), Arc::new(trunks));
+    let pool_before = api.write_pool().await?;
     let deadline = Instant::now() + scale.mixed;
     let cpu_before = cpu::Sample::now();
     let started = Instant::now();
@@ -515,6 +516,13 @@ pub async fn mixed(api: &Api, scale: &Scale) -> Result<Vec<Measured>, BenchError
     }
     let wall = started.elapsed();
     let used = cpu::Sample::now().since(&cpu_before);
+    println!(
+        "{}",
+        api.write_pool()
+            .await?
+            .since(pool_before)
+            .line("mixed, the store")
+    );
     let all: Vec<Duration> = by_operation.iter().flatten().copied().collect();
     let mut results =
         vec![Measured::new("mixed: all operations", scale.clients, all, wall).with_cpu(used)];
