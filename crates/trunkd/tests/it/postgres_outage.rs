@@ -252,6 +252,7 @@ async fn connections_dropped_while_idle_are_replaced_before_requests_get_them() 
     }
     let dropped = drop_client_connections(&cluster).await;
     assert!(dropped > 0, "the server held no connection to drop");
+    // Longer than the idle time after which the server pings a connection (a second).
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for reply in reads().await {
         reply.expect(200);

@@ -33,7 +33,7 @@ pub const POOL_SIZE: usize = 16;
 /// is closed and another taken); a connection used more recently is handed over as it is.
 /// sqlx pings every connection on every take by default: a round trip to the database
 /// before each transaction and each one-statement read, one of a trunk show's two and two of
-/// a create's nine (strace: 3 -> 2 messages to the database per show, the third being sqlx's
+/// a create's eight (strace: 3 -> 2 messages to the database per show, the third being sqlx's
 /// ping when a connection goes back to the pool, which it always sends, off the request's
 /// path). What the ping is for, a connection the database dropped while it sat in the pool (a
 /// restart, an idle-session timeout, a killed backend), happens to idle connections; one that
