@@ -126,17 +126,22 @@ async fn metrics_text(base: &str) -> String {
         .expect("metrics text")
 }
 
-#[tokio::test]
-async fn a_database_outage_is_503_and_heals_without_restart() {
-    let cluster = Cluster::create();
+/// A server on the cluster's database.
+fn server_on(cluster: &Cluster) -> common::Server {
     let data_dir = tempfile::tempdir().expect("dir");
-    let server = common::Server::start_in(
+    common::Server::start_in(
         common::Kept {
             data_dir,
             database: None,
         },
         &["--database-url", &cluster.url()],
-    );
+    )
+}
+
+#[tokio::test]
+async fn a_database_outage_is_503_and_heals_without_restart() {
+    let cluster = Cluster::create();
+    let server = server_on(&cluster);
     let admin = server.as_(Identity::admin());
     let before = admin.network(json!({"name": "before"})).await;
     admin.get("/readyz").await.expect(200);
@@ -234,14 +239,7 @@ async fn drop_client_connections(cluster: &Cluster) -> i64 {
 #[tokio::test]
 async fn connections_dropped_while_idle_are_replaced_before_requests_get_them() {
     let cluster = Cluster::create();
-    let data_dir = tempfile::tempdir().expect("dir");
-    let server = common::Server::start_in(
-        common::Kept {
-            data_dir,
-            database: None,
-        },
-        &["--database-url", &cluster.url()],
-    );
+    let server = server_on(&cluster);
     let admin = server.as_(Identity::admin());
     let network = admin.network(json!({"name": "kept"})).await;
     let path = format!("/v2.0/networks/{network}");

@@ -24,9 +24,21 @@ fn counting_server(log_path: &std::path::Path) -> Server {
 
 /// Statements the server logged inside the request whose id is `request_id`.
 fn statements_of(log: &str, request_id: &str) -> usize {
+    statement_lines(log, request_id).len()
+}
+
+/// The statement lines of one request, in order.
+fn statement_lines<'l>(log: &'l str, request_id: &str) -> Vec<&'l str> {
     log.lines()
         .filter(|line| line.contains(request_id) && common::is_statement_line(line))
-        .count()
+        .collect()
+}
+
+fn on_postgres(server: &Server) -> bool {
+    matches!(
+        server.database_location(),
+        common::DatabaseLocation::Postgres(_)
+    )
 }
 
 #[tokio::test]
@@ -222,10 +234,7 @@ async fn a_writes_audit_row_and_event_are_inserted_together_at_its_commit() {
     let dir = tempfile::tempdir().expect("temp dir");
     let log_path = dir.path().join("server.log");
     let server = counting_server(&log_path);
-    let on_postgres = matches!(
-        server.database_location(),
-        common::DatabaseLocation::Postgres(_)
-    );
+    let on_postgres = on_postgres(&server);
     let client = server.as_(Identity::member("counting"));
     let network = client.network(json!({})).await;
     let ports = client.ports(&network, 1).await;
@@ -240,10 +249,7 @@ async fn a_writes_audit_row_and_event_are_inserted_together_at_its_commit() {
     reply.expect(200);
     drop(server);
     let log = std::fs::read_to_string(&log_path).expect("server log");
-    let statements: Vec<&str> = log
-        .lines()
-        .filter(|line| line.contains(&rename) && common::is_statement_line(line))
-        .collect();
+    let statements = statement_lines(&log, &rename);
     let inserting = |table: &str| {
         statements
             .iter()
@@ -271,10 +277,7 @@ async fn a_create_inserts_its_trunk_and_parent_together_and_reads_no_position() 
     let dir = tempfile::tempdir().expect("temp dir");
     let log_path = dir.path().join("server.log");
     let server = counting_server(&log_path);
-    let on_postgres = matches!(
-        server.database_location(),
-        common::DatabaseLocation::Postgres(_)
-    );
+    let on_postgres = on_postgres(&server);
     let client = server.as_(Identity::member("counting"));
     let network = client.network(json!({})).await;
     let ports = client.ports(&network, 3).await;
@@ -301,10 +304,7 @@ async fn a_create_inserts_its_trunk_and_parent_together_and_reads_no_position() 
     assert_eq!(shown["trunk"]["sub_ports"], body["trunk"]["sub_ports"]);
     drop(server);
     let log = std::fs::read_to_string(&log_path).expect("server log");
-    let statements: Vec<&str> = log
-        .lines()
-        .filter(|line| line.contains(&create) && common::is_statement_line(line))
-        .collect();
+    let statements = statement_lines(&log, &create);
     let trunk_inserts: Vec<&&str> = statements
         .iter()
         .filter(|line| line.contains("INSERT INTO trunks"))
