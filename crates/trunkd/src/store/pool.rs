@@ -12,6 +12,9 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{AcquireError, OwnedSemaphorePermit, Semaphore};
 
 /// One pool's occupancy and counters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +60,18 @@ impl PoolCounters {
         let micros = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.waited_micros.fetch_add(micros, Ordering::Relaxed);
         outcome
+    }
+
+    /// A permit of `semaphore` (a pool's connections, or write slots): at once when one is
+    /// free, else after a wait timed as this pool's; with whether it waited.
+    pub async fn permit(
+        &self,
+        semaphore: &Arc<Semaphore>,
+    ) -> Result<(OwnedSemaphorePermit, bool), AcquireError> {
+        match semaphore.clone().try_acquire_owned() {
+            Ok(permit) => Ok((permit, false)),
+            Err(_) => Ok((self.timed(semaphore.clone().acquire_owned()).await?, true)),
+        }
     }
 
     /// Counts a take that gave up waiting.

@@ -289,13 +289,13 @@ async fn a_create_inserts_its_trunk_and_parent_together_and_reads_no_position() 
         .await;
     let create = request_id_of(&reply);
     let body = reply.expect(201);
-    let positions: Vec<i64> = body["trunk"]["sub_ports"]
+    let vlans: Vec<i64> = body["trunk"]["sub_ports"]
         .as_array()
         .expect("sub_ports")
         .iter()
         .map(|s| s["segmentation_id"].as_i64().expect("segmentation_id"))
         .collect();
-    assert_eq!(positions, [7, 8], "subports in the order given");
+    assert_eq!(vlans, [7, 8], "subports in the order given");
     let trunk = body["trunk"]["id"].as_str().expect("id").to_string();
     let shown = client
         .get(&format!("/v2.0/trunks/{trunk}"))

@@ -195,17 +195,11 @@ impl Dialect for PostgresDialect {
 
     async fn begin_write(&self) -> Result<Box<dyn Held<Self>>, StoreError> {
         let pool = &self.pool;
-        let (slot, waited) = match self.writers.clone().try_acquire_owned() {
-            Ok(slot) => (slot, false),
-            Err(_) => {
-                let slot = self
-                    .counters
-                    .timed(self.writers.clone().acquire_owned())
-                    .await
-                    .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
-                (slot, true)
-            }
-        };
+        let (slot, waited) = self
+            .counters
+            .permit(&self.writers)
+            .await
+            .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
         let tx = self
             .counters
             .take_after(

@@ -704,30 +704,27 @@ impl<D: Dialect> StoreTx for SqlTx<D> {
             RETURNING id, port_id) \
             INSERT INTO trunk_members (port_id, trunk_id, role, position, port_status) \
             SELECT port_id, id, 'parent', 0, $12 FROM trunk";
-        let sql = if D::WRITES_IN_WITH {
-            TRUNK_AND_PARENT
-        } else {
-            TRUNK
+        let trunk_row = |sql: &'static str| {
+            Stmt::new(sql)
+                .bind(trunk.id.to_string())
+                .bind(trunk.project_id.as_str())
+                .bind(trunk.port_id.to_string())
+                .bind(&trunk.name)
+                .bind(&trunk.description)
+                .bind(trunk.admin_state_up)
+                .bind(trunk.status.as_str())
+                .bind(trunk.refusal.clone())
+                .bind(trunk.std.revision_number)
+                .bind(&trunk.std.created_at)
+                .bind(&trunk.std.updated_at)
         };
-        let statement = Stmt::new(sql)
-            .bind(trunk.id.to_string())
-            .bind(trunk.project_id.as_str())
-            .bind(trunk.port_id.to_string())
-            .bind(&trunk.name)
-            .bind(&trunk.description)
-            .bind(trunk.admin_state_up)
-            .bind(trunk.status.as_str())
-            .bind(trunk.refusal.clone())
-            .bind(trunk.std.revision_number)
-            .bind(&trunk.std.created_at)
-            .bind(&trunk.std.updated_at);
         if D::WRITES_IN_WITH {
-            statement
+            trunk_row(TRUNK_AND_PARENT)
                 .bind(trunk.parent_state.status.as_str())
                 .execute(self.conn())
                 .await?;
         } else {
-            statement.execute(self.conn()).await?;
+            trunk_row(TRUNK).execute(self.conn()).await?;
             Stmt::new(
                 "INSERT INTO trunk_members (port_id, trunk_id, role, position, port_status) \
                  VALUES ($1, $2, 'parent', 0, $3)",

@@ -62,19 +62,12 @@ impl Readers {
     }
 
     pub(super) async fn begin(&self, scope: ReadScope) -> Result<ReadTx, StoreError> {
-        let permit = match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => {
-                self.counters.note_take(false);
-                permit
-            }
-            Err(_) => {
-                self.counters.note_take(true);
-                self.counters
-                    .timed(self.permits.clone().acquire_owned())
-                    .await
-                    .map_err(|_| StoreError::Unavailable("the store is closed".into()))?
-            }
-        };
+        let (permit, waited) = self
+            .counters
+            .permit(&self.permits)
+            .await
+            .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
+        self.counters.note_take(waited);
         let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let mut conn = match idle {
             Some(conn) => conn,
